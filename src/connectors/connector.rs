@@ -1,0 +1,148 @@
+//! The `Connector` trait: what a host implements to give flows a new integration.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::Manifest;
+use crate::value::Value;
+
+/// One call of an action, with everything a connector needs to make it safe to retry.
+#[derive(Clone, Debug)]
+pub struct ActionCall {
+    /// The action's name within the connector (`send`, `create_page`).
+    pub action: String,
+    /// Named arguments, already evaluated.
+    pub args: BTreeMap<String, Value>,
+    /// The entity the call acts for: the flow's own, or the one named by an `entity:` argument.
+    pub entity: String,
+    /// The instance making the call.
+    pub instance: String,
+    /// The step making the call.
+    pub step: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The same on every attempt of the same step of the same instance (and fan-out item), so a
+    /// connector can make its side effect happen at most once.
+    pub idempotency_key: String,
+}
+
+impl ActionCall {
+    /// The argument `name`, or `Null` when absent.
+    pub fn arg(&self, name: &str) -> &Value {
+        static NULL: Value = Value::Null;
+        self.args.get(name).unwrap_or(&NULL)
+    }
+}
+
+/// How a failure should be treated by retry policies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// Worth retrying: timeouts, 5xx, connection failures.
+    Transient,
+    /// The service asked us to slow down; honour `retry_after` when given.
+    RateLimited,
+    /// Retrying cannot help: validation errors, 4xx, a rejected recipient.
+    Permanent,
+}
+
+impl ErrorClass {
+    /// The name used in `.flow` files (`retry 3 on transient`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorClass::Transient => "transient",
+            ErrorClass::RateLimited => "rate_limited",
+            ErrorClass::Permanent => "permanent",
+        }
+    }
+
+    /// The class named `name` in a `.flow` file.
+    pub fn from_name(name: &str) -> Option<ErrorClass> {
+        match name {
+            "transient" => Some(ErrorClass::Transient),
+            "rate_limited" => Some(ErrorClass::RateLimited),
+            "permanent" => Some(ErrorClass::Permanent),
+            _ => None,
+        }
+    }
+
+    /// Every class, in the order the docs list them.
+    pub const ALL: [ErrorClass; 3] = [
+        ErrorClass::Transient,
+        ErrorClass::RateLimited,
+        ErrorClass::Permanent,
+    ];
+}
+
+/// A classified failure of an action.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectorError {
+    /// How retry policies treat it.
+    pub class: ErrorClass,
+    /// What went wrong, for people.
+    pub message: String,
+    /// How long the service asked us to wait (from `Retry-After`).
+    pub retry_after: Option<Duration>,
+    /// Structured details (e.g. Notion's `code` and `request_id`).
+    pub details: Value,
+}
+
+impl ConnectorError {
+    /// A failure of `class` with `message`.
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> ConnectorError {
+        ConnectorError {
+            class,
+            message: message.into(),
+            retry_after: None,
+            details: Value::Null,
+        }
+    }
+
+    /// A transient failure.
+    pub fn transient(message: impl Into<String>) -> ConnectorError {
+        ConnectorError::new(ErrorClass::Transient, message)
+    }
+
+    /// A permanent failure.
+    pub fn permanent(message: impl Into<String>) -> ConnectorError {
+        ConnectorError::new(ErrorClass::Permanent, message)
+    }
+
+    /// A rate-limit failure, with the wait the service asked for.
+    pub fn rate_limited(message: impl Into<String>, retry_after: Option<Duration>) -> ConnectorError {
+        ConnectorError {
+            retry_after,
+            ..ConnectorError::new(ErrorClass::RateLimited, message)
+        }
+    }
+
+    /// Adds structured details.
+    pub fn with_details(mut self, details: Value) -> ConnectorError {
+        self.details = details;
+        self
+    }
+}
+
+impl fmt::Display for ConnectorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} error: {}", self.class.name(), self.message)
+    }
+}
+
+impl std::error::Error for ConnectorError {}
+
+/// An integration that steps can call.
+///
+/// Implementations must be cheap to share (`Arc<dyn Connector>`) and safe to call concurrently.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// The connector's actions, parameters and output shapes.
+    fn manifest(&self) -> &Manifest;
+
+    /// Performs one attempt of an action.
+    async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError>;
+}

@@ -1,0 +1,1474 @@
+//! Parser: pest pairs → [`ast`](super::ast) with spans, plus syntax diagnostics.
+//!
+//! Method prefixes follow just's parser: `parse_*` builds a construct from a pair the grammar
+//! already accepted; `presume_*` unwraps something the grammar guarantees (a failure there is a
+//! bug in flowc, never the user's mistake, and degrades to a default rather than panicking).
+//! Syntax errors come from the grammar's recovery rules (`bad_item`, `bad_line`), each diagnosed
+//! by re-parsing from that line with a probe rule, which yields the exact position and the
+//! tokens that would have been accepted there.
+
+use std::cell::RefCell;
+
+use pest::iterators::{Pair, Pairs};
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+use pest::Parser as _;
+use pest_derive::Parser;
+
+use super::ast::*;
+use super::Span;
+use crate::diagnostic::{Code, Diagnostic, FileId};
+use crate::value::parse_duration;
+
+#[derive(Parser)]
+#[grammar = "../grammar/flow.pest"]
+struct Grammar;
+
+/// Parses a `.flow` file. Never fails: whatever does not parse becomes a diagnostic, and the
+/// module holds everything that did.
+pub fn parse(source: &str, file: FileId) -> (Module, Vec<Diagnostic>) {
+    let parser = Parser {
+        source,
+        file,
+        diagnostics: RefCell::new(Vec::new()),
+        pratt: pratt(),
+        suppress_until: std::cell::Cell::new(0),
+    };
+    let module = match Grammar::parse(Rule::file, source) {
+        Ok(mut pairs) => match pairs.next() {
+            Some(file_pair) => parser.parse_file(file_pair),
+            None => Module::default(),
+        },
+        // The recovery rules make the top rule accept any text; if pest still fails (e.g. a
+        // nesting depth limit), report it rather than lose the file silently.
+        Err(error) => {
+            parser.push_pest_error(error, 0);
+            Module::default()
+        }
+    };
+    (module, parser.diagnostics.into_inner())
+}
+
+fn pratt() -> PrattParser<Rule> {
+    PrattParser::new()
+        .op(Op::infix(Rule::op_or, Assoc::Left))
+        .op(Op::infix(Rule::op_and, Assoc::Left))
+        .op(Op::prefix(Rule::op_not))
+        .op(Op::infix(Rule::op_eq, Assoc::Left)
+            | Op::infix(Rule::op_ne, Assoc::Left)
+            | Op::infix(Rule::op_lt, Assoc::Left)
+            | Op::infix(Rule::op_le, Assoc::Left)
+            | Op::infix(Rule::op_gt, Assoc::Left)
+            | Op::infix(Rule::op_ge, Assoc::Left)
+            | Op::infix(Rule::op_in, Assoc::Left))
+        .op(Op::infix(Rule::op_default, Assoc::Right))
+        .op(Op::infix(Rule::op_add, Assoc::Left) | Op::infix(Rule::op_sub, Assoc::Left))
+        .op(Op::infix(Rule::op_mul, Assoc::Left) | Op::infix(Rule::op_div, Assoc::Left))
+        .op(Op::prefix(Rule::op_neg))
+        .op(Op::postfix(Rule::field_access) | Op::postfix(Rule::index))
+}
+
+struct Parser<'s> {
+    source: &'s str,
+    file: FileId,
+    diagnostics: RefCell<Vec<Diagnostic>>,
+    pratt: PrattParser<Rule>,
+    /// Recovered lines that start before this offset belong to a construct already reported.
+    suppress_until: std::cell::Cell<usize>,
+}
+
+/// Keyword tokens are in the tree (so "expected" lists can name them) but carry no meaning once
+/// parsed; constructs read their other children.
+fn is_keyword(rule: Rule) -> bool {
+    format!("{rule:?}").starts_with("kw_")
+}
+
+fn children(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
+    pair.into_inner().filter(|p| !is_keyword(p.as_rule()))
+}
+
+fn span(pair: &Pair<'_, Rule>) -> Span {
+    pair.as_span().into()
+}
+
+impl<'s> Parser<'s> {
+    fn push(&self, diagnostic: Diagnostic) {
+        self.diagnostics.borrow_mut().push(diagnostic);
+    }
+
+    fn parse_file(&self, pair: Pair<'_, Rule>) -> Module {
+        let mut items = Vec::new();
+        let mut in_bad_run = false;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::bad_item => {
+                    self.diagnose_bad_line(&p, Rule::probe_item, in_bad_run);
+                    in_bad_run = true;
+                    continue;
+                }
+                Rule::EOI => {}
+                Rule::use_decl => items.push(Item::Use(self.parse_use(p))),
+                Rule::entity_decl => items.push(Item::Entity(self.parse_entity(p))),
+                Rule::flow_decl => items.push(Item::Flow(self.parse_flow(p))),
+                Rule::template_decl => items.push(Item::Template(self.parse_template(p))),
+                Rule::test_decl => items.push(Item::Test(self.parse_test(p))),
+                _ => {}
+            }
+            in_bad_run = false;
+        }
+        Module { items }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Syntax errors
+
+    /// Reports a recovered line: re-parses from its start with `probe` to find the exact place.
+    /// Reports a recovered line unless it is the tail of a construct already reported: one
+    /// mistake, one diagnostic. A later line of a run of bad lines is reported again only when it
+    /// starts a new construct (`step`, `flow`, ...) past the previous error's line.
+    fn diagnose_bad_line(&self, bad: &Pair<'_, Rule>, probe: Rule, in_bad_run: bool) {
+        let start = bad.as_span().start();
+        let text = bad.as_str();
+        if start < self.suppress_until.get() || (in_bad_run && !starts_construct(text)) {
+            return;
+        }
+        let line_end = |at: usize| self.source[at..].find('\n').map_or(self.source.len(), |i| at + i);
+        self.suppress_until.set(line_end(start));
+        if text.starts_with("///") {
+            self.push(
+                Diagnostic::new(Code::SyntaxError, self.file, span(bad), "doc comment in a place that cannot be documented")
+                    .label("`///` documents the flow, step, let, field, entity or template that follows it")
+                    .help("use `//` for a plain comment"),
+            );
+            return;
+        }
+        // Detailed attempts (which literal tokens were expected) cost time, so they are collected
+        // only for this re-parse of a line already known to be wrong.
+        pest::set_error_detail(true);
+        let probed = Grammar::parse(probe, &self.source[start..]);
+        pest::set_error_detail(false);
+        match probed {
+            Err(error) => {
+                let at = start + error_offset(&error);
+                self.suppress_until.set(line_end(at.min(self.source.len())));
+                self.push_pest_error(error, start);
+            }
+            Ok(_) => {
+                // The construct parses on its own but not where it stands (e.g. a trigger inside
+                // an `if`): say so rather than invent an expected-token list.
+                self.push(
+                    Diagnostic::new(Code::SyntaxError, self.file, span(bad), format!("`{}` is not allowed here", first_word(text)))
+                        .label("not allowed here")
+                        .help(context_help(probe)),
+                );
+            }
+        }
+    }
+
+    fn push_pest_error(&self, error: pest::error::Error<Rule>, offset: usize) {
+        use pest::error::ErrorVariant;
+        let at = offset + error_offset(&error);
+        let at = at.min(self.source.len());
+        let found = found_token(&self.source[at..]);
+        let span = Span::new(at, at + found.len());
+        let punctuation: Vec<String> = error
+            .parse_attempts()
+            .map(|attempts| {
+                attempts
+                    .expected_tokens()
+                    .into_iter()
+                    .map(|t| t.to_string())
+                    .filter(|t| [",", ")", "]", "}", ":", "=", "=>", "{", "(", "..", "|"].contains(&t.as_str()))
+                    .map(|t| format!("`{t}`"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let expected = match &error.variant {
+            ErrorVariant::ParsingError { positives, .. } => describe_expected(&punctuation, positives),
+            ErrorVariant::CustomError { message } => message.clone(),
+        };
+        let found_text = if found.is_empty() {
+            "the end of the file".to_string()
+        } else {
+            format!("`{found}`")
+        };
+        let mut diagnostic = Diagnostic::new(
+            Code::SyntaxError,
+            self.file,
+            span,
+            format!("expected {expected}, found {found_text}"),
+        )
+        .label(format!("expected {expected} here"));
+        if let Some(word) = suggest_keyword(found) {
+            diagnostic = diagnostic.help(format!("did you mean `{word}`?"));
+        } else if found.is_empty() {
+            diagnostic = diagnostic.help("a block is not closed: add the missing `}`");
+        } else {
+            diagnostic = diagnostic.help(format!("write {expected} here; the language reference (docs/language.md) shows each construct"));
+        }
+        self.push(diagnostic);
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Items
+
+    fn parse_docs(&self, pairs: &mut std::iter::Peekable<impl Iterator<Item = Pair<'s, Rule>>>) -> Vec<String> {
+        let mut docs = Vec::new();
+        while let Some(p) = pairs.peek() {
+            if p.as_rule() != Rule::doc {
+                break;
+            }
+            let text = pairs
+                .next()
+                .and_then(|d| d.into_inner().next())
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default();
+            docs.push(text.strip_prefix(' ').unwrap_or(&text).trim_end().to_string());
+        }
+        docs
+    }
+
+    fn parse_ident(&self, pair: Pair<'_, Rule>) -> Ident {
+        Ident {
+            name: pair.as_str().to_string(),
+            span: span(&pair),
+        }
+    }
+
+    fn presume_ident(&self, pair: Option<Pair<'_, Rule>>, around: Span) -> Ident {
+        match pair {
+            Some(p) => self.parse_ident(p),
+            None => Ident {
+                name: String::new(),
+                span: around,
+            },
+        }
+    }
+
+    fn parse_use(&self, pair: Pair<'s, Rule>) -> Use {
+        let whole = span(&pair);
+        let mut path = Vec::new();
+        let mut alias = None;
+        for p in children(pair) {
+            match p.as_rule() {
+                Rule::module_path => path = p.into_inner().map(|i| self.parse_ident(i)).collect(),
+                Rule::ident => alias = Some(self.parse_ident(p)),
+                _ => {}
+            }
+        }
+        Use {
+            path,
+            alias,
+            span: whole,
+        }
+    }
+
+    fn parse_entity(&self, pair: Pair<'s, Rule>) -> Entity {
+        let whole = span(&pair);
+        let mut inner = children(pair).peekable();
+        let docs = self.parse_docs(&mut inner);
+        let name = self.presume_ident(inner.next(), whole);
+        let mut entity = Entity {
+            docs,
+            name,
+            title: None,
+            databases: Vec::new(),
+            grants: Vec::new(),
+            settings: Vec::new(),
+            span: whole,
+        };
+        let mut in_bad_run = false;
+        for p in inner {
+            let rule = p.as_rule();
+            match rule {
+                Rule::string => entity.title = Some(self.parse_str_lit(p)),
+                Rule::databases => entity
+                    .databases
+                    .extend(children(p).map(|i| self.parse_ident(i))),
+                Rule::grant => entity.grants.push(self.parse_grant(p)),
+                Rule::setting => {
+                    let s = span(&p);
+                    let mut parts = children(p);
+                    let name = self.presume_ident(parts.next(), s);
+                    let value = self.presume_expr(parts.next(), s);
+                    entity.settings.push(Setting { name, value, span: s });
+                }
+                Rule::bad_line => {
+                    self.diagnose_bad_line(&p, Rule::probe_entity_item, in_bad_run);
+                }
+                _ => {}
+            }
+            in_bad_run = rule == Rule::bad_line;
+        }
+        entity
+    }
+
+    fn parse_grant(&self, pair: Pair<'s, Rule>) -> Grant {
+        let whole = span(&pair);
+        let mut access = GrantAccess::Read;
+        let mut lists = Vec::new();
+        for p in children(pair) {
+            match p.as_rule() {
+                Rule::access => {
+                    access = match p.as_str() {
+                        "write" => GrantAccess::Write,
+                        "read_write" => GrantAccess::ReadWrite,
+                        _ => GrantAccess::Read,
+                    }
+                }
+                Rule::ident_list => lists.push(self.parse_ident_list(p)),
+                _ => {}
+            }
+        }
+        let mut lists = lists.into_iter();
+        Grant {
+            access,
+            databases: lists.next().unwrap_or_default(),
+            to: lists.next().unwrap_or_default(),
+            span: whole,
+        }
+    }
+
+    fn parse_ident_list(&self, pair: Pair<'s, Rule>) -> Vec<Ident> {
+        children(pair).map(|i| self.parse_ident(i)).collect()
+    }
+
+    fn parse_template(&self, pair: Pair<'s, Rule>) -> Template {
+        let whole = span(&pair);
+        let mut inner = children(pair).peekable();
+        let docs = self.parse_docs(&mut inner);
+        let name = self.presume_ident(inner.next(), whole);
+        let mut parts = Vec::new();
+        for p in inner {
+            if p.as_rule() != Rule::template_part {
+                continue;
+            }
+            let part_span = span(&p);
+            let mut kind = TemplatePartKind::Text;
+            let mut body = String::new();
+            let mut body_span = part_span;
+            let mut body_offset = part_span.start;
+            for c in children(p) {
+                match c.as_rule() {
+                    Rule::template_part_kind => {
+                        kind = match c.as_str() {
+                            "subject" => TemplatePartKind::Subject,
+                            "html" => TemplatePartKind::Html,
+                            _ => TemplatePartKind::Text,
+                        }
+                    }
+                    Rule::raw_string => {
+                        body_span = span(&c);
+                        if let Some(raw) = c.into_inner().next() {
+                            body_offset = raw.as_span().start() as u32;
+                            body = dedent(raw.as_str());
+                        }
+                    }
+                    Rule::template_string => {
+                        body_span = span(&c);
+                        if let Some(raw) = c.into_inner().next() {
+                            body_offset = raw.as_span().start() as u32;
+                            body = raw.as_str().replace("\\\"", "\"");
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            parts.push(TemplatePart {
+                kind,
+                body,
+                body_span,
+                body_offset,
+                span: part_span,
+            });
+        }
+        Template {
+            docs,
+            name,
+            parts,
+            span: whole,
+        }
+    }
+
+    fn parse_flow(&self, pair: Pair<'s, Rule>) -> Flow {
+        let whole = span(&pair);
+        let mut inner = children(pair).peekable();
+        let docs = self.parse_docs(&mut inner);
+        let name = self.presume_ident(inner.next(), whole);
+        let entity = self.presume_ident(inner.next(), whole);
+        let mut flow = Flow {
+            docs,
+            name,
+            entity,
+            triggers: Vec::new(),
+            input: None,
+            body: Vec::new(),
+            output: None,
+            on_error: None,
+            span: whole,
+        };
+        let mut in_bad_run = false;
+        for p in inner {
+            let rule = p.as_rule();
+            match rule {
+                Rule::trigger => flow.triggers.push(self.parse_trigger(p)),
+                Rule::input_decl => {
+                    let s = span(&p);
+                    let fields = self.parse_fields(p);
+                    if let Some(first) = &flow.input {
+                        self.push(
+                            Diagnostic::new(Code::DuplicateName, self.file, s, "a flow has one `input` block")
+                                .label("second `input` block")
+                                .with(first.span, "first `input` block")
+                                .help("move these fields into the first `input` block"),
+                        );
+                    } else {
+                        flow.input = Some(InputDecl { fields, span: s });
+                    }
+                }
+                Rule::output_decl => {
+                    let s = span(&p);
+                    let value = self.presume_expr(children(p).next(), s);
+                    if let Some(first) = &flow.output {
+                        self.push(
+                            Diagnostic::new(Code::DuplicateName, self.file, s, "a flow has one `output`")
+                                .label("second `output`")
+                                .with(first.span, "first `output`")
+                                .help("merge the two into one `output` record"),
+                        );
+                    } else {
+                        flow.output = Some(Output { value, span: s });
+                    }
+                }
+                Rule::error_handler => {
+                    let s = span(&p);
+                    let block = children(p)
+                        .next()
+                        .map(|b| self.parse_block(b))
+                        .unwrap_or_default();
+                    if let Some(first) = &flow.on_error {
+                        self.push(
+                            Diagnostic::new(Code::DuplicateName, self.file, s, "a flow has one `on error` handler")
+                                .label("second handler")
+                                .with(first.span, "first handler")
+                                .help("merge the two handlers into one"),
+                        );
+                    } else {
+                        flow.on_error = Some(block);
+                    }
+                }
+                Rule::bad_line => {
+                    self.diagnose_bad_line(&p, Rule::probe_flow_item, in_bad_run);
+                }
+                _ => {
+                    if let Some(stmt) = self.parse_stmt(p) {
+                        flow.body.push(stmt);
+                    }
+                }
+            }
+            in_bad_run = rule == Rule::bad_line;
+        }
+        flow
+    }
+
+    fn parse_trigger(&self, pair: Pair<'s, Rule>) -> Trigger {
+        let whole = span(&pair);
+        let kind = match children(pair).next() {
+            Some(p) => {
+                let rule = p.as_rule();
+                let mut parts = children(p).peekable();
+                match rule {
+                    Rule::webhook_trigger => TriggerKind::Webhook {
+                        path: self.presume_str_lit(parts.next(), whole),
+                        verified_by: parts.next().map(|i| self.parse_ident(i)),
+                    },
+                    Rule::notion_trigger => {
+                        let database = self.presume_ident(parts.next(), whole);
+                        let (property, to) = match parts.next() {
+                            Some(ev) if ev.as_rule() == Rule::notion_changed => {
+                                let mut ev = children(ev);
+                                let property = Some(self.presume_str_lit(ev.next(), whole));
+                                let to = ev.next().map(|e| self.parse_expr(e));
+                                (property, to)
+                            }
+                            _ => (None, None),
+                        };
+                        TriggerKind::Notion { database, property, to }
+                    }
+                    Rule::schedule_trigger => TriggerKind::Schedule {
+                        cron: self.presume_str_lit(parts.next(), whole),
+                        timezone: parts.next().map(|s| self.parse_str_lit(s)),
+                    },
+                    Rule::event_trigger => TriggerKind::Event {
+                        name: self.presume_str_lit(parts.next(), whole),
+                    },
+                    _ => TriggerKind::Manual,
+                }
+            }
+            None => TriggerKind::Manual,
+        };
+        Trigger { kind, span: whole }
+    }
+
+    fn parse_fields(&self, pair: Pair<'s, Rule>) -> Vec<FieldDecl> {
+        children(pair)
+            .filter(|p| p.as_rule() == Rule::field_decl)
+            .map(|p| self.parse_field(p))
+            .collect()
+    }
+
+    fn parse_field(&self, pair: Pair<'s, Rule>) -> FieldDecl {
+        let whole = span(&pair);
+        let mut inner = children(pair).peekable();
+        let docs = self.parse_docs(&mut inner);
+        let name = self.presume_ident(inner.next(), whole);
+        let ty = match inner.next() {
+            Some(t) => self.parse_type(t),
+            None => TypeExpr {
+                kind: TypeExprKind::Named(Ident {
+                    name: "any".into(),
+                    span: whole,
+                }),
+                optional: false,
+                span: whole,
+            },
+        };
+        let default = inner.next().map(|e| self.parse_expr(e));
+        FieldDecl {
+            docs,
+            name,
+            ty,
+            default,
+            span: whole,
+        }
+    }
+
+    fn parse_type(&self, pair: Pair<'s, Rule>) -> TypeExpr {
+        let whole = span(&pair);
+        let mut optional = false;
+        let mut kind = TypeExprKind::Named(Ident {
+            name: "any".into(),
+            span: whole,
+        });
+        for p in children(pair) {
+            match p.as_rule() {
+                Rule::optional => optional = true,
+                Rule::named_type => {
+                    kind = TypeExprKind::Named(self.presume_ident(p.into_inner().next(), whole))
+                }
+                Rule::list_type => {
+                    if let Some(t) = children(p).next() {
+                        kind = TypeExprKind::List(Box::new(self.parse_type(t)));
+                    }
+                }
+                Rule::record_type => kind = TypeExprKind::Record(self.parse_fields(p)),
+                _ => {}
+            }
+        }
+        TypeExpr {
+            kind,
+            optional,
+            span: whole,
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Statements
+
+    fn parse_block(&self, pair: Pair<'s, Rule>) -> Block {
+        let whole = span(&pair);
+        let mut stmts = Vec::new();
+        let mut in_bad_run = false;
+        for p in children(pair) {
+            let rule = p.as_rule();
+            if rule == Rule::bad_line {
+                self.diagnose_bad_line(&p, Rule::probe_statement, in_bad_run);
+            } else if let Some(stmt) = self.parse_stmt(p) {
+                stmts.push(stmt);
+            }
+            in_bad_run = rule == Rule::bad_line;
+        }
+        Block { stmts, span: whole }
+    }
+
+    fn parse_stmt(&self, pair: Pair<'s, Rule>) -> Option<Stmt> {
+        let whole = span(&pair);
+        let rule = pair.as_rule();
+        let stmt = match rule {
+            Rule::step_stmt => Stmt::Step(self.parse_step(pair)),
+            Rule::let_stmt => {
+                let mut inner = children(pair).peekable();
+                let docs = self.parse_docs(&mut inner);
+                let name = self.presume_ident(inner.next(), whole);
+                let value = self.presume_expr(inner.next(), whole);
+                Stmt::Let(Let {
+                    docs,
+                    name,
+                    value,
+                    span: whole,
+                })
+            }
+            Rule::if_stmt => {
+                let mut branches = Vec::new();
+                let mut otherwise = None;
+                let mut pending: Option<Expr> = None;
+                for p in children(pair) {
+                    match p.as_rule() {
+                        Rule::expr => pending = Some(self.parse_expr(p)),
+                        Rule::block => {
+                            let block = self.parse_block(p);
+                            match pending.take() {
+                                Some(cond) => branches.push((cond, block)),
+                                None => otherwise = Some(block),
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Stmt::If(If {
+                    branches,
+                    otherwise,
+                    span: whole,
+                })
+            }
+            Rule::match_stmt => {
+                let mut inner = children(pair);
+                let value = self.presume_expr(inner.next(), whole);
+                let arms = inner
+                    .filter(|p| p.as_rule() == Rule::match_arm)
+                    .map(|arm| {
+                        let arm_span = span(&arm);
+                        let mut parts = children(arm);
+                        let pattern = match parts.next() {
+                            Some(p) => self.parse_pattern(p),
+                            None => Pattern::Wildcard(arm_span),
+                        };
+                        let body = parts.next().map(|b| self.parse_block(b)).unwrap_or_default();
+                        MatchArm {
+                            pattern,
+                            body,
+                            span: arm_span,
+                        }
+                    })
+                    .collect();
+                Stmt::Match(Match {
+                    value,
+                    arms,
+                    span: whole,
+                })
+            }
+            Rule::wait_stmt => {
+                let kind = match children(pair).next() {
+                    Some(p) if p.as_rule() == Rule::wait_until => {
+                        WaitKind::Until(self.presume_expr(children(p).next(), whole))
+                    }
+                    other => WaitKind::For(self.presume_expr(other, whole)),
+                };
+                Stmt::Wait(Wait { kind, span: whole })
+            }
+            Rule::emit_stmt => {
+                let mut inner = children(pair);
+                let event = self.presume_str_lit(inner.next(), whole);
+                let payload = inner.next().map(|p| self.parse_primary(p));
+                Stmt::Emit(Emit {
+                    event,
+                    payload,
+                    span: whole,
+                })
+            }
+            Rule::fail_stmt => Stmt::Fail(Fail {
+                message: self.presume_expr(children(pair).next(), whole),
+                span: whole,
+            }),
+            Rule::yield_stmt => Stmt::Yield(Yield {
+                value: self.presume_expr(children(pair).next(), whole),
+                span: whole,
+            }),
+            _ => return None,
+        };
+        Some(stmt)
+    }
+
+    fn parse_step(&self, pair: Pair<'s, Rule>) -> Step {
+        let whole = span(&pair);
+        let mut inner = children(pair).peekable();
+        let docs = self.parse_docs(&mut inner);
+        let name = self.presume_ident(inner.next(), whole);
+        let mut body = None;
+        let mut policies = Vec::new();
+        for p in inner {
+            let s = span(&p);
+            match p.as_rule() {
+                Rule::call => body = Some(StepBody::Call(self.parse_call(p))),
+                Rule::wait_event => {
+                    let mut parts = children(p);
+                    let event = self.presume_str_lit(parts.next(), s);
+                    let filter = parts.next().map(|e| self.parse_expr(e));
+                    body = Some(StepBody::WaitEvent(WaitEvent {
+                        event,
+                        filter,
+                        span: s,
+                    }));
+                }
+                Rule::fan_out => {
+                    let mut var = None;
+                    let mut over = None;
+                    let mut concurrency = None;
+                    let mut block = Block::default();
+                    for c in children(p) {
+                        match c.as_rule() {
+                            Rule::ident => var = Some(self.parse_ident(c)),
+                            Rule::expr => over = Some(self.parse_expr(c)),
+                            Rule::int => concurrency = Some((self.parse_int(&c), span(&c))),
+                            Rule::block => block = self.parse_block(c),
+                            _ => {}
+                        }
+                    }
+                    body = Some(StepBody::FanOut(FanOut {
+                        var: var.unwrap_or_else(|| self.presume_ident(None, s)),
+                        over: over.unwrap_or_else(|| none_expr(s)),
+                        concurrency,
+                        body: block,
+                        span: s,
+                    }));
+                }
+                Rule::retry_policy => policies.push(Policy::Retry(self.parse_retry(p))),
+                Rule::timeout_policy => {
+                    let d = children(p).next();
+                    policies.push(Policy::Timeout(self.presume_duration(d, s)));
+                }
+                Rule::fallback_policy => {
+                    let fallback = match children(p).next() {
+                        Some(b) if b.as_rule() == Rule::block => Fallback::Block(self.parse_block(b)),
+                        other => Fallback::Value(self.presume_expr(other, s)),
+                    };
+                    policies.push(Policy::Fallback(fallback));
+                }
+                Rule::after_policy => {
+                    let names = children(p)
+                        .next()
+                        .map(|l| self.parse_ident_list(l))
+                        .unwrap_or_default();
+                    policies.push(Policy::After(names));
+                }
+                _ => {}
+            }
+        }
+        Step {
+            docs,
+            name,
+            body: body.unwrap_or_else(|| {
+                StepBody::Call(Call {
+                    callee: Vec::new(),
+                    args: Vec::new(),
+                    span: whole,
+                })
+            }),
+            policies,
+            span: whole,
+        }
+    }
+
+    fn parse_call(&self, pair: Pair<'s, Rule>) -> Call {
+        let whole = span(&pair);
+        let mut callee = Vec::new();
+        let mut args = Vec::new();
+        for p in children(pair) {
+            match p.as_rule() {
+                Rule::qualified => callee = p.into_inner().map(|i| self.parse_ident(i)).collect(),
+                Rule::arg => {
+                    let s = span(&p);
+                    let mut parts = children(p);
+                    let name = self.presume_ident(parts.next(), s);
+                    let (value, shorthand) = match parts.next() {
+                        Some(e) => (self.parse_expr(e), false),
+                        None => (
+                            Expr {
+                                kind: ExprKind::Name(name.name.clone()),
+                                span: name.span,
+                            },
+                            true,
+                        ),
+                    };
+                    args.push(Arg {
+                        name,
+                        value,
+                        shorthand,
+                        span: s,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Call {
+            callee,
+            args,
+            span: whole,
+        }
+    }
+
+    fn parse_retry(&self, pair: Pair<'s, Rule>) -> Retry {
+        let whole = span(&pair);
+        let mut retry = Retry {
+            attempts: 1,
+            attempts_span: whole,
+            backoff: None,
+            jitter: None,
+            on: Vec::new(),
+            span: whole,
+        };
+        for p in children(pair) {
+            match p.as_rule() {
+                Rule::int => {
+                    retry.attempts = self.parse_int(&p);
+                    retry.attempts_span = span(&p);
+                }
+                Rule::backoff => {
+                    let s = span(&p);
+                    let mut parts = children(p);
+                    let min = self.presume_duration(parts.next(), s);
+                    let max = self.presume_duration(parts.next(), s);
+                    let factor = parts.next().map(|f| (f.as_str().parse().unwrap_or(2.0), span(&f)));
+                    retry.backoff = Some(Backoff {
+                        min,
+                        max,
+                        factor,
+                        span: s,
+                    });
+                }
+                Rule::jitter => retry.jitter = Some(!p.as_str().starts_with("no")),
+                Rule::retry_on => {
+                    retry.on = children(p)
+                        .next()
+                        .map(|l| self.parse_ident_list(l))
+                        .unwrap_or_default()
+                }
+                _ => {}
+            }
+        }
+        retry
+    }
+
+    fn parse_pattern(&self, pair: Pair<'s, Rule>) -> Pattern {
+        let whole = span(&pair);
+        let mut literals = Vec::new();
+        for p in children(pair) {
+            if p.as_rule() == Rule::wildcard {
+                return Pattern::Wildcard(whole);
+            }
+            literals.push(self.parse_primary(p));
+        }
+        Pattern::Literals(literals)
+    }
+
+    fn parse_int(&self, pair: &Pair<'_, Rule>) -> u32 {
+        match pair.as_str().parse() {
+            Ok(n) => n,
+            Err(_) => {
+                self.push(
+                    Diagnostic::new(Code::SyntaxError, self.file, span(pair), format!("`{}` is too large", pair.as_str()))
+                        .label("this number")
+                        .help("use a whole number below 4294967296"),
+                );
+                u32::MAX
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Tests
+
+    fn parse_test(&self, pair: Pair<'s, Rule>) -> Test {
+        let whole = span(&pair);
+        let mut inner = children(pair).peekable();
+        let docs = self.parse_docs(&mut inner);
+        let name = self.presume_str_lit(inner.next(), whole);
+        let flow = self.presume_ident(inner.next(), whole);
+        let mut items = Vec::new();
+        let mut in_bad_run = false;
+        for p in inner {
+            let rule = p.as_rule();
+            let s = span(&p);
+            match rule {
+                Rule::test_input => items.push(TestItem::Input(self.presume_expr(children(p).next(), s))),
+                Rule::test_start => items.push(TestItem::Start(self.presume_str_lit(children(p).next(), s))),
+                Rule::stub => items.push(TestItem::Stub(self.parse_stub(p))),
+                Rule::test_event => {
+                    let mut name = None;
+                    let mut payload = None;
+                    let mut after = None;
+                    for c in children(p) {
+                        match c.as_rule() {
+                            Rule::string => name = Some(self.parse_str_lit(c)),
+                            Rule::expr => payload = Some(self.parse_expr(c)),
+                            Rule::duration => after = Some(self.parse_duration_lit(&c)),
+                            _ => {}
+                        }
+                    }
+                    items.push(TestItem::Event(TestEvent {
+                        name: name.unwrap_or(StrLit {
+                            value: String::new(),
+                            span: s,
+                        }),
+                        payload,
+                        after,
+                        span: s,
+                    }));
+                }
+                Rule::expect => {
+                    let kind = match children(p).next() {
+                        Some(e) => match e.as_rule() {
+                            Rule::expect_step => {
+                                let mut parts = children(e);
+                                let step = self.presume_ident(parts.next(), s);
+                                let state = match parts.next().map(|x| x.as_str().to_string()).as_deref() {
+                                    Some("skipped") => StepState::Skipped,
+                                    Some("failed") => StepState::Failed,
+                                    _ => StepState::Ran,
+                                };
+                                ExpectKind::Step(step, state)
+                            }
+                            Rule::expect_call => {
+                                let mut action = Vec::new();
+                                let mut times = None;
+                                let mut with = None;
+                                for c in children(e) {
+                                    match c.as_rule() {
+                                        Rule::qualified => action = c.into_inner().map(|i| self.parse_ident(i)).collect(),
+                                        Rule::int => times = Some(self.parse_int(&c)),
+                                        Rule::expr => with = Some(self.parse_expr(c)),
+                                        _ => {}
+                                    }
+                                }
+                                ExpectKind::Call { action, times, with }
+                            }
+                            Rule::expect_no_call => ExpectKind::NoCall(
+                                children(e)
+                                    .next()
+                                    .map(|q| q.into_inner().map(|i| self.parse_ident(i)).collect())
+                                    .unwrap_or_default(),
+                            ),
+                            _ => ExpectKind::That(self.parse_expr(e)),
+                        },
+                        None => ExpectKind::That(none_expr(s)),
+                    };
+                    items.push(TestItem::Expect(Expect { kind, span: s }));
+                }
+                Rule::bad_line => {
+                    self.diagnose_bad_line(&p, Rule::probe_test_item, in_bad_run);
+                }
+                _ => {}
+            }
+            in_bad_run = rule == Rule::bad_line;
+        }
+        Test {
+            docs,
+            name,
+            flow,
+            items,
+            span: whole,
+        }
+    }
+
+    fn parse_stub(&self, pair: Pair<'s, Rule>) -> Stub {
+        let whole = span(&pair);
+        let mut target = StubTarget::Action(Vec::new());
+        let mut outcomes = Vec::new();
+        for p in children(pair) {
+            match p.as_rule() {
+                Rule::stub_target => {
+                    if let Some(t) = children(p).next() {
+                        target = match t.as_rule() {
+                            Rule::ident => StubTarget::Step(self.parse_ident(t)),
+                            _ => StubTarget::Action(t.into_inner().map(|i| self.parse_ident(i)).collect()),
+                        };
+                    }
+                }
+                Rule::stub_outcome => {
+                    if let Some(o) = children(p).next() {
+                        let s = span(&o);
+                        let outcome = match o.as_rule() {
+                            Rule::stub_returns => StubOutcome::Returns(self.presume_expr(children(o).next(), s)),
+                            Rule::stub_fails => {
+                                let mut class = None;
+                                let mut message = None;
+                                let mut times = None;
+                                for c in children(o) {
+                                    match c.as_rule() {
+                                        Rule::ident => class = Some(self.parse_ident(c)),
+                                        Rule::string => message = Some(self.parse_str_lit(c)),
+                                        Rule::int => times = Some(self.parse_int(&c)),
+                                        _ => {}
+                                    }
+                                }
+                                StubOutcome::Fails {
+                                    class: class.unwrap_or_else(|| self.presume_ident(None, s)),
+                                    message,
+                                    times,
+                                    span: s,
+                                }
+                            }
+                            _ => StubOutcome::Hangs(s),
+                        };
+                        outcomes.push(outcome);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Stub {
+            target,
+            outcomes,
+            span: whole,
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Expressions
+
+    fn presume_expr(&self, pair: Option<Pair<'s, Rule>>, around: Span) -> Expr {
+        match pair {
+            Some(p) if p.as_rule() == Rule::expr => self.parse_expr(p),
+            Some(p) => self.parse_primary(p),
+            None => none_expr(around),
+        }
+    }
+
+    fn parse_expr(&self, pair: Pair<'s, Rule>) -> Expr {
+        self.parse_expr_pairs(pair.into_inner())
+    }
+
+    fn parse_expr_pairs(&self, pairs: Pairs<'s, Rule>) -> Expr {
+        self.pratt
+            .map_primary(|p| self.parse_primary(p))
+            .map_prefix(|op, rhs| {
+                let op_kind = if op.as_rule() == Rule::op_not { UnaryOp::Not } else { UnaryOp::Neg };
+                let s = span(&op).to(rhs.span);
+                // Fold `-3` and `-2d` into literals so that `wait -1d` reads as one value.
+                match (op_kind, &rhs.kind) {
+                    (UnaryOp::Neg, ExprKind::Number(n)) => Expr { kind: ExprKind::Number(-n), span: s },
+                    (UnaryOp::Neg, ExprKind::Duration(d)) => Expr { kind: ExprKind::Duration(-d), span: s },
+                    _ => Expr {
+                        kind: ExprKind::Unary(op_kind, Box::new(rhs)),
+                        span: s,
+                    },
+                }
+            })
+            .map_postfix(|lhs, op| {
+                let s = lhs.span.to(span(&op));
+                match op.as_rule() {
+                    Rule::index => {
+                        let index = self.presume_expr(op.into_inner().next(), s);
+                        Expr {
+                            kind: ExprKind::Index(Box::new(lhs), Box::new(index)),
+                            span: s,
+                        }
+                    }
+                    _ => {
+                        let field = match op.into_inner().next() {
+                            Some(f) if f.as_rule() == Rule::quoted_field => {
+                                let lit = self.presume_str_lit(f.into_inner().next(), s);
+                                Ident { name: lit.value, span: lit.span }
+                            }
+                            other => self.presume_ident(other, s),
+                        };
+                        Expr {
+                            kind: ExprKind::Field(Box::new(lhs), field),
+                            span: s,
+                        }
+                    }
+                }
+            })
+            .map_infix(|lhs, op, rhs| {
+                let op = match op.as_rule() {
+                    Rule::op_or => BinaryOp::Or,
+                    Rule::op_and => BinaryOp::And,
+                    Rule::op_eq => BinaryOp::Eq,
+                    Rule::op_ne => BinaryOp::Ne,
+                    Rule::op_lt => BinaryOp::Lt,
+                    Rule::op_le => BinaryOp::Le,
+                    Rule::op_gt => BinaryOp::Gt,
+                    Rule::op_ge => BinaryOp::Ge,
+                    Rule::op_default => BinaryOp::Default,
+                    Rule::op_add => BinaryOp::Add,
+                    Rule::op_sub => BinaryOp::Sub,
+                    Rule::op_mul => BinaryOp::Mul,
+                    Rule::op_div => BinaryOp::Div,
+                    _ => BinaryOp::In,
+                };
+                let s = lhs.span.to(rhs.span);
+                Expr {
+                    kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)),
+                    span: s,
+                }
+            })
+            .parse(pairs)
+    }
+
+    fn parse_primary(&self, pair: Pair<'s, Rule>) -> Expr {
+        let s = span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::expr => return self.parse_expr(pair),
+            Rule::paren => return self.presume_expr(children(pair).next(), s),
+            Rule::none => ExprKind::None,
+            Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
+            Rule::number => ExprKind::Number(pair.as_str().parse().unwrap_or(0.0)),
+            Rule::duration => ExprKind::Duration(self.parse_duration_lit(&pair).ms),
+            Rule::bad_duration => {
+                self.push_bad_duration(&pair);
+                ExprKind::Duration(0)
+            }
+            Rule::string => ExprKind::Str(self.parse_string_parts(pair)),
+            Rule::raw_string => ExprKind::Str(vec![StrPart::Text(
+                pair.into_inner().next().map(|t| dedent(t.as_str())).unwrap_or_default(),
+            )]),
+            Rule::ident => ExprKind::Name(pair.as_str().to_string()),
+            Rule::func_call => {
+                let mut inner = children(pair);
+                let name = self.presume_ident(inner.next(), s);
+                ExprKind::Call(name, inner.map(|e| self.parse_expr(e)).collect())
+            }
+            Rule::list => ExprKind::List(children(pair).map(|e| self.parse_expr(e)).collect()),
+            Rule::record => ExprKind::Record(
+                children(pair)
+                    .map(|f| {
+                        let fs = span(&f);
+                        let mut parts = children(f);
+                        let name = match parts.next() {
+                            Some(n) if n.as_rule() == Rule::string => {
+                                let lit = self.parse_str_lit(n);
+                                Ident { name: lit.value, span: lit.span }
+                            }
+                            other => self.presume_ident(other, fs),
+                        };
+                        match parts.next() {
+                            Some(e) => RecordField {
+                                name,
+                                value: self.parse_expr(e),
+                                shorthand: false,
+                            },
+                            None => RecordField {
+                                value: Expr {
+                                    kind: ExprKind::Name(name.name.clone()),
+                                    span: name.span,
+                                },
+                                name,
+                                shorthand: true,
+                            },
+                        }
+                    })
+                    .collect(),
+            ),
+            Rule::if_expr => {
+                let mut parts = children(pair);
+                let cond = self.presume_expr(parts.next(), s);
+                let then = self.presume_expr(parts.next(), s);
+                let otherwise = self.presume_expr(parts.next(), s);
+                ExprKind::If(Box::new(cond), Box::new(then), Box::new(otherwise))
+            }
+            Rule::match_expr => {
+                let mut parts = children(pair);
+                let value = self.presume_expr(parts.next(), s);
+                let arms = parts
+                    .map(|arm| {
+                        let arm_span = span(&arm);
+                        let mut a = children(arm);
+                        let pattern = match a.next() {
+                            Some(p) => self.parse_pattern(p),
+                            None => Pattern::Wildcard(arm_span),
+                        };
+                        (pattern, self.presume_expr(a.next(), arm_span))
+                    })
+                    .collect();
+                ExprKind::Match(Box::new(value), arms)
+            }
+            _ => ExprKind::None,
+        };
+        Expr { kind, span: s }
+    }
+
+    fn parse_string_parts(&self, pair: Pair<'s, Rule>) -> Vec<StrPart> {
+        let mut parts: Vec<StrPart> = Vec::new();
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::string_text => push_text(&mut parts, p.as_str()),
+                Rule::escape => push_text(
+                    &mut parts,
+                    match &p.as_str()[1..] {
+                        "n" => "\n",
+                        "t" => "\t",
+                        other => other,
+                    },
+                ),
+                Rule::interpolation => {
+                    let s = span(&p);
+                    parts.push(StrPart::Expr(self.presume_expr(p.into_inner().next(), s)));
+                }
+                _ => {}
+            }
+        }
+        parts
+    }
+
+    fn parse_str_lit(&self, pair: Pair<'s, Rule>) -> StrLit {
+        let s = span(&pair);
+        let mut value = String::new();
+        for part in self.parse_string_parts(pair) {
+            match part {
+                StrPart::Text(t) => value.push_str(&t),
+                StrPart::Expr(e) => self.push(
+                    Diagnostic::new(Code::InterpolationNotAllowed, self.file, e.span, "`{{ }}` is not allowed in this string")
+                        .label("interpolation")
+                        .help("this string is a fixed name; write it out in full, or escape the braces as `\\{\\{`"),
+                ),
+            }
+        }
+        StrLit { value, span: s }
+    }
+
+    fn presume_str_lit(&self, pair: Option<Pair<'s, Rule>>, around: Span) -> StrLit {
+        match pair {
+            Some(p) => self.parse_str_lit(p),
+            None => StrLit {
+                value: String::new(),
+                span: around,
+            },
+        }
+    }
+
+    fn parse_duration_lit(&self, pair: &Pair<'_, Rule>) -> DurationLit {
+        let s = span(pair);
+        match parse_duration(pair.as_str()) {
+            Some(ms) => DurationLit { ms, span: s },
+            None => {
+                self.push_bad_duration(pair);
+                DurationLit { ms: 0, span: s }
+            }
+        }
+    }
+
+    fn presume_duration(&self, pair: Option<Pair<'_, Rule>>, around: Span) -> DurationLit {
+        match pair {
+            Some(p) if p.as_rule() == Rule::duration => self.parse_duration_lit(&p),
+            Some(p) => {
+                self.push_bad_duration(&p);
+                DurationLit { ms: 0, span: span(&p) }
+            }
+            None => DurationLit { ms: 0, span: around },
+        }
+    }
+
+    fn push_bad_duration(&self, pair: &Pair<'_, Rule>) {
+        let text = pair.as_str();
+        let digits: String = text.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let unit = &text[digits.len()..];
+        let suggestion = match unit {
+            "sec" | "secs" | "second" | "seconds" => Some("s"),
+            "min" | "mins" | "minute" | "minutes" => Some("m"),
+            "hr" | "hrs" | "hour" | "hours" => Some("h"),
+            "day" | "days" => Some("d"),
+            "week" | "weeks" | "wk" => Some("w"),
+            "millis" | "msec" => Some("ms"),
+            _ => None,
+        };
+        let help = match suggestion {
+            Some(u) if !digits.contains('.') => format!("write `{digits}{u}`"),
+            _ if digits.contains('.') => "durations are whole numbers of a unit: write `1h30m` rather than `1.5h`".to_string(),
+            _ => "units are ms, s, m, h, d and w (e.g. `30s`, `2d`, `1h30m`)".to_string(),
+        };
+        self.push(
+            Diagnostic::new(Code::InvalidDuration, self.file, span(pair), format!("invalid duration `{text}`"))
+                .label("not a duration")
+                .help(help),
+        );
+    }
+}
+
+fn none_expr(span: Span) -> Expr {
+    Expr {
+        kind: ExprKind::None,
+        span,
+    }
+}
+
+fn push_text(parts: &mut Vec<StrPart>, text: &str) {
+    if let Some(StrPart::Text(last)) = parts.last_mut() {
+        last.push_str(text);
+    } else {
+        parts.push(StrPart::Text(text.to_string()));
+    }
+}
+
+/// Removes the first line break, the trailing indentation before the closing quotes, and the
+/// indentation common to every non-blank line, so templates can be indented with the code.
+pub(crate) fn dedent(raw: &str) -> String {
+    let body = raw.strip_prefix("\r\n").or_else(|| raw.strip_prefix('\n')).unwrap_or(raw);
+    let body = match body.rfind('\n') {
+        Some(i) if body[i + 1..].trim().is_empty() => &body[..i + 1],
+        _ => body,
+    };
+    let indent = body
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    let mut out = String::with_capacity(body.len());
+    for line in body.split_inclusive('\n') {
+        if line.trim().is_empty() {
+            out.push_str(if line.ends_with('\n') { "\n" } else { "" });
+        } else {
+            out.push_str(&line[indent.min(line.len())..]);
+        }
+    }
+    out
+}
+
+fn error_offset(error: &pest::error::Error<Rule>) -> usize {
+    match error.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    }
+}
+
+fn starts_construct(text: &str) -> bool {
+    const STARTS: &[&str] = &[
+        "step", "let", "if", "match", "wait", "emit", "fail", "yield", "on", "input", "output", "flow", "entity",
+        "template", "test", "use", "databases", "grant", "setting", "stub", "expect", "send", "start",
+    ];
+    STARTS.contains(&first_word(text)) || text.starts_with("///")
+}
+
+fn first_word(text: &str) -> &str {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_')).find(|w| !w.is_empty()).unwrap_or(text)
+}
+
+/// The token at the start of `rest`, for "found ..." (a word, or one character).
+fn found_token(rest: &str) -> &str {
+    let end = rest
+        .char_indices()
+        .find(|(_, c)| !(c.is_alphanumeric() || *c == '_'))
+        .map_or(rest.len(), |(i, _)| i);
+    if end > 0 {
+        return &rest[..end];
+    }
+    match rest.chars().next() {
+        Some(c) if c == '\n' || c == '\r' => "",
+        Some(c) => &rest[..c.len_utf8()],
+        None => "",
+    }
+}
+
+const KEYWORDS: &[&str] = &[
+    "after", "backoff", "changed", "concurrency", "created", "databases", "else", "emit", "entity", "event", "expect",
+    "fail", "fallback", "flow", "for", "grant", "if", "input", "jitter", "let", "manual", "match", "notion", "on",
+    "output", "retry", "schedule", "setting", "step", "stub", "template", "test", "timeout", "until", "use", "wait",
+    "webhook", "yield",
+];
+
+fn suggest_keyword(found: &str) -> Option<&'static str> {
+    if found.len() < 2 || KEYWORDS.contains(&found) {
+        return None;
+    }
+    KEYWORDS
+        .iter()
+        .map(|k| (k, strsim::damerau_levenshtein(found, k)))
+        .filter(|(k, d)| *d <= 1 + k.len() / 5)
+        .min_by_key(|(_, d)| *d)
+        .map(|(k, _)| *k)
+}
+
+fn context_help(probe: Rule) -> &'static str {
+    match probe {
+        Rule::probe_statement => {
+            "only statements (step, let, if, match, wait, emit, fail, yield) may appear in a block; triggers, input and output belong at the top of the flow"
+        }
+        Rule::probe_flow_item => "move it to where the language reference (docs/language.md) allows it",
+        _ => "move it to where the language reference (docs/language.md) allows it",
+    }
+}
+
+/// Turns pest's expected-rule list into words an author understands.
+fn describe_expected(punctuation: &[String], positives: &[Rule]) -> String {
+    let mut words: Vec<String> = punctuation.to_vec();
+    let mut add = |w: &str| {
+        if !words.iter().any(|x| x == w) {
+            words.push(w.to_string());
+        }
+    };
+    let statement_rules = [
+        Rule::step_stmt, Rule::let_stmt, Rule::if_stmt, Rule::match_stmt, Rule::wait_stmt, Rule::emit_stmt,
+        Rule::fail_stmt, Rule::yield_stmt, Rule::kw_step, Rule::kw_let, Rule::kw_if, Rule::kw_match, Rule::kw_wait,
+        Rule::kw_emit, Rule::kw_fail, Rule::kw_yield,
+    ];
+    let mut statement_listed = false;
+    for rule in positives {
+        if statement_rules.contains(rule) {
+            if !statement_listed {
+                add("a statement (`step`, `let`, `if`, `match`, `wait`, `emit`, `fail`)");
+                statement_listed = true;
+            }
+            continue;
+        }
+        let word = match rule {
+            Rule::field_access | Rule::index => continue,
+            Rule::kw_and | Rule::kw_or | Rule::kw_in | Rule::op_and | Rule::op_or | Rule::op_in => "an operator".to_string(),
+            Rule::ident | Rule::qualified | Rule::module_path | Rule::ident_list => "a name".to_string(),
+            Rule::expr => "a value".to_string(),
+            Rule::string | Rule::raw_string => "a string in double quotes".to_string(),
+            Rule::duration | Rule::bad_duration => "a duration such as `30s` or `2d`".to_string(),
+            Rule::int | Rule::number => "a number".to_string(),
+            Rule::type_expr | Rule::named_type | Rule::list_type | Rule::record_type => {
+                "a type (`text`, `email`, `number`, `bool`, `date`, `datetime`, `duration`, `[T]`, `{ ... }`)".to_string()
+            }
+            Rule::call => "a call such as `email.send(to: ...)`".to_string(),
+            Rule::block => "a block in braces `{ ... }`".to_string(),
+            Rule::record => "a record `{ ... }`".to_string(),
+            Rule::arg => "an argument `name: value`".to_string(),
+            Rule::field_decl => "a field `name: type`".to_string(),
+            Rule::trigger | Rule::kw_on => "a trigger (`on webhook`, `on schedule`, ...)".to_string(),
+            Rule::input_decl | Rule::kw_input => "`input`".to_string(),
+            Rule::output_decl | Rule::kw_output => "`output`".to_string(),
+            Rule::use_decl | Rule::entity_decl | Rule::flow_decl | Rule::template_decl | Rule::test_decl | Rule::doc => {
+                "a declaration (`flow`, `entity`, `template`, `test`, `use`)".to_string()
+            }
+            Rule::template_part | Rule::template_part_kind => "`subject`, `text` or `html`".to_string(),
+            Rule::access => "`read`, `write` or `read_write`".to_string(),
+            Rule::pattern | Rule::wildcard => "a pattern (a literal or `_`)".to_string(),
+            Rule::match_arm | Rule::match_expr_arm => "a match arm `pattern => ...`".to_string(),
+            Rule::EOI => "the end of the file".to_string(),
+            Rule::probe_item => "a declaration (`flow`, `entity`, `template`, `test`, `use`)".to_string(),
+            Rule::probe_flow_item => {
+                "a statement (`step`, `let`, `if`, `match`, `wait`, `emit`, `fail`), a trigger (`on ...`), `input`, `output` or `on error`".to_string()
+            }
+            Rule::probe_statement => "a statement (`step`, `let`, `if`, `match`, `wait`, `emit`, `fail`, `yield`)".to_string(),
+            Rule::probe_entity_item => "`databases`, `grant` or `setting`".to_string(),
+            Rule::probe_test_item => "`input`, `start at`, `stub`, `send event` or `expect`".to_string(),
+            Rule::stub_outcome | Rule::stub_returns | Rule::stub_fails | Rule::stub_hangs => {
+                "`returns`, `fails` or `hangs`".to_string()
+            }
+            Rule::step_state => "`ran`, `skipped` or `failed`".to_string(),
+            Rule::webhook_trigger | Rule::notion_trigger | Rule::schedule_trigger | Rule::manual_trigger | Rule::event_trigger => {
+                "a trigger kind (`webhook`, `notion`, `schedule`, `manual`, `event`)".to_string()
+            }
+            other => {
+                let name = format!("{other:?}");
+                match name.strip_prefix("kw_") {
+                    Some(kw) => format!("`{}`", kw.trim_end_matches("_part").replace("no_jitter", "no jitter")),
+                    None => match name.strip_prefix("op_") {
+                        Some(_) => "an operator".to_string(),
+                        None => name.replace('_', " "),
+                    },
+                }
+            }
+        };
+        add(&word);
+    }
+    match words.len() {
+        0 => "something else".to_string(),
+        1 => words.remove(0),
+        _ => {
+            let last = words.pop().unwrap_or_default();
+            format!("{} or {}", words.join(", "), last)
+        }
+    }
+}
