@@ -1,12 +1,24 @@
 //! flowc: a declarative workflow language with its checker, compiler and embeddable runtime.
 //!
-//! The pipeline, one module per stage: [`syntax`] (grammar → AST) → `check` (diagnostics) →
-//! `plan` (a petgraph DAG) → `runtime` (the engine) calling [`connectors`].
+//! The pipeline, one module per stage: [`syntax`] (grammar → AST) → [`check`] (diagnostics) →
+//! [`plan`] (a petgraph DAG) → [`runtime`] (the engine) calling [`connectors`].
 
 #![deny(missing_docs)]
 
+pub mod check;
+pub mod cli;
+pub mod config;
 pub mod connectors;
 pub mod diagnostic;
+pub mod plan;
+pub mod project;
+pub mod runtime;
 pub mod syntax;
 pub mod types;
 pub mod value;
+
+pub use check::check;
+pub use connectors::{Connector, Registry};
+pub use diagnostic::{Diagnostic, Diagnostics};
+pub use project::Project;
+pub use syntax::parse;

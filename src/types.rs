@@ -76,9 +76,7 @@ impl Type {
     pub fn optional(of: Type) -> Type {
         match of {
             Type::Optional { .. } | Type::Any | Type::Null => of,
-            other => Type::Optional {
-                of: Box::new(other),
-            },
+            other => Type::Optional { of: Box::new(other) },
         }
     }
 
@@ -87,15 +85,7 @@ impl Type {
         Type::Record {
             fields: fields
                 .into_iter()
-                .map(|(k, ty)| {
-                    (
-                        k.to_string(),
-                        Field {
-                            ty,
-                            optional: false,
-                        },
-                    )
-                })
+                .map(|(k, ty)| (k.to_string(), Field { ty, optional: false }))
                 .collect(),
             open: false,
         }

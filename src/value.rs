@@ -98,12 +98,9 @@ impl Value {
             Value::DateTime(t) => J::String(t.to_rfc3339()),
             Value::Duration(ms) => J::String(format_duration(*ms)),
             Value::List(items) => J::Array(items.iter().map(Value::to_json).collect()),
-            Value::Record(fields) => J::Object(
-                fields
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.to_json()))
-                    .collect(),
-            ),
+            Value::Record(fields) => {
+                J::Object(fields.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+            }
         }
     }
 

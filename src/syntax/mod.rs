@@ -5,5 +5,5 @@ mod parser;
 mod span;
 
 pub use parser::parse;
-pub(crate) use parser::dedent;
+
 pub use span::{line_col, Span};

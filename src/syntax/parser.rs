@@ -135,9 +135,14 @@ impl<'s> Parser<'s> {
         self.suppress_until.set(line_end(start));
         if text.starts_with("///") {
             self.push(
-                Diagnostic::new(Code::SyntaxError, self.file, span(bad), "doc comment in a place that cannot be documented")
-                    .label("`///` documents the flow, step, let, field, entity or template that follows it")
-                    .help("use `//` for a plain comment"),
+                Diagnostic::new(
+                    Code::SyntaxError,
+                    self.file,
+                    span(bad),
+                    "doc comment in a place that cannot be documented",
+                )
+                .label("`///` documents the flow, step, let, field, entity or template that follows it")
+                .help("use `//` for a plain comment"),
             );
             return;
         }
@@ -156,9 +161,14 @@ impl<'s> Parser<'s> {
                 // The construct parses on its own but not where it stands (e.g. a trigger inside
                 // an `if`): say so rather than invent an expected-token list.
                 self.push(
-                    Diagnostic::new(Code::SyntaxError, self.file, span(bad), format!("`{}` is not allowed here", first_word(text)))
-                        .label("not allowed here")
-                        .help(context_help(probe)),
+                    Diagnostic::new(
+                        Code::SyntaxError,
+                        self.file,
+                        span(bad),
+                        format!("`{}` is not allowed here", first_word(text)),
+                    )
+                    .label("not allowed here")
+                    .help(context_help(probe)),
                 );
             }
         }
@@ -177,7 +187,9 @@ impl<'s> Parser<'s> {
                     .expected_tokens()
                     .into_iter()
                     .map(|t| t.to_string())
-                    .filter(|t| [",", ")", "]", "}", ":", "=", "=>", "{", "(", "..", "|"].contains(&t.as_str()))
+                    .filter(|t| {
+                        [",", ")", "]", "}", ":", "=", "=>", "{", "(", "..", "|"].contains(&t.as_str())
+                    })
                     .map(|t| format!("`{t}`"))
                     .collect()
             })
@@ -203,7 +215,9 @@ impl<'s> Parser<'s> {
         } else if found.is_empty() {
             diagnostic = diagnostic.help("a block is not closed: add the missing `}`");
         } else {
-            diagnostic = diagnostic.help(format!("write {expected} here; the language reference (docs/language.md) shows each construct"));
+            diagnostic = diagnostic.help(format!(
+                "write {expected} here; the language reference (docs/language.md) shows each construct"
+            ));
         }
         self.push(diagnostic);
     }
@@ -211,7 +225,10 @@ impl<'s> Parser<'s> {
     // ---------------------------------------------------------------------------------------
     // Items
 
-    fn parse_docs(&self, pairs: &mut std::iter::Peekable<impl Iterator<Item = Pair<'s, Rule>>>) -> Vec<String> {
+    fn parse_docs(
+        &self,
+        pairs: &mut std::iter::Peekable<impl Iterator<Item = Pair<'s, Rule>>>,
+    ) -> Vec<String> {
         let mut docs = Vec::new();
         while let Some(p) = pairs.peek() {
             if p.as_rule() != Rule::doc {
@@ -281,9 +298,7 @@ impl<'s> Parser<'s> {
             let rule = p.as_rule();
             match rule {
                 Rule::string => entity.title = Some(self.parse_str_lit(p)),
-                Rule::databases => entity
-                    .databases
-                    .extend(children(p).map(|i| self.parse_ident(i))),
+                Rule::databases => entity.databases.extend(children(p).map(|i| self.parse_ident(i))),
                 Rule::grant => entity.grants.push(self.parse_grant(p)),
                 Rule::setting => {
                     let s = span(&p);
@@ -416,10 +431,15 @@ impl<'s> Parser<'s> {
                     let fields = self.parse_fields(p);
                     if let Some(first) = &flow.input {
                         self.push(
-                            Diagnostic::new(Code::DuplicateName, self.file, s, "a flow has one `input` block")
-                                .label("second `input` block")
-                                .with(first.span, "first `input` block")
-                                .help("move these fields into the first `input` block"),
+                            Diagnostic::new(
+                                Code::DuplicateName,
+                                self.file,
+                                s,
+                                "a flow has one `input` block",
+                            )
+                            .label("second `input` block")
+                            .with(first.span, "first `input` block")
+                            .help("move these fields into the first `input` block"),
                         );
                     } else {
                         flow.input = Some(InputDecl { fields, span: s });
@@ -447,10 +467,15 @@ impl<'s> Parser<'s> {
                         .unwrap_or_default();
                     if let Some(first) = &flow.on_error {
                         self.push(
-                            Diagnostic::new(Code::DuplicateName, self.file, s, "a flow has one `on error` handler")
-                                .label("second handler")
-                                .with(first.span, "first handler")
-                                .help("merge the two handlers into one"),
+                            Diagnostic::new(
+                                Code::DuplicateName,
+                                self.file,
+                                s,
+                                "a flow has one `on error` handler",
+                            )
+                            .label("second handler")
+                            .with(first.span, "first handler")
+                            .help("merge the two handlers into one"),
                         );
                     } else {
                         flow.on_error = Some(block);
@@ -492,7 +517,11 @@ impl<'s> Parser<'s> {
                             }
                             _ => (None, None),
                         };
-                        TriggerKind::Notion { database, property, to }
+                        TriggerKind::Notion {
+                            database,
+                            property,
+                            to,
+                        }
                     }
                     Rule::schedule_trigger => TriggerKind::Schedule {
                         cron: self.presume_str_lit(parts.next(), whole),
@@ -827,7 +856,9 @@ impl<'s> Parser<'s> {
                     let mut parts = children(p);
                     let min = self.presume_duration(parts.next(), s);
                     let max = self.presume_duration(parts.next(), s);
-                    let factor = parts.next().map(|f| (f.as_str().parse().unwrap_or(2.0), span(&f)));
+                    let factor = parts
+                        .next()
+                        .map(|f| (f.as_str().parse().unwrap_or(2.0), span(&f)));
                     retry.backoff = Some(Backoff {
                         min,
                         max,
@@ -865,9 +896,14 @@ impl<'s> Parser<'s> {
             Ok(n) => n,
             Err(_) => {
                 self.push(
-                    Diagnostic::new(Code::SyntaxError, self.file, span(pair), format!("`{}` is too large", pair.as_str()))
-                        .label("this number")
-                        .help("use a whole number below 4294967296"),
+                    Diagnostic::new(
+                        Code::SyntaxError,
+                        self.file,
+                        span(pair),
+                        format!("`{}` is too large", pair.as_str()),
+                    )
+                    .label("this number")
+                    .help("use a whole number below 4294967296"),
                 );
                 u32::MAX
             }
@@ -933,7 +969,9 @@ impl<'s> Parser<'s> {
                                 let mut with = None;
                                 for c in children(e) {
                                     match c.as_rule() {
-                                        Rule::qualified => action = c.into_inner().map(|i| self.parse_ident(i)).collect(),
+                                        Rule::qualified => {
+                                            action = c.into_inner().map(|i| self.parse_ident(i)).collect()
+                                        }
                                         Rule::int => times = Some(self.parse_int(&c)),
                                         Rule::expr => with = Some(self.parse_expr(c)),
                                         _ => {}
@@ -987,7 +1025,9 @@ impl<'s> Parser<'s> {
                     if let Some(o) = children(p).next() {
                         let s = span(&o);
                         let outcome = match o.as_rule() {
-                            Rule::stub_returns => StubOutcome::Returns(self.presume_expr(children(o).next(), s)),
+                            Rule::stub_returns => {
+                                StubOutcome::Returns(self.presume_expr(children(o).next(), s))
+                            }
                             Rule::stub_fails => {
                                 let mut class = None;
                                 let mut message = None;
@@ -1041,12 +1081,22 @@ impl<'s> Parser<'s> {
         self.pratt
             .map_primary(|p| self.parse_primary(p))
             .map_prefix(|op, rhs| {
-                let op_kind = if op.as_rule() == Rule::op_not { UnaryOp::Not } else { UnaryOp::Neg };
+                let op_kind = if op.as_rule() == Rule::op_not {
+                    UnaryOp::Not
+                } else {
+                    UnaryOp::Neg
+                };
                 let s = span(&op).to(rhs.span);
                 // Fold `-3` and `-2d` into literals so that `wait -1d` reads as one value.
                 match (op_kind, &rhs.kind) {
-                    (UnaryOp::Neg, ExprKind::Number(n)) => Expr { kind: ExprKind::Number(-n), span: s },
-                    (UnaryOp::Neg, ExprKind::Duration(d)) => Expr { kind: ExprKind::Duration(-d), span: s },
+                    (UnaryOp::Neg, ExprKind::Number(n)) => Expr {
+                        kind: ExprKind::Number(-n),
+                        span: s,
+                    },
+                    (UnaryOp::Neg, ExprKind::Duration(d)) => Expr {
+                        kind: ExprKind::Duration(-d),
+                        span: s,
+                    },
                     _ => Expr {
                         kind: ExprKind::Unary(op_kind, Box::new(rhs)),
                         span: s,
@@ -1067,7 +1117,10 @@ impl<'s> Parser<'s> {
                         let field = match op.into_inner().next() {
                             Some(f) if f.as_rule() == Rule::quoted_field => {
                                 let lit = self.presume_str_lit(f.into_inner().next(), s);
-                                Ident { name: lit.value, span: lit.span }
+                                Ident {
+                                    name: lit.value,
+                                    span: lit.span,
+                                }
                             }
                             other => self.presume_ident(other, s),
                         };
@@ -1119,7 +1172,10 @@ impl<'s> Parser<'s> {
             }
             Rule::string => ExprKind::Str(self.parse_string_parts(pair)),
             Rule::raw_string => ExprKind::Str(vec![StrPart::Text(
-                pair.into_inner().next().map(|t| dedent(t.as_str())).unwrap_or_default(),
+                pair.into_inner()
+                    .next()
+                    .map(|t| dedent(t.as_str()))
+                    .unwrap_or_default(),
             )]),
             Rule::ident => ExprKind::Name(pair.as_str().to_string()),
             Rule::func_call => {
@@ -1136,7 +1192,10 @@ impl<'s> Parser<'s> {
                         let name = match parts.next() {
                             Some(n) if n.as_rule() == Rule::string => {
                                 let lit = self.parse_str_lit(n);
-                                Ident { name: lit.value, span: lit.span }
+                                Ident {
+                                    name: lit.value,
+                                    span: lit.span,
+                                }
                             }
                             other => self.presume_ident(other, fs),
                         };
@@ -1216,9 +1275,16 @@ impl<'s> Parser<'s> {
             match part {
                 StrPart::Text(t) => value.push_str(&t),
                 StrPart::Expr(e) => self.push(
-                    Diagnostic::new(Code::InterpolationNotAllowed, self.file, e.span, "`{{ }}` is not allowed in this string")
-                        .label("interpolation")
-                        .help("this string is a fixed name; write it out in full, or escape the braces as `\\{\\{`"),
+                    Diagnostic::new(
+                        Code::InterpolationNotAllowed,
+                        self.file,
+                        e.span,
+                        "`{{ }}` is not allowed in this string",
+                    )
+                    .label("interpolation")
+                    .help(
+                        "this string is a fixed name; write it out in full, or escape the braces as `\\{\\{`",
+                    ),
                 ),
             }
         }
@@ -1251,7 +1317,10 @@ impl<'s> Parser<'s> {
             Some(p) if p.as_rule() == Rule::duration => self.parse_duration_lit(&p),
             Some(p) => {
                 self.push_bad_duration(&p);
-                DurationLit { ms: 0, span: span(&p) }
+                DurationLit {
+                    ms: 0,
+                    span: span(&p),
+                }
             }
             None => DurationLit { ms: 0, span: around },
         }
@@ -1259,7 +1328,10 @@ impl<'s> Parser<'s> {
 
     fn push_bad_duration(&self, pair: &Pair<'_, Rule>) {
         let text = pair.as_str();
-        let digits: String = text.chars().take_while(|c| c.is_ascii_digit() || *c == '.').collect();
+        let digits: String = text
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '.')
+            .collect();
         let unit = &text[digits.len()..];
         let suggestion = match unit {
             "sec" | "secs" | "second" | "seconds" => Some("s"),
@@ -1272,13 +1344,20 @@ impl<'s> Parser<'s> {
         };
         let help = match suggestion {
             Some(u) if !digits.contains('.') => format!("write `{digits}{u}`"),
-            _ if digits.contains('.') => "durations are whole numbers of a unit: write `1h30m` rather than `1.5h`".to_string(),
+            _ if digits.contains('.') => {
+                "durations are whole numbers of a unit: write `1h30m` rather than `1.5h`".to_string()
+            }
             _ => "units are ms, s, m, h, d and w (e.g. `30s`, `2d`, `1h30m`)".to_string(),
         };
         self.push(
-            Diagnostic::new(Code::InvalidDuration, self.file, span(pair), format!("invalid duration `{text}`"))
-                .label("not a duration")
-                .help(help),
+            Diagnostic::new(
+                Code::InvalidDuration,
+                self.file,
+                span(pair),
+                format!("invalid duration `{text}`"),
+            )
+            .label("not a duration")
+            .help(help),
         );
     }
 }
@@ -1301,7 +1380,10 @@ fn push_text(parts: &mut Vec<StrPart>, text: &str) {
 /// Removes the first line break, the trailing indentation before the closing quotes, and the
 /// indentation common to every non-blank line, so templates can be indented with the code.
 pub(crate) fn dedent(raw: &str) -> String {
-    let body = raw.strip_prefix("\r\n").or_else(|| raw.strip_prefix('\n')).unwrap_or(raw);
+    let body = raw
+        .strip_prefix("\r\n")
+        .or_else(|| raw.strip_prefix('\n'))
+        .unwrap_or(raw);
     let body = match body.rfind('\n') {
         Some(i) if body[i + 1..].trim().is_empty() => &body[..i + 1],
         _ => body,
@@ -1332,14 +1414,37 @@ fn error_offset(error: &pest::error::Error<Rule>) -> usize {
 
 fn starts_construct(text: &str) -> bool {
     const STARTS: &[&str] = &[
-        "step", "let", "if", "match", "wait", "emit", "fail", "yield", "on", "input", "output", "flow", "entity",
-        "template", "test", "use", "databases", "grant", "setting", "stub", "expect", "send", "start",
+        "step",
+        "let",
+        "if",
+        "match",
+        "wait",
+        "emit",
+        "fail",
+        "yield",
+        "on",
+        "input",
+        "output",
+        "flow",
+        "entity",
+        "template",
+        "test",
+        "use",
+        "databases",
+        "grant",
+        "setting",
+        "stub",
+        "expect",
+        "send",
+        "start",
     ];
     STARTS.contains(&first_word(text)) || text.starts_with("///")
 }
 
 fn first_word(text: &str) -> &str {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '_')).find(|w| !w.is_empty()).unwrap_or(text)
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .find(|w| !w.is_empty())
+        .unwrap_or(text)
 }
 
 /// The token at the start of `rest`, for "found ..." (a word, or one character).
@@ -1359,10 +1464,44 @@ fn found_token(rest: &str) -> &str {
 }
 
 const KEYWORDS: &[&str] = &[
-    "after", "backoff", "changed", "concurrency", "created", "databases", "else", "emit", "entity", "event", "expect",
-    "fail", "fallback", "flow", "for", "grant", "if", "input", "jitter", "let", "manual", "match", "notion", "on",
-    "output", "retry", "schedule", "setting", "step", "stub", "template", "test", "timeout", "until", "use", "wait",
-    "webhook", "yield",
+    "after",
+    "backoff",
+    "changed",
+    "concurrency",
+    "created",
+    "databases",
+    "else",
+    "emit",
+    "entity",
+    "event",
+    "expect",
+    "fail",
+    "fallback",
+    "flow",
+    "for",
+    "grant",
+    "if",
+    "input",
+    "jitter",
+    "let",
+    "manual",
+    "match",
+    "notion",
+    "on",
+    "output",
+    "retry",
+    "schedule",
+    "setting",
+    "step",
+    "stub",
+    "template",
+    "test",
+    "timeout",
+    "until",
+    "use",
+    "wait",
+    "webhook",
+    "yield",
 ];
 
 fn suggest_keyword(found: &str) -> Option<&'static str> {
@@ -1396,9 +1535,22 @@ fn describe_expected(punctuation: &[String], positives: &[Rule]) -> String {
         }
     };
     let statement_rules = [
-        Rule::step_stmt, Rule::let_stmt, Rule::if_stmt, Rule::match_stmt, Rule::wait_stmt, Rule::emit_stmt,
-        Rule::fail_stmt, Rule::yield_stmt, Rule::kw_step, Rule::kw_let, Rule::kw_if, Rule::kw_match, Rule::kw_wait,
-        Rule::kw_emit, Rule::kw_fail, Rule::kw_yield,
+        Rule::step_stmt,
+        Rule::let_stmt,
+        Rule::if_stmt,
+        Rule::match_stmt,
+        Rule::wait_stmt,
+        Rule::emit_stmt,
+        Rule::fail_stmt,
+        Rule::yield_stmt,
+        Rule::kw_step,
+        Rule::kw_let,
+        Rule::kw_if,
+        Rule::kw_match,
+        Rule::kw_wait,
+        Rule::kw_emit,
+        Rule::kw_fail,
+        Rule::kw_yield,
     ];
     let mut statement_listed = false;
     for rule in positives {

@@ -1,0 +1,82 @@
+//! The `flowc` command line: one file per subcommand.
+//!
+//! Exit codes are the same everywhere: 0 success, 1 the input has problems (diagnostics, failed
+//! tests, a failed instance), 2 the command could not do its job (usage, missing file, I/O).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod build;
+mod check;
+mod explain;
+mod fmt;
+mod graph;
+mod output;
+mod run;
+mod test;
+
+/// flowc: check, format, compile, run and test `.flow` workflows.
+#[derive(Debug, Parser)]
+#[command(name = "flowc", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check flows and report every problem found.
+    Check(check::Args),
+    /// Format flows in the canonical layout.
+    Fmt(fmt::Args),
+    /// Compile flows to plans (JSON).
+    Build(build::Args),
+    /// Draw a flow's plan as a Mermaid or Graphviz graph.
+    Graph(graph::Args),
+    /// Print the documentation of a diagnostic code.
+    Explain(explain::Args),
+    /// Run one instance of a flow locally and print its output.
+    Run(run::Args),
+    /// Run the flow tests (`test` blocks).
+    Test(test::Args),
+}
+
+/// Why a command stopped before doing its job (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Load(#[from] crate::project::LoadError),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Fmt(args) => fmt::run(args),
+        Command::Build(args) => build::run(args),
+        Command::Graph(args) => graph::run(args),
+        Command::Explain(args) => explain::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Test(args) => test::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

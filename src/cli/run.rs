@@ -1,0 +1,17 @@
+//! `flowc run`
+
+use std::process::ExitCode;
+
+use super::CliError;
+
+/// Arguments of `flowc run`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Files or folders.
+    paths: Vec<std::path::PathBuf>,
+}
+
+pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
+    let _ = args.paths;
+    Err(CliError::Usage("`flowc run` is not built yet".into()))
+}

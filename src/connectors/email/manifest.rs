@@ -1,0 +1,37 @@
+//! The email connector's actions.
+
+use std::time::Duration;
+
+use crate::connectors::{ActionSpec, ErrorClass, Manifest, RetrySpec};
+use crate::types::Type;
+
+/// The manifest.
+pub fn manifest() -> Manifest {
+    Manifest {
+        name: "email".to_string(),
+        description: "Sends notification templates by SMTP from the entity's address".to_string(),
+        actions: vec![ActionSpec::new(
+            "send",
+            "render a template (subject, text, HTML) and send it",
+            Type::record([
+                ("message_id", Type::Text),
+                ("to", Type::Text),
+                ("subject", Type::Text),
+            ]),
+        )
+        .param("to", Type::Email, "the recipient")
+        .param("template", Type::Template, "the notification template's name")
+        .optional("with", Type::open_record([]), "the template's variables")
+        .optional("cc", Type::list(Type::Email), "copies")
+        .optional("reply_to", Type::Email, "overrides the entity's Reply-To")
+        .effectful()
+        .retry(RetrySpec {
+            attempts: 3,
+            min: Duration::from_secs(2),
+            max: Duration::from_secs(60),
+            factor: 2.0,
+            jitter: true,
+            on: vec![ErrorClass::Transient],
+        })],
+    }
+}

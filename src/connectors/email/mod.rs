@@ -1,0 +1,5 @@
+//! The `email` connector.
+
+mod manifest;
+
+pub use manifest::manifest;

@@ -1,0 +1,5 @@
+//! The `http` connector.
+
+mod manifest;
+
+pub use manifest::manifest;

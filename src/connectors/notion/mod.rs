@@ -1,0 +1,5 @@
+//! The `notion` connector.
+
+mod manifest;
+
+pub use manifest::{manifest, page_type};

@@ -1,0 +1,5 @@
+//! The `survey` connector.
+
+mod manifest;
+
+pub use manifest::manifest;

@@ -1,0 +1,195 @@
+//! A project: its root, configuration and every `.flow` file, parsed.
+//!
+//! Entities and templates are project-wide names, so checking one file needs the others: the
+//! project loads all `.flow` files under its source folders once, then each pass looks names up.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::{self, Config, ConfigError};
+use crate::diagnostic::{Diagnostic, FileId, Sources};
+use crate::syntax::{self, ast};
+
+/// A loaded project.
+#[derive(Clone, Debug, Default)]
+pub struct Project {
+    /// The folder holding `flowc.toml` (or the folder given when there is none).
+    pub root: PathBuf,
+    /// `flowc.toml`.
+    pub config: Config,
+    /// The text of every file.
+    pub sources: Sources,
+    /// The parsed files, in the order of `sources`.
+    pub modules: Vec<ParsedModule>,
+}
+
+/// One parsed file.
+#[derive(Clone, Debug)]
+pub struct ParsedModule {
+    /// Its file.
+    pub file: FileId,
+    /// Its path relative to the root with `/` separators and no extension (`stdlib/contacts`).
+    pub module_path: String,
+    /// The tree.
+    pub ast: ast::Module,
+    /// Syntax diagnostics.
+    pub syntax: Vec<Diagnostic>,
+}
+
+/// Why a project could not be loaded at all (as opposed to diagnostics in its files).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// `flowc.toml` is unreadable or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A path given does not exist or cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl Project {
+    /// Loads the project containing `path` (a file or folder): finds `flowc.toml` above it,
+    /// then parses every `.flow` file under the project's source folders.
+    pub fn load(path: &Path) -> Result<Project, LoadError> {
+        if !path.exists() {
+            return Err(LoadError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file or directory"),
+            });
+        }
+        let root = match config::find_root(path) {
+            Some(root) => root,
+            None => {
+                let dir = if path.is_file() {
+                    path.parent().unwrap_or(Path::new("."))
+                } else {
+                    path
+                };
+                std::fs::canonicalize(dir).map_err(|source| LoadError::Io {
+                    path: dir.to_path_buf(),
+                    source,
+                })?
+            }
+        };
+        let config = Config::load(&root)?;
+        let mut project = Project {
+            root: root.clone(),
+            config,
+            ..Project::default()
+        };
+        let folders: Vec<PathBuf> = if project.config.project.sources.is_empty() {
+            vec![root.clone()]
+        } else {
+            project
+                .config
+                .project
+                .sources
+                .iter()
+                .map(|s| root.join(s))
+                .collect()
+        };
+        let mut files = Vec::new();
+        for folder in folders {
+            files.extend(flow_files(&folder));
+        }
+        // A file given explicitly outside the source folders still belongs to the run.
+        if path.is_file() {
+            let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            if !files.contains(&canonical) {
+                files.push(canonical);
+            }
+        }
+        files.sort();
+        files.dedup();
+        for file in files {
+            let text = std::fs::read_to_string(&file).map_err(|source| LoadError::Io {
+                path: file.clone(),
+                source,
+            })?;
+            project.add_source(file, text);
+        }
+        Ok(project)
+    }
+
+    /// A project made of in-memory sources (tests, editors): `(path relative to root, text)`.
+    pub fn from_sources<'a>(
+        root: &Path,
+        config: Config,
+        files: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Project {
+        let mut project = Project {
+            root: root.to_path_buf(),
+            config,
+            ..Project::default()
+        };
+        for (path, text) in files {
+            project.add_source(root.join(path), text.to_string());
+        }
+        project
+    }
+
+    /// Parses and adds one file.
+    pub fn add_source(&mut self, path: PathBuf, text: String) -> FileId {
+        let module_path = module_path(&self.root, &path);
+        let file = self.sources.add(path, text);
+        let (ast, syntax) = syntax::parse(&self.sources.get(file).text, file);
+        self.modules.push(ParsedModule {
+            file,
+            module_path,
+            ast,
+            syntax,
+        });
+        file
+    }
+
+    /// The module for `use a.b` (`a/b.flow` under the root).
+    pub fn module(&self, dotted: &str) -> Option<&ParsedModule> {
+        let wanted = dotted.replace('.', "/");
+        self.modules.iter().find(|m| m.module_path == wanted)
+    }
+
+    /// The parsed module of `file`.
+    pub fn module_of(&self, file: FileId) -> Option<&ParsedModule> {
+        self.modules.iter().find(|m| m.file == file)
+    }
+
+    /// Files whose path is `path` or lies under it (for reporting only what was asked for).
+    pub fn files_under(&self, path: &Path) -> Vec<FileId> {
+        let wanted = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.sources
+            .iter()
+            .filter(|(_, f)| f.path.starts_with(&wanted))
+            .map(|(id, _)| id)
+            .collect()
+    }
+}
+
+fn module_path(root: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(root).unwrap_or(file);
+    let rel = rel.with_extension("");
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Every `.flow` file under `dir` (or `dir` itself), skipping hidden folders and `target`.
+pub fn flow_files(dir: &Path) -> Vec<PathBuf> {
+    if dir.is_file() {
+        return vec![std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())];
+    }
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_entry(|e| {
+            let name = e.file_name().to_string_lossy();
+            e.depth() == 0 || !(name.starts_with('.') || name == "target" || name == "node_modules")
+        })
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "flow"))
+        .map(|e| std::fs::canonicalize(e.path()).unwrap_or_else(|_| e.path().to_path_buf()))
+        .collect()
+}

@@ -1,0 +1,1 @@
+//! The runtime: executes plans through connectors, durably.
