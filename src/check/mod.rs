@@ -1,5 +1,7 @@
 //! The checker: every mistake it can find before anything runs, as diagnostics.
 
+mod notion_schema;
+
 use crate::connectors::Registry;
 use crate::diagnostic::Diagnostics;
 use crate::project::Project;

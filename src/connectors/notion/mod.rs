@@ -1,5 +1,6 @@
 //! The `notion` connector.
 
 mod manifest;
+pub mod schema;
 
 pub use manifest::{manifest, page_type};
