@@ -29,24 +29,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let mut failed = false;
     for path in &paths {
         let project = Project::load(path)?;
-        let registry = Registry::declared_builtins();
-        let diagnostics = crate::check(&project, &registry);
-        if diagnostics.has_errors() {
-            for d in diagnostics.sorted() {
-                if d.is_error() {
-                    eprintln!(
-                        "{}",
-                        crate::diagnostic::render(
-                            &d,
-                            &project.sources,
-                            crate::diagnostic::RenderOptions {
-                                color: super::output::use_color(true),
-                                width: super::output::width(),
-                            },
-                        )
-                    );
-                }
-            }
+        if report_errors(&project) {
             eprintln!("error: not building: `flowc check` reports errors");
             failed = true;
             continue;
@@ -77,4 +60,28 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Prints the errors `flowc check` finds; returns whether there were any.
+pub(crate) fn report_errors(project: &Project) -> bool {
+    let diagnostics = crate::check(project, &Registry::declared_builtins());
+    if !diagnostics.has_errors() {
+        return false;
+    }
+    for d in diagnostics.sorted() {
+        if d.is_error() {
+            eprintln!(
+                "{}",
+                crate::diagnostic::render(
+                    &d,
+                    &project.sources,
+                    crate::diagnostic::RenderOptions {
+                        color: super::output::use_color(true),
+                        width: super::output::width(),
+                    },
+                )
+            );
+        }
+    }
+    true
 }

@@ -31,6 +31,9 @@ pub(crate) struct Args {
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let project = Project::load(&args.file)?;
+    if super::build::report_errors(&project) {
+        return Ok(ExitCode::from(1));
+    }
     let (file, name) = super::run::pick_flow(&project, &args.file, args.flow.as_deref())?;
     match crate::plan::compile(&project, Some(file), &name) {
         Ok(bundle) => {
