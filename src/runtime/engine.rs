@@ -6,6 +6,7 @@
 //! in the store, woken by the one timer driver task.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,13 @@ use crate::plan::{self, Bundle};
 use crate::project::Project;
 use crate::syntax::ast::Item;
 use crate::value::Value;
+
+thread_local! {
+    static INLINE_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// How many calls may run nested on one thread's stack before the next is spawned.
+const MAX_INLINE_DEPTH: u32 = 8;
 
 /// An instance's id.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -446,12 +454,7 @@ impl Inner {
         let input = input::validate(&flow.plan.input, &input).map_err(EngineError::InvalidInput)?;
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         let id = format!("{}-{n}", flow.plan.name);
-        let entity = self
-            .globals
-            .entities
-            .get(&flow.plan.entity)
-            .cloned()
-            .unwrap_or_else(|| Value::record([("name", Value::text(&flow.plan.entity))]));
+        let entity = flow.plan.entity.clone();
         let cell = Arc::new(Cell {
             inst: Mutex::new(Instance::new(id.clone(), flow, input, entity, parent)),
         });
@@ -489,13 +492,29 @@ impl Inner {
                     self.in_flight.fetch_add(1, Ordering::SeqCst);
                     let inner = self.clone();
                     let cell = cell.clone();
-                    tokio::spawn(async move {
+                    let mut task = Box::pin(async move {
                         run_call(inner.clone(), cell, pc).await;
                         if inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
                             inner.idle.notify_waiters();
                         }
                         inner.clock.leave();
                     });
+                    // A connector that answers at once (a cache, a stub) finishes on this first
+                    // poll, saving a task switch; anything that waits is handed to tokio, whose
+                    // first poll registers the real waker. The depth bound keeps chains of such
+                    // steps from growing the stack.
+                    let depth = INLINE_DEPTH.with(|d| d.get());
+                    if depth < MAX_INLINE_DEPTH {
+                        INLINE_DEPTH.with(|d| d.set(depth + 1));
+                        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                        let ready = task.as_mut().poll(&mut cx).is_ready();
+                        INLINE_DEPTH.with(|d| d.set(depth));
+                        if !ready {
+                            tokio::spawn(task);
+                        }
+                    } else {
+                        tokio::spawn(task);
+                    }
                 }
                 Effect::StartChild {
                     scope,

@@ -291,7 +291,7 @@ fn binary(op: BinaryOp, a: &Expr, b: &Expr, env: &dyn Env) -> Result<Value, Eval
             (p, q) => return fail(format!("cannot multiply a {} by a {}", p.kind(), q.kind())),
         },
         BinaryOp::Div => match (x, y) {
-            (Number(_), Number(q)) if q == 0.0 => return fail("division by zero"),
+            (Number(_), Number(0.0)) => return fail("division by zero"),
             (Number(p), Number(q)) => Number(p / q),
             (Duration(d), Number(n)) if n != 0.0 => Duration((d as f64 / n) as i64),
             (Duration(p), Duration(q)) if q != 0 => Number(p as f64 / q as f64),

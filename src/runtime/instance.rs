@@ -162,7 +162,8 @@ pub(crate) struct Instance {
     pub(crate) flow: Arc<FlowRt>,
     pub(crate) status: InstanceStatus,
     input: Value,
-    entity: Value,
+    /// The flow's entity; its record lives in [`Globals`] (one copy for all instances).
+    entity: String,
     scopes: Vec<Option<Scope>>,
     pub(crate) output: Value,
     error: Option<Value>,
@@ -202,7 +203,14 @@ impl Env for NodeEnv<'_> {
         }
         match name {
             "input" => Some(self.inst.input.clone()),
-            "entity" => Some(self.inst.entity.clone()),
+            "entity" => Some(
+                self.ctx
+                    .globals
+                    .entities
+                    .get(&self.inst.entity)
+                    .cloned()
+                    .unwrap_or_else(|| Value::record([("name", Value::text(&self.inst.entity))])),
+            ),
             "error" => Some(self.inst.error.clone().unwrap_or(Value::Null)),
             _ => {
                 if let Some(e) = self.ctx.globals.entities.get(name) {
@@ -240,7 +248,7 @@ impl Instance {
         id: String,
         flow: Arc<FlowRt>,
         input: Value,
-        entity: Value,
+        entity: String,
         parent: Option<ParentLink>,
     ) -> Instance {
         Instance {

@@ -37,11 +37,22 @@ pub trait Store: Send + Sync + 'static {
     fn timers(&self) -> Vec<TimerRecord>;
 }
 
+/// Histories are split over this many locks so concurrent instances rarely wait on each other.
+const SHARDS: usize = 32;
+
 /// Everything in memory, lost with the process.
-#[derive(Default)]
 pub struct MemoryStore {
-    histories: Mutex<HashMap<String, Vec<Event>>>,
+    histories: Vec<Mutex<HashMap<String, Vec<Event>>>>,
     timers: Mutex<BTreeMap<u64, TimerRecord>>,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        MemoryStore {
+            histories: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            timers: Mutex::new(BTreeMap::new()),
+        }
+    }
 }
 
 impl MemoryStore {
@@ -49,11 +60,20 @@ impl MemoryStore {
     pub fn new() -> MemoryStore {
         MemoryStore::default()
     }
+
+    fn shard(&self, instance: &str) -> &Mutex<HashMap<String, Vec<Event>>> {
+        // FNV-1a: cheap and stable.
+        let mut h: u64 = 0xcbf29ce484222325;
+        for b in instance.bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+        }
+        &self.histories[(h % SHARDS as u64) as usize]
+    }
 }
 
 impl Store for MemoryStore {
     fn append(&self, instance: &str, event: Event) {
-        let mut h = self.histories.lock().unwrap_or_else(|e| e.into_inner());
+        let mut h = self.shard(instance).lock().unwrap_or_else(|e| e.into_inner());
         match h.get_mut(instance) {
             Some(events) => events.push(event),
             None => {
@@ -63,7 +83,7 @@ impl Store for MemoryStore {
     }
 
     fn history(&self, instance: &str) -> Vec<Event> {
-        let h = self.histories.lock().unwrap_or_else(|e| e.into_inner());
+        let h = self.shard(instance).lock().unwrap_or_else(|e| e.into_inner());
         h.get(instance).cloned().unwrap_or_default()
     }
 

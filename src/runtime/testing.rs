@@ -73,7 +73,7 @@ pub async fn run_tests(project: &Project, files: &[FileId]) -> Vec<TestReport> {
     reports
 }
 
-fn source<'a>(project: &'a Project, file: FileId, span: crate::syntax::Span) -> &'a str {
+fn source(project: &Project, file: FileId, span: crate::syntax::Span) -> &str {
     let text = &project.sources.get(file).text;
     text.get(span.start as usize..span.end as usize).unwrap_or("")
 }
@@ -113,18 +113,15 @@ async fn run_inner(
     let recording = Recording::new();
     let connectors: Vec<String> = builtin_manifests().iter().map(|m| m.name.clone()).collect();
     for item in &test.items {
-        match item {
-            ast::TestItem::Start(s) => {
-                start = parse_datetime(&s.value)
-                    .map(|t| t.with_timezone(&Utc))
-                    .ok_or_else(|| {
-                        format!(
-                            "`start at \"{}\"` is not a date-time like 2026-01-05T09:00:00Z",
-                            s.value
-                        )
-                    })?;
-            }
-            _ => {}
+        if let ast::TestItem::Start(s) = item {
+            start = parse_datetime(&s.value)
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| {
+                    format!(
+                        "`start at \"{}\"` is not a date-time like 2026-01-05T09:00:00Z",
+                        s.value
+                    )
+                })?;
         }
     }
     for item in &test.items {
@@ -257,10 +254,8 @@ async fn run_inner(
                 step,
                 will_retry: false,
                 ..
-            } => {
-                if states.get(step) != Some(&"ran") {
-                    states.insert(step.clone(), "failed");
-                }
+            } if states.get(step) != Some(&"ran") => {
+                states.insert(step.clone(), "failed");
             }
             _ => {}
         }
