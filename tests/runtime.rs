@@ -738,3 +738,46 @@ mod scheduler_property {
         }
     }
 }
+
+#[tokio::test]
+async fn independent_steps_run_at_once_within_the_instance_limit() {
+    let src = format!(
+        "{E} flow f for e {{
+           step a = svc.do(key: \"a\") step b = svc.do(key: \"b\") step c = svc.do(key: \"c\")
+           step d = svc.do(key: \"d\") step j = svc.do(key: \"j\", x: [a, b, c, d]) }}"
+    );
+    for (limit, expect_max, expect_end) in [(8usize, 4usize, 2i64), (2, 2, 3)] {
+        let clock = Arc::new(VirtualClock::new(t0()));
+        let svc = Svc::new(clock.clone());
+        for k in ["a", "b", "c", "d", "j"] {
+            svc.script(
+                k,
+                Script {
+                    latency_ms: 1_000,
+                    ..Script::default()
+                },
+            );
+        }
+        let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src.as_str())]);
+        let engine = Engine::builder()
+            .project_value(project)
+            .connector(svc.clone())
+            .clock(clock.clone())
+            .max_steps_per_instance(limit)
+            .build()
+            .unwrap();
+        let id = engine.start("f", json!({})).await.unwrap();
+        engine.output(&id).await.unwrap();
+        assert_eq!(
+            svc.max_in_flight.load(Ordering::SeqCst),
+            expect_max,
+            "limit {limit}"
+        );
+        // With room for all four, they all start at once: 1s for them, 1s for the join.
+        assert_eq!(
+            clock.now(),
+            t0() + chrono::Duration::seconds(expect_end),
+            "limit {limit}"
+        );
+    }
+}
