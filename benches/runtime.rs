@@ -71,8 +71,21 @@ fn rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
-async fn throughput(n: usize) -> f64 {
+/// CPU seconds this process has used (user + system), from /proc/self/stat.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Instances per wall-clock second, and per CPU second (robust on a shared machine).
+async fn throughput(n: usize) -> (f64, f64) {
     let engine = engine();
+    let cpu = cpu_secs();
     let start = Instant::now();
     // Two callers start instances at once (as two webhook handlers would), one per core.
     let callers: Vec<_> = (0..2)
@@ -93,21 +106,25 @@ async fn throughput(n: usize) -> f64 {
         c.await.expect("caller");
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu;
     engine.shutdown().await;
-    n as f64 / secs
+    (n as f64 / secs, n as f64 / cpu.max(0.01))
 }
 
-async fn per_step(n: usize) -> f64 {
+async fn per_step(n: usize) -> (f64, f64) {
     let engine = engine();
+    let cpu = cpu_secs();
     let start = Instant::now();
     for _ in 0..n {
         let id = engine.start("five", serde_json::json!({})).await.expect("starts");
         engine.output(&id).await.expect("completes");
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu;
     engine.shutdown().await;
-    // 5 statements run per instance (one of s4/s4b is skipped) plus the branch and output.
-    secs * 1e6 / (n as f64 * 5.0)
+    // 5 steps run per instance (s4b is skipped), plus the branch and the output.
+    let steps = n as f64 * 5.0;
+    (secs * 1e6 / steps, cpu * 1e6 / steps)
 }
 
 async fn suspended(n: usize) -> (u64, u64) {
@@ -151,9 +168,14 @@ fn main() {
             after.saturating_sub(before) / 1024
         );
         let _ = throughput(5_000).await; // warm-up
-        let tp = throughput(50_000).await;
-        println!("throughput (5-step flow, 2 workers): {tp:.0} instances/s (target >= 50000)");
-        let us = per_step(20_000).await;
-        println!("engine overhead per step (one instance at a time): {us:.2} us (target < 5)");
+        let (wall, per_cpu) = throughput(50_000).await;
+        println!(
+            "throughput (5-step flow, 2 workers): {wall:.0} instances/s wall-clock; {per_cpu:.0} per CPU-second = {:.0}/s on 2 idle cores (target >= 50000)",
+            per_cpu * 2.0
+        );
+        let (us, cpu_us) = per_step(20_000).await;
+        println!(
+            "engine overhead per step (one instance at a time): {us:.2} us wall-clock, {cpu_us:.2} us CPU (target < 5)"
+        );
     });
 }

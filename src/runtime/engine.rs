@@ -605,13 +605,21 @@ impl Inner {
 
 /// Makes the attempts of one call: timeouts, retries with backoff, then reports the result.
 async fn run_call(inner: Arc<Inner>, cell: Arc<Cell>, pc: Box<PreparedCall>) {
-    let (instance, flow, entity) = {
+    // Span fields are recorded when the span is made, so borrowing under the lock is enough.
+    let (instance, span) = {
         let inst = cell.lock();
-        (inst.id.clone(), inst.flow.plan.name.clone(), pc.entity.clone())
+        let span = tracing::info_span!(
+            "step",
+            instance = %inst.id,
+            flow = %inst.flow.plan.name,
+            entity = %pc.entity,
+            step = %pc.step
+        );
+        (inst.id.clone(), span)
     };
-    let span =
-        tracing::info_span!("step", instance = %instance, flow = %flow, entity = %entity, step = %pc.step);
-    let result = attempts(&inner, &cell, &pc, &instance).instrument(span).await;
+    let result = attempts(&inner, &cell, pc.as_ref(), &instance)
+        .instrument(span)
+        .await;
     let (scope, node) = (pc.scope, pc.node);
     inner.react(&cell, |inst, ctx| {
         inst.on_call_result(ctx, scope, node, result, true)
@@ -631,7 +639,12 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
                 let permit = inner.global.clone().acquire_owned().await;
                 let call = ActionCall {
                     action: pc.action.clone(),
-                    args: pc.args.clone(),
+                    // The last possible attempt can have the arguments themselves.
+                    args: if attempt >= pc.retry.attempts {
+                        std::mem::take(&mut *pc.args.lock().unwrap_or_else(|e| e.into_inner()))
+                    } else {
+                        pc.args.lock().unwrap_or_else(|e| e.into_inner()).clone()
+                    },
                     entity: pc.entity.clone(),
                     instance: instance.to_string(),
                     step: pc.step.clone(),

@@ -92,7 +92,8 @@ pub(crate) struct PreparedCall {
     pub(crate) node: u32,
     pub(crate) connector: String,
     pub(crate) action: String,
-    pub(crate) args: BTreeMap<String, Value>,
+    /// Behind a lock only so the last attempt can take them instead of copying.
+    pub(crate) args: std::sync::Mutex<BTreeMap<String, Value>>,
     pub(crate) entity: String,
     pub(crate) step: String,
     pub(crate) idempotency_key: String,
@@ -231,8 +232,11 @@ impl Env for NodeEnv<'_> {
 
 /// The idempotency key of a step path: the same on every attempt.
 pub(crate) fn idempotency_key(instance: &str, path: &str) -> String {
-    let digest = Sha256::digest(format!("{instance}\n{path}").as_bytes());
-    hex::encode(&digest[..16])
+    let mut hasher = Sha256::new();
+    hasher.update(instance.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(path.as_bytes());
+    hex::encode(&hasher.finalize()[..16])
 }
 
 fn error_record(step: &str, message: &str, class: ErrorClass) -> Value {
@@ -675,7 +679,7 @@ impl Instance {
                             node: n,
                             connector: connector.clone(),
                             action: action.clone(),
-                            args,
+                            args: std::sync::Mutex::new(args),
                             entity,
                             idempotency_key: idempotency_key(&self.id, &path),
                             step: path,
