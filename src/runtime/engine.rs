@@ -23,6 +23,7 @@ use super::input;
 use super::instance::{
     CallResult, Ctx, Effect, FlowRt, Globals, Instance, InstanceStatus, ParentLink, PreparedCall,
 };
+use super::recording::StubAnswer;
 use super::retry;
 use super::scheduler::PlanRt;
 use super::store::{MemoryStore, Store, TimerRecord};
@@ -101,7 +102,11 @@ struct TimerEntry {
     id: u64,
 }
 
+/// Answers sub-flow calls instead of starting them (flow tests): `(flow key, step path, input)`.
+pub(crate) type FlowHook = Arc<dyn Fn(&str, &str, &Value) -> Option<StubAnswer> + Send + Sync>;
+
 struct Inner {
+    flow_hook: Option<FlowHook>,
     globals: Globals,
     flows: HashMap<String, Arc<FlowRt>>,
     by_name: HashMap<String, Vec<String>>,
@@ -161,6 +166,7 @@ pub struct EngineBuilder {
     store: Option<Arc<dyn Store>>,
     global_limit: Option<usize>,
     per_instance_limit: Option<usize>,
+    flow_hook: Option<FlowHook>,
 }
 
 impl EngineBuilder {
@@ -209,6 +215,12 @@ impl EngineBuilder {
     /// Connector calls in flight per instance (default 64).
     pub fn max_steps_per_instance(mut self, n: usize) -> Self {
         self.per_instance_limit = Some(n.max(1));
+        self
+    }
+
+    /// Lets `hook` answer sub-flow calls (flow tests stub them).
+    pub(crate) fn flow_hook(mut self, hook: FlowHook) -> Self {
+        self.flow_hook = Some(hook);
         self
     }
 
@@ -286,6 +298,7 @@ impl EngineBuilder {
         }
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let inner = Arc::new(Inner {
+            flow_hook: self.flow_hook,
             globals: Globals {
                 entities,
                 databases,
@@ -519,9 +532,29 @@ impl Inner {
                 Effect::StartChild {
                     scope,
                     node,
+                    step,
                     key,
                     input,
                 } => {
+                    if let Some(hook) = &self.flow_hook {
+                        match hook(&key, &step, &input) {
+                            Some(StubAnswer::Returns(v)) => {
+                                self.react(cell, |inst, ctx| {
+                                    inst.on_call_result(ctx, scope, node, Ok((v, 1)), false)
+                                });
+                                continue;
+                            }
+                            Some(StubAnswer::Fails(class, message)) => {
+                                let err = ConnectorError::new(class, message);
+                                self.react(cell, |inst, ctx| {
+                                    inst.on_call_result(ctx, scope, node, Err((err, 1)), false)
+                                });
+                                continue;
+                            }
+                            Some(StubAnswer::Hangs) => continue,
+                            None => {}
+                        }
+                    }
                     let link = ParentLink {
                         cell: cell.clone(),
                         scope,

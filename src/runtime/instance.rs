@@ -107,6 +107,7 @@ pub(crate) enum Effect {
     StartChild {
         scope: u32,
         node: u32,
+        step: String,
         key: String,
         input: Value,
     },
@@ -657,13 +658,14 @@ impl Instance {
                         self.record(
                             ctx,
                             EventKind::StepStarted {
-                                step: path,
+                                step: path.clone(),
                                 attempt: 1,
                             },
                         );
                         fx.push(Effect::StartChild {
                             scope: s,
                             node: n,
+                            step: path,
                             key: key.clone(),
                             input: Value::Record(args),
                         });

@@ -73,6 +73,42 @@ impl Recording {
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Records a sub-flow call and answers it when a stub names it (`stub step s` or
+    /// `stub contacts.find_or_create`, matched against the end of the flow's key).
+    pub fn answer_flow(&self, key: &str, step: &str, input: &Value, at: DateTime<Utc>) -> Option<StubAnswer> {
+        let args = match input {
+            Value::Record(r) => r.clone(),
+            _ => Default::default(),
+        };
+        self.calls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(RecordedCall {
+                action: key.to_string(),
+                call: ActionCall {
+                    action: key.to_string(),
+                    args,
+                    entity: String::new(),
+                    instance: String::new(),
+                    step: step.to_string(),
+                    attempt: 1,
+                    idempotency_key: String::new(),
+                },
+                at,
+            });
+        let mut stubs = self.stubs.lock().unwrap_or_else(|e| e.into_inner());
+        let short = step.rsplit('.').next().unwrap_or(step).to_string();
+        let found = stubs.iter_mut().find(|(k, _)| match k {
+            StubKey::Step(name) => *name == step || *name == short,
+            StubKey::Action(name) => key == name || key.ends_with(&format!(".{name}")),
+        });
+        found.map(|(_, (answers, used))| {
+            let i = (*used).min(answers.len() - 1);
+            *used += 1;
+            answers[i].clone()
+        })
+    }
+
     fn answer(&self, action: &str, step: &str) -> Option<StubAnswer> {
         let mut stubs = self.stubs.lock().unwrap_or_else(|e| e.into_inner());
         let short = step.rsplit('.').next().unwrap_or(step).to_string();

@@ -111,7 +111,6 @@ async fn run_inner(
     let mut input = serde_json::json!({});
     let mut events = Vec::new();
     let recording = Recording::new();
-    let connectors: Vec<String> = builtin_manifests().iter().map(|m| m.name.clone()).collect();
     for item in &test.items {
         if let ast::TestItem::Start(s) = item {
             start = parse_datetime(&s.value)
@@ -140,11 +139,6 @@ async fn run_inner(
                             .map(|p| p.name.as_str())
                             .collect::<Vec<_>>()
                             .join(".");
-                        if !parts.first().is_some_and(|p| connectors.contains(&p.name)) {
-                            return Err(format!(
-                                "stubbing `{name}` is not supported: only connector actions can be stubbed"
-                            ));
-                        }
                         StubKey::Action(name)
                     }
                 };
@@ -198,9 +192,14 @@ async fn run_inner(
     events.sort_by_key(|e| e.0);
 
     let clock = Arc::new(VirtualClock::new(start));
+    let hook_recording = recording.clone();
+    let hook_clock = clock.clone();
     let mut builder = Engine::builder()
         .project_value(project.clone())
-        .clock(clock.clone());
+        .clock(clock.clone())
+        .flow_hook(Arc::new(move |key: &str, step: &str, input: &Value| {
+            hook_recording.answer_flow(key, step, input, hook_clock.now())
+        }));
     for m in builtin_manifests() {
         builder = builder.connector(RecordingConnector::new(m, recording.clone(), clock.clone()));
     }
@@ -312,6 +311,11 @@ async fn wait_for_end(engine: &Engine, id: &InstanceId, clock: &VirtualClock) ->
     }
 }
 
+/// Whether a recorded call is of `name` (a sub-flow's key ends with the name tests write).
+fn same_action(recorded: &str, name: &str) -> bool {
+    recorded == name || recorded.ends_with(&format!(".{name}"))
+}
+
 fn show(v: &Value) -> String {
     v.to_json().to_string()
 }
@@ -378,7 +382,8 @@ fn check(
                 },
                 None => None,
             };
-            let of_action: Vec<&RecordedCall> = calls.iter().filter(|c| c.action == name).collect();
+            let of_action: Vec<&RecordedCall> =
+                calls.iter().filter(|c| same_action(&c.action, &name)).collect();
             let matching = of_action
                 .iter()
                 .filter(|c| {
@@ -420,7 +425,7 @@ fn check(
                 .map(|p| p.name.as_str())
                 .collect::<Vec<_>>()
                 .join(".");
-            let n = calls.iter().filter(|c| c.action == name).count();
+            let n = calls.iter().filter(|c| same_action(&c.action, &name)).count();
             (n > 0).then(|| format!("  expected: no call of `{name}`\n  actual:   {n} call(s)"))
         }
     }
