@@ -153,6 +153,9 @@ fn waits_are_barriers_of_their_block() {
     }
     let m = by_keyword(body, "match")[0];
     assert_eq!(edge(body, wait, m), Some(Dep::Barrier));
+    // The output comes after the wait even though it reads nothing computed after it.
+    let out = by_keyword(body, "output")[0];
+    assert_eq!(edge(body, wait, out), Some(Dep::Barrier));
 }
 
 #[test]

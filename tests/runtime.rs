@@ -781,3 +781,32 @@ async fn independent_steps_run_at_once_within_the_instance_limit() {
         );
     }
 }
+
+#[tokio::test]
+async fn calls_are_paced_under_the_manifest_rate_limit() {
+    let clock = Arc::new(VirtualClock::new(t0()));
+    let mut svc = Svc::new(clock.clone());
+    Arc::get_mut(&mut svc).unwrap().manifest.actions[0].rate_limit = Some(flowc::connectors::RateLimit {
+        per_second: 2.0,
+        burst: 1,
+    });
+    let src = format!(
+        "{E} flow f for e {{ step all = for i in [1, 2, 3, 4] {{ step s = svc.do(key: \"k\", n: i) yield s.v }} output {{ all }} }}"
+    );
+    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src.as_str())]);
+    let engine = Engine::builder()
+        .project_value(project)
+        .connector(svc.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let id = engine.start("f", json!({})).await.unwrap();
+    engine.output(&id).await.unwrap();
+    let mut times: Vec<_> = svc.seen().iter().map(|s| s.at).collect();
+    times.sort();
+    let gaps: Vec<i64> = times
+        .windows(2)
+        .map(|w| (w[1] - w[0]).num_milliseconds())
+        .collect();
+    assert_eq!(gaps, vec![500, 500, 500]);
+}

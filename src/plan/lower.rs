@@ -177,6 +177,17 @@ impl<'p> Lowerer<'p> {
                 reads,
                 after: Vec::new(),
             });
+            // The output is the block's last statement: it comes after every top-level wait.
+            let out = builder.nodes.len() - 1;
+            let waits: Vec<usize> = (0..out)
+                .filter(|&i| {
+                    builder.nodes[i].node.gate.is_none()
+                        && matches!(builder.nodes[i].node.kind, NodeKind::Wait { .. })
+                })
+                .collect();
+            for w in waits {
+                builder.barriers.push((w, out));
+            }
         }
         let body = builder.finish(&format!("flow `{}`", flow.name.name))?;
         let on_error = match &flow.on_error {

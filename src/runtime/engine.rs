@@ -23,6 +23,7 @@ use super::input;
 use super::instance::{
     CallResult, Ctx, Effect, FlowRt, Globals, Instance, InstanceStatus, ParentLink, PreparedCall,
 };
+use super::pacing::Pacer;
 use super::recording::StubAnswer;
 use super::retry;
 use super::scheduler::PlanRt;
@@ -107,6 +108,7 @@ pub(crate) type FlowHook = Arc<dyn Fn(&str, &str, &Value) -> Option<StubAnswer> 
 
 struct Inner {
     flow_hook: Option<FlowHook>,
+    pacer: Pacer,
     globals: Globals,
     flows: HashMap<String, Arc<FlowRt>>,
     by_name: HashMap<String, Vec<String>>,
@@ -299,6 +301,7 @@ impl EngineBuilder {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let inner = Arc::new(Inner {
             flow_hook: self.flow_hook,
+            pacer: Pacer::default(),
             globals: Globals {
                 entities,
                 databases,
@@ -661,8 +664,19 @@ async fn run_call(inner: Arc<Inner>, cell: Arc<Cell>, pc: Box<PreparedCall>) {
 
 async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, instance: &str) -> CallResult {
     let connector = inner.registry.get(&pc.connector).cloned();
+    let rate_limit = inner
+        .registry
+        .action(&pc.connector, &pc.action)
+        .and_then(|a| a.rate_limit.clone());
     let mut attempt = 1u32;
     loop {
+        if let Some(limit) = &rate_limit {
+            let key = (pc.connector.as_str(), pc.action.as_str(), pc.entity.as_str());
+            let wait = inner.pacer.reserve(key, limit, inner.clock.now());
+            if !wait.is_zero() {
+                sleep_for(inner, wait).await;
+            }
+        }
         let outcome = match &connector {
             None => Err(ConnectorError::permanent(format!(
                 "no connector `{}`",

@@ -10,6 +10,7 @@ pub mod eval;
 mod event;
 mod input;
 mod instance;
+mod pacing;
 mod recording;
 mod retry;
 mod scheduler;
