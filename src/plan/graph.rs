@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 
 use petgraph::visit::EdgeRef;
 
-use super::plan::{CallTarget, Dep, FallbackPlan, FlowPlan, Node, NodeKind, SubPlan};
+use super::plan::{ArmTest, CallTarget, Dep, FallbackPlan, FlowPlan, Node, NodeKind, SubPlan};
+use crate::syntax::ast::{ExprKind, Pattern};
 
 fn describe(node: &Node) -> String {
     let detail = match &node.kind {
@@ -16,7 +17,10 @@ fn describe(node: &Node) -> String {
             CallTarget::Flow { key } => format!("flow {key}"),
         },
         NodeKind::WaitEvent { event, .. } => format!("wait for event {event}"),
-        NodeKind::FanOut(f) => format!("for {} in ...", f.var),
+        NodeKind::FanOut(f) => match f.concurrency {
+            Some(n) => format!("for each {}, {n} at once", f.var),
+            None => format!("for each {}", f.var),
+        },
         NodeKind::Emit { event, .. } => event.clone(),
         _ => String::new(),
     };
@@ -25,6 +29,38 @@ fn describe(node: &Node) -> String {
         label
     } else {
         format!("{label}: {detail}")
+    }
+}
+
+/// What the arm gating `node` is called: `then`, `else if`, `else`, or a match pattern.
+fn arm_label(plan: &SubPlan, node: petgraph::graph::NodeIndex) -> String {
+    let Some(gate) = plan.graph[node].gate else {
+        return String::new();
+    };
+    let branch = &plan.graph[petgraph::graph::NodeIndex::new(gate.branch as usize)];
+    let NodeKind::Branch(b) = &branch.kind else {
+        return String::new();
+    };
+    match b.arms.get(gate.arm as usize) {
+        Some(ArmTest::Cond(_)) if gate.arm == 0 => "then".into(),
+        Some(ArmTest::Cond(_)) => "else if".into(),
+        Some(ArmTest::Else) if b.subject.is_some() => "_".into(),
+        Some(ArmTest::Else) => "else".into(),
+        Some(ArmTest::Pattern(Pattern::Literals(lits))) => lits
+            .iter()
+            .map(|l| match &l.kind {
+                ExprKind::Number(n) => n.to_string(),
+                ExprKind::Bool(b) => b.to_string(),
+                ExprKind::None => "none".into(),
+                _ => l
+                    .as_plain_str()
+                    .map(|s| format!("'{s}'"))
+                    .unwrap_or_else(|| "...".into()),
+            })
+            .collect::<Vec<_>>()
+            .join(" | "),
+        Some(ArmTest::Pattern(Pattern::Wildcard(_))) => "_".into(),
+        None => String::new(),
     }
 }
 
@@ -82,10 +118,7 @@ fn mermaid_sub(out: &mut String, plan: &SubPlan, prefix: &str, depth: usize) {
             Dep::Data => "-->".to_string(),
             Dep::After => "-. after .->".to_string(),
             Dep::Barrier => "==>".to_string(),
-            Dep::Gate => {
-                let arm = plan.graph[edge.target()].gate.map(|g| g.arm).unwrap_or(0);
-                format!("-- \"arm {arm}\" -->")
-            }
+            Dep::Gate => format!("-- \"{}\" -->", escape(&arm_label(plan, edge.target()))),
         };
         let _ = writeln!(out, "{pad}{a} {arrow} {b}");
     }
@@ -131,7 +164,15 @@ fn dot_sub(out: &mut String, plan: &SubPlan, prefix: &str, depth: usize) {
             Dep::Data => "",
             Dep::After => " [style=dashed, label=\"after\"]",
             Dep::Barrier => " [style=bold]",
-            Dep::Gate => " [style=dotted]",
+            Dep::Gate => "",
+        };
+        let style = if *edge.weight() == Dep::Gate {
+            format!(
+                " [style=dotted, label=\"{}\"]",
+                escape(&arm_label(plan, edge.target()))
+            )
+        } else {
+            style.to_string()
         };
         let _ = writeln!(
             out,
