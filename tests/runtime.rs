@@ -810,3 +810,17 @@ async fn calls_are_paced_under_the_manifest_rate_limit() {
         .collect();
     assert_eq!(gaps, vec![500, 500, 500]);
 }
+
+#[tokio::test]
+async fn cancelling_a_parent_cancels_its_sub_flows() {
+    let r = rig(&format!(
+        "{E} flow main for e {{ step h = helper(x: 1) output {{ h }} }}
+         flow helper for e {{ input {{ x: number }} step w = wait for event \"go\" output {{ x: input.x }} }}"
+    ));
+    let id = r.engine.start("main", json!({})).await.unwrap();
+    let child = flowc::runtime::InstanceId("helper-2".into());
+    assert_eq!(r.engine.status(&child).unwrap(), InstanceStatus::Running);
+    r.engine.cancel(&id).await.unwrap();
+    assert_eq!(r.engine.status(&child).unwrap(), InstanceStatus::Cancelled);
+    assert_eq!(r.engine.output(&id).await, Err(EngineError::Cancelled));
+}

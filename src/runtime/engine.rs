@@ -371,8 +371,17 @@ impl Engine {
 
     /// Cancels instance `id`; calls in flight finish but their results are ignored.
     pub async fn cancel(&self, id: &InstanceId) -> Result<(), EngineError> {
-        let cell = self.inner.cell(id)?;
-        self.inner.react(&cell, |inst, ctx| inst.cancel(ctx));
+        let mut pending = vec![self.inner.cell(id)?];
+        // Sub-flow instances go with their parent.
+        while let Some(cell) = pending.pop() {
+            self.inner.react(&cell, |inst, ctx| inst.cancel(ctx));
+            let children = std::mem::take(&mut cell.lock().children);
+            for child in children {
+                if let Ok(c) = self.inner.cell(&InstanceId(child)) {
+                    pending.push(c);
+                }
+            }
+        }
         Ok(())
     }
 
@@ -563,11 +572,14 @@ impl Inner {
                         scope,
                         node,
                     };
-                    if let Err(e) = self.start(&key, input.to_json(), Some(link)) {
-                        let err = ConnectorError::permanent(e.to_string());
-                        self.react(cell, |inst, ctx| {
-                            inst.on_call_result(ctx, scope, node, Err((err, 1)), false)
-                        });
+                    match self.start(&key, input.to_json(), Some(link)) {
+                        Ok(child) => cell.lock().children.push(child.0),
+                        Err(e) => {
+                            let err = ConnectorError::permanent(e.to_string());
+                            self.react(cell, |inst, ctx| {
+                                inst.on_call_result(ctx, scope, node, Err((err, 1)), false)
+                            });
+                        }
                     }
                 }
                 Effect::Timer {

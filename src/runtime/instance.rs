@@ -175,6 +175,8 @@ pub(crate) struct Instance {
     event_waits: Vec<EventWait>,
     inbox: Vec<(String, Value)>,
     pub(crate) parent: Option<ParentLink>,
+    /// Sub-flow instances started by this one (cancelled with it).
+    pub(crate) children: Vec<String>,
     seq: u64,
     pub(crate) waiters: Vec<oneshot::Sender<()>>,
 }
@@ -271,6 +273,7 @@ impl Instance {
             event_waits: Vec::new(),
             inbox: Vec::new(),
             parent,
+            children: Vec::new(),
             seq: 0,
             waiters: Vec::new(),
         }
