@@ -824,3 +824,81 @@ async fn cancelling_a_parent_cancels_its_sub_flows() {
     assert_eq!(r.engine.status(&child).unwrap(), InstanceStatus::Cancelled);
     assert_eq!(r.engine.output(&id).await, Err(EngineError::Cancelled));
 }
+
+#[tokio::test]
+async fn unfinished_instances_resume_from_the_store() {
+    use flowc::runtime::{MemoryStore, SystemClock};
+    let store = Arc::new(MemoryStore::new());
+    let src = format!(
+        "{E} flow f for e {{ step a = svc.do(key: \"a\", n: 1) wait 1d step b = svc.do(key: \"b\", n: a.v)
+           step r = wait for event \"go\" output {{ b: b.v, r: r.x }} }}"
+    );
+    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src.as_str())]);
+    // First process: the real clock, so the instance stops in its wait.
+    let svc1 = Svc::new(Arc::new(SystemClock));
+    let e1 = Engine::builder()
+        .project_value(project.clone())
+        .connector(svc1.clone())
+        .store(store.clone())
+        .build()
+        .unwrap();
+    let id = e1.start("f", json!({})).await.unwrap();
+    for _ in 0..100 {
+        if e1
+            .history(&id)
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::WaitStarted { .. }))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    e1.shutdown().await;
+    drop(e1);
+    // Second process: same store; a virtual clock lets the day pass at once.
+    let clock = Arc::new(VirtualClock::new(Utc::now()));
+    let svc2 = Svc::new(clock.clone());
+    let e2 = Engine::builder()
+        .project_value(project)
+        .connector(svc2.clone())
+        .store(store.clone())
+        .clock(clock)
+        .build()
+        .unwrap();
+    assert_eq!(e2.recover().await, vec![id.clone()]);
+    e2.signal(&id, "go", json!({ "x": 5 })).await.unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(10), e2.output(&id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.get("b"), &Value::Number(1.0));
+    assert_eq!(out.get("r"), &Value::Number(5.0));
+    assert_eq!(svc1.seen().len(), 1, "a ran in the first process");
+    assert_eq!(svc2.calls_for("a").len(), 0, "a is not called again");
+    assert_eq!(svc2.calls_for("b").len(), 1);
+    let history = e2.history(&id);
+    assert!(history.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+    let started = history
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::InstanceStarted { .. }))
+        .count();
+    assert_eq!(started, 1);
+    let count = |f: &dyn Fn(&EventKind) -> bool| history.iter().filter(|e| f(&e.kind)).count();
+    assert_eq!(
+        count(&|k| matches!(k, EventKind::StepSucceeded { step, .. } if step == "a")),
+        1
+    );
+    assert_eq!(
+        count(&|k| matches!(k, EventKind::WaitStarted { .. })),
+        2,
+        "the wait and the event wait"
+    );
+    assert_eq!(count(&|k| matches!(k, EventKind::WaitEnded { .. })), 2);
+    assert_eq!(
+        history.last().map(|e| &e.kind),
+        Some(&EventKind::InstanceCompleted)
+    );
+    // A new instance gets a fresh id.
+    let next = e2.start("f", json!({})).await.unwrap();
+    assert_ne!(next, id);
+}

@@ -83,6 +83,9 @@ impl Store for Progress {
     fn timers(&self) -> Vec<TimerRecord> {
         self.0.timers()
     }
+    fn instances(&self) -> Vec<String> {
+        self.0.instances()
+    }
 }
 
 fn read_input(text: &str) -> Result<serde_json::Value, CliError> {

@@ -385,6 +385,60 @@ impl Engine {
         Ok(())
     }
 
+    /// Picks up every unfinished instance the store knows (after a restart): each is rebuilt
+    /// from its history and continues; steps with a recorded result are not called again and
+    /// waits end at the time they were set for. Sub-flow instances are left to their parents.
+    /// Returns the instances resumed.
+    pub async fn recover(&self) -> Vec<InstanceId> {
+        let inner = &self.inner;
+        let mut resumed = Vec::new();
+        let timers = inner.store.timers();
+        for id in inner.store.instances() {
+            if inner.cell(&InstanceId(id.clone())).is_ok() {
+                continue;
+            }
+            let history = inner.store.history(&id);
+            let Some(EventKind::InstanceStarted { flow, input, parent }) = history.first().map(|e| &e.kind)
+            else {
+                continue;
+            };
+            let finished = history.iter().any(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::InstanceCompleted
+                        | EventKind::InstanceFailed { .. }
+                        | EventKind::InstanceCancelled
+                )
+            });
+            if finished || parent.is_some() {
+                continue;
+            }
+            let Ok(flow) = inner.resolve(flow) else {
+                tracing::warn!(instance = %id, "cannot resume: flow `{flow}` is not loaded");
+                continue;
+            };
+            // Its timers are set again from the history.
+            for t in timers.iter().filter(|t| t.instance == id) {
+                inner.store.remove_timer(t.id);
+            }
+            if let Some(n) = id.rsplit('-').next().and_then(|n| n.parse::<u64>().ok()) {
+                inner.next_id.fetch_max(n + 1, Ordering::Relaxed);
+            }
+            let entity = flow.plan.entity.clone();
+            let cell = Arc::new(Cell {
+                inst: Mutex::new(Instance::new(id.clone(), flow, input.clone(), entity, None)),
+            });
+            inner
+                .instances
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.clone(), cell.clone());
+            inner.react(&cell, |inst, ctx| inst.resume(ctx, &history));
+            resumed.push(InstanceId(id));
+        }
+        resumed
+    }
+
     /// The instance's status.
     pub fn status(&self, id: &InstanceId) -> Result<InstanceStatus, EngineError> {
         Ok(self.inner.cell(id)?.lock().status.clone())
@@ -567,7 +621,9 @@ impl Inner {
                             None => {}
                         }
                     }
+                    let parent_id = cell.lock().id.clone();
                     let link = ParentLink {
+                        id: parent_id,
                         cell: cell.clone(),
                         scope,
                         node,

@@ -27,6 +27,9 @@ pub enum EventKind {
         flow: String,
         /// The input after defaults.
         input: Value,
+        /// The instance that started this one as a sub-flow.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<String>,
     },
     /// A step's dependencies are done and it was handed to a connector (or sub-flow).
     StepScheduled {

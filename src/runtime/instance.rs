@@ -127,6 +127,7 @@ pub(crate) enum Effect {
 /// The sub-flow step an instance answers to.
 #[derive(Clone)]
 pub(crate) struct ParentLink {
+    pub(crate) id: String,
     pub(crate) cell: Arc<super::engine::Cell>,
     pub(crate) scope: u32,
     pub(crate) node: u32,
@@ -155,6 +156,60 @@ enum Work {
     ScopeDone(u32),
 }
 
+/// What an instance's history says already happened: read back after a restart so that the
+/// instance continues where it was instead of repeating its calls.
+#[derive(Default)]
+pub(crate) struct Replay {
+    results: HashMap<String, Value>,
+    failed: HashMap<String, ConnectorError>,
+    wait_until: HashMap<String, Option<DateTime<Utc>>>,
+    wait_ended: HashSet<String>,
+    /// Events already in the history (as JSON): replaying them again records nothing.
+    seen: HashSet<String>,
+}
+
+impl Replay {
+    /// Reads a history: the replay, the events not yet consumed by a wait, and the next seq.
+    pub(crate) fn from_history(events: &[Event]) -> (Replay, Vec<(String, Value)>) {
+        let mut r = Replay::default();
+        let mut received = Vec::new();
+        for e in events {
+            if let Ok(json) = serde_json::to_string(&e.kind) {
+                r.seen.insert(json);
+            }
+            match &e.kind {
+                EventKind::StepSucceeded { step, value, .. } => {
+                    r.failed.remove(step);
+                    r.results.insert(step.clone(), value.clone());
+                    if let Some(i) = received.iter().position(|(_, p)| p == value) {
+                        received.remove(i);
+                    }
+                }
+                EventKind::StepFailed {
+                    step,
+                    class,
+                    message,
+                    will_retry: false,
+                    ..
+                } => {
+                    let class = ErrorClass::from_name(class).unwrap_or(ErrorClass::Permanent);
+                    r.failed
+                        .insert(step.clone(), ConnectorError::new(class, message.clone()));
+                }
+                EventKind::WaitStarted { step, until } => {
+                    r.wait_until.insert(step.clone(), *until);
+                }
+                EventKind::WaitEnded { step, .. } => {
+                    r.wait_ended.insert(step.clone());
+                }
+                EventKind::EventReceived { name, payload } => received.push((name.clone(), payload.clone())),
+                _ => {}
+            }
+        }
+        (r, received)
+    }
+}
+
 /// The result of one call attempt sequence, as the engine reports it.
 pub(crate) type CallResult = Result<(Value, u32), (ConnectorError, u32)>;
 
@@ -177,6 +232,7 @@ pub(crate) struct Instance {
     pub(crate) parent: Option<ParentLink>,
     /// Sub-flow instances started by this one (cancelled with it).
     pub(crate) children: Vec<String>,
+    replay: Option<Replay>,
     seq: u64,
     pub(crate) waiters: Vec<oneshot::Sender<()>>,
 }
@@ -274,6 +330,7 @@ impl Instance {
             inbox: Vec::new(),
             parent,
             children: Vec::new(),
+            replay: None,
             seq: 0,
             waiters: Vec::new(),
         }
@@ -281,6 +338,11 @@ impl Instance {
 
     /// Appends a history event.
     pub(crate) fn record(&mut self, ctx: &Ctx, kind: EventKind) {
+        if let Some(replay) = &self.replay {
+            if serde_json::to_string(&kind).is_ok_and(|json| replay.seen.contains(&json)) {
+                return;
+            }
+        }
         let event = Event {
             seq: self.seq,
             at: ctx.now,
@@ -298,12 +360,25 @@ impl Instance {
             EventKind::InstanceStarted {
                 flow: self.flow.plan.key.clone(),
                 input: self.input.clone(),
+                parent: self.parent.as_ref().map(|p| p.id.clone()),
             },
         );
         let mut q = VecDeque::new();
         let root = self.flow.root.clone();
         self.open_scope(root, None, ScopeKind::Root, false, String::new(), None, &mut q);
         self.drive(ctx, q, &mut fx);
+        fx
+    }
+
+    /// Rebuilds the instance from its history (`events`, as the store kept them) and carries
+    /// on: steps with a recorded result are not called again, waits end when they were due.
+    pub(crate) fn resume(&mut self, ctx: &Ctx, events: &[Event]) -> Vec<Effect> {
+        let (replay, inbox) = Replay::from_history(events);
+        self.seq = events.last().map(|e| e.seq + 1).unwrap_or(0);
+        self.replay = Some(replay);
+        self.inbox = inbox;
+        let fx = self.start(ctx);
+        self.replay = None;
         fx
     }
 
@@ -393,6 +468,49 @@ impl Instance {
                 }
                 q.push_back(Work::Finish(s, n, NState::Skipped, Value::Null));
                 return;
+            }
+        }
+        if let Some(replay) = &self.replay {
+            let is_step = matches!(
+                node.kind,
+                NodeKind::Call(_) | NodeKind::FanOut(_) | NodeKind::WaitEvent { .. }
+            );
+            if is_step {
+                if let Some(v) = replay.results.get(&path) {
+                    q.push_back(Work::Finish(s, n, NState::Done, v.clone()));
+                    return;
+                }
+                if let Some(e) = replay.failed.get(&path) {
+                    let e = e.clone();
+                    self.set_running(s, n);
+                    self.step_failed(ctx, s, n, e, 1, q, fx);
+                    return;
+                }
+            }
+            if matches!(node.kind, NodeKind::Wait { .. } | NodeKind::WaitEvent { .. }) {
+                if replay.wait_ended.contains(&path) {
+                    q.push_back(Work::Finish(s, n, NState::Done, Value::Null));
+                    return;
+                }
+                if let Some(until) = replay.wait_until.get(&path).copied() {
+                    self.set_running(s, n);
+                    if let NodeKind::WaitEvent { event, .. } = &node.kind {
+                        self.event_waits.push(EventWait {
+                            scope: s,
+                            node: n,
+                            event: event.clone(),
+                        });
+                    }
+                    if let Some(at) = until {
+                        fx.push(Effect::Timer {
+                            at,
+                            scope: s,
+                            node: n,
+                            step: path,
+                        });
+                    }
+                    return;
+                }
             }
         }
         let eval_or_fail = |inst: &mut Instance,

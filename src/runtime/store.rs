@@ -35,6 +35,8 @@ pub trait Store: Send + Sync + 'static {
     fn remove_timer(&self, id: u64);
     /// Every pending timer, earliest first.
     fn timers(&self) -> Vec<TimerRecord>;
+    /// The id of every instance with a history (for recovery after a restart).
+    fn instances(&self) -> Vec<String>;
 }
 
 /// Histories are split over this many locks so concurrent instances rarely wait on each other.
@@ -95,6 +97,19 @@ impl Store for MemoryStore {
     fn remove_timer(&self, id: u64) {
         let mut t = self.timers.lock().unwrap_or_else(|e| e.into_inner());
         t.remove(&id);
+    }
+
+    fn instances(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self
+            .histories
+            .iter()
+            .flat_map(|shard| {
+                let h = shard.lock().unwrap_or_else(|e| e.into_inner());
+                h.keys().cloned().collect::<Vec<_>>()
+            })
+            .collect();
+        ids.sort();
+        ids
     }
 
     fn timers(&self) -> Vec<TimerRecord> {
