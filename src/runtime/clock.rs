@@ -64,6 +64,25 @@ struct State {
 }
 
 /// A clock that only moves when everything is idle, straight to the next timer.
+///
+/// ```
+/// use std::sync::Arc;
+/// use chrono::{TimeZone, Utc};
+/// use flowc::config::Config;
+/// use flowc::runtime::{Clock, Engine, VirtualClock};
+/// use flowc::Project;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let src = "entity shop {} flow later for shop { wait 3d output { done: true } }";
+/// let project = Project::from_sources(std::path::Path::new("/demo"), Config::default(), [("d.flow", src)]);
+/// let start = Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap();
+/// let clock = Arc::new(VirtualClock::new(start));
+/// let engine = Engine::builder().project_value(project).clock(clock.clone()).build().unwrap();
+/// let id = engine.start("later", serde_json::json!({})).await.unwrap();
+/// engine.output(&id).await.unwrap(); // no real waiting
+/// assert_eq!(clock.now(), start + chrono::Duration::days(3));
+/// # });
+/// ```
 #[derive(Clone)]
 pub struct VirtualClock {
     state: Arc<Mutex<State>>,
