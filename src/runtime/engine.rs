@@ -731,15 +731,16 @@ async fn run_call(inner: Arc<Inner>, cell: Arc<Cell>, pc: Box<PreparedCall>) {
 }
 
 async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, instance: &str) -> CallResult {
-    let connector = inner.registry.get(&pc.connector).cloned();
+    let (connector_name, action_name) = pc.target();
+    let connector = inner.registry.get(connector_name).cloned();
     let rate_limit = inner
         .registry
-        .action(&pc.connector, &pc.action)
+        .action(connector_name, action_name)
         .and_then(|a| a.rate_limit.clone());
     let mut attempt = 1u32;
     loop {
         if let Some(limit) = &rate_limit {
-            let key = (pc.connector.as_str(), pc.action.as_str(), pc.entity.as_str());
+            let key = (connector_name, action_name, pc.entity.as_str());
             let wait = inner.pacer.reserve(key, limit, inner.clock.now());
             if !wait.is_zero() {
                 sleep_for(inner, wait).await;
@@ -748,14 +749,14 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
         let outcome = match &connector {
             None => Err(ConnectorError::permanent(format!(
                 "no connector `{}`",
-                pc.connector
+                connector_name
             ))),
             Some(c) => {
                 let permit = inner.global.clone().acquire_owned().await;
                 let call = ActionCall {
-                    action: pc.action.clone(),
+                    action: action_name.to_string(),
                     // The last possible attempt can have the arguments themselves.
-                    args: if attempt >= pc.retry.attempts {
+                    args: if attempt >= pc.retry().attempts {
                         std::mem::take(&mut *pc.args.lock().unwrap_or_else(|e| e.into_inner()))
                     } else {
                         pc.args.lock().unwrap_or_else(|e| e.into_inner()).clone()
@@ -766,9 +767,9 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
                     attempt,
                     idempotency_key: pc.idempotency_key.clone(),
                 };
-                tracing::debug!(attempt, "calling {}.{}", pc.connector, pc.action);
+                tracing::debug!(attempt, "calling {connector_name}.{action_name}");
                 let fut = c.call(call);
-                let r = match pc.timeout_ms {
+                let r = match pc.timeout_ms() {
                     Some(ms) => {
                         let deadline = inner.clock.now() + chrono::Duration::milliseconds(ms);
                         let sleep = inner.clock.sleep_until(deadline);
@@ -800,7 +801,7 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
             inst.active(pc.scope)
         };
         let delay = if still_wanted {
-            retry::next_delay(&pc.retry, attempt, &error, &mut rand::rng())
+            retry::next_delay(pc.retry(), attempt, &error, &mut rand::rng())
         } else {
             None
         };

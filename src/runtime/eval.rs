@@ -23,6 +23,15 @@ fn fail<T>(msg: impl Into<String>) -> Result<T, EvalError> {
 pub trait Env {
     /// The value of `name`, or `None` when nothing declares it.
     fn lookup(&self, name: &str) -> Option<Value>;
+    /// The value of `name.path[0].path[1]...` (`none` where a field is missing). Environments
+    /// that hold their values can answer without copying whole records.
+    fn lookup_path(&self, name: &str, path: &[&str]) -> Option<Value> {
+        let mut v = self.lookup(name)?;
+        for p in path {
+            v = field_of(v, p);
+        }
+        Some(v)
+    }
     /// The current instant (for `now()` and `today()`).
     fn now(&self) -> DateTime<Utc>;
 }
@@ -91,7 +100,23 @@ pub fn eval(expr: &Expr, env: &dyn Env) -> Result<Value, EvalError> {
             Some(v) => Ok(v),
             None => fail(format!("unknown name `{n}`")),
         },
-        ExprKind::Field(e, field) => Ok(field_of(eval(e, env)?, &field.name)),
+        ExprKind::Field(e, field) => {
+            // `a.b.c` on a name: read the field in place.
+            let mut path = vec![field.name.as_str()];
+            let mut base = e.as_ref();
+            while let ExprKind::Field(inner, f) = &base.kind {
+                path.push(f.name.as_str());
+                base = inner;
+            }
+            if let ExprKind::Name(n) = &base.kind {
+                path.reverse();
+                return match env.lookup_path(n, &path) {
+                    Some(v) => Ok(v),
+                    None => fail(format!("unknown name `{n}`")),
+                };
+            }
+            Ok(field_of(eval(e, env)?, &field.name))
+        }
         ExprKind::Index(e, i) => {
             let v = eval(e, env)?;
             let i = eval(i, env)?;

@@ -90,15 +90,44 @@ pub(crate) struct Ctx<'a> {
 pub(crate) struct PreparedCall {
     pub(crate) scope: u32,
     pub(crate) node: u32,
-    pub(crate) connector: String,
-    pub(crate) action: String,
+    /// The plan holding the call node (its target, retry policy and timeout).
+    pub(crate) plan: Arc<PlanRt>,
     /// Behind a lock only so the last attempt can take them instead of copying.
     pub(crate) args: std::sync::Mutex<BTreeMap<String, Value>>,
     pub(crate) entity: String,
     pub(crate) step: String,
     pub(crate) idempotency_key: String,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) timeout_ms: Option<i64>,
+}
+
+impl PreparedCall {
+    fn node(&self) -> Option<&crate::plan::CallNode> {
+        match &self.plan.node(self.node).kind {
+            NodeKind::Call(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// `(connector, action)`.
+    pub(crate) fn target(&self) -> (&str, &str) {
+        match self.node().map(|c| &c.target) {
+            Some(CallTarget::Action { connector, action }) => (connector, action),
+            _ => ("", ""),
+        }
+    }
+
+    /// The retry policy.
+    pub(crate) fn retry(&self) -> &RetryPolicy {
+        static ONCE: std::sync::OnceLock<RetryPolicy> = std::sync::OnceLock::new();
+        match self.node() {
+            Some(c) => &c.retry,
+            None => ONCE.get_or_init(RetryPolicy::none),
+        }
+    }
+
+    /// Per-attempt timeout.
+    pub(crate) fn timeout_ms(&self) -> Option<i64> {
+        self.node().and_then(|c| c.timeout_ms)
+    }
 }
 
 /// What the engine must do after a reaction.
@@ -232,7 +261,7 @@ pub(crate) struct Instance {
     pub(crate) parent: Option<ParentLink>,
     /// Sub-flow instances started by this one (cancelled with it).
     pub(crate) children: Vec<String>,
-    replay: Option<Replay>,
+    replay: Option<Box<Replay>>,
     seq: u64,
     pub(crate) waiters: Vec<oneshot::Sender<()>>,
 }
@@ -244,44 +273,58 @@ struct NodeEnv<'a> {
     ctx: &'a Ctx<'a>,
 }
 
-impl Env for NodeEnv<'_> {
-    fn lookup(&self, name: &str) -> Option<Value> {
+impl NodeEnv<'_> {
+    /// Calls `f` with the value of `name`, borrowed where it lives.
+    fn with_value<R>(&self, name: &str, f: impl FnOnce(&Value) -> R) -> Option<R> {
         let mut s = Some(self.scope);
         while let Some(si) = s {
             let Some(scope) = self.inst.scopes.get(si as usize).and_then(Option::as_ref) else {
                 break;
             };
             if let Some(&n) = scope.plan.names.get(name) {
-                return Some(scope.values[n as usize].clone());
+                return Some(f(&scope.values[n as usize]));
             }
             if let Some((var, v)) = &scope.local {
                 if var == name {
-                    return Some(v.clone());
+                    return Some(f(v));
                 }
             }
             s = scope.parent.map(|(p, _)| p);
         }
         match name {
-            "input" => Some(self.inst.input.clone()),
-            "entity" => Some(
-                self.ctx
-                    .globals
-                    .entities
-                    .get(&self.inst.entity)
-                    .cloned()
-                    .unwrap_or_else(|| Value::record([("name", Value::text(&self.inst.entity))])),
-            ),
-            "error" => Some(self.inst.error.clone().unwrap_or(Value::Null)),
+            "input" => Some(f(&self.inst.input)),
+            "entity" => match self.ctx.globals.entities.get(&self.inst.entity) {
+                Some(e) => Some(f(e)),
+                None => Some(f(&Value::record([("name", Value::text(&self.inst.entity))]))),
+            },
+            "error" => Some(f(self.inst.error.as_ref().unwrap_or(&Value::Null))),
             _ => {
                 if let Some(e) = self.ctx.globals.entities.get(name) {
-                    Some(e.clone())
+                    Some(f(e))
                 } else if self.ctx.globals.databases.contains(name) {
-                    Some(Value::text(name))
+                    Some(f(&Value::text(name)))
                 } else {
                     None
                 }
             }
         }
+    }
+}
+
+impl Env for NodeEnv<'_> {
+    fn lookup(&self, name: &str) -> Option<Value> {
+        self.with_value(name, Value::clone)
+    }
+
+    fn lookup_path(&self, name: &str, path: &[&str]) -> Option<Value> {
+        // Only the field read is copied, not the whole step result.
+        self.with_value(name, |v| {
+            let mut v = v;
+            for p in path {
+                v = v.get(p);
+            }
+            v.clone()
+        })
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -375,7 +418,7 @@ impl Instance {
     pub(crate) fn resume(&mut self, ctx: &Ctx, events: &[Event]) -> Vec<Effect> {
         let (replay, inbox) = Replay::from_history(events);
         self.seq = events.last().map(|e| e.seq + 1).unwrap_or(0);
-        self.replay = Some(replay);
+        self.replay = Some(Box::new(replay));
         self.inbox = inbox;
         let fx = self.start(ctx);
         self.replay = None;
@@ -791,7 +834,7 @@ impl Instance {
                             input: Value::Record(args),
                         });
                     }
-                    CallTarget::Action { connector, action } => {
+                    CallTarget::Action { .. } => {
                         let entity = match args.get("entity") {
                             Some(Value::Text(t)) => t.clone(),
                             Some(v @ Value::Record(_)) => v.get("name").to_string(),
@@ -800,14 +843,11 @@ impl Instance {
                         let pc = Box::new(PreparedCall {
                             scope: s,
                             node: n,
-                            connector: connector.clone(),
-                            action: action.clone(),
+                            plan: plan.clone(),
                             args: std::sync::Mutex::new(args),
                             entity,
                             idempotency_key: idempotency_key(&self.id, &path),
                             step: path,
-                            retry: call.retry.clone(),
-                            timeout_ms: call.timeout_ms,
                         });
                         if self.running < ctx.globals.per_instance_limit {
                             self.running += 1;
