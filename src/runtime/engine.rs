@@ -508,7 +508,7 @@ impl Inner {
             return Ok(f.clone());
         }
         match self.by_name.get(flow).map(Vec::as_slice) {
-            Some([key]) => Ok(self.flows[key].clone()),
+            Some([key]) if self.flows.contains_key(key) => Ok(self.flows[key].clone()),
             Some(keys) if keys.len() > 1 => Err(EngineError::Setup(format!(
                 "several flows are called `{flow}`: use one of {}",
                 keys.join(", ")
@@ -771,7 +771,7 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
                 let fut = c.call(call);
                 let r = match pc.timeout_ms() {
                     Some(ms) => {
-                        let deadline = inner.clock.now() + chrono::Duration::milliseconds(ms);
+                        let deadline = super::eval::add_ms(inner.clock.now(), ms);
                         let sleep = inner.clock.sleep_until(deadline);
                         tokio::select! {
                             biased;
@@ -840,7 +840,7 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
 
 /// Sleeps on the engine clock, idle meanwhile.
 async fn sleep_for(inner: &Inner, delay: Duration) {
-    let at = inner.clock.now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
+    let at = super::eval::add_ms(inner.clock.now(), delay.as_millis().min(i64::MAX as u128) as i64);
     let sleep = inner.clock.sleep_until(at);
     inner.clock.leave();
     sleep.await;

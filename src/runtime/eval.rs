@@ -189,6 +189,21 @@ pub fn eval(expr: &Expr, env: &dyn Env) -> Result<Value, EvalError> {
     }
 }
 
+/// `t + ms` milliseconds, saturating at the calendar's ends instead of overflowing.
+pub(crate) fn add_ms(t: DateTime<Utc>, ms: i64) -> DateTime<Utc> {
+    chrono::Duration::try_milliseconds(ms)
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(if ms < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+}
+
+fn add_ms_date(d: NaiveDate, ms: i64) -> Option<NaiveDate> {
+    d.checked_add_signed(chrono::Duration::try_milliseconds(ms)?)
+}
+
 /// Whether `value` matches `pattern`.
 pub fn pattern_matches(pattern: &Pattern, value: &Value, env: &dyn Env) -> Result<bool, EvalError> {
     match pattern {
@@ -289,9 +304,17 @@ fn binary(op: BinaryOp, a: &Expr, b: &Expr, env: &dyn Env) -> Result<Value, Eval
             )),
             (Duration(p), Duration(q)) => Duration(p + q),
             (DateTime(t), Duration(d)) | (Duration(d), DateTime(t)) => {
-                DateTime(t + chrono::Duration::milliseconds(d))
+                match t.checked_add_signed(
+                    chrono::Duration::try_milliseconds(d).unwrap_or(chrono::Duration::MAX),
+                ) {
+                    Some(v) => DateTime(v),
+                    None => return fail("the date-time is out of range"),
+                }
             }
-            (Date(t), Duration(d)) => Date(t + chrono::Duration::milliseconds(d)),
+            (Date(t), Duration(d)) => match add_ms_date(t, d) {
+                Some(v) => Date(v),
+                None => return fail("the date is out of range"),
+            },
             (List(mut p), List(q)) => {
                 p.extend(q);
                 List(p)
@@ -302,8 +325,18 @@ fn binary(op: BinaryOp, a: &Expr, b: &Expr, env: &dyn Env) -> Result<Value, Eval
         BinaryOp::Sub => match (x, y) {
             (Number(p), Number(q)) => Number(p - q),
             (Duration(p), Duration(q)) => Duration(p - q),
-            (DateTime(t), Duration(d)) => DateTime(t - chrono::Duration::milliseconds(d)),
-            (Date(t), Duration(d)) => Date(t - chrono::Duration::milliseconds(d)),
+            (DateTime(t), Duration(d)) => {
+                match t.checked_sub_signed(
+                    chrono::Duration::try_milliseconds(d).unwrap_or(chrono::Duration::MAX),
+                ) {
+                    Some(v) => DateTime(v),
+                    None => return fail("the date-time is out of range"),
+                }
+            }
+            (Date(t), Duration(d)) => match add_ms_date(t, d.saturating_neg()) {
+                Some(v) => Date(v),
+                None => return fail("the date is out of range"),
+            },
             (DateTime(p), DateTime(q)) => Duration((p - q).num_milliseconds()),
             (Date(p), Date(q)) => Duration((p - q).num_milliseconds()),
             (Null, _) | (_, Null) => Null,

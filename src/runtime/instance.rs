@@ -654,7 +654,7 @@ impl Instance {
             NodeKind::Wait { until } => {
                 let at = match until {
                     WaitUntil::For(e) => match eval_or_fail(self, q, fx, e) {
-                        Some(Value::Duration(ms)) => ctx.now + chrono::Duration::milliseconds(ms),
+                        Some(Value::Duration(ms)) => eval::add_ms(ctx.now, ms),
                         Some(Value::Null) => ctx.now,
                         Some(v) => {
                             let msg = format!("`wait` needs a duration, not a {}", v.kind());
@@ -704,7 +704,7 @@ impl Instance {
             NodeKind::WaitEvent {
                 event, timeout_ms, ..
             } => {
-                let until = timeout_ms.map(|ms| ctx.now + chrono::Duration::milliseconds(ms));
+                let until = timeout_ms.map(|ms| eval::add_ms(ctx.now, ms));
                 self.record(
                     ctx,
                     EventKind::WaitStarted {

@@ -214,7 +214,7 @@ async fn run_inner(
         }
     };
     for (after, name, payload) in events {
-        let sleep = clock.sleep_until(start + chrono::Duration::milliseconds(after));
+        let sleep = clock.sleep_until(eval::add_ms(start, after));
         clock.leave();
         sleep.await;
         let _ = engine.signal(&id, &name, payload).await;
