@@ -752,7 +752,10 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
                 connector_name
             ))),
             Some(c) => {
-                let permit = inner.global.clone().acquire_owned().await;
+                let permit = match inner.global.clone().try_acquire_owned() {
+                    Ok(p) => Ok(p),
+                    Err(_) => inner.global.clone().acquire_owned().await,
+                };
                 let call = ActionCall {
                     action: action_name.to_string(),
                     // The last possible attempt can have the arguments themselves.

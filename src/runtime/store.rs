@@ -42,16 +42,35 @@ pub trait Store: Send + Sync + 'static {
 /// Histories are split over this many locks so concurrent instances rarely wait on each other.
 const SHARDS: usize = 32;
 
+/// FNV-1a: instance ids are short and not attacker-chosen, so a cheap hash will do.
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf29ce484222325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Histories = HashMap<String, Vec<Event>, std::hash::BuildHasherDefault<Fnv>>;
+
 /// Everything in memory, lost with the process.
 pub struct MemoryStore {
-    histories: Vec<Mutex<HashMap<String, Vec<Event>>>>,
+    histories: Vec<Mutex<Histories>>,
     timers: Mutex<BTreeMap<u64, TimerRecord>>,
 }
 
 impl Default for MemoryStore {
     fn default() -> Self {
         MemoryStore {
-            histories: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            histories: (0..SHARDS).map(|_| Mutex::new(Histories::default())).collect(),
             timers: Mutex::new(BTreeMap::new()),
         }
     }
@@ -63,13 +82,11 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    fn shard(&self, instance: &str) -> &Mutex<HashMap<String, Vec<Event>>> {
-        // FNV-1a: cheap and stable.
-        let mut h: u64 = 0xcbf29ce484222325;
-        for b in instance.bytes() {
-            h = (h ^ b as u64).wrapping_mul(0x100000001b3);
-        }
-        &self.histories[(h % SHARDS as u64) as usize]
+    fn shard(&self, instance: &str) -> &Mutex<Histories> {
+        let mut h = Fnv::default();
+        std::hash::Hasher::write(&mut h, instance.as_bytes());
+        // The low bits feed the map's buckets; the shard takes higher ones.
+        &self.histories[((std::hash::Hasher::finish(&h) >> 32) % SHARDS as u64) as usize]
     }
 }
 
