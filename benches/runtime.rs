@@ -1,6 +1,9 @@
 //! Engine benchmarks (in-memory store, stub connector answering at once). Prints:
 //! throughput of a 5-step flow, engine overhead per step, and resident memory with 100,000
 //! instances suspended in a `wait`. Runs in well under 60 s: `cargo bench --bench runtime`.
+//!
+//! Wall-clock figures depend on what else the machine runs; the CPU-second figures (from
+//! /proc/self/stat) do not, and are the ones to compare with the targets on a shared machine.
 
 use std::path::Path;
 use std::sync::Arc;

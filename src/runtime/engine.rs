@@ -541,8 +541,6 @@ impl Inner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id.clone(), cell.clone());
-        let span = tracing::info_span!("instance", instance = %id);
-        let _enter = span.enter();
         self.react(&cell, |inst, ctx| inst.start(ctx));
         Ok(InstanceId(id))
     }
@@ -550,16 +548,23 @@ impl Inner {
     /// Runs one reaction of an instance under its lock, then its effects.
     fn react(self: &Arc<Self>, cell: &Arc<Cell>, f: impl FnOnce(&mut Instance, &Ctx) -> Vec<Effect>) {
         self.clock.enter();
-        let fx = {
+        let (fx, span) = {
             let mut inst = cell.lock();
+            let span = tracing::info_span!(
+                "instance",
+                instance = %inst.id,
+                flow = %inst.flow.plan.name,
+                entity = %inst.flow.plan.entity
+            );
             let ctx = Ctx {
                 globals: &self.globals,
                 store: self.store.as_ref(),
                 now: self.clock.now(),
             };
-            f(&mut inst, &ctx)
+            let fx = span.in_scope(|| f(&mut inst, &ctx));
+            (fx, span)
         };
-        self.apply(cell, fx);
+        span.in_scope(|| self.apply(cell, fx));
         self.clock.leave();
     }
 
@@ -770,8 +775,9 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
                     attempt,
                     idempotency_key: pc.idempotency_key.clone(),
                 };
-                tracing::debug!(attempt, "calling {connector_name}.{action_name}");
-                let fut = c.call(call);
+                let attempt_span = tracing::info_span!("attempt", attempt);
+                attempt_span.in_scope(|| tracing::debug!("calling {connector_name}.{action_name}"));
+                let fut = c.call(call).instrument(attempt_span);
                 let r = match pc.timeout_ms() {
                     Some(ms) => {
                         let deadline = super::eval::add_ms(inner.clock.now(), ms);
