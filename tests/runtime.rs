@@ -920,3 +920,51 @@ async fn absurd_durations_are_errors_not_panics() {
     let (_, out) = run(&r, "f", json!({})).await;
     assert!(out.is_ok());
 }
+
+#[tokio::test]
+async fn fan_out_items_resume_from_the_store() {
+    use flowc::runtime::{MemoryStore, SystemClock};
+    let store = Arc::new(MemoryStore::new());
+    let src = format!(
+        "{E} flow f for e {{ step all = for i in [1, 2, 3] {{ step s = svc.do(key: \"s{{{{ i }}}}\", n: i) wait 1d yield s.v }} output {{ all }} }}"
+    );
+    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src.as_str())]);
+    let svc1 = Svc::new(Arc::new(SystemClock));
+    let e1 = Engine::builder()
+        .project_value(project.clone())
+        .connector(svc1.clone())
+        .store(store.clone())
+        .build()
+        .unwrap();
+    let id = e1.start("f", json!({})).await.unwrap();
+    for _ in 0..100 {
+        let waits = e1
+            .history(&id)
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::WaitStarted { .. }))
+            .count();
+        if waits == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    e1.shutdown().await;
+    let clock = Arc::new(VirtualClock::new(Utc::now()));
+    let svc2 = Svc::new(clock.clone());
+    let e2 = Engine::builder()
+        .project_value(project)
+        .connector(svc2.clone())
+        .store(store)
+        .clock(clock)
+        .build()
+        .unwrap();
+    assert_eq!(e2.recover().await.len(), 1);
+    let out = tokio::time::timeout(Duration::from_secs(10), e2.output(&id))
+        .await
+        .unwrap()
+        .unwrap();
+    let all: Vec<Value> = (1..=3).map(|i| Value::Number(i as f64)).collect();
+    assert_eq!(out.get("all"), &Value::List(all));
+    assert_eq!(svc1.seen().len(), 3);
+    assert!(svc2.seen().is_empty(), "no item step is called again");
+}
