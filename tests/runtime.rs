@@ -968,3 +968,25 @@ async fn fan_out_items_resume_from_the_store() {
     assert_eq!(svc1.seen().len(), 3);
     assert!(svc2.seen().is_empty(), "no item step is called again");
 }
+
+#[tokio::test]
+async fn shutdown_lets_running_steps_finish_and_refuses_new_instances() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ step a = svc.do(key: \"a\", n: 1) output {{ a: a.v }} }}"
+    ));
+    r.svc.script(
+        "a",
+        Script {
+            latency_ms: 5_000,
+            ..Script::default()
+        },
+    );
+    let id = r.engine.start("f", json!({})).await.unwrap();
+    r.engine.shutdown().await;
+    assert_eq!(r.engine.status(&id).unwrap(), InstanceStatus::Completed);
+    assert_eq!(r.engine.output(&id).await.unwrap().get("a"), &Value::Number(1.0));
+    assert_eq!(
+        r.engine.start("f", json!({})).await,
+        Err(EngineError::ShuttingDown)
+    );
+}
