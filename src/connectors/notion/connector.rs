@@ -61,6 +61,15 @@ impl NotionConnector {
     /// Builds the connector from `[connectors.notion]` and each entity's `notion_token_env` and
     /// `databases`. A token variable that is not set is only an error when that entity calls.
     pub fn from_config(config: &Config) -> Result<NotionConnector, NotionError> {
+        NotionConnector::from_config_with_env(config, |name| std::env::var(name).ok())
+    }
+
+    /// Like [`NotionConnector::from_config`], reading variables through `env` (for hosts that
+    /// keep secrets elsewhere, and for tests).
+    pub fn from_config_with_env(
+        config: &Config,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<NotionConnector, NotionError> {
         let settings = Settings::from_table(&config.connector("notion"))?;
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
@@ -72,8 +81,8 @@ impl NotionConnector {
                 None => Err(format!(
                     "entity `{name}` has no `notion_token_env` in flowc.toml; name the environment variable holding its Notion token"
                 )),
-                Some(var) => match std::env::var(var) {
-                    Ok(token) if !token.trim().is_empty() => {
+                Some(var) => match env(var) {
+                    Some(token) if !token.trim().is_empty() => {
                         let bucket = ratelimit::shared(
                             &token,
                             settings.requests_per_second,

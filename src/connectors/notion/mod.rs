@@ -18,7 +18,7 @@ use std::path::PathBuf;
 pub use client::{DEFAULT_BASE_URL, NOTION_VERSION};
 pub use connector::NotionConnector;
 pub use manifest::{manifest, page_type};
-pub use pull::{pull, schema_path, PullReport, DEFAULT_SCHEMA_PATH};
+pub use pull::{pull, pull_with, schema_path, PullReport, DEFAULT_SCHEMA_PATH};
 
 use crate::connectors::ConnectorError;
 

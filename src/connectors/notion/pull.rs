@@ -32,7 +32,15 @@ pub fn schema_path(config: &Config, root: &Path) -> PathBuf {
 /// Fetches each configured database (database → its data source → properties) and writes them
 /// all to the project's schema file. Nothing is written unless every database could be read.
 pub async fn pull(config: &Config, root: &Path) -> Result<PullReport, NotionError> {
-    let connector = NotionConnector::from_config(config)?;
+    pull_with(NotionConnector::from_config(config)?, config, root).await
+}
+
+/// [`pull`] with a connector built by the caller (e.g. with tokens from elsewhere).
+pub async fn pull_with(
+    connector: NotionConnector,
+    config: &Config,
+    root: &Path,
+) -> Result<PullReport, NotionError> {
     let mut schemas = NotionSchemas::default();
     let mut databases = Vec::new();
     for (entity, entity_config) in &config.entities {
