@@ -69,9 +69,7 @@ fn literal(expr: &ast::Expr) -> Option<Literal<'_>> {
     Some(match &expr.kind {
         ExprKind::Str(_) => Literal::Text(expr.as_plain_str()),
         ExprKind::Number(_) => Literal::Number,
-        ExprKind::Unary(UnaryOp::Neg, inner) if matches!(inner.kind, ExprKind::Number(_)) => {
-            Literal::Number
-        }
+        ExprKind::Unary(UnaryOp::Neg, inner) if matches!(inner.kind, ExprKind::Number(_)) => Literal::Number,
         ExprKind::Bool(_) => Literal::Bool,
         ExprKind::None => Literal::None,
         ExprKind::Duration(_) => Literal::Duration,
@@ -123,10 +121,7 @@ impl Pass<'_> {
                 Code::UnknownProperty,
                 self.file,
                 name.span,
-                format!(
-                    "unknown property `{}` in database `{}`",
-                    name.name, self.database
-                ),
+                format!("unknown property `{}` in database `{}`", name.name, self.database),
             )
             .label("not a property of this database")
             .help(help),
@@ -164,9 +159,9 @@ impl Pass<'_> {
         let options = property.options.iter().map(String::as_str);
         let help = match did_you_mean(option, options.clone()) {
             Some(best) => format!("did you mean `{best}`?"),
-            None if property.options.is_empty() => format!(
-                "`{name}` has no options yet; add `{option}` in Notion, then run `flowc notion pull`"
-            ),
+            None if property.options.is_empty() => {
+                format!("`{name}` has no options yet; add `{option}` in Notion, then run `flowc notion pull`")
+            }
             None => format!(
                 "the options of `{name}` are {}; to add one, add it in Notion and run `flowc notion pull`",
                 listing(options)
@@ -230,8 +225,8 @@ impl Pass<'_> {
             }
             ("date", Literal::Text(None) | Literal::Record) => {}
             (
-                "title" | "rich_text" | "email" | "phone_number" | "url" | "number" | "checkbox"
-                | "select" | "status" | "multi_select" | "relation" | "people" | "date",
+                "title" | "rich_text" | "email" | "phone_number" | "url" | "number" | "checkbox" | "select"
+                | "status" | "multi_select" | "relation" | "people" | "date",
                 other,
             ) => self.wrong_type(
                 name,
@@ -260,12 +255,18 @@ fn expectation(kind: &str) -> (&'static str, &'static str) {
         ),
         "number" => ("a number", "write a number such as `42` or `2.5`, without quotes"),
         "checkbox" => ("`true` or `false`", "write `true` or `false`, without quotes"),
-        "select" | "status" => ("an option name", "write the option's name in quotes, e.g. `\"Active\"`"),
+        "select" | "status" => (
+            "an option name",
+            "write the option's name in quotes, e.g. `\"Active\"`",
+        ),
         "multi_select" => (
             "a list of option names",
             "write a list of option names, e.g. `[\"VIP\", \"Newsletter\"]`",
         ),
-        "relation" => ("a list of page ids", "write a list of page ids, e.g. `[client.id]`"),
+        "relation" => (
+            "a list of page ids",
+            "write a list of page ids, e.g. `[client.id]`",
+        ),
         "people" => ("a list of user ids", "write a list of Notion user ids"),
         "date" => (
             "a date",
@@ -420,7 +421,14 @@ mod tests {
             kind: ExprKind::Record(vec![]),
             span: Default::default(),
         };
-        check_properties(&schemas(), "am_consulting", "Task", &expr, FileId(0), &mut diagnostics);
+        check_properties(
+            &schemas(),
+            "am_consulting",
+            "Task",
+            &expr,
+            FileId(0),
+            &mut diagnostics,
+        );
         assert!(diagnostics.is_empty());
     }
 }

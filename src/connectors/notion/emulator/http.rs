@@ -157,10 +157,22 @@ async fn handle(
         ("GET", ["v1", "databases", id]) => get_database(&shared, id),
         ("GET", ["v1", "data_sources", id]) => get_data_source(&shared, id),
         ("POST", ["v1", "data_sources", id, "query"]) => query(&shared, id, &body),
-        ("POST", ["v1", "pages"]) => create_page(&shared, &body),
+        ("POST", ["v1", "pages"]) => after_write(&shared, create_page(&shared, &body)),
         ("GET", ["v1", "pages", id]) => get_page(&shared, id),
-        ("PATCH", ["v1", "pages", id]) => update_page(&shared, id, &body),
+        ("PATCH", ["v1", "pages", id]) => after_write(&shared, update_page(&shared, id, &body)),
         _ => error(400, "invalid_request_url", "Invalid request URL."),
+    }
+}
+
+/// A successful write's answer, unless a fault was queued to replace it.
+fn after_write(shared: &Shared, response: Response) -> Response {
+    if !response.status().is_success() {
+        return response;
+    }
+    let fault = shared.control().write_faults.pop_front();
+    match fault {
+        Some(fault) => fault_response(&fault),
+        None => response,
     }
 }
 

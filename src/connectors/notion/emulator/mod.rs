@@ -38,6 +38,7 @@ struct Control {
     rate: Option<(f64, u32)>,
     buckets: std::collections::HashMap<String, Arc<TokenBucket>>,
     faults: VecDeque<Fault>,
+    write_faults: VecDeque<Fault>,
     latency: Duration,
     requests: u64,
     rate_limited: u64,
@@ -163,6 +164,16 @@ impl Emulator {
         for _ in 0..count {
             control.faults.push_back(Fault { status, retry_after });
         }
+    }
+
+    /// Handles the next page write (create or update) — the change is stored — and then answers
+    /// `status` anyway, like a gateway timing out after Notion did the work. This is the case
+    /// idempotent creation exists for.
+    pub fn fail_next_write(&self, status: u16) {
+        self.shared.control().write_faults.push_back(Fault {
+            status,
+            retry_after: None,
+        });
     }
 
     /// Delays every answer by `latency`.
