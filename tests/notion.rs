@@ -217,7 +217,6 @@ async fn values_over_notions_limits_fail_permanently_before_sending() {
         ("Active", Value::Null, "needs true or false"),
         ("Birthday", text("next tuesday"), "not a date"),
         ("Score", Value::Number(1.0), "which flows cannot write"),
-        ("Emial", text("x@y.z"), "did you mean `Email`?"),
     ];
     for (property, value, message) in cases {
         let error = call(
@@ -235,6 +234,30 @@ async fn values_over_notions_limits_fail_permanently_before_sending() {
         assert!(error.message.contains(message), "{property}: {}", error.message);
     }
     assert_eq!(emulator.request_count(), before, "nothing was sent");
+
+    // An unknown property is looked up once more (the schema may have changed), then refused.
+    let error = call(
+        &notion,
+        "create_page",
+        vec![
+            ("db", text("ContactProfile")),
+            ("properties", Value::record([("Emial", text("x@y.z"))])),
+        ],
+        "k",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.class, ErrorClass::Permanent);
+    assert!(
+        error.message.contains("did you mean `Email`?"),
+        "{}",
+        error.message
+    );
+    assert_eq!(
+        emulator.request_count(),
+        before + 2,
+        "database and data source, no write"
+    );
     assert!(emulator.pages(ENTITY, "ContactProfile").is_empty());
 }
 
@@ -1001,4 +1024,44 @@ async fn pull_saves_every_database_schema() {
         .unwrap_err();
     assert!(error.to_string().contains("unauthorized"), "{error}");
     assert!(!other.path().join("schemas/notion.json").exists());
+}
+
+#[tokio::test]
+async fn a_property_added_in_notion_is_seen_without_restarting() {
+    let (emulator, notion) = setup("tok-schema-change").await;
+    call(&notion, "query", vec![("db", text("Task"))], "k")
+        .await
+        .unwrap();
+    assert!(emulator.add_property(ENTITY, "Task", "Due", "date"));
+    let page = call(
+        &notion,
+        "create_page",
+        vec![
+            ("db", text("Task")),
+            (
+                "properties",
+                Value::record([("Title", text("t")), ("Due", text("2026-02-01"))]),
+            ),
+        ],
+        "k",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        page.get("Due"),
+        &Value::Date(NaiveDate::from_ymd_opt(2026, 2, 1).unwrap())
+    );
+    // Still unknown after a fresh look: a permanent error.
+    let error = call(
+        &notion,
+        "create_page",
+        vec![
+            ("db", text("Task")),
+            ("properties", Value::record([("Nope", text("x"))])),
+        ],
+        "k2",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.class, ErrorClass::Permanent);
 }

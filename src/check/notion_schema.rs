@@ -218,12 +218,10 @@ impl Pass<'_> {
                     }
                 }
             }
-            ("date", Literal::Text(Some(text))) => {
-                if !is_date_text(text) {
-                    self.wrong_type(name, property, expr, &format!("`{text}`"), "not a date");
-                }
+            ("date", Literal::Text(Some(text))) if !is_date_text(text) => {
+                self.wrong_type(name, property, expr, &format!("`{text}`"), "not a date");
             }
-            ("date", Literal::Text(None) | Literal::Record) => {}
+            ("date", Literal::Text(_) | Literal::Record) => {}
             (
                 "title" | "rich_text" | "email" | "phone_number" | "url" | "number" | "checkbox" | "select"
                 | "status" | "multi_select" | "relation" | "people" | "date",

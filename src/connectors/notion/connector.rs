@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 use super::client::Client;
 use super::errors::invalid;
 use super::filter::{equality_filter, sorts};
-use super::properties::{flatten_page, to_notion};
+use super::properties::{flatten_page, to_notion, UNKNOWN_PROPERTY};
 use super::schema::DatabaseSchema;
 use super::settings::Settings;
 use super::{ratelimit, NotionError};
@@ -29,6 +29,9 @@ pub(crate) struct DataSource {
     pub(crate) schema: DatabaseSchema,
 }
 
+/// Resolved data sources by (entity, logical database); each resolved at most once.
+type SourceCache = HashMap<(String, String), Arc<OnceCell<Arc<DataSource>>>>;
+
 /// One entity's access: its client (when the token variable is set) and database ids.
 #[derive(Debug)]
 struct EntityAccess {
@@ -45,7 +48,7 @@ pub struct NotionConnector {
     manifest: Manifest,
     settings: Settings,
     entities: BTreeMap<String, EntityAccess>,
-    sources: Mutex<HashMap<(String, String), Arc<OnceCell<Arc<DataSource>>>>>,
+    sources: Mutex<SourceCache>,
 }
 
 impl std::fmt::Debug for NotionConnector {
@@ -182,6 +185,12 @@ impl NotionConnector {
         })
         .await
         .cloned()
+    }
+
+    /// Drops the cached data source of `database`, so the next call fetches its schema again.
+    fn forget(&self, entity: &str, database: &str) {
+        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        sources.remove(&(entity.to_string(), database.to_string()));
     }
 
     async fn query_pages(
@@ -439,6 +448,17 @@ impl Connector for NotionConnector {
     }
 
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {
-        self.run(&call).await
+        match self.run(&call).await {
+            // The cached schema may predate a property added in Notion since: fetch it again
+            // once before calling the property unknown.
+            Err(e) if e.details.get("code").as_str() == Some(UNKNOWN_PROPERTY) => {
+                if let Value::Text(db) = call.arg("db") {
+                    self.forget(&call.entity, db);
+                    return self.run(&call).await;
+                }
+                Err(e)
+            }
+            other => other,
+        }
     }
 }

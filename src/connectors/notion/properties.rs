@@ -24,6 +24,9 @@ pub(crate) const MAX_URL: usize = 2000;
 /// Notion's limit on an e-mail address or a phone number.
 pub(crate) const MAX_EMAIL: usize = 200;
 
+/// The `details.code` of an error naming a property the schema does not have.
+pub(crate) const UNKNOWN_PROPERTY: &str = "unknown_property";
+
 /// Property types a page can be given a value for.
 pub(crate) const WRITABLE: &[&str] = &[
     "title",
@@ -76,6 +79,7 @@ pub(crate) fn lookup<'a>(
             .map(|c| format!("; did you mean `{c}`?"))
             .unwrap_or_default();
         invalid(format!("database `{database}` has no property `{name}`{hint}"))
+            .with_details(Value::record([("code", Value::text(UNKNOWN_PROPERTY))]))
     })
 }
 

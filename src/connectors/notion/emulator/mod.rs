@@ -98,6 +98,18 @@ impl Emulator {
         })
     }
 
+    /// Starts an emulator seeded from a schema file (as `flowc notion pull` writes it).
+    pub async fn start_from_file(path: &std::path::Path, tokens: &[&str]) -> std::io::Result<Emulator> {
+        let schemas =
+            NotionSchemas::load(path).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        Emulator::start(&schemas, tokens).await
+    }
+
+    /// Adds a property to a database's schema, as someone editing the database in Notion would.
+    pub fn add_property(&self, entity: &str, database: &str, name: &str, kind: &str) -> bool {
+        self.shared.store().add_property(entity, database, name, kind)
+    }
+
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr

@@ -140,6 +140,29 @@ impl Store {
             .find(|d| d.entity == entity && d.name == name)
     }
 
+    /// Adds property `name` of type `kind` to a database (empty on existing pages).
+    pub(crate) fn add_property(&mut self, entity: &str, database: &str, name: &str, kind: &str) -> bool {
+        let Some(db) = self
+            .databases
+            .values_mut()
+            .find(|d| d.entity == entity && d.name == database)
+        else {
+            return false;
+        };
+        let prop = Prop {
+            id: short_id(db.properties.len() + 100),
+            kind: kind.to_string(),
+            options: Vec::new(),
+        };
+        let empty = empty_value(&prop);
+        let db_id = db.id.clone();
+        db.properties.insert(name.to_string(), prop);
+        for page in self.pages.iter_mut().filter(|p| p.database_id == db_id) {
+            page.properties.insert(name.to_string(), empty.clone());
+        }
+        true
+    }
+
     /// The index of page `id`.
     pub(crate) fn page_index(&self, id: &str) -> Option<usize> {
         let plain = id.replace('-', "");
