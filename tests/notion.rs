@@ -1065,3 +1065,51 @@ async fn a_property_added_in_notion_is_seen_without_restarting() {
     .unwrap_err();
     assert_eq!(error.class, ErrorClass::Permanent);
 }
+
+#[tokio::test]
+async fn flowc_notion_pull_writes_the_project_schema_file() {
+    let token = "tok-cli-pull";
+    let (emulator, _config) = emulator(token).await;
+    let dir = tempfile::tempdir().unwrap();
+    let task = emulator.database_id(ENTITY, "Task").unwrap();
+    let toml = format!(
+        "[project]\nname = \"cli\"\n\n[entities.the_7_space]\nnotion_token_env = \"FLOWC_TEST_NOTION_TOKEN\"\n\n[entities.the_7_space.databases]\nTask = \"{task}\"\n\n[connectors.notion]\nbase_url = \"{}\"\n",
+        emulator.base_url()
+    );
+    std::fs::write(dir.path().join("flowc.toml"), toml).unwrap();
+    let run = |token: &'static str| {
+        let root = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+                .args(["notion", "pull"])
+                .arg(&root)
+                .env("FLOWC_TEST_NOTION_TOKEN", token)
+                .output()
+                .unwrap()
+        })
+    };
+
+    let output = run("tok-cli-bad").await.unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unauthorized"), "{stderr}");
+    assert!(!dir.path().join("notion/schema.json").exists());
+
+    let output = run(token).await.unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("pulled the_7_space.Task (2 properties)"),
+        "{stdout}"
+    );
+    let pulled = NotionSchemas::load(&dir.path().join("notion/schema.json")).unwrap();
+    assert_eq!(
+        pulled.database(ENTITY, "Task").unwrap().properties["Done"].kind,
+        "checkbox"
+    );
+}
