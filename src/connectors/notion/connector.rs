@@ -91,7 +91,13 @@ impl NotionConnector {
                             settings.requests_per_second,
                             settings.burst,
                         );
-                        Ok(Client::new(http.clone(), &settings.base_url, token, bucket))
+                        Ok(Client::new(
+                            http.clone(),
+                            &settings.base_url,
+                            token,
+                            bucket,
+                            settings.rate_limit_retries,
+                        ))
                     }
                     _ => Err(format!(
                         "environment variable `{var}` (the Notion token of `{name}`) is not set"

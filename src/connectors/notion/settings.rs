@@ -18,6 +18,8 @@ pub(crate) struct Settings {
     pub(crate) idempotency_property: String,
     /// Time allowed for one HTTP request.
     pub(crate) timeout: Duration,
+    /// How many times a 429 is waited out and the request resent before failing.
+    pub(crate) rate_limit_retries: u32,
 }
 
 impl Default for Settings {
@@ -28,6 +30,7 @@ impl Default for Settings {
             burst: 3,
             idempotency_property: "flowc_key".to_string(),
             timeout: Duration::from_secs(30),
+            rate_limit_retries: 2,
         }
     }
 }
@@ -78,9 +81,15 @@ impl Settings {
                         .ok_or_else(|| bad(key, "a positive number of seconds"))?;
                     settings.timeout = Duration::from_secs_f64(seconds);
                 }
+                "rate_limit_retries" => {
+                    settings.rate_limit_retries = value
+                        .as_integer()
+                        .and_then(|b| u32::try_from(b).ok())
+                        .ok_or_else(|| bad(key, "a whole number of at least 0"))?;
+                }
                 other => {
                     return Err(NotionError::Config(format!(
-                        "unknown key `{other}` in `[connectors.notion]`; known keys are base_url, requests_per_second, burst, idempotency_property, timeout_seconds"
+                        "unknown key `{other}` in `[connectors.notion]`; known keys are base_url, requests_per_second, burst, idempotency_property, timeout_seconds, rate_limit_retries"
                     )))
                 }
             }
