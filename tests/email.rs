@@ -24,7 +24,9 @@ reply_to = "bookings@the7space.example"
 
 /// A connector for `url`, keeping its sent log in `root`.
 fn connector(root: &Path, email_table: &str) -> EmailConnector {
-    let text = format!("[connectors.email]\n{email_table}\nfrom = \"Higher Self <ops@higherself.example>\"\n{ENTITIES}");
+    let text = format!(
+        "[connectors.email]\n{email_table}\nfrom = \"Higher Self <ops@higherself.example>\"\n{ENTITIES}"
+    );
     let config = Config::parse(&text, Path::new("flowc.toml")).unwrap();
     EmailConnector::from_config(&config, root).unwrap()
 }
@@ -35,11 +37,20 @@ fn send_call(entity: &str, key: &str, to: &str, args: Vec<(&str, Value)>) -> Act
     all.insert("template".into(), Value::text("booking_confirmation"));
     all.insert(
         "with".into(),
-        Value::record([("service", Value::text("Reiki")), ("client", Value::record([("name", Value::text("Ada"))]))]),
+        Value::record([
+            ("service", Value::text("Reiki")),
+            ("client", Value::record([("name", Value::text("Ada"))])),
+        ]),
     );
     all.insert("subject".into(), Value::text("Your Reiki session is confirmed"));
-    all.insert("text".into(), Value::text("Hi Ada,\n\nSee you on Monday at 10:00.\n"));
-    all.insert("html".into(), Value::text("<p>Hi Ada,</p><p>See you on <b>Monday at 10:00</b>.</p>"));
+    all.insert(
+        "text".into(),
+        Value::text("Hi Ada,\n\nSee you on Monday at 10:00.\n"),
+    );
+    all.insert(
+        "html".into(),
+        Value::text("<p>Hi Ada,</p><p>See you on <b>Monday at 10:00</b>.</p>"),
+    );
     for (k, v) in args {
         if v.is_null() {
             all.remove(k);
@@ -64,12 +75,23 @@ async fn sends_multipart_message_with_entity_sender() {
     let root = tempfile::tempdir().unwrap();
     let email = connector(root.path(), &format!("url = \"{}\"", server.url()));
     let out = email
-        .call(send_call("the_7_space", "inst-1/confirm", "ada@client.example", vec![]))
+        .call(send_call(
+            "the_7_space",
+            "inst-1/confirm",
+            "ada@client.example",
+            vec![],
+        ))
         .await
         .unwrap();
-    assert_eq!(out.get("message_id"), &Value::text("<inst-1/confirm@the7space.example>"));
+    assert_eq!(
+        out.get("message_id"),
+        &Value::text("<inst-1/confirm@the7space.example>")
+    );
     assert_eq!(out.get("to"), &Value::text("ada@client.example"));
-    assert_eq!(out.get("subject"), &Value::text("Your Reiki session is confirmed"));
+    assert_eq!(
+        out.get("subject"),
+        &Value::text("Your Reiki session is confirmed")
+    );
 
     let messages = server.wait_for(1);
     assert_eq!(messages.len(), 1);
@@ -118,7 +140,12 @@ async fn defaults_overrides_single_parts_and_copies() {
         .unwrap();
     // HTML only.
     email
-        .call(send_call("the_7_space", "k-html", "cy@client.example", vec![("text", Value::Null)]))
+        .call(send_call(
+            "the_7_space",
+            "k-html",
+            "cy@client.example",
+            vec![("text", Value::Null)],
+        ))
         .await
         .unwrap();
     let messages = server.wait_for(2);
@@ -137,7 +164,10 @@ async fn defaults_overrides_single_parts_and_copies() {
 
     let html_only = &messages[1];
     assert_eq!(html_only.content_type, "text/html");
-    assert!(html_only.part("text/html").unwrap().contains("<b>Monday at 10:00</b>"));
+    assert!(html_only
+        .part("text/html")
+        .unwrap()
+        .contains("<b>Monday at 10:00</b>"));
 }
 
 #[tokio::test]
@@ -164,7 +194,12 @@ async fn retry_with_the_same_key_sends_once() {
 
     // A different key is a different message.
     email
-        .call(send_call("the_7_space", "inst-8/confirm", "ada@client.example", vec![]))
+        .call(send_call(
+            "the_7_space",
+            "inst-8/confirm",
+            "ada@client.example",
+            vec![],
+        ))
         .await
         .unwrap();
     let messages = server.wait_for(2);
@@ -172,8 +207,14 @@ async fn retry_with_the_same_key_sends_once() {
     let messages_after = server.messages();
     assert_eq!(messages.len(), 2);
     assert_eq!(messages_after.len(), 2, "a retry sent a second copy");
-    assert_eq!(messages_after[0].header("Message-ID"), "<inst-7/confirm@the7space.example>");
-    assert_eq!(messages_after[1].header("Message-ID"), "<inst-8/confirm@the7space.example>");
+    assert_eq!(
+        messages_after[0].header("Message-ID"),
+        "<inst-7/confirm@the7space.example>"
+    );
+    assert_eq!(
+        messages_after[1].header("Message-ID"),
+        "<inst-8/confirm@the7space.example>"
+    );
 }
 
 #[tokio::test]
@@ -182,7 +223,12 @@ async fn rejected_recipient_is_permanent_and_deferral_transient() {
     let root = tempfile::tempdir().unwrap();
     let email = connector(root.path(), &format!("url = \"{}\"", server.url()));
     let err = email
-        .call(send_call("the_7_space", "k-rej", "reject.me@client.example", vec![]))
+        .call(send_call(
+            "the_7_space",
+            "k-rej",
+            "reject.me@client.example",
+            vec![],
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.class, ErrorClass::Permanent, "{err}");
@@ -208,13 +254,20 @@ async fn rejected_recipient_is_permanent_and_deferral_transient() {
 async fn smtp_server_down_is_transient() {
     let root = tempfile::tempdir().unwrap();
     let port = free_port();
-    let email = connector(root.path(), &format!("url = \"smtp://127.0.0.1:{port}\"\ntimeout = \"3s\""));
+    let email = connector(
+        root.path(),
+        &format!("url = \"smtp://127.0.0.1:{port}\"\ntimeout = \"3s\""),
+    );
     let err = email
         .call(send_call("the_7_space", "k-down", "ada@client.example", vec![]))
         .await
         .unwrap_err();
     assert_eq!(err.class, ErrorClass::Transient, "{err}");
-    assert!(err.message.contains(&format!("127.0.0.1:{port}")), "{}", err.message);
+    assert!(
+        err.message.contains(&format!("127.0.0.1:{port}")),
+        "{}",
+        err.message
+    );
 }
 
 #[tokio::test]
@@ -222,7 +275,12 @@ async fn unrendered_template_and_missing_configuration_are_permanent() {
     let root = tempfile::tempdir().unwrap();
     let email = connector(root.path(), "url = \"smtp://127.0.0.1:1\"");
     let err = email
-        .call(send_call("the_7_space", "k", "ada@client.example", vec![("subject", Value::Null)]))
+        .call(send_call(
+            "the_7_space",
+            "k",
+            "ada@client.example",
+            vec![("subject", Value::Null)],
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.class, ErrorClass::Permanent);
@@ -252,7 +310,11 @@ async fn unrendered_template_and_missing_configuration_are_permanent() {
         .call(send_call("am_consulting", "k", "ada@client.example", vec![]))
         .await
         .unwrap_err();
-    assert!(err.message.contains("`[entities.am_consulting]`"), "{}", err.message);
+    assert!(
+        err.message.contains("`[entities.am_consulting]`"),
+        "{}",
+        err.message
+    );
 
     // Credentials come from environment variables; a missing one is named.
     let with_auth = connector(
@@ -264,7 +326,11 @@ async fn unrendered_template_and_missing_configuration_are_permanent() {
         .await
         .unwrap_err();
     assert_eq!(err.class, ErrorClass::Permanent);
-    assert!(err.message.contains("`FLOWC_TEST_SMTP_USER_UNSET`"), "{}", err.message);
+    assert!(
+        err.message.contains("`FLOWC_TEST_SMTP_USER_UNSET`"),
+        "{}",
+        err.message
+    );
 }
 
 #[tokio::test]
@@ -283,8 +349,14 @@ async fn outbox_mode_writes_one_eml_per_key() {
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(files[0].file_name().unwrap(), "inst-1_2Fconfirm.eml");
     let eml = std::fs::read_to_string(&files[0]).unwrap();
-    assert!(eml.contains("From: \"The 7 Space\" <hello@the7space.example>"), "{eml}");
-    assert!(eml.contains("Message-ID: <inst-1/confirm@the7space.example>"), "{eml}");
+    assert!(
+        eml.contains("From: \"The 7 Space\" <hello@the7space.example>"),
+        "{eml}"
+    );
+    assert!(
+        eml.contains("Message-ID: <inst-1/confirm@the7space.example>"),
+        "{eml}"
+    );
     assert!(eml.contains("Subject: Your Reiki session is confirmed"), "{eml}");
     assert!(eml.contains("multipart/alternative"), "{eml}");
     // Dry runs leave the sent log alone.
@@ -321,7 +393,10 @@ async fn starttls_with_a_custom_root_certificate() {
     assert!(messages[0].tls, "the message did not travel over TLS");
 
     // Without the root certificate the server is not trusted: permanent, not retried forever.
-    let untrusted = connector(root.path(), &format!("url = \"smtp://127.0.0.1:{}?tls=starttls\"", server.port));
+    let untrusted = connector(
+        root.path(),
+        &format!("url = \"smtp://127.0.0.1:{}?tls=starttls\"", server.port),
+    );
     let err = untrusted
         .call(send_call("the_7_space", "k-tls2", "ada@client.example", vec![]))
         .await

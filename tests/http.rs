@@ -26,10 +26,7 @@ async fn start_server() -> SocketAddr {
         )
         .route("/text", get(|| async { "plain words" }))
         .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
-        .route(
-            "/echo",
-            post(echo).put(echo).patch(echo).delete(echo).get(echo),
-        )
+        .route("/echo", post(echo).put(echo).patch(echo).delete(echo).get(echo))
         .route("/status/{code}", get(status))
         .route(
             "/redirect-out",
@@ -118,16 +115,25 @@ fn url(addr: SocketAddr, path: &str) -> Value {
 async fn get_parses_json_bodies_and_returns_headers() {
     let addr = start_server().await;
     let http = allowing(addr, "");
-    let out = http.call(call("get", vec![("url", url(addr, "/json"))])).await.unwrap();
+    let out = http
+        .call(call("get", vec![("url", url(addr, "/json"))]))
+        .await
+        .unwrap();
     assert_eq!(out.get("status"), &Value::Number(200.0));
     assert_eq!(out.get("body").get("ok"), &Value::Bool(true));
     assert_eq!(out.get("body").get("n"), &Value::Number(3.0));
     assert_eq!(out.get("headers").get("x-request-id"), &Value::text("r-1"));
 
-    let out = http.call(call("get", vec![("url", url(addr, "/text"))])).await.unwrap();
+    let out = http
+        .call(call("get", vec![("url", url(addr, "/text"))]))
+        .await
+        .unwrap();
     assert_eq!(out.get("body"), &Value::text("plain words"));
 
-    let out = http.call(call("get", vec![("url", url(addr, "/empty"))])).await.unwrap();
+    let out = http
+        .call(call("get", vec![("url", url(addr, "/empty"))]))
+        .await
+        .unwrap();
     assert_eq!(out.get("status"), &Value::Number(204.0));
     assert_eq!(out.get("body"), &Value::Null);
 }
@@ -148,7 +154,10 @@ async fn request_sends_json_body_headers_secrets_and_idempotency_key() {
                     "secret_headers",
                     Value::record([("Authorization", Value::text("FLOWC_TEST_HTTP_TOKEN"))]),
                 ),
-                ("body", Value::record([("name", Value::text("Ada")), ("n", Value::Number(2.0))])),
+                (
+                    "body",
+                    Value::record([("name", Value::text("Ada")), ("n", Value::Number(2.0))]),
+                ),
             ],
         ))
         .await
@@ -188,7 +197,11 @@ async fn missing_secret_variable_is_permanent_and_named() {
         .await
         .unwrap_err();
     assert_eq!(err.class, ErrorClass::Permanent);
-    assert!(err.message.contains("`FLOWC_TEST_NOT_SET_ANYWHERE`"), "{}", err.message);
+    assert!(
+        err.message.contains("`FLOWC_TEST_NOT_SET_ANYWHERE`"),
+        "{}",
+        err.message
+    );
 }
 
 #[tokio::test]
@@ -196,7 +209,10 @@ async fn hosts_outside_the_allow_list_are_refused() {
     let addr = start_server().await;
     let http = allowing(addr, "");
     let err = http
-        .call(call("get", vec![("url", Value::text("https://api.example.org/x"))]))
+        .call(call(
+            "get",
+            vec![("url", Value::text("https://api.example.org/x"))],
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.class, ErrorClass::Permanent);
@@ -277,9 +293,14 @@ async fn timeouts_and_refused_connections_are_transient() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let http = connector(&format!("[connectors.http]\nallow_hosts = [\"127.0.0.1:{port}\"]"));
+    let http = connector(&format!(
+        "[connectors.http]\nallow_hosts = [\"127.0.0.1:{port}\"]"
+    ));
     let err = http
-        .call(call("get", vec![("url", Value::text(format!("http://127.0.0.1:{port}/")))]))
+        .call(call(
+            "get",
+            vec![("url", Value::text(format!("http://127.0.0.1:{port}/")))],
+        ))
         .await
         .unwrap_err();
     assert_eq!(err.class, ErrorClass::Transient);

@@ -78,7 +78,11 @@ impl SmtpServer {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         if let Some(tls) = tls {
-            command.arg("--tlscert").arg(&tls.cert).arg("--tlskey").arg(&tls.key);
+            command
+                .arg("--tlscert")
+                .arg(&tls.cert)
+                .arg("--tlskey")
+                .arg(&tls.key);
         }
         command
             .args(["-c", "smtp_recorder.Recorder", "--"])
@@ -189,7 +193,17 @@ pub fn self_signed(dir: &Path) -> Option<TlsFiles> {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     let status = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
         .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
         .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .arg("-keyout")

@@ -104,7 +104,6 @@ impl EmailConnector {
         }
         Ok(outgoing.result())
     }
-
 }
 
 /// A share of the lock for one key; the map entry goes away with its last holder, also when the
@@ -129,11 +128,7 @@ impl<'a> KeyLock<'a> {
 
 impl Drop for KeyLock<'_> {
     fn drop(&mut self) {
-        let mut in_flight = self
-            .connector
-            .in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut in_flight = self.connector.in_flight.lock().unwrap_or_else(|e| e.into_inner());
         // Two owners left (the map and us): nobody else waits on this key.
         if Arc::strong_count(&self.lock) == 2 {
             in_flight.remove(&self.key);

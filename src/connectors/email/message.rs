@@ -44,7 +44,7 @@ pub(crate) fn build(
         .as_str()
         .ok_or_else(|| ConnectorError::permanent("`to` must be an email address"))?;
     let to = mailbox(to_text, "to")?;
-    let from = senders.from_for(&call.entity).ok_or_else(|| {
+    let from = senders.sender_for(&call.entity).ok_or_else(|| {
         ConnectorError::permanent(format!(
             "no sender address for entity `{}`; set `email_from` in `[entities.{}]` or `from` in `[connectors.email]`",
             call.entity, call.entity
@@ -98,11 +98,9 @@ pub(crate) fn build(
     let message = match (text, html) {
         (Some(text), Some(html)) => builder.multipart(MultiPart::alternative_plain_html(text, html)),
         (Some(text), None) => builder.singlepart(SinglePart::plain(text)),
-        (None, Some(html)) => builder.singlepart(
-            SinglePart::builder()
-                .header(ContentType::TEXT_HTML)
-                .body(html),
-        ),
+        (None, Some(html)) => {
+            builder.singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html))
+        }
         (None, None) => {
             return Err(ConnectorError::permanent(format!(
                 "template `{template}` rendered neither `text` nor `html`; give the template a body"
@@ -119,9 +117,8 @@ pub(crate) fn build(
 }
 
 fn mailbox(text: &str, param: &str) -> Result<Mailbox, ConnectorError> {
-    text.parse::<Mailbox>().map_err(|e| {
-        ConnectorError::permanent(format!("`{param}` is not an email address (`{text}`: {e})"))
-    })
+    text.parse::<Mailbox>()
+        .map_err(|e| ConnectorError::permanent(format!("`{param}` is not an email address (`{text}`: {e})")))
 }
 
 /// `<KEY@DOMAIN>` where KEY is the idempotency key with every byte that may not appear in a
@@ -145,7 +142,10 @@ mod tests {
     #[test]
     fn message_ids_are_stable_and_escape_what_rfc_5322_forbids() {
         assert_eq!(message_id("inst-1/send", "x.example"), "<inst-1/send@x.example>");
-        assert_eq!(message_id("a b:c.d=e", "x.example"), "<a=20b=3Ac=2Ed=3De@x.example>");
+        assert_eq!(
+            message_id("a b:c.d=e", "x.example"),
+            "<a=20b=3Ac=2Ed=3De@x.example>"
+        );
         assert_ne!(message_id("a=20", "d"), message_id("a ", "d"));
     }
 }

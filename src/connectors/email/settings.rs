@@ -101,7 +101,7 @@ pub(crate) struct Senders {
 
 impl Senders {
     /// The From address for `entity`.
-    pub(crate) fn from_for(&self, entity: &str) -> Option<&Mailbox> {
+    pub(crate) fn sender_for(&self, entity: &str) -> Option<&Mailbox> {
         self.entities
             .get(entity)
             .and_then(|(from, _)| from.as_ref())
@@ -225,7 +225,10 @@ mod tests {
     #[test]
     fn urls_choose_security_and_default_ports() {
         let s = SmtpServer::parse("smtp://127.0.0.1:2525").unwrap();
-        assert_eq!((s.host.as_str(), s.port, s.security), ("127.0.0.1", 2525, Security::Plain));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.security),
+            ("127.0.0.1", 2525, Security::Plain)
+        );
         let s = SmtpServer::parse("smtps://mail.example.com").unwrap();
         assert_eq!((s.port, s.security), (465, Security::ImplicitTls));
         let s = SmtpServer::parse("smtp://mail.example.com?tls=starttls").unwrap();
@@ -236,10 +239,16 @@ mod tests {
 
     #[test]
     fn bad_urls_say_what_to_write() {
-        assert!(SmtpServer::parse("smtp://user:pw@host").unwrap_err().contains("password_env"));
+        assert!(SmtpServer::parse("smtp://user:pw@host")
+            .unwrap_err()
+            .contains("password_env"));
         assert!(SmtpServer::parse("http://host").unwrap_err().contains("`http`"));
-        assert!(SmtpServer::parse("smtp://host?tls=maybe").unwrap_err().contains("tls=starttls"));
-        assert!(SmtpServer::parse("smtp://host?port=2").unwrap_err().contains("`port`"));
+        assert!(SmtpServer::parse("smtp://host?tls=maybe")
+            .unwrap_err()
+            .contains("tls=starttls"));
+        assert!(SmtpServer::parse("smtp://host?port=2")
+            .unwrap_err()
+            .contains("`port`"));
         assert!(SmtpServer::parse("nonsense").is_err());
     }
 
@@ -259,9 +268,18 @@ mod tests {
         .unwrap();
         let settings = EmailSettings::read(&config, Path::new("/p")).unwrap();
         let s = &settings.senders;
-        assert_eq!(s.from_for("the_7_space").unwrap().email.to_string(), "hello@the7space.example");
-        assert_eq!(s.reply_to_for("the_7_space").unwrap().email.to_string(), "bookings@the7space.example");
-        assert_eq!(s.from_for("am_consulting").unwrap().email.to_string(), "ops@example.com");
+        assert_eq!(
+            s.sender_for("the_7_space").unwrap().email.to_string(),
+            "hello@the7space.example"
+        );
+        assert_eq!(
+            s.reply_to_for("the_7_space").unwrap().email.to_string(),
+            "bookings@the7space.example"
+        );
+        assert_eq!(
+            s.sender_for("am_consulting").unwrap().email.to_string(),
+            "ops@example.com"
+        );
         assert!(s.reply_to_for("am_consulting").is_none());
         assert_eq!(settings.sent_log_dir, Path::new("/p/.flowc/email"));
     }
@@ -274,9 +292,17 @@ mod tests {
         )
         .unwrap();
         let err = EmailSettings::read(&config, Path::new(".")).unwrap_err();
-        assert!(err.message.contains("`email_from` in `[entities.x]`"), "{}", err.message);
+        assert!(
+            err.message.contains("`email_from` in `[entities.x]`"),
+            "{}",
+            err.message
+        );
 
-        let config = Config::parse("[connectors.email]\npassword = \"hunter2\"", Path::new("flowc.toml")).unwrap();
+        let config = Config::parse(
+            "[connectors.email]\npassword = \"hunter2\"",
+            Path::new("flowc.toml"),
+        )
+        .unwrap();
         let err = EmailSettings::read(&config, Path::new(".")).unwrap_err();
         assert!(err.message.contains("`password`"), "{}", err.message);
     }

@@ -26,7 +26,10 @@ pub(crate) fn transport(settings: &EmailSettings, server: &SmtpServer) -> Result
                 ))
             })?;
             let cert = Certificate::from_pem(&pem).map_err(|e| {
-                ConnectorError::permanent(format!("`ca_file` {} is not a PEM certificate: {e}", path.display()))
+                ConnectorError::permanent(format!(
+                    "`ca_file` {} is not a PEM certificate: {e}",
+                    path.display()
+                ))
             })?;
             tls = tls.add_root_certificate(cert);
         }
@@ -46,11 +49,9 @@ pub(crate) fn transport(settings: &EmailSettings, server: &SmtpServer) -> Result
             let password = env_var(password_env, "password_env")?;
             builder = builder.credentials(Credentials::new(user, password));
         }
-        _ => {
-            return Err(ConnectorError::permanent(
-                "`[connectors.email]` sets only one of `username_env` and `password_env`; set both or neither",
-            ))
-        }
+        _ => return Err(ConnectorError::permanent(
+            "`[connectors.email]` sets only one of `username_env` and `password_env`; set both or neither",
+        )),
     }
     Ok(builder.build())
 }

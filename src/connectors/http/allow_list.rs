@@ -26,8 +26,8 @@ impl HostPattern {
                 "`{entry}` is not a host (write `api.example.com`, `*.example.com` or `host:port`)"
             ));
         }
-        let url = Url::parse(&format!("http://{rest}/"))
-            .map_err(|e| format!("`{entry}` is not a host: {e}"))?;
+        let url =
+            Url::parse(&format!("http://{rest}/")).map_err(|e| format!("`{entry}` is not a host: {e}"))?;
         let host = url
             .host_str()
             .ok_or_else(|| format!("`{entry}` is not a host"))?

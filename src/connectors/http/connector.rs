@@ -42,9 +42,9 @@ impl HttpConnector {
             Some(toml::Value::Array(items)) => items
                 .iter()
                 .map(|item| {
-                    item.as_str().map(str::to_string).ok_or_else(|| {
-                        config_error("allow_hosts", "must be a list of host names")
-                    })
+                    item.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| config_error("allow_hosts", "must be a list of host names"))
                 })
                 .collect::<Result<Vec<_>, _>>()?,
             Some(_) => return Err(config_error("allow_hosts", "must be a list of host names")),
@@ -86,7 +86,10 @@ impl HttpConnector {
             } else if policy_allow.allows(attempt.url()) {
                 attempt.follow()
             } else {
-                let reason = format!("redirected to a host that is not allowed: {}", refusal(attempt.url()));
+                let reason = format!(
+                    "redirected to a host that is not allowed: {}",
+                    refusal(attempt.url())
+                );
                 attempt.error(reason)
             }
         });
@@ -140,10 +143,7 @@ impl HttpConnector {
             request = request.json(&body.to_json());
         }
         let what = format!("{method} {url}");
-        let response = request
-            .send()
-            .await
-            .map_err(|e| transport_error(&e, &what))?;
+        let response = request.send().await.map_err(|e| transport_error(&e, &what))?;
         let status = response.status();
         let response_headers = response.headers().clone();
         let body = self.read_body(response, &what).await?;
@@ -167,9 +167,7 @@ impl HttpConnector {
             ("body", body_value),
         ]);
         let error = match class {
-            ErrorClass::RateLimited => {
-                ConnectorError::rate_limited(message, retry_after(&response_headers))
-            }
+            ErrorClass::RateLimited => ConnectorError::rate_limited(message, retry_after(&response_headers)),
             class => ConnectorError::new(class, message),
         };
         Err(error.with_details(details))
@@ -181,11 +179,7 @@ impl HttpConnector {
         what: &str,
     ) -> Result<Vec<u8>, ConnectorError> {
         let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| transport_error(&e, what))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e, what))? {
             if body.len() + chunk.len() > self.max_response_bytes {
                 return Err(ConnectorError::permanent(format!(
                     "{what}: the response is larger than {} bytes; raise `max_response_bytes` in `[connectors.http]` if it is expected",
@@ -210,9 +204,8 @@ impl Connector for HttpConnector {
             "request" => {
                 let method = match call.arg("method").as_str().map(str::to_ascii_uppercase) {
                     Some(m) if ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&m.as_str()) => {
-                        Method::from_bytes(m.as_bytes()).map_err(|e| {
-                            ConnectorError::permanent(format!("bad method `{m}`: {e}"))
-                        })?
+                        Method::from_bytes(m.as_bytes())
+                            .map_err(|e| ConnectorError::permanent(format!("bad method `{m}`: {e}")))?
                     }
                     _ => {
                         return Err(ConnectorError::permanent(format!(

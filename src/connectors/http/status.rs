@@ -67,9 +67,15 @@ mod tests {
 
     #[test]
     fn statuses_are_classified() {
-        assert_eq!(class_of_status(StatusCode::TOO_MANY_REQUESTS), ErrorClass::RateLimited);
+        assert_eq!(
+            class_of_status(StatusCode::TOO_MANY_REQUESTS),
+            ErrorClass::RateLimited
+        );
         assert_eq!(class_of_status(StatusCode::BAD_GATEWAY), ErrorClass::Transient);
-        assert_eq!(class_of_status(StatusCode::REQUEST_TIMEOUT), ErrorClass::Transient);
+        assert_eq!(
+            class_of_status(StatusCode::REQUEST_TIMEOUT),
+            ErrorClass::Transient
+        );
         assert_eq!(class_of_status(StatusCode::NOT_FOUND), ErrorClass::Permanent);
         assert_eq!(class_of_status(StatusCode::UNAUTHORIZED), ErrorClass::Permanent);
     }
@@ -80,7 +86,10 @@ mod tests {
         assert_eq!(retry_after(&headers), None);
         headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&headers), Some(Duration::ZERO));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers), None);
