@@ -12,7 +12,7 @@ use flowc::config::Config;
 use flowc::connectors::email::EmailConnector;
 use flowc::connectors::{ActionCall, Connector, ErrorClass};
 use flowc::value::Value;
-use smtp_server::{free_port, self_signed, SmtpServer};
+use smtp_server::{free_port, self_signed, SmtpServer, TlsMode};
 
 const ENTITIES: &str = r#"
 [entities.the_7_space]
@@ -376,7 +376,7 @@ async fn starttls_with_a_custom_root_certificate() {
     let Some(tls) = self_signed(certs.path()) else {
         panic!("this test needs the openssl command to make a certificate");
     };
-    let server = SmtpServer::start_with(Some(&tls));
+    let server = SmtpServer::start_with(Some((&tls, TlsMode::StartTls)));
     let root = tempfile::tempdir().unwrap();
     let table = format!(
         "url = \"smtp://127.0.0.1:{}?tls=starttls\"\nca_file = \"{}\"",
@@ -403,4 +403,28 @@ async fn starttls_with_a_custom_root_certificate() {
         .unwrap_err();
     assert_eq!(err.class, ErrorClass::Permanent, "{err}");
     assert!(err.message.contains("ca_file"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn implicit_tls_with_smtps() {
+    let certs = tempfile::tempdir().unwrap();
+    let Some(tls) = self_signed(certs.path()) else {
+        panic!("this test needs the openssl command to make a certificate");
+    };
+    let server = SmtpServer::start_with(Some((&tls, TlsMode::Implicit)));
+    let root = tempfile::tempdir().unwrap();
+    let table = format!(
+        "url = \"smtps://127.0.0.1:{}\"\nca_file = \"{}\"",
+        server.port,
+        tls.cert.display()
+    );
+    let email = connector(root.path(), &table);
+    email
+        .call(send_call("the_7_space", "k-smtps", "ada@client.example", vec![]))
+        .await
+        .unwrap();
+    let messages = server.wait_for(1);
+    assert_eq!(messages.len(), 1);
+    assert!(messages[0].tls, "the message did not travel over TLS");
+    assert_eq!(messages[0].header("Message-ID"), "<k-smtps@the7space.example>");
 }

@@ -47,7 +47,9 @@ class Recorder:
         summary = {
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
-            "tls": session.ssl is not None,
+            # STARTTLS sets session.ssl; with implicit TLS (smtps) only the transport knows.
+            "tls": session.ssl is not None
+            or server.transport.get_extra_info("ssl_object") is not None,
             "content_type": message.get_content_type(),
             "headers": {k: str(v) for k, v in message.items()},
             "parts": parts,

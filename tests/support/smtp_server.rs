@@ -40,10 +40,19 @@ pub struct SmtpServer {
     dir: tempfile::TempDir,
 }
 
-/// TLS material for STARTTLS tests.
+/// TLS material for the TLS tests.
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
+}
+
+/// How the server offers TLS.
+#[derive(Clone, Copy)]
+pub enum TlsMode {
+    /// STARTTLS, required before MAIL.
+    StartTls,
+    /// TLS from the first byte (smtps).
+    Implicit,
 }
 
 impl SmtpServer {
@@ -52,8 +61,8 @@ impl SmtpServer {
         SmtpServer::start_with(None)
     }
 
-    /// Starts a server offering STARTTLS with `tls` (required before MAIL).
-    pub fn start_with(tls: Option<&TlsFiles>) -> SmtpServer {
+    /// Starts a server offering TLS with `tls`, as `mode` says.
+    pub fn start_with(tls: Option<(&TlsFiles, TlsMode)>) -> SmtpServer {
         require_aiosmtpd();
         let mut last_error = String::new();
         // The free port we pick can be taken before Python binds it: try a few times.
@@ -66,7 +75,7 @@ impl SmtpServer {
         panic!("could not start the aiosmtpd test server: {last_error}");
     }
 
-    fn try_start(tls: Option<&TlsFiles>) -> Result<SmtpServer, String> {
+    fn try_start(tls: Option<(&TlsFiles, TlsMode)>) -> Result<SmtpServer, String> {
         let port = free_port();
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let support = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support");
@@ -77,12 +86,16 @@ impl SmtpServer {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        if let Some(tls) = tls {
-            command
-                .arg("--tlscert")
-                .arg(&tls.cert)
-                .arg("--tlskey")
-                .arg(&tls.key);
+        match tls {
+            None => {}
+            Some((files, TlsMode::StartTls)) => {
+                command.arg("--tlscert").arg(&files.cert);
+                command.arg("--tlskey").arg(&files.key);
+            }
+            Some((files, TlsMode::Implicit)) => {
+                command.arg("--smtpscert").arg(&files.cert);
+                command.arg("--smtpskey").arg(&files.key);
+            }
         }
         command
             .args(["-c", "smtp_recorder.Recorder", "--"])

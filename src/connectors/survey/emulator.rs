@@ -38,6 +38,8 @@ struct EmulatorState {
 }
 
 struct StoredForm {
+    /// Creation order.
+    seq: u64,
     definition: Json,
     /// In submission order.
     responses: Vec<StoredResponse>,
@@ -103,7 +105,7 @@ impl TypeformEmulator {
     pub fn form_ids(&self) -> Vec<String> {
         let state = lock(&self.state);
         let mut forms: Vec<(&String, &StoredForm)> = state.forms.iter().collect();
-        forms.sort_by_key(|(_, f)| f.definition["_seq"].as_u64());
+        forms.sort_by_key(|(_, f)| f.seq);
         forms.into_iter().map(|(id, _)| id.clone()).collect()
     }
 
@@ -386,17 +388,14 @@ async fn create_form(
         form["hidden"] = json!([]);
     }
     form["_links"] = json!({ "display": format!("{}/to/{id}", state.display_base) });
-    form["_seq"] = json!(seq);
     state.forms.insert(
         id.clone(),
         StoredForm {
+            seq,
             definition: form.clone(),
             responses: Vec::new(),
         },
     );
-    if let Some(object) = form.as_object_mut() {
-        object.remove("_seq");
-    }
     (StatusCode::CREATED, JsonBody(form)).into_response()
 }
 
@@ -516,13 +515,7 @@ async fn get_form(
     }
     let state = lock(&state);
     match state.forms.get(&form_id) {
-        Some(form) => {
-            let mut definition = form.definition.clone();
-            if let Some(object) = definition.as_object_mut() {
-                object.remove("_seq");
-            }
-            JsonBody(definition).into_response()
-        }
+        Some(form) => JsonBody(form.definition.clone()).into_response(),
         None => form_not_found(&form_id),
     }
 }
