@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use chrono::NaiveDate;
@@ -15,17 +17,29 @@ use serde_json::json;
 
 const TOKEN: &str = "tfp_test_token";
 
-/// A connector for `emulator`, reading its token from `token_env` (set here), with the stdlib
-/// templates of this repository.
-fn connector(base_url: &str, token_env: &str, extra: &str) -> SurveyConnector {
-    std::env::set_var(token_env, TOKEN);
-    let text =
-        format!("[connectors.survey]\nbase_url = \"{base_url}\"\ntoken_env = \"{token_env}\"\n{extra}");
-    let config = Config::parse(&text, Path::new("flowc.toml")).unwrap();
-    SurveyConnector::from_config(&config, Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap()
+/// A project root for the created-form logs, outside the repository.
+fn state_root() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
 }
 
+/// A connector for `emulator`, reading its token from `token_env` (set here), with the stdlib
+/// templates of this repository and a created-form log per `token_env`.
+fn connector(base_url: &str, token_env: &str, extra: &str) -> SurveyConnector {
+    std::env::set_var(token_env, TOKEN);
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("stdlib/surveys");
+    let text = format!(
+        "[connectors.survey]\nbase_url = \"{base_url}\"\ntoken_env = \"{token_env}\"\ntemplates = \"{}\"\ncreated_log = \"state/{token_env}\"\n{extra}",
+        templates.display()
+    );
+    let config = Config::parse(&text, Path::new("flowc.toml")).unwrap();
+    SurveyConnector::from_config(&config, state_root()).unwrap()
+}
+
+/// A call with a fresh idempotency key (each is a different step).
 fn call(action: &str, args: Vec<(&str, Value)>) -> ActionCall {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
     ActionCall {
         action: action.to_string(),
         args: args
@@ -36,7 +50,7 @@ fn call(action: &str, args: Vec<(&str, Value)>) -> ActionCall {
         instance: "i-1".to_string(),
         step: "survey".to_string(),
         attempt: 1,
-        idempotency_key: "i-1/survey".to_string(),
+        idempotency_key: format!("i-{n}/survey"),
     }
 }
 
@@ -308,18 +322,9 @@ async fn rate_limits_server_errors_and_missing_forms_are_classified() {
 async fn authentication_and_configuration_errors_are_permanent_and_named() {
     let emulator = TypeformEmulator::start(TOKEN).await.unwrap();
     let survey = connector(&emulator.base_url(), "FLOWC_TEST_TF_AUTH", "");
+    // The token is read at each call: a wrong one is refused by the API.
+    let wrong = connector(&emulator.base_url(), "FLOWC_TEST_TF_AUTH_WRONG", "");
     std::env::set_var("FLOWC_TEST_TF_AUTH_WRONG", "tfp_wrong");
-    let wrong = {
-        let text = format!(
-            "[connectors.survey]\nbase_url = \"{}\"\ntoken_env = \"FLOWC_TEST_TF_AUTH_WRONG\"",
-            emulator.base_url()
-        );
-        SurveyConnector::from_config(
-            &Config::parse(&text, Path::new("flowc.toml")).unwrap(),
-            Path::new(env!("CARGO_MANIFEST_DIR")),
-        )
-        .unwrap()
-    };
     let err = wrong
         .call(call("create", vec![("template", text("event_feedback"))]))
         .await
@@ -466,4 +471,33 @@ async fn the_emulator_validates_create_payloads_like_the_api() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn create_replayed_with_the_same_key_returns_the_same_form() {
+    let emulator = TypeformEmulator::start(TOKEN).await.unwrap();
+    let survey = connector(&emulator.base_url(), "FLOWC_TEST_TF_REPLAY", "");
+    let first_call = call(
+        "create",
+        vec![
+            ("template", text("project_closing_feedback")),
+            ("hidden", Value::record([("client_id", text("c-9"))])),
+        ],
+    );
+    let first = survey.call(first_call.clone()).await.unwrap();
+    let again = survey.call(first_call.clone()).await.unwrap();
+    assert_eq!(first, again);
+    // A new process reading the same log.
+    let restarted = connector(&emulator.base_url(), "FLOWC_TEST_TF_REPLAY", "");
+    assert_eq!(restarted.call(first_call).await.unwrap(), first);
+    assert_eq!(emulator.form_ids().len(), 1);
+    // Another step creates another form.
+    survey
+        .call(call(
+            "create",
+            vec![("template", text("project_closing_feedback"))],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(emulator.form_ids().len(), 2);
 }

@@ -10,6 +10,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde_json::Value as Json;
 
 use super::answers::response_record;
+use super::created_log::{CreatedForm, CreatedLog};
 use super::template::SurveyTemplate;
 use crate::config::Config;
 use crate::connectors::http::status::{class_of_status, retry_after, transport_error};
@@ -19,6 +20,7 @@ use crate::value::{parse_duration, Value};
 const DEFAULT_BASE_URL: &str = "https://api.typeform.com";
 const DEFAULT_TOKEN_ENV: &str = "TYPEFORM_TOKEN";
 const DEFAULT_TEMPLATES: &str = "stdlib/surveys";
+const DEFAULT_CREATED_LOG: &str = ".flowc/survey";
 /// Typeform's largest page.
 const MAX_PAGE_SIZE: u32 = 1000;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,6 +36,7 @@ pub struct SurveyConnector {
     templates: PathBuf,
     page_size: u32,
     workspace_href: Option<String>,
+    created: CreatedLog,
 }
 
 impl SurveyConnector {
@@ -49,10 +52,11 @@ impl SurveyConnector {
                 "page_size",
                 "timeout",
                 "workspace_href",
+                "created_log",
             ]
             .contains(&key.as_str())
             {
-                return Err(config_error(key, "is not a setting of the survey connector (known: base_url, token_env, templates, page_size, timeout, workspace_href)"));
+                return Err(config_error(key, "is not a setting of the survey connector (known: base_url, token_env, templates, page_size, timeout, workspace_href, created_log)"));
             }
         }
         let text = |key: &str| -> Result<Option<String>, ConnectorError> {
@@ -97,10 +101,19 @@ impl SurveyConnector {
             templates: root.join(text("templates")?.unwrap_or_else(|| DEFAULT_TEMPLATES.to_string())),
             page_size,
             workspace_href: text("workspace_href")?,
+            created: CreatedLog::new(
+                &root.join(text("created_log")?.unwrap_or_else(|| DEFAULT_CREATED_LOG.to_string())),
+            ),
         })
     }
 
     async fn create(&self, call: &ActionCall) -> Result<Value, ConnectorError> {
+        if let Some(done) = self.created.lookup(&call.idempotency_key).await? {
+            return Ok(Value::record([
+                ("form_id", Value::text(done.form_id)),
+                ("url", Value::text(done.url)),
+            ]));
+        }
         let name = call
             .arg("template")
             .as_str()
@@ -126,9 +139,20 @@ impl SurveyConnector {
         let display = form["_links"]["display"]
             .as_str()
             .ok_or_else(|| ConnectorError::transient("Typeform's answer has no `_links.display`"))?;
+        let url = with_hidden(display, &hidden_values);
+        let record = CreatedForm {
+            key: call.idempotency_key.clone(),
+            form_id: form_id.to_string(),
+            url: url.clone(),
+            created_at: Utc::now().to_rfc3339(),
+        };
+        if let Err(e) = self.created.record(record).await {
+            // The form exists: failing now would make the retry create a second one.
+            tracing::warn!(key = %call.idempotency_key, "form created but not recorded: {e}");
+        }
         Ok(Value::record([
             ("form_id", Value::text(form_id)),
-            ("url", Value::text(with_hidden(display, &hidden_values))),
+            ("url", Value::text(url)),
         ]))
     }
 

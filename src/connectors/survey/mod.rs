@@ -3,6 +3,7 @@
 
 mod answers;
 mod connector;
+mod created_log;
 pub mod emulator;
 mod manifest;
 mod template;
