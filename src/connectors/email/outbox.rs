@@ -36,7 +36,8 @@ impl Outbox {
         };
         tokio::fs::create_dir_all(&self.dir).await.map_err(io)?;
         // Write then rename: a reader never sees half a message.
-        let partial = path.with_extension("eml.partial");
+        // A name of its own, so concurrent attempts never write into one file.
+        let partial = path.with_extension(format!("{}.partial", uuid::Uuid::new_v4().simple()));
         let mut file = tokio::fs::File::create(&partial).await.map_err(io)?;
         file.write_all(message).await.map_err(io)?;
         file.sync_data().await.map_err(io)?;

@@ -40,8 +40,9 @@ pub struct SurveyConnector {
 }
 
 impl SurveyConnector {
-    /// Reads `[connectors.survey]`: `base_url`, `token_env`, `templates` (relative to `root`),
-    /// `page_size`, `timeout`, `workspace_href`. All are optional.
+    /// Reads `[connectors.survey]`: `base_url`, `token_env`, `templates` and `created_log`
+    /// (relative to `root`), `page_size`, `timeout`, `workspace_href`. All are optional; the token
+    /// is read from the environment at each call.
     pub fn from_config(config: &Config, root: &Path) -> Result<SurveyConnector, ConnectorError> {
         let table = config.connector("survey");
         for key in table.keys() {
