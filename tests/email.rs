@@ -12,7 +12,7 @@ use flowc::config::Config;
 use flowc::connectors::email::EmailConnector;
 use flowc::connectors::{ActionCall, Connector, ErrorClass};
 use flowc::value::Value;
-use smtp_server::{free_port, self_signed, SmtpServer, TlsMode};
+use smtp_server::{free_port, test_certificate, SmtpServer, TlsMode};
 
 const ENTITIES: &str = r#"
 [entities.the_7_space]
@@ -372,10 +372,7 @@ async fn outbox_mode_writes_one_eml_per_key() {
 
 #[tokio::test]
 async fn starttls_with_a_custom_root_certificate() {
-    let certs = tempfile::tempdir().unwrap();
-    let Some(tls) = self_signed(certs.path()) else {
-        panic!("this test needs the openssl command to make a certificate");
-    };
+    let tls = test_certificate();
     let server = SmtpServer::start_with(Some((&tls, TlsMode::StartTls)));
     let root = tempfile::tempdir().unwrap();
     let table = format!(
@@ -407,10 +404,7 @@ async fn starttls_with_a_custom_root_certificate() {
 
 #[tokio::test]
 async fn implicit_tls_with_smtps() {
-    let certs = tempfile::tempdir().unwrap();
-    let Some(tls) = self_signed(certs.path()) else {
-        panic!("this test needs the openssl command to make a certificate");
-    };
+    let tls = test_certificate();
     let server = SmtpServer::start_with(Some((&tls, TlsMode::Implicit)));
     let root = tempfile::tempdir().unwrap();
     let table = format!(

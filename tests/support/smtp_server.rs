@@ -201,31 +201,11 @@ pub fn free_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
-/// A self-signed certificate for 127.0.0.1 made with openssl, or none when openssl is missing.
-pub fn self_signed(dir: &Path) -> Option<TlsFiles> {
-    let cert = dir.join("cert.pem");
-    let key = dir.join("key.pem");
-    let status = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-        ])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .ok()?;
-    status.success().then_some(TlsFiles { cert, key })
+/// The committed self-signed certificate for 127.0.0.1 (see `tests/support/tls/README.md`).
+pub fn test_certificate() -> TlsFiles {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/tls");
+    TlsFiles {
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    }
 }
