@@ -1,0 +1,1 @@
+//! The command line: formats, exit codes, colour and `explain`.
