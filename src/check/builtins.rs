@@ -140,6 +140,26 @@ pub(crate) fn lookup(name: &str) -> Option<Builtin> {
     })
 }
 
+/// How to call it: `lower(text)`, `round(number, number?)`, `min(any, ...)`.
+pub(crate) fn usage(name: &str, b: &Builtin) -> String {
+    let word = |p: Param| match p {
+        Param::Any => "value",
+        Param::Text => "text",
+        Param::Number => "number",
+        Param::List => "list",
+        Param::Record => "record",
+        Param::Time => "date",
+    };
+    let shown = if b.max == MANY { b.min.max(1) } else { b.max };
+    let mut args: Vec<String> = (0..shown)
+        .map(|i| format!("{}{}", word(b.param(i)), if i >= b.min { "?" } else { "" }))
+        .collect();
+    if b.max == MANY {
+        args.push("...".to_string());
+    }
+    format!("{name}({})", args.join(", "))
+}
+
 /// `1 argument`, `1 or 2 arguments`, `at least 1 argument`.
 pub(crate) fn describe_arity(b: &Builtin) -> String {
     let noun = |n: usize| if n == 1 { "argument" } else { "arguments" };

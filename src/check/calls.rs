@@ -217,8 +217,11 @@ impl<'a> FlowChecker<'_, 'a> {
             }
         }
         let flow_entity: Option<(&'a str, Span)> = self.entity.map(|e| (e.name.name.as_str(), self.flow.entity.span));
+        let has_entity_arg = args.contains_key("entity") && param_of("entity").is_some();
         let acting_or_own: Vec<(&'a str, Span)> = match &acting {
             Some(list) => list.clone(),
+            // An entity computed at run time (already reported) could be any: check nothing.
+            None if has_entity_arg => Vec::new(),
             None => flow_entity.into_iter().collect(),
         };
 

@@ -50,7 +50,11 @@ pub(crate) fn check(checker: &mut FlowChecker<'_, '_>) {
             Code::DependencyCycle,
             checker.file,
             first.name.span,
-            format!("{} depend on each other", suggest::list(&names)),
+            format!(
+                "{}{} depend on each other",
+                if members.iter().all(|&m| checker.scope.decls[m].noun() == "step") { "steps " } else { "" },
+                suggest::list(&names)
+            ),
         )
         .label("part of a dependency cycle")
         .help("break the cycle: one of them must not use the other's result (check `after` and references)");

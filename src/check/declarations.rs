@@ -163,7 +163,8 @@ fn check_entity(cx: &Context<'_>, e: &ast::Entity, file: FileId, diagnostics: &m
         }
         let lower = setting.name.name.to_ascii_lowercase();
         let named_secret = ["token", "password", "api_key", "apikey", "secret"].iter().any(|s| lower.contains(s));
-        if named_secret && setting.value.as_plain_str().is_some_and(|v| !v.is_empty()) {
+        let value = setting.value.as_plain_str().unwrap_or_default();
+        if (named_secret && !value.is_empty()) || super::warnings::looks_like_secret(&value) {
             diagnostics.push(
                 Diagnostic::new(Code::SecretLiteral, file, setting.value.span, "secret written in the flow's source")
                     .label(format!("`{}` is written as a literal", setting.name.name))

@@ -38,6 +38,8 @@ pub(crate) struct FlowChecker<'c, 'a> {
     pub input_type: Type,
     pub input_used: HashSet<&'a str>,
     pub input_whole_used: bool,
+    /// An unknown `input.x` was reported: the unused-field warning would only repeat it.
+    pub input_typo: bool,
     pub entity: Option<&'a ast::Entity>,
     pub locals: Vec<Local<'a>>,
     /// The declaration whose expressions are being walked (references become its dependencies).
@@ -79,6 +81,7 @@ pub(crate) fn check_flow<'a>(
         input_type: Type::record([]),
         input_used: HashSet::new(),
         input_whole_used: false,
+        input_typo: false,
         entity,
         locals: Vec::new(),
         current: None,
@@ -96,6 +99,13 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         if self.quiet == 0 {
             self.diagnostics.push(diagnostic);
         }
+    }
+
+    /// `span` without the whitespace and commas the grammar lets trail a statement.
+    pub fn trim(&self, span: Span) -> Span {
+        let text = self.text(span);
+        let kept = text.trim_end_matches(|c: char| c.is_whitespace() || c == ',' || c == ';');
+        Span::new(span.start as usize, span.start as usize + kept.len())
     }
 
     /// The source text of `span`.

@@ -113,7 +113,7 @@ pub(crate) fn check_access<'a>(
             db.unwrap_or("DATABASE")
         ));
         if file == checker.file {
-            diagnostic = diagnostic.with(entity.name.span, format!("`{name}` grants `{own}` no {verb} access here"));
+            diagnostic = diagnostic.with(entity.name.span, format!("`{name}`'s grants are declared here"));
         }
         checker.push(diagnostic);
     }

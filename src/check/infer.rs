@@ -184,7 +184,13 @@ impl<'a> FlowChecker<'_, 'a> {
         candidates.extend(self.scope.by_name.keys().copied());
         candidates.extend(["input", "entity"]);
         candidates.extend(self.cx.entities.keys().copied());
-        let help = if builtins::lookup(name).is_some() {
+        let loop_var = self.scope.decls.iter().any(|d| match d.kind {
+            super::scope::DeclKind::Step(s) => matches!(&s.body, ast::StepBody::FanOut(f) if f.var.name == name),
+            _ => false,
+        });
+        let help = if loop_var {
+            format!("`{name}` is a loop variable: it exists only inside its `for` block; outside, use the fan-out step's list")
+        } else if builtins::lookup(name).is_some() {
             format!("`{name}` is a built-in function: call it as `{name}(...)`")
         } else {
             suggest::help_or(name, candidates, || {
@@ -240,6 +246,9 @@ impl<'a> FlowChecker<'_, 'a> {
                 Some(f) => f.ty.clone(),
                 None if *open => Type::Any,
                 None => {
+                    if base.as_name() == Some("input") {
+                        self.input_typo = true;
+                    }
                     let names: Vec<&str> = fields.keys().map(String::as_str).collect();
                     let base_text = self.describe(base);
                     let help = suggest::help_or(&field.name, names.iter().copied(), || {
@@ -319,7 +328,7 @@ impl<'a> FlowChecker<'_, 'a> {
                     ),
                 )
                 .label(format!("{given} {}", if given == 1 { "argument" } else { "arguments" }))
-                .help(arity_help(&name.name)),
+                .help(format!("call it as `{}`", builtins::usage(&name.name, &builtin))),
             );
             return builtin.result(&types);
         }
@@ -444,13 +453,6 @@ impl<'a> FlowChecker<'_, 'a> {
             .label(format!("`{l}` {} `{r}`", op.symbol()))
             .help(help.to_string()),
         );
-    }
-}
-
-fn arity_help(name: &str) -> String {
-    match name {
-        "now" | "today" => format!("call it with no arguments: `{name}()`"),
-        _ => format!("see `flowc explain E0301` for the built-in functions and their arguments"),
     }
 }
 

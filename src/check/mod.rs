@@ -24,7 +24,7 @@ mod type_expr;
 mod warnings;
 
 use crate::connectors::Registry;
-use crate::diagnostic::Diagnostics;
+use crate::diagnostic::{Code, Diagnostics};
 use crate::project::Project;
 use crate::syntax::ast;
 
@@ -47,6 +47,15 @@ pub fn check(project: &Project, registry: &Registry) -> Diagnostics {
         }
     }
     flow_tests::check(&cx, &mut diagnostics);
+    // Where part of a file did not parse, declarations and uses are missing from its tree, so
+    // "unused" and "unreachable" warnings there would be noise caused by the syntax error.
+    let broken: Vec<_> = project
+        .modules
+        .iter()
+        .filter(|m| m.syntax.iter().any(|d| d.code == Code::SyntaxError))
+        .map(|m| m.file)
+        .collect();
+    diagnostics.retain(|d| d.is_error() || !broken.contains(&d.file));
     let mut sorted = Diagnostics::new();
     sorted.extend(diagnostics.sorted());
     sorted

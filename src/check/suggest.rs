@@ -10,8 +10,15 @@ pub(crate) fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a
         if candidate == wanted {
             continue;
         }
+        let candidate_lower = candidate.to_ascii_lowercase();
+        let shorter = candidate_lower.len().min(wanted_lower.len());
         let distance = if candidate.eq_ignore_ascii_case(wanted) {
             0
+        } else if shorter >= 4
+            && (wanted_lower.starts_with(&candidate_lower) || candidate_lower.starts_with(&wanted_lower))
+        {
+            // `lowercase` for `lower`, `find_or_create_page` for `find_or_create`.
+            limit
         } else {
             strsim::damerau_levenshtein(&wanted_lower, &candidate.to_ascii_lowercase())
         };

@@ -29,11 +29,16 @@ impl<'a> TemplateInfo<'a> {
             match Hbs::compile(&part.body) {
                 Ok(template) => collect_template(&template, &mut Vec::new(), &mut vars),
                 Err(e) => {
-                    let span = match e.pos() {
+                    // Our own scan names the usual mistakes better than the parser's token list.
+                    let (position, message) = match explain_error(&part.body) {
+                        Some((offset, message)) => (Some(line_col_of(&part.body, offset)), message),
+                        None => (e.pos(), describe(&e)),
+                    };
+                    let span = match position {
                         Some((line, column)) => error_span(part, source, line, column),
                         None => part.body_span,
                     };
-                    errors.push((span, describe(&e)));
+                    errors.push((span, message));
                 }
             }
         }
@@ -46,10 +51,13 @@ impl<'a> TemplateInfo<'a> {
     }
 }
 
-/// The handlebars error without its position or source excerpt (the label shows those).
+/// The handlebars error without its position, source excerpt or grammar token list.
 fn describe(error: &handlebars::TemplateError) -> String {
     let reason = error.reason().to_string();
     let reason = reason.lines().next().unwrap_or("").trim().to_string();
+    if reason.contains("expected ") && reason.contains('_') {
+        return "invalid handlebars syntax".to_string();
+    }
     // pest's messages end in a multi-line excerpt; keep the first line, lowercased like ours.
     let mut chars = reason.chars();
     match chars.next() {
@@ -58,11 +66,53 @@ fn describe(error: &handlebars::TemplateError) -> String {
     }
 }
 
+/// The usual template mistakes, found by scanning: an unclosed `{{` and a block never closed.
+/// Returns the byte offset in `body` and the message.
+fn explain_error(body: &str) -> Option<(usize, String)> {
+    let mut open_blocks: Vec<(usize, &str)> = Vec::new();
+    let mut rest = 0;
+    while let Some(found) = body[rest..].find("{{") {
+        let start = rest + found;
+        let after = &body[start + 2..];
+        let next_open = after.find("{{");
+        match after.find("}}") {
+            Some(end) if next_open.is_none_or(|o| o > end) => {
+                let inner = after[..end].trim_start_matches(['~', '{']).trim();
+                if let Some(name) = inner.strip_prefix('#') {
+                    open_blocks.push((start, name.split_whitespace().next().unwrap_or("")));
+                } else if let Some(name) = inner.strip_prefix('/') {
+                    let name = name.trim();
+                    match open_blocks.pop() {
+                        Some((_, open)) if open == name => {}
+                        Some((_, open)) => {
+                            return Some((start, format!("`{{{{/{name}}}}}` closes `{{{{#{open}}}}}`")));
+                        }
+                        None => return Some((start, format!("`{{{{/{name}}}}}` closes no block"))),
+                    }
+                }
+                rest = start + 2 + end + 2;
+            }
+            _ => return Some((start, "`{{` is not closed with `}}`".to_string())),
+        }
+    }
+    open_blocks
+        .pop()
+        .map(|(start, name)| (start, format!("`{{{{#{name}}}}}` is never closed with `{{{{/{name}}}}}`")))
+}
+
+/// 1-based line and column (in characters) of `offset` in `text`.
+fn line_col_of(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
 /// Maps a 1-based (line, column) of the part's body back to a one-character span in the file.
 fn error_span(part: &ast::TemplatePart, source: &str, line: usize, column: usize) -> Span {
     let triple = source
         .get(part.body_span.start as usize..)
-        .is_some_and(|s| s.starts_with("\"\"\"\""));
+        .is_some_and(|s| s.starts_with("\"\"\""));
     let raw_end = (part.body_span.end as usize).saturating_sub(if triple { 3 } else { 1 });
     let Some(raw) = source.get(part.body_offset as usize..raw_end) else {
         return part.body_span;

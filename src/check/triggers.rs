@@ -120,7 +120,18 @@ fn cron_error(expression: &str) -> Option<String> {
     };
     match cron::Schedule::from_str(&full) {
         Ok(_) => None,
-        Err(e) => Some(e.to_string().trim_end_matches('.').to_lowercase()),
+        Err(e) => {
+            // The crate's message repeats the expression with a caret; keep its last line.
+            let text = e.to_string();
+            let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+            let last = last.replace(".)", ")").replace(". (", " (");
+            let last = last.trim_end_matches('.');
+            let mut chars = last.chars();
+            Some(match chars.next() {
+                Some(c) => c.to_lowercase().collect::<String>() + chars.as_str(),
+                None => "not a cron expression".to_string(),
+            })
+        }
     }
 }
 

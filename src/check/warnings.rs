@@ -13,10 +13,15 @@ use super::scope::DeclKind;
 pub(crate) fn check_unreachable_stmts(checker: &mut FlowChecker<'_, '_>, stmts: &[Stmt]) {
     let Some(position) = stmts.iter().position(|s| matches!(s, Stmt::Fail(_))) else { return };
     let Some(next) = stmts.get(position + 1) else { return };
-    let last = stmts.last().map_or(next.span(), Stmt::span);
-    let fail = stmts[position].span();
+    let last = checker.trim(stmts.last().map_or(next.span(), Stmt::span));
+    let fail = checker.trim(stmts[position].span());
     checker.push(
-        Diagnostic::new(Code::UnreachableCode, checker.file, next.span().to(last), "unreachable code after `fail`")
+        Diagnostic::new(
+            Code::UnreachableCode,
+            checker.file,
+            checker.trim(next.span()).to(last),
+            "unreachable code after `fail`",
+        )
             .label("never runs")
             .with(fail, "the flow stops here")
             .help("remove these statements, or move them before the `fail`"),
@@ -31,6 +36,7 @@ pub(crate) fn check_unreachable_arms<'p>(
     let mut wildcard: Option<Span> = None;
     for (pattern, span) in arms {
         if let Some(w) = wildcard {
+            let span = checker.trim(span);
             checker.push(
                 Diagnostic::new(Code::UnreachableCode, checker.file, span, "unreachable match arm after `_`")
                     .label("never matches")
@@ -40,7 +46,7 @@ pub(crate) fn check_unreachable_arms<'p>(
             return;
         }
         if let Pattern::Wildcard(s) = pattern {
-            wildcard = Some(*s);
+            wildcard = Some(checker.trim(*s));
         }
     }
 }
@@ -48,7 +54,7 @@ pub(crate) fn check_unreachable_arms<'p>(
 const SECRET_NAMES: &[&str] = &["token", "password", "passwd", "api_key", "apikey", "secret", "authorization"];
 const SECRET_PREFIXES: &[&str] = &["secret_", "ntn_", "sk_live_", "Bearer "];
 
-fn looks_like_secret(text: &str) -> bool {
+pub(crate) fn looks_like_secret(text: &str) -> bool {
     SECRET_PREFIXES.iter().any(|p| text.starts_with(p) && text.len() > p.len() + 3)
 }
 
@@ -119,7 +125,7 @@ pub(crate) fn check_unused(checker: &mut FlowChecker<'_, '_>) {
             }
         }
     }
-    if checker.input_whole_used {
+    if checker.input_whole_used || checker.input_typo {
         return;
     }
     let Some(input) = &checker.flow.input else { return };

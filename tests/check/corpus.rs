@@ -67,7 +67,7 @@ fn corpus_snapshots() {
         let rendered = render_all(&sources, &diagnostics);
         let snapshot = format!("{text}\n{}\n{rendered}", "-".repeat(100));
         insta::with_settings!({
-            snapshot_path => "check/snapshots",
+            snapshot_path => "snapshots",
             prepend_module_to_snapshot => false,
             omit_expression => true,
         }, {
