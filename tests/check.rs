@@ -10,3 +10,5 @@ mod common;
 mod corpus;
 #[path = "check/docs.rs"]
 mod docs;
+#[path = "check/project.rs"]
+mod project;

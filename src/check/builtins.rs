@@ -64,19 +64,29 @@ pub(crate) struct Builtin {
 
 impl Builtin {
     pub fn param(&self, index: usize) -> Param {
-        self.params.get(index).or(self.params.last()).copied().unwrap_or(Param::Any)
+        self.params
+            .get(index)
+            .or(self.params.last())
+            .copied()
+            .unwrap_or(Param::Any)
     }
 
     pub fn result(&self, args: &[Type]) -> Type {
         match self.returns {
             Returns::Fixed(f) => f(),
-            Returns::First => args.first().map(|t| t.strip_optional().clone()).unwrap_or(Type::Any),
+            Returns::First => args
+                .first()
+                .map(|t| t.strip_optional().clone())
+                .unwrap_or(Type::Any),
             Returns::Element => match args {
                 [only] => element(only),
                 [first, ..] => first.strip_optional().clone(),
                 [] => Type::Any,
             },
-            Returns::OptionalElement => args.first().map(|t| Type::optional(element(t))).unwrap_or(Type::Any),
+            Returns::OptionalElement => args
+                .first()
+                .map(|t| Type::optional(element(t)))
+                .unwrap_or(Type::Any),
         }
     }
 }
@@ -101,10 +111,44 @@ fn b(min: usize, max: usize, params: &'static [Param], returns: Returns) -> Buil
 
 /// Every built-in's name, for suggestions.
 pub(crate) const NAMES: &[&str] = &[
-    "abs", "capitalize", "ceil", "contains", "date", "datetime", "days", "ends_with", "first", "floor",
-    "format_date", "hours", "join", "keys", "last", "len", "lower", "max", "min", "minutes", "now",
-    "number", "replace", "reverse", "round", "seconds", "secret", "sort", "split", "starts_with", "sum",
-    "text", "today", "trim", "unique", "upper", "values", "weeks",
+    "abs",
+    "capitalize",
+    "ceil",
+    "contains",
+    "date",
+    "datetime",
+    "days",
+    "ends_with",
+    "first",
+    "floor",
+    "format_date",
+    "hours",
+    "join",
+    "keys",
+    "last",
+    "len",
+    "lower",
+    "max",
+    "min",
+    "minutes",
+    "now",
+    "number",
+    "replace",
+    "reverse",
+    "round",
+    "seconds",
+    "secret",
+    "sort",
+    "split",
+    "starts_with",
+    "sum",
+    "text",
+    "today",
+    "trim",
+    "unique",
+    "upper",
+    "values",
+    "weeks",
 ];
 
 /// The built-in called `name`.
@@ -124,7 +168,9 @@ pub(crate) fn lookup(name: &str) -> Option<Builtin> {
         "format_date" => b(2, 3, &[P::Time, P::Text, P::Text], R::Fixed(|| Type::Text)),
         "date" => b(1, 1, &[P::Any], R::Fixed(|| Type::Date)),
         "datetime" => b(1, 2, &[P::Any, P::Text], R::Fixed(|| Type::Datetime)),
-        "days" | "hours" | "minutes" | "seconds" | "weeks" => b(1, 1, &[P::Number], R::Fixed(|| Type::Duration)),
+        "days" | "hours" | "minutes" | "seconds" | "weeks" => {
+            b(1, 1, &[P::Number], R::Fixed(|| Type::Duration))
+        }
         "round" => b(1, 2, &[P::Number, P::Number], R::Fixed(|| Type::Number)),
         "floor" | "ceil" | "abs" => b(1, 1, &[P::Number], R::Fixed(|| Type::Number)),
         "min" | "max" => b(1, MANY, &[P::Any], R::Element),

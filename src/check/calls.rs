@@ -38,20 +38,35 @@ impl<'a> FlowChecker<'_, 'a> {
                 Some(flow) => Target::Flow(flow),
                 None => {
                     let help = if cx.registry.manifest(&name.name).is_some() {
-                        format!("`{}` is a connector: call one of its actions, e.g. `{}.action(...)`", name.name, name.name)
-                    } else if let Some(other) = cx.modules.iter().find(|m| m.flows.contains_key(name.name.as_str())) {
+                        format!(
+                            "`{}` is a connector: call one of its actions, e.g. `{}.action(...)`",
+                            name.name, name.name
+                        )
+                    } else if let Some(other) = cx
+                        .modules
+                        .iter()
+                        .find(|m| m.flows.contains_key(name.name.as_str()))
+                    {
                         let path = other.parsed.module_path.replace('/', ".");
                         let alias = path.rsplit('.').next().unwrap_or(&path).to_string();
-                        format!("`{}` is in module `{path}`: add `use {path}` and call `{alias}.{}(...)`", name.name, name.name)
+                        format!(
+                            "`{}` is in module `{path}`: add `use {path}` and call `{alias}.{}(...)`",
+                            name.name, name.name
+                        )
                     } else {
                         suggest::help_or(&name.name, module.flows.keys().copied(), || {
                             "call a flow of this file by its name, a flow of another module as `module.flow(...)`, or a connector action as `connector.action(...)`".to_string()
                         })
                     };
                     self.push(
-                        Diagnostic::new(Code::UnknownFlow, self.file, name.span, format!("unknown flow `{}`", name.name))
-                            .label("no flow with this name in this file")
-                            .help(help),
+                        Diagnostic::new(
+                            Code::UnknownFlow,
+                            self.file,
+                            name.span,
+                            format!("unknown flow `{}`", name.name),
+                        )
+                        .label("no flow with this name in this file")
+                        .help(help),
                     );
                     Target::Unknown
                 }
@@ -80,7 +95,12 @@ impl<'a> FlowChecker<'_, 'a> {
                         }
                     };
                 }
-                let declared_use = module.parsed.ast.items.iter().any(|i| matches!(i, ast::Item::Use(u) if u.name().name == first.name));
+                let declared_use = module
+                    .parsed
+                    .ast
+                    .items
+                    .iter()
+                    .any(|i| matches!(i, ast::Item::Use(u) if u.name().name == first.name));
                 if declared_use {
                     // The `use` itself is reported (E0211); do not pile a second error on each call.
                     return Target::Unknown;
@@ -114,10 +134,17 @@ impl<'a> FlowChecker<'_, 'a> {
                             .iter()
                             .find(|m| m.parsed.module_path.rsplit('/').next() == Some(first.name.as_str()));
                         let help = match unimported {
-                            Some(m) => format!("to call a flow of module `{}`, add `use {}` at the top of the file", m.parsed.module_path.replace('/', "."), m.parsed.module_path.replace('/', ".")),
+                            Some(m) => format!(
+                                "to call a flow of module `{}`, add `use {}` at the top of the file",
+                                m.parsed.module_path.replace('/', "."),
+                                m.parsed.module_path.replace('/', ".")
+                            ),
                             None => suggest::help_or(&first.name, candidates, || {
                                 let names: Vec<&str> = cx.registry.names().collect();
-                                format!("connectors are {}; modules are called through a `use`", suggest::list(names))
+                                format!(
+                                    "connectors are {}; modules are called through a `use`",
+                                    suggest::list(names)
+                                )
                             }),
                         };
                         self.push(
@@ -135,7 +162,10 @@ impl<'a> FlowChecker<'_, 'a> {
                 }
             }
             [first, .., last] => {
-                let path: Vec<&str> = call.callee[..call.callee.len() - 1].iter().map(|i| i.name.as_str()).collect();
+                let path: Vec<&str> = call.callee[..call.callee.len() - 1]
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect();
                 let span = first.span.to(call.callee[call.callee.len() - 2].span);
                 self.push(
                     Diagnostic::new(
@@ -216,7 +246,8 @@ impl<'a> FlowChecker<'_, 'a> {
                 acting = self.check_entity_arg(&arg.value);
             }
         }
-        let flow_entity: Option<(&'a str, Span)> = self.entity.map(|e| (e.name.name.as_str(), self.flow.entity.span));
+        let flow_entity: Option<(&'a str, Span)> =
+            self.entity.map(|e| (e.name.name.as_str(), self.flow.entity.span));
         let has_entity_arg = args.contains_key("entity") && param_of("entity").is_some();
         let acting_or_own: Vec<(&'a str, Span)> = match &acting {
             Some(list) => list.clone(),
@@ -278,7 +309,10 @@ impl<'a> FlowChecker<'_, 'a> {
                                 Code::TypeMismatch,
                                 self.file,
                                 arg.value.span,
-                                format!("argument `{}` of `{callee}` must be `{expected}`, found `{found}`", param.name),
+                                format!(
+                                    "argument `{}` of `{callee}` must be `{expected}`, found `{found}`",
+                                    param.name
+                                ),
                             )
                             .label(format!("this is `{found}`"))
                             .help(format!("pass a `{expected}` value")),
@@ -294,7 +328,11 @@ impl<'a> FlowChecker<'_, 'a> {
                 .map(|p| p.name)
                 .collect();
             if !missing.is_empty() {
-                let fields = missing.iter().map(|m| format!("{m}: ...")).collect::<Vec<_>>().join(", ");
+                let fields = missing
+                    .iter()
+                    .map(|m| format!("{m}: ..."))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 let message = if missing.len() == 1 {
                     format!("`{callee}` needs argument `{}`", missing[0])
                 } else {
@@ -311,7 +349,10 @@ impl<'a> FlowChecker<'_, 'a> {
         match target {
             Target::Action(connector, spec) => {
                 if let Some(template_arg) = args.get("template") {
-                    if spec.param_spec("template").is_some_and(|p| p.ty == Type::Template) {
+                    if spec
+                        .param_spec("template")
+                        .is_some_and(|p| p.ty == Type::Template)
+                    {
                         self.check_template_vars(template_arg, args.get("with").copied());
                     }
                 }
@@ -342,9 +383,16 @@ impl<'a> FlowChecker<'_, 'a> {
             if !self.is_local_name(name) && !self.cx.entities.contains_key(name) {
                 let names: Vec<&str> = self.cx.entities.keys().copied().collect();
                 self.push(
-                    Diagnostic::new(Code::UnknownEntity, self.file, value.span, format!("unknown entity `{name}`"))
-                        .label("no entity has this name")
-                        .help(suggest::help_or(name, names, || format!("declare it with `entity {name} {{ ... }}`"))),
+                    Diagnostic::new(
+                        Code::UnknownEntity,
+                        self.file,
+                        value.span,
+                        format!("unknown entity `{name}`"),
+                    )
+                    .label("no entity has this name")
+                    .help(suggest::help_or(name, names, || {
+                        format!("declare it with `entity {name} {{ ... }}`")
+                    })),
                 );
                 return None;
             }
@@ -377,13 +425,20 @@ impl<'a> FlowChecker<'_, 'a> {
             _ => {
                 let ty = self.infer(value);
                 if !ty.assignable_to(&Type::Database) {
-                    self.mismatch(value.span, &ty, "argument `db` must be a database", "name one of the entity's databases, e.g. `db: ContactProfile`");
+                    self.mismatch(
+                        value.span,
+                        &ty,
+                        "argument `db` must be a database",
+                        "name one of the entity's databases, e.g. `db: ContactProfile`",
+                    );
                 }
                 return None;
             }
         };
         for &(entity_name, _) in acting {
-            let Some(entity) = self.cx.entity(entity_name) else { continue };
+            let Some(entity) = self.cx.entity(entity_name) else {
+                continue;
+            };
             if entity.databases.iter().any(|d| d.name == name) {
                 continue;
             }
@@ -392,7 +447,10 @@ impl<'a> FlowChecker<'_, 'a> {
                 if names.is_empty() {
                     format!("declare it in `entity {entity_name} {{ databases {name} }}`")
                 } else {
-                    format!("`{entity_name}` declares {}; add `{name}` to its `databases` if it exists", suggest::list(&names))
+                    format!(
+                        "`{entity_name}` declares {}; add `{name}` to its `databases` if it exists",
+                        suggest::list(&names)
+                    )
                 }
             });
             self.push(
@@ -415,18 +473,27 @@ impl<'a> FlowChecker<'_, 'a> {
         }
         let names: Vec<&str> = self.cx.templates.keys().copied().collect();
         self.push(
-            Diagnostic::new(Code::UnknownTemplate, self.file, span, format!("unknown template `{name}`"))
-                .label("no `template` has this name")
-                .help(suggest::help_or(name, names, || {
-                    format!("declare it with `template {name} {{ subject \"...\" text \"\"\"...\"\"\" }}`")
-                })),
+            Diagnostic::new(
+                Code::UnknownTemplate,
+                self.file,
+                span,
+                format!("unknown template `{name}`"),
+            )
+            .label("no `template` has this name")
+            .help(suggest::help_or(name, names, || {
+                format!("declare it with `template {name} {{ subject \"...\" text \"\"\"...\"\"\" }}`")
+            })),
         );
     }
 
     fn check_template_vars(&mut self, template_arg: &'a ast::Arg, with: Option<&'a ast::Arg>) {
         let cx = self.cx;
-        let Some(name) = template_arg.value.as_plain_str() else { return };
-        let Some(info) = cx.templates.get(name.as_str()) else { return };
+        let Some(name) = template_arg.value.as_plain_str() else {
+            return;
+        };
+        let Some(info) = cx.templates.get(name.as_str()) else {
+            return;
+        };
         if self.quiet > 0 {
             return;
         }
@@ -438,7 +505,13 @@ impl<'a> FlowChecker<'_, 'a> {
                     _ => None,
                 };
                 match provided {
-                    Some(p) => super::templates::check_with(info, Some(&p), with.value.span, self.file, self.diagnostics),
+                    Some(p) => super::templates::check_with(
+                        info,
+                        Some(&p),
+                        with.value.span,
+                        self.file,
+                        self.diagnostics,
+                    ),
                     None => {
                         // A record value from elsewhere: only a closed record's fields are known.
                         let mark = self.captured.len();
@@ -450,7 +523,13 @@ impl<'a> FlowChecker<'_, 'a> {
                         self.captured.truncate(mark);
                         if let Type::Record { fields, open: false } = ty.strip_optional() {
                             let p: BTreeSet<&str> = fields.keys().map(String::as_str).collect();
-                            super::templates::check_with(info, Some(&p), with.value.span, self.file, self.diagnostics);
+                            super::templates::check_with(
+                                info,
+                                Some(&p),
+                                with.value.span,
+                                self.file,
+                                self.diagnostics,
+                            );
                         }
                     }
                 }
@@ -465,7 +544,9 @@ impl<'a> FlowChecker<'_, 'a> {
         acting: &[(&'a str, Span)],
     ) {
         let cx = self.cx;
-        let (Some(schemas), Some(db)) = (&cx.schemas, db) else { return };
+        let (Some(schemas), Some(db)) = (&cx.schemas, db) else {
+            return;
+        };
         if self.quiet > 0 {
             return;
         }
@@ -475,7 +556,14 @@ impl<'a> FlowChecker<'_, 'a> {
                 continue;
             }
             for &(entity, _) in acting {
-                super::notion_schema::check_properties(schemas, entity, db, &arg.value, self.file, self.diagnostics);
+                super::notion_schema::check_properties(
+                    schemas,
+                    entity,
+                    db,
+                    &arg.value,
+                    self.file,
+                    self.diagnostics,
+                );
             }
         }
     }
@@ -487,7 +575,15 @@ pub(crate) fn subflow_output(flow: &ast::Flow) -> Type {
         Some(ExprKind::Record(fields)) => Type::Record {
             fields: fields
                 .iter()
-                .map(|f| (f.name.name.clone(), Field { ty: Type::Any, optional: false }))
+                .map(|f| {
+                    (
+                        f.name.name.clone(),
+                        Field {
+                            ty: Type::Any,
+                            optional: false,
+                        },
+                    )
+                })
                 .collect(),
             open: false,
         },

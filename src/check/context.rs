@@ -59,9 +59,9 @@ impl<'a> Context<'a> {
                         databases.extend(e.databases.iter().map(|d| d.name.as_str()));
                     }
                     ast::Item::Template(t) => {
-                        templates
-                            .entry(t.name.name.as_str())
-                            .or_insert_with(|| TemplateInfo::new(module.file, t, &project.sources.get(module.file).text));
+                        templates.entry(t.name.name.as_str()).or_insert_with(|| {
+                            TemplateInfo::new(module.file, t, &project.sources.get(module.file).text)
+                        });
                     }
                     _ => {}
                 }
@@ -79,7 +79,12 @@ impl<'a> Context<'a> {
                             flows.entry(f.name.name.as_str()).or_insert(f);
                         }
                         ast::Item::Use(u) => {
-                            let path = u.path.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join("/");
+                            let path = u
+                                .path
+                                .iter()
+                                .map(|p| p.name.as_str())
+                                .collect::<Vec<_>>()
+                                .join("/");
                             if module_index.contains_key(path.as_str()) {
                                 uses.entry(u.name().name.as_str()).or_insert(path);
                             }

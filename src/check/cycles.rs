@@ -44,7 +44,10 @@ pub(crate) fn check(checker: &mut FlowChecker<'_, '_>) {
         }
         let mut members: Vec<usize> = component.iter().map(|i| i.index()).collect();
         members.sort_by_key(|&i| checker.scope.decls[i].name.span.start);
-        let names: Vec<&str> = members.iter().map(|&i| checker.scope.decls[i].name.name.as_str()).collect();
+        let names: Vec<&str> = members
+            .iter()
+            .map(|&i| checker.scope.decls[i].name.name.as_str())
+            .collect();
         let first = &checker.scope.decls[members[0]];
         let mut diagnostic = Diagnostic::new(
             Code::DependencyCycle,
@@ -52,7 +55,11 @@ pub(crate) fn check(checker: &mut FlowChecker<'_, '_>) {
             first.name.span,
             format!(
                 "{}{} depend on each other",
-                if members.iter().all(|&m| checker.scope.decls[m].noun() == "step") { "steps " } else { "" },
+                if members.iter().all(|&m| checker.scope.decls[m].noun() == "step") {
+                    "steps "
+                } else {
+                    ""
+                },
                 suggest::list(&names)
             ),
         )

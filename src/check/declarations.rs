@@ -27,10 +27,14 @@ fn duplicate(
     )
     .label("second declaration");
     if first.0 == file {
-        d = d.with(first.1, "first declared here").help("rename or remove one of them");
+        d = d
+            .with(first.1, "first declared here")
+            .help("rename or remove one of them");
     } else {
         let path = cx.project.sources.get(first.0).path.display().to_string();
-        d = d.help(format!("it is first declared in {path}; rename or remove one of them"));
+        d = d.help(format!(
+            "it is first declared in {path}; rename or remove one of them"
+        ));
     }
     diagnostics.push(d);
 }
@@ -105,7 +109,12 @@ pub(crate) fn check(cx: &Context<'_>, diagnostics: &mut Diagnostics) {
 }
 
 fn check_use(cx: &Context<'_>, u: &ast::Use, file: FileId, diagnostics: &mut Diagnostics) {
-    let path = u.path.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join("/");
+    let path = u
+        .path
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join("/");
     if cx.module_index.contains_key(path.as_str()) {
         return;
     }
@@ -114,14 +123,23 @@ fn check_use(cx: &Context<'_>, u: &ast::Use, file: FileId, diagnostics: &mut Dia
         (Some(a), Some(b)) => a.span.to(b.span),
         _ => u.span,
     };
-    let candidates: Vec<String> = cx.modules.iter().map(|m| m.parsed.module_path.replace('/', ".")).collect();
+    let candidates: Vec<String> = cx
+        .modules
+        .iter()
+        .map(|m| m.parsed.module_path.replace('/', "."))
+        .collect();
     let help = suggest::help_or(&dotted, candidates.iter().map(String::as_str), || {
         format!("`use {dotted}` reads `{path}.flow` under the project root; create it or fix the path")
     });
     diagnostics.push(
-        Diagnostic::new(Code::UnknownModule, file, span, format!("unknown module `{dotted}`"))
-            .label(format!("no file `{path}.flow`"))
-            .help(help),
+        Diagnostic::new(
+            Code::UnknownModule,
+            file,
+            span,
+            format!("unknown module `{dotted}`"),
+        )
+        .label(format!("no file `{path}.flow`"))
+        .help(help),
     );
 }
 
@@ -152,7 +170,10 @@ fn check_entity(cx: &Context<'_>, e: &ast::Entity, file: FileId, diagnostics: &m
                     Code::DuplicateName,
                     file,
                     setting.name.span,
-                    format!("setting `{}` is declared twice in `{}`", setting.name.name, e.name.name),
+                    format!(
+                        "setting `{}` is declared twice in `{}`",
+                        setting.name.name, e.name.name
+                    ),
                 )
                 .label("second declaration")
                 .with(*first, "first declared here")
@@ -162,13 +183,20 @@ fn check_entity(cx: &Context<'_>, e: &ast::Entity, file: FileId, diagnostics: &m
             settings.insert(&setting.name.name, setting.name.span);
         }
         let lower = setting.name.name.to_ascii_lowercase();
-        let named_secret = ["token", "password", "api_key", "apikey", "secret"].iter().any(|s| lower.contains(s));
+        let named_secret = ["token", "password", "api_key", "apikey", "secret"]
+            .iter()
+            .any(|s| lower.contains(s));
         let value = setting.value.as_plain_str().unwrap_or_default();
         if (named_secret && !value.is_empty()) || super::warnings::looks_like_secret(&value) {
             diagnostics.push(
-                Diagnostic::new(Code::SecretLiteral, file, setting.value.span, "secret written in the flow's source")
-                    .label(format!("`{}` is written as a literal", setting.name.name))
-                    .help("keep it in an environment variable and read it with `secret(\"ENV_NAME\")`"),
+                Diagnostic::new(
+                    Code::SecretLiteral,
+                    file,
+                    setting.value.span,
+                    "secret written in the flow's source",
+                )
+                .label(format!("`{}` is written as a literal", setting.name.name))
+                .help("keep it in an environment variable and read it with `secret(\"ENV_NAME\")`"),
             );
         }
     }
@@ -185,7 +213,10 @@ fn check_entity(cx: &Context<'_>, e: &ast::Entity, file: FileId, diagnostics: &m
                     )
                     .label("not in this entity's `databases`")
                     .help(suggest::help_or(&db.name, names, || {
-                        format!("an entity grants its own databases: add `{}` to `databases` first", db.name)
+                        format!(
+                            "an entity grants its own databases: add `{}` to `databases` first",
+                            db.name
+                        )
                     })),
                 );
             }
@@ -194,11 +225,16 @@ fn check_entity(cx: &Context<'_>, e: &ast::Entity, file: FileId, diagnostics: &m
             if !cx.entities.contains_key(to.name.as_str()) {
                 let names: Vec<&str> = cx.entities.keys().copied().collect();
                 diagnostics.push(
-                    Diagnostic::new(Code::UnknownEntity, file, to.span, format!("unknown entity `{}`", to.name))
-                        .label("no entity has this name")
-                        .help(suggest::help_or(&to.name, names, || {
-                            format!("declare it with `entity {} {{ ... }}`", to.name)
-                        })),
+                    Diagnostic::new(
+                        Code::UnknownEntity,
+                        file,
+                        to.span,
+                        format!("unknown entity `{}`", to.name),
+                    )
+                    .label("no entity has this name")
+                    .help(suggest::help_or(&to.name, names, || {
+                        format!("declare it with `entity {} {{ ... }}`", to.name)
+                    })),
                 );
             }
         }

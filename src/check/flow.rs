@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, FileId};
-use crate::syntax::ast::{self, Expr, Fallback, Policy, Stmt, StepBody};
+use crate::syntax::ast::{self, Expr, Fallback, Policy, StepBody, Stmt};
 use crate::syntax::Span;
 use crate::types::{Field, Type};
 
@@ -126,7 +126,10 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                 )
                 .label("no entity has this name")
                 .help(super::suggest::help_or(&flow.entity.name, names, || {
-                    format!("declare it with `entity {} {{ databases ... }}`", flow.entity.name)
+                    format!(
+                        "declare it with `entity {} {{ databases ... }}`",
+                        flow.entity.name
+                    )
                 })),
             );
         }
@@ -150,7 +153,12 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
     }
 
     fn check_input(&mut self) {
-        let Some(input) = &self.flow.input else { return };
+        let Some(input) = &self.flow.input else {
+            // Without an `input` block the trigger's payload (a webhook body, a Notion page, an
+            // event) is read as it comes: any field may be there.
+            self.input_type = Type::open_record([]);
+            return;
+        };
         let mut report = Some((&mut *self.diagnostics, self.file));
         let mut fields = BTreeMap::new();
         let mut first: BTreeMap<&str, Span> = BTreeMap::new();
@@ -177,7 +185,13 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
             first.insert(&field.name.name, field.name.span);
             let optional = field.ty.optional || field.default.is_some();
             let value_ty = if field.ty.optional { Type::optional(ty) } else { ty };
-            fields.insert(field.name.name.clone(), Field { ty: value_ty, optional });
+            fields.insert(
+                field.name.name.clone(),
+                Field {
+                    ty: value_ty,
+                    optional,
+                },
+            );
         }
         self.input_type = Type::Record { fields, open: false };
         for (field, ty) in input.fields.iter().zip(declared) {
@@ -189,7 +203,10 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                             Code::TypeMismatch,
                             self.file,
                             default.span,
-                            format!("default of `{}` is `{found}`, but the field is `{ty}`", field.name.name),
+                            format!(
+                                "default of `{}` is `{found}`, but the field is `{ty}`",
+                                field.name.name
+                            ),
                         )
                         .label(format!("`{found}`"))
                         .help(format!("give a `{ty}` default or change the field's type")),
@@ -292,20 +309,22 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                 }
                 self.ctx_deps.truncate(depth);
             }
-            Stmt::Wait(w) => match &w.kind {
-                ast::WaitKind::For(e) => {
-                    let ty = self.infer(e);
-                    if !ty.assignable_to(&Type::Duration) {
-                        self.mismatch(e.span, &ty, "`wait` needs a `duration`", "write a duration such as `2d` or `1h30m`, or use `wait until` for a point in time");
+            Stmt::Wait(w) => {
+                match &w.kind {
+                    ast::WaitKind::For(e) => {
+                        let ty = self.infer(e);
+                        if !ty.assignable_to(&Type::Duration) {
+                            self.mismatch(e.span, &ty, "`wait` needs a `duration`", "write a duration such as `2d` or `1h30m`, or use `wait until` for a point in time");
+                        }
+                    }
+                    ast::WaitKind::Until(e) => {
+                        let ty = self.infer(e);
+                        if !matches!(ty.strip_optional(), Type::Date | Type::Datetime | Type::Any) {
+                            self.mismatch(e.span, &ty, "`wait until` needs a `datetime` or `date`", "give a point in time, e.g. `input.starts_at - 24h`; use `wait` for a duration");
+                        }
                     }
                 }
-                ast::WaitKind::Until(e) => {
-                    let ty = self.infer(e);
-                    if !matches!(ty.strip_optional(), Type::Date | Type::Datetime | Type::Any) {
-                        self.mismatch(e.span, &ty, "`wait until` needs a `datetime` or `date`", "give a point in time, e.g. `input.starts_at - 24h`; use `wait` for a duration");
-                    }
-                }
-            },
+            }
             Stmt::Emit(e) => {
                 if e.event.value.trim().is_empty() {
                     self.push(
@@ -377,7 +396,9 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                     self.push(
                         Diagnostic::new(Code::TypeMismatch, self.file, w.event.span, "event name is empty")
                             .label("empty")
-                            .help("name the event the step waits for, e.g. `wait for event \"lead.replied\"`"),
+                            .help(
+                                "name the event the step waits for, e.g. `wait for event \"lead.replied\"`",
+                            ),
                     );
                 }
                 if let Some(filter) = &w.filter {
@@ -406,7 +427,10 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                         self.ctx_deps.truncate(depth);
                         let yielded = self.yields.pop().unwrap_or_default();
                         self.check_final_yield(block, "fallback");
-                        yielded.into_iter().reduce(|a, b| join(&a, &b)).unwrap_or(Type::Any)
+                        yielded
+                            .into_iter()
+                            .reduce(|a, b| join(&a, &b))
+                            .unwrap_or(Type::Any)
                     }
                 };
                 ty = join(&ty, &fallback_ty);
@@ -439,9 +463,14 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         };
         if let Some((0, span)) = f.concurrency {
             self.push(
-                Diagnostic::new(Code::InvalidPolicy, self.file, span, "`concurrency 0` would never run an item")
-                    .label("must be at least 1")
-                    .help("write `concurrency 1` to run items one at a time, or remove it for no limit"),
+                Diagnostic::new(
+                    Code::InvalidPolicy,
+                    self.file,
+                    span,
+                    "`concurrency 0` would never run an item",
+                )
+                .label("must be at least 1")
+                .help("write `concurrency 1` to run items one at a time, or remove it for no limit"),
             );
         }
         let depth = self.ctx_deps.len();
@@ -457,7 +486,12 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         self.locals.pop();
         self.ctx_deps.truncate(depth);
         self.check_final_yield(&f.body, "fan-out");
-        Type::list(yielded.into_iter().reduce(|a, b| join(&a, &b)).unwrap_or(Type::Any))
+        Type::list(
+            yielded
+                .into_iter()
+                .reduce(|a, b| join(&a, &b))
+                .unwrap_or(Type::Any),
+        )
     }
 
     fn check_final_yield(&mut self, block: &ast::Block, what: &str) {
@@ -467,21 +501,33 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         let end = block.span.end as usize;
         let span = Span::new(end.saturating_sub(1), end);
         self.push(
-            Diagnostic::new(Code::MisplacedYield, self.file, span, format!("{what} block has no final `yield`"))
-                .label("the block ends here without a value")
-                .help(match what {
-                    "fallback" => "end the block with `yield VALUE`: the value that stands in for the step's result",
-                    _ => "end the block with `yield VALUE`: the value collected for each item",
-                }),
+            Diagnostic::new(
+                Code::MisplacedYield,
+                self.file,
+                span,
+                format!("{what} block has no final `yield`"),
+            )
+            .label("the block ends here without a value")
+            .help(match what {
+                "fallback" => {
+                    "end the block with `yield VALUE`: the value that stands in for the step's result"
+                }
+                _ => "end the block with `yield VALUE`: the value collected for each item",
+            }),
         );
     }
 
     /// E0300 at `span`: `what`, found `found`.
     pub fn mismatch(&mut self, span: Span, found: &Type, what: &str, help: &str) {
         self.push(
-            Diagnostic::new(Code::TypeMismatch, self.file, span, format!("{what}, found `{found}`"))
-                .label(format!("this is `{found}`"))
-                .help(help.to_string()),
+            Diagnostic::new(
+                Code::TypeMismatch,
+                self.file,
+                span,
+                format!("{what}, found `{found}`"),
+            )
+            .label(format!("this is `{found}`"))
+            .help(help.to_string()),
         );
     }
 
@@ -507,7 +553,9 @@ pub(crate) fn ends_with_yield(stmts: &[Stmt]) -> bool {
                 && i.branches.iter().all(|(_, b)| ends_with_yield(&b.stmts))
         }
         Some(Stmt::Match(m)) => {
-            m.arms.iter().any(|a| matches!(a.pattern, ast::Pattern::Wildcard(_)))
+            m.arms
+                .iter()
+                .any(|a| matches!(a.pattern, ast::Pattern::Wildcard(_)))
                 && m.arms.iter().all(|a| ends_with_yield(&a.body.stmts))
         }
         _ => false,
@@ -524,5 +572,9 @@ pub(crate) fn element_type(ty: &Type) -> Type {
 
 /// `error` in `on error`: the failed step and why.
 fn error_type() -> Type {
-    Type::open_record([("step", Type::Text), ("message", Type::Text), ("class", Type::Text)])
+    Type::open_record([
+        ("step", Type::Text),
+        ("message", Type::Text),
+        ("class", Type::Text),
+    ])
 }

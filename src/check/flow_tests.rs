@@ -21,22 +21,38 @@ pub(crate) fn check(cx: &Context<'_>, diagnostics: &mut Diagnostics) {
     }
 }
 
-fn find_flow<'c, 'a>(cx: &'c Context<'a>, module: &'c ModuleInfo<'a>, name: &str) -> Option<(&'c ModuleInfo<'a>, &'a ast::Flow)> {
+fn find_flow<'c, 'a>(
+    cx: &'c Context<'a>,
+    module: &'c ModuleInfo<'a>,
+    name: &str,
+) -> Option<(&'c ModuleInfo<'a>, &'a ast::Flow)> {
     if let Some(flow) = module.flows.get(name) {
         return Some((module, flow));
     }
     cx.modules.iter().find_map(|m| m.flows.get(name).map(|f| (m, *f)))
 }
 
-fn check_test<'a>(cx: &Context<'a>, module: &ModuleInfo<'a>, test: &'a ast::Test, diagnostics: &mut Diagnostics) {
+fn check_test<'a>(
+    cx: &Context<'a>,
+    module: &ModuleInfo<'a>,
+    test: &'a ast::Test,
+    diagnostics: &mut Diagnostics,
+) {
     let file = module.file();
     let target = find_flow(cx, module, &test.flow.name);
     if target.is_none() && !test.flow.name.is_empty() {
         let names: Vec<&str> = cx.modules.iter().flat_map(|m| m.flows.keys().copied()).collect();
         diagnostics.push(
-            Diagnostic::new(Code::UnknownFlow, file, test.flow.span, format!("unknown flow `{}`", test.flow.name))
-                .label("no flow in the project has this name")
-                .help(suggest::help_or(&test.flow.name, names, || "a test names the flow it runs: `test \"...\" for flow_name { ... }`".to_string())),
+            Diagnostic::new(
+                Code::UnknownFlow,
+                file,
+                test.flow.span,
+                format!("unknown flow `{}`", test.flow.name),
+            )
+            .label("no flow in the project has this name")
+            .help(suggest::help_or(&test.flow.name, names, || {
+                "a test names the flow it runs: `test \"...\" for flow_name { ... }`".to_string()
+            })),
         );
     }
     let scope = target.map(|(_, flow)| Scope::collect(flow, file, &mut Diagnostics::new()));
@@ -78,9 +94,14 @@ fn check_test<'a>(cx: &Context<'a>, module: &ModuleInfo<'a>, test: &'a ast::Test
             TestItem::Start(at) => {
                 if chrono::DateTime::parse_from_rfc3339(&at.value).is_err() {
                     diagnostics.push(
-                        Diagnostic::new(Code::TypeMismatch, file, at.span, format!("`{}` is not a datetime", at.value))
-                            .label("expected an RFC 3339 datetime")
-                            .help("write it as `\"2026-01-05T09:00:00Z\"`"),
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            file,
+                            at.span,
+                            format!("`{}` is not a datetime", at.value),
+                        )
+                        .label("expected an RFC 3339 datetime")
+                        .help("write it as `\"2026-01-05T09:00:00Z\"`"),
                     );
                 }
             }
@@ -95,11 +116,18 @@ fn check_test<'a>(cx: &Context<'a>, module: &ModuleInfo<'a>, test: &'a ast::Test
                     if let StubOutcome::Fails { class, .. } = outcome {
                         if ErrorClass::from_name(&class.name).is_none() {
                             diagnostics.push(
-                                Diagnostic::new(Code::UnknownErrorClass, file, class.span, format!("unknown error class `{}`", class.name))
-                                    .label("not an error class")
-                                    .help(suggest::help_or(&class.name, class_names().iter().copied(), || {
-                                        format!("error classes are {}", suggest::list(class_names()))
-                                    })),
+                                Diagnostic::new(
+                                    Code::UnknownErrorClass,
+                                    file,
+                                    class.span,
+                                    format!("unknown error class `{}`", class.name),
+                                )
+                                .label("not an error class")
+                                .help(suggest::help_or(
+                                    &class.name,
+                                    class_names().iter().copied(),
+                                    || format!("error classes are {}", suggest::list(class_names())),
+                                )),
                             );
                         }
                     }
@@ -116,17 +144,29 @@ fn check_test<'a>(cx: &Context<'a>, module: &ModuleInfo<'a>, test: &'a ast::Test
                         let mut names = Vec::new();
                         root_names(expr, &mut names);
                         for (name, span) in names {
-                            if matches!(name, "output" | "status" | "input") || scope.by_name.contains_key(name) {
+                            if matches!(name, "output" | "status" | "input")
+                                || scope.by_name.contains_key(name)
+                            {
                                 continue;
                             }
                             let mut candidates = vec!["output", "status"];
                             candidates.extend(steps.iter().copied());
                             diagnostics.push(
-                                Diagnostic::new(Code::UnknownName, file, span, format!("unknown name `{name}` in an expectation"))
-                                    .label("not `output`, `status` or a step")
-                                    .help(suggest::help_or(name, candidates, || {
-                                        "expectations read `output`, `status` and the flow's steps".to_string()
-                                    })),
+                                Diagnostic::new(
+                                    Code::UnknownName,
+                                    file,
+                                    span,
+                                    format!("unknown name `{name}` in an expectation"),
+                                )
+                                .label("not `output`, `status` or a step")
+                                .help(suggest::help_or(
+                                    name,
+                                    candidates,
+                                    || {
+                                        "expectations read `output`, `status` and the flow's steps"
+                                            .to_string()
+                                    },
+                                )),
                             );
                         }
                     }
@@ -145,7 +185,10 @@ fn check_action(
     file: FileId,
     diagnostics: &mut Diagnostics,
 ) {
-    let modules: Vec<&ModuleInfo<'_>> = flow_module.into_iter().chain(std::iter::once(test_module)).collect();
+    let modules: Vec<&ModuleInfo<'_>> = flow_module
+        .into_iter()
+        .chain(std::iter::once(test_module))
+        .collect();
     match path {
         [name] => {
             if modules.iter().any(|m| m.flows.contains_key(name.name.as_str())) {
@@ -168,7 +211,11 @@ fn check_action(
                             format!("module `{}` has no flow `{}`", first.name, second.name),
                         )
                         .label("not a flow of this module")
-                        .help(suggest::help_or(&second.name, used.flows.keys().copied(), || "check the flow's name".to_string())),
+                        .help(suggest::help_or(
+                            &second.name,
+                            used.flows.keys().copied(),
+                            || "check the flow's name".to_string(),
+                        )),
                     );
                 }
                 return;
@@ -185,20 +232,29 @@ fn check_action(
                                 format!("connector `{}` has no action `{}`", first.name, second.name),
                             )
                             .label("unknown action")
-                            .help(suggest::help_or(&second.name, names.iter().copied(), || {
-                                format!("`{}` has {}", first.name, suggest::list(&names))
-                            })),
+                            .help(suggest::help_or(
+                                &second.name,
+                                names.iter().copied(),
+                                || format!("`{}` has {}", first.name, suggest::list(&names)),
+                            )),
                         );
                     }
                 }
                 None => {
                     let names: Vec<&str> = cx.registry.names().collect();
                     diagnostics.push(
-                        Diagnostic::new(Code::UnknownConnector, file, first.span, format!("unknown connector `{}`", first.name))
-                            .label("no connector or `use` has this name")
-                            .help(suggest::help_or(&first.name, names.iter().copied(), || {
-                                format!("connectors are {}", suggest::list(&names))
-                            })),
+                        Diagnostic::new(
+                            Code::UnknownConnector,
+                            file,
+                            first.span,
+                            format!("unknown connector `{}`", first.name),
+                        )
+                        .label("no connector or `use` has this name")
+                        .help(suggest::help_or(
+                            &first.name,
+                            names.iter().copied(),
+                            || format!("connectors are {}", suggest::list(&names)),
+                        )),
                     );
                 }
             }
@@ -208,7 +264,9 @@ fn check_action(
 }
 
 fn check_input(flow: &ast::Flow, expr: &Expr, file: FileId, diagnostics: &mut Diagnostics) {
-    let ExprKind::Record(fields) = &expr.kind else { return };
+    let ExprKind::Record(fields) = &expr.kind else {
+        return;
+    };
     let declared: Vec<&ast::FieldDecl> = flow.input.iter().flat_map(|i| &i.fields).collect();
     let names: Vec<&str> = declared.iter().map(|f| f.name.name.as_str()).collect();
     for field in fields {
@@ -218,7 +276,10 @@ fn check_input(flow: &ast::Flow, expr: &Expr, file: FileId, diagnostics: &mut Di
                     Code::UnknownField,
                     file,
                     field.name.span,
-                    format!("flow `{}` has no input field `{}`", flow.name.name, field.name.name),
+                    format!(
+                        "flow `{}` has no input field `{}`",
+                        flow.name.name, field.name.name
+                    ),
                 )
                 .label("unknown input field")
                 .help(suggest::help_or(&field.name.name, names.iter().copied(), || {
@@ -239,12 +300,20 @@ fn check_input(flow: &ast::Flow, expr: &Expr, file: FileId, diagnostics: &mut Di
                 Code::MissingArgument,
                 file,
                 expr.span,
-                format!("test input lacks {} of flow `{}`", suggest::list(&missing), flow.name.name),
+                format!(
+                    "test input lacks {} of flow `{}`",
+                    suggest::list(&missing),
+                    flow.name.name
+                ),
             )
             .label("required input missing")
             .help(format!(
                 "add {} to the test's `input`",
-                missing.iter().map(|m| format!("`{m}: ...`")).collect::<Vec<_>>().join(", ")
+                missing
+                    .iter()
+                    .map(|m| format!("`{m}: ...`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )),
         );
     }

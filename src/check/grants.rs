@@ -87,7 +87,9 @@ pub(crate) fn check_access<'a>(
         if name == own || reported.contains(&name) {
             continue;
         }
-        let Some(&(file, entity)) = checker.cx.entities.get(name) else { continue };
+        let Some(&(file, entity)) = checker.cx.entities.get(name) else {
+            continue;
+        };
         let granted = entity.grants.iter().any(|g| {
             covers(g.access, access)
                 && g.to.iter().any(|t| t.name == own)

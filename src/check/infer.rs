@@ -40,7 +40,12 @@ impl<'a> FlowChecker<'_, 'a> {
                     Type::List { of } => {
                         let of = (**of).clone();
                         if !index_ty.assignable_to(&Type::Number) {
-                            self.mismatch(index.span, &index_ty, "a list index must be a `number`", "index lists by position, starting at 0");
+                            self.mismatch(
+                                index.span,
+                                &index_ty,
+                                "a list index must be a `number`",
+                                "index lists by position, starting at 0",
+                            );
                         }
                         Type::optional(of)
                     }
@@ -48,7 +53,12 @@ impl<'a> FlowChecker<'_, 'a> {
                     Type::Text => Type::Text,
                     other => {
                         let other = other.clone();
-                        self.mismatch(base.span, &other, "only lists, records and text can be indexed", "index a list (`items[0]`) or a record (`record[\"Full Name\"]`)");
+                        self.mismatch(
+                            base.span,
+                            &other,
+                            "only lists, records and text can be indexed",
+                            "index a list (`items[0]`) or a record (`record[\"Full Name\"]`)",
+                        );
                         Type::Any
                     }
                 }
@@ -89,7 +99,10 @@ impl<'a> FlowChecker<'_, 'a> {
                     first.insert(&field.name.name, field.name.span);
                     out.insert(field.name.name.clone(), Field { ty, optional: false });
                 }
-                Type::Record { fields: out, open: false }
+                Type::Record {
+                    fields: out,
+                    open: false,
+                }
             }
             ExprKind::Unary(op, operand) => {
                 let ty = self.infer(operand);
@@ -102,7 +115,12 @@ impl<'a> FlowChecker<'_, 'a> {
                         Type::Number | Type::Duration | Type::Any => ty.strip_optional().clone(),
                         other => {
                             let other = other.clone();
-                            self.mismatch(operand.span, &other, "`-` needs a `number` or a `duration`", "negate numbers or durations only");
+                            self.mismatch(
+                                operand.span,
+                                &other,
+                                "`-` needs a `number` or a `duration`",
+                                "negate numbers or durations only",
+                            );
                             Type::Any
                         }
                     },
@@ -185,7 +203,9 @@ impl<'a> FlowChecker<'_, 'a> {
         candidates.extend(["input", "entity"]);
         candidates.extend(self.cx.entities.keys().copied());
         let loop_var = self.scope.decls.iter().any(|d| match d.kind {
-            super::scope::DeclKind::Step(s) => matches!(&s.body, ast::StepBody::FanOut(f) if f.var.name == name),
+            super::scope::DeclKind::Step(s) => {
+                matches!(&s.body, ast::StepBody::FanOut(f) if f.var.name == name)
+            }
             _ => false,
         });
         let help = if loop_var {
@@ -198,9 +218,14 @@ impl<'a> FlowChecker<'_, 'a> {
             })
         };
         self.push(
-            Diagnostic::new(Code::UnknownName, self.file, span, format!("unknown name `{name}`"))
-                .label("not declared in this flow")
-                .help(help),
+            Diagnostic::new(
+                Code::UnknownName,
+                self.file,
+                span,
+                format!("unknown name `{name}`"),
+            )
+            .label("not declared in this flow")
+            .help(help),
         );
         Type::Any
     }
@@ -209,8 +234,20 @@ impl<'a> FlowChecker<'_, 'a> {
     pub fn entity_record(&self, entity: Option<&'a ast::Entity>) -> Type {
         let Some(entity) = entity else { return Type::Any };
         let mut fields = BTreeMap::new();
-        fields.insert("name".to_string(), Field { ty: Type::Text, optional: false });
-        fields.insert("title".to_string(), Field { ty: Type::Text, optional: false });
+        fields.insert(
+            "name".to_string(),
+            Field {
+                ty: Type::Text,
+                optional: false,
+            },
+        );
+        fields.insert(
+            "title".to_string(),
+            Field {
+                ty: Type::Text,
+                optional: false,
+            },
+        );
         for setting in &entity.settings {
             fields.insert(
                 setting.name.name.clone(),
@@ -233,7 +270,10 @@ impl<'a> FlowChecker<'_, 'a> {
             {
                 self.entity_record(self.cx.entity(name))
             }
-            Some("input") if !self.scope.by_name.contains_key("input") && !self.locals.iter().any(|l| l.name == "input") => {
+            Some("input")
+                if !self.scope.by_name.contains_key("input")
+                    && !self.locals.iter().any(|l| l.name == "input") =>
+            {
                 self.input_used.insert(&field.name);
                 self.input_type.clone()
             }
@@ -305,11 +345,21 @@ impl<'a> FlowChecker<'_, 'a> {
         let types: Vec<Type> = args.iter().map(|a| self.infer(a)).collect();
         let Some(builtin) = builtins::lookup(&name.name) else {
             self.push(
-                Diagnostic::new(Code::UnknownFunction, self.file, name.span, format!("unknown function `{}`", name.name))
-                    .label("not a built-in function")
-                    .help(suggest::help_or(&name.name, builtins::NAMES.iter().copied(), || {
-                        "connector actions are called as steps: `step x = connector.action(arg: value)`".to_string()
-                    })),
+                Diagnostic::new(
+                    Code::UnknownFunction,
+                    self.file,
+                    name.span,
+                    format!("unknown function `{}`", name.name),
+                )
+                .label("not a built-in function")
+                .help(suggest::help_or(
+                    &name.name,
+                    builtins::NAMES.iter().copied(),
+                    || {
+                        "connector actions are called as steps: `step x = connector.action(arg: value)`"
+                            .to_string()
+                    },
+                )),
             );
             return Type::Any;
         };
@@ -327,7 +377,10 @@ impl<'a> FlowChecker<'_, 'a> {
                         if given == 1 { "was" } else { "were" }
                     ),
                 )
-                .label(format!("{given} {}", if given == 1 { "argument" } else { "arguments" }))
+                .label(format!(
+                    "{given} {}",
+                    if given == 1 { "argument" } else { "arguments" }
+                ))
                 .help(format!("call it as `{}`", builtins::usage(&name.name, &builtin))),
             );
             return builtin.result(&types);
@@ -340,7 +393,12 @@ impl<'a> FlowChecker<'_, 'a> {
                         Code::TypeMismatch,
                         self.file,
                         arg.span,
-                        format!("argument {} of `{}` must be {}, found `{ty}`", i + 1, name.name, param.describe()),
+                        format!(
+                            "argument {} of `{}` must be {}, found `{ty}`",
+                            i + 1,
+                            name.name,
+                            param.describe()
+                        ),
                     )
                     .label(format!("this is `{ty}`"))
                     .help(format!("pass {} here", param.describe())),
@@ -379,7 +437,14 @@ impl<'a> FlowChecker<'_, 'a> {
                             | (T::Text | T::Email, T::Text | T::Email)
                     );
                 if !ok {
-                    self.operands(op, left, &l, right, &r, "order numbers, durations, dates or text, both sides the same kind");
+                    self.operands(
+                        op,
+                        left,
+                        &l,
+                        right,
+                        &r,
+                        "order numbers, durations, dates or text, both sides the same kind",
+                    );
                 }
                 return T::Bool;
             }
@@ -391,13 +456,25 @@ impl<'a> FlowChecker<'_, 'a> {
                 };
             }
             In => {
-                if !matches!(rs, T::List { .. } | T::Text | T::Email | T::Record { .. } | T::Any) {
-                    self.mismatch(right.span, &r, "the right side of `in` must be a list or text", "test membership in a list (`x in [\"a\", \"b\"]`) or text");
+                if !matches!(
+                    rs,
+                    T::List { .. } | T::Text | T::Email | T::Record { .. } | T::Any
+                ) {
+                    self.mismatch(
+                        right.span,
+                        &r,
+                        "the right side of `in` must be a list or text",
+                        "test membership in a list (`x in [\"a\", \"b\"]`) or text",
+                    );
                 }
                 return T::Bool;
             }
             Add => match (&ls, &rs) {
-                _ if any => Some(if matches!(ls, T::Any) { rs.clone() } else { ls.clone() }),
+                _ if any => Some(if matches!(ls, T::Any) {
+                    rs.clone()
+                } else {
+                    ls.clone()
+                }),
                 (T::Number, T::Number) => Some(T::Number),
                 (T::Text | T::Email, T::Text | T::Email) => Some(T::Text),
                 (T::Duration, T::Duration) => Some(T::Duration),
@@ -463,7 +540,10 @@ pub(crate) fn comparable(a: &Type, b: &Type) -> bool {
         || matches!(b, Type::Null | Type::Any)
         || a.assignable_to(b)
         || b.assignable_to(a)
-        || matches!((a, b), (Type::Record { .. }, Type::Record { .. }) | (Type::List { .. }, Type::List { .. }))
+        || matches!(
+            (a, b),
+            (Type::Record { .. }, Type::Record { .. }) | (Type::List { .. }, Type::List { .. })
+        )
 }
 
 /// The least type holding values of both (e.g. the branches of an `if`).
@@ -488,13 +568,25 @@ pub(crate) fn join(a: &Type, b: &Type) -> Type {
                             optional: f.optional || g.optional,
                         },
                     ),
-                    None => fields.insert(name.clone(), Field { ty: f.ty.clone(), optional: true }),
+                    None => fields.insert(
+                        name.clone(),
+                        Field {
+                            ty: f.ty.clone(),
+                            optional: true,
+                        },
+                    ),
                 };
             }
             for (name, g) in fb {
-                fields.entry(name.clone()).or_insert(Field { ty: g.ty.clone(), optional: true });
+                fields.entry(name.clone()).or_insert(Field {
+                    ty: g.ty.clone(),
+                    optional: true,
+                });
             }
-            T::Record { fields, open: *oa || *ob }
+            T::Record {
+                fields,
+                open: *oa || *ob,
+            }
         }
         _ => T::Any,
     }

@@ -41,16 +41,23 @@ impl<'a> FlowChecker<'_, 'a> {
                     )
                     .label(format!("second `{keyword}`"))
                     .with(earlier, format!("first `{keyword}`"))
-                    .help(format!("keep one `{keyword}`: a step has at most one of each policy")),
+                    .help(format!(
+                        "keep one `{keyword}`: a step has at most one of each policy"
+                    )),
                 ),
                 None => first[slot] = Some(span),
             }
             match policy {
                 Policy::Retry(r) => self.check_retry(r),
                 Policy::Timeout(d) if d.ms <= 0 => self.push(
-                    Diagnostic::new(Code::InvalidPolicy, self.file, d.span, "a timeout must be longer than zero")
-                        .label("zero timeout")
-                        .help("give the step time to finish, e.g. `timeout 30s`, or remove the timeout"),
+                    Diagnostic::new(
+                        Code::InvalidPolicy,
+                        self.file,
+                        d.span,
+                        "a timeout must be longer than zero",
+                    )
+                    .label("zero timeout")
+                    .help("give the step time to finish, e.g. `timeout 30s`, or remove the timeout"),
                 ),
                 _ => {}
             }
@@ -60,9 +67,14 @@ impl<'a> FlowChecker<'_, 'a> {
     fn check_retry(&mut self, r: &ast::Retry) {
         if r.attempts == 0 {
             self.push(
-                Diagnostic::new(Code::InvalidPolicy, self.file, r.attempts_span, "`retry 0` would never run the step")
-                    .label("attempts in all, the first included")
-                    .help("write `retry 1` for a single attempt, or `retry 3` for up to three"),
+                Diagnostic::new(
+                    Code::InvalidPolicy,
+                    self.file,
+                    r.attempts_span,
+                    "`retry 0` would never run the step",
+                )
+                .label("attempts in all, the first included")
+                .help("write `retry 1` for a single attempt, or `retry 3` for up to three"),
             );
         }
         if let Some(b) = &r.backoff {
@@ -81,9 +93,14 @@ impl<'a> FlowChecker<'_, 'a> {
             if let Some((factor, span)) = b.factor {
                 if factor < 1.0 {
                     self.push(
-                        Diagnostic::new(Code::InvalidPolicy, self.file, span, format!("backoff factor {factor} would shrink the delays"))
-                            .label("below 1")
-                            .help("use a factor of at least 1, e.g. `factor 2` to double each delay"),
+                        Diagnostic::new(
+                            Code::InvalidPolicy,
+                            self.file,
+                            span,
+                            format!("backoff factor {factor} would shrink the delays"),
+                        )
+                        .label("below 1")
+                        .help("use a factor of at least 1, e.g. `factor 2` to double each delay"),
                     );
                 }
             }
@@ -98,11 +115,16 @@ impl<'a> FlowChecker<'_, 'a> {
             return;
         }
         self.push(
-            Diagnostic::new(Code::UnknownErrorClass, self.file, class.span, format!("unknown error class `{}`", class.name))
-                .label("not an error class")
-                .help(suggest::help_or(&class.name, CLASSES.iter().copied(), || {
-                    format!("error classes are {}", suggest::list(CLASSES))
-                })),
+            Diagnostic::new(
+                Code::UnknownErrorClass,
+                self.file,
+                class.span,
+                format!("unknown error class `{}`", class.name),
+            )
+            .label("not an error class")
+            .help(suggest::help_or(&class.name, CLASSES.iter().copied(), || {
+                format!("error classes are {}", suggest::list(CLASSES))
+            })),
         );
     }
 
@@ -128,11 +150,16 @@ impl<'a> FlowChecker<'_, 'a> {
                 None => {
                     let candidates: Vec<&str> = self.scope.by_name.keys().copied().collect();
                     self.push(
-                        Diagnostic::new(Code::UnknownStep, self.file, name.span, format!("unknown step `{}`", name.name))
-                            .label("no step or let has this name")
-                            .help(suggest::help_or(&name.name, candidates, || {
-                                "`after` names steps of this flow".to_string()
-                            })),
+                        Diagnostic::new(
+                            Code::UnknownStep,
+                            self.file,
+                            name.span,
+                            format!("unknown step `{}`", name.name),
+                        )
+                        .label("no step or let has this name")
+                        .help(suggest::help_or(&name.name, candidates, || {
+                            "`after` names steps of this flow".to_string()
+                        })),
                     );
                 }
             }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, FileId};
-use crate::syntax::ast::{self, Fallback, Ident, Policy, Stmt, StepBody};
+use crate::syntax::ast::{self, Fallback, Ident, Policy, StepBody, Stmt};
 
 /// A step or let.
 pub(crate) struct Decl<'a> {
@@ -69,8 +69,13 @@ impl<'a> Scope<'a> {
                     format!("`{}` is declared twice in this flow", name.name),
                 )
                 .label(format!("second {} `{}`", decl.noun(), name.name))
-                .with(first.name.span, format!("first declared here as a {}", first.noun()))
-                .help("steps and lets share one namespace per flow, nested blocks included; rename one of them"),
+                .with(
+                    first.name.span,
+                    format!("first declared here as a {}", first.noun()),
+                )
+                .help(
+                    "steps and lets share one namespace per flow, nested blocks included; rename one of them",
+                ),
             );
         } else {
             self.by_name.insert(&name.name, index);

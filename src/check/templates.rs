@@ -95,9 +95,12 @@ fn explain_error(body: &str) -> Option<(usize, String)> {
             _ => return Some((start, "`{{` is not closed with `}}`".to_string())),
         }
     }
-    open_blocks
-        .pop()
-        .map(|(start, name)| (start, format!("`{{{{#{name}}}}}` is never closed with `{{{{/{name}}}}}`")))
+    open_blocks.pop().map(|(start, name)| {
+        (
+            start,
+            format!("`{{{{#{name}}}}}` is never closed with `{{{{/{name}}}}}`"),
+        )
+    })
 }
 
 /// 1-based line and column (in characters) of `offset` in `text`.
@@ -137,9 +140,16 @@ fn error_span(part: &ast::TemplatePart, source: &str, line: usize, column: usize
         if i + 1 == line {
             let cut = indent.min(text.len());
             let text = text.get(cut..).unwrap_or("");
-            let at: usize = text.chars().take(column.saturating_sub(1)).map(char::len_utf8).sum();
+            let at: usize = text
+                .chars()
+                .take(column.saturating_sub(1))
+                .map(char::len_utf8)
+                .sum();
             let start = (offset + cut + at).min(raw_end);
-            let width = text[at.min(text.len())..].chars().next().map_or(0, char::len_utf8);
+            let width = text[at.min(text.len())..]
+                .chars()
+                .next()
+                .map_or(0, char::len_utf8);
             return Span::new(start, (start + width).min(raw_end.max(start)));
         }
         offset += text.len();
@@ -168,7 +178,11 @@ fn collect_template(template: &Hbs, locals: &mut Vec<String>, vars: &mut BTreeSe
                         let mut inner = BTreeSet::new();
                         collect_template(t, locals, &mut inner);
                         // `../name` escapes back to the outer context.
-                        vars.extend(inner.into_iter().filter_map(|v| v.strip_prefix("../").map(str::to_string)));
+                        vars.extend(
+                            inner
+                                .into_iter()
+                                .filter_map(|v| v.strip_prefix("../").map(str::to_string)),
+                        );
                     } else {
                         collect_template(t, locals, vars);
                     }
@@ -295,7 +309,11 @@ fn check_one(info: &TemplateInfo<'_>, diagnostics: &mut Diagnostics) {
                     Code::DuplicateName,
                     info.file,
                     part.span,
-                    format!("template `{}` has two `{}` parts", decl.name.name, part.kind.keyword()),
+                    format!(
+                        "template `{}` has two `{}` parts",
+                        decl.name.name,
+                        part.kind.keyword()
+                    ),
                 )
                 .label("second part")
                 .with(*first, "first part")
@@ -345,26 +363,46 @@ pub(crate) fn check_with(
     let name = &template.decl.name.name;
     let (message, label) = match provided {
         Some(_) if missing.len() == 1 => (
-            format!("template `{name}` uses `{}`, which `with:` does not provide", missing[0]),
+            format!(
+                "template `{name}` uses `{}`, which `with:` does not provide",
+                missing[0]
+            ),
             format!("no `{}` here", missing[0]),
         ),
         Some(_) => (
-            format!("template `{name}` uses {}, which `with:` does not provide", suggest::list(&missing)),
+            format!(
+                "template `{name}` uses {}, which `with:` does not provide",
+                suggest::list(&missing)
+            ),
             "missing variables".to_string(),
         ),
         None => (
-            format!("template `{name}` uses {} but the call has no `with:`", suggest::list(&missing)),
+            format!(
+                "template `{name}` uses {} but the call has no `with:`",
+                suggest::list(&missing)
+            ),
             "no `with:` for this template".to_string(),
         ),
     };
-    let fields = missing.iter().map(|m| format!("{m}: ...")).collect::<Vec<_>>().join(", ");
+    let fields = missing
+        .iter()
+        .map(|m| format!("{m}: ..."))
+        .collect::<Vec<_>>()
+        .join(", ");
     let help = match provided {
         Some(p) if missing.len() == 1 => match suggest::closest(missing[0], p.iter().copied()) {
-            Some(close) => format!("rename `{close}` to `{}`, or add `{}: ...` to `with:`", missing[0], missing[0]),
+            Some(close) => format!(
+                "rename `{close}` to `{}`, or add `{}: ...` to `with:`",
+                missing[0], missing[0]
+            ),
             None => format!("add `{fields}` to `with:`"),
         },
         Some(_) => format!("add `{fields}` to `with:`"),
         None => format!("add `with: {{ {fields} }}` to the call"),
     };
-    diagnostics.push(Diagnostic::new(Code::TemplateVariable, file, at, message).label(label).help(help));
+    diagnostics.push(
+        Diagnostic::new(Code::TemplateVariable, file, at, message)
+            .label(label)
+            .help(help),
+    );
 }

@@ -26,18 +26,25 @@ pub(crate) fn check_flow_triggers(checker: &mut FlowChecker<'_, '_>) {
                             format!("webhook path `{}` does not start with `/`", path.value),
                         )
                         .label("not a path")
-                        .help(format!("write the path under the server's root, e.g. `\"/{}\"`", path.value.trim_start_matches('/'))),
+                        .help(format!(
+                            "write the path under the server's root, e.g. `\"/{}\"`",
+                            path.value.trim_start_matches('/')
+                        )),
                     );
                 }
                 if let Some(verifier) = verified_by {
                     let webhooks = &checker.cx.project.config.webhooks;
                     if !webhooks.contains_key(&verifier.name) {
-                        let help = suggest::help_or(&verifier.name, webhooks.keys().map(String::as_str), || {
-                            format!(
+                        let help = suggest::help_or(
+                            &verifier.name,
+                            webhooks.keys().map(String::as_str),
+                            || {
+                                format!(
                                 "declare it in flowc.toml: `[webhooks.{}]` with `scheme`, `header` and `secret_env`",
                                 verifier.name
                             )
-                        });
+                            },
+                        );
                         checker.push(
                             Diagnostic::new(
                                 Code::UnknownName,
@@ -56,14 +63,20 @@ pub(crate) fn check_flow_triggers(checker: &mut FlowChecker<'_, '_>) {
                     if !entity.databases.iter().any(|d| d.name == database.name) {
                         let names: Vec<&str> = entity.databases.iter().map(|d| d.name.as_str()).collect();
                         let help = suggest::help_or(&database.name, names.iter().copied(), || {
-                            format!("add `{}` to the `databases` of `entity {}`", database.name, entity.name.name)
+                            format!(
+                                "add `{}` to the `databases` of `entity {}`",
+                                database.name, entity.name.name
+                            )
                         });
                         checker.push(
                             Diagnostic::new(
                                 Code::UnknownDatabase,
                                 checker.file,
                                 database.span,
-                                format!("entity `{}` has no database `{}`", entity.name.name, database.name),
+                                format!(
+                                    "entity `{}` has no database `{}`",
+                                    entity.name.name, database.name
+                                ),
                             )
                             .label(format!("not a database of `{}`", entity.name.name))
                             .help(help),
@@ -89,9 +102,14 @@ pub(crate) fn check_flow_triggers(checker: &mut FlowChecker<'_, '_>) {
                 }
                 if let Some(tz) = timezone {
                     if chrono_tz::Tz::from_str(&tz.value).is_err() {
-                        let help = suggest::help_or(&tz.value, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()), || {
-                            "use an IANA time zone name such as `\"Europe/London\"` or `\"UTC\"`".to_string()
-                        });
+                        let help = suggest::help_or(
+                            &tz.value,
+                            chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()),
+                            || {
+                                "use an IANA time zone name such as `\"Europe/London\"` or `\"UTC\"`"
+                                    .to_string()
+                            },
+                        );
                         checker.push(
                             Diagnostic::new(
                                 Code::UnknownTimezone,
@@ -123,7 +141,12 @@ fn cron_error(expression: &str) -> Option<String> {
         Err(e) => {
             // The crate's message repeats the expression with a caret; keep its last line.
             let text = e.to_string();
-            let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+            let last = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim();
             let last = last.replace(".)", ")").replace(". (", " (");
             let last = last.trim_end_matches('.');
             let mut chars = last.chars();
@@ -142,7 +165,9 @@ pub(crate) fn check_webhook_paths(cx: &Context<'_>, diagnostics: &mut Diagnostic
         for item in &module.parsed.ast.items {
             let ast::Item::Flow(flow) = item else { continue };
             for trigger in &flow.triggers {
-                let TriggerKind::Webhook { path, .. } = &trigger.kind else { continue };
+                let TriggerKind::Webhook { path, .. } = &trigger.kind else {
+                    continue;
+                };
                 match first.get(path.value.as_str()) {
                     Some(&(file, span, other)) => {
                         let mut d = Diagnostic::new(

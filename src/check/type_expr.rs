@@ -49,13 +49,21 @@ pub(crate) fn to_type(ty: &TypeExpr, report: &mut Option<(&mut Diagnostics, File
                     let help = match translation(&ident.name) {
                         Some(t) => format!("write `{t}`"),
                         None => suggest::help_or(&ident.name, TYPE_NAMES.iter().copied(), || {
-                            format!("types are {}, `[T]` lists and `{{ field: T }}` records", suggest::list(TYPE_NAMES))
+                            format!(
+                                "types are {}, `[T]` lists and `{{ field: T }}` records",
+                                suggest::list(TYPE_NAMES)
+                            )
                         }),
                     };
                     diagnostics.push(
-                        Diagnostic::new(Code::UnknownType, *file, ident.span, format!("unknown type `{}`", ident.name))
-                            .label("not a type")
-                            .help(help),
+                        Diagnostic::new(
+                            Code::UnknownType,
+                            *file,
+                            ident.span,
+                            format!("unknown type `{}`", ident.name),
+                        )
+                        .label("not a type")
+                        .help(help),
                     );
                 }
                 Type::Any
@@ -81,5 +89,8 @@ pub(crate) fn record_type(fields: &[FieldDecl], report: &mut Option<(&mut Diagno
             ty,
         });
     }
-    Type::Record { fields: out, open: false }
+    Type::Record {
+        fields: out,
+        open: false,
+    }
 }

@@ -2,7 +2,7 @@
 //! literals (W0003), and unused lets and input fields (W0004).
 
 use crate::diagnostic::{Code, Diagnostic};
-use crate::syntax::ast::{Expr, Pattern, Stmt, StepBody};
+use crate::syntax::ast::{Expr, Pattern, StepBody, Stmt};
 use crate::syntax::Span;
 
 use super::calls::Target;
@@ -11,8 +11,12 @@ use super::scope::DeclKind;
 
 /// W0002: statements after `fail` in the same block.
 pub(crate) fn check_unreachable_stmts(checker: &mut FlowChecker<'_, '_>, stmts: &[Stmt]) {
-    let Some(position) = stmts.iter().position(|s| matches!(s, Stmt::Fail(_))) else { return };
-    let Some(next) = stmts.get(position + 1) else { return };
+    let Some(position) = stmts.iter().position(|s| matches!(s, Stmt::Fail(_))) else {
+        return;
+    };
+    let Some(next) = stmts.get(position + 1) else {
+        return;
+    };
     let last = checker.trim(stmts.last().map_or(next.span(), Stmt::span));
     let fail = checker.trim(stmts[position].span());
     checker.push(
@@ -22,9 +26,9 @@ pub(crate) fn check_unreachable_stmts(checker: &mut FlowChecker<'_, '_>, stmts: 
             checker.trim(next.span()).to(last),
             "unreachable code after `fail`",
         )
-            .label("never runs")
-            .with(fail, "the flow stops here")
-            .help("remove these statements, or move them before the `fail`"),
+        .label("never runs")
+        .with(fail, "the flow stops here")
+        .help("remove these statements, or move them before the `fail`"),
     );
 }
 
@@ -38,10 +42,15 @@ pub(crate) fn check_unreachable_arms<'p>(
         if let Some(w) = wildcard {
             let span = checker.trim(span);
             checker.push(
-                Diagnostic::new(Code::UnreachableCode, checker.file, span, "unreachable match arm after `_`")
-                    .label("never matches")
-                    .with(w, "`_` matches everything before this arm")
-                    .help("move the `_` arm last, or remove this arm"),
+                Diagnostic::new(
+                    Code::UnreachableCode,
+                    checker.file,
+                    span,
+                    "unreachable match arm after `_`",
+                )
+                .label("never matches")
+                .with(w, "`_` matches everything before this arm")
+                .help("move the `_` arm last, or remove this arm"),
             );
             return;
         }
@@ -51,11 +60,21 @@ pub(crate) fn check_unreachable_arms<'p>(
     }
 }
 
-const SECRET_NAMES: &[&str] = &["token", "password", "passwd", "api_key", "apikey", "secret", "authorization"];
+const SECRET_NAMES: &[&str] = &[
+    "token",
+    "password",
+    "passwd",
+    "api_key",
+    "apikey",
+    "secret",
+    "authorization",
+];
 const SECRET_PREFIXES: &[&str] = &["secret_", "ntn_", "sk_live_", "Bearer "];
 
 pub(crate) fn looks_like_secret(text: &str) -> bool {
-    SECRET_PREFIXES.iter().any(|p| text.starts_with(p) && text.len() > p.len() + 3)
+    SECRET_PREFIXES
+        .iter()
+        .any(|p| text.starts_with(p) && text.len() > p.len() + 3)
 }
 
 /// W0003 for a string literal whose value looks like a credential.
@@ -80,9 +99,14 @@ pub(crate) fn check_secret_field(checker: &mut FlowChecker<'_, '_>, name: &str, 
 
 fn push_secret(checker: &mut FlowChecker<'_, '_>, span: Span, label: &str) {
     checker.push(
-        Diagnostic::new(Code::SecretLiteral, checker.file, span, "secret written in the flow's source")
-            .label(label.to_string())
-            .help("keep it in an environment variable and read it with `secret(\"ENV_NAME\")`"),
+        Diagnostic::new(
+            Code::SecretLiteral,
+            checker.file,
+            span,
+            "secret written in the flow's source",
+        )
+        .label(label.to_string())
+        .help("keep it in an environment variable and read it with `secret(\"ENV_NAME\")`"),
     );
 }
 
@@ -99,13 +123,23 @@ pub(crate) fn check_unused(checker: &mut FlowChecker<'_, '_>) {
                 if name.name.starts_with('_') {
                     continue;
                 }
-                let diagnostic = Diagnostic::new(Code::UnusedName, checker.file, name.span, format!("`{}` is never used", name.name))
-                    .label("unused `let`")
-                    .help(format!("use it, remove it, or name it `_{}` if it is kept on purpose", name.name));
+                let diagnostic = Diagnostic::new(
+                    Code::UnusedName,
+                    checker.file,
+                    name.span,
+                    format!("`{}` is never used", name.name),
+                )
+                .label("unused `let`")
+                .help(format!(
+                    "use it, remove it, or name it `_{}` if it is kept on purpose",
+                    name.name
+                ));
                 checker.push(diagnostic);
             }
             DeclKind::Step(step) => {
-                let StepBody::Call(call) = &step.body else { continue };
+                let StepBody::Call(call) = &step.body else {
+                    continue;
+                };
                 checker.quiet += 1;
                 let target = checker.resolve_call(call);
                 checker.quiet -= 1;

@@ -92,7 +92,9 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 fn relative(path: &Path, cwd: &Path) -> PathBuf {
-    path.strip_prefix(cwd).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+    path.strip_prefix(cwd)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 #[derive(Default)]

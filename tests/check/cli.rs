@@ -88,7 +88,10 @@ fn errors_exit_1_with_a_rendered_report() {
     assert!(err.contains("E0201"), "{err}");
     assert!(err.contains("unknown name `contcat`"), "{err}");
     assert!(err.contains("did you mean `contact`?"), "{err}");
-    assert!(err.contains("greet.flow:9:16"), "paths are relative to the current folder: {err}");
+    assert!(
+        err.contains("greet.flow:9:16"),
+        "paths are relative to the current folder: {err}"
+    );
     assert!(err.contains("1 error found"), "{err}");
     assert!(!err.contains('\u{1b}'), "NO_COLOR means no escape codes: {err}");
 }
@@ -113,10 +116,25 @@ fn json_format_has_the_documented_shape() {
     assert_eq!(d["end_line"], 9);
     assert_eq!(d["end_column"], 23);
     assert_eq!(d["help"], "did you mean `contact`?");
-    let keys: Vec<&str> = d.as_object().expect("an object").keys().map(String::as_str).collect();
+    let keys: Vec<&str> = d
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
-        ["file", "code", "severity", "message", "line", "column", "end_line", "end_column", "help"]
+        [
+            "file",
+            "code",
+            "severity",
+            "message",
+            "line",
+            "column",
+            "end_line",
+            "end_column",
+            "help"
+        ]
     );
 }
 
@@ -131,7 +149,10 @@ fn github_format_prints_workflow_commands() {
         line.starts_with("::error file=greet.flow,line=9,col=16,endLine=9,endColumn=23,title=E0201::unknown name `contcat`"),
         "{line}"
     );
-    assert!(line.contains("%0A"), "newlines in the message are escaped: {line}");
+    assert!(
+        line.contains("%0A"),
+        "newlines in the message are escaped: {line}"
+    );
 }
 
 #[test]
@@ -144,7 +165,11 @@ fn warnings_pass_unless_denied() {
     let out = flowc(dir.path(), &["check", "--deny-warnings"]);
     assert_eq!(out.status.code(), Some(1));
     let out = flowc(dir.path(), &["check", "--format", "github"]);
-    assert!(stdout(&out).starts_with("::warning file=greet.flow,"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("::warning file=greet.flow,"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -165,7 +190,11 @@ fn missing_path_exits_2() {
     let dir = project(&[("greet.flow", CLEAN)]);
     let out = flowc(dir.path(), &["check", "nowhere.flow"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("`nowhere.flow` does not exist"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`nowhere.flow` does not exist"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -180,7 +209,11 @@ fn explain_prints_the_page() {
     let dir = project(&[]);
     let out = flowc(dir.path(), &["explain", "E0201"]);
     assert_eq!(out.status.code(), Some(0));
-    assert!(stdout(&out).starts_with("# E0201: unknown name"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).starts_with("# E0201: unknown name"),
+        "{}",
+        stdout(&out)
+    );
     assert!(stdout(&out).contains("```flow wrong"));
     let out = flowc(dir.path(), &["explain", "e0201"]);
     assert_eq!(out.status.code(), Some(0));

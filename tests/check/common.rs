@@ -27,7 +27,10 @@ pub fn check_one(root: &Path, name: &str, text: &str) -> (Sources, Vec<Diagnosti
     // Rendered with the bare file name, so snapshots do not depend on where the repository is.
     let mut sources = Sources::new();
     for (_, file) in project.sources.iter() {
-        sources.add(file.path.strip_prefix(root).unwrap_or(&file.path), file.text.clone());
+        sources.add(
+            file.path.strip_prefix(root).unwrap_or(&file.path),
+            file.text.clone(),
+        );
     }
     (sources, diagnostics)
 }
@@ -38,7 +41,11 @@ pub fn render_all(sources: &Sources, diagnostics: &[Diagnostic]) -> String {
         color: false,
         width: 100,
     };
-    diagnostics.iter().map(|d| render(d, sources, options)).collect::<Vec<_>>().join("\n")
+    diagnostics
+        .iter()
+        .map(|d| render(d, sources, options))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The Notion property codes: they need the schema pass, which may not be built yet.

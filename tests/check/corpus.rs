@@ -18,7 +18,10 @@ fn corpus_files() -> Vec<(String, String)> {
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "flow"))
         .map(|p| {
-            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let text = std::fs::read_to_string(&p).expect("corpus files are readable");
             (name, text)
         })
@@ -49,7 +52,9 @@ fn corpus_snapshots() {
     let mut failures = Vec::new();
     for (name, text) in corpus_files() {
         let Some(code) = code_of(&name) else {
-            failures.push(format!("{name}: the name must start with the code it shows, e.g. `e0201_`"));
+            failures.push(format!(
+                "{name}: the name must start with the code it shows, e.g. `e0201_`"
+            ));
             continue;
         };
         let (sources, diagnostics) = check_one(&root, &name, &text);

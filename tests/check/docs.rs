@@ -49,11 +49,21 @@ fn every_code_has_a_page_whose_examples_hold() {
             continue;
         }
         let (Some(wrong), Some(right)) = (block(page, "```flow wrong"), block(page, "```flow right")) else {
-            failures.push(format!("{code}: the page needs a ```flow wrong and a ```flow right block"));
+            failures.push(format!(
+                "{code}: the page needs a ```flow wrong and a ```flow right block"
+            ));
             continue;
         };
-        assert_eq!(page.matches("```flow wrong").count(), 1, "{code}: one wrong example");
-        assert_eq!(page.matches("```flow right").count(), 1, "{code}: one right example");
+        assert_eq!(
+            page.matches("```flow wrong").count(),
+            1,
+            "{code}: one wrong example"
+        );
+        assert_eq!(
+            page.matches("```flow right").count(),
+            1,
+            "{code}: one right example"
+        );
         let (sources, found) = check_one(&root, "example.flow", wrong);
         if is_notion_code(code) && found.is_empty() {
             eprintln!("{code}: skipped, the Notion property pass reports nothing yet");
