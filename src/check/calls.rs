@@ -257,6 +257,8 @@ impl<'a> FlowChecker<'_, 'a> {
         };
 
         let mut db_name: Option<&'a str> = None;
+        // Parameters an unknown argument was probably meant as: not reported missing as well.
+        let mut meant: Vec<&'a str> = Vec::new();
         for arg in &call.args {
             super::warnings::check_secret_field(self, &arg.name.name, &arg.value);
             let Some(params) = &params else {
@@ -265,7 +267,10 @@ impl<'a> FlowChecker<'_, 'a> {
             };
             let Some(param) = params.iter().find(|p| p.name == arg.name.name) else {
                 self.infer(&arg.value);
-                let names: Vec<&str> = params.iter().map(|p| p.name).collect();
+                let names: Vec<&'a str> = params.iter().map(|p| p.name).collect();
+                if let Some(close) = suggest::closest(&arg.name.name, names.iter().copied()) {
+                    meant.push(close);
+                }
                 let help = suggest::help_or(&arg.name.name, names.iter().copied(), || {
                     if names.is_empty() {
                         format!("`{callee}` takes no arguments")
@@ -324,7 +329,7 @@ impl<'a> FlowChecker<'_, 'a> {
         if let Some(params) = &params {
             let missing: Vec<&str> = params
                 .iter()
-                .filter(|p| p.required && !args.contains_key(p.name))
+                .filter(|p| p.required && !args.contains_key(p.name) && !meant.contains(&p.name))
                 .map(|p| p.name)
                 .collect();
             if !missing.is_empty() {
