@@ -2,6 +2,7 @@
 //! and policy, and recording which names each step uses (for cycles and unused warnings).
 
 use std::collections::{BTreeMap, HashSet};
+use std::rc::Rc;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, FileId};
 use crate::syntax::ast::{self, Expr, Fallback, Policy, StepBody, Stmt};
@@ -32,10 +33,11 @@ pub(crate) struct FlowChecker<'c, 'a> {
     /// Above zero while working out a type ahead of the main walk: nothing is reported then.
     pub quiet: u32,
     pub scope: Scope<'a>,
-    pub types: Vec<Option<Type>>,
+    pub types: Vec<Option<Rc<Type>>>,
     pub in_progress: Vec<bool>,
     pub used: Vec<bool>,
-    pub input_type: Type,
+    /// Shared, so reading `input.x` does not copy the whole input record.
+    pub input_type: Rc<Type>,
     pub input_used: HashSet<&'a str>,
     pub input_whole_used: bool,
     /// An unknown `input.x` was reported: the unused-field warning would only repeat it.
@@ -78,7 +80,7 @@ pub(crate) fn check_flow<'a>(
         types: vec![None; n],
         in_progress: vec![false; n],
         used: vec![false; n],
-        input_type: Type::record([]),
+        input_type: Rc::new(Type::record([])),
         input_used: HashSet::new(),
         input_whole_used: false,
         input_typo: false,
@@ -156,7 +158,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         let Some(input) = &self.flow.input else {
             // Without an `input` block the trigger's payload (a webhook body, a Notion page, an
             // event) is read as it comes: any field may be there.
-            self.input_type = Type::open_record([]);
+            self.input_type = Rc::new(Type::open_record([]));
             return;
         };
         let mut report = Some((&mut *self.diagnostics, self.file));
@@ -193,7 +195,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                 },
             );
         }
-        self.input_type = Type::Record { fields, open: false };
+        self.input_type = Rc::new(Type::Record { fields, open: false });
         for (field, ty) in input.fields.iter().zip(declared) {
             if let Some(default) = &field.default {
                 let found = self.infer(default);
@@ -217,12 +219,12 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
     }
 
     /// The type of declaration `index`, working it out now if the walk has not reached it.
-    pub fn decl_type(&mut self, index: usize) -> Type {
+    pub fn decl_type(&mut self, index: usize) -> Rc<Type> {
         if let Some(ty) = &self.types[index] {
-            return ty.clone();
+            return Rc::clone(ty);
         }
         if self.in_progress[index] {
-            return Type::Any;
+            return Rc::new(Type::Any);
         }
         // A forward reference: walk the declaration quietly now (its problems are reported when
         // the main walk reaches it), in the scope it is declared in.
@@ -257,7 +259,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         self.locals = saved_locals;
         self.current = saved_current;
         self.ctx_deps = saved_ctx;
-        self.types[index].clone().unwrap_or(Type::Any)
+        self.types[index].clone().unwrap_or_else(|| Rc::new(Type::Any))
     }
 
     /// Records that the declaration being walked uses declaration `index` at `span`.
@@ -374,7 +376,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         let ty = self.infer(&l.value);
         if let Some(i) = index {
             self.in_progress[i] = false;
-            self.types[i] = Some(ty);
+            self.types[i] = Some(Rc::new(ty));
         }
         self.current = saved;
     }
@@ -438,7 +440,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         }
         if let Some(i) = index {
             self.in_progress[i] = false;
-            self.types[i] = Some(ty);
+            self.types[i] = Some(Rc::new(ty));
         }
         self.current = saved;
     }

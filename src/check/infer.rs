@@ -2,6 +2,7 @@
 //! E0301), and checks operand types (E0300), giving each expression a static [`Type`].
 
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::syntax::ast::{self, BinaryOp, Expr, ExprKind, Ident, Pattern, StrPart, UnaryOp};
@@ -31,7 +32,7 @@ impl<'a> FlowChecker<'_, 'a> {
                 }
                 Type::Text
             }
-            ExprKind::Name(name) => self.resolve_name(name, expr.span),
+            ExprKind::Name(name) => Rc::unwrap_or_clone(self.resolve_name(name, expr.span)),
             ExprKind::Field(base, field) => self.infer_field(base, field),
             ExprKind::Index(base, index) => {
                 let base_ty = self.infer(base);
@@ -176,9 +177,10 @@ impl<'a> FlowChecker<'_, 'a> {
         }
     }
 
-    fn resolve_name(&mut self, name: &'a str, span: Span) -> Type {
+    /// The type of a name, shared rather than copied (field reads on names are the hot path).
+    fn resolve_name(&mut self, name: &'a str, span: Span) -> Rc<Type> {
         if let Some(local) = self.locals.iter().rev().find(|l| l.name == name) {
-            return local.ty.clone();
+            return Rc::new(local.ty.clone());
         }
         if let Some(&index) = self.scope.by_name.get(name) {
             self.reference(index, span);
@@ -187,16 +189,16 @@ impl<'a> FlowChecker<'_, 'a> {
         match name {
             "input" => {
                 self.input_whole_used = true;
-                return self.input_type.clone();
+                return Rc::clone(&self.input_type);
             }
-            "entity" => return self.entity_record(self.entity),
+            "entity" => return Rc::new(self.entity_record(self.entity)),
             _ => {}
         }
         if self.cx.entities.contains_key(name) {
-            return Type::Entity;
+            return Rc::new(Type::Entity);
         }
         if self.cx.databases.contains(name) {
-            return Type::Database;
+            return Rc::new(Type::Database);
         }
         let mut candidates: Vec<&str> = self.locals.iter().map(|l| l.name).collect();
         candidates.extend(self.scope.by_name.keys().copied());
@@ -227,7 +229,7 @@ impl<'a> FlowChecker<'_, 'a> {
             .label("not declared in this flow")
             .help(help),
         );
-        Type::Any
+        Rc::new(Type::Any)
     }
 
     /// The record an entity is seen as through `entity.x` or `the_7_space.x`.
@@ -262,22 +264,24 @@ impl<'a> FlowChecker<'_, 'a> {
 
     fn infer_field(&mut self, base: &'a Expr, field: &'a Ident) -> Type {
         // `the_7_space.follow_up_days`: an entity's settings.
-        let base_ty = match base.as_name() {
-            Some(name)
-                if self.cx.entities.contains_key(name)
-                    && !self.scope.by_name.contains_key(name)
+        let base_ty: Rc<Type> = match &base.kind {
+            ExprKind::Name(name)
+                if self.cx.entities.contains_key(name.as_str())
+                    && !self.scope.by_name.contains_key(name.as_str())
                     && !self.locals.iter().any(|l| l.name == name) =>
             {
-                self.entity_record(self.cx.entity(name))
+                Rc::new(self.entity_record(self.cx.entity(name)))
             }
-            Some("input")
-                if !self.scope.by_name.contains_key("input")
+            ExprKind::Name(name)
+                if name == "input"
+                    && !self.scope.by_name.contains_key("input")
                     && !self.locals.iter().any(|l| l.name == "input") =>
             {
                 self.input_used.insert(&field.name);
-                self.input_type.clone()
+                Rc::clone(&self.input_type)
             }
-            _ => self.infer(base),
+            ExprKind::Name(name) => self.resolve_name(name, base.span),
+            _ => Rc::new(self.infer(base)),
         };
         match base_ty.strip_optional() {
             Type::Any | Type::Entity => Type::Any,
