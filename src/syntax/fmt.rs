@@ -21,7 +21,7 @@ use super::comments::{comments, Comment};
 use super::parser::dedent;
 use super::Span;
 use crate::diagnostic::{Code, Diagnostic, FileId};
-use crate::value::format_duration;
+use crate::value::{format_duration, parse_duration};
 
 /// Records, lists and argument lists longer than this are written one element per line.
 const WIDTH: usize = 100;
@@ -161,6 +161,15 @@ fn operand_precs(op: BinaryOp) -> (u8, u8) {
         (p + 1, p)
     } else {
         (p, p + 1)
+    }
+}
+
+/// `not` binds more loosely than comparisons (`not a == b` is `not (a == b)`), which surprises
+/// readers: an operator under `not` is always written in parentheses.
+fn not_operand_prec(operand: &Expr) -> u8 {
+    match operand.kind {
+        ExprKind::Binary(..) => PREC_ATOM,
+        _ => PREC_NOT,
     }
 }
 
@@ -571,6 +580,14 @@ impl<'s> Printer<'s> {
             .is_some_and(|c| c.start < span.end)
     }
 
+    /// A duration as the source writes it (`24h` stays `24h`), or in canonical units.
+    fn duration(&self, ms: i64, span: Span) -> String {
+        self.source
+            .and_then(|src| src.get(span.range()))
+            .filter(|text| !text.contains(char::is_whitespace) && parse_duration(text) == Some(ms))
+            .map_or_else(|| format_duration(ms), str::to_string)
+    }
+
     /// Whether the source writes the string at `span` with triple quotes.
     fn written_raw(&self, span: Span) -> Option<bool> {
         self.source.map(|src| {
@@ -939,7 +956,7 @@ impl<'s> Printer<'s> {
                         self.expr(p, 0);
                     }
                     if let Some(after) = &e.after {
-                        self.w(&format!(" after {}", format_duration(after.ms)));
+                        self.w(&format!(" after {}", self.duration(after.ms, after.span)));
                     }
                 }
                 TestItem::Expect(e) => {
@@ -1144,7 +1161,8 @@ impl<'s> Printer<'s> {
             Policy::Retry(r) => {
                 self.w(&format!("retry {} times", r.attempts));
                 if let Some(b) = &r.backoff {
-                    self.w(&format!(" backoff {}..{}", format_duration(b.min.ms), format_duration(b.max.ms)));
+                    let (min, max) = (self.duration(b.min.ms, b.min.span), self.duration(b.max.ms, b.max.span));
+                    self.w(&format!(" backoff {min}..{max}"));
                     if let Some((factor, _)) = b.factor {
                         self.w(&format!(" factor {}", number(factor)));
                     }
@@ -1158,7 +1176,10 @@ impl<'s> Printer<'s> {
                     self.w(&format!(" on {}", names(&r.on)));
                 }
             }
-            Policy::Timeout(d) => self.w(&format!("timeout {}", format_duration(d.ms))),
+            Policy::Timeout(d) => {
+                let d = self.duration(d.ms, d.span);
+                self.w(&format!("timeout {d}"));
+            }
             Policy::Fallback(Fallback::Block(b)) => {
                 self.w("fallback ");
                 self.block(b);
@@ -1270,7 +1291,7 @@ impl<'s> Printer<'s> {
                 true
             }
             ExprKind::Duration(d) => {
-                out.push_str(&format_duration(*d));
+                out.push_str(&self.duration(*d, e.span));
                 true
             }
             ExprKind::Str(parts) => match self.string_form(parts, e.span, force) {
@@ -1335,7 +1356,7 @@ impl<'s> Printer<'s> {
                 let operand_min = match op {
                     UnaryOp::Not => {
                         out.push_str("not ");
-                        PREC_NOT
+                        not_operand_prec(operand)
                     }
                     UnaryOp::Neg => {
                         out.push('-');
@@ -1498,7 +1519,7 @@ impl<'s> Printer<'s> {
             ExprKind::Unary(op, operand) => match op {
                 UnaryOp::Not => {
                     self.w("not ");
-                    self.expr(operand, PREC_NOT);
+                    self.expr(operand, not_operand_prec(operand));
                 }
                 UnaryOp::Neg => {
                     self.w("-");

@@ -1259,7 +1259,7 @@ impl<'s> Parser<'s> {
                     .map(|t| dedent(t.as_str()))
                     .unwrap_or_default(),
             )]),
-            Rule::ident => ExprKind::Name(pair.as_str().to_string()),
+            Rule::ident | Rule::entity_name => ExprKind::Name(pair.as_str().to_string()),
             Rule::func_call => {
                 let mut inner = children(pair);
                 let name = self.presume_ident(inner.next(), s);
