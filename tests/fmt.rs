@@ -110,7 +110,9 @@ fn every_line_fits_in_100_columns_when_it_can() {
     for path in corpus() {
         let formatted = fmt(&std::fs::read_to_string(&path).unwrap());
         for line in formatted.lines() {
-            assert!(line.chars().count() <= 100, "{}: too long: {line}", path.display());
+            // A trailing comment may run past the limit; the code before it may not.
+            let code = line.split(" //").next().unwrap_or(line);
+            assert!(code.chars().count() <= 100, "{}: too long: {line}", path.display());
         }
     }
 }

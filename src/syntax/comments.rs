@@ -113,7 +113,13 @@ impl Scanner<'_> {
     }
 
     fn push(&mut self, start: usize, in_interpolation: bool) {
-        let end = self.at.min(self.src.len());
+        let mut end = self.at.min(self.src.len());
+        // Trailing spaces are not part of what a line comment says (the formatter drops them).
+        if self.src[start..end].starts_with(b"//") {
+            while end > start + 2 && matches!(self.src[end - 1], b' ' | b'\t') {
+                end -= 1;
+            }
+        }
         self.out.push(Comment {
             start: start as u32,
             end: end as u32,
@@ -161,6 +167,12 @@ mod tests {
         assert_eq!(texts("/* open"), ["/* open"]);
         assert!(texts("\"\"\" open // x").is_empty());
         assert!(texts("\"open {{ x").is_empty());
+    }
+
+    #[test]
+    fn trailing_spaces_are_not_part_of_a_line_comment() {
+        let found = comments("// a  \t\nx");
+        assert_eq!((found[0].text.as_str(), found[0].end), ("// a", 4));
     }
 
     #[test]
