@@ -406,13 +406,14 @@ impl<'s> Printer<'s> {
             if self.used[i] || !self.in_window(i) || self.comments[i].start >= limit {
                 continue;
             }
+            if after_line_comment {
+                // Nothing may follow a `//` comment on its line: the rest wait for the next
+                // element, above which they go on lines of their own at its indent.
+                break;
+            }
             self.used[i] = true;
             let text = self.comments[i].text.clone();
-            if after_line_comment {
-                // Nothing may follow a `//` comment on its line.
-                self.finish_line();
-                self.w(&text);
-            } else if self.line.trim().is_empty() {
+            if self.line.trim().is_empty() {
                 self.w(&text);
             } else {
                 self.line.push(' ');
@@ -567,8 +568,13 @@ impl<'s> Printer<'s> {
 
     /// The start of the last `word` before `pos` (a keyword the tree has no span for).
     fn keyword_before(&self, pos: u32, word: &str) -> u32 {
-        self.source
-            .and_then(|src| src.get(..pos as usize))
+        let Some(src) = self.source else {
+            return pos;
+        };
+        if src.get(pos as usize..).is_some_and(|rest| rest.starts_with(word)) {
+            return pos;
+        }
+        src.get(..pos as usize)
             .and_then(|before| before.rfind(word))
             .map_or(pos, |i| i as u32)
     }
@@ -941,7 +947,12 @@ impl<'s> Printer<'s> {
                 TestItem::Event(e) => e.span,
                 TestItem::Expect(e) => e.span,
             };
-            self.element(span.start);
+            let start = match item {
+                TestItem::Input(_) => self.keyword_before(span.start, "input"),
+                TestItem::Start(_) => self.keyword_before(span.start, "start"),
+                _ => span.start,
+            };
+            self.element(start);
             match item {
                 TestItem::Input(e) => {
                     self.w("input ");
@@ -1137,19 +1148,21 @@ impl<'s> Printer<'s> {
         };
         let mut previous_end = self.end(body_span);
         for policy in &step.policies {
-            let span = match policy {
-                Policy::Retry(r) => r.span,
-                Policy::Timeout(d) => d.span,
-                Policy::Fallback(Fallback::Value(e)) => e.span,
-                Policy::Fallback(Fallback::Block(b)) => b.span,
+            let (span, keyword) = match policy {
+                Policy::Retry(r) => (r.span, "retry"),
+                Policy::Timeout(d) => (d.span, "timeout"),
+                Policy::Fallback(Fallback::Value(e)) => (e.span, "fallback"),
+                Policy::Fallback(Fallback::Block(b)) => (b.span, "fallback"),
                 Policy::After(names) => match (names.first(), names.last()) {
-                    (Some(a), Some(b)) => a.span.to(b.span),
-                    _ => Span::new(previous_end as usize, previous_end as usize),
+                    (Some(a), Some(b)) => (a.span.to(b.span), "after"),
+                    _ => (Span::new(previous_end as usize, previous_end as usize), "after"),
                 },
             };
+            // The tree's span starts at the value; the line starts at the keyword.
+            let start = self.keyword_before(span.start, keyword).max(previous_end);
             self.newline(previous_end);
             self.indent += 1;
-            self.element(span.start);
+            self.element(start);
             self.policy(policy);
             self.indent -= 1;
             previous_end = self.end(span);
@@ -1474,17 +1487,22 @@ impl<'s> Printer<'s> {
                 self.w("if ");
                 self.expr(cond, 0);
                 self.w(" ");
-                self.branch(then);
+                // Comments up to the next condition or value stay inside the branch before it.
+                let next_start = |e: &Expr| match &e.kind {
+                    ExprKind::If(c, ..) => c.span.start,
+                    _ => e.span.start,
+                };
+                self.branch(then, next_start(otherwise));
                 let mut rest: &Expr = otherwise;
                 while let ExprKind::If(c, t, o) = &rest.kind {
                     self.w(" else if ");
                     self.expr(c, 0);
                     self.w(" ");
-                    self.branch(t);
+                    self.branch(t, next_start(o));
                     rest = o;
                 }
                 self.w(" else ");
-                self.branch(rest);
+                self.branch(rest, self.end(e.span).saturating_sub(1));
             }
             ExprKind::Match(value, arms) => {
                 self.w("match ");
@@ -1566,8 +1584,9 @@ impl<'s> Printer<'s> {
         self.indent -= 1;
     }
 
-    /// One branch of a broken `if` expression: `{`, the value on its own line, `}`.
-    fn branch(&mut self, value: &Expr) {
+    /// One branch of a broken `if` expression: `{`, the value on its own line, `}` (with the
+    /// comments written before `limit`).
+    fn branch(&mut self, value: &Expr, limit: u32) {
         self.w("{");
         self.open(value.span.start);
         self.indent += 1;
@@ -1575,6 +1594,7 @@ impl<'s> Printer<'s> {
         self.expr(value, 0);
         let end = self.end(value.span);
         self.newline(end);
+        self.close(limit);
         self.indent -= 1;
         self.w("}");
     }
