@@ -275,6 +275,28 @@ fn cli_leaves_files_with_syntax_errors_untouched() {
 }
 
 #[test]
+fn cli_formats_standard_input_for_editors() {
+    use std::io::Write;
+    let run = |input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .args(["fmt", "-"])
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    assert_eq!(run(UGLY), (Some(0), PRETTY.to_string()));
+    // Broken text comes back unchanged, so an editor filter loses nothing.
+    let broken = "flow a for b {\n    step x =\n}\n";
+    assert_eq!(run(broken), (Some(1), broken.to_string()));
+}
+
+#[test]
 fn cli_missing_path_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let (code, _, stderr) = flowc(dir.path(), &["fmt", "nowhere"]);

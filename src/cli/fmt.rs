@@ -15,10 +15,14 @@ pub(crate) struct Args {
     #[arg(long)]
     check: bool,
     /// Files or folders (searched recursively for `.flow` files); the current folder by default.
+    /// `-` formats standard input to standard output (for editors).
     paths: Vec<PathBuf>,
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
+    if args.paths.len() == 1 && args.paths[0] == Path::new("-") {
+        return stdin(args.check);
+    }
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
@@ -63,6 +67,35 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         );
     }
     Ok(if problems { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Formats standard input to standard output. On a syntax error the text is written back
+/// unchanged (an editor filtering through `flowc fmt -` must not lose it) and the diagnostics go
+/// to standard error.
+fn stdin(check: bool) -> Result<ExitCode, CliError> {
+    use std::io::{Read, Write};
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| CliError::Io(format!("cannot read standard input: {e}")))?;
+    let (out, code) = match crate::syntax::format(&text) {
+        Ok(formatted) if check => {
+            let changed = formatted != text;
+            if changed {
+                print!("{}", first_difference(&text, &formatted));
+            }
+            return Ok(if changed { ExitCode::from(1) } else { ExitCode::SUCCESS });
+        }
+        Ok(formatted) => (formatted, ExitCode::SUCCESS),
+        Err(diagnostics) => {
+            report(Path::new("<stdin>"), &text, &diagnostics);
+            (text, ExitCode::from(1))
+        }
+    };
+    std::io::stdout()
+        .write_all(out.as_bytes())
+        .map_err(|e| CliError::Io(format!("cannot write standard output: {e}")))?;
+    Ok(code)
 }
 
 /// `path` itself if it is a file, else the `.flow` files under it (hidden folders, `target` and
