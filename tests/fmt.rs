@@ -159,6 +159,9 @@ fn parenthesises_by_precedence_only_where_needed() {
         ("(-3).x", "(-3).x"),
         ("(a or b) and c", "(a or b) and c"),
         ("a in (b + c)", "a in b + c"),
+        ("(a ?? b) != none", "(a ?? b) != none"),
+        ("a ?? (b + 1)", "a ?? (b + 1)"),
+        ("a ?? b ?? c", "a ?? b ?? c"),
     ];
     for (input, expected) in cases {
         let source = format!("flow a for b {{\n  let x = {input}\n}}\n");

@@ -164,6 +164,23 @@ fn operand_precs(op: BinaryOp) -> (u8, u8) {
     }
 }
 
+/// The least precedence the left (`left`) or right operand of `op` must have to go without
+/// parentheses. Beyond what the grammar needs, `??` mixed with another operator is always
+/// parenthesised: `(a ?? b) == c` and `a ?? (b + 1)` read unambiguously, the bare forms do not.
+fn operand_min(op: BinaryOp, operand: &Expr, left: bool) -> u8 {
+    if let ExprKind::Binary(inner, ..) = operand.kind {
+        if (op == BinaryOp::Default) != (inner == BinaryOp::Default) {
+            return PREC_ATOM;
+        }
+    }
+    let (l, r) = operand_precs(op);
+    if left {
+        l
+    } else {
+        r
+    }
+}
+
 /// `not` binds more loosely than comparisons (`not a == b` is `not (a == b)`), which surprises
 /// readers: an operator under `not` is always written in parentheses.
 fn not_operand_prec(operand: &Expr) -> u8 {
@@ -177,7 +194,7 @@ fn not_operand_prec(operand: &Expr) -> u8 {
 fn starts_with_brace(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Record(_) => true,
-        ExprKind::Binary(op, l, _) => prec(l) >= operand_precs(*op).0 && starts_with_brace(l),
+        ExprKind::Binary(op, l, _) => prec(l) >= operand_min(*op, l, true) && starts_with_brace(l),
         ExprKind::Field(b, _) | ExprKind::Index(b, _) => starts_with_brace(b),
         _ => false,
     }
@@ -1379,7 +1396,7 @@ impl<'s> Printer<'s> {
                 self.flat_into(operand, operand_min, force, out)
             }
             ExprKind::Binary(op, l, r) => {
-                let (lmin, rmin) = operand_precs(*op);
+                let (lmin, rmin) = (operand_min(*op, l, true), operand_min(*op, r, false));
                 let ok = self.flat_into(l, lmin, force, out);
                 out.push(' ');
                 out.push_str(op.symbol());
@@ -1529,7 +1546,7 @@ impl<'s> Printer<'s> {
                 self.w("}");
             }
             ExprKind::Binary(op, l, r) => {
-                let (lmin, rmin) = operand_precs(*op);
+                let (lmin, rmin) = (operand_min(*op, l, true), operand_min(*op, r, false));
                 self.expr(l, lmin);
                 self.w(&format!(" {} ", op.symbol()));
                 self.expr(r, rmin);
