@@ -66,13 +66,19 @@ fn corpus_files_other_than_the_messy_one_are_already_formatted() {
         }
         let source = std::fs::read_to_string(&path).unwrap();
         let formatted = fmt(&source);
-        assert_eq!(source, formatted, "{} is not in the canonical layout", path.display());
+        assert_eq!(
+            source,
+            formatted,
+            "{} is not in the canonical layout",
+            path.display()
+        );
     }
 }
 
 #[test]
 fn messy_input_snapshot() {
-    let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fmt/messy.flow")).unwrap();
+    let source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fmt/messy.flow")).unwrap();
     insta::with_settings!({ snapshot_path => "fmt/snapshots", prepend_module_to_snapshot => false }, {
         insta::assert_snapshot!("messy", fmt(&source));
     });
@@ -98,10 +104,16 @@ fn refuses_a_comment_it_cannot_keep() {
 fn short_records_stay_inline_and_long_ones_break() {
     let short = "flow a for b {\n  output { a: 1, b: 2 }\n}\n";
     assert_eq!(fmt(short), short);
-    let long = format!("flow a for b {{\n  output {{ a: \"{}\", b: 2 }}\n}}\n", "x".repeat(90));
+    let long = format!(
+        "flow a for b {{\n  output {{ a: \"{}\", b: 2 }}\n}}\n",
+        "x".repeat(90)
+    );
     assert_eq!(
         fmt(&long),
-        format!("flow a for b {{\n  output {{\n    a: \"{}\",\n    b: 2,\n  }}\n}}\n", "x".repeat(90))
+        format!(
+            "flow a for b {{\n  output {{\n    a: \"{}\",\n    b: 2,\n  }}\n}}\n",
+            "x".repeat(90)
+        )
     );
 }
 
@@ -112,7 +124,11 @@ fn every_line_fits_in_100_columns_when_it_can() {
         for line in formatted.lines() {
             // A trailing comment may run past the limit; the code before it may not.
             let code = line.split(" //").next().unwrap_or(line);
-            assert!(code.chars().count() <= 100, "{}: too long: {line}", path.display());
+            assert!(
+                code.chars().count() <= 100,
+                "{}: too long: {line}",
+                path.display()
+            );
         }
     }
 }
@@ -120,7 +136,10 @@ fn every_line_fits_in_100_columns_when_it_can() {
 #[test]
 fn keeps_at_most_one_blank_line_and_none_at_block_edges() {
     let source = "flow a for b {\n\n\n  let x = 1\n\n\n\n  let y = 2\n\n}\n\n\n\nflow c for b {\n}\n";
-    assert_eq!(fmt(source), "flow a for b {\n  let x = 1\n\n  let y = 2\n}\n\nflow c for b {}\n");
+    assert_eq!(
+        fmt(source),
+        "flow a for b {\n  let x = 1\n\n  let y = 2\n}\n\nflow c for b {}\n"
+    );
 }
 
 #[test]
@@ -166,8 +185,16 @@ fn parenthesises_by_precedence_only_where_needed() {
     for (input, expected) in cases {
         let source = format!("flow a for b {{\n  let x = {input}\n}}\n");
         let formatted = fmt(&source);
-        assert_eq!(formatted, format!("flow a for b {{\n  let x = {expected}\n}}\n"), "{input}");
-        assert_eq!(strip_spans(&parse_ok(&source)), strip_spans(&parse_ok(&formatted)), "{input}");
+        assert_eq!(
+            formatted,
+            format!("flow a for b {{\n  let x = {expected}\n}}\n"),
+            "{input}"
+        );
+        assert_eq!(
+            strip_spans(&parse_ok(&source)),
+            strip_spans(&parse_ok(&formatted)),
+            "{input}"
+        );
     }
 }
 
@@ -245,7 +272,10 @@ fn cli_check_lists_unformatted_files_with_a_diff_and_writes_nothing() {
     assert!(stdout.contains("ugly.flow is not formatted"), "{stdout}");
     assert!(!stdout.contains("pretty.flow"), "{stdout}");
     assert!(stdout.contains("-    let x = 1\n+  let x = 1\n"), "{stdout}");
-    assert_eq!(std::fs::read_to_string(dir.path().join("flows/ugly.flow")).unwrap(), UGLY);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("flows/ugly.flow")).unwrap(),
+        UGLY
+    );
 }
 
 #[test]
@@ -257,8 +287,14 @@ fn cli_rewrites_files_in_place_then_check_passes() {
     let (code, stdout, _) = flowc(dir.path(), &["fmt", "flows"]);
     assert_eq!(code, 0);
     assert!(stdout.contains("formatted flows/ugly.flow"), "{stdout}");
-    assert_eq!(std::fs::read_to_string(dir.path().join("flows/ugly.flow")).unwrap(), PRETTY);
-    assert_eq!(std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(), UGLY);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("flows/ugly.flow")).unwrap(),
+        PRETTY
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("notes.txt")).unwrap(),
+        UGLY
+    );
     let (code, _, _) = flowc(dir.path(), &["fmt", "--check", "flows/ugly.flow"]);
     assert_eq!(code, 0);
 }
@@ -273,8 +309,14 @@ fn cli_leaves_files_with_syntax_errors_untouched() {
     assert_eq!(code, 1);
     assert!(stderr.contains("E0100"), "{stderr}");
     assert!(stderr.contains("broken.flow was left unchanged"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(dir.path().join("broken.flow")).unwrap(), broken);
-    assert_eq!(std::fs::read_to_string(dir.path().join("ugly.flow")).unwrap(), PRETTY);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("broken.flow")).unwrap(),
+        broken
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("ugly.flow")).unwrap(),
+        PRETTY
+    );
 }
 
 #[test]
@@ -330,9 +372,14 @@ fn flow_blocks(markdown: &str) -> Vec<(usize, String)> {
 
 #[test]
 fn language_reference_examples_parse_and_are_formatted() {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md")).unwrap();
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md")).unwrap();
     let blocks = flow_blocks(&doc);
-    assert!(blocks.len() >= 30, "expected an example per construct, found {}", blocks.len());
+    assert!(
+        blocks.len() >= 30,
+        "expected an example per construct, found {}",
+        blocks.len()
+    );
     for (line, block) in blocks {
         let (_, diagnostics) = parse(&block, Default::default());
         assert!(
@@ -340,7 +387,10 @@ fn language_reference_examples_parse_and_are_formatted() {
             "docs/language.md:{line}: the example does not parse: {diagnostics:#?}\n{block}"
         );
         let formatted = fmt(&block);
-        assert_eq!(formatted, block, "docs/language.md:{line}: the example is not formatted");
+        assert_eq!(
+            formatted, block,
+            "docs/language.md:{line}: the example is not formatted"
+        );
     }
 }
 
@@ -349,11 +399,16 @@ fn language_reference_examples_parse_and_are_formatted() {
 
 /// The keywords of `grammar/flow.pest`: the `kw_*` rules' words and the reserved words.
 fn grammar_keywords() -> Vec<String> {
-    let grammar = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("grammar/flow.pest")).unwrap();
+    let grammar =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("grammar/flow.pest")).unwrap();
     let mut words = Vec::new();
     for line in grammar.lines() {
         let line = line.trim();
-        if line.starts_with("kw_") || line.starts_with("keyword") || line.starts_with('(') || line.starts_with('|') {
+        if line.starts_with("kw_")
+            || line.starts_with("keyword")
+            || line.starts_with('(')
+            || line.starts_with('|')
+        {
             let mut rest = line;
             while let Some(start) = rest.find('"') {
                 let after = &rest[start + 1..];
@@ -368,7 +423,10 @@ fn grammar_keywords() -> Vec<String> {
     }
     words.sort();
     words.dedup();
-    assert!(words.len() > 60, "could not read the keywords of the grammar: {words:?}");
+    assert!(
+        words.len() > 60,
+        "could not read the keywords of the grammar: {words:?}"
+    );
     words
 }
 
@@ -376,13 +434,16 @@ fn grammar_keywords() -> Vec<String> {
 fn textmate_grammar_is_json_and_knows_every_keyword() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("editors/vscode");
     let grammar: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("syntaxes/flow.tmLanguage.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(root.join("syntaxes/flow.tmLanguage.json")).unwrap())
+            .unwrap();
     assert_eq!(grammar["scopeName"], "source.flow");
     let text = grammar.to_string();
     for word in grammar_keywords() {
         assert!(
-            text.contains(&format!("\\\\b{word}\\\\b")) || text.contains(&format!("|{word}|"))
-                || text.contains(&format!("({word}|")) || text.contains(&format!("|{word})")),
+            text.contains(&format!("\\\\b{word}\\\\b"))
+                || text.contains(&format!("|{word}|"))
+                || text.contains(&format!("({word}|"))
+                || text.contains(&format!("|{word})")),
             "the TextMate grammar does not know `{word}`"
         );
     }
@@ -390,7 +451,8 @@ fn textmate_grammar_is_json_and_knows_every_keyword() {
         serde_json::from_str(&std::fs::read_to_string(root.join("package.json")).unwrap()).unwrap();
     assert_eq!(package["contributes"]["languages"][0]["extensions"][0], ".flow");
     let config: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("language-configuration.json")).unwrap()).unwrap();
+        serde_json::from_str(&std::fs::read_to_string(root.join("language-configuration.json")).unwrap())
+            .unwrap();
     assert_eq!(config["comments"]["lineComment"], "//");
 }
 
@@ -404,7 +466,10 @@ fn vim_syntax_knows_every_keyword() {
         .flat_map(|l| l.split_whitespace().skip(3))
         .collect();
     for word in grammar_keywords() {
-        assert!(words.contains(&word.as_str()), "the Vim syntax does not know `{word}`");
+        assert!(
+            words.contains(&word.as_str()),
+            "the Vim syntax does not know `{word}`"
+        );
     }
     let ftdetect = std::fs::read_to_string(root.join("ftdetect/flow.vim")).unwrap();
     assert!(ftdetect.contains("*.flow"));

@@ -47,7 +47,9 @@ fn lit(value: &str) -> StrLit {
 
 /// Names usable as values: not reserved, and not a contextual keyword that could be read as
 /// the next clause (`after`, `until`, `then`...).
-const NAMES: &[&str] = &["a", "b", "client", "items", "total", "x1", "_tmp", "input", "entity", "error"];
+const NAMES: &[&str] = &[
+    "a", "b", "client", "items", "total", "x1", "_tmp", "input", "entity", "error",
+];
 /// Field and record keys: any word, including keywords, and quoted ones.
 const KEYS: &[&str] = &["name", "status", "if", "step", "Full Name", "id", "a-b", "x"];
 const FUNCTIONS: &[&str] = &["lower", "len", "join", "now", "format_date", "min"];
@@ -92,7 +94,10 @@ fn duration_ms() -> impl Strategy<Value = i64> {
 }
 
 fn number() -> impl Strategy<Value = f64> {
-    prop_oneof![(0u32..10_000).prop_map(f64::from), (0u32..10_000).prop_map(|n| f64::from(n) / 8.0)]
+    prop_oneof![
+        (0u32..10_000).prop_map(f64::from),
+        (0u32..10_000).prop_map(|n| f64::from(n) / 8.0)
+    ]
 }
 
 /// A literal the grammar accepts in a `match` pattern (no sign, no interpolation).
@@ -119,7 +124,9 @@ fn leaf() -> impl Strategy<Value = Expr> {
         any::<bool>().prop_map(|b| ex(ExprKind::Bool(b))),
         number().prop_map(|n| ex(ExprKind::Number(n))),
         // The parser folds `-3` into a literal.
-        number().prop_filter("non-zero", |n| *n != 0.0).prop_map(|n| ex(ExprKind::Number(-n))),
+        number()
+            .prop_filter("non-zero", |n| *n != 0.0)
+            .prop_map(|n| ex(ExprKind::Number(-n))),
         duration_ms().prop_map(|d| ex(ExprKind::Duration(d))),
         duration_ms().prop_map(|d| ex(ExprKind::Duration(-d))),
         prop::sample::select(TEXTS).prop_map(|t| ex(ExprKind::Str(vec![StrPart::Text(t.to_string())]))),
@@ -192,23 +199,41 @@ fn expr() -> BoxedStrategy<Expr> {
         .prop_recursive(4, 48, 4, |inner| {
             prop_oneof![
                 (inner.clone(), key()).prop_map(|(e, k)| ex(ExprKind::Field(Box::new(e), id(&k)))),
-                (inner.clone(), inner.clone()).prop_map(|(e, i)| ex(ExprKind::Index(Box::new(e), Box::new(i)))),
-                (prop::sample::select(FUNCTIONS), prop::collection::vec(inner.clone(), 0..3))
+                (inner.clone(), inner.clone())
+                    .prop_map(|(e, i)| ex(ExprKind::Index(Box::new(e), Box::new(i)))),
+                (
+                    prop::sample::select(FUNCTIONS),
+                    prop::collection::vec(inner.clone(), 0..3)
+                )
                     .prop_map(|(f, args)| ex(ExprKind::Call(id(f), args))),
                 prop::collection::vec(inner.clone(), 0..4).prop_map(|items| ex(ExprKind::List(items))),
                 prop::collection::vec(record_field(inner.clone()), 0..4)
                     .prop_map(|fields| ex(ExprKind::Record(fields))),
-                inner.clone().prop_map(|e| ex(ExprKind::Unary(UnaryOp::Not, Box::new(e)))),
+                inner
+                    .clone()
+                    .prop_map(|e| ex(ExprKind::Unary(UnaryOp::Not, Box::new(e)))),
                 // `-` on a literal number or duration is folded into the literal by the parser.
                 inner
                     .clone()
-                    .prop_filter("not a literal", |e| !matches!(e.kind, ExprKind::Number(_) | ExprKind::Duration(_)))
+                    .prop_filter("not a literal", |e| !matches!(
+                        e.kind,
+                        ExprKind::Number(_) | ExprKind::Duration(_)
+                    ))
                     .prop_map(|e| ex(ExprKind::Unary(UnaryOp::Neg, Box::new(e)))),
-                (binary_op(), inner.clone(), inner.clone())
-                    .prop_map(|(op, l, r)| ex(ExprKind::Binary(op, Box::new(l), Box::new(r)))),
-                (inner.clone(), inner.clone(), inner.clone())
-                    .prop_map(|(c, a, b)| ex(ExprKind::If(Box::new(c), Box::new(a), Box::new(b)))),
-                (inner.clone(), prop::collection::vec((pattern(), inner.clone()), 0..3))
+                (binary_op(), inner.clone(), inner.clone()).prop_map(|(op, l, r)| ex(ExprKind::Binary(
+                    op,
+                    Box::new(l),
+                    Box::new(r)
+                ))),
+                (inner.clone(), inner.clone(), inner.clone()).prop_map(|(c, a, b)| ex(ExprKind::If(
+                    Box::new(c),
+                    Box::new(a),
+                    Box::new(b)
+                ))),
+                (
+                    inner.clone(),
+                    prop::collection::vec((pattern(), inner.clone()), 0..3)
+                )
                     .prop_map(|(v, arms)| ex(ExprKind::Match(Box::new(v), arms))),
                 interpolated(inner.clone()),
             ]
@@ -225,8 +250,11 @@ fn duration_lit() -> impl Strategy<Value = DurationLit> {
 }
 
 fn docs() -> impl Strategy<Value = Vec<String>> {
-    prop::collection::vec(prop::sample::select(vec!["Does a thing.", "", " indented", "`code` and *stars*"]), 0..2)
-        .prop_map(|d| d.into_iter().map(str::to_string).collect())
+    prop::collection::vec(
+        prop::sample::select(vec!["Does a thing.", "", " indented", "`code` and *stars*"]),
+        0..2,
+    )
+    .prop_map(|d| d.into_iter().map(str::to_string).collect())
 }
 
 fn idents(pool: &'static [&'static str], n: std::ops::Range<usize>) -> impl Strategy<Value = Vec<Ident>> {
@@ -237,7 +265,11 @@ const CLASSES: &[&str] = &["transient", "rate_limited", "permanent"];
 const STEPS: &[&str] = &["s1", "s2", "lookup"];
 
 fn policy() -> BoxedStrategy<Policy> {
-    let backoff = (duration_lit(), duration_lit(), prop::option::of(prop_oneof![Just(2.0f64), Just(1.5), Just(3.0)]))
+    let backoff = (
+        duration_lit(),
+        duration_lit(),
+        prop::option::of(prop_oneof![Just(2.0f64), Just(1.5), Just(3.0)]),
+    )
         .prop_map(|(min, max, factor)| Backoff {
             min,
             max,
@@ -245,16 +277,20 @@ fn policy() -> BoxedStrategy<Policy> {
             span: sp(),
         });
     prop_oneof![
-        (1u32..10, prop::option::of(backoff), prop::option::of(any::<bool>()), idents(CLASSES, 0..3)).prop_map(
-            |(attempts, backoff, jitter, on)| Policy::Retry(Retry {
+        (
+            1u32..10,
+            prop::option::of(backoff),
+            prop::option::of(any::<bool>()),
+            idents(CLASSES, 0..3)
+        )
+            .prop_map(|(attempts, backoff, jitter, on)| Policy::Retry(Retry {
                 attempts,
                 attempts_span: sp(),
                 backoff,
                 jitter,
                 on,
                 span: sp(),
-            })
-        ),
+            })),
         duration_lit().prop_map(Policy::Timeout),
         expr().prop_map(|e| Policy::Fallback(Fallback::Value(e))),
         record_expr().prop_map(|e| Policy::Fallback(Fallback::Value(e))),
@@ -264,15 +300,28 @@ fn policy() -> BoxedStrategy<Policy> {
 }
 
 fn call() -> impl Strategy<Value = Call> {
-    let arg = (prop::sample::select(vec!["to", "db", "with", "where", "template", "a"]), expr(), any::<bool>())
+    let arg = (
+        prop::sample::select(vec!["to", "db", "with", "where", "template", "a"]),
+        expr(),
+        any::<bool>(),
+    )
         .prop_map(|(n, value, shorthand)| Arg {
             name: id(n),
-            value: if shorthand { ex(ExprKind::Name(n.to_string())) } else { value },
+            value: if shorthand {
+                ex(ExprKind::Name(n.to_string()))
+            } else {
+                value
+            },
             shorthand,
             span: sp(),
         });
     (
-        prop::sample::select(vec![vec!["email", "send"], vec!["notion", "query_one"], vec!["find"], vec!["a", "b", "c"]]),
+        prop::sample::select(vec![
+            vec!["email", "send"],
+            vec!["notion", "query_one"],
+            vec!["find"],
+            vec!["a", "b", "c"],
+        ]),
         prop::collection::vec(arg, 0..4),
     )
         .prop_map(|(callee, args)| Call {
@@ -302,57 +351,76 @@ fn stmt() -> BoxedStrategy<Stmt> {
             kind: WaitKind::Until(e),
             span: sp()
         })),
-        (prop::sample::select(TEXTS), prop::option::of(record_expr())).prop_map(|(event, payload)| Stmt::Emit(Emit {
-            event: lit(&event.replace('\n', " ")),
-            payload,
-            span: sp(),
-        })),
+        (prop::sample::select(TEXTS), prop::option::of(record_expr())).prop_map(|(event, payload)| {
+            Stmt::Emit(Emit {
+                event: lit(&event.replace('\n', " ")),
+                payload,
+                span: sp(),
+            })
+        }),
         expr().prop_map(|message| Stmt::Fail(Fail { message, span: sp() })),
         expr().prop_map(|value| Stmt::Yield(Yield { value, span: sp() })),
-        (docs(), call(), prop::collection::vec(policy(), 0..3)).prop_map(|(docs, c, policies)| Stmt::Step(Step {
-            docs,
-            name: id("s1"),
-            body: StepBody::Call(c),
-            policies,
-            span: sp(),
-        })),
-        (prop::sample::select(TEXTS), prop::option::of(expr())).prop_map(|(event, filter)| Stmt::Step(Step {
-            docs: Vec::new(),
-            name: id("reply"),
-            body: StepBody::WaitEvent(WaitEvent {
-                event: lit(event),
-                filter,
+        (docs(), call(), prop::collection::vec(policy(), 0..3)).prop_map(|(docs, c, policies)| Stmt::Step(
+            Step {
+                docs,
+                name: id("s1"),
+                body: StepBody::Call(c),
+                policies,
                 span: sp(),
-            }),
-            policies: Vec::new(),
-            span: sp(),
-        })),
+            }
+        )),
+        (prop::sample::select(TEXTS), prop::option::of(expr())).prop_map(|(event, filter)| Stmt::Step(
+            Step {
+                docs: Vec::new(),
+                name: id("reply"),
+                body: StepBody::WaitEvent(WaitEvent {
+                    event: lit(event),
+                    filter,
+                    span: sp(),
+                }),
+                policies: Vec::new(),
+                span: sp(),
+            }
+        )),
     ];
     simple
         .prop_recursive(2, 12, 3, |inner| {
             prop_oneof![
-                (prop::collection::vec((expr(), block(inner.clone())), 1..3), prop::option::of(block(inner.clone())))
+                (
+                    prop::collection::vec((expr(), block(inner.clone())), 1..3),
+                    prop::option::of(block(inner.clone()))
+                )
                     .prop_map(|(branches, otherwise)| Stmt::If(If {
                         branches,
                         otherwise,
                         span: sp(),
                     })),
-                (expr(), prop::collection::vec((pattern(), block(inner.clone())), 0..3)).prop_map(|(value, arms)| {
-                    Stmt::Match(Match {
-                        value,
-                        arms: arms
-                            .into_iter()
-                            .map(|(pattern, body)| MatchArm {
-                                pattern,
-                                body,
-                                span: sp(),
-                            })
-                            .collect(),
-                        span: sp(),
-                    })
-                }),
-                (name(), expr(), prop::option::of(1u32..50), block(inner.clone()), block(inner.clone())).prop_map(
-                    |(var, over, concurrency, body, fallback)| Stmt::Step(Step {
+                (
+                    expr(),
+                    prop::collection::vec((pattern(), block(inner.clone())), 0..3)
+                )
+                    .prop_map(|(value, arms)| {
+                        Stmt::Match(Match {
+                            value,
+                            arms: arms
+                                .into_iter()
+                                .map(|(pattern, body)| MatchArm {
+                                    pattern,
+                                    body,
+                                    span: sp(),
+                                })
+                                .collect(),
+                            span: sp(),
+                        })
+                    }),
+                (
+                    name(),
+                    expr(),
+                    prop::option::of(1u32..50),
+                    block(inner.clone()),
+                    block(inner.clone())
+                )
+                    .prop_map(|(var, over, concurrency, body, fallback)| Stmt::Step(Step {
                         docs: Vec::new(),
                         name: id("each"),
                         body: StepBody::FanOut(FanOut {
@@ -364,21 +432,22 @@ fn stmt() -> BoxedStrategy<Stmt> {
                         }),
                         policies: vec![Policy::Fallback(Fallback::Block(fallback))],
                         span: sp(),
-                    })
-                ),
+                    })),
             ]
         })
         .boxed()
 }
 
 fn type_expr() -> impl Strategy<Value = TypeExpr> {
-    let named = (prop::sample::select(vec!["text", "email", "number", "datetime"]), any::<bool>()).prop_map(|(n, optional)| {
-        TypeExpr {
+    let named = (
+        prop::sample::select(vec!["text", "email", "number", "datetime"]),
+        any::<bool>(),
+    )
+        .prop_map(|(n, optional)| TypeExpr {
             kind: TypeExprKind::Named(id(n)),
             optional,
             span: sp(),
-        }
-    });
+        });
     named.prop_recursive(2, 8, 3, |inner| {
         prop_oneof![
             (inner.clone(), any::<bool>()).prop_map(|(t, optional)| TypeExpr {
@@ -386,7 +455,10 @@ fn type_expr() -> impl Strategy<Value = TypeExpr> {
                 optional,
                 span: sp(),
             }),
-            (prop::collection::vec((prop::sample::select(vec!["id", "at", "if"]), inner), 0..3), any::<bool>())
+            (
+                prop::collection::vec((prop::sample::select(vec!["id", "at", "if"]), inner), 0..3),
+                any::<bool>()
+            )
                 .prop_map(|(fields, optional)| TypeExpr {
                     kind: TypeExprKind::Record(
                         fields
@@ -409,12 +481,16 @@ fn type_expr() -> impl Strategy<Value = TypeExpr> {
 
 fn trigger() -> impl Strategy<Value = Trigger> {
     let kind = prop_oneof![
-        (prop::sample::select(vec!["/hooks/a", "/b"]), prop::option::of(Just("amelia"))).prop_map(|(p, v)| {
-            TriggerKind::Webhook {
-                path: lit(p),
-                verified_by: v.map(id),
-            }
-        }),
+        (
+            prop::sample::select(vec!["/hooks/a", "/b"]),
+            prop::option::of(Just("amelia"))
+        )
+            .prop_map(|(p, v)| {
+                TriggerKind::Webhook {
+                    path: lit(p),
+                    verified_by: v.map(id),
+                }
+            }),
         Just(TriggerKind::Notion {
             database: id("ContactProfile"),
             property: None,
@@ -430,13 +506,20 @@ fn trigger() -> impl Strategy<Value = Trigger> {
             timezone: tz.map(lit),
         }),
         Just(TriggerKind::Manual),
-        Just(TriggerKind::Event { name: lit("x.created") }),
+        Just(TriggerKind::Event {
+            name: lit("x.created")
+        }),
     ];
     kind.prop_map(|kind| Trigger { kind, span: sp() })
 }
 
 fn flow() -> impl Strategy<Value = Flow> {
-    let field = (docs(), prop::sample::select(vec!["email", "name", "count", "if"]), type_expr(), prop::option::of(expr()))
+    let field = (
+        docs(),
+        prop::sample::select(vec!["email", "name", "count", "if"]),
+        type_expr(),
+        prop::option::of(expr()),
+    )
         .prop_map(|(docs, n, ty, default)| FieldDecl {
             docs,
             name: id(n),
@@ -471,7 +554,14 @@ fn entity() -> impl Strategy<Value = Entity> {
         prop::option::of(Just("The 7 Space")),
         idents(&["ContactProfile", "Task"], 0..3),
         prop::collection::vec(
-            (prop::sample::select(vec![GrantAccess::Read, GrantAccess::Write, GrantAccess::ReadWrite]), idents(&["Task"], 1..3)),
+            (
+                prop::sample::select(vec![
+                    GrantAccess::Read,
+                    GrantAccess::Write,
+                    GrantAccess::ReadWrite,
+                ]),
+                idents(&["Task"], 1..3),
+            ),
             0..2,
         ),
         prop::collection::vec(expr(), 0..3),
@@ -505,7 +595,11 @@ fn entity() -> impl Strategy<Value = Entity> {
 
 fn template() -> impl Strategy<Value = Template> {
     let part = (
-        prop::sample::select(vec![TemplatePartKind::Subject, TemplatePartKind::Text, TemplatePartKind::Html]),
+        prop::sample::select(vec![
+            TemplatePartKind::Subject,
+            TemplatePartKind::Text,
+            TemplatePartKind::Html,
+        ]),
         prop::sample::select(vec![
             "Hi {{name}}",
             "say \"hi\"",
@@ -532,37 +626,42 @@ fn template() -> impl Strategy<Value = Template> {
 fn test_decl() -> impl Strategy<Value = Test> {
     let outcome = prop_oneof![
         expr().prop_map(StubOutcome::Returns),
-        (prop::sample::select(CLASSES), prop::option::of(Just("boom")), prop::option::of(1u32..4)).prop_map(
-            |(class, message, times)| StubOutcome::Fails {
+        (
+            prop::sample::select(CLASSES),
+            prop::option::of(Just("boom")),
+            prop::option::of(1u32..4)
+        )
+            .prop_map(|(class, message, times)| StubOutcome::Fails {
                 class: id(class),
                 message: message.map(lit),
                 times,
                 span: sp(),
-            }
-        ),
+            }),
         Just(StubOutcome::Hangs(sp())),
     ];
     let item = prop_oneof![
         expr().prop_map(TestItem::Input),
         Just(TestItem::Start(lit("2026-01-05T09:00:00Z"))),
-        (any::<bool>(), prop::collection::vec(outcome, 1..3)).prop_map(|(step, outcomes)| TestItem::Stub(Stub {
-            target: if step {
-                StubTarget::Step(id("s1"))
-            } else {
-                StubTarget::Action(vec![id("email"), id("send")])
-            },
-            outcomes,
-            span: sp(),
-        })),
+        (any::<bool>(), prop::collection::vec(outcome, 1..3)).prop_map(|(step, outcomes)| TestItem::Stub(
+            Stub {
+                target: if step {
+                    StubTarget::Step(id("s1"))
+                } else {
+                    StubTarget::Action(vec![id("email"), id("send")])
+                },
+                outcomes,
+                span: sp(),
+            }
+        )),
         // A payload is a record in practice (and may not start with a test item's keyword).
-        (prop::option::of(record_expr()), prop::option::of(duration_lit())).prop_map(|(payload, after)| TestItem::Event(
-            TestEvent {
+        (prop::option::of(record_expr()), prop::option::of(duration_lit())).prop_map(|(payload, after)| {
+            TestItem::Event(TestEvent {
                 name: lit("lead.replied"),
                 payload,
                 after,
                 span: sp(),
-            }
-        )),
+            })
+        }),
         expr().prop_map(|e| TestItem::Expect(Expect {
             kind: ExpectKind::That(e),
             span: sp()
@@ -573,14 +672,16 @@ fn test_decl() -> impl Strategy<Value = Test> {
                 span: sp(),
             })
         }),
-        (prop::option::of(1u32..5), prop::option::of(expr())).prop_map(|(times, with)| TestItem::Expect(Expect {
-            kind: ExpectKind::Call {
-                action: vec![id("email"), id("send")],
-                times,
-                with,
-            },
-            span: sp(),
-        })),
+        (prop::option::of(1u32..5), prop::option::of(expr())).prop_map(|(times, with)| TestItem::Expect(
+            Expect {
+                kind: ExpectKind::Call {
+                    action: vec![id("email"), id("send")],
+                    times,
+                    with,
+                },
+                span: sp(),
+            }
+        )),
         Just(TestItem::Expect(Expect {
             kind: ExpectKind::NoCall(vec![id("notion"), id("create_page")]),
             span: sp(),
@@ -597,13 +698,17 @@ fn test_decl() -> impl Strategy<Value = Test> {
 
 fn module() -> impl Strategy<Value = Module> {
     let item = prop_oneof![
-        (idents(&["stdlib", "contacts", "people"], 1..3), prop::option::of(Just("alias"))).prop_map(|(path, alias)| {
-            Item::Use(Use {
-                path,
-                alias: alias.map(id),
-                span: sp(),
-            })
-        }),
+        (
+            idents(&["stdlib", "contacts", "people"], 1..3),
+            prop::option::of(Just("alias"))
+        )
+            .prop_map(|(path, alias)| {
+                Item::Use(Use {
+                    path,
+                    alias: alias.map(id),
+                    span: sp(),
+                })
+            }),
         entity().prop_map(Item::Entity),
         template().prop_map(Item::Template),
         flow().prop_map(Item::Flow),
@@ -631,8 +736,18 @@ fn flow_with(body: Vec<Stmt>) -> Module {
 fn round_trip(module: &Module) -> Result<(), TestCaseError> {
     let printed = print(module);
     let (parsed, diagnostics) = parse(&printed, Default::default());
-    prop_assert!(diagnostics.is_empty(), "printed text does not parse: {:#?}\n{}", diagnostics, printed);
-    prop_assert_eq!(strip_spans(&parsed), strip_spans(module), "the tree changed through\n{}", printed);
+    prop_assert!(
+        diagnostics.is_empty(),
+        "printed text does not parse: {:#?}\n{}",
+        diagnostics,
+        printed
+    );
+    prop_assert_eq!(
+        strip_spans(&parsed),
+        strip_spans(module),
+        "the tree changed through\n{}",
+        printed
+    );
     let formatted = format(&printed).map_err(|d| TestCaseError::fail(format!("{d:#?}")))?;
     prop_assert_eq!(&formatted, &printed, "printing and formatting disagree");
     Ok(())
@@ -671,7 +786,11 @@ fn survives(source: String) -> Result<(), String> {
             match format(&source) {
                 // Whatever formats must format the same again.
                 Ok(formatted) => {
-                    assert_eq!(format(&formatted).ok().as_deref(), Some(formatted.as_str()), "not idempotent")
+                    assert_eq!(
+                        format(&formatted).ok().as_deref(),
+                        Some(formatted.as_str()),
+                        "not idempotent"
+                    )
                 }
                 // A file that parses is refused only for a comment it cannot keep, never because
                 // the formatter's own check caught it changing the file's meaning.
@@ -680,7 +799,11 @@ fn survives(source: String) -> Result<(), String> {
                     "refused a file that parses: {errors:#?}"
                 ),
             }
-            let project = Project::from_sources(Path::new("/project"), Config::default(), [("flows/a.flow", source.as_str())]);
+            let project = Project::from_sources(
+                Path::new("/project"),
+                Config::default(),
+                [("flows/a.flow", source.as_str())],
+            );
             let _ = flowc::check(&project, &Registry::declared_builtins());
         });
         let _ = done.send(outcome.is_ok());
@@ -693,7 +816,10 @@ fn survives(source: String) -> Result<(), String> {
 }
 
 fn corpus_texts() -> Vec<String> {
-    corpus().iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
+    corpus()
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
 }
 
 #[derive(Clone, Debug)]
@@ -706,8 +832,39 @@ enum Mutation {
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     let token = prop::sample::select(vec![
-        "{", "}", "(", ")", "[", "]", "\"", "\"\"\"", "{{", "}}", "//", "/*", "*/", "///", "\n", ",", ":", "=", "..",
-        "step", "if", "else", "-", "not", "??", "é", "\\", "retry", "on", "after", "0", "99999999999999999999", "1.5h",
+        "{",
+        "}",
+        "(",
+        ")",
+        "[",
+        "]",
+        "\"",
+        "\"\"\"",
+        "{{",
+        "}}",
+        "//",
+        "/*",
+        "*/",
+        "///",
+        "\n",
+        ",",
+        ":",
+        "=",
+        "..",
+        "step",
+        "if",
+        "else",
+        "-",
+        "not",
+        "??",
+        "é",
+        "\\",
+        "retry",
+        "on",
+        "after",
+        "0",
+        "99999999999999999999",
+        "1.5h",
     ])
     .prop_map(str::to_string);
     prop_oneof![
@@ -822,7 +979,11 @@ proptest! {
 // Deep nesting: a diagnostic, never a stack overflow
 
 fn deeply(open: &str, middle: &str, close: &str, n: usize) -> String {
-    format!("flow a for b {{\n  let x = {}{middle}{}\n}}\n", open.repeat(n), close.repeat(n))
+    format!(
+        "flow a for b {{\n  let x = {}{middle}{}\n}}\n",
+        open.repeat(n),
+        close.repeat(n)
+    )
 }
 
 #[test]
@@ -842,15 +1003,25 @@ fn deep_nesting_is_a_syntax_error_not_a_crash() {
         deeply("", "a", "[0]", 3_000),
         deeply("\"{{ ", "1", " }}\"", 3_000),
         deeply("if a { ", "1", " } else { 2 }", 3_000),
-        format!("flow a for b {{\n{}\n{}\n}}\n", "if a {\n".repeat(5_000), "}\n".repeat(5_000)),
-        format!("flow a for b {{\n  input {{ a: {}text{} }}\n}}\n", "[".repeat(5_000), "]".repeat(5_000)),
+        format!(
+            "flow a for b {{\n{}\n{}\n}}\n",
+            "if a {\n".repeat(5_000),
+            "}\n".repeat(5_000)
+        ),
+        format!(
+            "flow a for b {{\n  input {{ a: {}text{} }}\n}}\n",
+            "[".repeat(5_000),
+            "]".repeat(5_000)
+        ),
     ];
     for source in cases {
         let start: String = source.chars().take(40).collect();
         survives(source.clone()).unwrap();
         let (_, diagnostics) = parse(&source, Default::default());
         assert!(
-            diagnostics.iter().any(|d| d.message == "this is nested too deeply"),
+            diagnostics
+                .iter()
+                .any(|d| d.message == "this is nested too deeply"),
             "{start}...: {diagnostics:#?}"
         );
     }

@@ -66,7 +66,11 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             if unformatted == 1 { " is" } else { "s are" }
         );
     }
-    Ok(if problems { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if problems {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Formats standard input to standard output. On a syntax error the text is written back
@@ -84,7 +88,11 @@ fn stdin(check: bool) -> Result<ExitCode, CliError> {
             if changed {
                 print!("{}", first_difference(&text, &formatted));
             }
-            return Ok(if changed { ExitCode::from(1) } else { ExitCode::SUCCESS });
+            return Ok(if changed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            });
         }
         Ok(formatted) => (formatted, ExitCode::SUCCESS),
         Err(diagnostics) => {
@@ -129,7 +137,10 @@ fn report(file: &Path, text: &str, diagnostics: &[crate::Diagnostic]) {
     for d in diagnostics {
         eprint!("{}", render(d, &sources, options));
     }
-    eprintln!("{} was left unchanged: fix the errors above, then format it", file.display());
+    eprintln!(
+        "{} was left unchanged: fix the errors above, then format it",
+        file.display()
+    );
 }
 
 /// A unified-style hunk of the first lines that differ, with a little context.
@@ -147,10 +158,16 @@ fn first_difference(old: &str, new: &str) -> String {
     let mut end = first;
     let mut same_run = 0;
     while end < ops.len() && same_run < CONTEXT + 1 {
-        same_run = if matches!(ops[end], Op::Same(..)) { same_run + 1 } else { 0 };
+        same_run = if matches!(ops[end], Op::Same(..)) {
+            same_run + 1
+        } else {
+            0
+        };
         end += 1;
     }
-    let end = end.min(ops.len()).saturating_sub(same_run.saturating_sub(CONTEXT));
+    let end = end
+        .min(ops.len())
+        .saturating_sub(same_run.saturating_sub(CONTEXT));
     let hunk = &ops[from..end];
     let (old_start, new_start) = match hunk.first() {
         Some(Op::Same(o, n)) => (*o, *n),
@@ -159,7 +176,11 @@ fn first_difference(old: &str, new: &str) -> String {
     };
     let old_count = hunk.iter().filter(|op| !matches!(op, Op::Added(..))).count();
     let new_count = hunk.iter().filter(|op| !matches!(op, Op::Removed(..))).count();
-    let mut out = format!("@@ -{},{old_count} +{},{new_count} @@\n", old_start + 1, new_start + 1);
+    let mut out = format!(
+        "@@ -{},{old_count} +{},{new_count} @@\n",
+        old_start + 1,
+        new_start + 1
+    );
     for op in hunk.iter().take(MAX_LINES) {
         match *op {
             Op::Same(o, _) => out.push_str(&format!(" {}\n", old[o])),
@@ -236,7 +257,10 @@ mod tests {
     fn shows_the_first_differing_lines_with_context() {
         let old = "a\nb\nc\n  d\ne\n";
         let new = "a\nb\nc\nd\ne\n";
-        assert_eq!(first_difference(old, new), "@@ -2,4 +2,4 @@\n b\n c\n-  d\n+d\n e\n");
+        assert_eq!(
+            first_difference(old, new),
+            "@@ -2,4 +2,4 @@\n b\n c\n-  d\n+d\n e\n"
+        );
     }
 
     #[test]

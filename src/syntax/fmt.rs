@@ -61,7 +61,10 @@ pub fn format(source: &str) -> Result<String, Vec<Diagnostic>> {
     // check the result and refuse rather than write it.
     let (reparsed, again) = super::parse(&output, file);
     let same_comments = comment_texts(source) == comment_texts(&output);
-    if again.iter().any(Diagnostic::is_error) || strip_spans(&reparsed) != strip_spans(&module) || !same_comments {
+    if again.iter().any(Diagnostic::is_error)
+        || strip_spans(&reparsed) != strip_spans(&module)
+        || !same_comments
+    {
         return Err(vec![Diagnostic::new(
             Code::SyntaxError,
             file,
@@ -69,7 +72,9 @@ pub fn format(source: &str) -> Result<String, Vec<Diagnostic>> {
             "the formatter could not keep this file's meaning",
         )
         .label("this file")
-        .help("this is a bug in flowc: please report it with this file; the file was left unchanged")]);
+        .help(
+            "this is a bug in flowc: please report it with this file; the file was left unchanged",
+        )]);
     }
     Ok(output)
 }
@@ -245,11 +250,19 @@ fn number(n: f64) -> String {
 }
 
 fn path(idents: &[Ident]) -> String {
-    idents.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(".")
+    idents
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn names(idents: &[Ident]) -> String {
-    idents.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+    idents
+        .iter()
+        .map(|i| i.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn pad(level: usize) -> String {
@@ -266,7 +279,13 @@ fn raw_lines(text: &str, level: usize) -> Option<(Vec<String>, String)> {
     };
     let mut lines: Vec<String> = body
         .split('\n')
-        .map(|l| if l.is_empty() { String::new() } else { format!("{content_pad}{l}") })
+        .map(|l| {
+            if l.is_empty() {
+                String::new()
+            } else {
+                format!("{content_pad}{l}")
+            }
+        })
         .collect();
     let last = if closed {
         format!("{}\"\"\"", pad(level))
@@ -598,9 +617,7 @@ impl<'s> Printer<'s> {
 
     fn has_comment_in(&self, span: Span) -> bool {
         let from = self.comments.partition_point(|c| c.start < span.start);
-        self.comments
-            .get(from)
-            .is_some_and(|c| c.start < span.end)
+        self.comments.get(from).is_some_and(|c| c.start < span.end)
     }
 
     /// A duration as the source writes it (`24h` stays `24h`), or in canonical units.
@@ -733,7 +750,11 @@ impl<'s> Printer<'s> {
                         GrantAccess::Write => "write",
                         GrantAccess::ReadWrite => "read_write",
                     };
-                    self.w(&format!("grant {access} {} to {}", names(&g.databases), names(&g.to)));
+                    self.w(&format!(
+                        "grant {access} {} to {}",
+                        names(&g.databases),
+                        names(&g.to)
+                    ));
                 }
                 EntityPart::Setting(s) => {
                     self.w(&format!("setting {} = ", s.name.name));
@@ -759,13 +780,9 @@ impl<'s> Printer<'s> {
             self.w(" ");
             let raw = self.written_raw(part.body_span);
             let body = &part.body;
-            let as_string = if raw == Some(true) {
-                None
-            } else if raw.is_none() && body.contains('\n') {
-                None
-            } else {
-                template_string(body)
-            };
+            // Keep the author's quotes; without a source, multi-line bodies are raw strings.
+            let raw_wanted = raw.unwrap_or_else(|| body.contains('\n'));
+            let as_string = if raw_wanted { None } else { template_string(body) };
             match as_string {
                 Some(s) => self.w(&s),
                 None => self.raw_text(body, true),
@@ -837,7 +854,11 @@ impl<'s> Printer<'s> {
                     self.w(&format!(" verified by {}", v.name));
                 }
             }
-            TriggerKind::Notion { database, property, to } => {
+            TriggerKind::Notion {
+                database,
+                property,
+                to,
+            } => {
                 self.w(&format!("on notion {}", database.name));
                 match property {
                     None => self.w(" created"),
@@ -1031,7 +1052,12 @@ impl<'s> Printer<'s> {
                     self.w("returns ");
                     self.expr(e, 0);
                 }
-                StubOutcome::Fails { class, message, times, .. } => {
+                StubOutcome::Fails {
+                    class,
+                    message,
+                    times,
+                    ..
+                } => {
                     self.w(&format!("fails {}", class.name));
                     if let Some(m) = message {
                         self.w(&format!(" {}", quoted(&m.value)));
@@ -1191,7 +1217,10 @@ impl<'s> Printer<'s> {
             Policy::Retry(r) => {
                 self.w(&format!("retry {} times", r.attempts));
                 if let Some(b) = &r.backoff {
-                    let (min, max) = (self.duration(b.min.ms, b.min.span), self.duration(b.max.ms, b.max.span));
+                    let (min, max) = (
+                        self.duration(b.min.ms, b.min.span),
+                        self.duration(b.max.ms, b.max.span),
+                    );
                     self.w(&format!(" backoff {min}..{max}"));
                     if let Some((factor, _)) = b.factor {
                         self.w(&format!(" factor {}", number(factor)));
@@ -1692,7 +1721,10 @@ mod tests {
 
     #[test]
     fn template_strings_escape_quotes_only() {
-        assert_eq!(template_string("say \"hi\"").as_deref(), Some("\"say \\\"hi\\\"\""));
+        assert_eq!(
+            template_string("say \"hi\"").as_deref(),
+            Some("\"say \\\"hi\\\"\"")
+        );
         assert_eq!(template_string("a\\"), None);
         assert_eq!(template_string("a\nb"), None);
     }

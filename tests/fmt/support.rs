@@ -43,7 +43,10 @@ pub fn parse_ok(source: &str) -> Module {
 
 /// The comments of `source`, sorted: a multiset to compare.
 pub fn comment_texts(source: &str) -> Vec<String> {
-    let mut texts: Vec<String> = flowc::syntax::comments(source).into_iter().map(|c| c.text).collect();
+    let mut texts: Vec<String> = flowc::syntax::comments(source)
+        .into_iter()
+        .map(|c| c.text)
+        .collect();
     texts.sort();
     texts
 }
@@ -63,7 +66,10 @@ pub fn corpus() -> Vec<PathBuf> {
         }
     }
     let mut files = Vec::new();
-    walk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fmt"), &mut files);
+    walk(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fmt"),
+        &mut files,
+    );
     assert!(files.len() >= 5, "the corpus is missing");
     files
 }
