@@ -1,0 +1,730 @@
+//! Lowering: a flow's AST to a [`Bundle`] of DAGs, resolving calls, retry policies and templates.
+//!
+//! The checker may not have run (or may not know everything yet), so every problem met here is
+//! an error value, never a panic.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use petgraph::algo::toposort;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use super::names::{expr_names, BlockNames};
+use super::plan::*;
+use crate::connectors::{ErrorClass, Registry};
+use crate::diagnostic::FileId;
+use crate::project::{ParsedModule, Project};
+use crate::syntax::ast::{self, Item, Policy, StepBody, Stmt};
+use crate::types::Type;
+
+/// Why a flow could not be compiled.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct PlanError {
+    /// What is wrong, lowercase, names in backticks.
+    pub message: String,
+}
+
+fn err<T>(message: impl Into<String>) -> Result<T, PlanError> {
+    Err(PlanError {
+        message: message.into(),
+    })
+}
+
+/// Compiles `flow` (looked up in `file`, or in the whole project when `None`) with the built-in
+/// connectors' manifests.
+pub fn compile(project: &Project, file: Option<FileId>, flow: &str) -> Result<Bundle, PlanError> {
+    compile_with(project, &Registry::declared_builtins(), file, flow)
+}
+
+/// Compiles `flow` against the connectors of `registry`.
+pub fn compile_with(
+    project: &Project,
+    registry: &Registry,
+    file: Option<FileId>,
+    flow: &str,
+) -> Result<Bundle, PlanError> {
+    let (module, entry) = find_flow(project, file, flow)?;
+    let mut lowerer = Lowerer {
+        project,
+        registry,
+        templates: BTreeSet::new(),
+        queue: VecDeque::new(),
+        queued: BTreeSet::new(),
+    };
+    let entry_key = flow_key(module, &entry.name.name);
+    lowerer.queued.insert(entry_key.clone());
+    lowerer.queue.push_back((module, entry));
+    let mut flows = BTreeMap::new();
+    while let Some((module, flow)) = lowerer.queue.pop_front() {
+        let plan = lowerer.lower_flow(module, flow)?;
+        flows.insert(plan.key.clone(), plan);
+    }
+    let templates = lowerer.collect_templates()?;
+    let entities = collect_entities(project);
+    let mut bundle = Bundle {
+        format_version: FORMAT_VERSION,
+        hash: String::new(),
+        entry: entry_key,
+        flows,
+        templates,
+        entities,
+    };
+    bundle.hash = super::hash::content_hash(&bundle);
+    Ok(bundle)
+}
+
+/// The key of a flow in a bundle: module path with dots, then the flow name.
+pub(crate) fn flow_key(module: &ParsedModule, flow: &str) -> String {
+    let path = module.module_path.replace('/', ".");
+    if path.is_empty() {
+        flow.to_string()
+    } else {
+        format!("{path}.{flow}")
+    }
+}
+
+fn find_flow<'p>(
+    project: &'p Project,
+    file: Option<FileId>,
+    name: &str,
+) -> Result<(&'p ParsedModule, &'p ast::Flow), PlanError> {
+    let mut found = Vec::new();
+    for module in &project.modules {
+        if file.is_some_and(|f| f != module.file) {
+            continue;
+        }
+        for item in &module.ast.items {
+            if let Item::Flow(flow) = item {
+                if flow.name.name == name {
+                    found.push((module, flow));
+                }
+            }
+        }
+    }
+    match found.len() {
+        0 => err(format!("no flow called `{name}`")),
+        1 => Ok(found[0]),
+        _ => err(format!(
+            "several flows are called `{name}`; name the file that holds the one to use"
+        )),
+    }
+}
+
+fn collect_entities(project: &Project) -> BTreeMap<String, EntityPlan> {
+    let mut out = BTreeMap::new();
+    for module in &project.modules {
+        for item in &module.ast.items {
+            if let Item::Entity(e) = item {
+                out.insert(
+                    e.name.name.clone(),
+                    EntityPlan {
+                        title: e.title.as_ref().map(|t| t.value.clone()),
+                        databases: e.databases.iter().map(|d| d.name.clone()).collect(),
+                        settings: e
+                            .settings
+                            .iter()
+                            .map(|s| (s.name.name.clone(), s.value.clone()))
+                            .collect(),
+                    },
+                );
+            }
+        }
+    }
+    out
+}
+
+struct Lowerer<'p> {
+    project: &'p Project,
+    registry: &'p Registry,
+    templates: BTreeSet<String>,
+    queue: VecDeque<(&'p ParsedModule, &'p ast::Flow)>,
+    queued: BTreeSet<String>,
+}
+
+/// A node being built, before its edges are known.
+struct Pending {
+    node: Node,
+    /// Names its evaluation reads.
+    reads: BTreeSet<String>,
+    /// `after` names.
+    after: Vec<String>,
+}
+
+/// A block being lowered into one graph.
+#[derive(Default)]
+struct Builder {
+    nodes: Vec<Pending>,
+    barriers: Vec<(usize, usize)>,
+    gates: Vec<(usize, usize)>,
+}
+
+impl<'p> Lowerer<'p> {
+    fn lower_flow(&mut self, module: &'p ParsedModule, flow: &'p ast::Flow) -> Result<FlowPlan, PlanError> {
+        let key = flow_key(module, &flow.name.name);
+        let mut builder = Builder::default();
+        self.add_block(module, &mut builder, &flow.body, None)?;
+        if let Some(output) = &flow.output {
+            let mut reads = BTreeSet::new();
+            expr_names(&output.value, &mut reads);
+            builder.nodes.push(Pending {
+                node: Node {
+                    name: None,
+                    kind: NodeKind::Output {
+                        value: output.value.clone(),
+                    },
+                    gate: None,
+                },
+                reads,
+                after: Vec::new(),
+            });
+        }
+        let body = builder.finish(&format!("flow `{}`", flow.name.name))?;
+        let on_error = match &flow.on_error {
+            Some(block) => Some(self.lower_sub(module, &block.stmts, "the error handler")?),
+            None => None,
+        };
+        let input = flow
+            .input
+            .as_ref()
+            .map(|i| {
+                i.fields
+                    .iter()
+                    .map(|f| InputField {
+                        name: f.name.name.clone(),
+                        ty: f.ty.clone(),
+                        default: f.default.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(FlowPlan {
+            key,
+            name: flow.name.name.clone(),
+            entity: flow.entity.name.clone(),
+            input,
+            body,
+            on_error,
+        })
+    }
+
+    fn lower_sub(
+        &mut self,
+        module: &'p ParsedModule,
+        stmts: &'p [Stmt],
+        what: &str,
+    ) -> Result<SubPlan, PlanError> {
+        let mut builder = Builder::default();
+        self.add_block(module, &mut builder, stmts, None)?;
+        builder.finish(what)
+    }
+
+    /// Adds the statements of one block; returns, per statement, the indexes of its node and
+    /// of every node nested in it (for wait barriers).
+    fn add_block(
+        &mut self,
+        module: &'p ParsedModule,
+        b: &mut Builder,
+        stmts: &'p [Stmt],
+        gate: Option<Gate>,
+    ) -> Result<Vec<usize>, PlanError> {
+        let mut all = Vec::new();
+        let mut per_stmt: Vec<(usize, Vec<usize>, bool)> = Vec::new();
+        for stmt in stmts {
+            let first = b.nodes.len();
+            let top = self.add_stmt(module, b, stmt, gate)?;
+            let covered: Vec<usize> = (first..b.nodes.len()).collect();
+            per_stmt.push((top, covered, matches!(stmt, Stmt::Wait(_))));
+        }
+        for (i, (top, _, is_wait)) in per_stmt.iter().enumerate() {
+            if !is_wait {
+                continue;
+            }
+            for (_, covered, _) in &per_stmt[..i] {
+                for &n in covered {
+                    b.barriers.push((n, *top));
+                }
+            }
+            for (later, _, _) in &per_stmt[i + 1..] {
+                b.barriers.push((*top, *later));
+            }
+        }
+        for (_, covered, _) in per_stmt {
+            all.extend(covered);
+        }
+        Ok(all)
+    }
+
+    fn add_stmt(
+        &mut self,
+        module: &'p ParsedModule,
+        b: &mut Builder,
+        stmt: &'p Stmt,
+        gate: Option<Gate>,
+    ) -> Result<usize, PlanError> {
+        let mut reads = BTreeSet::new();
+        let mut after = Vec::new();
+        let (name, kind) = match stmt {
+            Stmt::Step(step) => {
+                for p in &step.policies {
+                    if let Policy::After(names) = p {
+                        after.extend(names.iter().map(|n| n.name.clone()));
+                    }
+                }
+                let kind = self.lower_step(module, step, &mut reads)?;
+                (Some(step.name.name.clone()), kind)
+            }
+            Stmt::Let(l) => {
+                expr_names(&l.value, &mut reads);
+                (
+                    Some(l.name.name.clone()),
+                    NodeKind::Let {
+                        value: l.value.clone(),
+                    },
+                )
+            }
+            Stmt::If(i) => {
+                let mut arms = Vec::new();
+                for (c, _) in &i.branches {
+                    expr_names(c, &mut reads);
+                    arms.push(ArmTest::Cond(c.clone()));
+                }
+                if i.otherwise.is_some() {
+                    arms.push(ArmTest::Else);
+                }
+                let idx = b.push(
+                    None,
+                    NodeKind::Branch(BranchNode { subject: None, arms }),
+                    gate,
+                    reads,
+                    after,
+                );
+                let mut blocks: Vec<&Vec<Stmt>> = i.branches.iter().map(|(_, bl)| &bl.stmts).collect();
+                if let Some(o) = &i.otherwise {
+                    blocks.push(&o.stmts);
+                }
+                self.add_arms(module, b, idx, blocks)?;
+                return Ok(idx);
+            }
+            Stmt::Match(m) => {
+                expr_names(&m.value, &mut reads);
+                let arms = m
+                    .arms
+                    .iter()
+                    .map(|a| match &a.pattern {
+                        ast::Pattern::Wildcard(_) => ArmTest::Else,
+                        p => ArmTest::Pattern(p.clone()),
+                    })
+                    .collect();
+                let idx = b.push(
+                    None,
+                    NodeKind::Branch(BranchNode {
+                        subject: Some(m.value.clone()),
+                        arms,
+                    }),
+                    gate,
+                    reads,
+                    after,
+                );
+                let blocks = m.arms.iter().map(|a| &a.body.stmts).collect();
+                self.add_arms(module, b, idx, blocks)?;
+                return Ok(idx);
+            }
+            Stmt::Wait(w) => {
+                let until = match &w.kind {
+                    ast::WaitKind::For(e) => {
+                        expr_names(e, &mut reads);
+                        WaitUntil::For(e.clone())
+                    }
+                    ast::WaitKind::Until(e) => {
+                        expr_names(e, &mut reads);
+                        WaitUntil::Until(e.clone())
+                    }
+                };
+                (None, NodeKind::Wait { until })
+            }
+            Stmt::Emit(e) => {
+                if let Some(p) = &e.payload {
+                    expr_names(p, &mut reads);
+                }
+                (
+                    None,
+                    NodeKind::Emit {
+                        event: e.event.value.clone(),
+                        payload: e.payload.clone(),
+                    },
+                )
+            }
+            Stmt::Fail(f) => {
+                expr_names(&f.message, &mut reads);
+                (
+                    None,
+                    NodeKind::Fail {
+                        message: f.message.clone(),
+                    },
+                )
+            }
+            Stmt::Yield(y) => {
+                expr_names(&y.value, &mut reads);
+                (
+                    None,
+                    NodeKind::Yield {
+                        value: y.value.clone(),
+                    },
+                )
+            }
+        };
+        Ok(b.push(name, kind, gate, reads, after))
+    }
+
+    fn add_arms(
+        &mut self,
+        module: &'p ParsedModule,
+        b: &mut Builder,
+        branch: usize,
+        blocks: Vec<&'p Vec<Stmt>>,
+    ) -> Result<(), PlanError> {
+        for (arm, stmts) in blocks.into_iter().enumerate() {
+            let g = Gate {
+                branch: branch as u32,
+                arm: arm as u32,
+            };
+            let first = b.nodes.len();
+            self.add_block(module, b, stmts, Some(g))?;
+            // Only direct members of the arm carry its gate; a nested branch's children carry
+            // the nested branch's gate, and that branch is skipped when this arm is not taken.
+            for n in first..b.nodes.len() {
+                if b.nodes[n].node.gate == Some(g) {
+                    b.gates.push((branch, n));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn lower_step(
+        &mut self,
+        module: &'p ParsedModule,
+        step: &'p ast::Step,
+        reads: &mut BTreeSet<String>,
+    ) -> Result<NodeKind, PlanError> {
+        let timeout_ms = step.policies.iter().find_map(|p| match p {
+            Policy::Timeout(d) => Some(d.ms),
+            _ => None,
+        });
+        match &step.body {
+            StepBody::WaitEvent(w) => {
+                if let Some(f) = &w.filter {
+                    let mut names = BTreeSet::new();
+                    expr_names(f, &mut names);
+                    names.remove("event");
+                    reads.extend(names);
+                }
+                Ok(NodeKind::WaitEvent {
+                    event: w.event.value.clone(),
+                    filter: w.filter.clone(),
+                    timeout_ms,
+                })
+            }
+            StepBody::FanOut(f) => {
+                expr_names(&f.over, reads);
+                let mut names = BlockNames::default();
+                names.defined.insert(f.var.name.clone());
+                names.block(&f.body);
+                reads.extend(names.free());
+                let body = self.lower_sub(
+                    module,
+                    &f.body.stmts,
+                    &format!("the body of step `{}`", step.name.name),
+                )?;
+                Ok(NodeKind::FanOut(FanOutNode {
+                    var: f.var.name.clone(),
+                    over: f.over.clone(),
+                    concurrency: f.concurrency.map(|(n, _)| n),
+                    body: Box::new(body),
+                }))
+            }
+            StepBody::Call(call) => {
+                for a in &call.args {
+                    expr_names(&a.value, reads);
+                }
+                let (target, default_retry, template_params) = self.resolve_call(module, call)?;
+                for p in &template_params {
+                    if let Some(arg) = call.args.iter().find(|a| &a.name.name == p) {
+                        match arg.value.as_plain_str() {
+                            Some(name) => {
+                                self.templates.insert(name);
+                            }
+                            None => {
+                                return err(format!(
+                                    "step `{}`: the `{p}` argument must be a template name written as a plain string",
+                                    step.name.name
+                                ))
+                            }
+                        }
+                    }
+                }
+                let mut retry = default_retry.clone().unwrap_or_else(RetryPolicy::none);
+                let mut fallback = None;
+                for p in &step.policies {
+                    match p {
+                        Policy::Retry(r) => retry = resolve_retry(r, default_retry.as_ref())?,
+                        Policy::Fallback(ast::Fallback::Value(e)) => {
+                            expr_names(e, reads);
+                            fallback = Some(FallbackPlan::Value(e.clone()));
+                        }
+                        Policy::Fallback(ast::Fallback::Block(bl)) => {
+                            let mut names = BlockNames::default();
+                            names.block(bl);
+                            reads.extend(names.free());
+                            let sub = self.lower_sub(
+                                module,
+                                &bl.stmts,
+                                &format!("the fallback of step `{}`", step.name.name),
+                            )?;
+                            fallback = Some(FallbackPlan::Block(Box::new(sub)));
+                        }
+                        Policy::Timeout(_) | Policy::After(_) => {}
+                    }
+                }
+                Ok(NodeKind::Call(CallNode {
+                    target,
+                    args: call
+                        .args
+                        .iter()
+                        .map(|a| (a.name.name.clone(), a.value.clone()))
+                        .collect(),
+                    retry,
+                    timeout_ms,
+                    fallback,
+                    template_params,
+                }))
+            }
+        }
+    }
+
+    /// What a callee names: a sub-flow through a `use` alias, a connector action, or a flow of
+    /// the same module (or, failing that, of the project).
+    fn resolve_call(
+        &mut self,
+        module: &'p ParsedModule,
+        call: &ast::Call,
+    ) -> Result<(CallTarget, Option<RetryPolicy>, Vec<String>), PlanError> {
+        let parts: Vec<&str> = call.callee.iter().map(|i| i.name.as_str()).collect();
+        let callee = call.callee_name();
+        if let [alias, flow] = parts[..] {
+            for item in &module.ast.items {
+                if let Item::Use(u) = item {
+                    if u.name().name == alias {
+                        let path: Vec<&str> = u.path.iter().map(|i| i.name.as_str()).collect();
+                        let Some(target) = self.project.module(&path.join(".")) else {
+                            return err(format!("no module `{}` for `{callee}`", path.join(".")));
+                        };
+                        return self.queue_flow(target, flow, &callee);
+                    }
+                }
+            }
+            if let Some(manifest) = self.registry.manifest(alias) {
+                let Some(action) = manifest.action(flow) else {
+                    return err(format!("connector `{alias}` has no action `{flow}`"));
+                };
+                let retry = action.default_retry.as_ref().map(|r| RetryPolicy {
+                    attempts: r.attempts.max(1),
+                    min_ms: r.min.as_millis() as u64,
+                    max_ms: r.max.as_millis() as u64,
+                    factor: r.factor,
+                    jitter: r.jitter,
+                    on: r.on.clone(),
+                });
+                let templates = action
+                    .params
+                    .iter()
+                    .filter(|p| matches!(p.ty.strip_optional(), Type::Template))
+                    .map(|p| p.name.clone())
+                    .collect();
+                return Ok((
+                    CallTarget::Action {
+                        connector: alias.to_string(),
+                        action: flow.to_string(),
+                    },
+                    retry,
+                    templates,
+                ));
+            }
+            return err(format!(
+                "`{callee}` is neither a connector action nor a flow of a used module"
+            ));
+        }
+        if let [flow] = parts[..] {
+            let here = module
+                .ast
+                .items
+                .iter()
+                .any(|i| matches!(i, Item::Flow(f) if f.name.name == flow));
+            if here {
+                return self.queue_flow(module, flow, &callee);
+            }
+            let project = self.project;
+            let (m, _) = find_flow(project, None, flow)?;
+            return self.queue_flow(m, flow, &callee);
+        }
+        err(format!("`{callee}` is not a connector action or a flow"))
+    }
+
+    fn queue_flow(
+        &mut self,
+        module: &'p ParsedModule,
+        flow: &str,
+        callee: &str,
+    ) -> Result<(CallTarget, Option<RetryPolicy>, Vec<String>), PlanError> {
+        let found = module.ast.items.iter().find_map(|i| match i {
+            Item::Flow(f) if f.name.name == flow => Some(f),
+            _ => None,
+        });
+        let Some(found) = found else {
+            return err(format!("no flow `{flow}` for `{callee}`"));
+        };
+        let key = flow_key(module, flow);
+        if self.queued.insert(key.clone()) {
+            self.queue.push_back((module, found));
+        }
+        Ok((CallTarget::Flow { key }, None, Vec::new()))
+    }
+
+    fn collect_templates(&self) -> Result<BTreeMap<String, TemplatePlan>, PlanError> {
+        let mut out = BTreeMap::new();
+        for name in &self.templates {
+            let found = self.project.modules.iter().find_map(|m| {
+                m.ast.items.iter().find_map(|i| match i {
+                    Item::Template(t) if &t.name.name == name => Some(t),
+                    _ => None,
+                })
+            });
+            let Some(t) = found else {
+                return err(format!("no template called `{name}`"));
+            };
+            let mut plan = TemplatePlan::default();
+            for part in &t.parts {
+                let slot = match part.kind {
+                    ast::TemplatePartKind::Subject => &mut plan.subject,
+                    ast::TemplatePartKind::Text => &mut plan.text,
+                    ast::TemplatePartKind::Html => &mut plan.html,
+                };
+                *slot = Some(part.body.clone());
+            }
+            out.insert(name.clone(), plan);
+        }
+        Ok(out)
+    }
+}
+
+fn resolve_retry(r: &ast::Retry, default: Option<&RetryPolicy>) -> Result<RetryPolicy, PlanError> {
+    let base = default.cloned().unwrap_or_else(RetryPolicy::none);
+    let mut on = Vec::new();
+    for class in &r.on {
+        match ErrorClass::from_name(&class.name) {
+            Some(c) => on.push(c),
+            None => return err(format!("unknown error class `{}`", class.name)),
+        }
+    }
+    if on.is_empty() {
+        on = vec![ErrorClass::Transient, ErrorClass::RateLimited];
+    }
+    let (min_ms, max_ms, factor) = match &r.backoff {
+        Some(b) => (
+            b.min.ms.max(0) as u64,
+            b.max.ms.max(0) as u64,
+            b.factor.map(|(f, _)| f).unwrap_or(2.0),
+        ),
+        None => (base.min_ms, base.max_ms, base.factor),
+    };
+    Ok(RetryPolicy {
+        attempts: r.attempts.max(1),
+        min_ms,
+        max_ms: max_ms.max(min_ms),
+        factor,
+        jitter: r.jitter.unwrap_or(true),
+        on,
+    })
+}
+
+impl Builder {
+    fn push(
+        &mut self,
+        name: Option<String>,
+        kind: NodeKind,
+        gate: Option<Gate>,
+        reads: BTreeSet<String>,
+        after: Vec<String>,
+    ) -> usize {
+        self.nodes.push(Pending {
+            node: Node { name, kind, gate },
+            reads,
+            after,
+        });
+        self.nodes.len() - 1
+    }
+
+    fn finish(self, what: &str) -> Result<SubPlan, PlanError> {
+        let mut graph: DiGraph<Node, Dep> = DiGraph::new();
+        let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, p) in self.nodes.iter().enumerate() {
+            if let Some(n) = &p.node.name {
+                if by_name.insert(n.clone(), i).is_some() {
+                    return err(format!("{what} declares `{n}` twice"));
+                }
+            }
+        }
+        let mut edges: BTreeSet<(usize, usize, u8)> = BTreeSet::new();
+        for (i, p) in self.nodes.iter().enumerate() {
+            for r in &p.reads {
+                if let Some(&j) = by_name.get(r) {
+                    if j != i {
+                        edges.insert((j, i, 0));
+                    }
+                }
+            }
+            for a in &p.after {
+                match by_name.get(a) {
+                    Some(&j) if j != i => {
+                        edges.insert((j, i, 1));
+                    }
+                    Some(_) => return err(format!("step `{a}` cannot run after itself")),
+                    None => return err(format!("`after {a}`: {what} has no step `{a}`")),
+                }
+            }
+        }
+        for &(a, b) in &self.barriers {
+            if a != b {
+                edges.insert((a, b, 2));
+            }
+        }
+        for &(a, b) in &self.gates {
+            edges.insert((a, b, 3));
+        }
+        for p in self.nodes {
+            graph.add_node(p.node);
+        }
+        // One edge per pair: the most telling reason wins (data over after over barrier).
+        let mut seen = BTreeSet::new();
+        for (a, b, kind) in edges {
+            if !seen.insert((a, b)) {
+                continue;
+            }
+            let dep = match kind {
+                0 => Dep::Data,
+                1 => Dep::After,
+                2 => Dep::Barrier,
+                _ => Dep::Gate,
+            };
+            graph.add_edge(NodeIndex::new(a), NodeIndex::new(b), dep);
+        }
+        if let Err(cycle) = toposort(&graph, None) {
+            let node = &graph[cycle.node_id()];
+            return err(format!(
+                "{what}: `{}` depends on itself through other statements",
+                node.label()
+            ));
+        }
+        Ok(SubPlan { graph })
+    }
+}

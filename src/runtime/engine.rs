@@ -1,0 +1,789 @@
+//! The engine: owns instances, runs their connector calls on tokio, and wakes them on timers.
+//!
+//! Each instance is a state machine ([`Instance`]) behind its own lock; a reaction (start, a
+//! call's result, a timer, a signal) runs under the lock and returns effects, which the engine
+//! carries out after releasing it. Waits hold no task: a suspended instance is data plus a timer
+//! in the store, woken by the one timer driver task.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, Semaphore};
+use tracing::Instrument;
+
+use super::clock::{Clock, SystemClock};
+use super::eval::{self, MapEnv};
+use super::event::{Event, EventKind};
+use super::input;
+use super::instance::{
+    CallResult, Ctx, Effect, FlowRt, Globals, Instance, InstanceStatus, ParentLink, PreparedCall,
+};
+use super::retry;
+use super::scheduler::PlanRt;
+use super::store::{MemoryStore, Store, TimerRecord};
+use super::templates::Templates;
+use crate::connectors::{ActionCall, Connector, ConnectorError, DeclaredOnly, Registry};
+use crate::plan::{self, Bundle};
+use crate::project::Project;
+use crate::syntax::ast::Item;
+use crate::value::Value;
+
+thread_local! {
+    static INLINE_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// How many calls may run nested on one thread's stack before the next is spawned.
+const MAX_INLINE_DEPTH: u32 = 8;
+
+/// An instance's id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InstanceId(pub String);
+
+impl std::fmt::Display for InstanceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why the engine could not do what was asked.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EngineError {
+    /// The project or a plan could not be loaded or compiled.
+    #[error("{0}")]
+    Setup(String),
+    /// No flow by that name.
+    #[error("no flow called `{0}`")]
+    UnknownFlow(String),
+    /// The input does not match the flow's `input` declaration.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// No instance with that id.
+    #[error("no instance `{0}`")]
+    UnknownInstance(String),
+    /// The instance failed.
+    #[error("instance failed at step `{step}`: {message}")]
+    Failed {
+        /// The step.
+        step: String,
+        /// Why.
+        message: String,
+        /// The error class.
+        class: String,
+    },
+    /// The instance was cancelled.
+    #[error("instance was cancelled")]
+    Cancelled,
+    /// The engine is shutting down.
+    #[error("the engine is shutting down")]
+    ShuttingDown,
+}
+
+/// An instance behind its lock.
+pub(crate) struct Cell {
+    inst: Mutex<Instance>,
+}
+
+impl Cell {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Instance> {
+        self.inst.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+struct TimerEntry {
+    cell: Arc<Cell>,
+    scope: u32,
+    node: u32,
+    id: u64,
+}
+
+struct Inner {
+    globals: Globals,
+    flows: HashMap<String, Arc<FlowRt>>,
+    by_name: HashMap<String, Vec<String>>,
+    compile_errors: HashMap<String, String>,
+    registry: Registry,
+    clock: Arc<dyn Clock>,
+    store: Arc<dyn Store>,
+    instances: Mutex<HashMap<String, Arc<Cell>>>,
+    next_id: AtomicU64,
+    timers: Mutex<BTreeMap<(DateTime<Utc>, u64), TimerEntry>>,
+    timer_seq: AtomicU64,
+    timer_notify: Notify,
+    driver_token: AtomicBool,
+    global: Arc<Semaphore>,
+    in_flight: AtomicUsize,
+    idle: Notify,
+    shutting_down: AtomicBool,
+}
+
+/// Runs flows: start instances, signal them, wait for their output.
+///
+/// ```
+/// use std::sync::Arc;
+/// use flowc::config::Config;
+/// use flowc::runtime::Engine;
+/// use flowc::Project;
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let src = r#"
+/// entity shop {}
+/// flow greet for shop {
+///   input { name: text }
+///   let greeting = "Hello {{ input.name }}"
+///   output { greeting }
+/// }"#;
+/// let project = Project::from_sources(std::path::Path::new("/demo"), Config::default(), [("demo.flow", src)]);
+/// let engine = Engine::builder().project_value(project).build().unwrap();
+/// let id = engine.start("greet", serde_json::json!({ "name": "Ada" })).await.unwrap();
+/// let output = engine.output(&id).await.unwrap();
+/// assert_eq!(output.get("greeting").as_str(), Some("Hello Ada"));
+/// engine.shutdown().await;
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+/// Configures an [`Engine`].
+#[derive(Default)]
+pub struct EngineBuilder {
+    project_path: Option<PathBuf>,
+    project: Option<Project>,
+    bundles: Vec<Bundle>,
+    connectors: Vec<Arc<dyn Connector>>,
+    clock: Option<Arc<dyn Clock>>,
+    store: Option<Arc<dyn Store>>,
+    global_limit: Option<usize>,
+    per_instance_limit: Option<usize>,
+}
+
+impl EngineBuilder {
+    /// Loads the project containing `path` (`flowc.toml` is looked for upward).
+    pub fn project(mut self, path: impl Into<PathBuf>) -> Self {
+        self.project_path = Some(path.into());
+        self
+    }
+
+    /// Uses an already loaded project.
+    pub fn project_value(mut self, project: Project) -> Self {
+        self.project = Some(project);
+        self
+    }
+
+    /// Adds a compiled plan bundle (e.g. read from `flowc build` output).
+    pub fn bundle(mut self, bundle: Bundle) -> Self {
+        self.bundles.push(bundle);
+        self
+    }
+
+    /// Adds (or replaces, by manifest name) a connector.
+    pub fn connector(mut self, connector: Arc<dyn Connector>) -> Self {
+        self.connectors.push(connector);
+        self
+    }
+
+    /// The clock (default: the wall clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The store (default: in memory).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Connector calls in flight across all instances (default 1024).
+    pub fn max_concurrent_steps(mut self, n: usize) -> Self {
+        self.global_limit = Some(n.max(1));
+        self
+    }
+
+    /// Connector calls in flight per instance (default 64).
+    pub fn max_steps_per_instance(mut self, n: usize) -> Self {
+        self.per_instance_limit = Some(n.max(1));
+        self
+    }
+
+    /// Compiles the flows and starts the timer driver. Must be called inside a tokio runtime.
+    pub fn build(self) -> Result<Engine, EngineError> {
+        let mut registry = Registry::new();
+        for m in crate::connectors::builtin_manifests() {
+            registry.register(Arc::new(DeclaredOnly::new(m)));
+        }
+        for c in &self.connectors {
+            registry.register(c.clone());
+        }
+        let mut bundles = self.bundles;
+        let mut compile_errors = HashMap::new();
+        let project = match (self.project, self.project_path) {
+            (Some(p), _) => Some(p),
+            (None, Some(path)) => Some(Project::load(&path).map_err(|e| EngineError::Setup(e.to_string()))?),
+            (None, None) => None,
+        };
+        if let Some(project) = &project {
+            for module in &project.modules {
+                for item in &module.ast.items {
+                    if let Item::Flow(f) = item {
+                        match plan::compile_with(project, &registry, Some(module.file), &f.name.name) {
+                            Ok(b) => bundles.push(b),
+                            Err(e) => {
+                                compile_errors.insert(f.name.name.clone(), e.message);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let mut flows = HashMap::new();
+        let mut by_name: HashMap<String, Vec<String>> = HashMap::new();
+        let mut entities = BTreeMap::new();
+        let mut databases = HashSet::new();
+        for bundle in &bundles {
+            let templates = Arc::new(Templates::new(&bundle.templates).map_err(EngineError::Setup)?);
+            for (name, e) in &bundle.entities {
+                if entities.contains_key(name) {
+                    continue;
+                }
+                let env = MapEnv {
+                    names: BTreeMap::new(),
+                    now: Utc::now(),
+                };
+                let mut rec = BTreeMap::new();
+                rec.insert("name".to_string(), Value::text(name));
+                rec.insert(
+                    "title".to_string(),
+                    e.title.clone().map(Value::Text).unwrap_or(Value::Null),
+                );
+                for (k, expr) in &e.settings {
+                    let v = eval::eval(expr, &env)
+                        .map_err(|err| EngineError::Setup(format!("setting `{name}.{k}`: {err}")))?;
+                    rec.insert(k.clone(), v);
+                }
+                databases.extend(e.databases.iter().cloned());
+                entities.insert(name.clone(), Value::Record(rec));
+            }
+            for (key, flow) in &bundle.flows {
+                if flows.contains_key(key) {
+                    continue;
+                }
+                let rt = Arc::new(FlowRt {
+                    root: PlanRt::new(&flow.body),
+                    handler: flow.on_error.as_ref().map(PlanRt::new),
+                    plan: flow.clone(),
+                    templates: templates.clone(),
+                });
+                by_name.entry(flow.name.clone()).or_default().push(key.clone());
+                flows.insert(key.clone(), rt);
+            }
+        }
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let inner = Arc::new(Inner {
+            globals: Globals {
+                entities,
+                databases,
+                per_instance_limit: self.per_instance_limit.unwrap_or(64),
+            },
+            flows,
+            by_name,
+            compile_errors,
+            registry,
+            clock: clock.clone(),
+            store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+            instances: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            timers: Mutex::new(BTreeMap::new()),
+            timer_seq: AtomicU64::new(1),
+            timer_notify: Notify::new(),
+            driver_token: AtomicBool::new(false),
+            global: Arc::new(Semaphore::new(self.global_limit.unwrap_or(1024))),
+            in_flight: AtomicUsize::new(0),
+            idle: Notify::new(),
+            shutting_down: AtomicBool::new(false),
+        });
+        clock.enter();
+        tokio::spawn(timer_driver(inner.clone()));
+        Ok(Engine { inner })
+    }
+}
+
+impl Engine {
+    /// A builder.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.inner.clock.clone()
+    }
+
+    /// Names of the flows this engine can start.
+    pub fn flows(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.inner.by_name.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Starts an instance of `flow` (a flow name or bundle key) with `input` (a JSON object
+    /// checked against the flow's input declaration; defaults applied, dates parsed).
+    pub async fn start(&self, flow: &str, input: serde_json::Value) -> Result<InstanceId, EngineError> {
+        self.inner.start(flow, input, None)
+    }
+
+    /// Delivers event `name` to instance `id`: the first `wait for event` that accepts it ends;
+    /// otherwise it is kept for a later one.
+    pub async fn signal(
+        &self,
+        id: &InstanceId,
+        name: &str,
+        payload: serde_json::Value,
+    ) -> Result<(), EngineError> {
+        let cell = self.inner.cell(id)?;
+        self.inner.react(&cell, |inst, ctx| {
+            inst.on_signal(ctx, name, Value::from_json(&payload))
+        });
+        Ok(())
+    }
+
+    /// Cancels instance `id`; calls in flight finish but their results are ignored.
+    pub async fn cancel(&self, id: &InstanceId) -> Result<(), EngineError> {
+        let cell = self.inner.cell(id)?;
+        self.inner.react(&cell, |inst, ctx| inst.cancel(ctx));
+        Ok(())
+    }
+
+    /// The instance's status.
+    pub fn status(&self, id: &InstanceId) -> Result<InstanceStatus, EngineError> {
+        Ok(self.inner.cell(id)?.lock().status.clone())
+    }
+
+    /// The instance's history.
+    pub fn history(&self, id: &InstanceId) -> Vec<Event> {
+        self.inner.store.history(&id.0)
+    }
+
+    /// Waits for the instance to end and returns its output.
+    pub async fn output(&self, id: &InstanceId) -> Result<Value, EngineError> {
+        let cell = self.inner.cell(id)?;
+        let rx = {
+            let mut inst = cell.lock();
+            if inst.status.is_final() {
+                None
+            } else {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                inst.waiters.push(tx);
+                Some(rx)
+            }
+        };
+        if let Some(rx) = rx {
+            let _ = rx.await;
+        }
+        let inst = cell.lock();
+        match &inst.status {
+            InstanceStatus::Completed => Ok(inst.output.clone()),
+            InstanceStatus::Failed { step, message, class } => Err(EngineError::Failed {
+                step: step.clone(),
+                message: message.clone(),
+                class: class.clone(),
+            }),
+            InstanceStatus::Cancelled => Err(EngineError::Cancelled),
+            _ => Err(EngineError::ShuttingDown),
+        }
+    }
+
+    /// Stops taking new instances and waits for running steps to finish. Waiting instances stay
+    /// in the store.
+    pub async fn shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        self.inner.wake_driver();
+        loop {
+            let notified = self.inner.idle.notified();
+            if self.inner.in_flight.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Inner {
+    fn cell(&self, id: &InstanceId) -> Result<Arc<Cell>, EngineError> {
+        self.instances
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&id.0)
+            .cloned()
+            .ok_or_else(|| EngineError::UnknownInstance(id.0.clone()))
+    }
+
+    fn resolve(&self, flow: &str) -> Result<Arc<FlowRt>, EngineError> {
+        if let Some(f) = self.flows.get(flow) {
+            return Ok(f.clone());
+        }
+        match self.by_name.get(flow).map(Vec::as_slice) {
+            Some([key]) => Ok(self.flows[key].clone()),
+            Some(keys) if keys.len() > 1 => Err(EngineError::Setup(format!(
+                "several flows are called `{flow}`: use one of {}",
+                keys.join(", ")
+            ))),
+            _ => match self.compile_errors.get(flow) {
+                Some(e) => Err(EngineError::Setup(format!("flow `{flow}` does not compile: {e}"))),
+                None => Err(EngineError::UnknownFlow(flow.to_string())),
+            },
+        }
+    }
+
+    fn start(
+        self: &Arc<Self>,
+        flow: &str,
+        input: serde_json::Value,
+        parent: Option<ParentLink>,
+    ) -> Result<InstanceId, EngineError> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(EngineError::ShuttingDown);
+        }
+        let flow = self.resolve(flow)?;
+        let input = input::validate(&flow.plan.input, &input).map_err(EngineError::InvalidInput)?;
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{}-{n}", flow.plan.name);
+        let entity = flow.plan.entity.clone();
+        let cell = Arc::new(Cell {
+            inst: Mutex::new(Instance::new(id.clone(), flow, input, entity, parent)),
+        });
+        self.instances
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone(), cell.clone());
+        let span = tracing::info_span!("instance", instance = %id);
+        let _enter = span.enter();
+        self.react(&cell, |inst, ctx| inst.start(ctx));
+        Ok(InstanceId(id))
+    }
+
+    /// Runs one reaction of an instance under its lock, then its effects.
+    fn react(self: &Arc<Self>, cell: &Arc<Cell>, f: impl FnOnce(&mut Instance, &Ctx) -> Vec<Effect>) {
+        self.clock.enter();
+        let fx = {
+            let mut inst = cell.lock();
+            let ctx = Ctx {
+                globals: &self.globals,
+                store: self.store.as_ref(),
+                now: self.clock.now(),
+            };
+            f(&mut inst, &ctx)
+        };
+        self.apply(cell, fx);
+        self.clock.leave();
+    }
+
+    fn apply(self: &Arc<Self>, cell: &Arc<Cell>, fx: Vec<Effect>) {
+        for effect in fx {
+            match effect {
+                Effect::Call(pc) => {
+                    self.clock.enter();
+                    self.in_flight.fetch_add(1, Ordering::SeqCst);
+                    let inner = self.clone();
+                    let cell = cell.clone();
+                    let mut task = Box::pin(async move {
+                        run_call(inner.clone(), cell, pc).await;
+                        if inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+                            inner.idle.notify_waiters();
+                        }
+                        inner.clock.leave();
+                    });
+                    // A connector that answers at once (a cache, a stub) finishes on this first
+                    // poll, saving a task switch; anything that waits is handed to tokio, whose
+                    // first poll registers the real waker. The depth bound keeps chains of such
+                    // steps from growing the stack.
+                    let depth = INLINE_DEPTH.with(|d| d.get());
+                    if depth < MAX_INLINE_DEPTH {
+                        INLINE_DEPTH.with(|d| d.set(depth + 1));
+                        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                        let ready = task.as_mut().poll(&mut cx).is_ready();
+                        INLINE_DEPTH.with(|d| d.set(depth));
+                        if !ready {
+                            tokio::spawn(task);
+                        }
+                    } else {
+                        tokio::spawn(task);
+                    }
+                }
+                Effect::StartChild {
+                    scope,
+                    node,
+                    key,
+                    input,
+                } => {
+                    let link = ParentLink {
+                        cell: cell.clone(),
+                        scope,
+                        node,
+                    };
+                    if let Err(e) = self.start(&key, input.to_json(), Some(link)) {
+                        let err = ConnectorError::permanent(e.to_string());
+                        self.react(cell, |inst, ctx| {
+                            inst.on_call_result(ctx, scope, node, Err((err, 1)), false)
+                        });
+                    }
+                }
+                Effect::Timer {
+                    at,
+                    scope,
+                    node,
+                    step,
+                } => {
+                    let id = self.timer_seq.fetch_add(1, Ordering::Relaxed);
+                    let instance = cell.lock().id.clone();
+                    self.store.put_timer(TimerRecord {
+                        id,
+                        instance,
+                        at,
+                        step,
+                    });
+                    let earliest = {
+                        let mut timers = self.timers.lock().unwrap_or_else(|e| e.into_inner());
+                        timers.insert(
+                            (at, id),
+                            TimerEntry {
+                                cell: cell.clone(),
+                                scope,
+                                node,
+                                id,
+                            },
+                        );
+                        timers.keys().next() == Some(&(at, id))
+                    };
+                    if earliest {
+                        self.wake_driver();
+                    }
+                }
+                Effect::Finished {
+                    waiters,
+                    parent,
+                    result,
+                } => {
+                    for w in waiters {
+                        let _ = w.send(());
+                    }
+                    if let Some(p) = parent {
+                        let r: CallResult = result.map(|v| (v, 1)).map_err(|e| (e, 1));
+                        self.react(&p.cell, |inst, ctx| {
+                            inst.on_call_result(ctx, p.scope, p.node, r, false)
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Wakes the timer driver, counting it busy until it has looked at the timers again.
+    fn wake_driver(&self) {
+        if !self.driver_token.swap(true, Ordering::SeqCst) {
+            self.clock.enter();
+        }
+        self.timer_notify.notify_one();
+    }
+
+    fn note(&self, cell: &Cell, kind: EventKind) {
+        let mut inst = cell.lock();
+        let ctx = Ctx {
+            globals: &self.globals,
+            store: self.store.as_ref(),
+            now: self.clock.now(),
+        };
+        inst.note(&ctx, kind);
+    }
+}
+
+/// Makes the attempts of one call: timeouts, retries with backoff, then reports the result.
+async fn run_call(inner: Arc<Inner>, cell: Arc<Cell>, pc: Box<PreparedCall>) {
+    // Span fields are recorded when the span is made, so borrowing under the lock is enough.
+    let (instance, span) = {
+        let inst = cell.lock();
+        let span = tracing::info_span!(
+            "step",
+            instance = %inst.id,
+            flow = %inst.flow.plan.name,
+            entity = %pc.entity,
+            step = %pc.step
+        );
+        (inst.id.clone(), span)
+    };
+    let result = attempts(&inner, &cell, pc.as_ref(), &instance)
+        .instrument(span)
+        .await;
+    let (scope, node) = (pc.scope, pc.node);
+    inner.react(&cell, |inst, ctx| {
+        inst.on_call_result(ctx, scope, node, result, true)
+    });
+}
+
+async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, instance: &str) -> CallResult {
+    let connector = inner.registry.get(&pc.connector).cloned();
+    let mut attempt = 1u32;
+    loop {
+        let outcome = match &connector {
+            None => Err(ConnectorError::permanent(format!(
+                "no connector `{}`",
+                pc.connector
+            ))),
+            Some(c) => {
+                let permit = inner.global.clone().acquire_owned().await;
+                let call = ActionCall {
+                    action: pc.action.clone(),
+                    // The last possible attempt can have the arguments themselves.
+                    args: if attempt >= pc.retry.attempts {
+                        std::mem::take(&mut *pc.args.lock().unwrap_or_else(|e| e.into_inner()))
+                    } else {
+                        pc.args.lock().unwrap_or_else(|e| e.into_inner()).clone()
+                    },
+                    entity: pc.entity.clone(),
+                    instance: instance.to_string(),
+                    step: pc.step.clone(),
+                    attempt,
+                    idempotency_key: pc.idempotency_key.clone(),
+                };
+                tracing::debug!(attempt, "calling {}.{}", pc.connector, pc.action);
+                let fut = c.call(call);
+                let r = match pc.timeout_ms {
+                    Some(ms) => {
+                        let deadline = inner.clock.now() + chrono::Duration::milliseconds(ms);
+                        let sleep = inner.clock.sleep_until(deadline);
+                        tokio::select! {
+                            biased;
+                            r = fut => r,
+                            _ = sleep => {
+                                // The clock entered a unit of work for us when it woke us.
+                                inner.clock.leave();
+                                Err(ConnectorError::transient(format!(
+                                    "timed out after {}",
+                                    crate::value::format_duration(ms)
+                                )))
+                            }
+                        }
+                    }
+                    None => fut.await,
+                };
+                drop(permit);
+                r
+            }
+        };
+        let error = match outcome {
+            Ok(v) => return Ok((v, attempt)),
+            Err(e) => e,
+        };
+        let still_wanted = {
+            let inst = cell.lock();
+            inst.active(pc.scope)
+        };
+        let delay = if still_wanted {
+            retry::next_delay(&pc.retry, attempt, &error, &mut rand::rng())
+        } else {
+            None
+        };
+        inner.note(
+            cell,
+            EventKind::StepFailed {
+                step: pc.step.clone(),
+                attempt,
+                class: error.class.name().to_string(),
+                message: error.message.clone(),
+                will_retry: delay.is_some(),
+            },
+        );
+        let Some(delay) = delay else {
+            return Err((error, attempt));
+        };
+        inner.note(
+            cell,
+            EventKind::StepRetried {
+                step: pc.step.clone(),
+                attempt: attempt + 1,
+                delay_ms: delay.as_millis() as u64,
+            },
+        );
+        sleep_for(inner, delay).await;
+        attempt += 1;
+        inner.note(
+            cell,
+            EventKind::StepStarted {
+                step: pc.step.clone(),
+                attempt,
+            },
+        );
+    }
+}
+
+/// Sleeps on the engine clock, idle meanwhile.
+async fn sleep_for(inner: &Inner, delay: Duration) {
+    let at = inner.clock.now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::zero());
+    let sleep = inner.clock.sleep_until(at);
+    inner.clock.leave();
+    sleep.await;
+}
+
+/// The one task that wakes suspended instances when their timers are due.
+async fn timer_driver(inner: Arc<Inner>) {
+    loop {
+        // Busy here: one unit of work is ours.
+        if inner.driver_token.swap(false, Ordering::SeqCst) {
+            inner.clock.leave();
+        }
+        let now = inner.clock.now();
+        let due: Vec<TimerEntry> = {
+            let mut timers = inner.timers.lock().unwrap_or_else(|e| e.into_inner());
+            let keys: Vec<_> = timers.range(..=(now, u64::MAX)).map(|(k, _)| *k).collect();
+            keys.into_iter().filter_map(|k| timers.remove(&k)).collect()
+        };
+        for t in due {
+            inner.store.remove_timer(t.id);
+            let (scope, node) = (t.scope, t.node);
+            inner.react(&t.cell, |inst, ctx| inst.on_timer(ctx, scope, node));
+        }
+        if inner.shutting_down.load(Ordering::SeqCst) {
+            inner.clock.leave();
+            return;
+        }
+        let next = {
+            let timers = inner.timers.lock().unwrap_or_else(|e| e.into_inner());
+            timers.keys().next().map(|k| k.0)
+        };
+        if next.is_some_and(|t| t <= inner.clock.now()) {
+            continue;
+        }
+        let notified = inner.timer_notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if inner.driver_token.load(Ordering::SeqCst) {
+            continue;
+        }
+        let sleep = next.map(|t| inner.clock.sleep_until(t));
+        inner.clock.leave();
+        match sleep {
+            Some(sleep) => {
+                tokio::select! {
+                    _ = sleep => {}
+                    _ = &mut notified => {
+                        if !inner.driver_token.swap(false, Ordering::SeqCst) {
+                            inner.clock.enter();
+                        }
+                    }
+                }
+            }
+            None => {
+                notified.await;
+                if !inner.driver_token.swap(false, Ordering::SeqCst) {
+                    inner.clock.enter();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,518 @@
+//! Expression evaluation over [`Value`], with the built-in functions.
+//!
+//! Missing values propagate: a field of `none` is `none`, so `p.alternative ?? false` works on a
+//! skipped step. Type errors are errors, never panics.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
+
+use crate::syntax::ast::{BinaryOp, Expr, ExprKind, Pattern, StrPart, UnaryOp};
+use crate::value::{parse_duration, Value};
+
+/// Why an expression could not be evaluated.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct EvalError(pub String);
+
+fn fail<T>(msg: impl Into<String>) -> Result<T, EvalError> {
+    Err(EvalError(msg.into()))
+}
+
+/// What names mean where an expression is evaluated.
+pub trait Env {
+    /// The value of `name`, or `None` when nothing declares it.
+    fn lookup(&self, name: &str) -> Option<Value>;
+    /// The current instant (for `now()` and `today()`).
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// An environment that adds one binding in front of another.
+pub(crate) struct With<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) value: &'a Value,
+    pub(crate) inner: &'a dyn Env,
+}
+
+impl Env for With<'_> {
+    fn lookup(&self, name: &str) -> Option<Value> {
+        if name == self.name {
+            Some(self.value.clone())
+        } else {
+            self.inner.lookup(name)
+        }
+    }
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.now()
+    }
+}
+
+/// A fixed set of bindings (tests, constant settings).
+pub struct MapEnv {
+    /// The bindings.
+    pub names: BTreeMap<String, Value>,
+    /// The instant `now()` returns.
+    pub now: DateTime<Utc>,
+}
+
+impl Env for MapEnv {
+    fn lookup(&self, name: &str) -> Option<Value> {
+        self.names.get(name).cloned()
+    }
+    fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+}
+
+/// Evaluates `expr` in `env`.
+pub fn eval(expr: &Expr, env: &dyn Env) -> Result<Value, EvalError> {
+    match &expr.kind {
+        ExprKind::None => Ok(Value::Null),
+        ExprKind::Bool(b) => Ok(Value::Bool(*b)),
+        ExprKind::Number(n) => Ok(Value::Number(*n)),
+        ExprKind::Duration(ms) => Ok(Value::Duration(*ms)),
+        ExprKind::Str(parts) => {
+            if let [StrPart::Text(t)] = parts.as_slice() {
+                return Ok(Value::Text(t.clone()));
+            }
+            let mut out = String::new();
+            for part in parts {
+                match part {
+                    StrPart::Text(t) => out.push_str(t),
+                    StrPart::Expr(e) => match eval(e, env)? {
+                        Value::Null => {}
+                        v => out.push_str(&v.to_string()),
+                    },
+                }
+            }
+            Ok(Value::Text(out))
+        }
+        ExprKind::Name(n) => match env.lookup(n) {
+            Some(v) => Ok(v),
+            None => fail(format!("unknown name `{n}`")),
+        },
+        ExprKind::Field(e, field) => Ok(field_of(eval(e, env)?, &field.name)),
+        ExprKind::Index(e, i) => {
+            let v = eval(e, env)?;
+            let i = eval(i, env)?;
+            Ok(match (v, i) {
+                (Value::List(items), Value::Number(n)) => {
+                    let idx = if n < 0.0 { items.len() as f64 + n } else { n };
+                    if idx >= 0.0 {
+                        items.get(idx as usize).cloned().unwrap_or(Value::Null)
+                    } else {
+                        Value::Null
+                    }
+                }
+                (v @ Value::Record(_), Value::Text(k)) => field_of(v, &k),
+                (Value::Null, _) => Value::Null,
+                (v, i) => return fail(format!("cannot index a {} with a {}", v.kind(), i.kind())),
+            })
+        }
+        ExprKind::Call(f, args) => {
+            let mut vals = Vec::with_capacity(args.len());
+            for a in args {
+                vals.push(eval(a, env)?);
+            }
+            call(&f.name, vals, env)
+        }
+        ExprKind::List(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for i in items {
+                out.push(eval(i, env)?);
+            }
+            Ok(Value::List(out))
+        }
+        ExprKind::Record(fields) => {
+            let mut out = BTreeMap::new();
+            for f in fields {
+                out.insert(f.name.name.clone(), eval(&f.value, env)?);
+            }
+            Ok(Value::Record(out))
+        }
+        ExprKind::Unary(op, e) => {
+            let v = eval(e, env)?;
+            match (op, v) {
+                (UnaryOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
+                (UnaryOp::Not, Value::Null) => Ok(Value::Bool(true)),
+                (UnaryOp::Neg, Value::Number(n)) => Ok(Value::Number(-n)),
+                (UnaryOp::Neg, Value::Duration(d)) => Ok(Value::Duration(-d)),
+                (op, v) => fail(format!(
+                    "`{}` does not apply to a {}",
+                    if *op == UnaryOp::Not { "not" } else { "-" },
+                    v.kind()
+                )),
+            }
+        }
+        ExprKind::Binary(op, a, b) => binary(*op, a, b, env),
+        ExprKind::If(c, a, b) => {
+            if eval(c, env)?.is_true() {
+                eval(a, env)
+            } else {
+                eval(b, env)
+            }
+        }
+        ExprKind::Match(v, arms) => {
+            let v = eval(v, env)?;
+            for (p, e) in arms {
+                if pattern_matches(p, &v, env)? {
+                    return eval(e, env);
+                }
+            }
+            Ok(Value::Null)
+        }
+    }
+}
+
+/// Whether `value` matches `pattern`.
+pub fn pattern_matches(pattern: &Pattern, value: &Value, env: &dyn Env) -> Result<bool, EvalError> {
+    match pattern {
+        Pattern::Wildcard(_) => Ok(true),
+        Pattern::Literals(lits) => {
+            for l in lits {
+                if equal(&eval(l, env)?, value) {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+    }
+}
+
+fn field_of(v: Value, name: &str) -> Value {
+    match v {
+        Value::Record(mut fields) => fields.remove(name).unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}
+
+/// Equality as `==` sees it: dates compare with date-times at midnight UTC.
+pub fn equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::DateTime(x), Value::DateTime(y)) => x == y,
+        (Value::Date(d), Value::DateTime(t)) | (Value::DateTime(t), Value::Date(d)) => {
+            date_to_datetime(*d) == *t
+        }
+        _ => a == b,
+    }
+}
+
+fn date_to_datetime(d: NaiveDate) -> DateTime<FixedOffset> {
+    Utc.from_utc_datetime(&d.and_time(chrono::NaiveTime::MIN))
+        .fixed_offset()
+}
+
+fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.partial_cmp(y),
+        (Value::Text(x), Value::Text(y)) => Some(x.cmp(y)),
+        (Value::Duration(x), Value::Duration(y)) => Some(x.cmp(y)),
+        (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
+        (Value::DateTime(x), Value::DateTime(y)) => Some(x.cmp(y)),
+        (Value::Date(d), Value::DateTime(t)) => Some(date_to_datetime(*d).cmp(t)),
+        (Value::DateTime(t), Value::Date(d)) => Some(t.cmp(&date_to_datetime(*d))),
+        _ => None,
+    }
+}
+
+fn binary(op: BinaryOp, a: &Expr, b: &Expr, env: &dyn Env) -> Result<Value, EvalError> {
+    match op {
+        BinaryOp::And => {
+            return Ok(Value::Bool(eval(a, env)?.is_true() && eval(b, env)?.is_true()));
+        }
+        BinaryOp::Or => {
+            return Ok(Value::Bool(eval(a, env)?.is_true() || eval(b, env)?.is_true()));
+        }
+        BinaryOp::Default => {
+            let v = eval(a, env)?;
+            return if v.is_null() { eval(b, env) } else { Ok(v) };
+        }
+        _ => {}
+    }
+    let x = eval(a, env)?;
+    let y = eval(b, env)?;
+    use Value::*;
+    let out = match op {
+        BinaryOp::Eq => Bool(equal(&x, &y)),
+        BinaryOp::Ne => Bool(!equal(&x, &y)),
+        BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
+            if x.is_null() || y.is_null() {
+                return Ok(Bool(false));
+            }
+            let Some(ord) = compare(&x, &y) else {
+                return fail(format!("cannot compare a {} with a {}", x.kind(), y.kind()));
+            };
+            Bool(match op {
+                BinaryOp::Lt => ord.is_lt(),
+                BinaryOp::Le => ord.is_le(),
+                BinaryOp::Gt => ord.is_gt(),
+                _ => ord.is_ge(),
+            })
+        }
+        BinaryOp::In => match (&x, &y) {
+            (_, List(items)) => Bool(items.iter().any(|i| equal(i, &x))),
+            (Text(needle), Text(hay)) => Bool(hay.contains(needle.as_str())),
+            (Text(k), Record(fields)) => Bool(fields.contains_key(k)),
+            (_, Null) => Bool(false),
+            _ => return fail(format!("`in` needs a list, text or record, not a {}", y.kind())),
+        },
+        BinaryOp::Add => match (x, y) {
+            (Number(p), Number(q)) => Number(p + q),
+            (Text(p), q) => Text(format!(
+                "{p}{}",
+                if q.is_null() { String::new() } else { q.to_string() }
+            )),
+            (Duration(p), Duration(q)) => Duration(p + q),
+            (DateTime(t), Duration(d)) | (Duration(d), DateTime(t)) => {
+                DateTime(t + chrono::Duration::milliseconds(d))
+            }
+            (Date(t), Duration(d)) => Date(t + chrono::Duration::milliseconds(d)),
+            (List(mut p), List(q)) => {
+                p.extend(q);
+                List(p)
+            }
+            (Null, _) | (_, Null) => Null,
+            (p, q) => return fail(format!("cannot add a {} and a {}", p.kind(), q.kind())),
+        },
+        BinaryOp::Sub => match (x, y) {
+            (Number(p), Number(q)) => Number(p - q),
+            (Duration(p), Duration(q)) => Duration(p - q),
+            (DateTime(t), Duration(d)) => DateTime(t - chrono::Duration::milliseconds(d)),
+            (Date(t), Duration(d)) => Date(t - chrono::Duration::milliseconds(d)),
+            (DateTime(p), DateTime(q)) => Duration((p - q).num_milliseconds()),
+            (Date(p), Date(q)) => Duration((p - q).num_milliseconds()),
+            (Null, _) | (_, Null) => Null,
+            (p, q) => return fail(format!("cannot subtract a {} from a {}", q.kind(), p.kind())),
+        },
+        BinaryOp::Mul => match (x, y) {
+            (Number(p), Number(q)) => Number(p * q),
+            (Duration(d), Number(n)) | (Number(n), Duration(d)) => Duration((d as f64 * n) as i64),
+            (Null, _) | (_, Null) => Null,
+            (p, q) => return fail(format!("cannot multiply a {} by a {}", p.kind(), q.kind())),
+        },
+        BinaryOp::Div => match (x, y) {
+            (Number(_), Number(0.0)) => return fail("division by zero"),
+            (Number(p), Number(q)) => Number(p / q),
+            (Duration(d), Number(n)) if n != 0.0 => Duration((d as f64 / n) as i64),
+            (Duration(p), Duration(q)) if q != 0 => Number(p as f64 / q as f64),
+            (Null, _) | (_, Null) => Null,
+            (p, q) => return fail(format!("cannot divide a {} by a {}", p.kind(), q.kind())),
+        },
+        BinaryOp::And | BinaryOp::Or | BinaryOp::Default => Null,
+    };
+    Ok(out)
+}
+
+fn num(v: &Value, f: &str) -> Result<f64, EvalError> {
+    match v {
+        Value::Number(n) => Ok(*n),
+        other => fail(format!("`{f}` needs a number, not a {}", other.kind())),
+    }
+}
+
+fn text<'a>(v: &'a Value, f: &str) -> Result<&'a str, EvalError> {
+    match v {
+        Value::Text(t) => Ok(t),
+        other => fail(format!("`{f}` needs text, not a {}", other.kind())),
+    }
+}
+
+/// Parses an RFC 3339 instant or a `YYYY-MM-DD` date (midnight UTC).
+pub fn parse_datetime(s: &str) -> Option<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(s).ok().or_else(|| {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .map(date_to_datetime)
+    })
+}
+
+fn call(f: &str, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
+    use Value::*;
+    let arity = |n: usize| -> Result<(), EvalError> {
+        if args.len() == n {
+            Ok(())
+        } else {
+            fail(format!("`{f}` takes {n} argument(s), not {}", args.len()))
+        }
+    };
+    let a0 = args.first().cloned().unwrap_or(Null);
+    let a1 = args.get(1).cloned().unwrap_or(Null);
+    Ok(match f {
+        "now" => {
+            arity(0)?;
+            DateTime(env.now().fixed_offset())
+        }
+        "today" => {
+            arity(0)?;
+            Date(env.now().date_naive())
+        }
+        "lower" => Text(text(&a0, f)?.to_lowercase()),
+        "upper" => Text(text(&a0, f)?.to_uppercase()),
+        "trim" => Text(text(&a0, f)?.trim().to_string()),
+        "len" => match &a0 {
+            Text(t) => Number(t.chars().count() as f64),
+            List(l) => Number(l.len() as f64),
+            Record(r) => Number(r.len() as f64),
+            Null => Number(0.0),
+            v => {
+                return fail(format!(
+                    "`len` needs text, a list or a record, not a {}",
+                    v.kind()
+                ))
+            }
+        },
+        "contains" => match (&a0, &a1) {
+            (Text(h), Text(n)) => Bool(h.contains(n.as_str())),
+            (List(l), v) => Bool(l.iter().any(|i| equal(i, v))),
+            (Null, _) => Bool(false),
+            (v, _) => return fail(format!("`contains` needs text or a list, not a {}", v.kind())),
+        },
+        "starts_with" => Bool(text(&a0, f)?.starts_with(text(&a1, f)?)),
+        "ends_with" => Bool(text(&a0, f)?.ends_with(text(&a1, f)?)),
+        "join" => match &a0 {
+            List(l) => {
+                let sep = if a1.is_null() { ", " } else { text(&a1, f)? };
+                Text(l.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(sep))
+            }
+            v => return fail(format!("`join` needs a list, not a {}", v.kind())),
+        },
+        "split" => List(
+            text(&a0, f)?
+                .split(text(&a1, f)?)
+                .map(|s| Text(s.to_string()))
+                .collect(),
+        ),
+        "format_date" => {
+            let fmt = if a1.is_null() { "%Y-%m-%d" } else { text(&a1, f)? };
+            match &a0 {
+                DateTime(t) => Text(t.format(fmt).to_string()),
+                Date(d) => Text(d.format(fmt).to_string()),
+                Null => Null,
+                v => return fail(format!("`format_date` needs a date, not a {}", v.kind())),
+            }
+        }
+        "date" => match &a0 {
+            Text(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .or_else(|| parse_datetime(s).map(|t| t.date_naive()))
+            {
+                Some(d) => Date(d),
+                None => return fail(format!("`{s}` is not a date (YYYY-MM-DD)")),
+            },
+            DateTime(t) => Date(t.date_naive()),
+            Date(d) => Date(*d),
+            v => return fail(format!("`date` needs text, not a {}", v.kind())),
+        },
+        "datetime" => match &a0 {
+            Text(s) => match parse_datetime(s) {
+                Some(t) => DateTime(t),
+                None => return fail(format!("`{s}` is not a date-time (RFC 3339)")),
+            },
+            Date(d) => DateTime(date_to_datetime(*d)),
+            DateTime(t) => DateTime(*t),
+            v => return fail(format!("`datetime` needs text, not a {}", v.kind())),
+        },
+        "duration" => match &a0 {
+            Text(s) => match parse_duration(s) {
+                Some(ms) => Duration(ms),
+                None => return fail(format!("`{s}` is not a duration")),
+            },
+            v => return fail(format!("`duration` needs text, not a {}", v.kind())),
+        },
+        "days" => Duration((num(&a0, f)? * 86_400_000.0) as i64),
+        "hours" => Duration((num(&a0, f)? * 3_600_000.0) as i64),
+        "minutes" => Duration((num(&a0, f)? * 60_000.0) as i64),
+        "round" => {
+            let digits = if a1.is_null() { 0.0 } else { num(&a1, f)? };
+            let p = 10f64.powi(digits as i32);
+            Number((num(&a0, f)? * p).round() / p)
+        }
+        "min" | "max" | "sum" => {
+            let items: Vec<Value> = match (&a0, args.len()) {
+                (List(l), 1) => l.clone(),
+                _ => args.clone(),
+            };
+            let mut nums = Vec::new();
+            for i in &items {
+                nums.push(num(i, f)?);
+            }
+            match f {
+                "sum" => Number(nums.iter().sum()),
+                "min" => nums.into_iter().reduce(f64::min).map(Number).unwrap_or(Null),
+                _ => nums.into_iter().reduce(f64::max).map(Number).unwrap_or(Null),
+            }
+        }
+        "first" => match a0 {
+            List(l) => l.into_iter().next().unwrap_or(Null),
+            _ => Null,
+        },
+        "last" => match a0 {
+            List(l) => l.into_iter().last().unwrap_or(Null),
+            _ => Null,
+        },
+        "keys" => match a0 {
+            Record(r) => List(r.into_keys().map(Text).collect()),
+            _ => List(Vec::new()),
+        },
+        "text" | "string" => Text(a0.to_string()),
+        "number" => match &a0 {
+            Number(n) => Number(*n),
+            Text(t) => match t.trim().parse::<f64>() {
+                Ok(n) => Number(n),
+                Err(_) => return fail(format!("`{t}` is not a number")),
+            },
+            v => return fail(format!("`number` needs text, not a {}", v.kind())),
+        },
+        "year" => match &a0 {
+            Date(d) => Number(d.year() as f64),
+            DateTime(t) => Number(t.year() as f64),
+            v => return fail(format!("`year` needs a date, not a {}", v.kind())),
+        },
+        "secret" => {
+            let name = text(&a0, f)?;
+            match std::env::var(name) {
+                Ok(v) => Text(v),
+                Err(_) => return fail(format!("environment variable `{name}` is not set")),
+            }
+        }
+        other => return fail(format!("unknown function `{other}`")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostic::FileId;
+
+    fn ev(src: &str) -> Value {
+        let text = format!("entity e {{}} flow f for e {{ let x = {src} }}");
+        let (m, d) = crate::syntax::parse(&text, FileId(0));
+        assert!(d.is_empty(), "{d:?}");
+        let crate::syntax::ast::Item::Flow(f) = &m.items[1] else {
+            panic!()
+        };
+        let crate::syntax::ast::Stmt::Let(l) = &f.body[0] else {
+            panic!()
+        };
+        let env = MapEnv {
+            names: [("n".to_string(), Value::Null)].into_iter().collect(),
+            now: Utc::now(),
+        };
+        eval(&l.value, &env).unwrap()
+    }
+
+    #[test]
+    fn arithmetic_and_defaults() {
+        assert_eq!(ev("1 + 2 * 3"), Value::Number(7.0));
+        assert_eq!(ev("n.x ?? 5"), Value::Number(5.0));
+        assert_eq!(ev("2d - 24h"), Value::Duration(86_400_000));
+        assert_eq!(ev("\"a{{ 1 + 1 }}b\""), Value::text("a2b"));
+        assert_eq!(ev("\"x\" in [\"x\", \"y\"]"), Value::Bool(true));
+        assert_eq!(ev("upper(\"ab\")"), Value::text("AB"));
+        assert_eq!(ev("match 2 { 1 => \"a\", _ => \"b\" }"), Value::text("b"));
+        assert_eq!(
+            ev("datetime(\"2026-01-05T09:00:00Z\") - 24h"),
+            Value::DateTime(parse_datetime("2026-01-04T09:00:00Z").unwrap())
+        );
+    }
+}

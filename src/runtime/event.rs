@@ -1,0 +1,127 @@
+//! History events: what happened to an instance, in order. The instance's state is what these
+//! events make of it, so a durable store that keeps them can rebuild it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::value::Value;
+
+/// One entry of an instance's history.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the instance's history, from 0.
+    pub seq: u64,
+    /// When it happened (engine clock).
+    pub at: DateTime<Utc>,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    /// The instance was created with its validated input.
+    InstanceStarted {
+        /// The flow's key.
+        flow: String,
+        /// The input after defaults.
+        input: Value,
+    },
+    /// A step's dependencies are done and it was handed to a connector (or sub-flow).
+    StepScheduled {
+        /// The step's path (`sent[2].s`).
+        step: String,
+    },
+    /// An attempt began.
+    StepStarted {
+        /// The step's path.
+        step: String,
+        /// 1-based.
+        attempt: u32,
+    },
+    /// The step has its value (from an attempt, or from its fallback).
+    StepSucceeded {
+        /// The step's path.
+        step: String,
+        /// The attempt that succeeded (the last one when the fallback stood in).
+        attempt: u32,
+        /// The value.
+        value: Value,
+        /// Whether the fallback's value stands in.
+        fallback: bool,
+    },
+    /// An attempt failed.
+    StepFailed {
+        /// The step's path.
+        step: String,
+        /// 1-based.
+        attempt: u32,
+        /// `transient`, `rate_limited` or `permanent`.
+        class: String,
+        /// What went wrong.
+        message: String,
+        /// Whether another attempt follows.
+        will_retry: bool,
+    },
+    /// Another attempt was planned.
+    StepRetried {
+        /// The step's path.
+        step: String,
+        /// The attempt that will run next.
+        attempt: u32,
+        /// The backoff before it.
+        delay_ms: u64,
+    },
+    /// The step's branch was not taken; its value is none.
+    StepSkipped {
+        /// The step's path.
+        step: String,
+    },
+    /// A `wait` (or `wait for event`) began.
+    WaitStarted {
+        /// The statement's path.
+        step: String,
+        /// When it ends at the latest.
+        until: Option<DateTime<Utc>>,
+    },
+    /// A wait ended.
+    WaitEnded {
+        /// The statement's path.
+        step: String,
+        /// Whether a `wait for event` timed out.
+        timed_out: bool,
+    },
+    /// A signal was delivered.
+    EventReceived {
+        /// The event name.
+        name: String,
+        /// Its payload.
+        payload: Value,
+    },
+    /// `emit` ran.
+    Emitted {
+        /// The event name.
+        name: String,
+        /// Its payload.
+        payload: Value,
+    },
+    /// The flow's output.
+    Output {
+        /// The value.
+        value: Value,
+    },
+    /// Everything ran.
+    InstanceCompleted,
+    /// A step failed for good or `fail` ran; the error handler (if any) has run.
+    InstanceFailed {
+        /// The step that failed.
+        step: String,
+        /// Why.
+        message: String,
+        /// The error class.
+        class: String,
+    },
+    /// Cancelled from outside.
+    InstanceCancelled,
+}

@@ -1,0 +1,144 @@
+//! Validating an instance's input against the flow's `input { ... }` declaration: JSON in,
+//! typed [`Value`]s out, defaults applied, dates parsed, errors naming the field.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde_json::Value as J;
+
+use super::eval::{self, parse_datetime, MapEnv};
+use crate::plan::InputField;
+use crate::syntax::ast::{TypeExpr, TypeExprKind};
+use crate::value::{parse_duration, Value};
+
+/// Converts `json` to the flow's input record.
+pub(crate) fn validate(fields: &[InputField], json: &J) -> Result<Value, String> {
+    let empty = serde_json::Map::new();
+    let obj = match json {
+        J::Object(o) => o,
+        J::Null => &empty,
+        other => {
+            return Err(format!(
+                "the input must be a JSON object, not {}",
+                json_kind(other)
+            ))
+        }
+    };
+    let known: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+    if let Some(extra) = obj.keys().find(|k| !known.contains(&k.as_str())) {
+        return Err(format!(
+            "unknown input field `{extra}`; the flow takes: {}",
+            if known.is_empty() {
+                "nothing".to_string()
+            } else {
+                known.join(", ")
+            }
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for f in fields {
+        let v = field(&f.name, &f.ty, f.default.as_ref(), obj.get(&f.name))?;
+        out.insert(f.name.clone(), v);
+    }
+    Ok(Value::Record(out))
+}
+
+fn field(
+    path: &str,
+    ty: &TypeExpr,
+    default: Option<&crate::syntax::ast::Expr>,
+    json: Option<&J>,
+) -> Result<Value, String> {
+    match json {
+        None | Some(J::Null) => {
+            if let Some(d) = default {
+                let env = MapEnv {
+                    names: BTreeMap::new(),
+                    now: chrono::Utc::now(),
+                };
+                let v = eval::eval(d, &env).map_err(|e| format!("default of `{path}`: {e}"))?;
+                // A default written as text for a date field means the date.
+                return Ok(match v {
+                    Value::Text(t) => convert(path, ty, &J::String(t))?,
+                    v => v,
+                });
+            }
+            if ty.optional {
+                Ok(Value::Null)
+            } else {
+                Err(format!("missing input field `{path}`"))
+            }
+        }
+        Some(j) => convert(path, ty, j),
+    }
+}
+
+fn json_kind(j: &J) -> &'static str {
+    match j {
+        J::Null => "null",
+        J::Bool(_) => "a boolean",
+        J::Number(_) => "a number",
+        J::String(_) => "a string",
+        J::Array(_) => "a list",
+        J::Object(_) => "an object",
+    }
+}
+
+fn convert(path: &str, ty: &TypeExpr, j: &J) -> Result<Value, String> {
+    let wrong = |want: &str| format!("input field `{path}` must be {want}, not {}", json_kind(j));
+    match &ty.kind {
+        TypeExprKind::Named(name) => match (name.name.as_str(), j) {
+            ("text" | "database" | "entity" | "template", J::String(s)) => Ok(Value::Text(s.clone())),
+            ("email", J::String(s)) => {
+                if s.contains('@') {
+                    Ok(Value::Text(s.clone()))
+                } else {
+                    Err(format!(
+                        "input field `{path}` must be an e-mail address, not `{s}`"
+                    ))
+                }
+            }
+            ("number", J::Number(n)) => Ok(Value::Number(n.as_f64().unwrap_or(0.0))),
+            ("bool", J::Bool(b)) => Ok(Value::Bool(*b)),
+            ("datetime", J::String(s)) => parse_datetime(s).map(Value::DateTime).ok_or_else(|| {
+                format!("input field `{path}` must be a date-time like 2026-01-05T09:00:00Z, not `{s}`")
+            }),
+            ("date", J::String(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map(Value::Date)
+                .map_err(|_| format!("input field `{path}` must be a date like 2026-01-05, not `{s}`")),
+            ("duration", J::String(s)) => parse_duration(s).map(Value::Duration).ok_or_else(|| {
+                format!("input field `{path}` must be a duration like 2d or 1h30m, not `{s}`")
+            }),
+            ("duration", J::Number(n)) => Ok(Value::Duration(n.as_i64().unwrap_or(0))),
+            ("text" | "email" | "database" | "entity" | "template", _) => Err(wrong("text")),
+            ("number", _) => Err(wrong("a number")),
+            ("bool", _) => Err(wrong("true or false")),
+            ("datetime" | "date" | "duration", _) => Err(wrong("a string")),
+            // Unknown type names (checked elsewhere) and `any` take the JSON as it is.
+            _ => Ok(Value::from_json(j)),
+        },
+        TypeExprKind::List(inner) => match j {
+            J::Array(items) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| convert(&format!("{path}[{i}]"), inner, item))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::List),
+            _ => Err(wrong("a list")),
+        },
+        TypeExprKind::Record(fields) => match j {
+            J::Object(obj) => {
+                let mut out = BTreeMap::new();
+                for f in fields {
+                    let p = format!("{path}.{}", f.name.name);
+                    out.insert(
+                        f.name.name.clone(),
+                        field(&p, &f.ty, f.default.as_ref(), obj.get(&f.name.name))?,
+                    );
+                }
+                Ok(Value::Record(out))
+            }
+            _ => Err(wrong("an object")),
+        },
+    }
+}

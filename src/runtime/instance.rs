@@ -1,0 +1,1108 @@
+//! One instance of a flow as a state machine: it reacts to inputs (started, a call's result, a
+//! timer, a signal, cancel) by recording history events, updating node states, and returning
+//! [`Effect`]s for the engine to carry out (call a connector, start a sub-flow, set a timer).
+//!
+//! Nothing here awaits or spawns: the engine holds the instance's lock only while one reaction
+//! runs, then performs the effects outside it.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+
+use super::eval::{self, Env, With};
+use super::event::{Event, EventKind};
+use super::scheduler::{NState, PlanRt, Scope, ScopeKind};
+use super::store::Store;
+use super::templates::Templates;
+use crate::connectors::{ConnectorError, ErrorClass};
+use crate::plan::{ArmTest, CallTarget, FallbackPlan, FlowPlan, NodeKind, RetryPolicy, WaitUntil};
+use crate::value::Value;
+
+/// Where an instance is.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InstanceStatus {
+    /// Steps are running or waiting.
+    Running,
+    /// A step failed; the error handler is running.
+    Failing,
+    /// Everything ran; the output is available.
+    Completed,
+    /// A step failed for good (or `fail` ran).
+    Failed {
+        /// The step's path.
+        step: String,
+        /// Why.
+        message: String,
+        /// The error class.
+        class: String,
+    },
+    /// Cancelled from outside.
+    Cancelled,
+}
+
+impl InstanceStatus {
+    /// Whether the instance has ended.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            InstanceStatus::Completed | InstanceStatus::Failed { .. } | InstanceStatus::Cancelled
+        )
+    }
+
+    /// `running`, `failing`, `completed`, `failed` or `cancelled`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            InstanceStatus::Running => "running",
+            InstanceStatus::Failing => "failing",
+            InstanceStatus::Completed => "completed",
+            InstanceStatus::Failed { .. } => "failed",
+            InstanceStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A flow ready to run: its plan and indexed sub-plans.
+pub(crate) struct FlowRt {
+    pub(crate) plan: FlowPlan,
+    pub(crate) root: Arc<PlanRt>,
+    pub(crate) handler: Option<Arc<PlanRt>>,
+    pub(crate) templates: Arc<Templates>,
+}
+
+/// What every instance of an engine shares.
+pub(crate) struct Globals {
+    pub(crate) entities: BTreeMap<String, Value>,
+    pub(crate) databases: HashSet<String>,
+    pub(crate) per_instance_limit: usize,
+}
+
+/// Everything a reaction needs besides the instance.
+pub(crate) struct Ctx<'a> {
+    pub(crate) globals: &'a Globals,
+    pub(crate) store: &'a dyn Store,
+    pub(crate) now: DateTime<Utc>,
+}
+
+/// A connector call ready to be made.
+pub(crate) struct PreparedCall {
+    pub(crate) scope: u32,
+    pub(crate) node: u32,
+    pub(crate) connector: String,
+    pub(crate) action: String,
+    /// Behind a lock only so the last attempt can take them instead of copying.
+    pub(crate) args: std::sync::Mutex<BTreeMap<String, Value>>,
+    pub(crate) entity: String,
+    pub(crate) step: String,
+    pub(crate) idempotency_key: String,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) timeout_ms: Option<i64>,
+}
+
+/// What the engine must do after a reaction.
+pub(crate) enum Effect {
+    Call(Box<PreparedCall>),
+    StartChild {
+        scope: u32,
+        node: u32,
+        key: String,
+        input: Value,
+    },
+    Timer {
+        at: DateTime<Utc>,
+        scope: u32,
+        node: u32,
+        step: String,
+    },
+    Finished {
+        waiters: Vec<oneshot::Sender<()>>,
+        parent: Option<ParentLink>,
+        result: Result<Value, ConnectorError>,
+    },
+}
+
+/// The sub-flow step an instance answers to.
+#[derive(Clone)]
+pub(crate) struct ParentLink {
+    pub(crate) cell: Arc<super::engine::Cell>,
+    pub(crate) scope: u32,
+    pub(crate) node: u32,
+}
+
+struct FanState {
+    items: Vec<Value>,
+    results: Vec<Value>,
+    next: usize,
+    active: usize,
+    done: usize,
+    limit: usize,
+    var: String,
+    path: String,
+}
+
+struct EventWait {
+    scope: u32,
+    node: u32,
+    event: String,
+}
+
+enum Work {
+    Run(u32, u32),
+    Finish(u32, u32, NState, Value),
+    ScopeDone(u32),
+}
+
+/// The result of one call attempt sequence, as the engine reports it.
+pub(crate) type CallResult = Result<(Value, u32), (ConnectorError, u32)>;
+
+/// A running instance.
+pub(crate) struct Instance {
+    pub(crate) id: String,
+    pub(crate) flow: Arc<FlowRt>,
+    pub(crate) status: InstanceStatus,
+    input: Value,
+    /// The flow's entity; its record lives in [`Globals`] (one copy for all instances).
+    entity: String,
+    scopes: Vec<Option<Scope>>,
+    pub(crate) output: Value,
+    error: Option<Value>,
+    running: usize,
+    queue: VecDeque<Box<PreparedCall>>,
+    fanouts: HashMap<(u32, u32), FanState>,
+    event_waits: Vec<EventWait>,
+    inbox: Vec<(String, Value)>,
+    pub(crate) parent: Option<ParentLink>,
+    seq: u64,
+    pub(crate) waiters: Vec<oneshot::Sender<()>>,
+}
+
+/// Name lookup for a node of a scope: the scope chain, then instance-wide names.
+struct NodeEnv<'a> {
+    inst: &'a Instance,
+    scope: u32,
+    ctx: &'a Ctx<'a>,
+}
+
+impl Env for NodeEnv<'_> {
+    fn lookup(&self, name: &str) -> Option<Value> {
+        let mut s = Some(self.scope);
+        while let Some(si) = s {
+            let Some(scope) = self.inst.scopes.get(si as usize).and_then(Option::as_ref) else {
+                break;
+            };
+            if let Some(&n) = scope.plan.names.get(name) {
+                return Some(scope.values[n as usize].clone());
+            }
+            if let Some((var, v)) = &scope.local {
+                if var == name {
+                    return Some(v.clone());
+                }
+            }
+            s = scope.parent.map(|(p, _)| p);
+        }
+        match name {
+            "input" => Some(self.inst.input.clone()),
+            "entity" => Some(
+                self.ctx
+                    .globals
+                    .entities
+                    .get(&self.inst.entity)
+                    .cloned()
+                    .unwrap_or_else(|| Value::record([("name", Value::text(&self.inst.entity))])),
+            ),
+            "error" => Some(self.inst.error.clone().unwrap_or(Value::Null)),
+            _ => {
+                if let Some(e) = self.ctx.globals.entities.get(name) {
+                    Some(e.clone())
+                } else if self.ctx.globals.databases.contains(name) {
+                    Some(Value::text(name))
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.ctx.now
+    }
+}
+
+/// The idempotency key of a step path: the same on every attempt.
+pub(crate) fn idempotency_key(instance: &str, path: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(instance.as_bytes());
+    hasher.update(b"\n");
+    hasher.update(path.as_bytes());
+    hex::encode(&hasher.finalize()[..16])
+}
+
+fn error_record(step: &str, message: &str, class: ErrorClass) -> Value {
+    Value::record([
+        ("step", Value::text(step)),
+        ("message", Value::text(message)),
+        ("class", Value::text(class.name())),
+    ])
+}
+
+impl Instance {
+    pub(crate) fn new(
+        id: String,
+        flow: Arc<FlowRt>,
+        input: Value,
+        entity: String,
+        parent: Option<ParentLink>,
+    ) -> Instance {
+        Instance {
+            id,
+            flow,
+            status: InstanceStatus::Running,
+            input,
+            entity,
+            scopes: Vec::new(),
+            output: Value::Null,
+            error: None,
+            running: 0,
+            queue: VecDeque::new(),
+            fanouts: HashMap::new(),
+            event_waits: Vec::new(),
+            inbox: Vec::new(),
+            parent,
+            seq: 0,
+            waiters: Vec::new(),
+        }
+    }
+
+    /// Appends a history event.
+    pub(crate) fn record(&mut self, ctx: &Ctx, kind: EventKind) {
+        let event = Event {
+            seq: self.seq,
+            at: ctx.now,
+            kind,
+        };
+        self.seq += 1;
+        ctx.store.append(&self.id, event);
+    }
+
+    /// Starts the flow body.
+    pub(crate) fn start(&mut self, ctx: &Ctx) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        self.record(
+            ctx,
+            EventKind::InstanceStarted {
+                flow: self.flow.plan.key.clone(),
+                input: self.input.clone(),
+            },
+        );
+        let mut q = VecDeque::new();
+        let root = self.flow.root.clone();
+        self.open_scope(root, None, ScopeKind::Root, false, String::new(), None, &mut q);
+        self.drive(ctx, q, &mut fx);
+        fx
+    }
+
+    /// Whether nodes of `scope` may still run.
+    pub(crate) fn active(&self, scope: u32) -> bool {
+        let Some(Some(s)) = self.scopes.get(scope as usize) else {
+            return false;
+        };
+        match self.status {
+            InstanceStatus::Running => true,
+            InstanceStatus::Failing => s.in_handler,
+            _ => false,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn open_scope(
+        &mut self,
+        plan: Arc<PlanRt>,
+        parent: Option<(u32, u32)>,
+        kind: ScopeKind,
+        in_handler: bool,
+        prefix: String,
+        local: Option<(String, Value)>,
+        q: &mut VecDeque<Work>,
+    ) -> u32 {
+        let (scope, roots) = Scope::new(plan, parent, kind, in_handler, prefix, local);
+        let id = self.scopes.len() as u32;
+        let empty = scope.complete();
+        self.scopes.push(Some(scope));
+        if empty {
+            q.push_back(Work::ScopeDone(id));
+        }
+        for r in roots {
+            q.push_back(Work::Run(id, r));
+        }
+        id
+    }
+
+    fn drive(&mut self, ctx: &Ctx, mut q: VecDeque<Work>, fx: &mut Vec<Effect>) {
+        while let Some(w) = q.pop_front() {
+            match w {
+                Work::Run(s, n) => self.run_node(ctx, s, n, &mut q, fx),
+                Work::Finish(s, n, st, v) => {
+                    let Some(Some(scope)) = self.scopes.get_mut(s as usize) else {
+                        continue;
+                    };
+                    for d in scope.finish(n, st, v) {
+                        q.push_back(Work::Run(s, d));
+                    }
+                    if scope.complete() {
+                        q.push_back(Work::ScopeDone(s));
+                    }
+                }
+                Work::ScopeDone(s) => self.scope_done(ctx, s, &mut q, fx),
+            }
+        }
+    }
+
+    fn scope(&self, s: u32) -> Option<&Scope> {
+        self.scopes.get(s as usize).and_then(Option::as_ref)
+    }
+
+    fn eval(&self, ctx: &Ctx, s: u32, expr: &crate::syntax::ast::Expr) -> Result<Value, String> {
+        let env = NodeEnv {
+            inst: self,
+            scope: s,
+            ctx,
+        };
+        eval::eval(expr, &env).map_err(|e| e.0)
+    }
+
+    fn run_node(&mut self, ctx: &Ctx, s: u32, n: u32, q: &mut VecDeque<Work>, fx: &mut Vec<Effect>) {
+        if !self.active(s) {
+            return;
+        }
+        let Some(scope) = self.scope(s) else { return };
+        let plan = scope.plan.clone();
+        let node = plan.node(n);
+        let path = scope.path(n);
+        if let Some(g) = node.gate {
+            let b = g.branch as usize;
+            let taken = scope.state[b] == NState::Done && scope.values[b] == Value::Number(g.arm as f64);
+            if !taken {
+                if node.kind.keyword() == "step" {
+                    self.record(ctx, EventKind::StepSkipped { step: path });
+                }
+                q.push_back(Work::Finish(s, n, NState::Skipped, Value::Null));
+                return;
+            }
+        }
+        let eval_or_fail = |inst: &mut Instance,
+                            q: &mut VecDeque<Work>,
+                            fx: &mut Vec<Effect>,
+                            e: &crate::syntax::ast::Expr|
+         -> Option<Value> {
+            match inst.eval(ctx, s, e) {
+                Ok(v) => Some(v),
+                Err(msg) => {
+                    inst.fail_instance(ctx, &path, &msg, ErrorClass::Permanent, q, fx);
+                    None
+                }
+            }
+        };
+        match &node.kind {
+            NodeKind::Let { value } => {
+                if let Some(v) = eval_or_fail(self, q, fx, value) {
+                    q.push_back(Work::Finish(s, n, NState::Done, v));
+                }
+            }
+            NodeKind::Branch(b) => {
+                let subject = match &b.subject {
+                    Some(e) => match eval_or_fail(self, q, fx, e) {
+                        Some(v) => Some(v),
+                        None => return,
+                    },
+                    None => None,
+                };
+                let mut taken = Value::Null;
+                for (i, arm) in b.arms.iter().enumerate() {
+                    let hit = match arm {
+                        ArmTest::Else => true,
+                        ArmTest::Cond(c) => match eval_or_fail(self, q, fx, c) {
+                            Some(v) => v.is_true(),
+                            None => return,
+                        },
+                        ArmTest::Pattern(p) => {
+                            let env = NodeEnv {
+                                inst: self,
+                                scope: s,
+                                ctx,
+                            };
+                            let v = subject.clone().unwrap_or(Value::Null);
+                            match eval::pattern_matches(p, &v, &env) {
+                                Ok(hit) => hit,
+                                Err(e) => {
+                                    self.fail_instance(ctx, &path, &e.0, ErrorClass::Permanent, q, fx);
+                                    return;
+                                }
+                            }
+                        }
+                    };
+                    if hit {
+                        taken = Value::Number(i as f64);
+                        break;
+                    }
+                }
+                q.push_back(Work::Finish(s, n, NState::Done, taken));
+            }
+            NodeKind::Emit { event, payload } => {
+                let payload = match payload {
+                    Some(p) => match eval_or_fail(self, q, fx, p) {
+                        Some(v) => v,
+                        None => return,
+                    },
+                    None => Value::Null,
+                };
+                self.record(
+                    ctx,
+                    EventKind::Emitted {
+                        name: event.clone(),
+                        payload,
+                    },
+                );
+                q.push_back(Work::Finish(s, n, NState::Done, Value::Null));
+            }
+            NodeKind::Fail { message } => {
+                if let Some(v) = eval_or_fail(self, q, fx, message) {
+                    self.fail_instance(ctx, &path, &v.to_string(), ErrorClass::Permanent, q, fx);
+                }
+            }
+            NodeKind::Yield { value } => {
+                if let Some(v) = eval_or_fail(self, q, fx, value) {
+                    if let Some(Some(scope)) = self.scopes.get_mut(s as usize) {
+                        scope.yielded = v.clone();
+                    }
+                    q.push_back(Work::Finish(s, n, NState::Done, v));
+                }
+            }
+            NodeKind::Output { value } => {
+                if let Some(v) = eval_or_fail(self, q, fx, value) {
+                    self.output = v.clone();
+                    self.record(ctx, EventKind::Output { value: v.clone() });
+                    q.push_back(Work::Finish(s, n, NState::Done, v));
+                }
+            }
+            NodeKind::Wait { until } => {
+                let at = match until {
+                    WaitUntil::For(e) => match eval_or_fail(self, q, fx, e) {
+                        Some(Value::Duration(ms)) => ctx.now + chrono::Duration::milliseconds(ms),
+                        Some(Value::Null) => ctx.now,
+                        Some(v) => {
+                            let msg = format!("`wait` needs a duration, not a {}", v.kind());
+                            self.fail_instance(ctx, &path, &msg, ErrorClass::Permanent, q, fx);
+                            return;
+                        }
+                        None => return,
+                    },
+                    WaitUntil::Until(e) => match eval_or_fail(self, q, fx, e) {
+                        Some(Value::DateTime(t)) => t.with_timezone(&Utc),
+                        Some(Value::Date(d)) => d.and_time(chrono::NaiveTime::MIN).and_utc(),
+                        Some(Value::Null) => ctx.now,
+                        Some(v) => {
+                            let msg = format!("`wait until` needs a date-time, not a {}", v.kind());
+                            self.fail_instance(ctx, &path, &msg, ErrorClass::Permanent, q, fx);
+                            return;
+                        }
+                        None => return,
+                    },
+                };
+                self.record(
+                    ctx,
+                    EventKind::WaitStarted {
+                        step: path.clone(),
+                        until: Some(at),
+                    },
+                );
+                if at <= ctx.now {
+                    self.record(
+                        ctx,
+                        EventKind::WaitEnded {
+                            step: path,
+                            timed_out: false,
+                        },
+                    );
+                    q.push_back(Work::Finish(s, n, NState::Done, Value::Null));
+                } else {
+                    self.set_running(s, n);
+                    fx.push(Effect::Timer {
+                        at,
+                        scope: s,
+                        node: n,
+                        step: path,
+                    });
+                }
+            }
+            NodeKind::WaitEvent {
+                event, timeout_ms, ..
+            } => {
+                let until = timeout_ms.map(|ms| ctx.now + chrono::Duration::milliseconds(ms));
+                self.record(
+                    ctx,
+                    EventKind::WaitStarted {
+                        step: path.clone(),
+                        until,
+                    },
+                );
+                self.set_running(s, n);
+                // An event that arrived before the wait began is not lost.
+                let pos = (0..self.inbox.len())
+                    .find(|&i| self.inbox[i].0 == *event && self.filter_accepts(ctx, s, n, &self.inbox[i].1));
+                if let Some(i) = pos {
+                    let (_, payload) = self.inbox.remove(i);
+                    self.end_event_wait(ctx, s, n, payload, false, q);
+                    return;
+                }
+                self.event_waits.push(EventWait {
+                    scope: s,
+                    node: n,
+                    event: event.clone(),
+                });
+                if let Some(at) = until {
+                    fx.push(Effect::Timer {
+                        at,
+                        scope: s,
+                        node: n,
+                        step: path,
+                    });
+                }
+            }
+            NodeKind::FanOut(f) => {
+                let items = match eval_or_fail(self, q, fx, &f.over) {
+                    Some(Value::List(items)) => items,
+                    Some(Value::Null) => Vec::new(),
+                    Some(v) => {
+                        let msg = format!("`for` needs a list, not a {}", v.kind());
+                        self.fail_instance(ctx, &path, &msg, ErrorClass::Permanent, q, fx);
+                        return;
+                    }
+                    None => return,
+                };
+                self.record(ctx, EventKind::StepScheduled { step: path.clone() });
+                if items.is_empty() {
+                    self.record(
+                        ctx,
+                        EventKind::StepSucceeded {
+                            step: path,
+                            attempt: 1,
+                            value: Value::List(Vec::new()),
+                            fallback: false,
+                        },
+                    );
+                    q.push_back(Work::Finish(s, n, NState::Done, Value::List(Vec::new())));
+                    return;
+                }
+                self.set_running(s, n);
+                let len = items.len();
+                let limit = f.concurrency.map(|c| c.max(1) as usize).unwrap_or(len);
+                self.fanouts.insert(
+                    (s, n),
+                    FanState {
+                        results: vec![Value::Null; len],
+                        items,
+                        next: 0,
+                        active: 0,
+                        done: 0,
+                        limit,
+                        var: f.var.clone(),
+                        path,
+                    },
+                );
+                self.open_items(s, n, q);
+            }
+            NodeKind::Call(call) => {
+                let mut args = BTreeMap::new();
+                for (name, e) in &call.args {
+                    match self.eval(ctx, s, e) {
+                        Ok(v) => {
+                            args.insert(name.clone(), v);
+                        }
+                        Err(msg) => {
+                            self.record(ctx, EventKind::StepScheduled { step: path.clone() });
+                            self.step_failed(ctx, s, n, ConnectorError::permanent(msg), 1, q, fx);
+                            return;
+                        }
+                    }
+                }
+                for param in &call.template_params {
+                    let Some(name) = args.get(param).and_then(|v| v.as_str()).map(str::to_string) else {
+                        continue;
+                    };
+                    let vars = args
+                        .get("with")
+                        .cloned()
+                        .unwrap_or(Value::Record(BTreeMap::new()));
+                    match self.flow.templates.render(&name, &vars) {
+                        Ok(r) => {
+                            for (k, v) in [("subject", r.subject), ("text", r.text), ("html", r.html)] {
+                                if let Some(v) = v {
+                                    args.insert(k.to_string(), Value::Text(v));
+                                }
+                            }
+                        }
+                        Err(msg) => {
+                            self.record(ctx, EventKind::StepScheduled { step: path.clone() });
+                            self.step_failed(ctx, s, n, ConnectorError::permanent(msg), 1, q, fx);
+                            return;
+                        }
+                    }
+                }
+                self.set_running(s, n);
+                self.record(ctx, EventKind::StepScheduled { step: path.clone() });
+                match &call.target {
+                    CallTarget::Flow { key } => {
+                        self.record(
+                            ctx,
+                            EventKind::StepStarted {
+                                step: path,
+                                attempt: 1,
+                            },
+                        );
+                        fx.push(Effect::StartChild {
+                            scope: s,
+                            node: n,
+                            key: key.clone(),
+                            input: Value::Record(args),
+                        });
+                    }
+                    CallTarget::Action { connector, action } => {
+                        let entity = match args.get("entity") {
+                            Some(Value::Text(t)) => t.clone(),
+                            Some(v @ Value::Record(_)) => v.get("name").to_string(),
+                            _ => self.flow.plan.entity.clone(),
+                        };
+                        let pc = Box::new(PreparedCall {
+                            scope: s,
+                            node: n,
+                            connector: connector.clone(),
+                            action: action.clone(),
+                            args: std::sync::Mutex::new(args),
+                            entity,
+                            idempotency_key: idempotency_key(&self.id, &path),
+                            step: path,
+                            retry: call.retry.clone(),
+                            timeout_ms: call.timeout_ms,
+                        });
+                        if self.running < ctx.globals.per_instance_limit {
+                            self.running += 1;
+                            self.record(
+                                ctx,
+                                EventKind::StepStarted {
+                                    step: pc.step.clone(),
+                                    attempt: 1,
+                                },
+                            );
+                            fx.push(Effect::Call(pc));
+                        } else {
+                            self.queue.push_back(pc);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_running(&mut self, s: u32, n: u32) {
+        if let Some(Some(scope)) = self.scopes.get_mut(s as usize) {
+            if scope.state[n as usize] == NState::Pending {
+                scope.state[n as usize] = NState::Running;
+            }
+        }
+    }
+
+    fn node_state(&self, s: u32, n: u32) -> Option<NState> {
+        self.scope(s).map(|sc| sc.state[n as usize])
+    }
+
+    fn open_items(&mut self, s: u32, n: u32, q: &mut VecDeque<Work>) {
+        let Some(body) = self.scope(s).and_then(|sc| sc.plan.children.get(&n).cloned()) else {
+            return;
+        };
+        let in_handler = self.scope(s).is_some_and(|sc| sc.in_handler);
+        loop {
+            let Some(fan) = self.fanouts.get_mut(&(s, n)) else {
+                return;
+            };
+            if fan.active >= fan.limit || fan.next >= fan.items.len() {
+                return;
+            }
+            let i = fan.next;
+            fan.next += 1;
+            fan.active += 1;
+            let local = Some((fan.var.clone(), fan.items[i].clone()));
+            let prefix = format!("{}[{i}].", fan.path);
+            self.open_scope(
+                body.clone(),
+                Some((s, n)),
+                ScopeKind::Item(i),
+                in_handler,
+                prefix,
+                local,
+                q,
+            );
+        }
+    }
+
+    fn scope_done(&mut self, ctx: &Ctx, s: u32, q: &mut VecDeque<Work>, fx: &mut Vec<Effect>) {
+        let Some(scope) = self.scopes.get_mut(s as usize).and_then(Option::take) else {
+            return;
+        };
+        match scope.kind {
+            ScopeKind::Root => {
+                if self.status == InstanceStatus::Running {
+                    self.status = InstanceStatus::Completed;
+                    self.record(ctx, EventKind::InstanceCompleted);
+                    self.finished(Ok(self.output.clone()), fx);
+                }
+            }
+            ScopeKind::Item(i) => {
+                let Some((ps, pn)) = scope.parent else { return };
+                let Some(fan) = self.fanouts.get_mut(&(ps, pn)) else {
+                    return;
+                };
+                fan.results[i] = scope.yielded;
+                fan.active -= 1;
+                fan.done += 1;
+                if fan.done == fan.items.len() {
+                    let fan = self.fanouts.remove(&(ps, pn));
+                    if let Some(fan) = fan {
+                        let value = Value::List(fan.results);
+                        self.record(
+                            ctx,
+                            EventKind::StepSucceeded {
+                                step: fan.path,
+                                attempt: 1,
+                                value: value.clone(),
+                                fallback: false,
+                            },
+                        );
+                        q.push_back(Work::Finish(ps, pn, NState::Done, value));
+                    }
+                } else {
+                    self.open_items(ps, pn, q);
+                }
+            }
+            ScopeKind::Fallback => {
+                let Some((ps, pn)) = scope.parent else { return };
+                let step = self.scope(ps).map(|sc| sc.path(pn)).unwrap_or_default();
+                self.record(
+                    ctx,
+                    EventKind::StepSucceeded {
+                        step,
+                        attempt: 0,
+                        value: scope.yielded.clone(),
+                        fallback: true,
+                    },
+                );
+                q.push_back(Work::Finish(ps, pn, NState::Done, scope.yielded));
+            }
+            ScopeKind::Handler => self.fail_for_good(ctx, fx),
+        }
+    }
+
+    fn fail_for_good(&mut self, ctx: &Ctx, fx: &mut Vec<Effect>) {
+        let err = self.error.clone().unwrap_or(Value::Null);
+        let status = InstanceStatus::Failed {
+            step: err.get("step").to_string(),
+            message: err.get("message").to_string(),
+            class: err.get("class").to_string(),
+        };
+        if let InstanceStatus::Failed { step, message, class } = &status {
+            self.record(
+                ctx,
+                EventKind::InstanceFailed {
+                    step: step.clone(),
+                    message: message.clone(),
+                    class: class.clone(),
+                },
+            );
+        }
+        let class = ErrorClass::from_name(&err.get("class").to_string()).unwrap_or(ErrorClass::Permanent);
+        let message = format!("{}: {}", err.get("step"), err.get("message"));
+        self.status = status;
+        self.finished(Err(ConnectorError::new(class, message)), fx);
+    }
+
+    fn finished(&mut self, result: Result<Value, ConnectorError>, fx: &mut Vec<Effect>) {
+        // Nothing will run again: free the scopes (a finished instance keeps only its output).
+        self.scopes.clear();
+        self.fanouts.clear();
+        self.event_waits.clear();
+        self.queue.clear();
+        fx.push(Effect::Finished {
+            waiters: std::mem::take(&mut self.waiters),
+            parent: self.parent.take(),
+            result,
+        });
+    }
+
+    fn fail_instance(
+        &mut self,
+        ctx: &Ctx,
+        step: &str,
+        message: &str,
+        class: ErrorClass,
+        q: &mut VecDeque<Work>,
+        fx: &mut Vec<Effect>,
+    ) {
+        match self.status {
+            InstanceStatus::Running => {
+                self.error = Some(error_record(step, message, class));
+                match self.flow.handler.clone() {
+                    Some(handler) => {
+                        self.status = InstanceStatus::Failing;
+                        self.open_scope(
+                            handler,
+                            None,
+                            ScopeKind::Handler,
+                            true,
+                            "on_error.".into(),
+                            None,
+                            q,
+                        );
+                    }
+                    None => self.fail_for_good(ctx, fx),
+                }
+            }
+            // A failure inside the handler ends it; the original error is what is reported.
+            InstanceStatus::Failing => self.fail_for_good(ctx, fx),
+            _ => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step_failed(
+        &mut self,
+        ctx: &Ctx,
+        s: u32,
+        n: u32,
+        error: ConnectorError,
+        attempt: u32,
+        q: &mut VecDeque<Work>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(scope) = self.scope(s) else { return };
+        let path = scope.path(n);
+        let plan = scope.plan.clone();
+        let fallback = match &plan.node(n).kind {
+            NodeKind::Call(c) => c.fallback.clone(),
+            _ => None,
+        };
+        match fallback {
+            Some(FallbackPlan::Value(e)) => match self.eval(ctx, s, &e) {
+                Ok(v) => {
+                    self.record(
+                        ctx,
+                        EventKind::StepSucceeded {
+                            step: path,
+                            attempt,
+                            value: v.clone(),
+                            fallback: true,
+                        },
+                    );
+                    q.push_back(Work::Finish(s, n, NState::Done, v));
+                }
+                Err(msg) => self.fail_instance(ctx, &path, &msg, ErrorClass::Permanent, q, fx),
+            },
+            Some(FallbackPlan::Block(_)) => {
+                let Some(body) = plan.children.get(&n).cloned() else {
+                    return;
+                };
+                let in_handler = self.scope(s).is_some_and(|sc| sc.in_handler);
+                let prefix = format!("{path}.fallback.");
+                self.open_scope(
+                    body,
+                    Some((s, n)),
+                    ScopeKind::Fallback,
+                    in_handler,
+                    prefix,
+                    None,
+                    q,
+                );
+            }
+            None => {
+                if let Some(Some(scope)) = self.scopes.get_mut(s as usize) {
+                    scope.state[n as usize] = NState::Failed;
+                }
+                self.fail_instance(ctx, &path, &error.message, error.class, q, fx);
+            }
+        }
+    }
+
+    /// A connector call (or sub-flow) finished after its last attempt.
+    pub(crate) fn on_call_result(
+        &mut self,
+        ctx: &Ctx,
+        s: u32,
+        n: u32,
+        result: CallResult,
+        counted: bool,
+    ) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if counted {
+            self.running = self.running.saturating_sub(1);
+            while self.running < ctx.globals.per_instance_limit {
+                let Some(pc) = self.queue.pop_front() else { break };
+                if !self.active(pc.scope) {
+                    continue;
+                }
+                self.running += 1;
+                self.record(
+                    ctx,
+                    EventKind::StepStarted {
+                        step: pc.step.clone(),
+                        attempt: 1,
+                    },
+                );
+                fx.push(Effect::Call(pc));
+            }
+        }
+        if !self.active(s) || self.node_state(s, n) != Some(NState::Running) {
+            return fx;
+        }
+        let mut q = VecDeque::new();
+        match result {
+            Ok((value, attempt)) => {
+                let step = self.scope(s).map(|sc| sc.path(n)).unwrap_or_default();
+                self.record(
+                    ctx,
+                    EventKind::StepSucceeded {
+                        step,
+                        attempt,
+                        value: value.clone(),
+                        fallback: false,
+                    },
+                );
+                q.push_back(Work::Finish(s, n, NState::Done, value));
+            }
+            Err((error, attempt)) => self.step_failed(ctx, s, n, error, attempt, &mut q, &mut fx),
+        }
+        self.drive(ctx, q, &mut fx);
+        fx
+    }
+
+    /// A timer of node `n` fired.
+    pub(crate) fn on_timer(&mut self, ctx: &Ctx, s: u32, n: u32) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if !self.active(s) || self.node_state(s, n) != Some(NState::Running) {
+            return fx;
+        }
+        let Some(scope) = self.scope(s) else { return fx };
+        let path = scope.path(n);
+        let is_event = matches!(scope.plan.node(n).kind, NodeKind::WaitEvent { .. });
+        let mut q = VecDeque::new();
+        if is_event {
+            self.event_waits.retain(|w| !(w.scope == s && w.node == n));
+            self.end_event_wait(ctx, s, n, Value::Null, true, &mut q);
+        } else {
+            self.record(
+                ctx,
+                EventKind::WaitEnded {
+                    step: path,
+                    timed_out: false,
+                },
+            );
+            q.push_back(Work::Finish(s, n, NState::Done, Value::Null));
+        }
+        self.drive(ctx, q, &mut fx);
+        fx
+    }
+
+    fn end_event_wait(
+        &mut self,
+        ctx: &Ctx,
+        s: u32,
+        n: u32,
+        payload: Value,
+        timed_out: bool,
+        q: &mut VecDeque<Work>,
+    ) {
+        let path = self.scope(s).map(|sc| sc.path(n)).unwrap_or_default();
+        self.record(
+            ctx,
+            EventKind::WaitEnded {
+                step: path.clone(),
+                timed_out,
+            },
+        );
+        self.record(
+            ctx,
+            EventKind::StepSucceeded {
+                step: path,
+                attempt: 1,
+                value: payload.clone(),
+                fallback: false,
+            },
+        );
+        q.push_back(Work::Finish(s, n, NState::Done, payload));
+    }
+
+    fn filter_accepts(&self, ctx: &Ctx, s: u32, n: u32, payload: &Value) -> bool {
+        let Some(scope) = self.scope(s) else { return false };
+        let NodeKind::WaitEvent { filter, .. } = &scope.plan.node(n).kind else {
+            return false;
+        };
+        let Some(filter) = filter else { return true };
+        let env = NodeEnv {
+            inst: self,
+            scope: s,
+            ctx,
+        };
+        let with = With {
+            name: "event",
+            value: payload,
+            inner: &env,
+        };
+        eval::eval(filter, &with).is_ok_and(|v| v.is_true())
+    }
+
+    /// An event sent to this instance.
+    pub(crate) fn on_signal(&mut self, ctx: &Ctx, name: &str, payload: Value) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if self.status.is_final() {
+            return fx;
+        }
+        self.record(
+            ctx,
+            EventKind::EventReceived {
+                name: name.to_string(),
+                payload: payload.clone(),
+            },
+        );
+        let pos = self.event_waits.iter().position(|w| {
+            w.event == name && self.active(w.scope) && self.filter_accepts(ctx, w.scope, w.node, &payload)
+        });
+        match pos {
+            Some(i) => {
+                let w = self.event_waits.remove(i);
+                let mut q = VecDeque::new();
+                self.end_event_wait(ctx, w.scope, w.node, payload, false, &mut q);
+                self.drive(ctx, q, &mut fx);
+            }
+            None => self.inbox.push((name.to_string(), payload)),
+        }
+        fx
+    }
+
+    /// Cancels the instance.
+    pub(crate) fn cancel(&mut self, ctx: &Ctx) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if self.status.is_final() {
+            return fx;
+        }
+        self.status = InstanceStatus::Cancelled;
+        self.record(ctx, EventKind::InstanceCancelled);
+        self.finished(Err(ConnectorError::permanent("cancelled")), &mut fx);
+        fx
+    }
+
+    /// Records an attempt's failure or the start of a retry (from the call's task).
+    pub(crate) fn note(&mut self, ctx: &Ctx, kind: EventKind) {
+        if !self.status.is_final() {
+            self.record(ctx, kind);
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! Readiness bookkeeping: which statements of a block may run now.
+//!
+//! A [`PlanRt`] indexes a sub-plan once (dependency counts, dependents, names); a [`Scope`] is one
+//! running copy of it (the flow body, one fan-out item, a fallback block, the error handler) with
+//! the state and value of each node. A node becomes ready when its last dependency is done,
+//! skipped or failed-over; the instance then runs it at once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use petgraph::graph::NodeIndex;
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+
+use crate::plan::{FallbackPlan, Node, NodeKind, SubPlan};
+use crate::value::Value;
+
+/// A sub-plan indexed for execution.
+pub(crate) struct PlanRt {
+    pub(crate) plan: SubPlan,
+    pub(crate) deps: Vec<u32>,
+    pub(crate) dependents: Vec<Vec<u32>>,
+    pub(crate) names: HashMap<String, u32>,
+    /// Nested sub-plans by owning node: fan-out bodies and fallback blocks.
+    pub(crate) children: HashMap<u32, Arc<PlanRt>>,
+}
+
+impl PlanRt {
+    pub(crate) fn new(plan: &SubPlan) -> Arc<PlanRt> {
+        let g = &plan.graph;
+        let n = g.node_count();
+        let mut deps = vec![0u32; n];
+        let mut dependents = vec![Vec::new(); n];
+        for e in g.edge_references() {
+            deps[e.target().index()] += 1;
+            dependents[e.source().index()].push(e.target().index() as u32);
+        }
+        let mut names = HashMap::new();
+        let mut children = HashMap::new();
+        for i in g.node_indices() {
+            let node = &g[i];
+            if let Some(name) = &node.name {
+                names.insert(name.clone(), i.index() as u32);
+            }
+            match &node.kind {
+                NodeKind::FanOut(f) => {
+                    children.insert(i.index() as u32, PlanRt::new(&f.body));
+                }
+                NodeKind::Call(c) => {
+                    if let Some(FallbackPlan::Block(b)) = &c.fallback {
+                        children.insert(i.index() as u32, PlanRt::new(b));
+                    }
+                }
+                _ => {}
+            }
+        }
+        debug_assert!(g
+            .node_indices()
+            .all(|i| g.neighbors_directed(i, Direction::Incoming).count() == deps[i.index()] as usize));
+        Arc::new(PlanRt {
+            plan: plan.clone(),
+            deps,
+            dependents,
+            names,
+            children,
+        })
+    }
+
+    pub(crate) fn node(&self, n: u32) -> &Node {
+        &self.plan.graph[NodeIndex::new(n as usize)]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.deps.len()
+    }
+}
+
+/// A node's progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum NState {
+    Pending,
+    Running,
+    Done,
+    Skipped,
+    Failed,
+}
+
+impl NState {
+    pub(crate) fn terminal(self) -> bool {
+        matches!(self, NState::Done | NState::Skipped | NState::Failed)
+    }
+}
+
+/// What a scope is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ScopeKind {
+    Root,
+    Item(usize),
+    Fallback,
+    Handler,
+}
+
+/// One running copy of a sub-plan.
+pub(crate) struct Scope {
+    pub(crate) plan: Arc<PlanRt>,
+    /// The scope and node that opened it.
+    pub(crate) parent: Option<(u32, u32)>,
+    pub(crate) kind: ScopeKind,
+    /// Whether it runs inside the error handler (it keeps running while the instance fails).
+    pub(crate) in_handler: bool,
+    /// Prefix of step paths (`sent[2].`).
+    pub(crate) prefix: String,
+    /// The loop variable of a fan-out item.
+    pub(crate) local: Option<(String, Value)>,
+    pub(crate) state: Vec<NState>,
+    pub(crate) values: Vec<Value>,
+    remaining: Vec<u32>,
+    open: usize,
+    pub(crate) yielded: Value,
+}
+
+impl Scope {
+    /// A fresh scope and its nodes that have no dependencies.
+    pub(crate) fn new(
+        plan: Arc<PlanRt>,
+        parent: Option<(u32, u32)>,
+        kind: ScopeKind,
+        in_handler: bool,
+        prefix: String,
+        local: Option<(String, Value)>,
+    ) -> (Scope, Vec<u32>) {
+        let n = plan.len();
+        let roots = (0..n as u32).filter(|&i| plan.deps[i as usize] == 0).collect();
+        let scope = Scope {
+            remaining: plan.deps.clone(),
+            state: vec![NState::Pending; n],
+            values: vec![Value::Null; n],
+            open: n,
+            plan,
+            parent,
+            kind,
+            in_handler,
+            prefix,
+            local,
+            yielded: Value::Null,
+        };
+        (scope, roots)
+    }
+
+    /// Whether every node is terminal.
+    pub(crate) fn complete(&self) -> bool {
+        self.open == 0
+    }
+
+    /// Marks `n` terminal with `value`; returns the nodes that became ready. A node already
+    /// terminal is left as it is (so a late result cannot run its dependents twice).
+    pub(crate) fn finish(&mut self, n: u32, state: NState, value: Value) -> Vec<u32> {
+        let i = n as usize;
+        if i >= self.state.len() || self.state[i].terminal() {
+            return Vec::new();
+        }
+        self.state[i] = state;
+        self.values[i] = value;
+        self.open -= 1;
+        let mut ready = Vec::new();
+        for &d in &self.plan.dependents[i] {
+            let r = &mut self.remaining[d as usize];
+            *r = r.saturating_sub(1);
+            if *r == 0 {
+                ready.push(d);
+            }
+        }
+        ready
+    }
+
+    /// The path of node `n` (`sent[2].s`; unnamed statements get `keyword#index`).
+    pub(crate) fn path(&self, n: u32) -> String {
+        let node = self.plan.node(n);
+        match &node.name {
+            Some(name) => format!("{}{name}", self.prefix),
+            None => format!("{}{}#{n}", self.prefix, node.kind.keyword()),
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! Notification templates: handlebars in strict mode; the HTML part escaped, subject and text not.
+
+use std::collections::BTreeMap;
+
+use handlebars::Handlebars;
+
+use crate::plan::TemplatePlan;
+use crate::value::Value;
+
+/// A template rendered with its variables.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rendered {
+    /// The subject line.
+    pub subject: Option<String>,
+    /// The plain-text body.
+    pub text: Option<String>,
+    /// The HTML body.
+    pub html: Option<String>,
+}
+
+/// Compiled templates, by name.
+pub(crate) struct Templates {
+    raw: Handlebars<'static>,
+    html: Handlebars<'static>,
+    names: BTreeMap<String, (bool, bool, bool)>,
+}
+
+impl Templates {
+    pub(crate) fn new<'a>(
+        plans: impl IntoIterator<Item = (&'a String, &'a TemplatePlan)>,
+    ) -> Result<Templates, String> {
+        let mut raw = Handlebars::new();
+        raw.set_strict_mode(true);
+        raw.register_escape_fn(handlebars::no_escape);
+        let mut html = Handlebars::new();
+        html.set_strict_mode(true);
+        let mut names = BTreeMap::new();
+        for (name, plan) in plans {
+            let mut has = (false, false, false);
+            if let Some(s) = &plan.subject {
+                raw.register_template_string(&format!("{name}.subject"), s)
+                    .map_err(|e| format!("template `{name}` subject: {e}"))?;
+                has.0 = true;
+            }
+            if let Some(s) = &plan.text {
+                raw.register_template_string(&format!("{name}.text"), s)
+                    .map_err(|e| format!("template `{name}` text: {e}"))?;
+                has.1 = true;
+            }
+            if let Some(s) = &plan.html {
+                html.register_template_string(&format!("{name}.html"), s)
+                    .map_err(|e| format!("template `{name}` html: {e}"))?;
+                has.2 = true;
+            }
+            names.insert(name.clone(), has);
+        }
+        Ok(Templates { raw, html, names })
+    }
+
+    /// Renders `name` with `vars` (a record).
+    pub(crate) fn render(&self, name: &str, vars: &Value) -> Result<Rendered, String> {
+        let Some(&(subject, text, html)) = self.names.get(name) else {
+            return Err(format!("no template called `{name}`"));
+        };
+        let data = vars.to_json();
+        let part = |reg: &Handlebars<'static>, part: &str, present: bool| -> Result<Option<String>, String> {
+            if !present {
+                return Ok(None);
+            }
+            reg.render(&format!("{name}.{part}"), &data)
+                .map(Some)
+                .map_err(|e| format!("template `{name}` {part}: {e}"))
+        };
+        Ok(Rendered {
+            subject: part(&self.raw, "subject", subject)?,
+            text: part(&self.raw, "text", text)?,
+            html: part(&self.html, "html", html)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escaped_text_not_and_strict() {
+        let plan = TemplatePlan {
+            subject: Some("Hi {{name}}".into()),
+            text: Some("Dear {{name}}".into()),
+            html: Some("<p>{{name}}</p>".into()),
+        };
+        let name = "t".to_string();
+        let t = Templates::new([(&name, &plan)]).unwrap();
+        let r = t
+            .render("t", &Value::record([("name", Value::text("A & <B>"))]))
+            .unwrap();
+        assert_eq!(r.subject.as_deref(), Some("Hi A & <B>"));
+        assert_eq!(r.text.as_deref(), Some("Dear A & <B>"));
+        assert_eq!(r.html.as_deref(), Some("<p>A &amp; &lt;B&gt;</p>"));
+        assert!(t.render("t", &Value::record::<&str>([])).is_err());
+    }
+}

@@ -1,0 +1,258 @@
+//! Lowering flows to plans: each construct, dependencies, hashes and the Mermaid drawing.
+
+use std::path::Path;
+
+use flowc::config::Config;
+use flowc::plan::{self, ArmTest, Bundle, CallTarget, Dep, FallbackPlan, NodeKind, SubPlan};
+use flowc::Project;
+use petgraph::graph::NodeIndex;
+
+const SAMPLE: &str = r#"
+entity the_7_space "The 7 Space" {
+  databases ContactProfile, Task
+  setting follow_up_days = [1, 3]
+}
+template booking_confirmation {
+  subject "Your {{service}} session"
+  text "Hi {{name}}"
+  html "<p>Hi {{name}}</p>"
+}
+flow booking for the_7_space {
+  on manual
+  input { email: email, kind: text = "wellness" }
+  step client = notion.find_or_create(db: ContactProfile, match: { Email: input.email })
+  step p = notion.query_one(db: ContactProfile, where: { Email: input.email })
+    retry 3 times backoff 2s..1m factor 2 jitter on transient
+    timeout 30s
+    fallback { step t = notion.create_page(db: Task, properties: { Name: "x" }) yield { id: t.id } }
+    after client
+  let starts = client.id
+  if p.id == "x" {
+    step a = email.send(to: input.email, template: "booking_confirmation", with: { service: "s", name: "n" })
+  } else {
+    step b = notion.get_page(id: starts)
+  }
+  wait 2d
+  step reply = wait for event "lead.replied" where event.email == input.email timeout 3d
+  step sent = for m in [1, 2] concurrency 2 { step s = notion.get_page(id: client.id) yield s.id }
+  match input.kind { "artist" | "gallery" => { emit "art" { id: client.id } } _ => { fail "nope" } }
+  output { client_id: client.id, sent }
+  on error { step alert = notion.get_page(id: "x") }
+}
+"#;
+
+fn project(src: &str) -> Project {
+    Project::from_sources(Path::new("/p"), Config::default(), [("main.flow", src)])
+}
+
+fn bundle(src: &str, flow: &str) -> Bundle {
+    plan::compile(&project(src), None, flow).expect("compiles")
+}
+
+fn node(plan: &SubPlan, name: &str) -> NodeIndex {
+    plan.find(name).unwrap_or_else(|| panic!("no node {name}"))
+}
+
+fn by_keyword(plan: &SubPlan, kw: &str) -> Vec<NodeIndex> {
+    plan.graph
+        .node_indices()
+        .filter(|&i| plan.graph[i].kind.keyword() == kw)
+        .collect()
+}
+
+fn edge(plan: &SubPlan, a: NodeIndex, b: NodeIndex) -> Option<Dep> {
+    plan.graph.find_edge(a, b).map(|e| plan.graph[e])
+}
+
+#[test]
+fn lowers_steps_with_resolved_policies() {
+    let b = bundle(SAMPLE, "booking");
+    let flow = b.entry_flow().unwrap();
+    let body = &flow.body;
+    let NodeKind::Call(p) = &body.graph[node(body, "p")].kind else {
+        panic!()
+    };
+    assert_eq!(p.retry.attempts, 3);
+    assert_eq!((p.retry.min_ms, p.retry.max_ms), (2_000, 60_000));
+    assert_eq!(p.timeout_ms, Some(30_000));
+    assert!(matches!(p.fallback, Some(FallbackPlan::Block(_))));
+    // The default policy comes from the manifest (notion: 4 attempts).
+    let NodeKind::Call(c) = &body.graph[node(body, "client")].kind else {
+        panic!()
+    };
+    assert_eq!(c.retry.attempts, 4);
+    assert_eq!(
+        c.target,
+        CallTarget::Action {
+            connector: "notion".into(),
+            action: "find_or_create".into()
+        }
+    );
+    let NodeKind::Call(a) = &body.graph[node(body, "a")].kind else {
+        panic!()
+    };
+    assert_eq!(a.template_params, vec!["template".to_string()]);
+    assert_eq!(
+        b.templates["booking_confirmation"].html.as_deref(),
+        Some("<p>Hi {{name}}</p>")
+    );
+    assert!(flow.on_error.is_some());
+    assert_eq!(flow.input.len(), 2);
+    assert!(b.entities.contains_key("the_7_space"));
+}
+
+#[test]
+fn data_after_and_gate_edges() {
+    let b = bundle(SAMPLE, "booking");
+    let body = &b.entry_flow().unwrap().body;
+    let client = node(body, "client");
+    let p = node(body, "p");
+    let starts = node(body, "starts");
+    assert_eq!(edge(body, client, p), Some(Dep::After));
+    assert_eq!(edge(body, client, starts), Some(Dep::Data));
+    let branch = by_keyword(body, "if")[0];
+    assert_eq!(edge(body, p, branch), Some(Dep::Data));
+    let a = node(body, "a");
+    let bb = node(body, "b");
+    assert_eq!(edge(body, branch, a), Some(Dep::Gate));
+    assert_eq!(edge(body, branch, bb), Some(Dep::Gate));
+    assert_eq!(body.graph[a].gate.unwrap().arm, 0);
+    assert_eq!(body.graph[bb].gate.unwrap().arm, 1);
+    let NodeKind::Branch(br) = &body.graph[branch].kind else {
+        panic!()
+    };
+    assert!(matches!(br.arms[1], ArmTest::Else));
+    // The match: its arms carry gates; a wildcard arm is an else.
+    let m = by_keyword(body, "match")[0];
+    let NodeKind::Branch(mb) = &body.graph[m].kind else {
+        panic!()
+    };
+    assert!(matches!(mb.arms[0], ArmTest::Pattern(_)));
+    assert!(matches!(mb.arms[1], ArmTest::Else));
+    let emit = by_keyword(body, "emit")[0];
+    assert_eq!(edge(body, m, emit), Some(Dep::Gate));
+}
+
+#[test]
+fn waits_are_barriers_of_their_block() {
+    let b = bundle(SAMPLE, "booking");
+    let body = &b.entry_flow().unwrap().body;
+    let wait = by_keyword(body, "wait")[0];
+    // Every earlier statement, nested ones included, is before the wait.
+    for name in ["client", "p", "starts", "a", "b"] {
+        let n = node(body, name);
+        assert!(edge(body, n, wait).is_some(), "{name} before wait");
+    }
+    // Later statements are after it.
+    for name in ["reply", "sent"] {
+        assert_eq!(
+            edge(body, wait, node(body, name)),
+            Some(Dep::Barrier),
+            "{name} after wait"
+        );
+    }
+    let m = by_keyword(body, "match")[0];
+    assert_eq!(edge(body, wait, m), Some(Dep::Barrier));
+}
+
+#[test]
+fn fan_out_body_is_a_nested_plan_and_its_free_names_are_deps() {
+    let b = bundle(SAMPLE, "booking");
+    let body = &b.entry_flow().unwrap().body;
+    let sent = node(body, "sent");
+    let NodeKind::FanOut(f) = &body.graph[sent].kind else {
+        panic!()
+    };
+    assert_eq!(f.var, "m");
+    assert_eq!(f.concurrency, Some(2));
+    assert!(f.body.find("s").is_some());
+    assert_eq!(by_keyword(&f.body, "yield").len(), 1);
+    // `client.id` inside the body makes the fan-out wait for `client`.
+    assert!(edge(body, node(body, "client"), sent).is_some());
+    let reply = node(body, "reply");
+    let NodeKind::WaitEvent {
+        event, timeout_ms, ..
+    } = &body.graph[reply].kind
+    else {
+        panic!()
+    };
+    assert_eq!(event, "lead.replied");
+    assert_eq!(*timeout_ms, Some(3 * 86_400_000));
+    let out = by_keyword(body, "output")[0];
+    assert_eq!(edge(body, sent, out), Some(Dep::Data));
+}
+
+#[test]
+fn sub_flows_are_bundled() {
+    let main = r#"
+use lib.contacts
+entity e { databases ContactProfile }
+flow main for e {
+  step c = contacts.find(email: "a")
+  step d = helper(x: 1)
+  output { c, d }
+}
+flow helper for e { input { x: number } output { x: input.x } }
+"#;
+    let lib = r#"flow find for e { input { email: text } output { email: input.email } }"#;
+    let project = Project::from_sources(
+        Path::new("/p"),
+        Config::default(),
+        [("main.flow", main), ("lib/contacts.flow", lib)],
+    );
+    let b = plan::compile(&project, None, "main").unwrap();
+    assert_eq!(b.entry, "main.main");
+    let keys: Vec<_> = b.flows.keys().cloned().collect();
+    assert_eq!(keys, vec!["lib.contacts.find", "main.helper", "main.main"]);
+    let body = &b.flows["main.main"].body;
+    let NodeKind::Call(c) = &body.graph[node(body, "c")].kind else {
+        panic!()
+    };
+    assert_eq!(
+        c.target,
+        CallTarget::Flow {
+            key: "lib.contacts.find".into()
+        }
+    );
+}
+
+#[test]
+fn problems_are_errors_not_panics() {
+    let cases = [
+        ("entity e {} flow f for e { step a = nope.x() }", "neither a connector action"),
+        ("entity e {} flow f for e { step a = notion.nope() }", "has no action `nope`"),
+        ("entity e {} flow f for e { step a = notion.get_page(id: b.id) step b = notion.get_page(id: a.id) }", "depends on itself"),
+        ("entity e {} flow f for e { step a = notion.get_page(id: \"x\") after zz }", "no step `zz`"),
+        ("entity e {} flow f for e { step a = email.send(to: \"x\", template: \"missing\") }", "no template called `missing`"),
+    ];
+    for (src, want) in cases {
+        let e = plan::compile(&project(src), None, "f").unwrap_err();
+        assert!(e.message.contains(want), "{src}: {}", e.message);
+    }
+    assert!(plan::compile(&project(SAMPLE), None, "nope").is_err());
+}
+
+#[test]
+fn hash_is_stable_and_changes_with_the_flow() {
+    let a = bundle(SAMPLE, "booking");
+    let b = bundle(SAMPLE, "booking");
+    assert_eq!(a.hash, b.hash);
+    assert_eq!(a.hash.len(), 64);
+    assert_eq!(plan::content_hash(&a), a.hash);
+    let changed = SAMPLE.replace("concurrency 2", "concurrency 3");
+    assert_ne!(bundle(&changed, "booking").hash, a.hash);
+    // The JSON round-trips and carries its version.
+    let json = plan::to_json(&a);
+    let back: Bundle = serde_json::from_str(&json).unwrap();
+    assert_eq!(back.format_version, plan::FORMAT_VERSION);
+    assert_eq!(plan::content_hash(&back), a.hash);
+}
+
+#[test]
+fn mermaid_drawing() {
+    let b = bundle(SAMPLE, "booking");
+    insta::assert_snapshot!(plan::to_mermaid(b.entry_flow().unwrap()));
+    let dot = plan::to_dot(b.entry_flow().unwrap());
+    assert!(dot.starts_with("digraph \"booking\""));
+    assert!(dot.contains("cluster_on_error"));
+}

@@ -1,0 +1,783 @@
+//! The engine's rules, one test each, plus a property test of the scheduler on random DAGs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use flowc::config::Config;
+use flowc::connectors::{ActionCall, ActionSpec, Connector, ConnectorError, ErrorClass, Manifest};
+use flowc::runtime::{Clock, Engine, EngineError, EventKind, InstanceStatus, VirtualClock};
+use flowc::types::Type;
+use flowc::value::Value;
+use flowc::Project;
+use serde_json::json;
+
+/// What a scripted call does, keyed by its `key` argument.
+#[derive(Clone, Default)]
+struct Script {
+    /// Fail this many times first.
+    fail_times: u32,
+    class: Option<ErrorClass>,
+    retry_after: Option<Duration>,
+    /// Never answer.
+    hang: bool,
+    /// Take this long (on the engine clock).
+    latency_ms: i64,
+}
+
+#[derive(Clone, Debug)]
+struct Seen {
+    call: ActionCall,
+    at: DateTime<Utc>,
+    start_seq: u64,
+    end_seq: u64,
+}
+
+struct Svc {
+    manifest: Manifest,
+    clock: Arc<dyn Clock>,
+    scripts: Mutex<HashMap<String, Script>>,
+    counts: Mutex<HashMap<String, u32>>,
+    seen: Mutex<Vec<Seen>>,
+    seq: AtomicU64,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+impl Svc {
+    fn new(clock: Arc<dyn Clock>) -> Arc<Svc> {
+        let action = |name: &str| ActionSpec::new(name, "test", Type::Any);
+        Arc::new(Svc {
+            manifest: Manifest {
+                name: "svc".into(),
+                description: "test service".into(),
+                actions: vec![action("do")],
+            },
+            clock,
+            scripts: Mutex::new(HashMap::new()),
+            counts: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Vec::new()),
+            seq: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+        })
+    }
+
+    fn script(&self, key: &str, s: Script) {
+        self.scripts.lock().unwrap().insert(key.into(), s);
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    fn calls_for(&self, key: &str) -> Vec<Seen> {
+        self.seen()
+            .into_iter()
+            .filter(|s| s.call.arg("key").as_str() == Some(key))
+            .collect()
+    }
+}
+
+/// Gives back the clock's unit of work while a hanging call waits, and takes it again if the
+/// call is dropped (timed out).
+struct HangGuard(Arc<dyn Clock>);
+
+impl Drop for HangGuard {
+    fn drop(&mut self) {
+        self.0.enter();
+    }
+}
+
+#[async_trait]
+impl Connector for Svc {
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {
+        let start_seq = self.seq.fetch_add(1, Ordering::SeqCst);
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let at = self.clock.now();
+        let key = call.arg("key").as_str().unwrap_or("").to_string();
+        let script = self
+            .scripts
+            .lock()
+            .unwrap()
+            .get(&key)
+            .cloned()
+            .unwrap_or_default();
+        let n = {
+            let mut counts = self.counts.lock().unwrap();
+            let c = counts.entry(key.clone()).or_default();
+            *c += 1;
+            *c
+        };
+        if script.hang {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            self.seen.lock().unwrap().push(Seen {
+                call: call.clone(),
+                at,
+                start_seq,
+                end_seq: u64::MAX,
+            });
+            let _guard = HangGuard(self.clock.clone());
+            self.clock.leave();
+            std::future::pending::<()>().await;
+        }
+        if script.latency_ms > 0 {
+            let sleep = self
+                .clock
+                .sleep_until(at + chrono::Duration::milliseconds(script.latency_ms));
+            self.clock.leave();
+            sleep.await;
+        }
+        let end_seq = self.seq.fetch_add(1, Ordering::SeqCst);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        let result = if n <= script.fail_times {
+            let class = script.class.unwrap_or(ErrorClass::Transient);
+            let mut e = ConnectorError::new(class, format!("{key} failed ({n})"));
+            e.retry_after = script.retry_after;
+            Err(e)
+        } else {
+            let mut out: BTreeMap<String, Value> = call.args.clone();
+            out.insert("v".into(), call.arg("n").clone());
+            Ok(Value::Record(out))
+        };
+        self.seen.lock().unwrap().push(Seen {
+            call,
+            at,
+            start_seq,
+            end_seq,
+        });
+        result
+    }
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 5, 9, 0, 0).unwrap()
+}
+
+struct Rig {
+    engine: Engine,
+    svc: Arc<Svc>,
+    clock: Arc<VirtualClock>,
+}
+
+fn rig(src: &str) -> Rig {
+    let clock = Arc::new(VirtualClock::new(t0()));
+    let svc = Svc::new(clock.clone());
+    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src)]);
+    let engine = Engine::builder()
+        .project_value(project)
+        .connector(svc.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    Rig { engine, svc, clock }
+}
+
+async fn run(
+    r: &Rig,
+    flow: &str,
+    input: serde_json::Value,
+) -> (flowc::runtime::InstanceId, Result<Value, EngineError>) {
+    let id = r.engine.start(flow, input).await.unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(10), r.engine.output(&id))
+        .await
+        .expect("instance ends");
+    (id, out)
+}
+
+fn kinds(r: &Rig, id: &flowc::runtime::InstanceId) -> Vec<EventKind> {
+    r.engine.history(id).into_iter().map(|e| e.kind).collect()
+}
+
+const E: &str = "entity e { databases Db setting days = 3 }\n";
+
+#[tokio::test]
+async fn branch_not_taken_is_skipped_with_value_none() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ input {{ x: number }}
+           if input.x > 1 {{ step a = svc.do(key: \"a\", n: 1) }} else {{ step b = svc.do(key: \"b\", n: 2) }}
+           output {{ a: a.v, b: b.v ?? \"none\" }} }}"
+    ));
+    let (id, out) = run(&r, "f", json!({ "x": 5 })).await;
+    let out = out.unwrap();
+    assert_eq!(out.get("a"), &Value::Number(1.0));
+    assert_eq!(out.get("b"), &Value::text("none"));
+    assert!(kinds(&r, &id).contains(&EventKind::StepSkipped { step: "b".into() }));
+    assert_eq!(r.svc.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn fallback_value_stands_in_after_the_last_attempt() {
+    let r = rig(&format!(
+        "{E} flow f for e {{
+           step a = svc.do(key: \"a\") retry 2 backoff 1s..2s fallback \"fb\"
+           step b = svc.do(key: \"b\", n: a)
+           output {{ b: b.v }} }}"
+    ));
+    r.svc.script(
+        "a",
+        Script {
+            fail_times: 99,
+            ..Script::default()
+        },
+    );
+    let (_, out) = run(&r, "f", json!({})).await;
+    assert_eq!(out.unwrap().get("b"), &Value::text("fb"));
+    assert_eq!(r.svc.calls_for("a").len(), 2);
+}
+
+#[tokio::test]
+async fn fallback_block_runs_steps_and_yields() {
+    let r = rig(&format!(
+        "{E} flow f for e {{
+           step a = svc.do(key: \"a\") fallback {{ step alt = svc.do(key: \"alt\", n: 7) yield {{ v: alt.v }} }}
+           output {{ a: a.v }} }}"
+    ));
+    r.svc.script(
+        "a",
+        Script {
+            fail_times: 9,
+            class: Some(ErrorClass::Permanent),
+            ..Script::default()
+        },
+    );
+    let (_, out) = run(&r, "f", json!({})).await;
+    assert_eq!(out.unwrap().get("a"), &Value::Number(7.0));
+}
+
+#[tokio::test]
+async fn transient_is_retried_exactly_as_declared_and_permanent_never() {
+    let r = rig(&format!(
+        "{E} flow f for e {{
+           step a = svc.do(key: \"a\", n: 1) retry 3 times backoff 1s..10s
+           step b = svc.do(key: \"b\", n: a.v) retry 3 times backoff 1s..10s
+           output {{ b: b.v }} }}"
+    ));
+    r.svc.script(
+        "a",
+        Script {
+            fail_times: 2,
+            ..Script::default()
+        },
+    );
+    r.svc.script(
+        "b",
+        Script {
+            fail_times: 5,
+            class: Some(ErrorClass::Permanent),
+            ..Script::default()
+        },
+    );
+    let (id, out) = run(&r, "f", json!({})).await;
+    assert_eq!(r.svc.calls_for("a").len(), 3, "retry 3 = 3 attempts in all");
+    assert_eq!(r.svc.calls_for("b").len(), 1, "permanent is never retried");
+    match out {
+        Err(EngineError::Failed { step, class, .. }) => {
+            assert_eq!(step, "b");
+            assert_eq!(class, "permanent");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Every attempt of a step carries the same idempotency key, and its number.
+    let a = r.svc.calls_for("a");
+    assert!(a
+        .iter()
+        .all(|s| s.call.idempotency_key == a[0].call.idempotency_key));
+    assert_eq!(
+        a.iter().map(|s| s.call.attempt).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_ne!(
+        a[0].call.idempotency_key,
+        r.svc.calls_for("b")[0].call.idempotency_key
+    );
+    assert!(matches!(
+        r.engine.status(&id).unwrap(),
+        InstanceStatus::Failed { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_transient_failure_beyond_the_policy_fails_the_instance() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ step a = svc.do(key: \"a\") retry 2 on rate_limited }}"
+    ));
+    r.svc.script(
+        "a",
+        Script {
+            fail_times: 5,
+            ..Script::default()
+        },
+    );
+    let (_, out) = run(&r, "f", json!({})).await;
+    assert!(out.is_err());
+    assert_eq!(
+        r.svc.calls_for("a").len(),
+        1,
+        "transient is not in `on rate_limited`"
+    );
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_for_rate_limited() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ step a = svc.do(key: \"a\", n: 1) retry 2 backoff 1s..2s on rate_limited output {{ a: a.v }} }}"
+    ));
+    r.svc.script(
+        "a",
+        Script {
+            fail_times: 1,
+            class: Some(ErrorClass::RateLimited),
+            retry_after: Some(Duration::from_secs(30)),
+            ..Script::default()
+        },
+    );
+    let (_, out) = run(&r, "f", json!({})).await;
+    assert_eq!(out.unwrap().get("a"), &Value::Number(1.0));
+    let calls = r.svc.calls_for("a");
+    assert_eq!(calls.len(), 2);
+    assert!(calls[1].at - calls[0].at >= chrono::Duration::seconds(30));
+}
+
+#[tokio::test]
+async fn a_timed_out_attempt_is_a_transient_failure() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ step a = svc.do(key: \"a\") timeout 5s retry 2 backoff 1s..1s no jitter fallback \"late\" output {{ a }} }}"
+    ));
+    r.svc.script(
+        "a",
+        Script {
+            hang: true,
+            ..Script::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    let (id, out) = run(&r, "f", json!({})).await;
+    assert_eq!(out.unwrap().get("a"), &Value::text("late"));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(r.svc.calls_for("a").len(), 2);
+    let failed: Vec<_> = kinds(&r, &id)
+        .into_iter()
+        .filter_map(|k| match k {
+            EventKind::StepFailed { class, message, .. } => Some((class, message)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failed[0],
+        ("transient".to_string(), "timed out after 5s".to_string())
+    );
+    // 5s + 1s backoff + 5s on the virtual clock.
+    assert_eq!(r.clock.now(), t0() + chrono::Duration::seconds(11));
+}
+
+#[tokio::test]
+async fn fan_out_respects_its_limit_and_keeps_input_order() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ input {{ items: [number] }}
+           step all = for i in input.items concurrency 3 {{ step s = svc.do(key: \"k{{{{ i }}}}\", n: i) yield s.v * 10 }}
+           output {{ all }} }}"
+    ));
+    for i in 0..10 {
+        // Later items answer sooner, so completion order is the reverse of input order.
+        r.svc.script(
+            &format!("k{i}"),
+            Script {
+                latency_ms: (10 - i) * 100,
+                ..Script::default()
+            },
+        );
+    }
+    let (_, out) = run(&r, "f", json!({ "items": (0..10).collect::<Vec<_>>() })).await;
+    let expected: Vec<Value> = (0..10).map(|i| Value::Number((i * 10) as f64)).collect();
+    assert_eq!(out.unwrap().get("all"), &Value::List(expected));
+    let max = r.svc.max_in_flight.load(Ordering::SeqCst);
+    assert!((2..=3).contains(&max), "max in flight {max}");
+    // Paths carry the item index.
+    let steps: Vec<String> = r.svc.seen().iter().map(|s| s.call.step.clone()).collect();
+    assert!(steps.contains(&"all[9].s".to_string()));
+}
+
+#[tokio::test]
+async fn wait_takes_virtual_time_only() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ step a = svc.do(key: \"a\") wait 3d step b = svc.do(key: \"b\") output {{ done: true }} }}"
+    ));
+    let started = std::time::Instant::now();
+    let (id, out) = run(&r, "f", json!({})).await;
+    assert_eq!(out.unwrap().get("done"), &Value::Bool(true));
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(r.svc.calls_for("a")[0].at, t0());
+    assert_eq!(r.svc.calls_for("b")[0].at, t0() + chrono::Duration::days(3));
+    let k = kinds(&r, &id);
+    assert!(k.iter().any(|e| matches!(e, EventKind::WaitStarted { .. })));
+    assert!(k
+        .iter()
+        .any(|e| matches!(e, EventKind::WaitEnded { timed_out: false, .. })));
+}
+
+#[tokio::test]
+async fn wait_until_an_instant_from_the_input() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ input {{ starts_at: datetime }} wait until input.starts_at - 24h step b = svc.do(key: \"b\") }}"
+    ));
+    let (_, out) = run(&r, "f", json!({ "starts_at": "2026-01-10T09:00:00Z" })).await;
+    assert!(out.is_ok());
+    assert_eq!(
+        r.svc.calls_for("b")[0].at,
+        Utc.with_ymd_and_hms(2026, 1, 9, 9, 0, 0).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn a_signal_ends_a_wait_for_event() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ input {{ email: email }}
+           step reply = wait for event \"lead.replied\" where event.email == input.email timeout 3d
+           output {{ text: reply.text }} }}"
+    ));
+    let id = r.engine.start("f", json!({ "email": "a@b.c" })).await.unwrap();
+    // A non-matching event is kept, not taken.
+    r.engine
+        .signal(&id, "lead.replied", json!({ "email": "x@y.z", "text": "no" }))
+        .await
+        .unwrap();
+    r.engine
+        .signal(&id, "lead.replied", json!({ "email": "a@b.c", "text": "yes" }))
+        .await
+        .unwrap();
+    let out = r.engine.output(&id).await.unwrap();
+    assert_eq!(out.get("text"), &Value::text("yes"));
+}
+
+#[tokio::test]
+async fn a_wait_for_event_times_out_to_none() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ step reply = wait for event \"x\" timeout 3d output {{ got: reply ?? \"nothing\" }} }}"
+    ));
+    let (id, out) = run(&r, "f", json!({})).await;
+    assert_eq!(out.unwrap().get("got"), &Value::text("nothing"));
+    assert_eq!(r.clock.now(), t0() + chrono::Duration::days(3));
+    assert!(kinds(&r, &id)
+        .iter()
+        .any(|e| matches!(e, EventKind::WaitEnded { timed_out: true, .. })));
+}
+
+#[tokio::test]
+async fn cancel_ends_a_waiting_instance() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ step reply = wait for event \"never\" step b = svc.do(key: \"b\", n: reply) }}"
+    ));
+    let id = r.engine.start("f", json!({})).await.unwrap();
+    assert_eq!(r.engine.status(&id).unwrap(), InstanceStatus::Running);
+    r.engine.cancel(&id).await.unwrap();
+    assert_eq!(r.engine.status(&id).unwrap(), InstanceStatus::Cancelled);
+    assert_eq!(r.engine.output(&id).await, Err(EngineError::Cancelled));
+    assert!(r.svc.seen().is_empty());
+    assert_eq!(kinds(&r, &id).last(), Some(&EventKind::InstanceCancelled));
+}
+
+#[tokio::test]
+async fn sub_flows_run_as_steps() {
+    let r = rig(&format!(
+        "{E} flow main for e {{ step h = helper(x: 2) step c = svc.do(key: \"c\", n: h.y) output {{ y: c.v }} }}
+         flow helper for e {{ input {{ x: number, z: number = 5 }} step s = svc.do(key: \"s\", n: input.x + input.z) output {{ y: s.v }} }}"
+    ));
+    let (_, out) = run(&r, "main", json!({})).await;
+    assert_eq!(out.unwrap().get("y"), &Value::Number(7.0));
+}
+
+#[tokio::test]
+async fn the_error_handler_sees_the_error() {
+    let r = rig(&format!(
+        "{E} flow f for e {{
+           step a = svc.do(key: \"a\")
+           on error {{ step alert = svc.do(key: \"alert\", step: error.step, message: error.message, class: error.class) }} }}"
+    ));
+    r.svc.script(
+        "a",
+        Script {
+            fail_times: 1,
+            class: Some(ErrorClass::Permanent),
+            ..Script::default()
+        },
+    );
+    let (id, out) = run(&r, "f", json!({})).await;
+    assert!(matches!(out, Err(EngineError::Failed { .. })));
+    let alert = &r.svc.calls_for("alert")[0].call;
+    assert_eq!(alert.arg("step"), &Value::text("a"));
+    assert_eq!(alert.arg("message"), &Value::text("a failed (1)"));
+    assert_eq!(alert.arg("class"), &Value::text("permanent"));
+    assert_eq!(alert.step, "on_error.alert");
+    assert!(matches!(
+        kinds(&r, &id).last(),
+        Some(EventKind::InstanceFailed { .. })
+    ));
+}
+
+#[tokio::test]
+async fn fail_statement_fails_the_instance() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ fail \"no luck {{{{ e.days }}}}\" }}"
+    ));
+    let (_, out) = run(&r, "f", json!({})).await;
+    match out {
+        Err(EngineError::Failed { message, .. }) => assert_eq!(message, "no luck 3"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn history_is_ordered() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ step a = svc.do(key: \"a\", n: 1) step b = svc.do(key: \"b\", n: a.v) output {{ b: b.v }} }}"
+    ));
+    let (id, _) = run(&r, "f", json!({})).await;
+    let history = r.engine.history(&id);
+    assert!(history
+        .windows(2)
+        .all(|w| w[0].seq + 1 == w[1].seq && w[0].at <= w[1].at));
+    let names: Vec<String> = history
+        .iter()
+        .map(|e| match &e.kind {
+            EventKind::InstanceStarted { .. } => "started".into(),
+            EventKind::StepScheduled { step } => format!("scheduled {step}"),
+            EventKind::StepStarted { step, attempt } => format!("started {step} {attempt}"),
+            EventKind::StepSucceeded { step, .. } => format!("succeeded {step}"),
+            EventKind::Output { .. } => "output".into(),
+            EventKind::InstanceCompleted => "completed".into(),
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "started",
+            "scheduled a",
+            "started a 1",
+            "succeeded a",
+            "scheduled b",
+            "started b 1",
+            "succeeded b",
+            "output",
+            "completed"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn templates_are_rendered_before_the_call() {
+    let src = r#"
+entity e {}
+template hello {
+  subject "Hi {{name}} & co"
+  text "Dear {{name}}"
+  html "<p>{{name}}</p>"
+}
+flow f for e { step m = email.send(to: "a@b.c", template: "hello", with: { name: "<Ann>" }) }
+"#;
+    let clock = Arc::new(VirtualClock::new(t0()));
+    let mut svc = Svc::new(clock.clone());
+    Arc::get_mut(&mut svc).unwrap().manifest = flowc::connectors::email::manifest();
+    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src)]);
+    let engine = Engine::builder()
+        .project_value(project)
+        .connector(svc.clone())
+        .clock(clock)
+        .build()
+        .unwrap();
+    let id = engine.start("f", json!({})).await.unwrap();
+    engine.output(&id).await.unwrap();
+    let call = &svc.seen()[0].call;
+    assert_eq!(call.arg("subject"), &Value::text("Hi <Ann> & co"));
+    assert_eq!(call.arg("text"), &Value::text("Dear <Ann>"));
+    assert_eq!(call.arg("html"), &Value::text("<p>&lt;Ann&gt;</p>"));
+    assert_eq!(call.entity, "e");
+}
+
+#[tokio::test]
+async fn input_is_validated_with_the_field_named() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ input {{ email: email, n: number = 3, booking: {{ starts_at: datetime }} }} output {{ n: input.n }} }}"
+    ));
+    let bad = r
+        .engine
+        .start(
+            "f",
+            json!({ "email": "a@b.c", "booking": { "starts_at": "soon" } }),
+        )
+        .await;
+    let msg = bad.unwrap_err().to_string();
+    assert!(msg.contains("`booking.starts_at`"), "{msg}");
+    let missing = r
+        .engine
+        .start("f", json!({ "booking": { "starts_at": "2026-01-01T00:00:00Z" } }))
+        .await;
+    assert!(missing
+        .unwrap_err()
+        .to_string()
+        .contains("missing input field `email`"));
+    let wrong = r
+        .engine
+        .start(
+            "f",
+            json!({ "email": "a@b.c", "n": "x", "booking": { "starts_at": "2026-01-01T00:00:00Z" } }),
+        )
+        .await;
+    assert!(wrong.unwrap_err().to_string().contains("`n` must be a number"));
+    let (_, out) = run(
+        &r,
+        "f",
+        json!({ "email": "a@b.c", "booking": { "starts_at": "2026-01-01T00:00:00Z" } }),
+    )
+    .await;
+    assert_eq!(out.unwrap().get("n"), &Value::Number(3.0));
+    assert!(matches!(
+        r.engine.start("nope", json!({})).await,
+        Err(EngineError::UnknownFlow(_))
+    ));
+}
+
+mod scheduler_property {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    struct StepSpec {
+        deps: Vec<usize>,
+        fails: u32,
+        attempts: u32,
+        latency_ms: i64,
+    }
+
+    fn dag() -> impl Strategy<Value = Vec<StepSpec>> {
+        (1usize..8).prop_flat_map(|n| {
+            let steps: Vec<_> = (0..n)
+                .map(|i| {
+                    (
+                        proptest::collection::vec(0..i.max(1), 0..=i.min(3)),
+                        0u32..3,
+                        1u32..4,
+                        0i64..50,
+                    )
+                        .prop_map(move |(deps, fails, attempts, latency_ms)| StepSpec {
+                            deps: if i == 0 { Vec::new() } else { deps },
+                            fails,
+                            attempts,
+                            latency_ms,
+                        })
+                })
+                .collect();
+            steps
+        })
+    }
+
+    fn source(steps: &[StepSpec]) -> String {
+        let mut src = String::from("entity e {}\nflow f for e {\n");
+        for (i, s) in steps.iter().enumerate() {
+            let deps: Vec<String> = s.deps.iter().map(|d| format!("s{d}.v")).collect();
+            src.push_str(&format!(
+                "  step s{i} = svc.do(key: \"s{i}\", n: {i}, deps: [{}]) retry {} backoff 10ms..40ms\n",
+                deps.join(", "),
+                s.attempts
+            ));
+        }
+        src.push_str("}\n");
+        src
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn dependencies_retries_and_termination(steps in dag()) {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            rt.block_on(async {
+                let r = rig(&source(&steps));
+                for (i, s) in steps.iter().enumerate() {
+                    r.svc.script(&format!("s{i}"), Script { fail_times: s.fails, latency_ms: s.latency_ms, ..Script::default() });
+                }
+                let id = r.engine.start("f", json!({})).await.unwrap();
+                let out = tokio::time::timeout(Duration::from_secs(10), r.engine.output(&id)).await;
+                prop_assert!(out.is_ok(), "every instance ends");
+                let seen = r.svc.seen();
+                // Which steps succeeded, and when their successful call ended.
+                let mut done_at: HashMap<usize, u64> = HashMap::new();
+                for (i, s) in steps.iter().enumerate() {
+                    let calls = r.svc.calls_for(&format!("s{i}"));
+                    prop_assert!(calls.len() as u32 <= s.attempts, "retries never exceed the policy");
+                    let mut attempts: Vec<u32> = calls.iter().map(|c| c.call.attempt).collect();
+                    attempts.sort();
+                    attempts.dedup();
+                    prop_assert_eq!(attempts.len(), calls.len(), "no step runs twice in one attempt");
+                    if s.fails < s.attempts {
+                        if let Some(ok) = calls.iter().find(|c| c.call.attempt == s.fails + 1) {
+                            done_at.insert(i, ok.end_seq);
+                        }
+                    }
+                }
+                for c in &seen {
+                    let i: usize = c.call.arg("n").to_string().parse().unwrap();
+                    for d in &steps[i].deps {
+                        let end = done_at.get(d).copied();
+                        prop_assert!(end.is_some_and(|e| e < c.start_seq), "s{} ran before its dependency s{}", i, d);
+                    }
+                }
+                let all_ok = steps.iter().all(|s| s.fails < s.attempts);
+                prop_assert_eq!(out.unwrap().is_ok(), all_ok);
+                Ok(())
+            })?;
+        }
+    }
+}
+
+#[tokio::test]
+async fn independent_steps_run_at_once_within_the_instance_limit() {
+    let src = format!(
+        "{E} flow f for e {{
+           step a = svc.do(key: \"a\") step b = svc.do(key: \"b\") step c = svc.do(key: \"c\")
+           step d = svc.do(key: \"d\") step j = svc.do(key: \"j\", x: [a, b, c, d]) }}"
+    );
+    for (limit, expect_max, expect_end) in [(8usize, 4usize, 2i64), (2, 2, 3)] {
+        let clock = Arc::new(VirtualClock::new(t0()));
+        let svc = Svc::new(clock.clone());
+        for k in ["a", "b", "c", "d", "j"] {
+            svc.script(
+                k,
+                Script {
+                    latency_ms: 1_000,
+                    ..Script::default()
+                },
+            );
+        }
+        let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src.as_str())]);
+        let engine = Engine::builder()
+            .project_value(project)
+            .connector(svc.clone())
+            .clock(clock.clone())
+            .max_steps_per_instance(limit)
+            .build()
+            .unwrap();
+        let id = engine.start("f", json!({})).await.unwrap();
+        engine.output(&id).await.unwrap();
+        assert_eq!(
+            svc.max_in_flight.load(Ordering::SeqCst),
+            expect_max,
+            "limit {limit}"
+        );
+        // With room for all four, they all start at once: 1s for them, 1s for the join.
+        assert_eq!(
+            clock.now(),
+            t0() + chrono::Duration::seconds(expect_end),
+            "limit {limit}"
+        );
+    }
+}
