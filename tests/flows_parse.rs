@@ -32,6 +32,13 @@ const DATABASES: [&str; 16] = [
     "Workflow",
 ];
 
+/// Survey templates, defined in `stdlib/surveys/NAME.json`, not as notification templates.
+const SURVEY_TEMPLATES: [&str; 3] = [
+    "client_needs_assessment",
+    "event_feedback",
+    "project_closing_feedback",
+];
+
 const ENTITIES: [&str; 3] = ["the_7_space", "am_consulting", "higherself"];
 
 fn root() -> PathBuf {
@@ -145,8 +152,42 @@ fn every_template_an_email_step_names_is_declared() {
             }
         }
     }
+    // Survey templates (stdlib/surveys/NAME.json) are passed as `template:` too.
+    for survey in SURVEY_TEMPLATES {
+        used.remove(survey);
+    }
     let missing: Vec<_> = used.difference(&declared).collect();
     assert!(missing.is_empty(), "templates used but not declared: {missing:?}");
+}
+
+#[test]
+fn every_template_part_is_valid_handlebars_with_all_three_parts() {
+    let modules = all_modules();
+    let mut registry = handlebars::Handlebars::new();
+    registry.set_strict_mode(true);
+    let mut count = 0;
+    for (path, module) in &modules {
+        for item in &module.items {
+            if let Item::Template(t) = item {
+                count += 1;
+                let kinds: BTreeSet<_> = t.parts.iter().map(|p| p.kind.keyword()).collect();
+                assert_eq!(
+                    kinds,
+                    ["html", "subject", "text"].into_iter().collect(),
+                    "{}: template `{}` needs a subject, a text and an html part",
+                    path.display(),
+                    t.name.name
+                );
+                for part in &t.parts {
+                    let name = format!("{}.{}", t.name.name, part.kind.keyword());
+                    if let Err(e) = registry.register_template_string(&name, &part.body) {
+                        panic!("{}: template `{name}`: {e}", path.display());
+                    }
+                }
+            }
+        }
+    }
+    assert!(count >= 20, "expected the notification templates, found {count}");
 }
 
 #[test]
