@@ -563,3 +563,32 @@ fn template_variables_are_read_from_handlebars() {
             .collect()
     );
 }
+
+/// Each automation's page lists its tests by name, so the page cannot drift from the file.
+#[test]
+fn automation_pages_list_every_test_of_their_file() {
+    let mut problems = Vec::new();
+    for (path, module) in all_modules() {
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if !path.starts_with(root().join("flows")) || stem == "entities" {
+            continue;
+        }
+        let page_path = root().join("docs/automations").join(format!("{stem}.md"));
+        let page = std::fs::read_to_string(&page_path).unwrap_or_default();
+        let page = page.split_whitespace().collect::<Vec<_>>().join(" ");
+        for item in &module.items {
+            if let Item::Test(t) = item {
+                if !page.contains(&t.name.value) {
+                    problems.push(format!(
+                        "{}: test `{}` is not listed",
+                        page_path.display(),
+                        t.name.value
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
