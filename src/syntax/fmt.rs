@@ -1266,6 +1266,9 @@ impl<'s> Printer<'s> {
             self.w(&flat);
             return;
         }
+        if self.hug_last_record(c) {
+            return;
+        }
         self.w(&callee);
         self.w("(");
         let paren = self.after(c.callee_span().end, b'(');
@@ -1285,6 +1288,55 @@ impl<'s> Printer<'s> {
         self.close(self.end(c.span).saturating_sub(1));
         self.indent -= 1;
         self.w(")");
+    }
+
+    /// `callee(a: 1, last: {` + one field per line + `})` when the call ends with a record too
+    /// long for a line of its own and everything before it fits: the usual shape of
+    /// `create_page(db: ..., properties: { ... })`, which reads better than one argument per line.
+    fn hug_last_record(&mut self, c: &Call) -> bool {
+        let Some((last, rest)) = c.args.split_last() else {
+            return false;
+        };
+        let ExprKind::Record(fields) = &last.value.kind else {
+            return false;
+        };
+        if last.shorthand || fields.is_empty() {
+            return false;
+        }
+        // A record that fits on an argument line of its own reads better there.
+        let own_line = (self.indent + 1) * 2 + last.name.name.len() + 3;
+        if let Some(flat) = self.flat(&last.value, 0) {
+            if own_line + flat.chars().count() <= WIDTH {
+                return false;
+            }
+        }
+        // Comments outside the record would have no line of their own.
+        let record = last.value.span;
+        if self.has_comment_in(Span::new(c.span.start as usize, record.start as usize))
+            || self.has_comment_in(Span::new(record.end as usize, c.span.end as usize))
+        {
+            return false;
+        }
+        let mut head = format!("{}(", path(&c.callee));
+        for arg in rest {
+            if arg.shorthand {
+                head.push_str(&arg.name.name);
+            } else {
+                match self.flat(&arg.value, 0) {
+                    Some(value) => head.push_str(&format!("{}: {value}", arg.name.name)),
+                    None => return false,
+                }
+            }
+            head.push_str(", ");
+        }
+        head.push_str(&format!("{}: ", last.name.name));
+        if !self.fits(&format!("{head}{{")) {
+            return false;
+        }
+        self.w(&head);
+        self.record_lines(fields, record);
+        self.w(")");
+        true
     }
 
     fn flat_call(&self, c: &Call) -> Option<String> {
@@ -1498,25 +1550,7 @@ impl<'s> Printer<'s> {
             self.w("(");
         }
         match &e.kind {
-            ExprKind::Record(fields) => {
-                self.w("{");
-                self.open(e.span.start + 1);
-                self.indent += 1;
-                for f in fields {
-                    self.element(f.name.span.start);
-                    self.w(&key(&f.name.name));
-                    if !f.shorthand {
-                        self.w(": ");
-                        self.expr(&f.value, 0);
-                    }
-                    self.w(",");
-                    let end = self.end(f.name.span.to(f.value.span));
-                    self.newline(end);
-                }
-                self.close(self.end(e.span).saturating_sub(1));
-                self.indent -= 1;
-                self.w("}");
-            }
+            ExprKind::Record(fields) => self.record_lines(fields, e.span),
             ExprKind::List(items) => {
                 self.w("[");
                 self.items(items, e.span, e.span.start + 1);
@@ -1613,6 +1647,27 @@ impl<'s> Printer<'s> {
         if paren {
             self.w(")");
         }
+    }
+
+    /// A record one field per line, braces included.
+    fn record_lines(&mut self, fields: &[RecordField], span: Span) {
+        self.w("{");
+        self.open(span.start + 1);
+        self.indent += 1;
+        for f in fields {
+            self.element(f.name.span.start);
+            self.w(&key(&f.name.name));
+            if !f.shorthand {
+                self.w(": ");
+                self.expr(&f.value, 0);
+            }
+            self.w(",");
+            let end = self.end(f.name.span.to(f.value.span));
+            self.newline(end);
+        }
+        self.close(self.end(span).saturating_sub(1));
+        self.indent -= 1;
+        self.w("}");
     }
 
     /// List items or call arguments, one per line, between brackets the caller writes.
