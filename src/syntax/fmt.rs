@@ -1310,11 +1310,13 @@ impl<'s> Printer<'s> {
                 return false;
             }
         }
-        // Comments outside the record would have no line of their own.
+        // With comments the call is written one argument per line, where each has a place
+        // that stays the same when formatted again.
+        // Comments still waiting to be written (from before the call) would land inside it too.
         let record = last.value.span;
-        if self.has_comment_in(Span::new(c.span.start as usize, record.start as usize))
-            || self.has_comment_in(Span::new(record.end as usize, c.span.end as usize))
-        {
+        let pending = (0..self.comments.len())
+            .any(|i| !self.used[i] && self.in_window(i) && self.comments[i].start < c.span.end);
+        if pending || self.has_comment_in(c.span) {
             return false;
         }
         let mut head = format!("{}(", path(&c.callee));
