@@ -236,8 +236,11 @@ fn a_file_of_only_comments_is_kept() {
 
 #[test]
 fn a_doc_comment_after_a_default_value_is_not_a_division() {
-    let module = parse_ok("flow a for b {\n  input {\n    x: text = \"\"\n    /// doc\n    y: text\n  }\n}\n");
-    let Some(flowc::syntax::ast::Item::Flow(flow)) = module.items.first() else { panic!() };
+    let module =
+        parse_ok("flow a for b {\n  input {\n    x: text = \"\"\n    /// doc\n    y: text\n  }\n}\n");
+    let Some(flowc::syntax::ast::Item::Flow(flow)) = module.items.first() else {
+        panic!()
+    };
     let fields = &flow.input.as_ref().unwrap().fields;
     assert_eq!(fields.len(), 2);
     assert_eq!(fields[1].docs, ["doc"]);
