@@ -2,9 +2,15 @@
 //!
 //! The layout: 2-space indent, one statement per line, each step policy on its own line under
 //! the step, records/lists/argument lists on one line when they fit in [`WIDTH`] columns and one
-//! element per line (with a trailing comma) otherwise, one blank line between top-level items,
-//! at most one blank line kept between statements, and a flow's parts in a fixed order (docs,
-//! triggers, input, statements, output, on error).
+//! element per line (with a trailing comma) otherwise (a call ending with a long record keeps
+//! its other arguments on the first line: `create_page(db: Task, properties: {`), one blank line
+//! between top-level items, at most one blank line kept between statements, and a flow's parts
+//! in a fixed order (docs, triggers, input, statements, output, on error). Parentheses are
+//! written where precedence needs them, and also around `not`'s operand and around `??` mixed
+//! with another operator, where the bare form misleads.
+//!
+//! The result is parsed again before it is returned: if the tree or the comments differ, the
+//! file is refused rather than changed.
 //!
 //! Comments are not in the AST (the grammar skips them), so [`super::comments()`] finds them and
 //! the printer hands each back at the first line boundary after its place: a comment before an
