@@ -235,6 +235,18 @@ fn a_file_of_only_comments_is_kept() {
 }
 
 #[test]
+fn a_doc_comment_after_a_default_value_is_not_a_division() {
+    let module =
+        parse_ok("flow a for b {\n  input {\n    x: text = \"\"\n    /// doc\n    y: text\n  }\n}\n");
+    let Some(flowc::syntax::ast::Item::Flow(flow)) = module.items.first() else {
+        panic!()
+    };
+    let fields = &flow.input.as_ref().unwrap().fields;
+    assert_eq!(fields.len(), 2);
+    assert_eq!(fields[1].docs, ["doc"]);
+}
+
+#[test]
 fn send_event_without_payload_parses() {
     let module = parse_ok("test \"t\" for f {\n  send event \"x\" after 2d\n}\n");
     let formatted = flowc::syntax::print(&module);
@@ -454,6 +466,38 @@ fn textmate_grammar_is_json_and_knows_every_keyword() {
         serde_json::from_str(&std::fs::read_to_string(root.join("language-configuration.json")).unwrap())
             .unwrap();
     assert_eq!(config["comments"]["lineComment"], "//");
+}
+
+#[test]
+fn vscode_extension_formats_through_flowc() {
+    // The extension's formatting half runs in Node; without Node there is nothing to check.
+    if Command::new("node").arg("--version").output().is_err() {
+        eprintln!("node not found: skipping the VS Code extension check");
+        return;
+    }
+    let extension = Path::new(env!("CARGO_MANIFEST_DIR")).join("editors/vscode/extension.js");
+    let script = format!(
+        r#"
+        const {{ formatText }} = require({extension:?});
+        (async () => {{
+          const problems = [];
+          const ok = await formatText({flowc:?}, {ugly:?}, ".", (p) => problems.push(p));
+          const broken = await formatText({flowc:?}, "flow a for b {{\n  step x =\n}}\n", ".", (p) => problems.push(p));
+          const missing = await formatText("/nonexistent/flowc", "x", ".", (p) => problems.push(p));
+          console.log(JSON.stringify({{ ok, broken, missing, problems: problems.length }}));
+        }})();
+        "#,
+        extension = extension.display().to_string(),
+        flowc = env!("CARGO_BIN_EXE_flowc"),
+        ugly = UGLY,
+    );
+    let out = Command::new("node").arg("-e").arg(script).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["ok"], PRETTY);
+    assert_eq!(result["broken"], serde_json::Value::Null);
+    assert_eq!(result["missing"], serde_json::Value::Null);
+    assert_eq!(result["problems"], 2, "one problem reported per failure");
 }
 
 #[test]

@@ -1028,11 +1028,45 @@ fn deep_nesting_is_a_syntax_error_not_a_crash() {
 }
 
 #[test]
+fn nesting_just_under_the_limit_formats_in_a_small_stack() {
+    // The deepest trees the parser accepts must not overflow a 2 MiB thread stack in any pass.
+    let cases = [
+        deeply("[", "1", "]", 120),
+        deeply("{ a: ", "1", " }", 120),
+        deeply("f(", "1", ")", 120),
+        deeply("", "a", " ?? a", 60),
+        deeply("not ", "a", "", 120),
+        deeply("if a { ", "1", " } else { 2 }", 40),
+        format!(
+            "flow a for b {{\n{}\n{}\n}}\n",
+            "if a {\n".repeat(120),
+            "}\n".repeat(120)
+        ),
+    ];
+    for source in cases {
+        let (_, diagnostics) = parse(&source, Default::default());
+        assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+        let handle = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let formatted = format(&source).map_err(|d| format!("{d:#?}"))?;
+                let again = format(&formatted).map_err(|d| format!("{d:#?}"))?;
+                let project =
+                    Project::from_sources(Path::new("/p"), Config::default(), [("a.flow", source.as_str())]);
+                let _ = flowc::check(&project, &Registry::declared_builtins());
+                Ok::<bool, String>(again == formatted)
+            })
+            .unwrap();
+        assert_eq!(handle.join().expect("no stack overflow or panic"), Ok(true));
+    }
+}
+
+#[test]
 fn reasonable_nesting_is_fine() {
     let source = deeply("(", "1", ")", 40);
     let (_, diagnostics) = parse(&source, Default::default());
     assert!(diagnostics.is_empty(), "{diagnostics:#?}");
     assert_eq!(format(&source).unwrap(), "flow a for b {\n  let x = 1\n}\n");
-    let chain = format!("flow a for b {{\n  let x = a{}\n}}\n", " + a".repeat(100));
+    let chain = format!("flow a for b {{\n  let x = a{}\n}}\n", " + a".repeat(50));
     assert_eq!(format(&chain).unwrap(), chain);
 }

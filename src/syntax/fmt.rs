@@ -2,9 +2,15 @@
 //!
 //! The layout: 2-space indent, one statement per line, each step policy on its own line under
 //! the step, records/lists/argument lists on one line when they fit in [`WIDTH`] columns and one
-//! element per line (with a trailing comma) otherwise, one blank line between top-level items,
-//! at most one blank line kept between statements, and a flow's parts in a fixed order (docs,
-//! triggers, input, statements, output, on error).
+//! element per line (with a trailing comma) otherwise (a call ending with a long record keeps
+//! its other arguments on the first line: `create_page(db: Task, properties: {`), one blank line
+//! between top-level items, at most one blank line kept between statements, and a flow's parts
+//! in a fixed order (docs, triggers, input, statements, output, on error). Parentheses are
+//! written where precedence needs them, and also around `not`'s operand and around `??` mixed
+//! with another operator, where the bare form misleads.
+//!
+//! The result is parsed again before it is returned: if the tree or the comments differ, the
+//! file is refused rather than changed.
 //!
 //! Comments are not in the AST (the grammar skips them), so [`super::comments()`] finds them and
 //! the printer hands each back at the first line boundary after its place: a comment before an
@@ -1266,6 +1272,9 @@ impl<'s> Printer<'s> {
             self.w(&flat);
             return;
         }
+        if self.hug_last_record(c) {
+            return;
+        }
         self.w(&callee);
         self.w("(");
         let paren = self.after(c.callee_span().end, b'(');
@@ -1285,6 +1294,57 @@ impl<'s> Printer<'s> {
         self.close(self.end(c.span).saturating_sub(1));
         self.indent -= 1;
         self.w(")");
+    }
+
+    /// `callee(a: 1, last: {` + one field per line + `})` when the call ends with a record too
+    /// long for a line of its own and everything before it fits: the usual shape of
+    /// `create_page(db: ..., properties: { ... })`, which reads better than one argument per line.
+    fn hug_last_record(&mut self, c: &Call) -> bool {
+        let Some((last, rest)) = c.args.split_last() else {
+            return false;
+        };
+        let ExprKind::Record(fields) = &last.value.kind else {
+            return false;
+        };
+        if last.shorthand || fields.is_empty() {
+            return false;
+        }
+        // A record that fits on an argument line of its own reads better there.
+        let own_line = (self.indent + 1) * 2 + last.name.name.len() + 3;
+        if let Some(flat) = self.flat(&last.value, 0) {
+            if own_line + flat.chars().count() <= WIDTH {
+                return false;
+            }
+        }
+        // With comments the call is written one argument per line, where each has a place
+        // that stays the same when formatted again.
+        // Comments still waiting to be written (from before the call) would land inside it too.
+        let record = last.value.span;
+        let pending = (0..self.comments.len())
+            .any(|i| !self.used[i] && self.in_window(i) && self.comments[i].start < c.span.end);
+        if pending || self.has_comment_in(c.span) {
+            return false;
+        }
+        let mut head = format!("{}(", path(&c.callee));
+        for arg in rest {
+            if arg.shorthand {
+                head.push_str(&arg.name.name);
+            } else {
+                match self.flat(&arg.value, 0) {
+                    Some(value) => head.push_str(&format!("{}: {value}", arg.name.name)),
+                    None => return false,
+                }
+            }
+            head.push_str(", ");
+        }
+        head.push_str(&format!("{}: ", last.name.name));
+        if !self.fits(&format!("{head}{{")) {
+            return false;
+        }
+        self.w(&head);
+        self.record_lines(fields, record);
+        self.w(")");
+        true
     }
 
     fn flat_call(&self, c: &Call) -> Option<String> {
@@ -1498,25 +1558,7 @@ impl<'s> Printer<'s> {
             self.w("(");
         }
         match &e.kind {
-            ExprKind::Record(fields) => {
-                self.w("{");
-                self.open(e.span.start + 1);
-                self.indent += 1;
-                for f in fields {
-                    self.element(f.name.span.start);
-                    self.w(&key(&f.name.name));
-                    if !f.shorthand {
-                        self.w(": ");
-                        self.expr(&f.value, 0);
-                    }
-                    self.w(",");
-                    let end = self.end(f.name.span.to(f.value.span));
-                    self.newline(end);
-                }
-                self.close(self.end(e.span).saturating_sub(1));
-                self.indent -= 1;
-                self.w("}");
-            }
+            ExprKind::Record(fields) => self.record_lines(fields, e.span),
             ExprKind::List(items) => {
                 self.w("[");
                 self.items(items, e.span, e.span.start + 1);
@@ -1613,6 +1655,27 @@ impl<'s> Printer<'s> {
         if paren {
             self.w(")");
         }
+    }
+
+    /// A record one field per line, braces included.
+    fn record_lines(&mut self, fields: &[RecordField], span: Span) {
+        self.w("{");
+        self.open(span.start + 1);
+        self.indent += 1;
+        for f in fields {
+            self.element(f.name.span.start);
+            self.w(&key(&f.name.name));
+            if !f.shorthand {
+                self.w(": ");
+                self.expr(&f.value, 0);
+            }
+            self.w(",");
+            let end = self.end(f.name.span.to(f.value.span));
+            self.newline(end);
+        }
+        self.close(self.end(span).saturating_sub(1));
+        self.indent -= 1;
+        self.w("}");
     }
 
     /// List items or call arguments, one per line, between brackets the caller writes.

@@ -93,7 +93,7 @@ struct Parser<'s> {
 /// (checker, formatter, planner) recurse on it, so unbounded nesting would overflow the stack on
 /// hostile or generated input; real flows nest a handful of levels. An expression's operators
 /// count as levels too, since a chain `a ?? b ?? c ...` nests as deeply as it is long.
-const MAX_DEPTH: usize = 256;
+const MAX_DEPTH: usize = 128;
 
 /// Keyword tokens are in the tree (so "expected" lists can name them) but carry no meaning once
 /// parsed; constructs read their other children.
