@@ -497,7 +497,11 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
     }
 
     fn check_final_yield(&mut self, block: &ast::Block, what: &str) {
-        if ends_with_yield(&block.stmts) {
+        // A line of the block that did not parse may be the `yield`: the syntax error says it.
+        let broken = self.module.parsed.syntax.iter().any(|d| {
+            d.code == Code::SyntaxError && d.span.start >= block.span.start && d.span.end <= block.span.end
+        });
+        if broken || ends_with_yield(&block.stmts) {
             return;
         }
         let end = block.span.end as usize;
