@@ -54,6 +54,9 @@ pub(crate) struct FlowChecker<'c, 'a> {
     pub edges: Vec<Vec<(usize, Span)>>,
     /// The values yielded by the fallback and fan-out blocks being walked.
     pub yields: Vec<Vec<Type>>,
+    /// How deep the expression being typed is nested, and whether that was too deep once.
+    pub depth: u32,
+    pub too_deep: bool,
 }
 
 /// Checks `flow` of `module`.
@@ -91,6 +94,8 @@ pub(crate) fn check_flow<'a>(
         ctx_deps: Vec::new(),
         edges: vec![Vec::new(); n],
         yields: Vec::new(),
+        depth: 0,
+        too_deep: false,
     };
     checker.run();
 }

@@ -10,14 +10,39 @@ struct Lcg(u64);
 
 impl Lcg {
     fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 33) as usize) % n.max(1)
     }
 }
 
 const PIECES: &[&str] = &[
-    "{", "}", "(", ")", "\"", "\"\"\"", "{{", "}}", "yield 1", "fail \"x\"", "step", "let x =", ".", ",",
-    "for e in [a] {", "retry 0", "timeout 0s", "after", "entity", "input.", "é", "\n", "??", "match x {",
+    "{",
+    "}",
+    "(",
+    ")",
+    "\"",
+    "\"\"\"",
+    "{{",
+    "}}",
+    "yield 1",
+    "fail \"x\"",
+    "step",
+    "let x =",
+    ".",
+    ",",
+    "for e in [a] {",
+    "retry 0",
+    "timeout 0s",
+    "after",
+    "entity",
+    "input.",
+    "é",
+    "\n",
+    "??",
+    "match x {",
 ];
 
 #[test]
@@ -52,4 +77,20 @@ fn mutated_sources_never_panic() {
             let _ = render_all(&sources, &diagnostics);
         }
     }
+}
+
+#[test]
+fn absurdly_long_expressions_are_reported_not_crashed_on() {
+    let terms = vec!["1"; 5000].join(" + ");
+    let text = format!(
+        "entity studio {{\n  databases Contacts\n}}\n\nflow f for studio {{\n  on manual\n  let x = {terms}\n  output {{ x }}\n}}\n"
+    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/check/corpus");
+    let (_, diagnostics) = check_one(&dir, "long.flow", &text);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+    assert!(
+        diagnostics[0].message.contains("nested more than"),
+        "{}",
+        diagnostics[0].message
+    );
 }
