@@ -307,7 +307,9 @@ impl<'a> FlowChecker<'_, 'a> {
                 }
                 expected => {
                     let expected = expected.clone();
+                    self.in_secret_names = arg.name.name == "secret_headers";
                     let found = self.infer(&arg.value);
+                    self.in_secret_names = false;
                     if !found.assignable_to(&expected) {
                         self.push(
                             Diagnostic::new(

@@ -57,6 +57,8 @@ pub(crate) struct FlowChecker<'c, 'a> {
     /// How deep the expression being typed is nested, and whether that was too deep once.
     pub depth: u32,
     pub too_deep: bool,
+    /// Inside `secret_headers:`, whose values name environment variables rather than hold secrets.
+    pub in_secret_names: bool,
 }
 
 /// Checks `flow` of `module`.
@@ -96,6 +98,7 @@ pub(crate) fn check_flow<'a>(
         yields: Vec::new(),
         depth: 0,
         too_deep: false,
+        in_secret_names: false,
     };
     checker.run();
 }

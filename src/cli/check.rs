@@ -48,6 +48,12 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         if !path.exists() {
             return Err(CliError::Usage(format!("`{}` does not exist", path.display())));
         }
+        if path.is_file() && path.extension().is_none_or(|x| x != "flow") {
+            return Err(CliError::Usage(format!(
+                "`{}` is not a `.flow` file; give `.flow` files or folders holding them",
+                path.display()
+            )));
+        }
         // Absolute paths: a bare file name has an empty parent folder, which cannot be searched.
         let canonical = std::fs::canonicalize(path)
             .map_err(|e| CliError::Io(format!("cannot read `{}`: {e}", path.display())))?;

@@ -230,3 +230,11 @@ fn explain_unknown_code_exits_2() {
     assert!(err.contains("`E9999` is not a diagnostic code"), "{err}");
     assert!(err.contains("flowc check"), "says where codes come from: {err}");
 }
+
+#[test]
+fn a_file_that_is_not_a_flow_is_a_usage_error() {
+    let dir = project(&[("greet.flow", CLEAN), ("notes.md", "# notes")]);
+    let out = flowc(dir.path(), &["check", "notes.md"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is not a `.flow` file"), "{}", stderr(&out));
+}
