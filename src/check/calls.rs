@@ -188,8 +188,7 @@ impl<'a> FlowChecker<'_, 'a> {
     }
 
     /// Checks a step's call and returns the type of its result.
-    pub fn check_call(&mut self, step: &'a ast::Step, call: &'a Call) -> Type {
-        let _ = step;
+    pub fn check_call(&mut self, call: &'a Call) -> Type {
         let target = self.resolve_call(call);
         let params: Option<Vec<ParamInfo<'a>>> = match target {
             Target::Action(_, spec) => Some(

@@ -400,7 +400,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         }
         self.check_policies(step);
         let mut ty = match &step.body {
-            StepBody::Call(call) => self.check_call(step, call),
+            StepBody::Call(call) => self.check_call(call),
             StepBody::WaitEvent(w) => {
                 if w.event.value.trim().is_empty() {
                     self.push(
