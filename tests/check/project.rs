@@ -97,3 +97,25 @@ fn large_projects_keep_files_and_positions_straight() {
     assert_eq!(places, expected);
     assert!(diagnostics.iter().all(|d| d.code == Code::UnknownName));
 }
+
+#[test]
+fn an_entity_declared_in_two_files_names_the_first_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/check/project");
+    let mut project = Project::load(&root).expect("the project loads");
+    project.add_source(
+        root.join("again.flow"),
+        "entity higherself \"Higher Self\" {\n  databases Overview\n}\n".to_string(),
+    );
+    let diagnostics = flowc::check(&project, &Registry::declared_builtins()).sorted();
+    assert_eq!(
+        diagnostics.len(),
+        1,
+        "{}",
+        render_all(&project.sources, &diagnostics)
+    );
+    assert_eq!(diagnostics[0].code, Code::DuplicateName);
+    assert_eq!(
+        diagnostics[0].help.as_deref(),
+        Some("it is first declared in main.flow; rename or remove one of them")
+    );
+}
