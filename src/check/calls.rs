@@ -267,16 +267,16 @@ impl<'a> FlowChecker<'_, 'a> {
             let Some(param) = params.iter().find(|p| p.name == arg.name.name) else {
                 self.infer(&arg.value);
                 let names: Vec<&'a str> = params.iter().map(|p| p.name).collect();
-                if let Some(close) = suggest::closest(&arg.name.name, names.iter().copied()) {
+                let close = suggest::closest(&arg.name.name, names.iter().copied())
+                    .or_else(|| synonym(&arg.name.name).filter(|s| names.contains(s)));
+                if let Some(close) = close {
                     meant.push(close);
                 }
-                let help = suggest::help_or(&arg.name.name, names.iter().copied(), || {
-                    if names.is_empty() {
-                        format!("`{callee}` takes no arguments")
-                    } else {
-                        format!("`{callee}` takes {}", suggest::list(&names))
-                    }
-                });
+                let help = match close {
+                    Some(name) => format!("did you mean `{name}`?"),
+                    None if names.is_empty() => format!("`{callee}` takes no arguments"),
+                    None => format!("`{callee}` takes {}", suggest::list(&names)),
+                };
                 self.push(
                     Diagnostic::new(
                         Code::UnknownArgument,
@@ -573,6 +573,20 @@ impl<'a> FlowChecker<'_, 'a> {
             }
         }
     }
+}
+
+/// The parameter people often mean by another word (`filter` for `where`).
+fn synonym(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "filter" | "filters" | "query" | "criteria" | "conditions" => "where",
+        "props" | "fields" | "values" | "data" => "properties",
+        "database" | "table" | "database_id" => "db",
+        "vars" | "variables" | "context" | "params" => "with",
+        "recipient" | "email" | "address" => "to",
+        "order" | "order_by" | "sort_by" => "sort",
+        "max" | "take" | "count" => "limit",
+        _ => return None,
+    })
 }
 
 /// What calling `flow` as a sub-flow gives: its output record's fields when written as a record.
