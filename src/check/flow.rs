@@ -59,6 +59,9 @@ pub(crate) struct FlowChecker<'c, 'a> {
     pub too_deep: bool,
     /// Inside `secret_headers:`, whose values name environment variables rather than hold secrets.
     pub in_secret_names: bool,
+    /// Words on the lines that did not parse: a name declared there is missing from the tree,
+    /// so "unknown" errors about it would only repeat the syntax error.
+    pub broken_words: HashSet<&'a str>,
 }
 
 /// Checks `flow` of `module`.
@@ -99,6 +102,7 @@ pub(crate) fn check_flow<'a>(
         depth: 0,
         too_deep: false,
         in_secret_names: false,
+        broken_words: broken_words(source, &module.parsed.syntax),
     };
     checker.run();
 }
@@ -555,6 +559,23 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
             );
         }
     }
+}
+
+/// The identifiers on every line with a syntax error.
+fn broken_words<'a>(source: &'a str, syntax: &[Diagnostic]) -> HashSet<&'a str> {
+    let mut words = HashSet::new();
+    for d in syntax.iter().filter(|d| d.code == Code::SyntaxError) {
+        let start = source[..(d.span.start as usize).min(source.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+        let line = source.get(start..end).unwrap_or("");
+        words.extend(
+            line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty()),
+        );
+    }
+    words
 }
 
 /// Whether a block's value is given by a final `yield` (or `fail`), through if/match whose every

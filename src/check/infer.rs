@@ -226,6 +226,9 @@ impl<'a> FlowChecker<'_, 'a> {
         if self.cx.databases.contains(name) {
             return Rc::new(Type::Database);
         }
+        if self.broken_words.contains(name) {
+            return Rc::new(Type::Any);
+        }
         let mut candidates: Vec<&str> = self.locals.iter().map(|l| l.name).collect();
         candidates.extend(self.scope.by_name.keys().copied());
         candidates.extend(["input", "entity"]);
