@@ -12,3 +12,5 @@ mod corpus;
 mod docs;
 #[path = "check/project.rs"]
 mod project;
+#[path = "check/robust.rs"]
+mod robust;

@@ -188,8 +188,7 @@ impl<'a> FlowChecker<'_, 'a> {
     }
 
     /// Checks a step's call and returns the type of its result.
-    pub fn check_call(&mut self, step: &'a ast::Step, call: &'a Call) -> Type {
-        let _ = step;
+    pub fn check_call(&mut self, call: &'a Call) -> Type {
         let target = self.resolve_call(call);
         let params: Option<Vec<ParamInfo<'a>>> = match target {
             Target::Action(_, spec) => Some(
@@ -268,16 +267,16 @@ impl<'a> FlowChecker<'_, 'a> {
             let Some(param) = params.iter().find(|p| p.name == arg.name.name) else {
                 self.infer(&arg.value);
                 let names: Vec<&'a str> = params.iter().map(|p| p.name).collect();
-                if let Some(close) = suggest::closest(&arg.name.name, names.iter().copied()) {
+                let close = suggest::closest(&arg.name.name, names.iter().copied())
+                    .or_else(|| synonym(&arg.name.name).filter(|s| names.contains(s)));
+                if let Some(close) = close {
                     meant.push(close);
                 }
-                let help = suggest::help_or(&arg.name.name, names.iter().copied(), || {
-                    if names.is_empty() {
-                        format!("`{callee}` takes no arguments")
-                    } else {
-                        format!("`{callee}` takes {}", suggest::list(&names))
-                    }
-                });
+                let help = match close {
+                    Some(name) => format!("did you mean `{name}`?"),
+                    None if names.is_empty() => format!("`{callee}` takes no arguments"),
+                    None => format!("`{callee}` takes {}", suggest::list(&names)),
+                };
                 self.push(
                     Diagnostic::new(
                         Code::UnknownArgument,
@@ -307,7 +306,9 @@ impl<'a> FlowChecker<'_, 'a> {
                 }
                 expected => {
                     let expected = expected.clone();
+                    self.in_secret_names = arg.name.name == "secret_headers";
                     let found = self.infer(&arg.value);
+                    self.in_secret_names = false;
                     if !found.assignable_to(&expected) {
                         self.push(
                             Diagnostic::new(
@@ -572,6 +573,20 @@ impl<'a> FlowChecker<'_, 'a> {
             }
         }
     }
+}
+
+/// The parameter people often mean by another word (`filter` for `where`).
+fn synonym(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "filter" | "filters" | "query" | "criteria" | "conditions" => "where",
+        "props" | "fields" | "values" | "data" => "properties",
+        "database" | "table" | "database_id" => "db",
+        "vars" | "variables" | "context" | "params" => "with",
+        "recipient" | "email" | "address" => "to",
+        "order" | "order_by" | "sort_by" => "sort",
+        "max" | "take" | "count" => "limit",
+        _ => return None,
+    })
 }
 
 /// What calling `flow` as a sub-flow gives: its output record's fields when written as a record.

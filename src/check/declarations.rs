@@ -31,7 +31,12 @@ fn duplicate(
             .with(first.1, "first declared here")
             .help("rename or remove one of them");
     } else {
-        let path = cx.project.sources.get(first.0).path.display().to_string();
+        let path = &cx.project.sources.get(first.0).path;
+        let path = path
+            .strip_prefix(&cx.project.root)
+            .unwrap_or(path)
+            .display()
+            .to_string();
         d = d.help(format!(
             "it is first declared in {path}; rename or remove one of them"
         ));

@@ -54,6 +54,14 @@ pub(crate) struct FlowChecker<'c, 'a> {
     pub edges: Vec<Vec<(usize, Span)>>,
     /// The values yielded by the fallback and fan-out blocks being walked.
     pub yields: Vec<Vec<Type>>,
+    /// How deep the expression being typed is nested, and whether that was too deep once.
+    pub depth: u32,
+    pub too_deep: bool,
+    /// Inside `secret_headers:`, whose values name environment variables rather than hold secrets.
+    pub in_secret_names: bool,
+    /// Words on the lines that did not parse: a name declared there is missing from the tree,
+    /// so "unknown" errors about it would only repeat the syntax error.
+    pub broken_words: HashSet<&'a str>,
 }
 
 /// Checks `flow` of `module`.
@@ -91,6 +99,10 @@ pub(crate) fn check_flow<'a>(
         ctx_deps: Vec::new(),
         edges: vec![Vec::new(); n],
         yields: Vec::new(),
+        depth: 0,
+        too_deep: false,
+        in_secret_names: false,
+        broken_words: broken_words(source, &module.parsed.syntax),
     };
     checker.run();
 }
@@ -392,7 +404,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         }
         self.check_policies(step);
         let mut ty = match &step.body {
-            StepBody::Call(call) => self.check_call(step, call),
+            StepBody::Call(call) => self.check_call(call),
             StepBody::WaitEvent(w) => {
                 if w.event.value.trim().is_empty() {
                     self.push(
@@ -497,7 +509,11 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
     }
 
     fn check_final_yield(&mut self, block: &ast::Block, what: &str) {
-        if ends_with_yield(&block.stmts) {
+        // A line of the block that did not parse may be the `yield`: the syntax error says it.
+        let broken = self.module.parsed.syntax.iter().any(|d| {
+            d.code == Code::SyntaxError && d.span.start >= block.span.start && d.span.end <= block.span.end
+        });
+        if broken || ends_with_yield(&block.stmts) {
             return;
         }
         let end = block.span.end as usize;
@@ -543,6 +559,23 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
             );
         }
     }
+}
+
+/// The identifiers on every line with a syntax error.
+fn broken_words<'a>(source: &'a str, syntax: &[Diagnostic]) -> HashSet<&'a str> {
+    let mut words = HashSet::new();
+    for d in syntax.iter().filter(|d| d.code == Code::SyntaxError) {
+        let start = source[..(d.span.start as usize).min(source.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+        let line = source.get(start..end).unwrap_or("");
+        words.extend(
+            line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty()),
+        );
+    }
+    words
 }
 
 /// Whether a block's value is given by a final `yield` (or `fail`), through if/match whose every

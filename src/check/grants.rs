@@ -77,7 +77,9 @@ pub(crate) fn check_access<'a>(
     db: Option<&str>,
     callee: &str,
 ) {
-    let own = checker.flow.entity.name.as_str();
+    // With the flow's own entity unknown (reported already), no grant could ever match.
+    let Some(own_entity) = checker.entity else { return };
+    let own = own_entity.name.name.as_str();
     let verb = match access {
         Access::Read => "read",
         Access::Write => "write",

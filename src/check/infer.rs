@@ -10,12 +10,38 @@ use crate::syntax::Span;
 use crate::types::{Field, Type};
 
 use super::builtins;
+
+/// Deeper expressions are not written by people; checking them could exhaust the stack.
+const MAX_DEPTH: u32 = 1000;
 use super::flow::FlowChecker;
 use super::suggest;
 
 impl<'a> FlowChecker<'_, 'a> {
     /// The type of `expr`, reporting what is wrong inside it.
     pub fn infer(&mut self, expr: &'a Expr) -> Type {
+        if self.depth >= MAX_DEPTH {
+            if !self.too_deep && self.quiet == 0 {
+                self.too_deep = true;
+                self.push(
+                    Diagnostic::new(
+                        Code::SyntaxError,
+                        self.file,
+                        expr.span,
+                        format!("expression nested more than {MAX_DEPTH} levels deep"),
+                    )
+                    .label("too deep to check")
+                    .help("split the expression into several `let`s"),
+                );
+            }
+            return Type::Any;
+        }
+        self.depth += 1;
+        let ty = self.infer_kind(expr);
+        self.depth -= 1;
+        ty
+    }
+
+    fn infer_kind(&mut self, expr: &'a Expr) -> Type {
         match &expr.kind {
             ExprKind::None => Type::Null,
             ExprKind::Bool(_) => Type::Bool,
@@ -199,6 +225,9 @@ impl<'a> FlowChecker<'_, 'a> {
         }
         if self.cx.databases.contains(name) {
             return Rc::new(Type::Database);
+        }
+        if self.broken_words.contains(name) {
+            return Rc::new(Type::Any);
         }
         let mut candidates: Vec<&str> = self.locals.iter().map(|l| l.name).collect();
         candidates.extend(self.scope.by_name.keys().copied());

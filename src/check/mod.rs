@@ -52,22 +52,30 @@ fn check_flows(cx: &context::Context<'_>, diagnostics: &mut Diagnostics) {
     }
     let chunk = cx.modules.len().div_ceil(threads);
     let results: Vec<Diagnostics> = std::thread::scope(|scope| {
-        let handles: Vec<_> = cx
-            .modules
-            .chunks(chunk)
-            .map(|modules| {
-                scope.spawn(move || {
-                    let mut out = Diagnostics::new();
-                    check_modules(modules, &mut out);
-                    out
-                })
-            })
-            .collect();
+        let mut results = Vec::new();
+        let mut handles = Vec::new();
+        for modules in cx.modules.chunks(chunk) {
+            let work = move || {
+                let mut out = Diagnostics::new();
+                check_modules(modules, &mut out);
+                out
+            };
+            match std::thread::Builder::new()
+                .stack_size(STACK_SIZE)
+                .spawn_scoped(scope, work)
+            {
+                Ok(handle) => handles.push(handle),
+                // No thread to be had: do this share here.
+                Err(_) => results.push(work()),
+            }
+        }
         // A panic in a thread is a checker bug: surface it rather than lose its diagnostics.
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
+        results.extend(
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))),
+        );
+        results
     });
     for out in results {
         diagnostics.extend(out);
@@ -77,6 +85,21 @@ fn check_flows(cx: &context::Context<'_>, diagnostics: &mut Diagnostics) {
 /// Checks every file of `project` against the connectors of `registry`; the diagnostics come
 /// sorted by file and position.
 pub fn check(project: &Project, registry: &Registry) -> Diagnostics {
+    // The passes recurse over the tree; a thread with a roomy stack keeps absurdly nested input
+    // (thousands of `+` in a row) from overflowing the caller's stack.
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(scope, || check_here(project, registry))
+            .map(|handle| handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    })
+    .unwrap_or_else(|_| check_here(project, registry))
+}
+
+/// Stack of the checking threads (reserved, not committed, until used).
+const STACK_SIZE: usize = 64 << 20;
+
+fn check_here(project: &Project, registry: &Registry) -> Diagnostics {
     let mut diagnostics = Diagnostics::new();
     for module in &project.modules {
         diagnostics.extend(module.syntax.iter().cloned());

@@ -147,6 +147,7 @@ impl<'a> FlowChecker<'_, 'a> {
                         self.reference(index, name.span);
                     }
                 }
+                None if self.broken_words.contains(name.name.as_str()) => {}
                 None => {
                     let candidates: Vec<&str> = self.scope.by_name.keys().copied().collect();
                     self.push(

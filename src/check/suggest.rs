@@ -22,7 +22,8 @@ pub(crate) fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a
         } else {
             strsim::damerau_levenshtein(&wanted_lower, &candidate.to_ascii_lowercase())
         };
-        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
+        // Ties go to the alphabetically first name, so suggestions do not depend on hash order.
+        if distance <= limit && best.is_none_or(|(d, name)| (distance, candidate) < (d, name)) {
             best = Some((distance, candidate));
         }
     }

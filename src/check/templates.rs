@@ -406,3 +406,45 @@ pub(crate) fn check_with(
             .help(help),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(source: &str) -> Vec<String> {
+        let template = Hbs::compile(source).expect("valid handlebars");
+        let mut vars = BTreeSet::new();
+        collect_template(&template, &mut Vec::new(), &mut vars);
+        vars.into_iter().collect()
+    }
+
+    #[test]
+    fn collects_top_level_variables_only() {
+        let found = vars(
+            "{{#each items}}{{name}} {{@index}} {{this}} {{../title}}{{/each}}\
+             {{#with person}}{{age}}{{/with}}{{upper greeting}}{{{raw}}}\
+             {{#if (gt count 1)}}many{{else}}{{client.name}}{{/if}}{{! a comment }}",
+        );
+        assert_eq!(
+            found,
+            ["client", "count", "greeting", "items", "person", "raw", "title"]
+        );
+    }
+
+    #[test]
+    fn block_parameters_are_local() {
+        assert_eq!(vars("{{#each rows as |row|}}{{row.id}}{{/each}}"), ["rows"]);
+    }
+
+    #[test]
+    fn explains_common_mistakes() {
+        assert_eq!(explain_error("Hi {{name").map(|e| e.0), Some(3));
+        let (at, message) = explain_error("a\n{{#if x}}b").expect("unclosed block");
+        assert_eq!(
+            (at, message.as_str()),
+            (2, "`{{#if}}` is never closed with `{{/if}}`")
+        );
+        let (_, message) = explain_error("{{#each x}}{{/if}}").expect("mismatch");
+        assert_eq!(message, "`{{/if}}` closes `{{#each}}`");
+    }
+}

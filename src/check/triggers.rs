@@ -147,7 +147,12 @@ fn cron_error(expression: &str) -> Option<String> {
                 .find(|l| !l.trim().is_empty())
                 .unwrap_or("")
                 .trim();
-            let last = last.replace(".)", ")").replace(". (", " (");
+            // The crate says "less than N" where N is the inclusive maximum.
+            let last = last
+                .replace(".)", ")")
+                .replace(". (", " (")
+                .replace("must be less than", "must be at most")
+                .replace("must be greater than or equal to", "must be at least");
             let last = last.trim_end_matches('.');
             let mut chars = last.chars();
             Some(match chars.next() {

@@ -79,7 +79,7 @@ pub(crate) fn looks_like_secret(text: &str) -> bool {
 
 /// W0003 for a string literal whose value looks like a credential.
 pub(crate) fn check_secret_value(checker: &mut FlowChecker<'_, '_>, text: &str, span: Span) {
-    if looks_like_secret(text) {
+    if looks_like_secret(text) && !checker.in_secret_names {
         push_secret(checker, span, "this text looks like a credential");
     }
 }
@@ -87,7 +87,7 @@ pub(crate) fn check_secret_value(checker: &mut FlowChecker<'_, '_>, text: &str, 
 /// W0003 for a literal given to a field or argument named like a credential.
 pub(crate) fn check_secret_field(checker: &mut FlowChecker<'_, '_>, name: &str, value: &Expr) {
     let lower = name.to_ascii_lowercase();
-    if !SECRET_NAMES.iter().any(|s| lower.contains(s)) {
+    if checker.in_secret_names || !SECRET_NAMES.iter().any(|s| lower.contains(s)) {
         return;
     }
     if let Some(text) = value.as_plain_str() {

@@ -48,6 +48,12 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         if !path.exists() {
             return Err(CliError::Usage(format!("`{}` does not exist", path.display())));
         }
+        if path.is_file() && path.extension().is_none_or(|x| x != "flow") {
+            return Err(CliError::Usage(format!(
+                "`{}` is not a `.flow` file; give `.flow` files or folders holding them",
+                path.display()
+            )));
+        }
         // Absolute paths: a bare file name has an empty parent folder, which cannot be searched.
         let canonical = std::fs::canonicalize(path)
             .map_err(|e| CliError::Io(format!("cannot read `{}`: {e}", path.display())))?;
@@ -58,10 +64,12 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     // Paths of one project share one load and check; paths of different projects get their own.
     let mut projects: Vec<(Project, Vec<Diagnostic>, BTreeSet<FileId>)> = Vec::new();
     for path in &paths {
-        let root = crate::config::find_root(path);
-        let existing = projects
-            .iter()
-            .position(|(p, _, _)| root.as_ref().is_some_and(|r| r == &p.root));
+        // The root `Project::load` will use: the folder of `flowc.toml`, else the path's folder.
+        let root = crate::config::find_root(path).unwrap_or_else(|| match path.parent() {
+            Some(parent) if path.is_file() => parent.to_path_buf(),
+            _ => path.clone(),
+        });
+        let existing = projects.iter().position(|(p, _, _)| p.root == root);
         let index = match existing {
             Some(i) => i,
             None => {
@@ -75,7 +83,10 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         wanted.extend(project.files_under(path));
     }
     let cwd = std::env::current_dir().unwrap_or_default();
-    let mut out = Report::default();
+    let mut out = Report {
+        format: args.format,
+        ..Report::default()
+    };
     for (project, diagnostics, wanted) in &projects {
         // Paths are shown relative to the current folder.
         let mut display = Sources::new();
@@ -99,6 +110,8 @@ fn relative(path: &Path, cwd: &Path) -> PathBuf {
 
 #[derive(Default)]
 struct Report {
+    /// Only this format is built.
+    format: Format,
     human: String,
     json: Vec<serde_json::Value>,
     github: String,
@@ -112,25 +125,31 @@ impl Report {
             Severity::Error => self.errors += 1,
             Severity::Warning => self.warnings += 1,
         }
-        let options = RenderOptions {
-            color: output::use_color(true),
-            width: output::width(),
-        };
-        self.human.push_str(&diagnostic::render(d, sources, options));
-        self.human.push('\n');
+        if self.format == Format::Human {
+            let options = RenderOptions {
+                color: output::use_color(true),
+                width: output::width(),
+            };
+            self.human.push_str(&diagnostic::render(d, sources, options));
+            self.human.push('\n');
+            return;
+        }
         let (line, column, end_line, end_column) = diagnostic::position(d, sources);
         let file = sources.get(d.file).path.display().to_string();
-        self.json.push(serde_json::json!({
-            "file": file,
-            "code": d.code.as_str(),
-            "severity": d.severity,
-            "message": d.message,
-            "line": line,
-            "column": column,
-            "end_line": end_line,
-            "end_column": end_column,
-            "help": d.help,
-        }));
+        if self.format == Format::Json {
+            self.json.push(serde_json::json!({
+                "file": file,
+                "code": d.code.as_str(),
+                "severity": d.severity,
+                "message": d.message,
+                "line": line,
+                "column": column,
+                "end_line": end_line,
+                "end_column": end_column,
+                "help": d.help,
+            }));
+            return;
+        }
         let level = match d.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",

@@ -230,3 +230,35 @@ fn explain_unknown_code_exits_2() {
     assert!(err.contains("`E9999` is not a diagnostic code"), "{err}");
     assert!(err.contains("flowc check"), "says where codes come from: {err}");
 }
+
+#[test]
+fn a_file_that_is_not_a_flow_is_a_usage_error() {
+    let dir = project(&[("greet.flow", CLEAN), ("notes.md", "# notes")]);
+    let out = flowc(dir.path(), &["check", "notes.md"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is not a `.flow` file"), "{}", stderr(&out));
+}
+
+#[test]
+fn several_paths_of_one_project_report_each_file_once() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    // No flowc.toml: the folder is the project.
+    let second = BROKEN
+        .replace("entity studio {\n  databases Contacts\n}\n", "")
+        .replace("greet", "again");
+    std::fs::write(dir.path().join("greet.flow"), BROKEN).expect("write");
+    std::fs::write(dir.path().join("again.flow"), second).expect("write");
+    let out = flowc(
+        dir.path(),
+        &["check", "--format", "json", "greet.flow", "again.flow", "."],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let files: Vec<&str> = doc["diagnostics"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|d| d["file"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(files, ["again.flow", "greet.flow"]);
+}
