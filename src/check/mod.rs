@@ -1,17 +1,125 @@
 //! The checker: every mistake it can find before anything runs, as diagnostics.
+//!
+//! Passes, one file each: [`declarations`] (top-level names), [`templates`], [`triggers`], then
+//! per flow [`flow`] (statements) with [`infer`] (expressions), [`calls`], [`policies`],
+//! [`grants`], [`cycles`] and [`warnings`], and finally [`flow_tests`]. No pass stops at the first
+//! problem: each pushes what it finds and carries on, and the result is sorted by position.
 
+mod builtins;
+mod calls;
+mod context;
+mod cycles;
+mod declarations;
+mod flow;
+mod flow_tests;
+mod grants;
+mod infer;
 mod notion_schema;
+mod policies;
+mod scope;
+mod suggest;
+mod templates;
+mod triggers;
+mod type_expr;
+mod warnings;
 
 use crate::connectors::Registry;
-use crate::diagnostic::Diagnostics;
+use crate::diagnostic::{Code, Diagnostics};
 use crate::project::Project;
+use crate::syntax::ast;
 
-/// Checks every file of `project` against the connectors of `registry`.
+/// Below this much source (about 20,000 lines) a second thread costs more than it saves.
+const PARALLEL_BYTES: usize = 800_000;
+
+/// Checks every flow; flows are independent, so large projects use every core.
+fn check_flows(cx: &context::Context<'_>, diagnostics: &mut Diagnostics) {
+    let check_modules = |modules: &[context::ModuleInfo<'_>], out: &mut Diagnostics| {
+        for module in modules {
+            for item in &module.parsed.ast.items {
+                if let ast::Item::Flow(flow) = item {
+                    flow::check_flow(cx, module, flow, out);
+                }
+            }
+        }
+    };
+    let bytes: usize = cx.project.sources.iter().map(|(_, f)| f.text.len()).sum();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(cx.modules.len());
+    if threads < 2 || bytes < PARALLEL_BYTES {
+        check_modules(&cx.modules, diagnostics);
+        return;
+    }
+    let chunk = cx.modules.len().div_ceil(threads);
+    let results: Vec<Diagnostics> = std::thread::scope(|scope| {
+        let mut results = Vec::new();
+        let mut handles = Vec::new();
+        for modules in cx.modules.chunks(chunk) {
+            let work = move || {
+                let mut out = Diagnostics::new();
+                check_modules(modules, &mut out);
+                out
+            };
+            match std::thread::Builder::new()
+                .stack_size(STACK_SIZE)
+                .spawn_scoped(scope, work)
+            {
+                Ok(handle) => handles.push(handle),
+                // No thread to be had: do this share here.
+                Err(_) => results.push(work()),
+            }
+        }
+        // A panic in a thread is a checker bug: surface it rather than lose its diagnostics.
+        results.extend(
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))),
+        );
+        results
+    });
+    for out in results {
+        diagnostics.extend(out);
+    }
+}
+
+/// Checks every file of `project` against the connectors of `registry`; the diagnostics come
+/// sorted by file and position.
 pub fn check(project: &Project, registry: &Registry) -> Diagnostics {
-    let _ = registry;
+    // The passes recurse over the tree; a thread with a roomy stack keeps absurdly nested input
+    // (thousands of `+` in a row) from overflowing the caller's stack.
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(scope, || check_here(project, registry))
+            .map(|handle| handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    })
+    .unwrap_or_else(|_| check_here(project, registry))
+}
+
+/// Stack of the checking threads (reserved, not committed, until used).
+const STACK_SIZE: usize = 64 << 20;
+
+fn check_here(project: &Project, registry: &Registry) -> Diagnostics {
     let mut diagnostics = Diagnostics::new();
     for module in &project.modules {
         diagnostics.extend(module.syntax.iter().cloned());
     }
-    diagnostics
+    let cx = context::Context::new(project, registry);
+    declarations::check(&cx, &mut diagnostics);
+    templates::check_declarations(cx.templates.values(), &mut diagnostics);
+    triggers::check_webhook_paths(&cx, &mut diagnostics);
+    check_flows(&cx, &mut diagnostics);
+    flow_tests::check(&cx, &mut diagnostics);
+    // Where part of a file did not parse, declarations and uses are missing from its tree, so
+    // "unused" and "unreachable" warnings there would be noise caused by the syntax error.
+    let broken: Vec<_> = project
+        .modules
+        .iter()
+        .filter(|m| m.syntax.iter().any(|d| d.code == Code::SyntaxError))
+        .map(|m| m.file)
+        .collect();
+    diagnostics.retain(|d| d.is_error() || !broken.contains(&d.file));
+    let mut sorted = Diagnostics::new();
+    sorted.extend(diagnostics.sorted());
+    sorted
 }

@@ -1,17 +1,28 @@
-//! `flowc explain`
+//! `flowc explain CODE`: prints the documentation page of a diagnostic code.
 
 use std::process::ExitCode;
+
+use crate::diagnostic::Code;
 
 use super::CliError;
 
 /// Arguments of `flowc explain`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Files or folders.
-    paths: Vec<std::path::PathBuf>,
+    /// A diagnostic code (`E0201`) or its short name (`unknown-name`).
+    code: String,
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
-    let _ = args.paths;
-    Err(CliError::Usage("`flowc explain` is not built yet".into()))
+    match Code::parse(args.code.trim()) {
+        Some(code) => {
+            print!("{}", code.explanation());
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Err(CliError::Usage(format!(
+            "`{}` is not a diagnostic code; codes look like `E0201` and are printed by `flowc check` \
+             in brackets next to each problem (docs/diagnostics.md lists them all)",
+            args.code
+        ))),
+    }
 }

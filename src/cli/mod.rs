@@ -12,6 +12,7 @@ mod check;
 mod explain;
 mod fmt;
 mod graph;
+mod notion;
 mod output;
 mod run;
 mod test;
@@ -40,6 +41,8 @@ enum Command {
     Run(run::Args),
     /// Run the flow tests (`test` blocks).
     Test(test::Args),
+    /// Notion workspace tasks: `pull` the database schemas the checker uses.
+    Notion(notion::Args),
 }
 
 /// Why a command stopped before doing its job (exit code 2).
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::run(args),
+        Command::Notion(args) => notion::run(args),
     };
     match result {
         Ok(code) => code,

@@ -32,16 +32,25 @@ pub fn parse(source: &str, file: FileId) -> (Module, Vec<Diagnostic>) {
         diagnostics: RefCell::new(Vec::new()),
         pratt: pratt(),
         suppress_until: std::cell::Cell::new(0),
+        depth: std::cell::Cell::new(0),
+        too_deep_reported: std::cell::Cell::new(false),
     };
     let module = match Grammar::parse(Rule::file, source) {
         Ok(mut pairs) => match pairs.next() {
             Some(file_pair) => parser.parse_file(file_pair),
             None => Module::default(),
         },
-        // The recovery rules make the top rule accept any text; if pest still fails (e.g. a
-        // nesting depth limit), report it rather than lose the file silently.
+        // The recovery rules make the top rule accept any text; if pest still fails (its guard
+        // against exhausting the stack on deeply nested input), report it rather than lose the
+        // file silently.
         Err(error) => {
-            parser.push_pest_error(error, 0);
+            match &error.variant {
+                pest::error::ErrorVariant::CustomError { message } if message.contains("limit reached") => {
+                    let at = error_offset(&error).min(source.len());
+                    parser.push_too_deep(Span::new(at, at));
+                }
+                _ => parser.push_pest_error(error, 0),
+            }
             Module::default()
         }
     };
@@ -74,7 +83,17 @@ struct Parser<'s> {
     pratt: PrattParser<Rule>,
     /// Recovered lines that start before this offset belong to a construct already reported.
     suppress_until: std::cell::Cell<usize>,
+    /// How deeply the expressions and blocks being built nest (see [`MAX_DEPTH`]).
+    depth: std::cell::Cell<usize>,
+    /// One "nested too deeply" diagnostic per file is enough.
+    too_deep_reported: std::cell::Cell<bool>,
 }
+
+/// How deeply expressions, types and blocks may nest. Building the tree and every later pass
+/// (checker, formatter, planner) recurse on it, so unbounded nesting would overflow the stack on
+/// hostile or generated input; real flows nest a handful of levels. An expression's operators
+/// count as levels too, since a chain `a ?? b ?? c ...` nests as deeply as it is long.
+const MAX_DEPTH: usize = 128;
 
 /// Keyword tokens are in the tree (so "expected" lists can name them) but carry no meaning once
 /// parsed; constructs read their other children.
@@ -93,6 +112,34 @@ fn span(pair: &Pair<'_, Rule>) -> Span {
 impl<'s> Parser<'s> {
     fn push(&self, diagnostic: Diagnostic) {
         self.diagnostics.borrow_mut().push(diagnostic);
+    }
+
+    /// Goes `weight` levels deeper; false (and one diagnostic) past [`MAX_DEPTH`]. Every `true`
+    /// must be matched by [`Parser::leave`].
+    fn enter(&self, weight: usize, at: Span) -> bool {
+        if self.depth.get() + weight > MAX_DEPTH {
+            self.push_too_deep(at);
+            return false;
+        }
+        self.depth.set(self.depth.get() + weight);
+        true
+    }
+
+    fn leave(&self, weight: usize) {
+        self.depth.set(self.depth.get().saturating_sub(weight));
+    }
+
+    fn push_too_deep(&self, at: Span) {
+        if self.too_deep_reported.replace(true) {
+            return;
+        }
+        self.push(
+            Diagnostic::new(Code::SyntaxError, self.file, at, "this is nested too deeply")
+                .label("too many nested brackets, blocks or operators here")
+                .help(format!(
+                    "keep nesting under {MAX_DEPTH} levels: name intermediate values with `let`"
+                )),
+        );
     }
 
     fn parse_file(&self, pair: Pair<'_, Rule>) -> Module {
@@ -573,6 +620,22 @@ impl<'s> Parser<'s> {
 
     fn parse_type(&self, pair: Pair<'s, Rule>) -> TypeExpr {
         let whole = span(&pair);
+        if !self.enter(1, whole) {
+            return TypeExpr {
+                kind: TypeExprKind::Named(Ident {
+                    name: "any".into(),
+                    span: whole,
+                }),
+                optional: false,
+                span: whole,
+            };
+        }
+        let ty = self.parse_type_inner(pair, whole);
+        self.leave(1);
+        ty
+    }
+
+    fn parse_type_inner(&self, pair: Pair<'s, Rule>, whole: Span) -> TypeExpr {
         let mut optional = false;
         let mut kind = TypeExprKind::Named(Ident {
             name: "any".into(),
@@ -605,6 +668,18 @@ impl<'s> Parser<'s> {
 
     fn parse_block(&self, pair: Pair<'s, Rule>) -> Block {
         let whole = span(&pair);
+        if !self.enter(1, whole) {
+            return Block {
+                stmts: Vec::new(),
+                span: whole,
+            };
+        }
+        let block = self.parse_block_inner(pair, whole);
+        self.leave(1);
+        block
+    }
+
+    fn parse_block_inner(&self, pair: Pair<'s, Rule>, whole: Span) -> Block {
         let mut stmts = Vec::new();
         let mut in_bad_run = false;
         for p in children(pair) {
@@ -1074,7 +1149,14 @@ impl<'s> Parser<'s> {
     }
 
     fn parse_expr(&self, pair: Pair<'s, Rule>) -> Expr {
-        self.parse_expr_pairs(pair.into_inner())
+        let s = span(&pair);
+        let weight = pair.clone().into_inner().count().max(1);
+        if !self.enter(weight, s) {
+            return none_expr(s);
+        }
+        let expr = self.parse_expr_pairs(pair.into_inner());
+        self.leave(weight);
+        expr
     }
 
     fn parse_expr_pairs(&self, pairs: Pairs<'s, Rule>) -> Expr {
@@ -1177,7 +1259,7 @@ impl<'s> Parser<'s> {
                     .map(|t| dedent(t.as_str()))
                     .unwrap_or_default(),
             )]),
-            Rule::ident => ExprKind::Name(pair.as_str().to_string()),
+            Rule::ident | Rule::entity_name => ExprKind::Name(pair.as_str().to_string()),
             Rule::func_call => {
                 let mut inner = children(pair);
                 let name = self.presume_ident(inner.next(), s);
@@ -1399,7 +1481,9 @@ pub(crate) fn dedent(raw: &str) -> String {
         if line.trim().is_empty() {
             out.push_str(if line.ends_with('\n') { "\n" } else { "" });
         } else {
-            out.push_str(&line[indent.min(line.len())..]);
+            // `indent` counts bytes; a line indented with other whitespace than the rest may
+            // not have a character boundary there.
+            out.push_str(line.get(indent..).unwrap_or_else(|| line.trim_start()));
         }
     }
     out

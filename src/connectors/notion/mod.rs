@@ -1,6 +1,47 @@
-//! The `notion` connector.
+//! The `notion` connector: its manifest, the client that runs it, the schema pull and an
+//! emulator of the Notion API for tests and local runs.
 
+mod client;
+mod connector;
+pub mod emulator;
+mod errors;
+mod filter;
 mod manifest;
+mod properties;
+mod pull;
+mod ratelimit;
 pub mod schema;
+mod settings;
 
+use std::path::PathBuf;
+
+pub use client::{DEFAULT_BASE_URL, NOTION_VERSION};
+pub use connector::NotionConnector;
 pub use manifest::{manifest, page_type};
+pub use pull::{pull, pull_with, schema_path, PullReport, DEFAULT_SCHEMA_PATH};
+
+use crate::connectors::ConnectorError;
+
+/// Why the Notion connector could not be set up or `pull` could not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum NotionError {
+    /// `flowc.toml` says something the connector cannot use.
+    #[error("{0}")]
+    Config(String),
+    /// Notion (or the network) refused a request.
+    #[error("cannot read {what}: {error}")]
+    Api {
+        /// What was being read.
+        what: String,
+        /// The classified failure.
+        error: ConnectorError,
+    },
+    /// The schema file could not be written.
+    #[error("cannot write {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}

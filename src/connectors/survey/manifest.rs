@@ -1,7 +1,29 @@
 //! The survey (Typeform) connector's actions.
 
-use crate::connectors::{ActionSpec, Manifest};
+use std::time::Duration;
+
+use crate::connectors::{ActionSpec, ErrorClass, Manifest, RateLimit, RetrySpec};
 use crate::types::Type;
+
+/// Typeform allows 2 requests per second per account on the Create and Responses APIs.
+fn typeform_rate() -> RateLimit {
+    RateLimit {
+        per_second: 2.0,
+        burst: 2,
+    }
+}
+
+/// Reads are safe to repeat, so they retry transient failures and rate limits by default.
+fn read_retry() -> RetrySpec {
+    RetrySpec {
+        attempts: 4,
+        min: Duration::from_secs(1),
+        max: Duration::from_secs(30),
+        factor: 2.0,
+        jitter: true,
+        on: vec![ErrorClass::Transient, ErrorClass::RateLimited],
+    }
+}
 
 /// The manifest.
 pub fn manifest() -> Manifest {
@@ -25,7 +47,8 @@ pub fn manifest() -> Manifest {
                 Type::open_record([]),
                 "hidden fields, e.g. `{ client_id: client.id }`",
             )
-            .effectful(),
+            .effectful()
+            .rate_limited(typeform_rate()),
             ActionSpec::new(
                 "responses",
                 "every response to a form, answers mapped to a record by field ref",
@@ -37,7 +60,9 @@ pub fn manifest() -> Manifest {
                 ])),
             )
             .param("form_id", Type::Text, "the form")
-            .optional("since", Type::Datetime, "only responses submitted after this"),
+            .optional("since", Type::Datetime, "only responses submitted after this")
+            .retry(read_retry())
+            .rate_limited(typeform_rate()),
             ActionSpec::new(
                 "latest_response",
                 "the most recent response to a form, or none",
@@ -48,7 +73,9 @@ pub fn manifest() -> Manifest {
                     ("hidden", Type::open_record([])),
                 ])),
             )
-            .param("form_id", Type::Text, "the form"),
+            .param("form_id", Type::Text, "the form")
+            .retry(read_retry())
+            .rate_limited(typeform_rate()),
         ],
     }
 }

@@ -1,5 +1,12 @@
-//! The `survey` connector.
+//! The `survey` connector: Typeform forms built from templates in `stdlib/surveys`, and their
+//! responses as plain records keyed by field `ref`.
 
+mod answers;
+mod connector;
+mod created_log;
+pub mod emulator;
 mod manifest;
+mod template;
 
+pub use connector::SurveyConnector;
 pub use manifest::manifest;

@@ -1,0 +1,2 @@
+" flowc workflows
+autocmd BufRead,BufNewFile *.flow setfiletype flow

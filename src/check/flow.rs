@@ -1,0 +1,615 @@
+//! Checks one flow: walks its statements in order, typing every expression, checking every call
+//! and policy, and recording which names each step uses (for cycles and unused warnings).
+
+use std::collections::{BTreeMap, HashSet};
+use std::rc::Rc;
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, FileId};
+use crate::syntax::ast::{self, Expr, Fallback, Policy, StepBody, Stmt};
+use crate::syntax::Span;
+use crate::types::{Field, Type};
+
+use super::context::{Context, ModuleInfo};
+use super::infer::join;
+use super::scope::{DeclKind, Scope};
+use super::type_expr;
+
+/// A name bound inside a block: a fan-out's loop variable, `event` in a `where`, `error`.
+pub(crate) struct Local<'a> {
+    pub name: &'a str,
+    pub ty: Type,
+    /// For loop variables: the list iterated (to know which entities a loop over entities visits).
+    pub over: Option<&'a Expr>,
+}
+
+/// The state of checking one flow.
+pub(crate) struct FlowChecker<'c, 'a> {
+    pub cx: &'c Context<'a>,
+    pub module: &'c ModuleInfo<'a>,
+    pub flow: &'a ast::Flow,
+    pub file: FileId,
+    pub source: &'a str,
+    pub diagnostics: &'c mut Diagnostics,
+    /// Above zero while working out a type ahead of the main walk: nothing is reported then.
+    pub quiet: u32,
+    pub scope: Scope<'a>,
+    pub types: Vec<Option<Rc<Type>>>,
+    pub in_progress: Vec<bool>,
+    pub used: Vec<bool>,
+    /// Shared, so reading `input.x` does not copy the whole input record.
+    pub input_type: Rc<Type>,
+    pub input_used: HashSet<&'a str>,
+    pub input_whole_used: bool,
+    /// An unknown `input.x` was reported: the unused-field warning would only repeat it.
+    pub input_typo: bool,
+    pub entity: Option<&'a ast::Entity>,
+    pub locals: Vec<Local<'a>>,
+    /// The declaration whose expressions are being walked (references become its dependencies).
+    pub current: Option<usize>,
+    /// Every declaration reference seen, in order (a mark into it gives an expression's references).
+    pub captured: Vec<(usize, Span)>,
+    /// References every declaration walked now depends on (conditions of enclosing branches).
+    pub ctx_deps: Vec<(usize, Span)>,
+    /// Dependencies of each declaration: (declaration, where it is referenced).
+    pub edges: Vec<Vec<(usize, Span)>>,
+    /// The values yielded by the fallback and fan-out blocks being walked.
+    pub yields: Vec<Vec<Type>>,
+    /// How deep the expression being typed is nested, and whether that was too deep once.
+    pub depth: u32,
+    pub too_deep: bool,
+    /// Inside `secret_headers:`, whose values name environment variables rather than hold secrets.
+    pub in_secret_names: bool,
+    /// Words on the lines that did not parse: a name declared there is missing from the tree,
+    /// so "unknown" errors about it would only repeat the syntax error.
+    pub broken_words: HashSet<&'a str>,
+}
+
+/// Checks `flow` of `module`.
+pub(crate) fn check_flow<'a>(
+    cx: &Context<'a>,
+    module: &ModuleInfo<'a>,
+    flow: &'a ast::Flow,
+    diagnostics: &mut Diagnostics,
+) {
+    let file = module.file();
+    let source: &'a str = &cx.project.sources.get(file).text;
+    let scope = Scope::collect(flow, file, diagnostics);
+    let n = scope.decls.len();
+    let entity = cx.entity(&flow.entity.name);
+    let mut checker = FlowChecker {
+        cx,
+        module,
+        flow,
+        file,
+        source,
+        diagnostics,
+        quiet: 0,
+        scope,
+        types: vec![None; n],
+        in_progress: vec![false; n],
+        used: vec![false; n],
+        input_type: Rc::new(Type::record([])),
+        input_used: HashSet::new(),
+        input_whole_used: false,
+        input_typo: false,
+        entity,
+        locals: Vec::new(),
+        current: None,
+        captured: Vec::new(),
+        ctx_deps: Vec::new(),
+        edges: vec![Vec::new(); n],
+        yields: Vec::new(),
+        depth: 0,
+        too_deep: false,
+        in_secret_names: false,
+        broken_words: broken_words(source, &module.parsed.syntax),
+    };
+    checker.run();
+}
+
+impl<'c, 'a> FlowChecker<'c, 'a> {
+    /// Reports `diagnostic` unless a type is being worked out ahead of the walk.
+    pub fn push(&mut self, diagnostic: Diagnostic) {
+        if self.quiet == 0 {
+            self.diagnostics.push(diagnostic);
+        }
+    }
+
+    /// `span` without the whitespace and commas the grammar lets trail a statement.
+    pub fn trim(&self, span: Span) -> Span {
+        let text = self.text(span);
+        let kept = text.trim_end_matches(|c: char| c.is_whitespace() || c == ',' || c == ';');
+        Span::new(span.start as usize, span.start as usize + kept.len())
+    }
+
+    /// The source text of `span`.
+    pub fn text(&self, span: Span) -> &'a str {
+        self.source.get(span.range()).unwrap_or("")
+    }
+
+    fn run(&mut self) {
+        let flow = self.flow;
+        if self.entity.is_none() && !flow.entity.name.is_empty() {
+            let names: Vec<&str> = self.cx.entities.keys().copied().collect();
+            self.push(
+                Diagnostic::new(
+                    Code::UnknownEntity,
+                    self.file,
+                    flow.entity.span,
+                    format!("unknown entity `{}`", flow.entity.name),
+                )
+                .label("no entity has this name")
+                .help(super::suggest::help_or(&flow.entity.name, names, || {
+                    format!(
+                        "declare it with `entity {} {{ databases ... }}`",
+                        flow.entity.name
+                    )
+                })),
+            );
+        }
+        self.check_input();
+        super::triggers::check_flow_triggers(self);
+        self.walk_block(&flow.body, false);
+        if let Some(output) = &flow.output {
+            self.infer(&output.value);
+        }
+        if let Some(handler) = &flow.on_error {
+            self.locals.push(Local {
+                name: "error",
+                ty: error_type(),
+                over: None,
+            });
+            self.walk_block(&handler.stmts, false);
+            self.locals.pop();
+        }
+        super::cycles::check(self);
+        super::warnings::check_unused(self);
+    }
+
+    fn check_input(&mut self) {
+        let Some(input) = &self.flow.input else {
+            // Without an `input` block the trigger's payload (a webhook body, a Notion page, an
+            // event) is read as it comes: any field may be there.
+            self.input_type = Rc::new(Type::open_record([]));
+            return;
+        };
+        let mut report = Some((&mut *self.diagnostics, self.file));
+        let mut fields = BTreeMap::new();
+        let mut first: BTreeMap<&str, Span> = BTreeMap::new();
+        let mut declared = Vec::new();
+        for field in &input.fields {
+            let ty = type_expr::to_type(&field.ty, &mut report);
+            declared.push(ty.clone());
+            if let Some(span) = first.get(field.name.name.as_str()) {
+                if let Some((d, file)) = &mut report {
+                    d.push(
+                        Diagnostic::new(
+                            Code::DuplicateName,
+                            *file,
+                            field.name.span,
+                            format!("input field `{}` is declared twice", field.name.name),
+                        )
+                        .label("second declaration")
+                        .with(*span, "first declared here")
+                        .help("remove one of them or rename it"),
+                    );
+                }
+                continue;
+            }
+            first.insert(&field.name.name, field.name.span);
+            let optional = field.ty.optional || field.default.is_some();
+            let value_ty = if field.ty.optional { Type::optional(ty) } else { ty };
+            fields.insert(
+                field.name.name.clone(),
+                Field {
+                    ty: value_ty,
+                    optional,
+                },
+            );
+        }
+        self.input_type = Rc::new(Type::Record { fields, open: false });
+        for (field, ty) in input.fields.iter().zip(declared) {
+            if let Some(default) = &field.default {
+                let found = self.infer(default);
+                if !found.assignable_to(&ty) {
+                    self.push(
+                        Diagnostic::new(
+                            Code::TypeMismatch,
+                            self.file,
+                            default.span,
+                            format!(
+                                "default of `{}` is `{found}`, but the field is `{ty}`",
+                                field.name.name
+                            ),
+                        )
+                        .label(format!("`{found}`"))
+                        .help(format!("give a `{ty}` default or change the field's type")),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The type of declaration `index`, working it out now if the walk has not reached it.
+    pub fn decl_type(&mut self, index: usize) -> Rc<Type> {
+        if let Some(ty) = &self.types[index] {
+            return Rc::clone(ty);
+        }
+        if self.in_progress[index] {
+            return Rc::new(Type::Any);
+        }
+        // A forward reference: walk the declaration quietly now (its problems are reported when
+        // the main walk reaches it), in the scope it is declared in.
+        let saved_locals = std::mem::take(&mut self.locals);
+        let saved_current = self.current.take();
+        let saved_ctx = std::mem::take(&mut self.ctx_deps);
+        let mark = self.captured.len();
+        self.quiet += 1;
+        let decl = &self.scope.decls[index];
+        let (kind, loops, in_error) = (decl.kind, decl.loops.clone(), decl.in_error);
+        if in_error {
+            self.locals.push(Local {
+                name: "error",
+                ty: error_type(),
+                over: None,
+            });
+        }
+        for fan_out in loops {
+            let over = self.infer(&fan_out.over);
+            self.locals.push(Local {
+                name: &fan_out.var.name,
+                ty: element_type(&over),
+                over: Some(&fan_out.over),
+            });
+        }
+        match kind {
+            DeclKind::Step(step) => self.walk_step(step),
+            DeclKind::Let(l) => self.walk_let(l),
+        }
+        self.quiet -= 1;
+        self.captured.truncate(mark);
+        self.locals = saved_locals;
+        self.current = saved_current;
+        self.ctx_deps = saved_ctx;
+        self.types[index].clone().unwrap_or_else(|| Rc::new(Type::Any))
+    }
+
+    /// Records that the declaration being walked uses declaration `index` at `span`.
+    pub fn reference(&mut self, index: usize, span: Span) {
+        self.used[index] = true;
+        self.captured.push((index, span));
+        if let Some(current) = self.current {
+            self.edges[current].push((index, span));
+        }
+    }
+
+    pub fn walk_block(&mut self, stmts: &'a [Stmt], yielding: bool) {
+        super::warnings::check_unreachable_stmts(self, stmts);
+        for stmt in stmts {
+            self.walk_stmt(stmt, yielding);
+        }
+    }
+
+    fn walk_stmt(&mut self, stmt: &'a Stmt, yielding: bool) {
+        match stmt {
+            Stmt::Step(step) => self.walk_step(step),
+            Stmt::Let(l) => self.walk_let(l),
+            Stmt::If(i) => {
+                let depth = self.ctx_deps.len();
+                for (cond, block) in &i.branches {
+                    let mark = self.captured.len();
+                    let ty = self.infer(cond);
+                    self.expect_bool(&ty, cond.span, "an `if` condition");
+                    let refs: Vec<_> = self.captured[mark..].to_vec();
+                    // Every later branch runs only after this condition was evaluated.
+                    self.ctx_deps.extend(refs);
+                    self.walk_block(&block.stmts, yielding);
+                }
+                if let Some(block) = &i.otherwise {
+                    self.walk_block(&block.stmts, yielding);
+                }
+                self.ctx_deps.truncate(depth);
+            }
+            Stmt::Match(m) => {
+                let depth = self.ctx_deps.len();
+                let mark = self.captured.len();
+                let value = self.infer(&m.value);
+                let refs: Vec<_> = self.captured[mark..].to_vec();
+                self.ctx_deps.extend(refs);
+                super::warnings::check_unreachable_arms(self, m.arms.iter().map(|a| (&a.pattern, a.span)));
+                for arm in &m.arms {
+                    self.check_pattern(&arm.pattern, &value);
+                    self.walk_block(&arm.body.stmts, yielding);
+                }
+                self.ctx_deps.truncate(depth);
+            }
+            Stmt::Wait(w) => {
+                match &w.kind {
+                    ast::WaitKind::For(e) => {
+                        let ty = self.infer(e);
+                        if !ty.assignable_to(&Type::Duration) {
+                            self.mismatch(e.span, &ty, "`wait` needs a `duration`", "write a duration such as `2d` or `1h30m`, or use `wait until` for a point in time");
+                        }
+                    }
+                    ast::WaitKind::Until(e) => {
+                        let ty = self.infer(e);
+                        if !matches!(ty.strip_optional(), Type::Date | Type::Datetime | Type::Any) {
+                            self.mismatch(e.span, &ty, "`wait until` needs a `datetime` or `date`", "give a point in time, e.g. `input.starts_at - 24h`; use `wait` for a duration");
+                        }
+                    }
+                }
+            }
+            Stmt::Emit(e) => {
+                if e.event.value.trim().is_empty() {
+                    self.push(
+                        Diagnostic::new(Code::TypeMismatch, self.file, e.event.span, "event name is empty")
+                            .label("empty")
+                            .help("name the event, e.g. `emit \"contact.created\" { id: client.id }`"),
+                    );
+                }
+                if let Some(payload) = &e.payload {
+                    self.infer(payload);
+                }
+            }
+            Stmt::Fail(f) => {
+                self.infer(&f.message);
+            }
+            Stmt::Yield(y) => {
+                let ty = self.infer(&y.value);
+                if yielding {
+                    if let Some(frame) = self.yields.last_mut() {
+                        frame.push(ty);
+                    }
+                } else {
+                    self.push(
+                        Diagnostic::new(
+                            Code::MisplacedYield,
+                            self.file,
+                            Span::new(y.span.start as usize, y.span.start as usize + 5),
+                            "`yield` outside a fallback or fan-out block",
+                        )
+                        .label("nothing receives this value")
+                        .help("`yield` gives the value of a `fallback { ... }` or `for x in list { ... }` block; use `output` for the flow's result"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn walk_let(&mut self, l: &'a ast::Let) {
+        let index = self.scope.by_position.get(&l.name.span.start).copied();
+        let saved = self.current;
+        if let Some(i) = index {
+            self.in_progress[i] = true;
+            self.current = Some(i);
+            let ctx = self.ctx_deps.clone();
+            self.edges[i].extend(ctx);
+        }
+        let ty = self.infer(&l.value);
+        if let Some(i) = index {
+            self.in_progress[i] = false;
+            self.types[i] = Some(Rc::new(ty));
+        }
+        self.current = saved;
+    }
+
+    pub fn walk_step(&mut self, step: &'a ast::Step) {
+        let index = self.scope.by_position.get(&step.name.span.start).copied();
+        let saved = self.current;
+        if let Some(i) = index {
+            self.in_progress[i] = true;
+            self.current = Some(i);
+            let ctx = self.ctx_deps.clone();
+            self.edges[i].extend(ctx);
+        }
+        self.check_policies(step);
+        let mut ty = match &step.body {
+            StepBody::Call(call) => self.check_call(call),
+            StepBody::WaitEvent(w) => {
+                if w.event.value.trim().is_empty() {
+                    self.push(
+                        Diagnostic::new(Code::TypeMismatch, self.file, w.event.span, "event name is empty")
+                            .label("empty")
+                            .help(
+                                "name the event the step waits for, e.g. `wait for event \"lead.replied\"`",
+                            ),
+                    );
+                }
+                if let Some(filter) = &w.filter {
+                    self.locals.push(Local {
+                        name: "event",
+                        ty: Type::open_record([]),
+                        over: None,
+                    });
+                    let t = self.infer(filter);
+                    self.expect_bool(&t, filter.span, "a `where` condition");
+                    self.locals.pop();
+                }
+                Type::optional(Type::open_record([]))
+            }
+            StepBody::FanOut(f) => self.walk_fan_out(f),
+        };
+        for policy in &step.policies {
+            if let Policy::Fallback(fallback) = policy {
+                let fallback_ty = match fallback {
+                    Fallback::Value(e) => self.infer(e),
+                    Fallback::Block(block) => {
+                        self.yields.push(Vec::new());
+                        let depth = self.ctx_deps.len();
+                        // The fallback runs after the step failed: its steps follow the step's inputs.
+                        self.walk_block(&block.stmts, true);
+                        self.ctx_deps.truncate(depth);
+                        let yielded = self.yields.pop().unwrap_or_default();
+                        self.check_final_yield(block, "fallback");
+                        yielded
+                            .into_iter()
+                            .reduce(|a, b| join(&a, &b))
+                            .unwrap_or(Type::Any)
+                    }
+                };
+                ty = join(&ty, &fallback_ty);
+            }
+        }
+        if let Some(i) = index {
+            self.in_progress[i] = false;
+            self.types[i] = Some(Rc::new(ty));
+        }
+        self.current = saved;
+    }
+
+    fn walk_fan_out(&mut self, f: &'a ast::FanOut) -> Type {
+        let mark = self.captured.len();
+        let over = self.infer(&f.over);
+        let refs: Vec<_> = self.captured[mark..].to_vec();
+        let element = match over.strip_optional() {
+            Type::List { of } => (**of).clone(),
+            Type::Any => Type::Any,
+            other => {
+                let other = other.clone();
+                self.mismatch(
+                    f.over.span,
+                    &other,
+                    "a fan-out needs a list to go over",
+                    "give a list, e.g. `for m in members { ... }` where `members` is a list",
+                );
+                Type::Any
+            }
+        };
+        if let Some((0, span)) = f.concurrency {
+            self.push(
+                Diagnostic::new(
+                    Code::InvalidPolicy,
+                    self.file,
+                    span,
+                    "`concurrency 0` would never run an item",
+                )
+                .label("must be at least 1")
+                .help("write `concurrency 1` to run items one at a time, or remove it for no limit"),
+            );
+        }
+        let depth = self.ctx_deps.len();
+        self.ctx_deps.extend(refs);
+        self.locals.push(Local {
+            name: &f.var.name,
+            ty: element,
+            over: Some(&f.over),
+        });
+        self.yields.push(Vec::new());
+        self.walk_block(&f.body.stmts, true);
+        let yielded = self.yields.pop().unwrap_or_default();
+        self.locals.pop();
+        self.ctx_deps.truncate(depth);
+        self.check_final_yield(&f.body, "fan-out");
+        Type::list(
+            yielded
+                .into_iter()
+                .reduce(|a, b| join(&a, &b))
+                .unwrap_or(Type::Any),
+        )
+    }
+
+    fn check_final_yield(&mut self, block: &ast::Block, what: &str) {
+        // A line of the block that did not parse may be the `yield`: the syntax error says it.
+        let broken = self.module.parsed.syntax.iter().any(|d| {
+            d.code == Code::SyntaxError && d.span.start >= block.span.start && d.span.end <= block.span.end
+        });
+        if broken || ends_with_yield(&block.stmts) {
+            return;
+        }
+        let end = block.span.end as usize;
+        let span = Span::new(end.saturating_sub(1), end);
+        self.push(
+            Diagnostic::new(
+                Code::MisplacedYield,
+                self.file,
+                span,
+                format!("{what} block has no final `yield`"),
+            )
+            .label("the block ends here without a value")
+            .help(match what {
+                "fallback" => {
+                    "end the block with `yield VALUE`: the value that stands in for the step's result"
+                }
+                _ => "end the block with `yield VALUE`: the value collected for each item",
+            }),
+        );
+    }
+
+    /// E0300 at `span`: `what`, found `found`.
+    pub fn mismatch(&mut self, span: Span, found: &Type, what: &str, help: &str) {
+        self.push(
+            Diagnostic::new(
+                Code::TypeMismatch,
+                self.file,
+                span,
+                format!("{what}, found `{found}`"),
+            )
+            .label(format!("this is `{found}`"))
+            .help(help.to_string()),
+        );
+    }
+
+    pub fn expect_bool(&mut self, ty: &Type, span: Span, what: &str) {
+        if !ty.assignable_to(&Type::Bool) {
+            self.mismatch(
+                span,
+                ty,
+                &format!("{what} must be `bool`"),
+                "compare the value, e.g. `x == \"yes\"`, or use `x != none` to test for a value",
+            );
+        }
+    }
+}
+
+/// The identifiers on every line with a syntax error.
+fn broken_words<'a>(source: &'a str, syntax: &[Diagnostic]) -> HashSet<&'a str> {
+    let mut words = HashSet::new();
+    for d in syntax.iter().filter(|d| d.code == Code::SyntaxError) {
+        let start = source[..(d.span.start as usize).min(source.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let end = source[start..].find('\n').map_or(source.len(), |i| start + i);
+        let line = source.get(start..end).unwrap_or("");
+        words.extend(
+            line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| !w.is_empty()),
+        );
+    }
+    words
+}
+
+/// Whether a block's value is given by a final `yield` (or `fail`), through if/match whose every
+/// branch ends so.
+pub(crate) fn ends_with_yield(stmts: &[Stmt]) -> bool {
+    match stmts.last() {
+        Some(Stmt::Yield(_)) | Some(Stmt::Fail(_)) => true,
+        Some(Stmt::If(i)) => {
+            i.otherwise.as_ref().is_some_and(|b| ends_with_yield(&b.stmts))
+                && i.branches.iter().all(|(_, b)| ends_with_yield(&b.stmts))
+        }
+        Some(Stmt::Match(m)) => {
+            m.arms
+                .iter()
+                .any(|a| matches!(a.pattern, ast::Pattern::Wildcard(_)))
+                && m.arms.iter().all(|a| ends_with_yield(&a.body.stmts))
+        }
+        _ => false,
+    }
+}
+
+/// The element type of a list type (`any` for anything else).
+pub(crate) fn element_type(ty: &Type) -> Type {
+    match ty.strip_optional() {
+        Type::List { of } => (**of).clone(),
+        _ => Type::Any,
+    }
+}
+
+/// `error` in `on error`: the failed step and why.
+fn error_type() -> Type {
+    Type::open_record([
+        ("step", Type::Text),
+        ("message", Type::Text),
+        ("class", Type::Text),
+    ])
+}

@@ -1,0 +1,660 @@
+//! Expression typing: resolves every name (E0201), field (E0202) and built-in call (E0212,
+//! E0301), and checks operand types (E0300), giving each expression a static [`Type`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use crate::diagnostic::{Code, Diagnostic};
+use crate::syntax::ast::{self, BinaryOp, Expr, ExprKind, Ident, Pattern, StrPart, UnaryOp};
+use crate::syntax::Span;
+use crate::types::{Field, Type};
+
+use super::builtins;
+
+/// Deeper expressions are not written by people; checking them could exhaust the stack.
+const MAX_DEPTH: u32 = 1000;
+use super::flow::FlowChecker;
+use super::suggest;
+
+impl<'a> FlowChecker<'_, 'a> {
+    /// The type of `expr`, reporting what is wrong inside it.
+    pub fn infer(&mut self, expr: &'a Expr) -> Type {
+        if self.depth >= MAX_DEPTH {
+            if !self.too_deep && self.quiet == 0 {
+                self.too_deep = true;
+                self.push(
+                    Diagnostic::new(
+                        Code::SyntaxError,
+                        self.file,
+                        expr.span,
+                        format!("expression nested more than {MAX_DEPTH} levels deep"),
+                    )
+                    .label("too deep to check")
+                    .help("split the expression into several `let`s"),
+                );
+            }
+            return Type::Any;
+        }
+        self.depth += 1;
+        let ty = self.infer_kind(expr);
+        self.depth -= 1;
+        ty
+    }
+
+    fn infer_kind(&mut self, expr: &'a Expr) -> Type {
+        match &expr.kind {
+            ExprKind::None => Type::Null,
+            ExprKind::Bool(_) => Type::Bool,
+            ExprKind::Number(_) => Type::Number,
+            ExprKind::Duration(_) => Type::Duration,
+            ExprKind::Str(parts) => {
+                for part in parts {
+                    if let StrPart::Expr(e) = part {
+                        self.infer(e);
+                    }
+                }
+                if let Some(text) = expr.as_plain_str() {
+                    super::warnings::check_secret_value(self, &text, expr.span);
+                }
+                Type::Text
+            }
+            ExprKind::Name(name) => Rc::unwrap_or_clone(self.resolve_name(name, expr.span)),
+            ExprKind::Field(base, field) => self.infer_field(base, field),
+            ExprKind::Index(base, index) => {
+                let base_ty = self.infer(base);
+                let index_ty = self.infer(index);
+                match base_ty.strip_optional() {
+                    Type::List { of } => {
+                        let of = (**of).clone();
+                        if !index_ty.assignable_to(&Type::Number) {
+                            self.mismatch(
+                                index.span,
+                                &index_ty,
+                                "a list index must be a `number`",
+                                "index lists by position, starting at 0",
+                            );
+                        }
+                        Type::optional(of)
+                    }
+                    Type::Record { .. } | Type::Any | Type::Entity => Type::Any,
+                    Type::Text => Type::Text,
+                    other => {
+                        let other = other.clone();
+                        self.mismatch(
+                            base.span,
+                            &other,
+                            "only lists, records and text can be indexed",
+                            "index a list (`items[0]`) or a record (`record[\"Full Name\"]`)",
+                        );
+                        Type::Any
+                    }
+                }
+            }
+            ExprKind::Call(name, args) => self.infer_builtin(name, args, expr.span),
+            ExprKind::List(items) => {
+                let mut ty: Option<Type> = None;
+                for item in items {
+                    let t = self.infer(item);
+                    ty = Some(match ty {
+                        Some(prev) => join(&prev, &t),
+                        None => t,
+                    });
+                }
+                Type::list(ty.unwrap_or(Type::Any))
+            }
+            ExprKind::Record(fields) => {
+                let mut out = BTreeMap::new();
+                let mut first: HashMap<&str, Span> = HashMap::new();
+                for field in fields {
+                    let ty = self.infer(&field.value);
+                    super::warnings::check_secret_field(self, &field.name.name, &field.value);
+                    if let Some(span) = first.get(field.name.name.as_str()) {
+                        let span = *span;
+                        self.push(
+                            Diagnostic::new(
+                                Code::DuplicateName,
+                                self.file,
+                                field.name.span,
+                                format!("field `{}` is given twice", field.name.name),
+                            )
+                            .label("second value")
+                            .with(span, "first value")
+                            .help("remove one of them"),
+                        );
+                        continue;
+                    }
+                    first.insert(&field.name.name, field.name.span);
+                    out.insert(field.name.name.clone(), Field { ty, optional: false });
+                }
+                Type::Record {
+                    fields: out,
+                    open: false,
+                }
+            }
+            ExprKind::Unary(op, operand) => {
+                let ty = self.infer(operand);
+                match op {
+                    UnaryOp::Not => {
+                        self.expect_bool(&ty, operand.span, "the operand of `not`");
+                        Type::Bool
+                    }
+                    UnaryOp::Neg => match ty.strip_optional() {
+                        Type::Number | Type::Duration | Type::Any => ty.strip_optional().clone(),
+                        other => {
+                            let other = other.clone();
+                            self.mismatch(
+                                operand.span,
+                                &other,
+                                "`-` needs a `number` or a `duration`",
+                                "negate numbers or durations only",
+                            );
+                            Type::Any
+                        }
+                    },
+                }
+            }
+            ExprKind::Binary(op, left, right) => self.infer_binary(*op, left, right),
+            ExprKind::If(cond, then, otherwise) => {
+                let c = self.infer(cond);
+                self.expect_bool(&c, cond.span, "an `if` condition");
+                let a = self.infer(then);
+                let b = self.infer(otherwise);
+                join(&a, &b)
+            }
+            ExprKind::Match(value, arms) => {
+                let v = self.infer(value);
+                super::warnings::check_unreachable_arms(self, arms.iter().map(|(p, e)| (p, e.span)));
+                let mut ty: Option<Type> = None;
+                let mut has_wildcard = false;
+                for (pattern, arm) in arms {
+                    has_wildcard |= matches!(pattern, Pattern::Wildcard(_));
+                    self.check_pattern(pattern, &v);
+                    let t = self.infer(arm);
+                    ty = Some(match ty {
+                        Some(prev) => join(&prev, &t),
+                        None => t,
+                    });
+                }
+                let ty = ty.unwrap_or(Type::Null);
+                // Without `_`, a value no arm matches gives none.
+                if has_wildcard {
+                    ty
+                } else {
+                    Type::optional(ty)
+                }
+            }
+        }
+    }
+
+    /// Checks that the literals of `pattern` can equal a value of type `value`.
+    pub fn check_pattern(&mut self, pattern: &'a Pattern, value: &Type) {
+        if let Pattern::Literals(literals) = pattern {
+            for literal in literals {
+                let ty = self.infer(literal);
+                if !comparable(&ty, value) {
+                    let message = format!("this pattern is `{ty}` but the value matched is `{value}`");
+                    self.push(
+                        Diagnostic::new(Code::TypeMismatch, self.file, literal.span, message)
+                            .label("can never match")
+                            .help(format!("write a `{}` pattern", value.strip_optional())),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The type of a name, shared rather than copied (field reads on names are the hot path).
+    fn resolve_name(&mut self, name: &'a str, span: Span) -> Rc<Type> {
+        if let Some(local) = self.locals.iter().rev().find(|l| l.name == name) {
+            return Rc::new(local.ty.clone());
+        }
+        if let Some(&index) = self.scope.by_name.get(name) {
+            self.reference(index, span);
+            return self.decl_type(index);
+        }
+        match name {
+            "input" => {
+                self.input_whole_used = true;
+                return Rc::clone(&self.input_type);
+            }
+            "entity" => return Rc::new(self.entity_record(self.entity)),
+            _ => {}
+        }
+        if self.cx.entities.contains_key(name) {
+            return Rc::new(Type::Entity);
+        }
+        if self.cx.databases.contains(name) {
+            return Rc::new(Type::Database);
+        }
+        if self.broken_words.contains(name) {
+            return Rc::new(Type::Any);
+        }
+        let mut candidates: Vec<&str> = self.locals.iter().map(|l| l.name).collect();
+        candidates.extend(self.scope.by_name.keys().copied());
+        candidates.extend(["input", "entity"]);
+        candidates.extend(self.cx.entities.keys().copied());
+        let loop_var = self.scope.decls.iter().any(|d| match d.kind {
+            super::scope::DeclKind::Step(s) => {
+                matches!(&s.body, ast::StepBody::FanOut(f) if f.var.name == name)
+            }
+            _ => false,
+        });
+        let help = if loop_var {
+            format!("`{name}` is a loop variable: it exists only inside its `for` block; outside, use the fan-out step's list")
+        } else if builtins::lookup(name).is_some() {
+            format!("`{name}` is a built-in function: call it as `{name}(...)`")
+        } else {
+            suggest::help_or(name, candidates, || {
+                "declare it with `let` or `step`, or read it from `input`".to_string()
+            })
+        };
+        self.push(
+            Diagnostic::new(
+                Code::UnknownName,
+                self.file,
+                span,
+                format!("unknown name `{name}`"),
+            )
+            .label("not declared in this flow")
+            .help(help),
+        );
+        Rc::new(Type::Any)
+    }
+
+    /// The record an entity is seen as through `entity.x` or `the_7_space.x`.
+    pub fn entity_record(&self, entity: Option<&'a ast::Entity>) -> Type {
+        let Some(entity) = entity else { return Type::Any };
+        let mut fields = BTreeMap::new();
+        fields.insert(
+            "name".to_string(),
+            Field {
+                ty: Type::Text,
+                optional: false,
+            },
+        );
+        fields.insert(
+            "title".to_string(),
+            Field {
+                ty: Type::Text,
+                optional: false,
+            },
+        );
+        for setting in &entity.settings {
+            fields.insert(
+                setting.name.name.clone(),
+                Field {
+                    ty: literal_type(&setting.value),
+                    optional: false,
+                },
+            );
+        }
+        Type::Record { fields, open: false }
+    }
+
+    fn infer_field(&mut self, base: &'a Expr, field: &'a Ident) -> Type {
+        // `the_7_space.follow_up_days`: an entity's settings.
+        let base_ty: Rc<Type> = match &base.kind {
+            ExprKind::Name(name)
+                if self.cx.entities.contains_key(name.as_str())
+                    && !self.scope.by_name.contains_key(name.as_str())
+                    && !self.locals.iter().any(|l| l.name == name) =>
+            {
+                Rc::new(self.entity_record(self.cx.entity(name)))
+            }
+            ExprKind::Name(name)
+                if name == "input"
+                    && !self.scope.by_name.contains_key("input")
+                    && !self.locals.iter().any(|l| l.name == "input") =>
+            {
+                self.input_used.insert(&field.name);
+                Rc::clone(&self.input_type)
+            }
+            ExprKind::Name(name) => self.resolve_name(name, base.span),
+            _ => Rc::new(self.infer(base)),
+        };
+        match base_ty.strip_optional() {
+            Type::Any | Type::Entity => Type::Any,
+            Type::Record { fields, open } => match fields.get(&field.name) {
+                Some(f) if f.optional => Type::optional(f.ty.clone()),
+                Some(f) => f.ty.clone(),
+                None if *open => Type::Any,
+                None => {
+                    if base.as_name() == Some("input") {
+                        self.input_typo = true;
+                    }
+                    let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+                    let base_text = self.describe(base);
+                    let help = suggest::help_or(&field.name, names.iter().copied(), || {
+                        if base.as_name() == Some("input") {
+                            format!("declare `{}` in the flow's `input` block", field.name)
+                        } else if names.is_empty() {
+                            format!("{base_text} has no fields")
+                        } else {
+                            format!("{base_text} has {}", suggest::list(&names))
+                        }
+                    });
+                    self.push(
+                        Diagnostic::new(
+                            Code::UnknownField,
+                            self.file,
+                            field.span,
+                            format!("unknown field `{}` on {base_text}", field.name),
+                        )
+                        .label("no such field")
+                        .help(help),
+                    );
+                    Type::Any
+                }
+            },
+            other => {
+                let other = other.clone();
+                let base_text = self.describe(base);
+                self.push(
+                    Diagnostic::new(
+                        Code::UnknownField,
+                        self.file,
+                        field.span,
+                        format!("{base_text} is `{other}`, which has no field `{}`", field.name),
+                    )
+                    .label("no fields here")
+                    .help("fields can only be read from records"),
+                );
+                Type::Any
+            }
+        }
+    }
+
+    /// `` `input` `` or `this value`, for messages.
+    fn describe(&self, expr: &Expr) -> String {
+        let text = self.text(expr.span);
+        if !text.is_empty() && text.len() <= 40 && !text.contains('\n') {
+            format!("`{text}`")
+        } else {
+            "this value".to_string()
+        }
+    }
+
+    fn infer_builtin(&mut self, name: &'a Ident, args: &'a [Expr], span: Span) -> Type {
+        let types: Vec<Type> = args.iter().map(|a| self.infer(a)).collect();
+        let Some(builtin) = builtins::lookup(&name.name) else {
+            self.push(
+                Diagnostic::new(
+                    Code::UnknownFunction,
+                    self.file,
+                    name.span,
+                    format!("unknown function `{}`", name.name),
+                )
+                .label("not a built-in function")
+                .help(suggest::help_or(
+                    &name.name,
+                    builtins::NAMES.iter().copied(),
+                    || {
+                        "connector actions are called as steps: `step x = connector.action(arg: value)`"
+                            .to_string()
+                    },
+                )),
+            );
+            return Type::Any;
+        };
+        if args.len() < builtin.min || args.len() > builtin.max {
+            let given = args.len();
+            self.push(
+                Diagnostic::new(
+                    Code::WrongArity,
+                    self.file,
+                    span,
+                    format!(
+                        "`{}` takes {}, but {given} {} given",
+                        name.name,
+                        builtins::describe_arity(&builtin),
+                        if given == 1 { "was" } else { "were" }
+                    ),
+                )
+                .label(format!(
+                    "{given} {}",
+                    if given == 1 { "argument" } else { "arguments" }
+                ))
+                .help(format!("call it as `{}`", builtins::usage(&name.name, &builtin))),
+            );
+            return builtin.result(&types);
+        }
+        for (i, (arg, ty)) in args.iter().zip(&types).enumerate() {
+            let param = builtin.param(i);
+            if !param.accepts(ty) {
+                self.push(
+                    Diagnostic::new(
+                        Code::TypeMismatch,
+                        self.file,
+                        arg.span,
+                        format!(
+                            "argument {} of `{}` must be {}, found `{ty}`",
+                            i + 1,
+                            name.name,
+                            param.describe()
+                        ),
+                    )
+                    .label(format!("this is `{ty}`"))
+                    .help(format!("pass {} here", param.describe())),
+                );
+            }
+        }
+        builtin.result(&types)
+    }
+
+    fn infer_binary(&mut self, op: BinaryOp, left: &'a Expr, right: &'a Expr) -> Type {
+        let l = self.infer(left);
+        let r = self.infer(right);
+        use BinaryOp::*;
+        use Type as T;
+        let (ls, rs) = (l.strip_optional().clone(), r.strip_optional().clone());
+        let any = matches!(ls, T::Any) || matches!(rs, T::Any);
+        let result = match op {
+            And | Or => {
+                self.expect_bool(&l, left.span, &format!("the left side of `{}`", op.symbol()));
+                self.expect_bool(&r, right.span, &format!("the right side of `{}`", op.symbol()));
+                return T::Bool;
+            }
+            Eq | Ne => {
+                if !comparable(&l, &r) {
+                    self.operands(op, left, &l, right, &r, "compare values of the same type");
+                }
+                return T::Bool;
+            }
+            Lt | Le | Gt | Ge => {
+                let ok = any
+                    || matches!(
+                        (&ls, &rs),
+                        (T::Number, T::Number)
+                            | (T::Duration, T::Duration)
+                            | (T::Date | T::Datetime, T::Date | T::Datetime)
+                            | (T::Text | T::Email, T::Text | T::Email)
+                    );
+                if !ok {
+                    self.operands(
+                        op,
+                        left,
+                        &l,
+                        right,
+                        &r,
+                        "order numbers, durations, dates or text, both sides the same kind",
+                    );
+                }
+                return T::Bool;
+            }
+            Default => {
+                return match &l {
+                    T::Optional { of } => join(of, &r),
+                    T::Null => r,
+                    other => join(other, &r),
+                };
+            }
+            In => {
+                if !matches!(
+                    rs,
+                    T::List { .. } | T::Text | T::Email | T::Record { .. } | T::Any
+                ) {
+                    self.mismatch(
+                        right.span,
+                        &r,
+                        "the right side of `in` must be a list or text",
+                        "test membership in a list (`x in [\"a\", \"b\"]`) or text",
+                    );
+                }
+                return T::Bool;
+            }
+            Add => match (&ls, &rs) {
+                _ if any => Some(if matches!(ls, T::Any) {
+                    rs.clone()
+                } else {
+                    ls.clone()
+                }),
+                (T::Number, T::Number) => Some(T::Number),
+                (T::Text | T::Email, T::Text | T::Email) => Some(T::Text),
+                (T::Duration, T::Duration) => Some(T::Duration),
+                (T::Date | T::Datetime, T::Duration) => Some(T::Datetime),
+                (T::Duration, T::Date | T::Datetime) => Some(T::Datetime),
+                (T::List { .. }, T::List { .. }) => Some(join(&ls, &rs)),
+                _ => None,
+            },
+            Sub => match (&ls, &rs) {
+                _ if any => Some(T::Any),
+                (T::Number, T::Number) => Some(T::Number),
+                (T::Duration, T::Duration) => Some(T::Duration),
+                (T::Date | T::Datetime, T::Duration) => Some(T::Datetime),
+                (T::Date | T::Datetime, T::Date | T::Datetime) => Some(T::Duration),
+                _ => None,
+            },
+            Mul => match (&ls, &rs) {
+                _ if any => Some(T::Any),
+                (T::Number, T::Number) => Some(T::Number),
+                (T::Duration, T::Number) | (T::Number, T::Duration) => Some(T::Duration),
+                _ => None,
+            },
+            Div => match (&ls, &rs) {
+                _ if any => Some(T::Any),
+                (T::Number, T::Number) => Some(T::Number),
+                (T::Duration, T::Number) => Some(T::Duration),
+                (T::Duration, T::Duration) => Some(T::Number),
+                _ => None,
+            },
+        };
+        match result {
+            Some(t) => t,
+            None => {
+                let help = match op {
+                    Add => "add numbers, join text, or add a duration to a date or datetime",
+                    Sub => "subtract numbers, durations, or a duration from a date or datetime",
+                    _ => "multiply and divide numbers (or a duration by a number)",
+                };
+                self.operands(op, left, &l, right, &r, help);
+                T::Any
+            }
+        }
+    }
+
+    fn operands(&mut self, op: BinaryOp, left: &Expr, l: &Type, right: &Expr, r: &Type, help: &str) {
+        self.push(
+            Diagnostic::new(
+                Code::TypeMismatch,
+                self.file,
+                left.span.to(right.span),
+                format!("cannot use `{}` on `{l}` and `{r}`", op.symbol()),
+            )
+            .label(format!("`{l}` {} `{r}`", op.symbol()))
+            .help(help.to_string()),
+        );
+    }
+}
+
+/// Whether values of these types can ever be equal.
+pub(crate) fn comparable(a: &Type, b: &Type) -> bool {
+    let (a, b) = (a.strip_optional(), b.strip_optional());
+    matches!(a, Type::Null | Type::Any)
+        || matches!(b, Type::Null | Type::Any)
+        || a.assignable_to(b)
+        || b.assignable_to(a)
+        || matches!(
+            (a, b),
+            (Type::Record { .. }, Type::Record { .. }) | (Type::List { .. }, Type::List { .. })
+        )
+}
+
+/// The least type holding values of both (e.g. the branches of an `if`).
+pub(crate) fn join(a: &Type, b: &Type) -> Type {
+    use Type as T;
+    match (a, b) {
+        _ if a == b => a.clone(),
+        (T::Any, _) | (_, T::Any) => T::Any,
+        (T::Null, other) | (other, T::Null) => Type::optional(other.clone()),
+        (T::Optional { of }, other) | (other, T::Optional { of }) => Type::optional(join(of, other)),
+        (T::Email, T::Text) | (T::Text, T::Email) => T::Text,
+        (T::Date, T::Datetime) | (T::Datetime, T::Date) => T::Datetime,
+        (T::List { of: x }, T::List { of: y }) => Type::list(join(x, y)),
+        (T::Record { fields: fa, open: oa }, T::Record { fields: fb, open: ob }) => {
+            let mut fields = BTreeMap::new();
+            for (name, f) in fa {
+                match fb.get(name) {
+                    Some(g) => fields.insert(
+                        name.clone(),
+                        Field {
+                            ty: join(&f.ty, &g.ty),
+                            optional: f.optional || g.optional,
+                        },
+                    ),
+                    None => fields.insert(
+                        name.clone(),
+                        Field {
+                            ty: f.ty.clone(),
+                            optional: true,
+                        },
+                    ),
+                };
+            }
+            for (name, g) in fb {
+                fields.entry(name.clone()).or_insert(Field {
+                    ty: g.ty.clone(),
+                    optional: true,
+                });
+            }
+            T::Record {
+                fields,
+                open: *oa || *ob,
+            }
+        }
+        _ => T::Any,
+    }
+}
+
+/// The type of a constant expression (entity settings), without a scope.
+pub(crate) fn literal_type(expr: &Expr) -> Type {
+    match &expr.kind {
+        ExprKind::None => Type::Null,
+        ExprKind::Bool(_) => Type::Bool,
+        ExprKind::Number(_) => Type::Number,
+        ExprKind::Duration(_) => Type::Duration,
+        ExprKind::Str(_) => Type::Text,
+        ExprKind::List(items) => Type::list(
+            items
+                .iter()
+                .map(literal_type)
+                .reduce(|a, b| join(&a, &b))
+                .unwrap_or(Type::Any),
+        ),
+        ExprKind::Record(fields) => Type::Record {
+            fields: fields
+                .iter()
+                .map(|f| {
+                    (
+                        f.name.name.clone(),
+                        Field {
+                            ty: literal_type(&f.value),
+                            optional: false,
+                        },
+                    )
+                })
+                .collect(),
+            open: false,
+        },
+        _ => Type::Any,
+    }
+}

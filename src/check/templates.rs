@@ -1,0 +1,450 @@
+//! Notification templates: handlebars syntax (E0500), required parts (E0502), and the variables a
+//! template uses against the `with:` record of each step that sends it (E0501).
+
+use std::collections::BTreeSet;
+
+use handlebars::template::{BlockParam, HelperTemplate, Parameter, Template as Hbs, TemplateElement};
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, FileId};
+use crate::syntax::ast::{self, TemplatePartKind};
+use crate::syntax::Span;
+
+use super::suggest;
+
+/// A template declaration with what its parts need, computed once per run.
+pub(crate) struct TemplateInfo<'a> {
+    pub file: FileId,
+    pub decl: &'a ast::Template,
+    /// Top-level variables used by any part (`client` for `{{client.name}}`), sorted.
+    pub vars: BTreeSet<String>,
+    /// Parts that failed to compile, with the error's place and message.
+    pub errors: Vec<(Span, String)>,
+}
+
+impl<'a> TemplateInfo<'a> {
+    pub fn new(file: FileId, decl: &'a ast::Template, source: &str) -> TemplateInfo<'a> {
+        let mut vars = BTreeSet::new();
+        let mut errors = Vec::new();
+        for part in &decl.parts {
+            match Hbs::compile(&part.body) {
+                Ok(template) => collect_template(&template, &mut Vec::new(), &mut vars),
+                Err(e) => {
+                    // Our own scan names the usual mistakes better than the parser's token list.
+                    let (position, message) = match explain_error(&part.body) {
+                        Some((offset, message)) => (Some(line_col_of(&part.body, offset)), message),
+                        None => (e.pos(), describe(&e)),
+                    };
+                    let span = match position {
+                        Some((line, column)) => error_span(part, source, line, column),
+                        None => part.body_span,
+                    };
+                    errors.push((span, message));
+                }
+            }
+        }
+        TemplateInfo {
+            file,
+            decl,
+            vars,
+            errors,
+        }
+    }
+}
+
+/// The handlebars error without its position, source excerpt or grammar token list.
+fn describe(error: &handlebars::TemplateError) -> String {
+    let reason = error.reason().to_string();
+    let reason = reason.lines().next().unwrap_or("").trim().to_string();
+    if reason.contains("expected ") && reason.contains('_') {
+        return "invalid handlebars syntax".to_string();
+    }
+    // pest's messages end in a multi-line excerpt; keep the first line, lowercased like ours.
+    let mut chars = reason.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().collect::<String>() + chars.as_str(),
+        None => "invalid handlebars".to_string(),
+    }
+}
+
+/// The usual template mistakes, found by scanning: an unclosed `{{` and a block never closed.
+/// Returns the byte offset in `body` and the message.
+fn explain_error(body: &str) -> Option<(usize, String)> {
+    let mut open_blocks: Vec<(usize, &str)> = Vec::new();
+    let mut rest = 0;
+    while let Some(found) = body[rest..].find("{{") {
+        let start = rest + found;
+        let after = &body[start + 2..];
+        let next_open = after.find("{{");
+        match after.find("}}") {
+            Some(end) if next_open.is_none_or(|o| o > end) => {
+                let inner = after[..end].trim_start_matches(['~', '{']).trim();
+                if let Some(name) = inner.strip_prefix('#') {
+                    open_blocks.push((start, name.split_whitespace().next().unwrap_or("")));
+                } else if let Some(name) = inner.strip_prefix('/') {
+                    let name = name.trim();
+                    match open_blocks.pop() {
+                        Some((_, open)) if open == name => {}
+                        Some((_, open)) => {
+                            return Some((start, format!("`{{{{/{name}}}}}` closes `{{{{#{open}}}}}`")));
+                        }
+                        None => return Some((start, format!("`{{{{/{name}}}}}` closes no block"))),
+                    }
+                }
+                rest = start + 2 + end + 2;
+            }
+            _ => return Some((start, "`{{` is not closed with `}}`".to_string())),
+        }
+    }
+    open_blocks.pop().map(|(start, name)| {
+        (
+            start,
+            format!("`{{{{#{name}}}}}` is never closed with `{{{{/{name}}}}}`"),
+        )
+    })
+}
+
+/// 1-based line and column (in characters) of `offset` in `text`.
+fn line_col_of(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Maps a 1-based (line, column) of the part's body back to a one-character span in the file.
+fn error_span(part: &ast::TemplatePart, source: &str, line: usize, column: usize) -> Span {
+    let triple = source
+        .get(part.body_span.start as usize..)
+        .is_some_and(|s| s.starts_with("\"\"\""));
+    let raw_end = (part.body_span.end as usize).saturating_sub(if triple { 3 } else { 1 });
+    let Some(raw) = source.get(part.body_offset as usize..raw_end) else {
+        return part.body_span;
+    };
+    let mut offset = part.body_offset as usize;
+    let mut body = raw;
+    let mut indent = 0;
+    if triple {
+        // Undo `dedent`: the first line break and the common indentation are not in the body.
+        if let Some(rest) = body.strip_prefix("\r\n").or_else(|| body.strip_prefix('\n')) {
+            offset += body.len() - rest.len();
+            body = rest;
+        }
+        indent = body
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.len() - l.trim_start().len())
+            .min()
+            .unwrap_or(0);
+    }
+    for (i, text) in body.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            let cut = indent.min(text.len());
+            let text = text.get(cut..).unwrap_or("");
+            let at: usize = text
+                .chars()
+                .take(column.saturating_sub(1))
+                .map(char::len_utf8)
+                .sum();
+            let start = (offset + cut + at).min(raw_end);
+            let width = text[at.min(text.len())..]
+                .chars()
+                .next()
+                .map_or(0, char::len_utf8);
+            return Span::new(start, (start + width).min(raw_end.max(start)));
+        }
+        offset += text.len();
+    }
+    part.body_span
+}
+
+fn collect_template(template: &Hbs, locals: &mut Vec<String>, vars: &mut BTreeSet<String>) {
+    for element in &template.elements {
+        match element {
+            TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h) => {
+                collect_helper(h, locals, vars)
+            }
+            TemplateElement::HelperBlock(h) => {
+                collect_helper(h, locals, vars);
+                let added = match &h.block_param {
+                    Some(BlockParam::Single(p)) => push_local(p, locals),
+                    Some(BlockParam::Pair((a, b))) => push_local(a, locals) + push_local(b, locals),
+                    _ => 0,
+                };
+                // Inside `#each` and `#with` the context changes: names there are fields of the
+                // item, not top-level variables, so only the block's own parameters are checked.
+                let changes_context = matches!(helper_name(h), Some("each" | "with"));
+                if let Some(t) = &h.template {
+                    if changes_context {
+                        let mut inner = BTreeSet::new();
+                        collect_template(t, locals, &mut inner);
+                        // `../name` escapes back to the outer context.
+                        vars.extend(
+                            inner
+                                .into_iter()
+                                .filter_map(|v| v.strip_prefix("../").map(str::to_string)),
+                        );
+                    } else {
+                        collect_template(t, locals, vars);
+                    }
+                }
+                if let Some(t) = &h.inverse {
+                    collect_template(t, locals, vars);
+                }
+                locals.truncate(locals.len() - added);
+            }
+            TemplateElement::DecoratorBlock(d) | TemplateElement::PartialBlock(d) => {
+                if let Some(t) = &d.template {
+                    collect_template(t, locals, vars);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn push_local(p: &Parameter, locals: &mut Vec<String>) -> usize {
+    match p {
+        Parameter::Name(n) => {
+            locals.push(n.clone());
+            1
+        }
+        Parameter::Path(path) => {
+            locals.push(path_raw(path).to_string());
+            1
+        }
+        _ => 0,
+    }
+}
+
+fn helper_name(h: &HelperTemplate) -> Option<&str> {
+    match &h.name {
+        Parameter::Name(n) => Some(n),
+        Parameter::Path(p) => Some(path_raw(p)),
+        _ => None,
+    }
+}
+
+fn path_raw(path: &handlebars::Path) -> &str {
+    match path {
+        handlebars::Path::Relative((_, raw)) => raw,
+        handlebars::Path::Local((_, _, raw)) => raw,
+    }
+}
+
+fn collect_helper(h: &HelperTemplate, locals: &[String], vars: &mut BTreeSet<String>) {
+    let is_helper = !h.params.is_empty() || !h.hash.is_empty() || h.template.is_some();
+    // `{{name}}` alone is a variable; `{{helper arg}}` is a helper whose arguments are variables.
+    if !is_helper {
+        collect_param(&h.name, locals, vars);
+    }
+    for p in &h.params {
+        collect_param(p, locals, vars);
+    }
+    for p in h.hash.values() {
+        collect_param(p, locals, vars);
+    }
+}
+
+fn collect_param(p: &Parameter, locals: &[String], vars: &mut BTreeSet<String>) {
+    match p {
+        Parameter::Name(n) => add_var(n, locals, vars),
+        Parameter::Path(path) => add_var(path_raw(path), locals, vars),
+        Parameter::Subexpression(sub) => {
+            if let TemplateElement::Expression(h) = sub.as_element() {
+                collect_helper(h, locals, vars);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn add_var(raw: &str, locals: &[String], vars: &mut BTreeSet<String>) {
+    if let Some(outer) = raw.strip_prefix("../") {
+        vars.insert(format!("../{}", first_segment(outer)));
+        return;
+    }
+    if raw.is_empty() || raw.starts_with('@') || raw.starts_with('.') || raw.starts_with("this") {
+        return;
+    }
+    let first = first_segment(raw);
+    if first.is_empty() || locals.iter().any(|l| l == first) {
+        return;
+    }
+    vars.insert(first.to_string());
+}
+
+fn first_segment(raw: &str) -> &str {
+    raw.split(['.', '/', '[']).next().unwrap_or("")
+}
+
+/// Checks every template declaration of the project once.
+pub(crate) fn check_declarations<'a>(
+    infos: impl Iterator<Item = &'a TemplateInfo<'a>>,
+    diagnostics: &mut Diagnostics,
+) {
+    for info in infos {
+        check_one(info, diagnostics);
+    }
+}
+
+fn check_one(info: &TemplateInfo<'_>, diagnostics: &mut Diagnostics) {
+    let decl = info.decl;
+    for (span, message) in &info.errors {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::TemplateSyntax,
+                info.file,
+                *span,
+                format!("template `{}` does not parse: {message}", decl.name.name),
+            )
+            .label("invalid handlebars")
+            .help("check that every `{{` has its `}}` and every `{{#block}}` its `{{/block}}`"),
+        );
+    }
+    let mut seen: Vec<(TemplatePartKind, Span)> = Vec::new();
+    for part in &decl.parts {
+        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == part.kind) {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::DuplicateName,
+                    info.file,
+                    part.span,
+                    format!(
+                        "template `{}` has two `{}` parts",
+                        decl.name.name,
+                        part.kind.keyword()
+                    ),
+                )
+                .label("second part")
+                .with(*first, "first part")
+                .help("keep one of them"),
+            );
+        } else {
+            seen.push((part.kind, part.span));
+        }
+    }
+    for kind in [TemplatePartKind::Subject, TemplatePartKind::Text] {
+        if !decl.parts.iter().any(|p| p.kind == kind) {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::TemplateIncomplete,
+                    info.file,
+                    decl.name.span,
+                    format!("template `{}` has no `{}` part", decl.name.name, kind.keyword()),
+                )
+                .label(format!("needs a `{}`", kind.keyword()))
+                .help(match kind {
+                    TemplatePartKind::Subject => "add `subject \"...\"`: every email needs a subject line",
+                    _ => "add `text \"\"\"...\"\"\"`: the plain-text body is what every mail client can show",
+                }),
+            );
+        }
+    }
+}
+
+/// E0501: variables `template` uses that the `with:` record (field names `provided`) lacks.
+pub(crate) fn check_with(
+    template: &TemplateInfo<'_>,
+    provided: Option<&BTreeSet<&str>>,
+    at: Span,
+    file: FileId,
+    diagnostics: &mut Diagnostics,
+) {
+    let missing: Vec<&str> = template
+        .vars
+        .iter()
+        .filter(|v| !v.starts_with("../"))
+        .map(String::as_str)
+        .filter(|v| provided.is_none_or(|p| !p.contains(v)))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    let name = &template.decl.name.name;
+    let (message, label) = match provided {
+        Some(_) if missing.len() == 1 => (
+            format!(
+                "template `{name}` uses `{}`, which `with:` does not provide",
+                missing[0]
+            ),
+            format!("no `{}` here", missing[0]),
+        ),
+        Some(_) => (
+            format!(
+                "template `{name}` uses {}, which `with:` does not provide",
+                suggest::list(&missing)
+            ),
+            "missing variables".to_string(),
+        ),
+        None => (
+            format!(
+                "template `{name}` uses {} but the call has no `with:`",
+                suggest::list(&missing)
+            ),
+            "no `with:` for this template".to_string(),
+        ),
+    };
+    let fields = missing
+        .iter()
+        .map(|m| format!("{m}: ..."))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let help = match provided {
+        Some(p) if missing.len() == 1 => match suggest::closest(missing[0], p.iter().copied()) {
+            Some(close) => format!(
+                "rename `{close}` to `{}`, or add `{}: ...` to `with:`",
+                missing[0], missing[0]
+            ),
+            None => format!("add `{fields}` to `with:`"),
+        },
+        Some(_) => format!("add `{fields}` to `with:`"),
+        None => format!("add `with: {{ {fields} }}` to the call"),
+    };
+    diagnostics.push(
+        Diagnostic::new(Code::TemplateVariable, file, at, message)
+            .label(label)
+            .help(help),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(source: &str) -> Vec<String> {
+        let template = Hbs::compile(source).expect("valid handlebars");
+        let mut vars = BTreeSet::new();
+        collect_template(&template, &mut Vec::new(), &mut vars);
+        vars.into_iter().collect()
+    }
+
+    #[test]
+    fn collects_top_level_variables_only() {
+        let found = vars(
+            "{{#each items}}{{name}} {{@index}} {{this}} {{../title}}{{/each}}\
+             {{#with person}}{{age}}{{/with}}{{upper greeting}}{{{raw}}}\
+             {{#if (gt count 1)}}many{{else}}{{client.name}}{{/if}}{{! a comment }}",
+        );
+        assert_eq!(
+            found,
+            ["client", "count", "greeting", "items", "person", "raw", "title"]
+        );
+    }
+
+    #[test]
+    fn block_parameters_are_local() {
+        assert_eq!(vars("{{#each rows as |row|}}{{row.id}}{{/each}}"), ["rows"]);
+    }
+
+    #[test]
+    fn explains_common_mistakes() {
+        assert_eq!(explain_error("Hi {{name").map(|e| e.0), Some(3));
+        let (at, message) = explain_error("a\n{{#if x}}b").expect("unclosed block");
+        assert_eq!(
+            (at, message.as_str()),
+            (2, "`{{#if}}` is never closed with `{{/if}}`")
+        );
+        let (_, message) = explain_error("{{#each x}}{{/if}}").expect("mismatch");
+        assert_eq!(message, "`{{/if}}` closes `{{#each}}`");
+    }
+}

@@ -1,0 +1,153 @@
+//! The email connector: `send` delivers a rendered template by SMTP (or into an outbox), at most
+//! once per idempotency key.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use lettre::AsyncTransport;
+use tokio::sync::OnceCell;
+
+use super::message::{self, Outgoing};
+use super::outbox::Outbox;
+use super::sent_log::{SentLog, SentRecord};
+use super::settings::EmailSettings;
+use super::smtp::{self, Transport};
+use crate::config::Config;
+use crate::connectors::{ActionCall, Connector, ConnectorError, Manifest};
+use crate::value::Value;
+
+/// Sends notification templates (already rendered by the runtime) from each entity's address.
+pub struct EmailConnector {
+    manifest: Manifest,
+    settings: EmailSettings,
+    outbox: Option<Outbox>,
+    sent_log: SentLog,
+    /// Built on the first send, so a project that never sends needs no SMTP credentials.
+    transport: OnceCell<Transport>,
+    /// One lock per idempotency key in flight: two concurrent attempts of the same step must not
+    /// both find the key unsent and both send.
+    in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl EmailConnector {
+    /// Reads `[connectors.email]` and the entities' `email_from` / `reply_to`; relative paths
+    /// (`outbox`, `sent_log`, `ca_file`) are resolved against the project `root`.
+    ///
+    /// A project without the table loads fine; sending then fails with an error saying what to set.
+    pub fn from_config(config: &Config, root: &Path) -> Result<EmailConnector, ConnectorError> {
+        let settings = EmailSettings::read(config, root)?;
+        Ok(EmailConnector {
+            manifest: super::manifest(),
+            outbox: settings.outbox.as_deref().map(Outbox::new),
+            sent_log: SentLog::new(&settings.sent_log_dir),
+            settings,
+            transport: OnceCell::new(),
+            in_flight: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Writes every message into `dir` as `.eml` files instead of sending (for `--dry-run`).
+    pub fn with_outbox(mut self, dir: PathBuf) -> EmailConnector {
+        self.outbox = Some(Outbox::new(&dir));
+        self
+    }
+
+    async fn send(&self, call: &ActionCall) -> Result<Value, ConnectorError> {
+        let outgoing = message::build(
+            call,
+            &self.settings.senders,
+            self.settings.message_id_domain.as_deref(),
+        )?;
+        if let Some(outbox) = &self.outbox {
+            // The outbox file is its own record: the sent log is for real deliveries only, so a
+            // dry run never makes a later real run skip a message.
+            outbox
+                .deliver(&call.idempotency_key, &outgoing.message.formatted())
+                .await?;
+            return Ok(outgoing.result());
+        }
+
+        let entry = KeyLock::new(self, &call.idempotency_key);
+        let _guard = entry.lock.lock().await;
+        self.deliver_once(call, &outgoing).await
+    }
+
+    async fn deliver_once(&self, call: &ActionCall, outgoing: &Outgoing) -> Result<Value, ConnectorError> {
+        if let Some(record) = self.sent_log.lookup(&call.idempotency_key).await? {
+            return Ok(record.result());
+        }
+        let server = self.settings.server.as_ref().ok_or_else(|| {
+            ConnectorError::permanent(
+                "email is not configured; set `url = \"smtp://host:port\"` (or `outbox = \"outbox/\"`) in the `[connectors.email]` table of flowc.toml",
+            )
+        })?;
+        let transport = self
+            .transport
+            .get_or_try_init(|| async { smtp::transport(&self.settings, server) })
+            .await?;
+        transport
+            .send(outgoing.message.clone())
+            .await
+            .map_err(|e| smtp::classify(&e, server))?;
+        let record = SentRecord {
+            key: call.idempotency_key.clone(),
+            message_id: outgoing.message_id.clone(),
+            to: outgoing.to.clone(),
+            subject: outgoing.subject.clone(),
+            sent_at: chrono::Utc::now().to_rfc3339(),
+        };
+        if let Err(e) = self.sent_log.record(record).await {
+            // The server has the message: failing the step now would make its retry send it again.
+            tracing::warn!(key = %call.idempotency_key, "sent but not recorded: {e}");
+        }
+        Ok(outgoing.result())
+    }
+}
+
+/// A share of the lock for one key; the map entry goes away with its last holder, also when the
+/// sending future is dropped (a step timeout).
+struct KeyLock<'a> {
+    connector: &'a EmailConnector,
+    key: String,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> KeyLock<'a> {
+    fn new(connector: &'a EmailConnector, key: &str) -> KeyLock<'a> {
+        let mut in_flight = connector.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let lock = Arc::clone(in_flight.entry(key.to_string()).or_default());
+        KeyLock {
+            connector,
+            key: key.to_string(),
+            lock,
+        }
+    }
+}
+
+impl Drop for KeyLock<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self.connector.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        // Two owners left (the map and us): nobody else waits on this key.
+        if Arc::strong_count(&self.lock) == 2 {
+            in_flight.remove(&self.key);
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for EmailConnector {
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {
+        match call.action.as_str() {
+            "send" => self.send(&call).await,
+            other => Err(ConnectorError::permanent(format!(
+                "the email connector has no action `{other}`"
+            ))),
+        }
+    }
+}

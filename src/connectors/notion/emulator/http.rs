@@ -1,0 +1,315 @@
+//! The emulator's HTTP surface: checks every request as Notion does, then routes it.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde_json::{json, Value as Json};
+
+use super::query::{matches, sort};
+use super::store::{data_source_json, database_json, new_id, page_json, same_id};
+use super::{Fault, Shared};
+use crate::connectors::notion::client::NOTION_VERSION;
+use crate::connectors::notion::ratelimit::TokenBucket;
+
+pub(super) fn router(shared: Arc<Shared>) -> Router {
+    Router::new().fallback(handle).with_state(shared)
+}
+
+/// Notion's error JSON.
+fn error(status: u16, code: &str, message: impl Into<String>) -> Response {
+    error_with(status, code, message, None)
+}
+
+fn error_with(status: u16, code: &str, message: impl Into<String>, retry_after: Option<u64>) -> Response {
+    let body = json!({
+        "object": "error",
+        "status": status,
+        "code": code,
+        "message": message.into(),
+        "request_id": new_id(),
+    });
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = (status, axum::Json(body)).into_response();
+    if let Some(seconds) = retry_after {
+        response
+            .headers_mut()
+            .insert("retry-after", HeaderValue::from(seconds));
+    }
+    response
+}
+
+fn ok(body: Json) -> Response {
+    let mut body = body;
+    if let Some(object) = body.as_object_mut() {
+        object.insert("request_id".into(), json!(new_id()));
+    }
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+fn fault_response(fault: &Fault) -> Response {
+    let code = match fault.status {
+        429 => "rate_limited",
+        500 => "internal_server_error",
+        502 => "bad_gateway",
+        503 => "service_unavailable",
+        504 => "gateway_timeout",
+        529 => "service_overloaded",
+        400 => "validation_error",
+        401 => "unauthorized",
+        403 => "restricted_resource",
+        404 => "object_not_found",
+        409 => "conflict_error",
+        _ => "internal_server_error",
+    };
+    error_with(
+        fault.status,
+        code,
+        format!("Injected fault: HTTP {}.", fault.status),
+        fault.retry_after,
+    )
+}
+
+async fn handle(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (latency, fault) = {
+        let mut control = shared.control();
+        control.requests += 1;
+        (control.latency, control.faults.pop_front())
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if let Some(fault) = fault {
+        return fault_response(&fault);
+    }
+    match headers.get("notion-version").and_then(|v| v.to_str().ok()) {
+        None => {
+            return error(
+                400,
+                "missing_version",
+                "Notion-Version header failed validation: Notion-Version header should be defined, instead was `undefined`.",
+            )
+        }
+        Some(NOTION_VERSION) => {}
+        Some(other) => {
+            return error(
+                400,
+                "validation_error",
+                format!("This emulator speaks Notion-Version {NOTION_VERSION}; the request asked for `{other}`."),
+            )
+        }
+    }
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_string);
+    let retry_after = {
+        let mut control = shared.control();
+        let Some(token) = token.filter(|t| control.tokens.contains(t)) else {
+            return error(401, "unauthorized", "API token is invalid.");
+        };
+        match control.rate {
+            None => None,
+            Some((rate, burst)) => {
+                let bucket = control
+                    .buckets
+                    .entry(token)
+                    .or_insert_with(|| Arc::new(TokenBucket::new(rate, burst)))
+                    .clone();
+                match bucket.try_take() {
+                    Ok(()) => None,
+                    Err(wait) => {
+                        control.rate_limited += 1;
+                        // Notion sends whole seconds.
+                        Some(wait.as_secs_f64().ceil().max(1.0) as u64)
+                    }
+                }
+            }
+        }
+    };
+    if let Some(seconds) = retry_after {
+        return error_with(
+            429,
+            "rate_limited",
+            "You have been rate limited. Please try again in a few minutes.",
+            Some(seconds),
+        );
+    }
+    let body: Json = if body.is_empty() {
+        Json::Null
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(json) => json,
+            Err(e) => return error(400, "invalid_json", format!("Error parsing JSON body: {e}")),
+        }
+    };
+    let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
+    match (method.as_str(), segments.as_slice()) {
+        ("GET", ["v1", "databases", id]) => get_database(&shared, id),
+        ("GET", ["v1", "data_sources", id]) => get_data_source(&shared, id),
+        ("POST", ["v1", "data_sources", id, "query"]) => query(&shared, id, &body),
+        ("POST", ["v1", "pages"]) => after_write(&shared, create_page(&shared, &body)),
+        ("GET", ["v1", "pages", id]) => get_page(&shared, id),
+        ("PATCH", ["v1", "pages", id]) => after_write(&shared, update_page(&shared, id, &body)),
+        _ => error(400, "invalid_request_url", "Invalid request URL."),
+    }
+}
+
+/// A successful write's answer, unless a fault was queued to replace it.
+fn after_write(shared: &Shared, response: Response) -> Response {
+    if !response.status().is_success() {
+        return response;
+    }
+    let fault = shared.control().write_faults.pop_front();
+    match fault {
+        Some(fault) => fault_response(&fault),
+        None => response,
+    }
+}
+
+fn not_found(kind: &str, id: &str) -> Response {
+    error(
+        404,
+        "object_not_found",
+        format!("Could not find {kind} with ID: {id}. Make sure the relevant pages and databases are shared with your integration."),
+    )
+}
+
+fn get_database(shared: &Shared, id: &str) -> Response {
+    match shared.store().database(id) {
+        Some(db) => ok(database_json(db)),
+        None => not_found("database", id),
+    }
+}
+
+fn get_data_source(shared: &Shared, id: &str) -> Response {
+    match shared.store().database_of_source(id) {
+        Some(db) => ok(data_source_json(db)),
+        None => not_found("data_source", id),
+    }
+}
+
+fn query(shared: &Shared, id: &str, body: &Json) -> Response {
+    let store = shared.store();
+    let Some(db) = store.database_of_source(id) else {
+        return not_found("data_source", id);
+    };
+    let page_size = match body.get("page_size") {
+        None | Some(Json::Null) => 100,
+        Some(n) => match n.as_u64() {
+            Some(n) if (1..=100).contains(&n) => n as usize,
+            _ => {
+                return error(
+                    400,
+                    "validation_error",
+                    format!("body failed validation: body.page_size should be a number between 1 and 100, instead was `{n}`."),
+                )
+            }
+        },
+    };
+    let mut pages = Vec::new();
+    for page in store.pages.iter().filter(|p| p.source_id == db.source_id) {
+        match body.get("filter") {
+            None | Some(Json::Null) => pages.push(page),
+            Some(filter) => match matches(filter, page, db) {
+                Ok(true) => pages.push(page),
+                Ok(false) => {}
+                Err(message) => return error(400, "validation_error", message),
+            },
+        }
+    }
+    if let Some(sorts) = body.get("sorts").filter(|s| !s.is_null()) {
+        let Some(sorts) = sorts.as_array() else {
+            return error(
+                400,
+                "validation_error",
+                "body failed validation: body.sorts should be an array.",
+            );
+        };
+        if let Err(message) = sort(&mut pages, sorts, db) {
+            return error(400, "validation_error", message);
+        }
+    }
+    let start = match body.get("start_cursor").and_then(Json::as_str) {
+        None => 0,
+        Some(cursor) => match pages.iter().position(|p| same_id(&p.id, cursor)) {
+            Some(i) => i,
+            None => {
+                return error(
+                    400,
+                    "validation_error",
+                    format!("body failed validation: body.start_cursor should be a valid cursor, instead was `{cursor}`."),
+                )
+            }
+        },
+    };
+    let end = (start + page_size).min(pages.len());
+    let results: Vec<Json> = pages[start..end].iter().map(|p| page_json(p)).collect();
+    let next = pages.get(end).map(|p| p.id.clone());
+    ok(json!({
+        "object": "list",
+        "results": results,
+        "next_cursor": next,
+        "has_more": next.is_some(),
+        "type": "page_or_data_source",
+        "page_or_data_source": {},
+    }))
+}
+
+fn create_page(shared: &Shared, body: &Json) -> Response {
+    let parent = body.get("parent");
+    let source_id = parent
+        .and_then(|p| p.get("data_source_id"))
+        .and_then(Json::as_str);
+    let database_id = parent.and_then(|p| p.get("database_id")).and_then(Json::as_str);
+    let mut store = shared.store();
+    let db = match (source_id, database_id) {
+        (Some(id), _) => match store.database_of_source(id) {
+            Some(db) => db.id.clone(),
+            None => return not_found("data_source", id),
+        },
+        (None, Some(id)) => match store.database(id) {
+            Some(db) => db.id.clone(),
+            None => return not_found("database", id),
+        },
+        (None, None) => {
+            return error(
+                400,
+                "validation_error",
+                "body failed validation: body.parent should be an object with `data_source_id`, `database_id` or `page_id`.",
+            )
+        }
+    };
+    match store.create_page(&db, body.get("properties").unwrap_or(&Json::Null)) {
+        Ok(index) => ok(page_json(&store.pages[index])),
+        Err(message) => error(400, "validation_error", message),
+    }
+}
+
+fn get_page(shared: &Shared, id: &str) -> Response {
+    let store = shared.store();
+    match store.page_index(id) {
+        Some(i) => ok(page_json(&store.pages[i])),
+        None => not_found("page", id),
+    }
+}
+
+fn update_page(shared: &Shared, id: &str, body: &Json) -> Response {
+    let mut store = shared.store();
+    let Some(index) = store.page_index(id) else {
+        return not_found("page", id);
+    };
+    match store.update_page(index, body.get("properties").unwrap_or(&Json::Null)) {
+        Ok(()) => ok(page_json(&store.pages[index])),
+        Err(message) => error(400, "validation_error", message),
+    }
+}

@@ -1,0 +1,253 @@
+//! An emulator of the Notion API (version 2025-09-03) for tests and local runs.
+//!
+//! It serves the endpoints the connector uses, on 127.0.0.1 only, with Notion's request
+//! validation and error shapes, cursor pagination, filters and sorts, a configurable rate limit
+//! answering 429 with `Retry-After`, and fault injection. It is seeded from the same
+//! [`NotionSchemas`] that `flowc notion pull` writes; each database gets fresh ids, which
+//! [`Emulator::config`] maps into a [`Config`].
+
+mod http;
+mod query;
+mod store;
+
+use std::collections::{HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use super::properties::flatten_page;
+use super::ratelimit::TokenBucket;
+use super::schema::NotionSchemas;
+use crate::config::{Config, EntityConfig};
+use crate::value::Value;
+use store::Store;
+
+/// A failure the emulator answers instead of handling a request.
+#[derive(Clone, Debug)]
+struct Fault {
+    status: u16,
+    retry_after: Option<u64>,
+}
+
+/// What tests can change while the emulator runs.
+#[derive(Debug, Default)]
+struct Control {
+    tokens: HashSet<String>,
+    rate: Option<(f64, u32)>,
+    buckets: std::collections::HashMap<String, Arc<TokenBucket>>,
+    faults: VecDeque<Fault>,
+    write_faults: VecDeque<Fault>,
+    latency: Duration,
+    requests: u64,
+    rate_limited: u64,
+}
+
+/// State shared with the server task.
+#[derive(Debug)]
+struct Shared {
+    store: Mutex<Store>,
+    control: Mutex<Control>,
+}
+
+impl Shared {
+    fn store(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn control(&self) -> MutexGuard<'_, Control> {
+        self.control.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running emulator; it stops when dropped.
+#[derive(Debug)]
+pub struct Emulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Emulator {
+    /// Starts an emulator on 127.0.0.1 (a free port) holding one empty database per schema
+    /// entry, accepting the integration `tokens`. Must be called inside a tokio runtime.
+    pub async fn start(schemas: &NotionSchemas, tokens: &[&str]) -> std::io::Result<Emulator> {
+        let shared = Arc::new(Shared {
+            store: Mutex::new(Store::seeded(schemas)),
+            control: Mutex::new(Control {
+                tokens: tokens.iter().map(|t| t.to_string()).collect(),
+                ..Control::default()
+            }),
+        });
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let (tx, rx) = oneshot::channel::<()>();
+        let router = http::router(shared.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        Ok(Emulator {
+            addr,
+            shared,
+            shutdown: Some(tx),
+        })
+    }
+
+    /// Starts an emulator seeded from a schema file (as `flowc notion pull` writes it).
+    pub async fn start_from_file(path: &std::path::Path, tokens: &[&str]) -> std::io::Result<Emulator> {
+        let schemas =
+            NotionSchemas::load(path).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        Emulator::start(&schemas, tokens).await
+    }
+
+    /// Adds a property to a database's schema, as someone editing the database in Notion would.
+    pub fn add_property(&self, entity: &str, database: &str, name: &str, kind: &str) -> bool {
+        self.shared.store().add_property(entity, database, name, kind)
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, for `[connectors.notion] base_url`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The id given to `database` of `entity`.
+    pub fn database_id(&self, entity: &str, database: &str) -> Option<String> {
+        self.shared
+            .store()
+            .database_named(entity, database)
+            .map(|d| d.id.clone())
+    }
+
+    /// The id of the data source of `database` of `entity`.
+    pub fn data_source_id(&self, entity: &str, database: &str) -> Option<String> {
+        self.shared
+            .store()
+            .database_named(entity, database)
+            .map(|d| d.source_id.clone())
+    }
+
+    /// A configuration pointing at this emulator: every seeded database mapped to its id, every
+    /// entity's token read from `token_env`, and `base_url` set.
+    pub fn config(&self, token_env: &str) -> Config {
+        let mut config = Config::default();
+        for db in self.shared.store().databases.values() {
+            let entity = config
+                .entities
+                .entry(db.entity.clone())
+                .or_insert_with(|| EntityConfig {
+                    notion_token_env: Some(token_env.to_string()),
+                    ..EntityConfig::default()
+                });
+            entity.databases.insert(db.name.clone(), db.id.clone());
+        }
+        let mut table = toml::Table::new();
+        table.insert("base_url".into(), toml::Value::String(self.base_url()));
+        config.connectors.insert("notion".into(), table);
+        config
+    }
+
+    /// Accepts another integration token.
+    pub fn add_token(&self, token: &str) {
+        self.shared.control().tokens.insert(token.to_string());
+    }
+
+    /// Limits each token to `per_second` requests on average with bursts of `burst`
+    /// (`None`: unlimited, the default). Requests over the limit get 429 with `Retry-After`.
+    pub fn set_rate_limit(&self, limit: Option<(f64, u32)>) {
+        let mut control = self.shared.control();
+        control.rate = limit;
+        control.buckets.clear();
+    }
+
+    /// Answers the next `count` requests with `status` (e.g. 500, 503, 529, 429) instead of
+    /// handling them, with `Retry-After: retry_after` seconds when given.
+    pub fn fail_next(&self, count: usize, status: u16, retry_after: Option<u64>) {
+        let mut control = self.shared.control();
+        for _ in 0..count {
+            control.faults.push_back(Fault { status, retry_after });
+        }
+    }
+
+    /// Handles the next page write (create or update) — the change is stored — and then answers
+    /// `status` anyway, like a gateway timing out after Notion did the work. This is the case
+    /// idempotent creation exists for.
+    pub fn fail_next_write(&self, status: u16) {
+        self.shared.control().write_faults.push_back(Fault {
+            status,
+            retry_after: None,
+        });
+    }
+
+    /// Delays every answer by `latency`.
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.control().latency = latency;
+    }
+
+    /// Requests received so far (all of them, failed ones included).
+    pub fn request_count(&self) -> u64 {
+        self.shared.control().requests
+    }
+
+    /// Requests answered with 429 by the rate limit so far.
+    pub fn rate_limited_count(&self) -> u64 {
+        self.shared.control().rate_limited
+    }
+
+    /// The pages of `database` of `entity` in creation order, flattened as flows see them.
+    pub fn pages(&self, entity: &str, database: &str) -> Vec<Value> {
+        self.pages_json(entity, database)
+            .iter()
+            .map(flatten_page)
+            .collect()
+    }
+
+    /// The pages of `database` of `entity` in creation order, in Notion's JSON shape.
+    pub fn pages_json(&self, entity: &str, database: &str) -> Vec<serde_json::Value> {
+        let store = self.shared.store();
+        let Some(db) = store.database_named(entity, database) else {
+            return Vec::new();
+        };
+        store
+            .pages
+            .iter()
+            .filter(|p| p.database_id == db.id)
+            .map(store::page_json)
+            .collect()
+    }
+
+    /// Adds a page directly (no HTTP, no rate limit) from request-shaped property values, e.g.
+    /// `{"Name": {"title": [{"text": {"content": "Ada"}}]}}`; returns its id.
+    pub fn insert_page(
+        &self,
+        entity: &str,
+        database: &str,
+        properties: serde_json::Value,
+    ) -> Result<String, String> {
+        let mut store = self.shared.store();
+        let db = store
+            .database_named(entity, database)
+            .ok_or_else(|| format!("no database `{database}` for `{entity}`"))?
+            .id
+            .clone();
+        let index = store.create_page(&db, &properties)?;
+        Ok(store.pages[index].id.clone())
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The command line: formats, exit codes, colour and `explain`, run on the built binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const CLEAN: &str = r#"entity studio {
+  databases Contacts
+}
+
+flow greet for studio {
+  on manual
+  input { email: email }
+  step contact = notion.find_or_create(db: Contacts, match: { Email: input.email })
+  output { id: contact.id }
+}
+"#;
+
+const BROKEN: &str = r#"entity studio {
+  databases Contacts
+}
+
+flow greet for studio {
+  on manual
+  input { email: email }
+  step contact = notion.find_or_create(db: Contacts, match: { Email: input.email })
+  output { id: contcat.id }
+}
+"#;
+
+const WARNING: &str = r#"entity studio {
+  databases Contacts
+}
+
+flow greet for studio {
+  on manual
+  input { email: email, unused: text? }
+  step contact = notion.find_or_create(db: Contacts, match: { Email: input.email })
+  output { id: contact.id }
+}
+"#;
+
+/// A project folder with `flowc.toml` and the given files.
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    std::fs::write(dir.path().join("flowc.toml"), "[project]\nname = \"test\"\n").expect("write flowc.toml");
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create folders");
+        }
+        std::fs::write(path, text).expect("write a flow");
+    }
+    dir
+}
+
+fn flowc(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("COLUMNS")
+        .output()
+        .expect("flowc runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn clean_project_exits_0() {
+    let dir = project(&[("greet.flow", CLEAN)]);
+    let out = flowc(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no problems found"), "{}", stderr(&out));
+}
+
+#[test]
+fn errors_exit_1_with_a_rendered_report() {
+    let dir = project(&[("greet.flow", BROKEN)]);
+    let out = flowc(dir.path(), &["check", "."]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("E0201"), "{err}");
+    assert!(err.contains("unknown name `contcat`"), "{err}");
+    assert!(err.contains("did you mean `contact`?"), "{err}");
+    assert!(
+        err.contains("greet.flow:9:16"),
+        "paths are relative to the current folder: {err}"
+    );
+    assert!(err.contains("1 error found"), "{err}");
+    assert!(!err.contains('\u{1b}'), "NO_COLOR means no escape codes: {err}");
+}
+
+#[test]
+fn json_format_has_the_documented_shape() {
+    let dir = project(&[("greet.flow", BROKEN)]);
+    let out = flowc(dir.path(), &["check", "--format", "json", "greet.flow"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout is one JSON document");
+    assert_eq!(doc["errors"], 1);
+    assert_eq!(doc["warnings"], 0);
+    let diagnostics = doc["diagnostics"].as_array().expect("a list");
+    assert_eq!(diagnostics.len(), 1);
+    let d = &diagnostics[0];
+    assert_eq!(d["file"], "greet.flow");
+    assert_eq!(d["code"], "E0201");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["message"], "unknown name `contcat`");
+    assert_eq!(d["line"], 9);
+    assert_eq!(d["column"], 16);
+    assert_eq!(d["end_line"], 9);
+    assert_eq!(d["end_column"], 23);
+    assert_eq!(d["help"], "did you mean `contact`?");
+    let keys: Vec<&str> = d
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "file",
+            "code",
+            "severity",
+            "message",
+            "line",
+            "column",
+            "end_line",
+            "end_column",
+            "help"
+        ]
+    );
+}
+
+#[test]
+fn github_format_prints_workflow_commands() {
+    let dir = project(&[("greet.flow", BROKEN)]);
+    let out = flowc(dir.path(), &["check", "--format", "github"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let line = text.lines().next().expect("one line");
+    assert!(
+        line.starts_with("::error file=greet.flow,line=9,col=16,endLine=9,endColumn=23,title=E0201::unknown name `contcat`"),
+        "{line}"
+    );
+    assert!(
+        line.contains("%0A"),
+        "newlines in the message are escaped: {line}"
+    );
+}
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let dir = project(&[("greet.flow", WARNING)]);
+    let out = flowc(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("W0004"));
+    assert!(stderr(&out).contains("1 warning found"), "{}", stderr(&out));
+    let out = flowc(dir.path(), &["check", "--deny-warnings"]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = flowc(dir.path(), &["check", "--format", "github"]);
+    assert!(
+        stdout(&out).starts_with("::warning file=greet.flow,"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn only_files_under_the_given_paths_are_reported() {
+    // The entity is declared once, in the good file; the bad file's flow uses it.
+    let bad = BROKEN.replace("entity studio {\n  databases Contacts\n}\n", "");
+    let dir = project(&[("good/greet.flow", CLEAN), ("bad/greet.flow", &bad)]);
+    let out = flowc(dir.path(), &["check", "good"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = flowc(dir.path(), &["check", "bad", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    assert_eq!(doc["diagnostics"][0]["file"], "bad/greet.flow");
+}
+
+#[test]
+fn missing_path_exits_2() {
+    let dir = project(&[("greet.flow", CLEAN)]);
+    let out = flowc(dir.path(), &["check", "nowhere.flow"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("`nowhere.flow` does not exist"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bad_format_is_a_usage_error() {
+    let dir = project(&[("greet.flow", CLEAN)]);
+    let out = flowc(dir.path(), &["check", "--format", "xml"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn explain_prints_the_page() {
+    let dir = project(&[]);
+    let out = flowc(dir.path(), &["explain", "E0201"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        stdout(&out).starts_with("# E0201: unknown name"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("```flow wrong"));
+    let out = flowc(dir.path(), &["explain", "e0201"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = flowc(dir.path(), &["explain", "unknown-name"]);
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn explain_unknown_code_exits_2() {
+    let dir = project(&[]);
+    let out = flowc(dir.path(), &["explain", "E9999"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains("`E9999` is not a diagnostic code"), "{err}");
+    assert!(err.contains("flowc check"), "says where codes come from: {err}");
+}
+
+#[test]
+fn a_file_that_is_not_a_flow_is_a_usage_error() {
+    let dir = project(&[("greet.flow", CLEAN), ("notes.md", "# notes")]);
+    let out = flowc(dir.path(), &["check", "notes.md"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is not a `.flow` file"), "{}", stderr(&out));
+}
+
+#[test]
+fn several_paths_of_one_project_report_each_file_once() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    // No flowc.toml: the folder is the project.
+    let second = BROKEN
+        .replace("entity studio {\n  databases Contacts\n}\n", "")
+        .replace("greet", "again");
+    std::fs::write(dir.path().join("greet.flow"), BROKEN).expect("write");
+    std::fs::write(dir.path().join("again.flow"), second).expect("write");
+    let out = flowc(
+        dir.path(),
+        &["check", "--format", "json", "greet.flow", "again.flow", "."],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let files: Vec<&str> = doc["diagnostics"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|d| d["file"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(files, ["again.flow", "greet.flow"]);
+}

@@ -1,0 +1,54 @@
+//! Checking one source as a whole project, and rendering diagnostics as users see them.
+
+use std::path::{Path, PathBuf};
+
+use flowc::config::Config;
+use flowc::diagnostic::{render, Code, Diagnostic, RenderOptions, Sources};
+use flowc::{Project, Registry};
+
+/// The folder holding the pulled Notion schema the examples are checked against.
+pub fn fixture_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/check/fixture")
+}
+
+/// Checks `text` as the only file `name` of a project rooted at `root`.
+pub fn check_one(root: &Path, name: &str, text: &str) -> (Sources, Vec<Diagnostic>) {
+    let mut config = Config::default();
+    config.webhooks.insert(
+        "amelia".to_string(),
+        flowc::config::WebhookConfig {
+            scheme: "hmac-sha256".to_string(),
+            header: "X-Signature".to_string(),
+            secret_env: "AMELIA_SECRET".to_string(),
+        },
+    );
+    let project = Project::from_sources(root, config, [(name, text)]);
+    let diagnostics = flowc::check(&project, &Registry::declared_builtins()).sorted();
+    // Rendered with the bare file name, so snapshots do not depend on where the repository is.
+    let mut sources = Sources::new();
+    for (_, file) in project.sources.iter() {
+        sources.add(
+            file.path.strip_prefix(root).unwrap_or(&file.path),
+            file.text.clone(),
+        );
+    }
+    (sources, diagnostics)
+}
+
+/// Every diagnostic rendered without colour at width 100.
+pub fn render_all(sources: &Sources, diagnostics: &[Diagnostic]) -> String {
+    let options = RenderOptions {
+        color: false,
+        width: 100,
+    };
+    diagnostics
+        .iter()
+        .map(|d| render(d, sources, options))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The Notion property codes: they need the schema pass, which may not be built yet.
+pub fn is_notion_code(code: Code) -> bool {
+    code.as_str().starts_with("E08")
+}
