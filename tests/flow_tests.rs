@@ -139,3 +139,34 @@ fn build_writes_plans_and_graph_draws() {
     assert_eq!(ambiguous.status.code(), Some(2));
     assert!(text(&ambiguous.stderr).contains("pick one with --flow"));
 }
+
+#[test]
+fn run_without_dry_run_uses_the_configured_connectors() {
+    let file = fixtures().join("passing/booking.flow");
+    let out = flowc(&[
+        "run",
+        file.to_str().unwrap(),
+        "--flow",
+        "hello",
+        "--input",
+        r#"{"name": "Ann"}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["greeting"], "Hi Ann");
+    // A real call with no configuration fails with the reason, and exit code 1.
+    let out = flowc(&[
+        "run",
+        file.to_str().unwrap(),
+        "--flow",
+        "triage",
+        "--input",
+        r#"{"kind": "x"}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("step other failed"),
+        "{}",
+        text(&out.stderr)
+    );
+}

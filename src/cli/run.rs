@@ -88,6 +88,68 @@ impl Store for Progress {
     }
 }
 
+/// A built-in connector that could not be set up from `flowc.toml`: its calls fail saying why.
+struct Unconfigured {
+    manifest: crate::connectors::Manifest,
+    reason: String,
+}
+
+#[async_trait::async_trait]
+impl crate::connectors::Connector for Unconfigured {
+    fn manifest(&self) -> &crate::connectors::Manifest {
+        &self.manifest
+    }
+
+    async fn call(
+        &self,
+        _call: crate::connectors::ActionCall,
+    ) -> Result<crate::value::Value, crate::connectors::ConnectorError> {
+        Err(crate::connectors::ConnectorError::permanent(format!(
+            "connector `{}` is not configured: {}",
+            self.manifest.name, self.reason
+        )))
+    }
+}
+
+/// The real built-in connectors, configured from the project's `flowc.toml`.
+fn real_connectors(project: &Project) -> Vec<Arc<dyn crate::connectors::Connector>> {
+    use crate::connectors::{email, http, notion, survey, Connector};
+    let (config, root) = (&project.config, project.root.as_path());
+    let built: Vec<(crate::connectors::Manifest, Result<Arc<dyn Connector>, String>)> = vec![
+        (
+            notion::manifest(),
+            notion::NotionConnector::from_config(config)
+                .map(|c| Arc::new(c) as Arc<dyn Connector>)
+                .map_err(|e| e.to_string()),
+        ),
+        (
+            email::manifest(),
+            email::EmailConnector::from_config(config, root)
+                .map(|c| Arc::new(c) as Arc<dyn Connector>)
+                .map_err(|e| e.message),
+        ),
+        (
+            http::manifest(),
+            http::HttpConnector::from_config(config, root)
+                .map(|c| Arc::new(c) as Arc<dyn Connector>)
+                .map_err(|e| e.message),
+        ),
+        (
+            survey::manifest(),
+            survey::SurveyConnector::from_config(config, root)
+                .map(|c| Arc::new(c) as Arc<dyn Connector>)
+                .map_err(|e| e.message),
+        ),
+    ];
+    built
+        .into_iter()
+        .map(|(manifest, c)| match c {
+            Ok(c) => c,
+            Err(reason) => Arc::new(Unconfigured { manifest, reason }) as Arc<dyn Connector>,
+        })
+        .collect()
+}
+
 fn read_input(text: &str) -> Result<serde_json::Value, CliError> {
     let text = match text.strip_prefix('@') {
         Some(path) => {
@@ -109,9 +171,17 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Io(e.to_string()))?;
     runtime.block_on(async {
         let recording = Recording::new();
+        let connectors = if args.dry_run {
+            Vec::new()
+        } else {
+            real_connectors(&project)
+        };
         let mut builder = Engine::builder()
             .project_value(project)
             .store(Arc::new(Progress(MemoryStore::new())));
+        for c in connectors {
+            builder = builder.connector(c);
+        }
         if args.dry_run {
             let clock = Arc::new(VirtualClock::new(chrono::Utc::now()));
             for m in crate::connectors::builtin_manifests() {
