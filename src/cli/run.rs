@@ -115,7 +115,8 @@ impl crate::connectors::Connector for Unconfigured {
 fn real_connectors(project: &Project) -> Vec<Arc<dyn crate::connectors::Connector>> {
     use crate::connectors::{email, http, notion, survey, Connector};
     let (config, root) = (&project.config, project.root.as_path());
-    let built: Vec<(crate::connectors::Manifest, Result<Arc<dyn Connector>, String>)> = vec![
+    type Built = (crate::connectors::Manifest, Result<Arc<dyn Connector>, String>);
+    let built: Vec<Built> = vec![
         (
             notion::manifest(),
             notion::NotionConnector::from_config(config)
