@@ -990,3 +990,28 @@ async fn shutdown_lets_running_steps_finish_and_refuses_new_instances() {
         Err(EngineError::ShuttingDown)
     );
 }
+
+#[tokio::test]
+async fn emit_wakes_waiting_instances_and_starts_triggered_flows() {
+    let r = rig(&format!(
+        "{E} flow waiter for e {{ input {{ id: text }} step d = wait for event \"task.done\" where event.task_id == input.id output {{ done: d.task_id }} }}
+         flow done for e {{ input {{ id: text }} emit \"task.done\" {{ task_id: input.id }} }}
+         flow announce for e {{ on event \"task.done\" input {{ task_id: text }} step a = svc.do(key: \"announce\", n: input.task_id) }}"
+    ));
+    let w1 = r.engine.start("waiter", json!({ "id": "t1" })).await.unwrap();
+    let w2 = r.engine.start("waiter", json!({ "id": "t2" })).await.unwrap();
+    let (_, out) = run(&r, "done", json!({ "id": "t1" })).await;
+    assert!(out.is_ok());
+    assert_eq!(
+        r.engine.output(&w1).await.unwrap().get("done"),
+        &Value::text("t1")
+    );
+    assert_eq!(
+        r.engine.status(&w2).unwrap(),
+        InstanceStatus::Running,
+        "the filter holds it back"
+    );
+    let announced = r.svc.calls_for("announce");
+    assert_eq!(announced.len(), 1);
+    assert_eq!(announced[0].call.arg("n"), &Value::text("t1"));
+}

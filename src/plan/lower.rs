@@ -208,6 +208,14 @@ impl<'p> Lowerer<'p> {
                     .collect()
             })
             .unwrap_or_default();
+        let on_events = flow
+            .triggers
+            .iter()
+            .filter_map(|t| match &t.kind {
+                ast::TriggerKind::Event { name } => Some(name.value.clone()),
+                _ => None,
+            })
+            .collect();
         Ok(FlowPlan {
             key,
             name: flow.name.name.clone(),
@@ -215,6 +223,7 @@ impl<'p> Lowerer<'p> {
             input,
             body,
             on_error,
+            on_events,
         })
     }
 

@@ -58,6 +58,9 @@ pub struct FlowPlan {
     pub body: SubPlan,
     /// `on error { ... }`
     pub on_error: Option<SubPlan>,
+    /// Events that start this flow (`on event "contact.created"`); the payload is the input.
+    #[serde(default)]
+    pub on_events: Vec<String>,
 }
 
 /// An input field.

@@ -108,6 +108,7 @@ pub(crate) type FlowHook = Arc<dyn Fn(&str, &str, &Value) -> Option<StubAnswer> 
 
 struct Inner {
     flow_hook: Option<FlowHook>,
+    start_triggered: bool,
     pacer: Pacer,
     globals: Globals,
     flows: HashMap<String, Arc<FlowRt>>,
@@ -169,6 +170,7 @@ pub struct EngineBuilder {
     global_limit: Option<usize>,
     per_instance_limit: Option<usize>,
     flow_hook: Option<FlowHook>,
+    no_triggers: bool,
 }
 
 impl EngineBuilder {
@@ -217,6 +219,13 @@ impl EngineBuilder {
     /// Connector calls in flight per instance (default 64).
     pub fn max_steps_per_instance(mut self, n: usize) -> Self {
         self.per_instance_limit = Some(n.max(1));
+        self
+    }
+
+    /// Whether `emit` starts the flows declared `on event` with its name (default: yes; flow
+    /// tests run one instance and turn it off).
+    pub fn start_triggered_flows(mut self, yes: bool) -> Self {
+        self.no_triggers = !yes;
         self
     }
 
@@ -301,6 +310,7 @@ impl EngineBuilder {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let inner = Arc::new(Inner {
             flow_hook: self.flow_hook,
+            start_triggered: !self.no_triggers,
             pacer: Pacer::default(),
             globals: Globals {
                 entities,
@@ -674,6 +684,7 @@ impl Inner {
                         self.wake_driver();
                     }
                 }
+                Effect::Emit { name, payload } => self.broadcast(cell, &name, &payload),
                 Effect::Finished {
                     waiters,
                     parent,
@@ -689,6 +700,37 @@ impl Inner {
                         });
                     }
                 }
+            }
+        }
+    }
+
+    /// Delivers an emitted event to every other instance waiting for it, and starts the flows
+    /// it triggers (`on event "name"`) with the payload as input.
+    fn broadcast(self: &Arc<Self>, from: &Arc<Cell>, name: &str, payload: &Value) {
+        let cells: Vec<Arc<Cell>> = self
+            .instances
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|c| !Arc::ptr_eq(c, from))
+            .cloned()
+            .collect();
+        for cell in cells {
+            self.react(&cell, |inst, ctx| inst.on_broadcast(ctx, name, payload));
+        }
+        if !self.start_triggered {
+            return;
+        }
+        let mut triggered: Vec<&String> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.plan.on_events.iter().any(|e| e == name))
+            .map(|(k, _)| k)
+            .collect();
+        triggered.sort();
+        for key in triggered {
+            if let Err(e) = self.start(key, payload.to_json(), None) {
+                tracing::warn!(event = name, flow = %key, "event did not start the flow: {e}");
             }
         }
     }

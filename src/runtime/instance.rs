@@ -146,6 +146,11 @@ pub(crate) enum Effect {
         node: u32,
         step: String,
     },
+    /// `emit`: wake instances waiting for the event, start flows it triggers.
+    Emit {
+        name: String,
+        payload: Value,
+    },
     Finished {
         waiters: Vec<oneshot::Sender<()>>,
         parent: Option<ParentLink>,
@@ -626,9 +631,13 @@ impl Instance {
                     ctx,
                     EventKind::Emitted {
                         name: event.clone(),
-                        payload,
+                        payload: payload.clone(),
                     },
                 );
+                fx.push(Effect::Emit {
+                    name: event.clone(),
+                    payload,
+                });
                 q.push_back(Work::Finish(s, n, NState::Done, Value::Null));
             }
             NodeKind::Fail { message } => {
@@ -1246,6 +1255,32 @@ impl Instance {
                 self.drive(ctx, q, &mut fx);
             }
             None => self.inbox.push((name.to_string(), payload)),
+        }
+        fx
+    }
+
+    /// An event emitted by some instance: it ends a matching wait here, if there is one (and
+    /// is otherwise not kept, unlike a signal addressed to this instance).
+    pub(crate) fn on_broadcast(&mut self, ctx: &Ctx, name: &str, payload: &Value) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if self.status.is_final() || self.event_waits.is_empty() {
+            return fx;
+        }
+        let pos = self.event_waits.iter().position(|w| {
+            w.event == name && self.active(w.scope) && self.filter_accepts(ctx, w.scope, w.node, payload)
+        });
+        if let Some(i) = pos {
+            self.record(
+                ctx,
+                EventKind::EventReceived {
+                    name: name.to_string(),
+                    payload: payload.clone(),
+                },
+            );
+            let w = self.event_waits.remove(i);
+            let mut q = VecDeque::new();
+            self.end_event_wait(ctx, w.scope, w.node, payload.clone(), false, &mut q);
+            self.drive(ctx, q, &mut fx);
         }
         fx
     }

@@ -197,6 +197,7 @@ async fn run_inner(
     let mut builder = Engine::builder()
         .project_value(project.clone())
         .clock(clock.clone())
+        .start_triggered_flows(false)
         .flow_hook(Arc::new(move |key: &str, step: &str, input: &Value| {
             hook_recording.answer_flow(key, step, input, hook_clock.now())
         }));
