@@ -170,3 +170,18 @@ fn run_without_dry_run_uses_the_configured_connectors() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn dry_run_of_a_flow_waiting_for_an_unsent_event_stops_with_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("flowc.toml"), "[project]\nname = \"t\"\n").unwrap();
+    let file = dir.path().join("w.flow");
+    std::fs::write(
+        &file,
+        "entity e {}\nflow w for e {\n  on manual\n  step r = wait for event \"never\"\n  output { r }\n}\n",
+    )
+    .unwrap();
+    let out = flowc(&["run", file.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("waits for an event that a dry run never sends"));
+}

@@ -8,8 +8,8 @@ use super::CliError;
 use crate::diagnostic::FileId;
 use crate::project::Project;
 use crate::runtime::{
-    Engine, EngineError, Event, EventKind, MemoryStore, Recording, RecordingConnector, Store, TimerRecord,
-    VirtualClock,
+    wait_for_end, Engine, EngineError, Event, EventKind, MemoryStore, Recording, RecordingConnector, Store,
+    TimerRecord, VirtualClock,
 };
 
 /// Arguments of `flowc run`.
@@ -183,12 +183,16 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         for c in connectors {
             builder = builder.connector(c);
         }
+        let virtual_clock = Arc::new(VirtualClock::new(chrono::Utc::now()));
         if args.dry_run {
-            let clock = Arc::new(VirtualClock::new(chrono::Utc::now()));
             for m in crate::connectors::builtin_manifests() {
-                builder = builder.connector(RecordingConnector::new(m, recording.clone(), clock.clone()));
+                builder = builder.connector(RecordingConnector::new(
+                    m,
+                    recording.clone(),
+                    virtual_clock.clone(),
+                ));
             }
-            builder = builder.clock(clock);
+            builder = builder.clock(virtual_clock.clone());
         }
         let engine = match builder.build() {
             Ok(e) => e,
@@ -207,6 +211,14 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                 return Ok(ExitCode::from(1));
             }
         };
+        // On the virtual clock an instance waiting for an event nobody sends would wait forever.
+        if args.dry_run && !wait_for_end(&engine, &id, &virtual_clock).await {
+            eprintln!("error: the instance waits for an event that a dry run never sends");
+            eprintln!(
+                "help: give the wait a `timeout`, or test the flow with `send event` in a `test` block"
+            );
+            return Ok(ExitCode::from(1));
+        }
         let result = engine.output(&id).await;
         engine.shutdown().await;
         if args.dry_run {

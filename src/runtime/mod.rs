@@ -26,4 +26,4 @@ pub use recording::{synthesise, RecordedCall, Recording, RecordingConnector, Stu
 pub use retry::next_delay;
 pub use store::{MemoryStore, Store, TimerRecord};
 pub use templates::Rendered;
-pub use testing::{run_tests, subset, TestReport};
+pub use testing::{run_tests, subset, wait_for_end, TestReport};

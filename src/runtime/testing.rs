@@ -290,7 +290,9 @@ async fn run_inner(
     Ok(())
 }
 
-async fn wait_for_end(engine: &Engine, id: &InstanceId, clock: &VirtualClock) -> bool {
+/// Waits until the instance ends; `false` when it never can (nothing runs and no timer is set,
+/// so it waits for an event nobody will send).
+pub async fn wait_for_end(engine: &Engine, id: &InstanceId, clock: &VirtualClock) -> bool {
     let mut idle_checks = 0;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
