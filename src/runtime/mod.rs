@@ -2,11 +2,13 @@
 //!
 //! Embedding: build an [`Engine`] with [`Engine::builder`], [`Engine::start`] instances, then
 //! [`Engine::signal`], [`Engine::cancel`], [`Engine::status`], [`Engine::output`] and finally
-//! [`Engine::shutdown`]. Tests use a [`VirtualClock`] so waits take no real time.
+//! [`Engine::shutdown`]. Tests use a [`VirtualClock`] so waits take no real time, and
+//! [`RecordingConnector`]s to see the calls a flow makes. After a restart with a durable
+//! [`Store`], [`Engine::recover`] resumes unfinished instances from their history.
 
 mod clock;
 mod engine;
-pub mod eval;
+pub(crate) mod eval;
 mod event;
 mod input;
 mod instance;
@@ -22,8 +24,6 @@ pub use clock::{Clock, Sleep, SystemClock, VirtualClock};
 pub use engine::{Engine, EngineBuilder, EngineError, InstanceId};
 pub use event::{Event, EventKind};
 pub use instance::InstanceStatus;
-pub use recording::{synthesise, RecordedCall, Recording, RecordingConnector, StubAnswer, StubKey};
-pub use retry::next_delay;
+pub use recording::{RecordedCall, Recording, RecordingConnector, StubAnswer, StubKey};
 pub use store::{MemoryStore, Store, TimerRecord};
-pub use templates::Rendered;
-pub use testing::{run_tests, subset, wait_for_end, TestReport};
+pub(crate) use testing::{run_tests, wait_for_end, TestReport};
