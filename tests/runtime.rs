@@ -1015,3 +1015,22 @@ async fn emit_wakes_waiting_instances_and_starts_triggered_flows() {
     assert_eq!(announced.len(), 1);
     assert_eq!(announced[0].call.arg("n"), &Value::text("t1"));
 }
+
+#[tokio::test]
+async fn finished_instances_can_be_forgotten_but_not_running_ones() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ output {{ ok: true }} }} flow w for e {{ step x = wait for event \"never\" }}"
+    ));
+    let (id, _) = run(&r, "f", json!({})).await;
+    let waiting = r.engine.start("w", json!({})).await.unwrap();
+    assert!(!r.engine.forget(&waiting));
+    assert!(r.engine.forget(&id));
+    assert!(matches!(
+        r.engine.status(&id),
+        Err(EngineError::UnknownInstance(_))
+    ));
+    assert!(
+        !r.engine.history(&id).is_empty(),
+        "the history stays in the store"
+    );
+}

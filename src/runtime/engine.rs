@@ -454,6 +454,17 @@ impl Engine {
         Ok(self.inner.cell(id)?.lock().status.clone())
     }
 
+    /// Drops a finished instance from memory (its history stays in the store). Long-running
+    /// hosts call this once they have its output; returns whether it was dropped.
+    pub fn forget(&self, id: &InstanceId) -> bool {
+        let mut map = self.inner.instances.lock().unwrap_or_else(|e| e.into_inner());
+        let finished = map.get(&id.0).is_some_and(|c| c.lock().status.is_final());
+        if finished {
+            map.remove(&id.0);
+        }
+        finished
+    }
+
     /// The instance's history.
     pub fn history(&self, id: &InstanceId) -> Vec<Event> {
         self.inner.store.history(&id.0)
