@@ -818,7 +818,7 @@ async fn cancelling_a_parent_cancels_its_sub_flows() {
          flow helper for e {{ input {{ x: number }} step w = wait for event \"go\" output {{ x: input.x }} }}"
     ));
     let id = r.engine.start("main", json!({})).await.unwrap();
-    let child = flowc::runtime::InstanceId("helper-2".into());
+    let child = flowc::runtime::InstanceId(format!("{id}/h"));
     assert_eq!(r.engine.status(&child).unwrap(), InstanceStatus::Running);
     r.engine.cancel(&id).await.unwrap();
     assert_eq!(r.engine.status(&child).unwrap(), InstanceStatus::Cancelled);
@@ -1032,5 +1032,71 @@ async fn finished_instances_can_be_forgotten_but_not_running_ones() {
     assert!(
         !r.engine.history(&id).is_empty(),
         "the history stays in the store"
+    );
+}
+
+#[tokio::test]
+async fn sub_flows_resume_with_their_parent() {
+    use flowc::runtime::{MemoryStore, SystemClock};
+    let store = Arc::new(MemoryStore::new());
+    let src = format!(
+        "{E} flow main for e {{ step h = helper(x: 1) output {{ y: h.y }} }}
+         flow helper for e {{ input {{ x: number }} step a = svc.do(key: \"a\", n: input.x) wait 1d
+           step b = svc.do(key: \"b\", n: a.v) output {{ y: b.v }} }}"
+    );
+    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src.as_str())]);
+    let svc1 = Svc::new(Arc::new(SystemClock));
+    let e1 = Engine::builder()
+        .project_value(project.clone())
+        .connector(svc1.clone())
+        .store(store.clone())
+        .build()
+        .unwrap();
+    let id = e1.start("main", json!({})).await.unwrap();
+    let child = flowc::runtime::InstanceId(format!("{id}/h"));
+    for _ in 0..100 {
+        if e1
+            .history(&child)
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::WaitStarted { .. }))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    e1.shutdown().await;
+    let clock = Arc::new(VirtualClock::new(Utc::now()));
+    let svc2 = Svc::new(clock.clone());
+    let e2 = Engine::builder()
+        .project_value(project)
+        .connector(svc2.clone())
+        .store(store.clone())
+        .clock(clock)
+        .build()
+        .unwrap();
+    assert_eq!(
+        e2.recover().await,
+        vec![id.clone()],
+        "only the parent is resumed directly"
+    );
+    let out = tokio::time::timeout(Duration::from_secs(10), e2.output(&id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.get("y"), &Value::Number(1.0));
+    assert_eq!(svc1.calls_for("a").len(), 1);
+    assert_eq!(
+        svc2.calls_for("a").len(),
+        0,
+        "the child is resumed, not started again"
+    );
+    assert_eq!(svc2.calls_for("b").len(), 1);
+    assert_eq!(e2.status(&child).unwrap(), InstanceStatus::Completed);
+    // New top-level instances do not reuse stored ids.
+    let next = e2.start("main", json!({})).await.unwrap();
+    assert_ne!(next, id);
+    assert_eq!(
+        e2.history(&next).len(),
+        e2.history(&next).last().map(|e| e.seq as usize + 1).unwrap()
     );
 }

@@ -334,6 +334,16 @@ impl EngineBuilder {
             idle: Notify::new(),
             shutting_down: AtomicBool::new(false),
         });
+        // Ids continue after those the store already holds, so no history is appended to twice.
+        let taken = inner
+            .store
+            .instances()
+            .iter()
+            .filter_map(|id| id.rsplit_once('-').and_then(|(_, n)| n.parse::<u64>().ok()))
+            .max();
+        if let Some(n) = taken {
+            inner.next_id.store(n + 1, Ordering::Relaxed);
+        }
         clock.enter();
         tokio::spawn(timer_driver(inner.clone()));
         Ok(Engine { inner })
@@ -552,8 +562,15 @@ impl Inner {
         }
         let flow = self.resolve(flow)?;
         let input = input::validate(&flow.plan.input, &input).map_err(EngineError::InvalidInput)?;
-        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{}-{n}", flow.plan.name);
+        // A sub-flow's id derives from its parent's step, so a parent resumed after a restart
+        // finds the same child again instead of starting another.
+        let id = match &parent {
+            Some(p) => format!("{}/{}", p.id, p.step),
+            None => {
+                let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+                format!("{}-{n}", flow.plan.name)
+            }
+        };
         let entity = flow.plan.entity.clone();
         let cell = Arc::new(Cell {
             inst: Mutex::new(Instance::new(id.clone(), flow, input, entity, parent)),
@@ -650,10 +667,14 @@ impl Inner {
                     let parent_id = cell.lock().id.clone();
                     let link = ParentLink {
                         id: parent_id,
+                        step,
                         cell: cell.clone(),
                         scope,
                         node,
                     };
+                    if self.reattach_child(&link) {
+                        continue;
+                    }
                     match self.start(&key, input.to_json(), Some(link)) {
                         Ok(child) => cell.lock().children.push(child.0),
                         Err(e) => {
@@ -713,6 +734,64 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// After a restart: if the sub-flow instance of this step already exists in the store, its
+    /// result (when it ended) or the resumed instance (when it did not) answers the parent.
+    fn reattach_child(self: &Arc<Self>, link: &ParentLink) -> bool {
+        let child_id = format!("{}/{}", link.id, link.step);
+        if self.cell(&InstanceId(child_id.clone())).is_ok() {
+            return false;
+        }
+        let history = self.store.history(&child_id);
+        let Some(EventKind::InstanceStarted { flow, input, .. }) = history.first().map(|e| &e.kind) else {
+            return false;
+        };
+        let ended = history.iter().rev().find_map(|e| match &e.kind {
+            EventKind::InstanceCompleted => Some(Ok(history
+                .iter()
+                .rev()
+                .find_map(|e| match &e.kind {
+                    EventKind::Output { value } => Some(value.clone()),
+                    _ => None,
+                })
+                .unwrap_or(Value::Null))),
+            EventKind::InstanceFailed { step, message, class } => Some(Err(ConnectorError::new(
+                crate::connectors::ErrorClass::from_name(class)
+                    .unwrap_or(crate::connectors::ErrorClass::Permanent),
+                format!("{step}: {message}"),
+            ))),
+            EventKind::InstanceCancelled => Some(Err(ConnectorError::permanent("cancelled"))),
+            _ => None,
+        });
+        let (scope, node) = (link.scope, link.node);
+        if let Some(result) = ended {
+            let r: CallResult = result.map(|v| (v, 1)).map_err(|e| (e, 1));
+            self.react(&link.cell, |inst, ctx| {
+                inst.on_call_result(ctx, scope, node, r, false)
+            });
+            return true;
+        }
+        let Ok(flow) = self.resolve(flow) else {
+            return false;
+        };
+        let entity = flow.plan.entity.clone();
+        let cell = Arc::new(Cell {
+            inst: Mutex::new(Instance::new(
+                child_id.clone(),
+                flow,
+                input.clone(),
+                entity,
+                Some(link.clone()),
+            )),
+        });
+        self.instances
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(child_id.clone(), cell.clone());
+        link.cell.lock().children.push(child_id);
+        self.react(&cell, |inst, ctx| inst.resume(ctx, &history));
+        true
     }
 
     /// Delivers an emitted event to every other instance waiting for it, and starts the flows

@@ -162,6 +162,8 @@ pub(crate) enum Effect {
 #[derive(Clone)]
 pub(crate) struct ParentLink {
     pub(crate) id: String,
+    /// The parent's step path (the child's id is `parent/step`).
+    pub(crate) step: String,
     pub(crate) cell: Arc<super::engine::Cell>,
     pub(crate) scope: u32,
     pub(crate) node: u32,
