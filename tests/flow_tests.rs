@@ -31,7 +31,7 @@ fn passing_tests_pass() {
     );
     assert!(stdout.contains("test \"practitioner lookup falls back\" for wellness_booking ... ok"));
     assert!(stdout.contains("test \"artists go to the art task\" for triage ... ok"));
-    assert!(stdout.contains("5 passed, 0 failed"));
+    assert!(stdout.contains("6 passed, 0 failed"));
 }
 
 #[test]
