@@ -1100,3 +1100,29 @@ async fn sub_flows_resume_with_their_parent() {
         e2.history(&next).last().map(|e| e.seq as usize + 1).unwrap()
     );
 }
+
+#[tokio::test]
+async fn dropping_the_engine_ends_its_timer_driver() {
+    let clock = Arc::new(VirtualClock::new(t0()));
+    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", "entity e {}")]);
+    let engine = Engine::builder()
+        .project_value(project)
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    tokio::task::yield_now().await;
+    assert!(
+        Arc::strong_count(&clock) > 1,
+        "the engine and its driver hold the clock"
+    );
+    drop(engine);
+    // Once the driver has seen the engine is gone it ends, dropping its handle on the clock.
+    for _ in 0..100 {
+        if Arc::strong_count(&clock) == 1 {
+            assert_eq!(clock.busy(), 0);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("the timer driver is still running");
+}

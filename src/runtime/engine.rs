@@ -121,7 +121,7 @@ struct Inner {
     next_id: AtomicU64,
     timers: Mutex<BTreeMap<(DateTime<Utc>, u64), TimerEntry>>,
     timer_seq: AtomicU64,
-    timer_notify: Notify,
+    timer_notify: Arc<Notify>,
     driver_token: AtomicBool,
     global: Arc<Semaphore>,
     in_flight: AtomicUsize,
@@ -327,7 +327,7 @@ impl EngineBuilder {
             next_id: AtomicU64::new(1),
             timers: Mutex::new(BTreeMap::new()),
             timer_seq: AtomicU64::new(1),
-            timer_notify: Notify::new(),
+            timer_notify: Arc::new(Notify::new()),
             driver_token: AtomicBool::new(false),
             global: Arc::new(Semaphore::new(self.global_limit.unwrap_or(1024))),
             in_flight: AtomicUsize::new(0),
@@ -345,7 +345,7 @@ impl EngineBuilder {
             inner.next_id.store(n + 1, Ordering::Relaxed);
         }
         clock.enter();
-        tokio::spawn(timer_driver(inner.clone()));
+        tokio::spawn(timer_driver(Arc::downgrade(&inner), inner.timer_notify.clone()));
         Ok(Engine { inner })
     }
 }
@@ -987,9 +987,17 @@ async fn sleep_for(inner: &Inner, delay: Duration) {
     sleep.await;
 }
 
-/// The one task that wakes suspended instances when their timers are due.
-async fn timer_driver(inner: Arc<Inner>) {
+/// The one task that wakes suspended instances when their timers are due. It holds the engine
+/// only while it works, so dropping every [`Engine`] handle ends it.
+async fn timer_driver(weak: std::sync::Weak<Inner>, notify: Arc<Notify>) {
+    let Some(clock) = weak.upgrade().map(|i| i.clock.clone()) else {
+        return;
+    };
     loop {
+        let Some(inner) = weak.upgrade() else {
+            clock.leave();
+            return;
+        };
         // Busy here: one unit of work is ours.
         if inner.driver_token.swap(false, Ordering::SeqCst) {
             inner.clock.leave();
@@ -1016,31 +1024,43 @@ async fn timer_driver(inner: Arc<Inner>) {
         if next.is_some_and(|t| t <= inner.clock.now()) {
             continue;
         }
-        let notified = inner.timer_notify.notified();
+        let notified = notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         if inner.driver_token.load(Ordering::SeqCst) {
             continue;
         }
         let sleep = next.map(|t| inner.clock.sleep_until(t));
-        inner.clock.leave();
+        clock.leave();
+        drop(inner);
         match sleep {
             Some(sleep) => {
                 tokio::select! {
                     _ = sleep => {}
                     _ = &mut notified => {
-                        if !inner.driver_token.swap(false, Ordering::SeqCst) {
-                            inner.clock.enter();
+                        let token = weak.upgrade().is_some_and(|i| i.driver_token.swap(false, Ordering::SeqCst));
+                        if !token {
+                            clock.enter();
                         }
                     }
                 }
             }
             None => {
                 notified.await;
-                if !inner.driver_token.swap(false, Ordering::SeqCst) {
-                    inner.clock.enter();
+                let token = weak
+                    .upgrade()
+                    .is_some_and(|i| i.driver_token.swap(false, Ordering::SeqCst));
+                if !token {
+                    clock.enter();
                 }
             }
         }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Wake the timer driver so that it sees the engine is gone and ends.
+        self.timer_notify.notify_one();
     }
 }
