@@ -343,23 +343,39 @@ fn stmt() -> BoxedStrategy<Stmt> {
             value,
             span: sp(),
         })),
-        expr().prop_map(|e| Stmt::Wait(Wait {
+        (docs(), expr()).prop_map(|(docs, e)| Stmt::Wait(Wait {
+            docs,
             kind: WaitKind::For(e),
             span: sp()
         })),
         expr().prop_map(|e| Stmt::Wait(Wait {
+            docs: Vec::new(),
             kind: WaitKind::Until(e),
             span: sp()
         })),
-        (prop::sample::select(TEXTS), prop::option::of(record_expr())).prop_map(|(event, payload)| {
-            Stmt::Emit(Emit {
-                event: lit(&event.replace('\n', " ")),
-                payload,
-                span: sp(),
-            })
-        }),
-        expr().prop_map(|message| Stmt::Fail(Fail { message, span: sp() })),
-        expr().prop_map(|value| Stmt::Yield(Yield { value, span: sp() })),
+        (
+            docs(),
+            prop::sample::select(TEXTS),
+            prop::option::of(record_expr())
+        )
+            .prop_map(|(docs, event, payload)| {
+                Stmt::Emit(Emit {
+                    docs,
+                    event: lit(&event.replace('\n', " ")),
+                    payload,
+                    span: sp(),
+                })
+            }),
+        (docs(), expr()).prop_map(|(docs, message)| Stmt::Fail(Fail {
+            docs,
+            message,
+            span: sp()
+        })),
+        expr().prop_map(|value| Stmt::Yield(Yield {
+            docs: Vec::new(),
+            value,
+            span: sp()
+        })),
         (docs(), call(), prop::collection::vec(policy(), 0..3)).prop_map(|(docs, c, policies)| Stmt::Step(
             Step {
                 docs,
@@ -387,24 +403,29 @@ fn stmt() -> BoxedStrategy<Stmt> {
         .prop_recursive(2, 12, 3, |inner| {
             prop_oneof![
                 (
+                    docs(),
                     prop::collection::vec((expr(), block(inner.clone())), 1..3),
                     prop::option::of(block(inner.clone()))
                 )
-                    .prop_map(|(branches, otherwise)| Stmt::If(If {
+                    .prop_map(|(docs, branches, otherwise)| Stmt::If(If {
+                        docs,
                         branches,
                         otherwise,
                         span: sp(),
                     })),
                 (
+                    docs(),
                     expr(),
-                    prop::collection::vec((pattern(), block(inner.clone())), 0..3)
+                    prop::collection::vec((docs(), pattern(), block(inner.clone())), 0..3)
                 )
-                    .prop_map(|(value, arms)| {
+                    .prop_map(|(docs, value, arms)| {
                         Stmt::Match(Match {
+                            docs,
                             value,
                             arms: arms
                                 .into_iter()
-                                .map(|(pattern, body)| MatchArm {
+                                .map(|(docs, pattern, body)| MatchArm {
+                                    docs,
                                     pattern,
                                     body,
                                     span: sp(),
@@ -584,6 +605,7 @@ fn entity() -> impl Strategy<Value = Entity> {
                 .into_iter()
                 .enumerate()
                 .map(|(i, value)| Setting {
+                    docs: Vec::new(),
                     name: id(&format!("setting_{i}")),
                     value,
                     span: sp(),

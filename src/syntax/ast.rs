@@ -136,6 +136,8 @@ pub enum GrantAccess {
 /// `setting name = value`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Setting {
+    /// `///` lines.
+    pub docs: Vec<String>,
     /// The setting's name.
     pub name: Ident,
     /// Its value (a constant expression).
@@ -525,6 +527,8 @@ pub struct Let {
 /// `if c { } else if c { } else { }`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct If {
+    /// `///` lines.
+    pub docs: Vec<String>,
     /// Conditions and their blocks, in order.
     pub branches: Vec<(Expr, Block)>,
     /// The `else` block.
@@ -536,6 +540,8 @@ pub struct If {
 /// `match value { pattern => { } }`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Match {
+    /// `///` lines.
+    pub docs: Vec<String>,
     /// The value matched.
     pub value: Expr,
     /// The arms in order; the first that matches runs.
@@ -547,6 +553,8 @@ pub struct Match {
 /// `"a" | "b" => { ... }`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MatchArm {
+    /// `///` lines.
+    pub docs: Vec<String>,
     /// What it matches.
     pub pattern: Pattern,
     /// What runs.
@@ -567,6 +575,8 @@ pub enum Pattern {
 /// `wait 2d` / `wait until t`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Wait {
+    /// `///` lines.
+    pub docs: Vec<String>,
     /// For how long or until when.
     pub kind: WaitKind,
     /// The whole statement.
@@ -585,6 +595,8 @@ pub enum WaitKind {
 /// `emit "event" { payload }`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Emit {
+    /// `///` lines.
+    pub docs: Vec<String>,
     /// The event's name.
     pub event: StrLit,
     /// The payload record.
@@ -596,6 +608,8 @@ pub struct Emit {
 /// `fail "message"`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fail {
+    /// `///` lines.
+    pub docs: Vec<String>,
     /// The message.
     pub message: Expr,
     /// The whole statement.
@@ -605,6 +619,8 @@ pub struct Fail {
 /// `yield value`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Yield {
+    /// `///` lines.
+    pub docs: Vec<String>,
     /// The value.
     pub value: Expr,
     /// The whole statement.

@@ -688,6 +688,11 @@ impl<'s> Printer<'s> {
     }
 
     fn docs(&mut self, docs: &[String], name: &Ident) {
+        self.docs_before(docs, name.span.start);
+    }
+
+    /// Doc lines, then the comments that stand between them and the construct at `pos`.
+    fn docs_before(&mut self, docs: &[String], pos: u32) {
         for doc in docs {
             if doc.is_empty() {
                 self.w("///");
@@ -697,7 +702,7 @@ impl<'s> Printer<'s> {
             self.finish_line();
         }
         if !docs.is_empty() {
-            self.leading(name.span.start);
+            self.leading(pos);
         }
     }
 
@@ -763,6 +768,7 @@ impl<'s> Printer<'s> {
                     ));
                 }
                 EntityPart::Setting(s) => {
+                    self.docs_before(&s.docs, self.keyword_before(s.name.span.start, "setting"));
                     self.w(&format!("setting {} = ", s.name.name));
                     self.expr(&s.value, 0);
                 }
@@ -1110,6 +1116,9 @@ impl<'s> Printer<'s> {
                 self.expr(&l.value, 0);
             }
             Stmt::If(i) => {
+                if let Some((cond, _)) = i.branches.first() {
+                    self.docs_before(&i.docs, self.keyword_before(cond.span.start, "if"));
+                }
                 for (n, (cond, block)) in i.branches.iter().enumerate() {
                     self.w(if n == 0 { "if " } else { " else if " });
                     self.expr(cond, 0);
@@ -1122,6 +1131,7 @@ impl<'s> Printer<'s> {
                 }
             }
             Stmt::Match(m) => {
+                self.docs_before(&m.docs, self.keyword_before(m.value.span.start, "match"));
                 self.w("match ");
                 self.expr(&m.value, 0);
                 self.w(" {");
@@ -1130,6 +1140,13 @@ impl<'s> Printer<'s> {
                 self.indent += 1;
                 for arm in &m.arms {
                     self.element(arm.span.start);
+                    let pattern_start = match &arm.pattern {
+                        Pattern::Wildcard(span) => span.start,
+                        Pattern::Literals(literals) => {
+                            literals.first().map_or(arm.span.start, |l| l.span.start)
+                        }
+                    };
+                    self.docs_before(&arm.docs, pattern_start);
                     self.w(&self.pattern(&arm.pattern));
                     self.w(" => ");
                     self.block(&arm.body);
@@ -1140,17 +1157,15 @@ impl<'s> Printer<'s> {
                 self.indent -= 1;
                 self.w("}");
             }
-            Stmt::Wait(w) => match &w.kind {
-                WaitKind::For(e) => {
-                    self.w("wait ");
-                    self.expr(e, 0);
-                }
-                WaitKind::Until(e) => {
-                    self.w("wait until ");
-                    self.expr(e, 0);
-                }
-            },
+            Stmt::Wait(w) => {
+                let value = match &w.kind {
+                    WaitKind::For(e) | WaitKind::Until(e) => e.span.start,
+                };
+                self.docs_before(&w.docs, self.keyword_before(value, "wait"));
+                self.wait(w);
+            }
             Stmt::Emit(e) => {
+                self.docs_before(&e.docs, self.keyword_before(e.event.span.start, "emit"));
                 self.w(&format!("emit {}", quoted(&e.event.value)));
                 if let Some(p) = &e.payload {
                     self.w(" ");
@@ -1158,12 +1173,27 @@ impl<'s> Printer<'s> {
                 }
             }
             Stmt::Fail(f) => {
+                self.docs_before(&f.docs, self.keyword_before(f.message.span.start, "fail"));
                 self.w("fail ");
                 self.expr(&f.message, 0);
             }
             Stmt::Yield(y) => {
+                self.docs_before(&y.docs, self.keyword_before(y.value.span.start, "yield"));
                 self.w("yield ");
                 self.expr(&y.value, 0);
+            }
+        }
+    }
+
+    fn wait(&mut self, w: &Wait) {
+        match &w.kind {
+            WaitKind::For(e) => {
+                self.w("wait ");
+                self.expr(e, 0);
+            }
+            WaitKind::Until(e) => {
+                self.w("wait until ");
+                self.expr(e, 0);
             }
         }
     }

@@ -349,10 +349,16 @@ impl<'s> Parser<'s> {
                 Rule::grant => entity.grants.push(self.parse_grant(p)),
                 Rule::setting => {
                     let s = span(&p);
-                    let mut parts = children(p);
+                    let mut parts = children(p).peekable();
+                    let docs = self.parse_docs(&mut parts);
                     let name = self.presume_ident(parts.next(), s);
                     let value = self.presume_expr(parts.next(), s);
-                    entity.settings.push(Setting { name, value, span: s });
+                    entity.settings.push(Setting {
+                        docs,
+                        name,
+                        value,
+                        span: s,
+                    });
                 }
                 Rule::bad_line => {
                     self.diagnose_bad_line(&p, Rule::probe_entity_item, in_bad_run);
@@ -712,10 +718,12 @@ impl<'s> Parser<'s> {
                 })
             }
             Rule::if_stmt => {
+                let mut inner = children(pair).peekable();
+                let docs = self.parse_docs(&mut inner);
                 let mut branches = Vec::new();
                 let mut otherwise = None;
                 let mut pending: Option<Expr> = None;
-                for p in children(pair) {
+                for p in inner {
                     match p.as_rule() {
                         Rule::expr => pending = Some(self.parse_expr(p)),
                         Rule::block => {
@@ -729,25 +737,29 @@ impl<'s> Parser<'s> {
                     }
                 }
                 Stmt::If(If {
+                    docs,
                     branches,
                     otherwise,
                     span: whole,
                 })
             }
             Rule::match_stmt => {
-                let mut inner = children(pair);
+                let mut inner = children(pair).peekable();
+                let docs = self.parse_docs(&mut inner);
                 let value = self.presume_expr(inner.next(), whole);
                 let arms = inner
                     .filter(|p| p.as_rule() == Rule::match_arm)
                     .map(|arm| {
                         let arm_span = span(&arm);
-                        let mut parts = children(arm);
+                        let mut parts = children(arm).peekable();
+                        let docs = self.parse_docs(&mut parts);
                         let pattern = match parts.next() {
                             Some(p) => self.parse_pattern(p),
                             None => Pattern::Wildcard(arm_span),
                         };
                         let body = parts.next().map(|b| self.parse_block(b)).unwrap_or_default();
                         MatchArm {
+                            docs,
                             pattern,
                             body,
                             span: arm_span,
@@ -755,38 +767,57 @@ impl<'s> Parser<'s> {
                     })
                     .collect();
                 Stmt::Match(Match {
+                    docs,
                     value,
                     arms,
                     span: whole,
                 })
             }
             Rule::wait_stmt => {
-                let kind = match children(pair).next() {
+                let mut inner = children(pair).peekable();
+                let docs = self.parse_docs(&mut inner);
+                let kind = match inner.next() {
                     Some(p) if p.as_rule() == Rule::wait_until => {
                         WaitKind::Until(self.presume_expr(children(p).next(), whole))
                     }
                     other => WaitKind::For(self.presume_expr(other, whole)),
                 };
-                Stmt::Wait(Wait { kind, span: whole })
+                Stmt::Wait(Wait {
+                    docs,
+                    kind,
+                    span: whole,
+                })
             }
             Rule::emit_stmt => {
-                let mut inner = children(pair);
+                let mut inner = children(pair).peekable();
+                let docs = self.parse_docs(&mut inner);
                 let event = self.presume_str_lit(inner.next(), whole);
                 let payload = inner.next().map(|p| self.parse_primary(p));
                 Stmt::Emit(Emit {
+                    docs,
                     event,
                     payload,
                     span: whole,
                 })
             }
-            Rule::fail_stmt => Stmt::Fail(Fail {
-                message: self.presume_expr(children(pair).next(), whole),
-                span: whole,
-            }),
-            Rule::yield_stmt => Stmt::Yield(Yield {
-                value: self.presume_expr(children(pair).next(), whole),
-                span: whole,
-            }),
+            Rule::fail_stmt => {
+                let mut inner = children(pair).peekable();
+                let docs = self.parse_docs(&mut inner);
+                Stmt::Fail(Fail {
+                    docs,
+                    message: self.presume_expr(inner.next(), whole),
+                    span: whole,
+                })
+            }
+            Rule::yield_stmt => {
+                let mut inner = children(pair).peekable();
+                let docs = self.parse_docs(&mut inner);
+                Stmt::Yield(Yield {
+                    docs,
+                    value: self.presume_expr(inner.next(), whole),
+                    span: whole,
+                })
+            }
             _ => return None,
         };
         Some(stmt)
@@ -1012,6 +1043,13 @@ impl<'s> Parser<'s> {
                             Rule::string => name = Some(self.parse_str_lit(c)),
                             Rule::expr => payload = Some(self.parse_expr(c)),
                             Rule::duration => after = Some(self.parse_duration_lit(&c)),
+                            Rule::bad_duration => {
+                                self.push_bad_duration(&c);
+                                after = Some(DurationLit {
+                                    ms: 0,
+                                    span: span(&c),
+                                });
+                            }
                             _ => {}
                         }
                     }
@@ -1646,7 +1684,7 @@ fn describe_expected(punctuation: &[String], positives: &[Rule]) -> String {
             continue;
         }
         let word = match rule {
-            Rule::field_access | Rule::index => continue,
+            Rule::field_access | Rule::index | Rule::bad_line | Rule::bad_item => continue,
             Rule::kw_and | Rule::kw_or | Rule::kw_in | Rule::op_and | Rule::op_or | Rule::op_in => "an operator".to_string(),
             Rule::ident | Rule::qualified | Rule::module_path | Rule::ident_list => "a name".to_string(),
             Rule::expr => "a value".to_string(),
@@ -1705,6 +1743,98 @@ fn describe_expected(punctuation: &[String], positives: &[Rule]) -> String {
         _ => {
             let last = words.pop().unwrap_or_default();
             format!("{} or {}", words.join(", "), last)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_ok(source: &str) -> Module {
+        let (module, diagnostics) = parse(source, FileId(0));
+        assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+        module
+    }
+
+    fn flow_body(module: &Module) -> &[Stmt] {
+        match module.items.first() {
+            Some(Item::Flow(f)) => &f.body,
+            other => panic!("expected a flow, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn doc_comments_document_every_statement() {
+        let module = parse_ok(
+            "flow f for e {\n  /// only when asked\n  if true {\n    /// a pause\n    wait 2d\n  }\n  /// tell others\n  emit \"x\" { a: 1 }\n  match 1 {\n    /// one\n    1 => { fail \"one\" }\n  }\n}\n",
+        );
+        let body = flow_body(&module);
+        let Stmt::If(i) = &body[0] else { panic!("if") };
+        assert_eq!(i.docs, ["only when asked"]);
+        let Stmt::Wait(w) = &i.branches[0].1.stmts[0] else {
+            panic!("wait")
+        };
+        assert_eq!(w.docs, ["a pause"]);
+        let Stmt::Emit(e) = &body[1] else { panic!("emit") };
+        assert_eq!(e.docs, ["tell others"]);
+        let Stmt::Match(m) = &body[2] else { panic!("match") };
+        assert_eq!(m.arms[0].docs, ["one"]);
+    }
+
+    #[test]
+    fn a_braced_fallback_with_fields_is_a_record_value() {
+        let module = parse_ok("flow f for e {\n  step s = a.b()\n    fallback { id: \"x\" }\n}\n");
+        let Stmt::Step(step) = &flow_body(&module)[0] else {
+            panic!("step")
+        };
+        assert!(matches!(
+            step.policies.as_slice(),
+            [Policy::Fallback(Fallback::Value(Expr {
+                kind: ExprKind::Record(_),
+                ..
+            }))]
+        ));
+        let module = parse_ok("flow f for e {\n  step s = a.b()\n    fallback {\n      yield 1\n    }\n}\n");
+        let Stmt::Step(step) = &flow_body(&module)[0] else {
+            panic!("step")
+        };
+        assert!(matches!(
+            step.policies.as_slice(),
+            [Policy::Fallback(Fallback::Block(_))]
+        ));
+    }
+
+    #[test]
+    fn a_malformed_timeout_is_an_invalid_duration() {
+        let (_, diagnostics) = parse(
+            "flow f for e {\n  step s = a.b()\n    timeout 30secs\n}\n",
+            FileId(0),
+        );
+        let codes: Vec<_> = diagnostics.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [Code::InvalidDuration]);
+        assert_eq!(diagnostics[0].help.as_deref(), Some("write `30s`"));
+    }
+
+    #[test]
+    fn a_broken_step_with_a_multi_line_record_is_one_mistake() {
+        let source = "flow f for e {\n  step s = a.b(x: 1 y: {\n    a: 1,\n  })\n  step t = a.c()\n}\n";
+        let (module, diagnostics) = parse(source, FileId(0));
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+        // Recovery resumes inside the flow: the step after the broken one is kept.
+        assert_eq!(flow_body(&module).len(), 1);
+    }
+
+    #[test]
+    fn expected_lists_never_name_internal_rules() {
+        let (_, diagnostics) = parse("flow f for e {\n  step s = a.b(\n", FileId(0));
+        assert!(!diagnostics.is_empty());
+        for d in &diagnostics {
+            assert!(
+                !d.message.contains("bad line") && !d.message.contains("probe"),
+                "{}",
+                d.message
+            );
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use flowc::config::Config;
-use flowc::diagnostic::{render, Code, Diagnostic, RenderOptions, Sources};
+use flowc::diagnostic::{render, Diagnostic, RenderOptions, Sources};
 use flowc::{Project, Registry};
 
 /// The folder holding the pulled Notion schema the examples are checked against.
@@ -46,9 +46,4 @@ pub fn render_all(sources: &Sources, diagnostics: &[Diagnostic]) -> String {
         .map(|d| render(d, sources, options))
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// The Notion property codes: they need the schema pass, which may not be built yet.
-pub fn is_notion_code(code: Code) -> bool {
-    code.as_str().starts_with("E08")
 }

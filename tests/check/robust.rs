@@ -89,7 +89,7 @@ fn absurdly_long_expressions_are_reported_not_crashed_on() {
     let (_, diagnostics) = check_one(&dir, "long.flow", &text);
     assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
     assert!(
-        diagnostics[0].message.contains("nested more than"),
+        diagnostics[0].message.contains("nested"),
         "{}",
         diagnostics[0].message
     );
