@@ -1126,3 +1126,22 @@ async fn dropping_the_engine_ends_its_timer_driver() {
     }
     panic!("the timer driver is still running");
 }
+
+#[tokio::test]
+async fn a_record_fallback_stands_in() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ step a = svc.do(key: \"a\") fallback {{ v: \"fb\", ok: false }} output {{ v: a.v, ok: a.ok }} }}"
+    ));
+    r.svc.script(
+        "a",
+        Script {
+            fail_times: 9,
+            class: Some(ErrorClass::Permanent),
+            ..Script::default()
+        },
+    );
+    let (_, out) = run(&r, "f", json!({})).await;
+    let out = out.unwrap();
+    assert_eq!(out.get("v"), &Value::text("fb"));
+    assert_eq!(out.get("ok"), &Value::Bool(false));
+}
