@@ -185,3 +185,33 @@ fn dry_run_of_a_flow_waiting_for_an_unsent_event_stops_with_an_error() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("waits for an event that a dry run never sends"));
 }
+
+#[test]
+fn build_names_same_named_flows_of_two_modules_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("flowc.toml"), "[project]\nname = \"t\"\n").unwrap();
+    std::fs::write(dir.path().join("e.flow"), "entity e {}\n").unwrap();
+    std::fs::create_dir(dir.path().join("a")).unwrap();
+    std::fs::create_dir(dir.path().join("b")).unwrap();
+    for m in ["a", "b"] {
+        std::fs::write(
+            dir.path().join(m).join("n.flow"),
+            format!("flow notify for e {{\n  on manual\n  output {{ from: \"{m}\" }}\n}}\n"),
+        )
+        .unwrap();
+    }
+    let out_dir = dir.path().join("out");
+    let out = flowc(&[
+        "build",
+        dir.path().to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out_dir.join("notify.plan.json").exists());
+    assert!(
+        out_dir.join("b.n.notify.plan.json").exists(),
+        "{:?}",
+        std::fs::read_dir(&out_dir).unwrap().collect::<Vec<_>>()
+    );
+}

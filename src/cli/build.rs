@@ -27,6 +27,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     std::fs::create_dir_all(&args.out)
         .map_err(|e| CliError::Io(format!("cannot create {}: {e}", args.out.display())))?;
     let mut failed = false;
+    let mut written = std::collections::HashSet::new();
     for path in &paths {
         let project = Project::load(path)?;
         if report_errors(&project) {
@@ -42,7 +43,12 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                 let Item::Flow(flow) = item else { continue };
                 match crate::plan::compile(&project, Some(file), &flow.name.name) {
                     Ok(bundle) => {
-                        let target = args.out.join(format!("{}.plan.json", flow.name.name));
+                        // Two modules may both have a flow `notify`: the second is named by its key.
+                        let mut target = args.out.join(format!("{}.plan.json", flow.name.name));
+                        if !written.insert(target.clone()) {
+                            target = args.out.join(format!("{}.plan.json", bundle.entry));
+                            written.insert(target.clone());
+                        }
                         std::fs::write(&target, crate::plan::to_json(&bundle))
                             .map_err(|e| CliError::Io(format!("cannot write {}: {e}", target.display())))?;
                         println!("built {} ({})", target.display(), &bundle.hash[..12]);
