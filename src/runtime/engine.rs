@@ -571,7 +571,11 @@ impl Inner {
                 format!("{}-{n}", flow.plan.name)
             }
         };
-        let entity = flow.plan.entity.clone();
+        // A sub-flow works in its caller's workspace.
+        let entity = match &parent {
+            Some(p) => p.cell.lock().entity.clone(),
+            None => flow.plan.entity.clone(),
+        };
         let cell = Arc::new(Cell {
             inst: Mutex::new(Instance::new(id.clone(), flow, input, entity, parent)),
         });
@@ -775,7 +779,7 @@ impl Inner {
         let Ok(flow) = self.resolve(flow) else {
             return false;
         };
-        let entity = flow.plan.entity.clone();
+        let entity = link.cell.lock().entity.clone();
         let cell = Arc::new(Cell {
             inst: Mutex::new(Instance::new(
                 child_id.clone(),

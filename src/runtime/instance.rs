@@ -255,8 +255,10 @@ pub(crate) struct Instance {
     pub(crate) flow: Arc<FlowRt>,
     pub(crate) status: InstanceStatus,
     input: Value,
-    /// The flow's entity; its record lives in [`Globals`] (one copy for all instances).
-    entity: String,
+    /// The entity whose workspace it works in: the flow's own, or for a sub-flow its caller's
+    /// (stdlib flows file a booking's client in the booking's workspace). Its record lives in
+    /// [`Globals`] (one copy for all instances).
+    pub(crate) entity: String,
     scopes: Vec<Option<Scope>>,
     pub(crate) output: Value,
     error: Option<Value>,
@@ -849,7 +851,7 @@ impl Instance {
                         let entity = match args.get("entity") {
                             Some(Value::Text(t)) => t.clone(),
                             Some(v @ Value::Record(_)) => v.get("name").to_string(),
-                            _ => self.flow.plan.entity.clone(),
+                            _ => self.entity.clone(),
                         };
                         let pc = Box::new(PreparedCall {
                             scope: s,

@@ -8,6 +8,7 @@
 
 mod http;
 mod query;
+mod seed;
 mod store;
 
 use std::collections::{HashSet, VecDeque};
@@ -73,8 +74,30 @@ impl Emulator {
     /// Starts an emulator on 127.0.0.1 (a free port) holding one empty database per schema
     /// entry, accepting the integration `tokens`. Must be called inside a tokio runtime.
     pub async fn start(schemas: &NotionSchemas, tokens: &[&str]) -> std::io::Result<Emulator> {
+        Emulator::start_with(Store::seeded(schemas, &|_, _| None), tokens).await
+    }
+
+    /// Like [`Emulator::start`], but each database listed in `config` (`[entities.X.databases]`)
+    /// keeps the id given there, so a project's own `flowc.toml` points at the emulator once
+    /// `base_url` is set. Databases the configuration does not list get fresh ids.
+    pub async fn start_for(
+        schemas: &NotionSchemas,
+        tokens: &[&str],
+        config: &Config,
+    ) -> std::io::Result<Emulator> {
+        let ids = |entity: &str, database: &str| {
+            config
+                .entities
+                .get(entity)
+                .and_then(|e| e.databases.get(database))
+                .cloned()
+        };
+        Emulator::start_with(Store::seeded(schemas, &ids), tokens).await
+    }
+
+    async fn start_with(store: Store, tokens: &[&str]) -> std::io::Result<Emulator> {
         let shared = Arc::new(Shared {
-            store: Mutex::new(Store::seeded(schemas)),
+            store: Mutex::new(store),
             control: Mutex::new(Control {
                 tokens: tokens.iter().map(|t| t.to_string()).collect(),
                 ..Control::default()
@@ -241,6 +264,35 @@ impl Emulator {
             .clone();
         let index = store.create_page(&db, &properties)?;
         Ok(store.pages[index].id.clone())
+    }
+
+    /// Changes page `id` directly (no HTTP, no rate limit), as someone editing it in Notion
+    /// would, from request-shaped property values.
+    pub fn update_page(&self, id: &str, properties: serde_json::Value) -> Result<(), String> {
+        let mut store = self.shared.store();
+        let index = store.page_index(id).ok_or_else(|| format!("no page `{id}`"))?;
+        store.update_page(index, &properties)
+    }
+
+    /// Adds the demo or test pages of a seed document (see `seed.rs` for its shape: plain
+    /// property values, `@key` for a relation to another seeded page); returns each keyed
+    /// page's id by key.
+    pub fn seed(
+        &self,
+        seed: &serde_json::Value,
+    ) -> Result<std::collections::BTreeMap<String, String>, String> {
+        seed::apply(&mut self.shared.store(), seed)
+    }
+
+    /// [`Emulator::seed`] from a JSON file (a project's `notion/seed.json`).
+    pub fn seed_file(
+        &self,
+        path: &std::path::Path,
+    ) -> Result<std::collections::BTreeMap<String, String>, String> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let seed = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.seed(&seed).map_err(|e| format!("{}: {e}", path.display()))
     }
 }
 

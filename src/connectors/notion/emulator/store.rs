@@ -66,12 +66,13 @@ fn short_id(n: usize) -> String {
 }
 
 impl Store {
-    /// A store with one database per entry of `schemas`.
-    pub(crate) fn seeded(schemas: &NotionSchemas) -> Store {
+    /// A store with one database per entry of `schemas`, with the id `ids` gives it (e.g. the
+    /// one in `flowc.toml`) or a fresh one.
+    pub(crate) fn seeded(schemas: &NotionSchemas, ids: &dyn Fn(&str, &str) -> Option<String>) -> Store {
         let mut store = Store::default();
         for (entity, databases) in &schemas.entities {
             for (name, schema) in databases {
-                let id = new_id();
+                let id = ids(entity, name).unwrap_or_else(new_id);
                 let source_id = new_id();
                 let properties = schema
                     .properties

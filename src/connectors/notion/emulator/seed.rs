@@ -1,0 +1,110 @@
+//! Seed documents: pages to load into the emulator before a run, written as plain values.
+//!
+//! ```json
+//! { "entities": { "the_7_space": {
+//!     "ContactProfile": [
+//!       { "key": "ana", "properties": { "Full Name": "Ana Lopez", "Contact Type": "Practitioner" } }
+//!     ],
+//!     "ProductService": [
+//!       { "properties": { "Name": "Private Yoga", "Lead Practitioner": ["@ana"] } }
+//!     ]
+//! } } }
+//! ```
+//! Values are written as flows write them (text, numbers, booleans, option names, lists of
+//! option names, ISO dates); a relation lists page ids or `@key`s of other seeded pages, in any
+//! order, which is why relations are written in a second pass.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value as Json};
+
+use super::store::Store;
+use crate::connectors::notion::properties::property_value;
+use crate::connectors::notion::schema::PropertySchema;
+use crate::value::Value;
+
+/// Creates the pages of `seed` in `store`; returns the ids of keyed pages by key.
+pub(crate) fn apply(store: &mut Store, seed: &Json) -> Result<BTreeMap<String, String>, String> {
+    let entities = seed
+        .get("entities")
+        .and_then(Json::as_object)
+        .ok_or("a seed document is `{\"entities\": {ENTITY: {DATABASE: [pages]}}}`")?;
+    let mut keys = BTreeMap::new();
+    // (page index, entity, database, relation properties) to write once every page exists.
+    let mut relations = Vec::new();
+    for (entity, databases) in entities {
+        let databases = databases
+            .as_object()
+            .ok_or_else(|| format!("`{entity}` must map database names to lists of pages"))?;
+        for (database, pages) in databases {
+            let db = store
+                .database_named(entity, database)
+                .ok_or_else(|| format!("the schema has no database `{database}` for `{entity}`"))?
+                .clone();
+            let pages = pages
+                .as_array()
+                .ok_or_else(|| format!("`{entity}.{database}` must be a list of pages"))?;
+            for (n, page) in pages.iter().enumerate() {
+                let at = format!("`{entity}.{database}[{n}]`");
+                let given = page
+                    .get("properties")
+                    .and_then(Json::as_object)
+                    .ok_or_else(|| format!("{at} needs a `properties` object"))?;
+                let mut now = Map::new();
+                let mut later = Map::new();
+                for (name, value) in given {
+                    let prop = db
+                        .properties
+                        .get(name)
+                        .ok_or_else(|| format!("{at}: `{database}` has no property `{name}`"))?;
+                    if prop.kind == "relation" {
+                        later.insert(name.clone(), value.clone());
+                        continue;
+                    }
+                    let schema = PropertySchema {
+                        kind: prop.kind.clone(),
+                        options: prop.options.clone(),
+                    };
+                    let body = property_value(name, &schema, &Value::from_json(value))
+                        .map_err(|e| format!("{at}: {}", e.message))?;
+                    now.insert(name.clone(), body);
+                }
+                let index = store
+                    .create_page(&db.id, &Json::Object(now))
+                    .map_err(|e| format!("{at}: {e}"))?;
+                if let Some(key) = page.get("key").and_then(Json::as_str) {
+                    keys.insert(key.to_string(), store.pages[index].id.clone());
+                }
+                if !later.is_empty() {
+                    relations.push((index, at, later));
+                }
+            }
+        }
+    }
+    for (index, at, later) in relations {
+        let mut body = Map::new();
+        for (name, value) in later {
+            let ids = value
+                .as_array()
+                .ok_or_else(|| format!("{at}: relation `{name}` must be a list of page ids or `@key`s"))?
+                .iter()
+                .map(|v| {
+                    let text = v.as_str().unwrap_or_default();
+                    match text.strip_prefix('@') {
+                        Some(key) => keys
+                            .get(key)
+                            .map(|id| serde_json::json!({ "id": id }))
+                            .ok_or_else(|| format!("{at}: no seeded page has key `{key}`")),
+                        None if !text.is_empty() => Ok(serde_json::json!({ "id": text })),
+                        None => Err(format!("{at}: relation `{name}` must list page ids or `@key`s")),
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            body.insert(name, serde_json::json!({ "relation": ids }));
+        }
+        store
+            .update_page(index, &Json::Object(body))
+            .map_err(|e| format!("{at}: {e}"))?;
+    }
+    Ok(keys)
+}
