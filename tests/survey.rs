@@ -227,6 +227,7 @@ async fn latest_response_is_the_newest_or_none() {
             "full_name": name,
             "email": format!("{}@client.example", name.to_lowercase()),
             "services": ["Team coaching"],
+            "needs": ["Leadership"],
             "goals": "A calmer team",
             "budget": "£1,000 to £5,000",
             "start_date": "2026-04-01",
