@@ -9,11 +9,13 @@ use clap::{Parser, Subcommand};
 
 mod build;
 mod check;
+mod emulate;
 mod explain;
 mod fmt;
 mod graph;
 mod notion;
 mod output;
+mod progress;
 mod run;
 mod test;
 

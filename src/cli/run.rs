@@ -7,10 +7,9 @@ use std::sync::Arc;
 use super::CliError;
 use crate::diagnostic::FileId;
 use crate::project::Project;
-use crate::runtime::{
-    wait_for_end, Engine, EngineError, Event, EventKind, MemoryStore, Recording, RecordingConnector, Store,
-    TimerRecord, VirtualClock,
-};
+use super::emulate::Emulated;
+use super::progress::Progress;
+use crate::runtime::{wait_for_end, Engine, EngineError, Recording, RecordingConnector, VirtualClock};
 
 /// Arguments of `flowc run`.
 #[derive(Debug, clap::Args)]
@@ -25,67 +24,19 @@ pub(crate) struct Args {
     input: String,
     /// Call nothing: connectors record the calls and answer with values made from their
     /// manifests; waits pass on a virtual clock.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "emulate")]
     dry_run: bool,
-}
-
-/// Prints each step's start and end on stderr as the history is written.
-struct Progress(MemoryStore);
-
-impl Store for Progress {
-    fn append(&self, instance: &str, event: Event) {
-        let line = match &event.kind {
-            EventKind::StepStarted { step, attempt } if *attempt > 1 => {
-                Some(format!("step {step} started (attempt {attempt})"))
-            }
-            EventKind::StepStarted { step, .. } => Some(format!("step {step} started")),
-            EventKind::StepSucceeded { step, fallback, .. } => Some(if *fallback {
-                format!("step {step} done (fallback)")
-            } else {
-                format!("step {step} done")
-            }),
-            EventKind::StepFailed {
-                step,
-                class,
-                message,
-                will_retry,
-                ..
-            } => Some(format!(
-                "step {step} failed: {class}: {message}{}",
-                if *will_retry { " (will retry)" } else { "" }
-            )),
-            EventKind::StepSkipped { step } => Some(format!("step {step} skipped")),
-            EventKind::WaitStarted { step, until } => Some(match until {
-                Some(t) => format!("{step} waiting until {}", t.to_rfc3339()),
-                None => format!("{step} waiting"),
-            }),
-            EventKind::WaitEnded { step, timed_out } => Some(if *timed_out {
-                format!("{step} timed out")
-            } else {
-                format!("{step} resumed")
-            }),
-            _ => None,
-        };
-        if let Some(line) = line {
-            eprintln!("{line}");
-        }
-        self.0.append(instance, event);
-    }
-    fn history(&self, instance: &str) -> Vec<Event> {
-        self.0.history(instance)
-    }
-    fn put_timer(&self, timer: TimerRecord) {
-        self.0.put_timer(timer)
-    }
-    fn remove_timer(&self, id: u64) {
-        self.0.remove_timer(id)
-    }
-    fn timers(&self) -> Vec<TimerRecord> {
-        self.0.timers()
-    }
-    fn instances(&self) -> Vec<String> {
-        self.0.instances()
-    }
+    /// Run against emulators in this process instead of the real services: Notion (the
+    /// project's schema with flowc.toml's ids, demo pages from notion/seed.json), Typeform, and
+    /// an outbox folder for email.
+    #[arg(long)]
+    emulate: bool,
+    /// Waits pass at once on a virtual clock that starts now (always so with --dry-run).
+    #[arg(long)]
+    virtual_clock: bool,
+    /// With --emulate: the folder email goes to (each run writes into a folder of its own in it).
+    #[arg(long, default_value = ".flowc/outbox", requires = "emulate")]
+    outbox: PathBuf,
 }
 
 /// A built-in connector that could not be set up from `flowc.toml`: its calls fail saying why.
@@ -163,27 +114,41 @@ fn read_input(text: &str) -> Result<serde_json::Value, CliError> {
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let input = read_input(&args.input)?;
-    let project = Project::load(&args.file)?;
+    let mut project = Project::load(&args.file)?;
     if super::build::report_errors(&project) {
         eprintln!("error: not running: `flowc check` reports errors");
         return Ok(ExitCode::from(1));
     }
     let (_, name) = pick_flow(&project, &args.file, args.flow.as_deref())?;
+    if args.emulate {
+        // The survey connector reads its token from the environment; set before any thread runs.
+        std::env::set_var(super::emulate::TYPEFORM_TOKEN_ENV, "tfp_emulated");
+    }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Io(e.to_string()))?;
     runtime.block_on(async {
         let recording = Recording::new();
-        let connectors = if args.dry_run {
-            Vec::new()
+        let started = chrono::Utc::now();
+        let emulated = if args.emulate {
+            let run_name = format!("{}-{name}", started.format("%Y%m%dT%H%M%S"));
+            let emulated = Emulated::start(&mut project, &args.outbox, &run_name).await?;
+            emulated.announce();
+            Some(emulated)
         } else {
-            real_connectors(&project)
+            None
+        };
+        let connectors = match &emulated {
+            _ if args.dry_run => Vec::new(),
+            Some(e) => e.connectors(&project)?,
+            None => real_connectors(&project),
         };
         let mut builder = Engine::builder()
             .project_value(project)
-            .store(Arc::new(Progress(MemoryStore::new())));
+            .store(Arc::new(Progress::new()));
         for c in connectors {
             builder = builder.connector(c);
         }
-        let virtual_clock = Arc::new(VirtualClock::new(chrono::Utc::now()));
+        let virtual_clock = Arc::new(VirtualClock::new(started));
+        let on_virtual_clock = args.dry_run || args.virtual_clock;
         if args.dry_run {
             for m in crate::connectors::builtin_manifests() {
                 builder = builder.connector(RecordingConnector::new(
@@ -192,6 +157,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                     virtual_clock.clone(),
                 ));
             }
+        }
+        if on_virtual_clock {
             builder = builder.clock(virtual_clock.clone());
         }
         let engine = match builder.build() {
@@ -212,8 +179,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             }
         };
         // On the virtual clock an instance waiting for an event nobody sends would wait forever.
-        if args.dry_run && !wait_for_end(&engine, &id, &virtual_clock).await {
-            eprintln!("error: the instance waits for an event that a dry run never sends");
+        if on_virtual_clock && !wait_for_end(&engine, &id, &virtual_clock).await {
+            eprintln!("error: the instance waits for an event that this run never sends");
             eprintln!(
                 "help: give the wait a `timeout`, or test the flow with `send event` in a `test` block"
             );
@@ -232,6 +199,16 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                 );
             }
         }
+        if on_virtual_clock && !args.dry_run {
+            eprintln!("virtual clock: the run ended at {}", virtual_clock_now(&virtual_clock));
+        }
+        if let Some(emulated) = &emulated {
+            let messages = emulated.messages();
+            eprintln!("{} message(s) in the outbox {}", messages.len(), emulated.outbox.display());
+            for m in messages {
+                eprintln!("  {}", m.display());
+            }
+        }
         match result {
             Ok(output) => {
                 println!(
@@ -246,6 +223,11 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             }
         }
     })
+}
+
+fn virtual_clock_now(clock: &VirtualClock) -> String {
+    use crate::runtime::Clock;
+    clock.now().to_rfc3339()
 }
 
 /// The file given and the flow to use in it: `--flow`, or the file's only flow.

@@ -1,0 +1,172 @@
+//! `flowc run --emulate`: everything a run talks to, in this process. The Notion emulator holds
+//! the project's databases (from the schema file, with flowc.toml's ids) and its demo pages
+//! (`notion/seed.json` when present), the Typeform emulator answers the survey connector, and
+//! email goes to an outbox folder as `.eml` files instead of an SMTP server.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::CliError;
+use crate::connectors::notion::emulator::Emulator;
+use crate::connectors::notion::schema::NotionSchemas;
+use crate::connectors::survey::emulator::TypeformEmulator;
+use crate::connectors::{email, http, notion, survey, Connector};
+use crate::project::Project;
+
+/// The environment variable the survey connector reads the emulated Typeform token from.
+pub(crate) const TYPEFORM_TOKEN_ENV: &str = "FLOWC_EMULATED_TYPEFORM_TOKEN";
+const TYPEFORM_TOKEN: &str = "tfp_emulated";
+/// Where demo pages live, next to the default schema file.
+const SEED_FILE: &str = "notion/seed.json";
+
+/// The emulators of one run; they stop when it is dropped.
+pub(crate) struct Emulated {
+    notion: Emulator,
+    typeform: TypeformEmulator,
+    /// This run's outbox folder.
+    pub(crate) outbox: PathBuf,
+    /// Demo pages loaded from the seed file, and the file.
+    seeded: Option<(usize, PathBuf)>,
+    /// Survey idempotency records of this run only (a new emulator knows no earlier form).
+    state: PathBuf,
+}
+
+/// The emulated token of `entity`'s Notion workspace.
+fn notion_token(entity: &str) -> String {
+    format!("secret_emulated_{entity}")
+}
+
+impl Emulated {
+    /// Starts the emulators and points `project`'s configuration at them; messages of this run
+    /// go to a folder of their own under `outbox_root` (relative to the project root).
+    pub(crate) async fn start(project: &mut Project, outbox_root: &Path, run_name: &str) -> Result<Emulated, CliError> {
+        let root = project.root.clone();
+        let schema_path = root.join(
+            project
+                .config
+                .project
+                .notion_schema
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(notion::DEFAULT_SCHEMA_PATH)),
+        );
+        let schemas = if schema_path.is_file() {
+            NotionSchemas::load(&schema_path).map_err(CliError::Io)?
+        } else {
+            eprintln!(
+                "warning: no Notion schema at {}: the emulated workspaces have no databases",
+                schema_path.display()
+            );
+            eprintln!("help: run `flowc notion pull` to save the schema of the real workspaces");
+            NotionSchemas::default()
+        };
+        let tokens: Vec<String> = project.config.entities.keys().map(|e| notion_token(e)).collect();
+        let token_refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let io = |what: &str, e: std::io::Error| CliError::Io(format!("cannot start the {what} emulator: {e}"));
+        let notion_emulator = Emulator::start_for(&schemas, &token_refs, &project.config)
+            .await
+            .map_err(|e| io("Notion", e))?;
+        let seed_path = root.join(SEED_FILE);
+        let seeded = if seed_path.is_file() {
+            notion_emulator.seed_file(&seed_path).map_err(CliError::Usage)?;
+            Some((count_pages(&seed_path), seed_path))
+        } else {
+            None
+        };
+        let typeform = TypeformEmulator::start(TYPEFORM_TOKEN)
+            .await
+            .map_err(|e| io("Typeform", e))?;
+
+        let outbox = root.join(outbox_root).join(run_name);
+        let state = std::env::temp_dir().join(format!("flowc-emulate-{}-{run_name}", std::process::id()));
+        let config = &mut project.config;
+        let text = |s: &str| toml::Value::String(s.to_string());
+        let path_text = |p: &Path| toml::Value::String(p.to_string_lossy().into_owned());
+        let notion_table = config.connectors.entry("notion".into()).or_default();
+        notion_table.insert("base_url".into(), text(&notion_emulator.base_url()));
+        // The emulator enforces no rate limit, so local runs need not pace themselves like Notion.
+        notion_table.insert("requests_per_second".into(), toml::Value::Float(1000.0));
+        notion_table.insert("burst".into(), toml::Value::Integer(1000));
+        // Only the outbox: no SMTP server, no sender log (the outbox file is the record).
+        let mut mail = toml::Table::new();
+        mail.insert("outbox".into(), path_text(&outbox));
+        config.connectors.insert("email".into(), mail);
+        let survey_table = config.connectors.entry("survey".into()).or_default();
+        survey_table.insert("base_url".into(), text(&typeform.base_url()));
+        survey_table.insert("token_env".into(), text(TYPEFORM_TOKEN_ENV));
+        survey_table.insert("created_log".into(), path_text(&state.join("survey")));
+        survey_table.remove("workspace_href");
+        Ok(Emulated {
+            notion: notion_emulator,
+            typeform,
+            outbox,
+            seeded,
+            state,
+        })
+    }
+
+    /// The connectors of an emulated run: Notion, survey and email as set up above; http as
+    /// configured (its allow-list still applies).
+    pub(crate) fn connectors(&self, project: &Project) -> Result<Vec<Arc<dyn Connector>>, CliError> {
+        let (config, root) = (&project.config, project.root.as_path());
+        let env: std::collections::HashMap<String, String> = config
+            .entities
+            .iter()
+            .filter_map(|(name, e)| e.notion_token_env.clone().map(|env| (env, notion_token(name))))
+            .collect();
+        let setup = |what: &str, e: String| CliError::Usage(format!("cannot set up the {what} connector: {e}"));
+        let notion = notion::NotionConnector::from_config_with_env(config, move |name| env.get(name).cloned())
+            .map_err(|e| setup("notion", e.to_string()))?;
+        let email = email::EmailConnector::from_config(config, root).map_err(|e| setup("email", e.message))?;
+        let survey = survey::SurveyConnector::from_config(config, root).map_err(|e| setup("survey", e.message))?;
+        let http = http::HttpConnector::from_config(config, root).map_err(|e| setup("http", e.message))?;
+        Ok(vec![Arc::new(notion), Arc::new(email), Arc::new(survey), Arc::new(http)])
+    }
+
+    /// Says on stderr what the run talks to.
+    pub(crate) fn announce(&self) {
+        eprintln!("emulated Notion at {}", self.notion.base_url());
+        match &self.seeded {
+            Some((n, path)) => eprintln!("  with {n} demo pages from {}", path.display()),
+            None => eprintln!("  with empty databases (add demo pages in {SEED_FILE})"),
+        }
+        eprintln!("emulated Typeform at {}", self.typeform.base_url());
+        eprintln!("email goes to the outbox {}", self.outbox.display());
+    }
+
+    /// The messages written to the outbox so far.
+    pub(crate) fn messages(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.outbox)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        files.sort();
+        files
+    }
+}
+
+impl Drop for Emulated {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
+
+/// How many pages a seed file lists (it was just loaded, so it is valid).
+fn count_pages(path: &Path) -> usize {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return 0;
+    };
+    let Ok(seed) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return 0;
+    };
+    seed["entities"]
+        .as_object()
+        .into_iter()
+        .flat_map(|e| e.values())
+        .filter_map(|dbs| dbs.as_object())
+        .flat_map(|dbs| dbs.values())
+        .filter_map(|pages| pages.as_array())
+        .map(Vec::len)
+        .sum()
+}

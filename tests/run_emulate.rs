@@ -1,0 +1,109 @@
+//! `flowc run --emulate` as a user runs it: the repository's wellness_booking with the example
+//! Amelia booking, against the embedded emulators (demo pages from notion/seed.json), email in
+//! an outbox folder, waits skipped on the virtual clock.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn flowc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("flowc runs")
+}
+
+/// The `.eml` files of the one run folder in `outbox`.
+fn messages(outbox: &Path) -> Vec<String> {
+    let runs: Vec<PathBuf> = std::fs::read_dir(outbox)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "one folder per run: {runs:?}");
+    assert!(runs[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .ends_with("-wellness_booking"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&runs[0])
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.iter().all(|f| f.extension().unwrap() == "eml"), "{files:?}");
+    files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_demo_booking_is_confirmed_with_its_messages_in_the_outbox() {
+    let outbox = tempfile::tempdir().unwrap();
+    let out = flowc(&[
+        "run",
+        "flows/wellness_booking.flow",
+        "--input",
+        "@examples/inputs/wellness_booking.json",
+        "--emulate",
+        "--virtual-clock",
+        "--outbox",
+        outbox.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+
+    let output: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(output["booking_confirmed"], true, "{output}");
+    assert_eq!(output["alternative_suggested"], false);
+    assert!(output["client_id"].is_string() && output["practitioner_id"].is_string());
+
+    // What it ran against, where the mail went, and plain progress lines (stderr is a pipe).
+    assert!(stderr.contains("emulated Notion at http://127.0.0.1:"), "{stderr}");
+    assert!(stderr.contains("demo pages from"), "{stderr}");
+    assert!(stderr.contains("emulated Typeform at http://127.0.0.1:"), "{stderr}");
+    assert!(stderr.contains(&format!("email goes to the outbox {}", outbox.path().display())));
+    assert!(stderr.contains("step session done"), "{stderr}");
+    assert!(stderr.contains("4 message(s) in the outbox"), "{stderr}");
+    assert!(!stderr.contains('\x1b'), "no escape codes off a terminal: {stderr}");
+
+    // Confirmation, practitioner notice and two reminders, as .eml files.
+    let messages = messages(outbox.path());
+    assert_eq!(messages.len(), 4);
+    let with_subject = |subject: &str| {
+        messages
+            .iter()
+            .filter(|m| m.contains(&format!("Subject: {subject}")))
+            .count()
+    };
+    assert_eq!(with_subject("Your Private Yoga session is confirmed"), 1);
+    assert_eq!(with_subject("Reminder: Private Yoga tomorrow"), 1);
+    assert_eq!(with_subject("Reminder: Private Yoga in two hours"), 1);
+    assert_eq!(with_subject("New session: Private Yoga"), 1);
+    let confirmation = messages
+        .iter()
+        .find(|m| m.contains("Subject: Your Private Yoga session is confirmed"))
+        .unwrap();
+    assert!(confirmation.contains("To: maya.patel@example.com"), "{confirmation}");
+    assert!(confirmation.contains("Ana Lopez"), "{confirmation}");
+}
+
+#[test]
+fn emulate_options_are_checked() {
+    let out = flowc(&[
+        "run",
+        "flows/wellness_booking.flow",
+        "--dry-run",
+        "--emulate",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = flowc(&["run", "flows/wellness_booking.flow", "--outbox", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--emulate"), "{stderr}");
+}
