@@ -5,6 +5,7 @@
 //! Typeform webhook flow, tasks are ticked Done in Notion and reported by the Notion-trigger flow.
 
 #[path = "support/smtp_server.rs"]
+#[allow(dead_code)] // TLS helpers of the email tests
 mod smtp_server;
 #[path = "e2e/world.rs"]
 mod world;
@@ -138,6 +139,7 @@ async fn wellness_booking_confirms_the_session_and_reminds_the_client() {
     assert_near(w.sent_with("booking_confirmation")[0].at, MONDAY);
     assert_near(w.sent_with("practitioner_new_booking")[0].at, MONDAY);
     let reminders = w.sent_with("booking_reminder");
+    assert!(reminders.iter().all(|s| s.to == "maya@example.com"));
     assert_times(
         reminders.iter().map(|s| s.at).collect(),
         &["2026-01-07T10:00:00Z", "2026-01-08T08:00:00Z"],

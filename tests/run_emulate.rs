@@ -64,13 +64,22 @@ fn the_demo_booking_is_confirmed_with_its_messages_in_the_outbox() {
     assert!(output["client_id"].is_string() && output["practitioner_id"].is_string());
 
     // What it ran against, where the mail went, and plain progress lines (stderr is a pipe).
-    assert!(stderr.contains("emulated Notion at http://127.0.0.1:"), "{stderr}");
+    assert!(
+        stderr.contains("emulated Notion at http://127.0.0.1:"),
+        "{stderr}"
+    );
     assert!(stderr.contains("demo pages from"), "{stderr}");
-    assert!(stderr.contains("emulated Typeform at http://127.0.0.1:"), "{stderr}");
+    assert!(
+        stderr.contains("emulated Typeform at http://127.0.0.1:"),
+        "{stderr}"
+    );
     assert!(stderr.contains(&format!("email goes to the outbox {}", outbox.path().display())));
     assert!(stderr.contains("step session done"), "{stderr}");
     assert!(stderr.contains("4 message(s) in the outbox"), "{stderr}");
-    assert!(!stderr.contains('\x1b'), "no escape codes off a terminal: {stderr}");
+    assert!(
+        !stderr.contains('\x1b'),
+        "no escape codes off a terminal: {stderr}"
+    );
 
     // Confirmation, practitioner notice and two reminders, as .eml files.
     let messages = messages(outbox.path());
@@ -89,21 +98,68 @@ fn the_demo_booking_is_confirmed_with_its_messages_in_the_outbox() {
         .iter()
         .find(|m| m.contains("Subject: Your Private Yoga session is confirmed"))
         .unwrap();
-    assert!(confirmation.contains("To: maya.patel@example.com"), "{confirmation}");
+    assert!(
+        confirmation.contains("To: maya.patel@example.com"),
+        "{confirmation}"
+    );
     assert!(confirmation.contains("Ana Lopez"), "{confirmation}");
 }
 
 #[test]
 fn emulate_options_are_checked() {
-    let out = flowc(&[
-        "run",
-        "flows/wellness_booking.flow",
-        "--dry-run",
-        "--emulate",
-    ]);
+    let out = flowc(&["run", "flows/wellness_booking.flow", "--dry-run", "--emulate"]);
     assert_eq!(out.status.code(), Some(2));
     let out = flowc(&["run", "flows/wellness_booking.flow", "--outbox", "x"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--emulate"), "{stderr}");
+}
+
+/// Runs `flowc args` with a terminal as stdout and stderr (util-linux `script`); what it printed.
+fn on_terminal(args: &[&str], no_color: bool) -> String {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_flowc"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut script = Command::new("script");
+    script
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(root())
+        .env("TERM", "xterm");
+    if no_color {
+        script.env("NO_COLOR", "1");
+    } else {
+        script.env_remove("NO_COLOR");
+    }
+    let out = script
+        .output()
+        .expect("util-linux `script` gives the run a terminal");
+    assert_eq!(out.status.code(), Some(0));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn on_a_terminal_step_lines_are_redrawn_in_place() {
+    let outbox = tempfile::tempdir().unwrap();
+    let args = [
+        "run",
+        "flows/wellness_booking.flow",
+        "--input",
+        "@examples/inputs/wellness_booking.json",
+        "--emulate",
+        "--virtual-clock",
+        "--outbox",
+        outbox.path().to_str().unwrap(),
+    ];
+    let shown = on_terminal(&args, false);
+    // Cursor up and clear before each redraw; a coloured tick for finished steps.
+    assert!(shown.contains("\r\x1b[J"), "{shown:?}");
+    assert!(shown.contains("\x1b[32m✓\x1b[0m session"), "{shown:?}");
+    assert!(!shown.contains("step session done"), "{shown:?}");
+
+    let plain = on_terminal(&args, true);
+    assert!(plain.contains("\r\x1b[J"), "still redrawn: {plain:?}");
+    assert!(plain.contains("✓ session"), "{plain:?}");
+    assert!(!plain.contains("\x1b[32m"), "no colour with NO_COLOR: {plain:?}");
 }

@@ -39,7 +39,11 @@ fn notion_token(entity: &str) -> String {
 impl Emulated {
     /// Starts the emulators and points `project`'s configuration at them; messages of this run
     /// go to a folder of their own under `outbox_root` (relative to the project root).
-    pub(crate) async fn start(project: &mut Project, outbox_root: &Path, run_name: &str) -> Result<Emulated, CliError> {
+    pub(crate) async fn start(
+        project: &mut Project,
+        outbox_root: &Path,
+        run_name: &str,
+    ) -> Result<Emulated, CliError> {
         let root = project.root.clone();
         let schema_path = root.join(
             project
@@ -61,7 +65,8 @@ impl Emulated {
         };
         let tokens: Vec<String> = project.config.entities.keys().map(|e| notion_token(e)).collect();
         let token_refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
-        let io = |what: &str, e: std::io::Error| CliError::Io(format!("cannot start the {what} emulator: {e}"));
+        let io =
+            |what: &str, e: std::io::Error| CliError::Io(format!("cannot start the {what} emulator: {e}"));
         let notion_emulator = Emulator::start_for(&schemas, &token_refs, &project.config)
             .await
             .map_err(|e| io("Notion", e))?;
@@ -113,13 +118,22 @@ impl Emulated {
             .iter()
             .filter_map(|(name, e)| e.notion_token_env.clone().map(|env| (env, notion_token(name))))
             .collect();
-        let setup = |what: &str, e: String| CliError::Usage(format!("cannot set up the {what} connector: {e}"));
-        let notion = notion::NotionConnector::from_config_with_env(config, move |name| env.get(name).cloned())
-            .map_err(|e| setup("notion", e.to_string()))?;
-        let email = email::EmailConnector::from_config(config, root).map_err(|e| setup("email", e.message))?;
-        let survey = survey::SurveyConnector::from_config(config, root).map_err(|e| setup("survey", e.message))?;
+        let setup =
+            |what: &str, e: String| CliError::Usage(format!("cannot set up the {what} connector: {e}"));
+        let notion =
+            notion::NotionConnector::from_config_with_env(config, move |name| env.get(name).cloned())
+                .map_err(|e| setup("notion", e.to_string()))?;
+        let email =
+            email::EmailConnector::from_config(config, root).map_err(|e| setup("email", e.message))?;
+        let survey =
+            survey::SurveyConnector::from_config(config, root).map_err(|e| setup("survey", e.message))?;
         let http = http::HttpConnector::from_config(config, root).map_err(|e| setup("http", e.message))?;
-        Ok(vec![Arc::new(notion), Arc::new(email), Arc::new(survey), Arc::new(http)])
+        Ok(vec![
+            Arc::new(notion),
+            Arc::new(email),
+            Arc::new(survey),
+            Arc::new(http),
+        ])
     }
 
     /// Says on stderr what the run talks to.

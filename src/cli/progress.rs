@@ -20,6 +20,11 @@ enum State {
 }
 
 impl State {
+    /// Whether the step can still change (its line stays in the redrawn part).
+    fn is_final(self) -> bool {
+        !matches!(self, State::Running | State::Retrying | State::Waiting)
+    }
+
     fn mark(self) -> &'static str {
         match self {
             State::Running => "…",
@@ -48,7 +53,10 @@ impl State {
 struct Live {
     /// (step label, state, detail), in the order the steps first appeared.
     steps: Vec<(String, State, String)>,
-    /// Lines drawn last time (moved back over before redrawing).
+    /// Leading steps whose lines are final and printed for good: only the lines after them
+    /// are redrawn, so the view never outgrows the screen however many steps a run has.
+    committed: usize,
+    /// Lines of the redrawn part drawn last time (moved back over before redrawing).
     drawn: usize,
 }
 
@@ -111,7 +119,11 @@ fn change(kind: &EventKind) -> Option<(&str, State, String)> {
             will_retry,
             ..
         } => {
-            let state = if *will_retry { State::Retrying } else { State::Failed };
+            let state = if *will_retry {
+                State::Retrying
+            } else {
+                State::Failed
+            };
             let retry = if *will_retry { " (will retry)" } else { "" };
             (step, state, format!("{class}: {message}{retry}"))
         }
@@ -127,7 +139,11 @@ fn change(kind: &EventKind) -> Option<(&str, State, String)> {
         EventKind::WaitEnded { step, timed_out } => (
             step,
             State::Done,
-            if *timed_out { "timed out".into() } else { "resumed".into() },
+            if *timed_out {
+                "timed out".into()
+            } else {
+                "resumed".into()
+            },
         ),
         _ => return None,
     })
@@ -165,7 +181,9 @@ impl Progress {
             return;
         };
         let mut live = live.lock().unwrap_or_else(|e| e.into_inner());
-        match live.steps.iter_mut().find(|(l, ..)| *l == label) {
+        let committed = live.committed;
+        // A step already printed for good that changes again gets a new line.
+        match live.steps[committed..].iter_mut().find(|(l, ..)| *l == label) {
             Some(entry) => {
                 entry.1 = state;
                 entry.2 = detail;
@@ -174,25 +192,36 @@ impl Progress {
         }
         let mut out = String::new();
         if live.drawn > 0 {
-            // Back to the first line of the view, and clear it and everything below.
+            // Back to the first redrawn line, and clear it and everything below.
             out.push_str(&format!("\x1b[{}A\r\x1b[J", live.drawn));
         }
-        for (label, state, detail) in &live.steps {
-            let mark = if self.color {
-                format!("\x1b[{}m{}\x1b[0m", state.color(), state.mark())
-            } else {
-                state.mark().to_string()
-            };
-            if detail.is_empty() {
-                out.push_str(&format!("{mark} {label}\n"));
-            } else {
-                out.push_str(&format!("{mark} {label}  {detail}\n"));
-            }
+        while live.committed < live.steps.len() && live.steps[live.committed].1.is_final() {
+            out.push_str(&self.line(&live.steps[live.committed]));
+            live.committed += 1;
         }
-        live.drawn = live.steps.len();
+        for step in &live.steps[live.committed..] {
+            out.push_str(&self.line(step));
+        }
+        live.drawn = live.steps.len() - live.committed;
         let mut stderr = std::io::stderr().lock();
         let _ = stderr.write_all(out.as_bytes());
         let _ = stderr.flush();
+    }
+}
+
+impl Progress {
+    /// One line of the live view.
+    fn line(&self, (label, state, detail): &(String, State, String)) -> String {
+        let mark = if self.color {
+            format!("\x1b[{}m{}\x1b[0m", state.color(), state.mark())
+        } else {
+            state.mark().to_string()
+        };
+        if detail.is_empty() {
+            format!("{mark} {label}\n")
+        } else {
+            format!("{mark} {label}  {detail}\n")
+        }
     }
 }
 
@@ -247,7 +276,10 @@ mod tests {
             will_retry: true,
         };
         let (step, state, detail) = change(&failed).unwrap();
-        assert_eq!(plain(step, state, &detail), "step s failed: transient: 503 (will retry)");
+        assert_eq!(
+            plain(step, state, &detail),
+            "step s failed: transient: 503 (will retry)"
+        );
         let skipped = EventKind::StepSkipped { step: "t".into() };
         let (step, state, detail) = change(&skipped).unwrap();
         assert_eq!(plain(step, state, &detail), "step t skipped");

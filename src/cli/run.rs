@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::emulate::Emulated;
+use super::progress::Progress;
 use super::CliError;
 use crate::diagnostic::FileId;
 use crate::project::Project;
-use super::emulate::Emulated;
-use super::progress::Progress;
 use crate::runtime::{wait_for_end, Engine, EngineError, Recording, RecordingConnector, VirtualClock};
 
 /// Arguments of `flowc run`.
@@ -200,11 +200,18 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             }
         }
         if on_virtual_clock && !args.dry_run {
-            eprintln!("virtual clock: the run ended at {}", virtual_clock_now(&virtual_clock));
+            eprintln!(
+                "virtual clock: the run ended at {}",
+                virtual_clock_now(&virtual_clock)
+            );
         }
         if let Some(emulated) = &emulated {
             let messages = emulated.messages();
-            eprintln!("{} message(s) in the outbox {}", messages.len(), emulated.outbox.display());
+            eprintln!(
+                "{} message(s) in the outbox {}",
+                messages.len(),
+                emulated.outbox.display()
+            );
             for m in messages {
                 eprintln!("  {}", m.display());
             }
