@@ -108,3 +108,56 @@ pub(crate) fn apply(store: &mut Store, seed: &Json) -> Result<BTreeMap<String, S
     }
     Ok(keys)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::notion::properties::flatten_page;
+    use crate::connectors::notion::schema::NotionSchemas;
+    use serde_json::json;
+
+    fn store() -> Store {
+        let schemas: NotionSchemas = serde_json::from_value(json!({ "entities": { "e": {
+            "People": { "properties": {
+                "Name": { "type": "title" },
+                "Role": { "type": "select", "options": ["Lead"] },
+                "Mentor": { "type": "relation" },
+            }},
+        }}}))
+        .unwrap();
+        Store::seeded(&schemas, &|_, _| None)
+    }
+
+    #[test]
+    fn plain_values_and_forward_references_are_written() {
+        let mut store = store();
+        let keys = apply(
+            &mut store,
+            &json!({ "entities": { "e": { "People": [
+                { "key": "ada", "properties": { "Name": "Ada", "Role": "Lead", "Mentor": ["@bo"] } },
+                { "key": "bo", "properties": { "Name": "Bo" } },
+            ]}}}),
+        )
+        .unwrap();
+        let ada = flatten_page(&super::super::store::page_json(&store.pages[0]));
+        assert_eq!(ada.get("Name").as_str(), Some("Ada"));
+        assert_eq!(ada.get("Role").as_str(), Some("Lead"));
+        assert_eq!(ada.get("Mentor").to_json(), json!([keys["bo"]]));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let err = |seed: Json| apply(&mut store(), &seed).unwrap_err();
+        assert!(err(json!({})).contains("\"entities\""));
+        assert!(err(json!({ "entities": { "e": { "Nope": [] } } })).contains("no database `Nope`"));
+        let e = err(json!({ "entities": { "e": { "People": [
+            { "properties": { "Name": "Ada", "Age": 3 } } ] } } }));
+        assert!(e.contains("`e.People[0]`") && e.contains("no property `Age`"), "{e}");
+        let e = err(json!({ "entities": { "e": { "People": [
+            { "properties": { "Name": "Ada", "Mentor": ["@nobody"] } } ] } } }));
+        assert!(e.contains("no seeded page has key `nobody`"), "{e}");
+        let e = err(json!({ "entities": { "e": { "People": [
+            { "properties": { "Name": 3 } } ] } } }));
+        assert!(e.contains("`Name`"), "{e}");
+    }
+}
