@@ -497,6 +497,21 @@ async fn sub_flows_run_as_steps() {
 }
 
 #[tokio::test]
+async fn sub_flows_work_in_the_callers_workspace() {
+    // A shared helper is written `for` one entity but acts for whoever calls it: its calls go to
+    // the caller's workspace, and `entity` names the caller.
+    let r = rig("entity shop { setting tag = \"shop\" }
+         entity hub { setting tag = \"hub\" }
+         flow main for shop { step h = helper() output { y: h.y } }
+         flow helper for hub { step s = svc.do(key: \"s\", n: entity.tag) output { y: s.v } }");
+    let (_, out) = run(&r, "main", json!({})).await;
+    assert_eq!(out.unwrap().get("y"), &Value::text("shop"));
+    assert_eq!(r.svc.calls_for("s")[0].call.entity, "shop");
+    let (_, out) = run(&r, "helper", json!({})).await;
+    assert_eq!(out.unwrap().get("y"), &Value::text("hub"));
+}
+
+#[tokio::test]
 async fn the_error_handler_sees_the_error() {
     let r = rig(&format!(
         "{E} flow f for e {{

@@ -152,7 +152,10 @@ mod tests {
         assert!(err(json!({ "entities": { "e": { "Nope": [] } } })).contains("no database `Nope`"));
         let e = err(json!({ "entities": { "e": { "People": [
             { "properties": { "Name": "Ada", "Age": 3 } } ] } } }));
-        assert!(e.contains("`e.People[0]`") && e.contains("no property `Age`"), "{e}");
+        assert!(
+            e.contains("`e.People[0]`") && e.contains("no property `Age`"),
+            "{e}"
+        );
         let e = err(json!({ "entities": { "e": { "People": [
             { "properties": { "Name": "Ada", "Mentor": ["@nobody"] } } ] } } }));
         assert!(e.contains("no seeded page has key `nobody`"), "{e}");
