@@ -123,6 +123,12 @@ impl Config {
 /// The folder holding `flowc.toml` at or above `start` (a file or a folder), if any.
 pub fn find_root(start: &Path) -> Option<PathBuf> {
     let start = if start.is_file() { start.parent()? } else { start };
+    // The parent of a bare file name (`flowc run booking.flow`) is "", the current folder.
+    let start = if start.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        start
+    };
     let start = std::fs::canonicalize(start).ok()?;
     start
         .ancestors()

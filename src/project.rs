@@ -65,7 +65,9 @@ impl Project {
             Some(root) => root,
             None => {
                 let dir = if path.is_file() {
-                    path.parent().unwrap_or(Path::new("."))
+                    path.parent()
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .unwrap_or(Path::new("."))
                 } else {
                     path
                 };

@@ -163,3 +163,24 @@ fn on_a_terminal_step_lines_are_redrawn_in_place() {
     assert!(plain.contains("✓ session"), "{plain:?}");
     assert!(!plain.contains("\x1b[32m"), "no colour with NO_COLOR: {plain:?}");
 }
+
+#[test]
+fn a_bare_file_name_in_the_current_folder_finds_its_project() {
+    let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args([
+            "run",
+            "wellness_booking.flow",
+            "--input",
+            "@../examples/inputs/wellness_booking.json",
+            "--dry-run",
+        ])
+        .current_dir(root().join("flows"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

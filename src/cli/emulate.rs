@@ -16,6 +16,8 @@ use crate::project::Project;
 /// The environment variable the survey connector reads the emulated Typeform token from.
 pub(crate) const TYPEFORM_TOKEN_ENV: &str = "FLOWC_EMULATED_TYPEFORM_TOKEN";
 const TYPEFORM_TOKEN: &str = "tfp_emulated";
+/// The outbox folder, relative to the project root, unless `--outbox` says otherwise.
+pub(crate) const DEFAULT_OUTBOX: &str = ".flowc/outbox";
 /// Where demo pages live, next to the default schema file.
 const SEED_FILE: &str = "notion/seed.json";
 
@@ -38,7 +40,7 @@ fn notion_token(entity: &str) -> String {
 
 impl Emulated {
     /// Starts the emulators and points `project`'s configuration at them; messages of this run
-    /// go to a folder of their own under `outbox_root` (relative to the project root).
+    /// go to a folder of their own in `outbox_root`.
     pub(crate) async fn start(
         project: &mut Project,
         outbox_root: &Path,
@@ -81,7 +83,7 @@ impl Emulated {
             .await
             .map_err(|e| io("Typeform", e))?;
 
-        let outbox = root.join(outbox_root).join(run_name);
+        let outbox = outbox_root.join(run_name);
         let state = std::env::temp_dir().join(format!("flowc-emulate-{}-{run_name}", std::process::id()));
         let config = &mut project.config;
         let text = |s: &str| toml::Value::String(s.to_string());

@@ -34,9 +34,10 @@ pub(crate) struct Args {
     /// Waits pass at once on a virtual clock that starts now (always so with --dry-run).
     #[arg(long)]
     virtual_clock: bool,
-    /// With --emulate: the folder email goes to (each run writes into a folder of its own in it).
-    #[arg(long, default_value = ".flowc/outbox", requires = "emulate")]
-    outbox: PathBuf,
+    /// With --emulate: the folder email goes to (default: .flowc/outbox in the project); each
+    /// run writes into a folder of its own in it.
+    #[arg(long, requires = "emulate")]
+    outbox: Option<PathBuf>,
 }
 
 /// A built-in connector that could not be set up from `flowc.toml`: its calls fail saying why.
@@ -130,7 +131,12 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         let started = chrono::Utc::now();
         let emulated = if args.emulate {
             let run_name = format!("{}-{name}", started.format("%Y%m%dT%H%M%S"));
-            let emulated = Emulated::start(&mut project, &args.outbox, &run_name).await?;
+            let outbox = match &args.outbox {
+                Some(dir) => std::path::absolute(dir)
+                    .map_err(|e| CliError::Io(format!("cannot use --outbox {}: {e}", dir.display())))?,
+                None => project.root.join(super::emulate::DEFAULT_OUTBOX),
+            };
+            let emulated = Emulated::start(&mut project, &outbox, &run_name).await?;
             emulated.announce();
             Some(emulated)
         } else {
