@@ -186,7 +186,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         };
         // On the virtual clock an instance waiting for an event nobody sends would wait forever.
         if on_virtual_clock && !wait_for_end(&engine, &id, &virtual_clock).await {
-            eprintln!("error: the instance waits for an event that this run never sends");
+            let who = if args.dry_run { "a dry run" } else { "this run" };
+            eprintln!("error: the instance waits for an event that {who} never sends");
             eprintln!(
                 "help: give the wait a `timeout`, or test the flow with `send event` in a `test` block"
             );
