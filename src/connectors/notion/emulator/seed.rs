@@ -10,6 +10,7 @@
 //!     ]
 //! } } }
 //! ```
+//! A page may give its own `id` (32 hex digits), so that example inputs can name it.
 //! Values are written as flows write them (text, numbers, booleans, option names, lists of
 //! option names, ISO dates); a relation lists page ids or `@key`s of other seeded pages, in any
 //! order, which is why relations are written in a second pass.
@@ -18,10 +19,16 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value as Json};
 
-use super::store::Store;
+use super::store::{new_id, Store};
 use crate::connectors::notion::properties::property_value;
 use crate::connectors::notion::schema::PropertySchema;
 use crate::value::Value;
+
+/// Whether `id` looks like a Notion id, so the connector accepts it.
+fn valid_id(id: &str) -> bool {
+    let hex: String = id.chars().filter(|c| *c != '-').collect();
+    hex.len() == 32 && hex.chars().all(|c| c.is_ascii_hexdigit())
+}
 
 /// Creates the pages of `seed` in `store`; returns the ids of keyed pages by key.
 pub(crate) fn apply(store: &mut Store, seed: &Json) -> Result<BTreeMap<String, String>, String> {
@@ -69,8 +76,17 @@ pub(crate) fn apply(store: &mut Store, seed: &Json) -> Result<BTreeMap<String, S
                         .map_err(|e| format!("{at}: {}", e.message))?;
                     now.insert(name.clone(), body);
                 }
+                let id = match page.get("id") {
+                    None => new_id(),
+                    Some(Json::String(id)) if valid_id(id) => id.clone(),
+                    Some(other) => {
+                        return Err(format!(
+                            "{at}: `id` must be a Notion id (32 hex digits, dashes allowed), got {other}"
+                        ))
+                    }
+                };
                 let index = store
-                    .create_page(&db.id, &Json::Object(now))
+                    .create_page_with_id(&db.id, &Json::Object(now), id)
                     .map_err(|e| format!("{at}: {e}"))?;
                 if let Some(key) = page.get("key").and_then(Json::as_str) {
                     keys.insert(key.to_string(), store.pages[index].id.clone());
@@ -143,6 +159,12 @@ mod tests {
         assert_eq!(ada.get("Name").as_str(), Some("Ada"));
         assert_eq!(ada.get("Role").as_str(), Some("Lead"));
         assert_eq!(ada.get("Mentor").to_json(), json!([keys["bo"]]));
+
+        let id = "5a1e0000-0000-4000-8000-000000000001";
+        let seed = json!({ "entities": { "e": { "People": [
+            { "key": "cy", "id": id, "properties": { "Name": "Cy" } } ] } } });
+        assert_eq!(apply(&mut store, &seed).unwrap()["cy"], id);
+        assert!(apply(&mut store, &seed).unwrap_err().contains("exists already"));
     }
 
     #[test]
@@ -159,6 +181,9 @@ mod tests {
         let e = err(json!({ "entities": { "e": { "People": [
             { "properties": { "Name": "Ada", "Mentor": ["@nobody"] } } ] } } }));
         assert!(e.contains("no seeded page has key `nobody`"), "{e}");
+        let e = err(json!({ "entities": { "e": { "People": [
+            { "id": "nope", "properties": { "Name": "Ada" } } ] } } }));
+        assert!(e.contains("`id` must be a Notion id"), "{e}");
         let e = err(json!({ "entities": { "e": { "People": [
             { "properties": { "Name": 3 } } ] } } }));
         assert!(e.contains("`Name`"), "{e}");

@@ -172,6 +172,20 @@ impl Store {
 
     /// Creates a page from request-shaped `properties`; every other property starts empty.
     pub(crate) fn create_page(&mut self, database_id: &str, properties: &Json) -> Result<usize, String> {
+        self.create_page_with_id(database_id, properties, new_id())
+    }
+
+    /// [`Store::create_page`] with the page id chosen by the caller (seed files give demo pages
+    /// ids that example inputs can name); an id already taken is an error.
+    pub(crate) fn create_page_with_id(
+        &mut self,
+        database_id: &str,
+        properties: &Json,
+        id: String,
+    ) -> Result<usize, String> {
+        if self.page_index(&id).is_some() {
+            return Err(format!("a page with id `{id}` exists already"));
+        }
         let database = self
             .databases
             .get(database_id)
@@ -185,7 +199,7 @@ impl Store {
         values.extend(written);
         let now = self.tick();
         let page = Page {
-            id: new_id(),
+            id,
             database_id: database.id.clone(),
             source_id: database.source_id.clone(),
             created: now,
