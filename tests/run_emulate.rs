@@ -211,3 +211,24 @@ fn an_example_input_can_name_a_demo_page_by_its_seeded_id() {
     assert_eq!(output["human_review"], true);
     assert!(stderr.contains("step assessment › reminder done"), "{stderr}");
 }
+
+#[test]
+fn on_the_virtual_clock_a_wait_nobody_ends_stops_the_run() {
+    // A project without a schema file: the emulated workspaces are empty, which the run says.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("flowc.toml"), "[project]\nname = \"t\"\n").unwrap();
+    let file = dir.path().join("w.flow");
+    std::fs::write(
+        &file,
+        "entity e {}\nflow w for e {\n  on manual\n  step r = wait for event \"never\"\n  output { r }\n}\n",
+    )
+    .unwrap();
+    let out = flowc(&["run", file.to_str().unwrap(), "--emulate", "--virtual-clock"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("warning: no Notion schema at"), "{stderr}");
+    assert!(
+        stderr.contains("error: the instance waits for an event that this run never sends"),
+        "{stderr}"
+    );
+}

@@ -185,7 +185,14 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             }
         };
         // On the virtual clock an instance waiting for an event nobody sends would wait forever.
-        if on_virtual_clock && !wait_for_end(&engine, &id, &virtual_clock).await {
+        let ends = if args.dry_run {
+            wait_for_end(&engine, &id, &virtual_clock).await
+        } else if on_virtual_clock {
+            runs_to_end(&engine, &id, &virtual_clock).await
+        } else {
+            true
+        };
+        if !ends {
             let who = if args.dry_run { "a dry run" } else { "this run" };
             eprintln!("error: the instance waits for an event that {who} never sends");
             eprintln!(
@@ -237,6 +244,27 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             }
         }
     })
+}
+
+/// Waits until the instance ends on `clock`; `false` when it never can: nothing runs and no timer
+/// is set, so it waits for an event nobody will send. Unlike a dry run's wait, there is no time
+/// limit, since real calls (paced to a service's rate limit) can take a while.
+async fn runs_to_end(engine: &Engine, id: &crate::runtime::InstanceId, clock: &VirtualClock) -> bool {
+    let mut idle_checks = 0;
+    loop {
+        if engine.status(id).is_ok_and(|s| s.is_final()) {
+            return true;
+        }
+        if clock.busy() == 0 && !clock.has_sleepers() {
+            idle_checks += 1;
+            if idle_checks >= 3 {
+                return false;
+            }
+        } else {
+            idle_checks = 0;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 fn virtual_clock_now(clock: &VirtualClock) -> String {
