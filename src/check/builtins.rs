@@ -267,7 +267,7 @@ mod tests {
             Type::optional(Type::record([("name", Type::Text), ("vip", Type::Bool)]))
         );
         let count = lookup("count").unwrap();
-        assert_eq!(count.result(&[contacts.clone()]), Type::Number);
+        assert_eq!(count.result(std::slice::from_ref(&contacts)), Type::Number);
         assert_eq!(usage("count", &count), "count(list, record?)");
         assert!(!filter.param(1).accepts(&Type::Text), "criteria must be a record");
         let any = lookup("any").unwrap();
