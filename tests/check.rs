@@ -16,3 +16,5 @@ mod list_builtins;
 mod project;
 #[path = "check/robust.rs"]
 mod robust;
+#[path = "check/timeouts.rs"]
+mod timeouts;

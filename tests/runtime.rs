@@ -1258,3 +1258,46 @@ async fn every_sub_flow_attempt_timing_out_fails_the_step() {
         Some(t0() + chrono::Duration::hours(2) + chrono::Duration::seconds(1))
     );
 }
+
+#[tokio::test]
+async fn a_computed_timeout_is_evaluated_when_the_step_starts() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ input {{ deadline: datetime }} step a = svc.do(key: \"a\") timeout input.deadline - now() fallback \"late\" output {{ a }} }}"
+    ));
+    r.svc.script(
+        "a",
+        Script {
+            hang: true,
+            ..Script::default()
+        },
+    );
+    let (id, out) = run(&r, "f", json!({ "deadline": "2026-01-05T09:00:30Z" })).await;
+    assert_eq!(out.unwrap().get("a"), &Value::text("late"));
+    let failed: Vec<_> = kinds(&r, &id)
+        .into_iter()
+        .filter_map(|k| match k {
+            EventKind::StepFailed { message, .. } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, vec!["timed out after 30s".to_string()]);
+    let ended = r.engine.history(&id).last().map(|e| e.at);
+    assert_eq!(ended, Some(t0() + chrono::Duration::seconds(30)));
+}
+
+#[tokio::test]
+async fn computed_timeouts_bound_sub_flows_and_event_waits() {
+    let r = rig(&format!(
+        "{E} flow main for e {{ let grace = 2h step h = helper(x: 1) timeout grace fallback {{ late: true }} step w = wait for event \"go\" timeout days(entity.days) after h output {{ h, w }} }}
+         flow helper for e {{ input {{ x: number }} step w = wait for event \"go\" output {{ x: input.x }} }}"
+    ));
+    let (id, out) = run(&r, "main", json!({})).await;
+    let out = out.unwrap();
+    assert_eq!(out.get("h").get("late"), &Value::Bool(true));
+    assert_eq!(out.get("w"), &Value::Null);
+    let ended = r.engine.history(&id).last().map(|e| e.at);
+    assert_eq!(
+        ended,
+        Some(t0() + chrono::Duration::hours(2) + chrono::Duration::days(3))
+    );
+}

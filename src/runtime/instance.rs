@@ -97,6 +97,8 @@ pub(crate) struct PreparedCall {
     pub(crate) entity: String,
     pub(crate) step: String,
     pub(crate) idempotency_key: String,
+    /// Per attempt: written on the step, or computed when it started.
+    pub(crate) timeout_ms: Option<i64>,
 }
 
 impl PreparedCall {
@@ -126,7 +128,7 @@ impl PreparedCall {
 
     /// Per-attempt timeout.
     pub(crate) fn timeout_ms(&self) -> Option<i64> {
-        self.node().and_then(|c| c.timeout_ms)
+        self.timeout_ms
     }
 }
 
@@ -198,6 +200,7 @@ pub(crate) fn child_id(parent: &str, step: &str, attempt: u32) -> String {
 struct ChildCall {
     key: String,
     input: Value,
+    timeout_ms: Option<i64>,
     attempt: u32,
     deadline: Option<DateTime<Utc>>,
     retry_at: Option<DateTime<Utc>>,
@@ -537,6 +540,23 @@ impl Instance {
         eval::eval(expr, &env).map_err(|e| e.0)
     }
 
+    /// A step's timeout in milliseconds: the written one (`timeout 30s`), or one computed now
+    /// (`timeout EXPR`: `none` is no timeout, a negative duration is already over).
+    fn step_timeout(
+        &self,
+        ctx: &Ctx,
+        s: u32,
+        written: Option<i64>,
+        expr: Option<&crate::syntax::ast::Expr>,
+    ) -> Result<Option<i64>, String> {
+        let Some(e) = expr else { return Ok(written) };
+        match self.eval(ctx, s, e)? {
+            Value::Duration(ms) => Ok(Some(ms.max(0))),
+            Value::Null => Ok(None),
+            v => Err(format!("`timeout` needs a duration, not a {}", v.kind())),
+        }
+    }
+
     fn run_node(&mut self, ctx: &Ctx, s: u32, n: u32, q: &mut VecDeque<Work>, fx: &mut Vec<Effect>) {
         if !self.active(s) {
             return;
@@ -749,8 +769,18 @@ impl Instance {
                 }
             }
             NodeKind::WaitEvent {
-                event, timeout_ms, ..
+                event,
+                timeout_ms,
+                timeout,
+                ..
             } => {
+                let timeout_ms = match self.step_timeout(ctx, s, *timeout_ms, timeout.as_ref()) {
+                    Ok(t) => t,
+                    Err(msg) => {
+                        self.fail_instance(ctx, &path, &msg, ErrorClass::Permanent, q, fx);
+                        return;
+                    }
+                };
                 let until = timeout_ms.map(|ms| eval::add_ms(ctx.now, ms));
                 self.record(
                     ctx,
@@ -862,6 +892,14 @@ impl Instance {
                         }
                     }
                 }
+                let timeout_ms = match self.step_timeout(ctx, s, call.timeout_ms, call.timeout.as_ref()) {
+                    Ok(t) => t,
+                    Err(msg) => {
+                        self.record(ctx, EventKind::StepScheduled { step: path.clone() });
+                        self.step_failed(ctx, s, n, ConnectorError::permanent(msg), 1, q, fx);
+                        return;
+                    }
+                };
                 self.set_running(s, n);
                 self.record(ctx, EventKind::StepScheduled { step: path.clone() });
                 match &call.target {
@@ -871,6 +909,7 @@ impl Instance {
                             ChildCall {
                                 key: key.clone(),
                                 input: Value::Record(args),
+                                timeout_ms,
                                 attempt: 0,
                                 deadline: None,
                                 retry_at: None,
@@ -892,6 +931,7 @@ impl Instance {
                             entity,
                             idempotency_key: idempotency_key(&self.id, &path),
                             step: path,
+                            timeout_ms,
                         });
                         if self.running < ctx.globals.per_instance_limit {
                             self.running += 1;
@@ -916,13 +956,10 @@ impl Instance {
     fn start_child_attempt(&mut self, ctx: &Ctx, s: u32, n: u32, attempt: u32, fx: &mut Vec<Effect>) {
         let Some(scope) = self.scope(s) else { return };
         let path = scope.path(n);
-        let timeout_ms = match &scope.plan.node(n).kind {
-            NodeKind::Call(c) => c.timeout_ms,
-            _ => None,
-        };
         let Some(cc) = self.child_calls.get_mut(&(s, n)) else {
             return;
         };
+        let timeout_ms = cc.timeout_ms;
         cc.attempt = attempt;
         cc.retry_at = None;
         cc.deadline = timeout_ms.map(|ms| eval::add_ms(ctx.now, ms));
@@ -968,10 +1005,7 @@ impl Instance {
         if ctx.now < deadline {
             return;
         }
-        let timeout_ms = match self.scope(s).map(|sc| &sc.plan.node(n).kind) {
-            Some(NodeKind::Call(c)) => c.timeout_ms.unwrap_or(0),
-            _ => 0,
-        };
+        let timeout_ms = cc.timeout_ms.unwrap_or(0);
         let path = self.scope(s).map(|sc| sc.path(n)).unwrap_or_default();
         fx.push(Effect::CancelChild {
             id: child_id(&self.id, &path, cc.attempt),
