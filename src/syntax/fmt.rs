@@ -1230,6 +1230,7 @@ impl<'s> Printer<'s> {
             let (span, keyword) = match policy {
                 Policy::Retry(r) => (r.span, "retry"),
                 Policy::Timeout(d) => (d.span, "timeout"),
+                Policy::TimeoutExpr(e) => (e.span, "timeout"),
                 Policy::Fallback(Fallback::Value(e)) => (e.span, "fallback"),
                 Policy::Fallback(Fallback::Block(b)) => (b.span, "fallback"),
                 Policy::After(names) => match (names.first(), names.last()) {
@@ -1274,6 +1275,10 @@ impl<'s> Printer<'s> {
             Policy::Timeout(d) => {
                 let d = self.duration(d.ms, d.span);
                 self.w(&format!("timeout {d}"));
+            }
+            Policy::TimeoutExpr(e) => {
+                self.w("timeout ");
+                self.expr(e, 0);
             }
             Policy::Fallback(Fallback::Block(b)) => {
                 self.w("fallback ");
