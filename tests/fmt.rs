@@ -211,8 +211,20 @@ fn raw_strings_are_reindented_and_keep_their_text() {
 
 #[test]
 fn a_fallback_record_is_not_mistaken_for_a_block() {
-    let source = "flow a for b {\n  step s = x.y()\n    fallback ({ ok: false })\n}\n";
-    assert_eq!(fmt(source), source);
+    // Braces that open with `name:` are a record value: no parentheses needed.
+    let named = "flow a for b {\n  step s = x.y()\n    fallback { ok: false }\n}\n";
+    assert_eq!(fmt(named), named);
+    assert_eq!(
+        fmt("flow a for b {\n  step s = x.y()\n    fallback ({ ok: false })\n}\n"),
+        named
+    );
+    // A shorthand first field would read as a block: the parentheses stay.
+    let shorthand = "flow a for b {\n  step s = x.y()\n    fallback ({ ok })\n}\n";
+    assert_eq!(fmt(shorthand), shorthand);
+    assert_eq!(
+        strip_spans(&parse_ok(shorthand)),
+        strip_spans(&parse_ok(&fmt(shorthand)))
+    );
 }
 
 #[test]
