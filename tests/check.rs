@@ -10,7 +10,11 @@ mod common;
 mod corpus;
 #[path = "check/docs.rs"]
 mod docs;
+#[path = "check/list_builtins.rs"]
+mod list_builtins;
 #[path = "check/project.rs"]
 mod project;
 #[path = "check/robust.rs"]
 mod robust;
+#[path = "check/timeouts.rs"]
+mod timeouts;

@@ -215,3 +215,12 @@ fn build_names_same_named_flows_of_two_modules_apart() {
         std::fs::read_dir(&out_dir).unwrap().collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn sub_flow_steps_are_retried_and_timed_out_in_tests() {
+    let dir = fixtures().join("subflows");
+    let out = flowc(&["test", dir.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("3 passed, 0 failed"), "{stdout}");
+}

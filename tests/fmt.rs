@@ -211,8 +211,20 @@ fn raw_strings_are_reindented_and_keep_their_text() {
 
 #[test]
 fn a_fallback_record_is_not_mistaken_for_a_block() {
-    let source = "flow a for b {\n  step s = x.y()\n    fallback ({ ok: false })\n}\n";
-    assert_eq!(fmt(source), source);
+    // Braces that open with `name:` are a record value: no parentheses needed.
+    let named = "flow a for b {\n  step s = x.y()\n    fallback { ok: false }\n}\n";
+    assert_eq!(fmt(named), named);
+    assert_eq!(
+        fmt("flow a for b {\n  step s = x.y()\n    fallback ({ ok: false })\n}\n"),
+        named
+    );
+    // A shorthand first field would read as a block: the parentheses stay.
+    let shorthand = "flow a for b {\n  step s = x.y()\n    fallback ({ ok })\n}\n";
+    assert_eq!(fmt(shorthand), shorthand);
+    assert_eq!(
+        strip_spans(&parse_ok(shorthand)),
+        strip_spans(&parse_ok(&fmt(shorthand)))
+    );
 }
 
 #[test]
@@ -517,4 +529,33 @@ fn vim_syntax_knows_every_keyword() {
     }
     let ftdetect = std::fs::read_to_string(root.join("ftdetect/flow.vim")).unwrap();
     assert!(ftdetect.contains("*.flow"));
+}
+
+#[test]
+fn a_computed_timeout_is_an_expression_and_a_written_one_a_duration() {
+    use flowc::syntax::ast::{Item, Policy, Stmt};
+    let source = "entity e {}\nflow f for e {\n  input { deadline: datetime }\n  step a = http.get(url: \"https://x.test\")\n    timeout input.deadline-now()\n  step b = http.get(url: \"https://x.test\")\n    timeout 30s\n    fallback none\n  step c = wait for event \"go\"\n    timeout (2d)\n}\n";
+    let formatted = fmt(source);
+    assert!(
+        formatted.contains("    timeout input.deadline - now()\n"),
+        "{formatted}"
+    );
+    assert!(
+        formatted.contains("    timeout 30s\n    fallback none\n"),
+        "{formatted}"
+    );
+    assert!(formatted.contains("    timeout 2d\n"), "{formatted}");
+    assert_eq!(fmt(&formatted), formatted);
+    let (module, diagnostics) = parse(&formatted, flowc::diagnostic::FileId(0));
+    assert!(diagnostics.is_empty(), "{diagnostics:#?}");
+    let Some(Item::Flow(flow)) = module.items.get(1) else {
+        panic!("a flow")
+    };
+    let policy = |i: usize| match &flow.body[i] {
+        Stmt::Step(s) => s.policies[0].clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(policy(0), Policy::TimeoutExpr(_)));
+    assert!(matches!(policy(1), Policy::Timeout(d) if d.ms == 30_000));
+    assert!(matches!(policy(2), Policy::Timeout(d) if d.ms == 172_800_000));
 }

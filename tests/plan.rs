@@ -259,3 +259,36 @@ fn mermaid_drawing() {
     assert!(dot.starts_with("digraph \"booking\""));
     assert!(dot.contains("cluster_on_error"));
 }
+
+#[test]
+fn a_computed_timeout_is_kept_as_an_expression_and_waits_for_what_it_reads() {
+    let src = r#"
+entity shop {}
+flow f for shop {
+  input { deadline: datetime }
+  let grace = input.deadline - now()
+  step a = http.get(url: "https://x.test")
+    timeout grace
+  step b = http.get(url: "https://x.test")
+    timeout 30s
+}
+"#;
+    let b = bundle(src, "f");
+    let body = &b.flows.values().next().expect("one flow").body;
+    let (grace, a) = (node(body, "grace"), node(body, "a"));
+    assert_eq!(edge(body, grace, a), Some(Dep::Data));
+    match &body.graph[a].kind {
+        NodeKind::Call(c) => {
+            assert_eq!(c.timeout_ms, None);
+            assert!(c.timeout.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    match &body.graph[node(body, "b")].kind {
+        NodeKind::Call(c) => {
+            assert_eq!(c.timeout_ms, Some(30_000));
+            assert!(c.timeout.is_none());
+        }
+        other => panic!("{other:?}"),
+    }
+}

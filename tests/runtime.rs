@@ -1160,3 +1160,159 @@ async fn a_record_fallback_stands_in() {
     assert_eq!(out.get("v"), &Value::text("fb"));
     assert_eq!(out.get("ok"), &Value::Bool(false));
 }
+
+#[tokio::test]
+async fn a_sub_flow_that_overruns_its_timeout_is_cancelled_and_the_fallback_stands_in() {
+    let r = rig(&format!(
+        "{E} flow main for e {{ step h = helper(x: 1) timeout 1h fallback {{ late: true }} output {{ h }} }}
+         flow helper for e {{ input {{ x: number }} step w = wait for event \"go\" output {{ x: input.x }} }}"
+    ));
+    let (id, out) = run(&r, "main", json!({})).await;
+    assert_eq!(out.unwrap().get("h").get("late"), &Value::Bool(true));
+    let child = flowc::runtime::InstanceId(format!("{id}/h"));
+    assert_eq!(r.engine.status(&child).unwrap(), InstanceStatus::Cancelled);
+    let ended = r.engine.history(&id).last().map(|e| e.at);
+    assert_eq!(ended, Some(t0() + chrono::Duration::hours(1)));
+    let failed: Vec<_> = kinds(&r, &id)
+        .into_iter()
+        .filter_map(|k| match k {
+            EventKind::StepFailed {
+                class,
+                message,
+                will_retry,
+                ..
+            } => Some((class, message, will_retry)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        vec![("transient".to_string(), "timed out after 1h".to_string(), false)]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_sub_flow_is_retried_as_a_new_instance() {
+    let r = rig(&format!(
+        "{E} flow main for e {{ step h = helper(x: 4) retry 3 times backoff 1s..1s no jitter output {{ y: h.y }} }}
+         flow helper for e {{ input {{ x: number }} step s = svc.do(key: \"s\", n: input.x) retry 1 times output {{ y: s.v }} }}"
+    ));
+    r.svc.script(
+        "s",
+        Script {
+            fail_times: 2,
+            ..Script::default()
+        },
+    );
+    let (id, out) = run(&r, "main", json!({})).await;
+    assert_eq!(out.unwrap().get("y"), &Value::Number(4.0));
+    assert_eq!(r.svc.calls_for("s").len(), 3);
+    let status = |suffix: &str| {
+        r.engine
+            .status(&flowc::runtime::InstanceId(format!("{id}/{suffix}")))
+            .unwrap()
+            .name()
+    };
+    assert_eq!(status("h"), "failed");
+    assert_eq!(status("h#2"), "failed");
+    assert_eq!(status("h#3"), "completed");
+    // Two backoffs of 1s on the virtual clock.
+    assert_eq!(r.clock.now(), t0() + chrono::Duration::seconds(2));
+    let retried: Vec<u32> = kinds(&r, &id)
+        .into_iter()
+        .filter_map(|k| match k {
+            EventKind::StepRetried { attempt, .. } => Some(attempt),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retried, vec![2, 3]);
+}
+
+#[tokio::test]
+async fn a_permanent_sub_flow_failure_is_not_retried() {
+    let r = rig(&format!(
+        "{E} flow main for e {{ step h = helper(x: 4) retry 3 times backoff 1s..1s no jitter output {{ h }} }}
+         flow helper for e {{ input {{ x: number }} fail \"no such client\" }}"
+    ));
+    let (id, out) = run(&r, "main", json!({})).await;
+    match out {
+        Err(EngineError::Failed { step, message, class }) => {
+            assert_eq!(step, "h");
+            assert!(message.contains("no such client"), "{message}");
+            assert_eq!(class, "permanent");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    let child = flowc::runtime::InstanceId(format!("{id}/h#2"));
+    assert!(r.engine.status(&child).is_err(), "no second instance");
+}
+
+#[tokio::test]
+async fn every_sub_flow_attempt_timing_out_fails_the_step() {
+    let r = rig(&format!(
+        "{E} flow main for e {{ step h = helper(x: 1) timeout 1h retry 2 times backoff 1s..1s no jitter output {{ h }} }}
+         flow helper for e {{ input {{ x: number }} wait 2h output {{ x: input.x }} }}"
+    ));
+    let (id, out) = run(&r, "main", json!({})).await;
+    match out {
+        Err(EngineError::Failed { step, message, class }) => {
+            assert_eq!(step, "h");
+            assert_eq!(message, "timed out after 1h");
+            assert_eq!(class, "transient");
+        }
+        other => panic!("expected a failure, got {other:?}"),
+    }
+    for suffix in ["h", "h#2"] {
+        let child = flowc::runtime::InstanceId(format!("{id}/{suffix}"));
+        assert_eq!(r.engine.status(&child).unwrap(), InstanceStatus::Cancelled);
+    }
+    // The cancelled children's own timers may still move the clock: read the end's time.
+    let ended = r.engine.history(&id).last().map(|e| e.at);
+    assert_eq!(
+        ended,
+        Some(t0() + chrono::Duration::hours(2) + chrono::Duration::seconds(1))
+    );
+}
+
+#[tokio::test]
+async fn a_computed_timeout_is_evaluated_when_the_step_starts() {
+    let r = rig(&format!(
+        "{E} flow f for e {{ input {{ deadline: datetime }} step a = svc.do(key: \"a\") timeout input.deadline - now() fallback \"late\" output {{ a }} }}"
+    ));
+    r.svc.script(
+        "a",
+        Script {
+            hang: true,
+            ..Script::default()
+        },
+    );
+    let (id, out) = run(&r, "f", json!({ "deadline": "2026-01-05T09:00:30Z" })).await;
+    assert_eq!(out.unwrap().get("a"), &Value::text("late"));
+    let failed: Vec<_> = kinds(&r, &id)
+        .into_iter()
+        .filter_map(|k| match k {
+            EventKind::StepFailed { message, .. } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, vec!["timed out after 30s".to_string()]);
+    let ended = r.engine.history(&id).last().map(|e| e.at);
+    assert_eq!(ended, Some(t0() + chrono::Duration::seconds(30)));
+}
+
+#[tokio::test]
+async fn computed_timeouts_bound_sub_flows_and_event_waits() {
+    let r = rig(&format!(
+        "{E} flow main for e {{ let grace = 2h step h = helper(x: 1) timeout grace fallback {{ late: true }} step w = wait for event \"go\" timeout days(entity.days) after h output {{ h, w }} }}
+         flow helper for e {{ input {{ x: number }} step w = wait for event \"go\" output {{ x: input.x }} }}"
+    ));
+    let (id, out) = run(&r, "main", json!({})).await;
+    let out = out.unwrap();
+    assert_eq!(out.get("h").get("late"), &Value::Bool(true));
+    assert_eq!(out.get("w"), &Value::Null);
+    let ended = r.engine.history(&id).last().map(|e| e.at);
+    assert_eq!(
+        ended,
+        Some(t0() + chrono::Duration::hours(2) + chrono::Duration::days(3))
+    );
+}

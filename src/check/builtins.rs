@@ -13,6 +13,8 @@ pub(crate) enum Param {
     Record,
     /// A date or datetime.
     Time,
+    /// A list of `bool`.
+    Bools,
 }
 
 impl Param {
@@ -25,6 +27,11 @@ impl Param {
             Param::List => matches!(ty, Type::List { .. } | Type::Any),
             Param::Record => matches!(ty, Type::Record { .. } | Type::Any),
             Param::Time => matches!(ty, Type::Date | Type::Datetime | Type::Any),
+            Param::Bools => match ty {
+                Type::List { of } => of.strip_optional().assignable_to(&Type::Bool),
+                Type::Any => true,
+                _ => false,
+            },
         }
     }
 
@@ -36,6 +43,7 @@ impl Param {
             Param::List => "a list",
             Param::Record => "a record",
             Param::Time => "a `date` or `datetime`",
+            Param::Bools => "a list of `bool`",
         }
     }
 }
@@ -112,13 +120,18 @@ fn b(min: usize, max: usize, params: &'static [Param], returns: Returns) -> Buil
 /// Every built-in's name, for suggestions.
 pub(crate) const NAMES: &[&str] = &[
     "abs",
+    "all",
+    "any",
     "capitalize",
     "ceil",
     "contains",
+    "count",
     "date",
     "datetime",
     "days",
     "ends_with",
+    "filter",
+    "find",
     "first",
     "floor",
     "format_date",
@@ -133,6 +146,7 @@ pub(crate) const NAMES: &[&str] = &[
     "minutes",
     "now",
     "number",
+    "pluck",
     "replace",
     "reverse",
     "round",
@@ -182,6 +196,13 @@ pub(crate) fn lookup(name: &str) -> Option<Builtin> {
         "number" => b(1, 1, &[P::Any], R::Fixed(|| Type::Number)),
         "text" => b(1, 1, &[P::Any], R::Fixed(|| Type::Text)),
         "unique" | "sort" | "reverse" => b(1, 1, &[P::List], R::First),
+        // Records of a list whose fields equal the given values.
+        "filter" => b(2, 2, &[P::List, P::Record], R::First),
+        "find" => b(2, 2, &[P::List, P::Record], R::OptionalElement),
+        "count" => b(1, 2, &[P::List, P::Record], R::Fixed(|| Type::Number)),
+        // The result's element type is the field's, when the field is a literal (see `infer`).
+        "pluck" => b(2, 2, &[P::List, P::Text], R::Fixed(|| Type::list(Type::Any))),
+        "any" | "all" => b(1, 1, &[P::Bools], R::Fixed(|| Type::Bool)),
         _ => return None,
     })
 }
@@ -195,6 +216,7 @@ pub(crate) fn usage(name: &str, b: &Builtin) -> String {
         Param::List => "list",
         Param::Record => "record",
         Param::Time => "date",
+        Param::Bools => "list",
     };
     let shown = if b.max == MANY { b.min.max(1) } else { b.max };
     let mut args: Vec<String> = (0..shown)
@@ -231,5 +253,29 @@ mod tests {
         }
         assert_eq!(describe_arity(&lookup("round").unwrap()), "1 or 2 arguments");
         assert_eq!(describe_arity(&lookup("now").unwrap()), "0 arguments");
+    }
+
+    #[test]
+    fn list_built_ins_are_typed() {
+        let contacts = Type::list(Type::record([("name", Type::Text), ("vip", Type::Bool)]));
+        let criteria = Type::record([("vip", Type::Bool)]);
+        let filter = lookup("filter").unwrap();
+        assert_eq!(filter.result(&[contacts.clone(), criteria.clone()]), contacts);
+        let find = lookup("find").unwrap();
+        assert_eq!(
+            find.result(&[contacts.clone(), criteria.clone()]),
+            Type::optional(Type::record([("name", Type::Text), ("vip", Type::Bool)]))
+        );
+        let count = lookup("count").unwrap();
+        assert_eq!(count.result(std::slice::from_ref(&contacts)), Type::Number);
+        assert_eq!(usage("count", &count), "count(list, record?)");
+        assert!(!filter.param(1).accepts(&Type::Text), "criteria must be a record");
+        let any = lookup("any").unwrap();
+        assert!(any.param(0).accepts(&Type::list(Type::Bool)));
+        assert!(any.param(0).accepts(&Type::list(Type::optional(Type::Bool))));
+        assert!(!any.param(0).accepts(&Type::list(Type::Text)));
+        assert!(!any.param(0).accepts(&Type::Bool));
+        assert_eq!(any.result(&[Type::list(Type::Bool)]), Type::Bool);
+        assert_eq!(usage("pluck", &lookup("pluck").unwrap()), "pluck(list, text)");
     }
 }

@@ -430,6 +430,17 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
             StepBody::FanOut(f) => self.walk_fan_out(f),
         };
         for policy in &step.policies {
+            if let Policy::TimeoutExpr(e) = policy {
+                let t = self.infer(e);
+                if !t.strip_optional().assignable_to(&Type::Duration) {
+                    self.mismatch(
+                        e.span,
+                        &t,
+                        "`timeout` needs a `duration`",
+                        "compute a duration, e.g. `timeout input.deadline - now()`, or write one such as `30s`",
+                    );
+                }
+            }
             if let Policy::Fallback(fallback) = policy {
                 let fallback_ty = match fallback {
                     Fallback::Value(e) => self.infer(e),

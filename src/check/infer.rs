@@ -438,7 +438,50 @@ impl<'a> FlowChecker<'_, 'a> {
                 );
             }
         }
-        builtin.result(&types)
+        match (name.name.as_str(), args, types.as_slice()) {
+            ("pluck", [_, field], [list, _]) => self.pluck_type(list, field),
+            _ => builtin.result(&types),
+        }
+    }
+
+    /// `pluck(list, "field")`: a list of the field's type when the field is written literally,
+    /// an unknown field of a closed record being an error like `x.field`.
+    fn pluck_type(&mut self, list: &Type, field: &'a Expr) -> Type {
+        let name = match &field.kind {
+            ExprKind::Str(parts) => match parts.as_slice() {
+                [ast::StrPart::Text(t)] => t.as_str(),
+                _ => return Type::list(Type::Any),
+            },
+            _ => return Type::list(Type::Any),
+        };
+        let Type::List { of } = list.strip_optional() else {
+            return Type::list(Type::Any);
+        };
+        let Type::Record { fields, open } = of.strip_optional() else {
+            return Type::list(Type::Any);
+        };
+        match fields.get(name) {
+            Some(f) if f.optional => Type::list(Type::optional(f.ty.clone())),
+            Some(f) => Type::list(f.ty.clone()),
+            None if *open => Type::list(Type::Any),
+            None => {
+                let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+                let help = suggest::help_or(name, names.iter().copied(), || {
+                    format!("the list's records have {}", suggest::list(&names))
+                });
+                self.push(
+                    Diagnostic::new(
+                        Code::UnknownField,
+                        self.file,
+                        field.span,
+                        format!("the list's records have no field `{name}`"),
+                    )
+                    .label("no such field")
+                    .help(help),
+                );
+                Type::list(Type::Any)
+            }
+        }
     }
 
     fn infer_binary(&mut self, op: BinaryOp, left: &'a Expr, right: &'a Expr) -> Type {

@@ -5,7 +5,7 @@
 //! [`grants`], [`cycles`] and [`warnings`], and finally [`flow_tests`]. No pass stops at the first
 //! problem: each pushes what it finds and carries on, and the result is sorted by position.
 
-mod builtins;
+pub(crate) mod builtins;
 mod calls;
 mod context;
 mod cycles;

@@ -18,6 +18,7 @@ impl<'a> FlowChecker<'_, 'a> {
             let (slot, keyword, span) = match policy {
                 Policy::Retry(r) => (0, "retry", r.span),
                 Policy::Timeout(d) => (1, "timeout", d.span),
+                Policy::TimeoutExpr(e) => (1, "timeout", e.span),
                 Policy::Fallback(f) => (
                     2,
                     "fallback",

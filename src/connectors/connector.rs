@@ -135,6 +135,22 @@ impl fmt::Display for ConnectorError {
 
 impl std::error::Error for ConnectorError {}
 
+/// An error and its sources on one line: client libraries' own messages often hide the cause
+/// ("error sending request") that tells an operator what to fix.
+pub(crate) fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// An integration that steps can call.
 ///
 /// Implementations must be cheap to share (`Arc<dyn Connector>`) and safe to call concurrently.

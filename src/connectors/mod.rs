@@ -7,6 +7,7 @@ mod builtin;
 mod connector;
 pub mod email;
 pub mod http;
+mod keyed_log;
 mod manifest;
 pub mod notion;
 mod registry;

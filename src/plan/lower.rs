@@ -431,6 +431,14 @@ impl<'p> Lowerer<'p> {
             Policy::Timeout(d) => Some(d.ms),
             _ => None,
         });
+        let timeout = step.policies.iter().find_map(|p| match p {
+            Policy::TimeoutExpr(e) => Some(e.clone()),
+            _ => None,
+        });
+        if let Some(e) = &timeout {
+            // The timeout is computed when the step starts: from values it must wait for.
+            expr_names(e, reads);
+        }
         match &step.body {
             StepBody::WaitEvent(w) => {
                 if let Some(f) = &w.filter {
@@ -443,6 +451,7 @@ impl<'p> Lowerer<'p> {
                     event: w.event.value.clone(),
                     filter: w.filter.clone(),
                     timeout_ms,
+                    timeout,
                 })
             }
             StepBody::FanOut(f) => {
@@ -503,7 +512,7 @@ impl<'p> Lowerer<'p> {
                             )?;
                             fallback = Some(FallbackPlan::Block(Box::new(sub)));
                         }
-                        Policy::Timeout(_) | Policy::After(_) => {}
+                        Policy::Timeout(_) | Policy::TimeoutExpr(_) | Policy::After(_) => {}
                     }
                 }
                 Ok(NodeKind::Call(CallNode {
@@ -515,6 +524,7 @@ impl<'p> Lowerer<'p> {
                         .collect(),
                     retry,
                     timeout_ms,
+                    timeout,
                     fallback,
                     template_params,
                 }))

@@ -106,7 +106,9 @@ impl BlockNames {
                 }
                 for policy in &step.policies {
                     match policy {
-                        Policy::Fallback(Fallback::Value(e)) => expr_names(e, &mut self.used),
+                        Policy::Fallback(Fallback::Value(e)) | Policy::TimeoutExpr(e) => {
+                            expr_names(e, &mut self.used)
+                        }
                         Policy::Fallback(Fallback::Block(b)) => self.block(b),
                         Policy::After(names) => self.used.extend(names.iter().map(|n| n.name.clone())),
                         Policy::Retry(_) | Policy::Timeout(_) => {}

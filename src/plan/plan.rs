@@ -191,6 +191,9 @@ pub enum NodeKind {
         filter: Option<Expr>,
         /// After this long the step's value is none.
         timeout_ms: Option<i64>,
+        /// `timeout EXPR`: the duration, computed when the wait starts.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout: Option<Expr>,
     },
     /// `step x = for v in list concurrency n { ... yield value }`
     FanOut(FanOutNode),
@@ -264,6 +267,9 @@ pub struct CallNode {
     pub retry: RetryPolicy,
     /// Per attempt.
     pub timeout_ms: Option<i64>,
+    /// `timeout EXPR`: the per-attempt duration, computed when the step starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Expr>,
     /// What stands in after the last attempt failed.
     pub fallback: Option<FallbackPlan>,
     /// Parameters typed `Template`: the engine renders them before calling.

@@ -391,17 +391,8 @@ impl Engine {
 
     /// Cancels instance `id`; calls in flight finish but their results are ignored.
     pub async fn cancel(&self, id: &InstanceId) -> Result<(), EngineError> {
-        let mut pending = vec![self.inner.cell(id)?];
-        // Sub-flow instances go with their parent.
-        while let Some(cell) = pending.pop() {
-            self.inner.react(&cell, |inst, ctx| inst.cancel(ctx));
-            let children = std::mem::take(&mut cell.lock().children);
-            for child in children {
-                if let Ok(c) = self.inner.cell(&InstanceId(child)) {
-                    pending.push(c);
-                }
-            }
-        }
+        let cell = self.inner.cell(id)?;
+        self.inner.cancel_tree(cell);
         Ok(())
     }
 
@@ -525,6 +516,20 @@ impl Engine {
 }
 
 impl Inner {
+    /// Cancels an instance and, with it, its sub-flow instances.
+    fn cancel_tree(self: &Arc<Self>, cell: Arc<Cell>) {
+        let mut pending = vec![cell];
+        while let Some(cell) = pending.pop() {
+            self.react(&cell, |inst, ctx| inst.cancel(ctx));
+            let children = std::mem::take(&mut cell.lock().children);
+            for child in children {
+                if let Ok(c) = self.cell(&InstanceId(child)) {
+                    pending.push(c);
+                }
+            }
+        }
+    }
+
     fn cell(&self, id: &InstanceId) -> Result<Arc<Cell>, EngineError> {
         self.instances
             .lock()
@@ -565,7 +570,7 @@ impl Inner {
         // A sub-flow's id derives from its parent's step, so a parent resumed after a restart
         // finds the same child again instead of starting another.
         let id = match &parent {
-            Some(p) => format!("{}/{}", p.id, p.step),
+            Some(p) => p.child_id(),
             None => {
                 let n = self.next_id.fetch_add(1, Ordering::Relaxed);
                 format!("{}-{n}", flow.plan.name)
@@ -648,19 +653,20 @@ impl Inner {
                     step,
                     key,
                     input,
+                    attempt,
                 } => {
                     if let Some(hook) = &self.flow_hook {
                         match hook(&key, &step, &input) {
                             Some(StubAnswer::Returns(v)) => {
                                 self.react(cell, |inst, ctx| {
-                                    inst.on_call_result(ctx, scope, node, Ok((v, 1)), false)
+                                    inst.on_call_result(ctx, scope, node, Ok((v, attempt)), false)
                                 });
                                 continue;
                             }
                             Some(StubAnswer::Fails(class, message)) => {
                                 let err = ConnectorError::new(class, message);
                                 self.react(cell, |inst, ctx| {
-                                    inst.on_call_result(ctx, scope, node, Err((err, 1)), false)
+                                    inst.on_call_result(ctx, scope, node, Err((err, attempt)), false)
                                 });
                                 continue;
                             }
@@ -675,6 +681,7 @@ impl Inner {
                         cell: cell.clone(),
                         scope,
                         node,
+                        attempt,
                     };
                     if self.reattach_child(&link) {
                         continue;
@@ -684,9 +691,16 @@ impl Inner {
                         Err(e) => {
                             let err = ConnectorError::permanent(e.to_string());
                             self.react(cell, |inst, ctx| {
-                                inst.on_call_result(ctx, scope, node, Err((err, 1)), false)
+                                inst.on_call_result(ctx, scope, node, Err((err, attempt)), false)
                             });
                         }
+                    }
+                }
+                Effect::CancelChild { id } => {
+                    if let Ok(child) = self.cell(&InstanceId(id)) {
+                        // Detached first: its end must not answer the step again.
+                        child.lock().parent = None;
+                        self.cancel_tree(child);
                     }
                 }
                 Effect::Timer {
@@ -730,7 +744,8 @@ impl Inner {
                         let _ = w.send(());
                     }
                     if let Some(p) = parent {
-                        let r: CallResult = result.map(|v| (v, 1)).map_err(|e| (e, 1));
+                        let attempt = p.attempt;
+                        let r: CallResult = result.map(|v| (v, attempt)).map_err(|e| (e, attempt));
                         self.react(&p.cell, |inst, ctx| {
                             inst.on_call_result(ctx, p.scope, p.node, r, false)
                         });
@@ -743,7 +758,7 @@ impl Inner {
     /// After a restart: if the sub-flow instance of this step already exists in the store, its
     /// result (when it ended) or the resumed instance (when it did not) answers the parent.
     fn reattach_child(self: &Arc<Self>, link: &ParentLink) -> bool {
-        let child_id = format!("{}/{}", link.id, link.step);
+        let child_id = link.child_id();
         if self.cell(&InstanceId(child_id.clone())).is_ok() {
             return false;
         }
@@ -768,9 +783,9 @@ impl Inner {
             EventKind::InstanceCancelled => Some(Err(ConnectorError::permanent("cancelled"))),
             _ => None,
         });
-        let (scope, node) = (link.scope, link.node);
+        let (scope, node, attempt) = (link.scope, link.node, link.attempt);
         if let Some(result) = ended {
-            let r: CallResult = result.map(|v| (v, 1)).map_err(|e| (e, 1));
+            let r: CallResult = result.map(|v| (v, attempt)).map_err(|e| (e, attempt));
             self.react(&link.cell, |inst, ctx| {
                 inst.on_call_result(ctx, scope, node, r, false)
             });

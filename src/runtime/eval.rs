@@ -384,6 +384,23 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<FixedOffset>> {
     })
 }
 
+/// The items of a list argument (`none` is the empty list).
+fn items(v: &Value, f: &str) -> Result<Vec<Value>, EvalError> {
+    match v {
+        Value::List(l) => Ok(l.clone()),
+        Value::Null => Ok(Vec::new()),
+        v => fail(format!("`{f}` needs a list, not a {}", v.kind())),
+    }
+}
+
+/// Whether `record` has every field of `criteria` with an equal value (`none` criteria: all do).
+fn matches_all(record: &Value, criteria: &Value) -> bool {
+    match criteria {
+        Value::Record(c) => c.iter().all(|(k, want)| equal(record.get(k), want)),
+        _ => true,
+    }
+}
+
 fn call(f: &str, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
     use Value::*;
     let arity = |n: usize| -> Result<(), EvalError> {
@@ -512,6 +529,81 @@ fn call(f: &str, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
             Record(r) => List(r.into_keys().map(Text).collect()),
             _ => List(Vec::new()),
         },
+        "filter" => List(
+            items(&a0, f)?
+                .into_iter()
+                .filter(|r| matches_all(r, &a1))
+                .collect(),
+        ),
+        "find" => items(&a0, f)?
+            .into_iter()
+            .find(|r| matches_all(r, &a1))
+            .unwrap_or(Null),
+        "count" => Number(items(&a0, f)?.iter().filter(|r| matches_all(r, &a1)).count() as f64),
+        "pluck" => {
+            let field = text(&a1, f)?;
+            List(items(&a0, f)?.iter().map(|r| r.get(field).clone()).collect())
+        }
+        "any" | "all" => {
+            let mut bools = Vec::new();
+            for v in items(&a0, f)? {
+                match v {
+                    Bool(b) => bools.push(b),
+                    Null => bools.push(false),
+                    v => {
+                        return fail(format!(
+                            "`{f}` needs a list of bools, not one holding a {}",
+                            v.kind()
+                        ))
+                    }
+                }
+            }
+            Bool(if f == "any" {
+                bools.into_iter().any(|b| b)
+            } else {
+                bools.into_iter().all(|b| b)
+            })
+        }
+        "capitalize" => {
+            let t = text(&a0, f)?;
+            let mut chars = t.chars();
+            Text(match chars.next() {
+                Some(c) => c.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            })
+        }
+        "replace" => {
+            let to = args.get(2).cloned().unwrap_or(Null);
+            Text(text(&a0, f)?.replace(text(&a1, f)?, text(&to, f)?))
+        }
+        "floor" => Number(num(&a0, f)?.floor()),
+        "ceil" => Number(num(&a0, f)?.ceil()),
+        "abs" => Number(num(&a0, f)?.abs()),
+        "seconds" => Duration((num(&a0, f)? * 1_000.0) as i64),
+        "weeks" => Duration((num(&a0, f)? * 604_800_000.0) as i64),
+        "reverse" => {
+            let mut l = items(&a0, f)?;
+            l.reverse();
+            List(l)
+        }
+        "sort" => {
+            let mut l = items(&a0, f)?;
+            l.sort_by(|a, b| compare(a, b).unwrap_or(std::cmp::Ordering::Equal));
+            List(l)
+        }
+        "unique" => {
+            let mut out: Vec<Value> = Vec::new();
+            for v in items(&a0, f)? {
+                if !out.iter().any(|o| equal(o, &v)) {
+                    out.push(v);
+                }
+            }
+            List(out)
+        }
+        "values" => match a0 {
+            Record(r) => List(r.into_values().collect()),
+            _ => List(Vec::new()),
+        },
         "text" | "string" => Text(a0.to_string()),
         "number" => match &a0 {
             Number(n) => Number(*n),
@@ -572,5 +664,124 @@ mod tests {
             ev("datetime(\"2026-01-05T09:00:00Z\") - 24h"),
             Value::DateTime(parse_datetime("2026-01-04T09:00:00Z").unwrap())
         );
+    }
+
+    const PEOPLE: &str = r#"[{ name: "Ada", role: "artist", vip: true }, { name: "Bo", role: "client", vip: false }, { name: "Cy", role: "artist", vip: false }]"#;
+
+    #[test]
+    fn list_built_ins() {
+        let names = |v: Value| match v {
+            Value::List(l) => l.iter().map(|r| r.get("name").to_string()).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            names(ev(&format!("filter({PEOPLE}, {{ role: \"artist\" }})"))),
+            ["Ada", "Cy"]
+        );
+        assert_eq!(
+            names(ev(&format!(
+                "filter({PEOPLE}, {{ role: \"artist\", vip: false }})"
+            ))),
+            ["Cy"]
+        );
+        assert_eq!(names(ev(&format!("filter({PEOPLE}, {{}})"))), ["Ada", "Bo", "Cy"]);
+        assert_eq!(
+            ev(&format!("find({PEOPLE}, {{ vip: false }})")).get("name"),
+            &Value::text("Bo")
+        );
+        assert_eq!(
+            ev(&format!("find({PEOPLE}, {{ role: \"curator\" }})")),
+            Value::Null
+        );
+        assert_eq!(
+            ev(&format!("count({PEOPLE}, {{ role: \"artist\" }})")),
+            Value::Number(2.0)
+        );
+        assert_eq!(ev(&format!("count({PEOPLE})")), Value::Number(3.0));
+        assert_eq!(ev("count(n)"), Value::Number(0.0));
+        assert_eq!(
+            ev(&format!("pluck({PEOPLE}, \"name\")")),
+            Value::List(vec![Value::text("Ada"), Value::text("Bo"), Value::text("Cy")])
+        );
+        assert_eq!(
+            ev("pluck([{ a: 1 }, { b: 2 }], \"a\")"),
+            Value::List(vec![Value::Number(1.0), Value::Null])
+        );
+        assert_eq!(ev("any([false, true])"), Value::Bool(true));
+        assert_eq!(ev("any([])"), Value::Bool(false));
+        assert_eq!(ev("all([true, true])"), Value::Bool(true));
+        assert_eq!(ev("all([true, false])"), Value::Bool(false));
+        assert_eq!(ev("all([])"), Value::Bool(true));
+        assert_eq!(ev(&format!("any(pluck({PEOPLE}, \"vip\"))")), Value::Bool(true));
+    }
+
+    fn ev_err(src: &str) -> String {
+        let text = format!("entity e {{}} flow f for e {{ let x = {src} }}");
+        let (m, _) = crate::syntax::parse(&text, FileId(0));
+        let crate::syntax::ast::Item::Flow(f) = &m.items[1] else {
+            panic!()
+        };
+        let crate::syntax::ast::Stmt::Let(l) = &f.body[0] else {
+            panic!()
+        };
+        let env = MapEnv {
+            names: BTreeMap::new(),
+            now: Utc::now(),
+        };
+        eval(&l.value, &env).unwrap_err().0
+    }
+
+    #[test]
+    fn list_built_ins_reject_what_is_not_a_list() {
+        assert_eq!(
+            ev_err("filter(\"ab\", { a: 1 })"),
+            "`filter` needs a list, not a text"
+        );
+        assert_eq!(
+            ev_err("any([1])"),
+            "`any` needs a list of bools, not one holding a number"
+        );
+    }
+
+    #[test]
+    fn every_built_in_the_checker_knows_is_evaluated() {
+        for name in crate::check::builtins::NAMES {
+            let text = format!("entity e {{}} flow f for e {{ let x = {name}() }}");
+            let (m, _) = crate::syntax::parse(&text, FileId(0));
+            let crate::syntax::ast::Item::Flow(f) = &m.items[1] else {
+                panic!()
+            };
+            let crate::syntax::ast::Stmt::Let(l) = &f.body[0] else {
+                panic!()
+            };
+            let env = MapEnv {
+                names: BTreeMap::new(),
+                now: Utc::now(),
+            };
+            if let Err(e) = eval(&l.value, &env) {
+                assert!(!e.0.starts_with("unknown function"), "{name}: {}", e.0);
+            }
+        }
+    }
+
+    #[test]
+    fn text_number_and_list_helpers() {
+        assert_eq!(ev("capitalize(\"ada\")"), Value::text("Ada"));
+        assert_eq!(ev("replace(\"a-b-c\", \"-\", \"+\")"), Value::text("a+b+c"));
+        assert_eq!(ev("floor(2.7) + ceil(2.2) + abs(-1)"), Value::Number(6.0));
+        assert_eq!(
+            ev("weeks(1) - days(6) - hours(23) - minutes(59)"),
+            Value::Duration(60_000)
+        );
+        assert_eq!(ev("seconds(2)"), Value::Duration(2_000));
+        assert_eq!(
+            ev("sort(unique([3, 1, 3, 2]))"),
+            Value::List(vec![Value::Number(1.0), Value::Number(2.0), Value::Number(3.0)])
+        );
+        assert_eq!(
+            ev("reverse([1, 2])"),
+            Value::List(vec![Value::Number(2.0), Value::Number(1.0)])
+        );
+        assert_eq!(ev("values({ a: 1 })"), Value::List(vec![Value::Number(1.0)]));
     }
 }

@@ -97,6 +97,8 @@ pub(crate) struct PreparedCall {
     pub(crate) entity: String,
     pub(crate) step: String,
     pub(crate) idempotency_key: String,
+    /// Per attempt: written on the step, or computed when it started.
+    pub(crate) timeout_ms: Option<i64>,
 }
 
 impl PreparedCall {
@@ -126,7 +128,7 @@ impl PreparedCall {
 
     /// Per-attempt timeout.
     pub(crate) fn timeout_ms(&self) -> Option<i64> {
-        self.node().and_then(|c| c.timeout_ms)
+        self.timeout_ms
     }
 }
 
@@ -139,6 +141,12 @@ pub(crate) enum Effect {
         step: String,
         key: String,
         input: Value,
+        /// 1-based: a retried sub-flow runs as a new instance.
+        attempt: u32,
+    },
+    /// Cancels a sub-flow instance whose attempt timed out (its result no longer counts).
+    CancelChild {
+        id: String,
     },
     Timer {
         at: DateTime<Utc>,
@@ -167,6 +175,35 @@ pub(crate) struct ParentLink {
     pub(crate) cell: Arc<super::engine::Cell>,
     pub(crate) scope: u32,
     pub(crate) node: u32,
+    /// Which attempt of the step the child is.
+    pub(crate) attempt: u32,
+}
+
+impl ParentLink {
+    /// The child's instance id: `parent/step`, then `parent/step#2`, ... for retries.
+    pub(crate) fn child_id(&self) -> String {
+        child_id(&self.id, &self.step, self.attempt)
+    }
+}
+
+/// A sub-flow instance's id from its parent, the calling step's path and the attempt.
+pub(crate) fn child_id(parent: &str, step: &str, attempt: u32) -> String {
+    if attempt <= 1 {
+        format!("{parent}/{step}")
+    } else {
+        format!("{parent}/{step}#{attempt}")
+    }
+}
+
+/// A sub-flow call step in progress: its attempts, the current one's deadline, the next one's
+/// start. Timers are not cancelled, so a timer firing checks these times before acting.
+struct ChildCall {
+    key: String,
+    input: Value,
+    timeout_ms: Option<i64>,
+    attempt: u32,
+    deadline: Option<DateTime<Utc>>,
+    retry_at: Option<DateTime<Utc>>,
 }
 
 struct FanState {
@@ -265,6 +302,7 @@ pub(crate) struct Instance {
     running: usize,
     queue: VecDeque<Box<PreparedCall>>,
     fanouts: HashMap<(u32, u32), FanState>,
+    child_calls: HashMap<(u32, u32), ChildCall>,
     event_waits: Vec<EventWait>,
     inbox: Vec<(String, Value)>,
     pub(crate) parent: Option<ParentLink>,
@@ -378,6 +416,7 @@ impl Instance {
             running: 0,
             queue: VecDeque::new(),
             fanouts: HashMap::new(),
+            child_calls: HashMap::new(),
             event_waits: Vec::new(),
             inbox: Vec::new(),
             parent,
@@ -501,6 +540,23 @@ impl Instance {
             ctx,
         };
         eval::eval(expr, &env).map_err(|e| e.0)
+    }
+
+    /// A step's timeout in milliseconds: the written one (`timeout 30s`), or one computed now
+    /// (`timeout EXPR`: `none` is no timeout, a negative duration is already over).
+    fn step_timeout(
+        &self,
+        ctx: &Ctx,
+        s: u32,
+        written: Option<i64>,
+        expr: Option<&crate::syntax::ast::Expr>,
+    ) -> Result<Option<i64>, String> {
+        let Some(e) = expr else { return Ok(written) };
+        match self.eval(ctx, s, e)? {
+            Value::Duration(ms) => Ok(Some(ms.max(0))),
+            Value::Null => Ok(None),
+            v => Err(format!("`timeout` needs a duration, not a {}", v.kind())),
+        }
     }
 
     fn run_node(&mut self, ctx: &Ctx, s: u32, n: u32, q: &mut VecDeque<Work>, fx: &mut Vec<Effect>) {
@@ -715,8 +771,18 @@ impl Instance {
                 }
             }
             NodeKind::WaitEvent {
-                event, timeout_ms, ..
+                event,
+                timeout_ms,
+                timeout,
+                ..
             } => {
+                let timeout_ms = match self.step_timeout(ctx, s, *timeout_ms, timeout.as_ref()) {
+                    Ok(t) => t,
+                    Err(msg) => {
+                        self.fail_instance(ctx, &path, &msg, ErrorClass::Permanent, q, fx);
+                        return;
+                    }
+                };
                 let until = timeout_ms.map(|ms| eval::add_ms(ctx.now, ms));
                 self.record(
                     ctx,
@@ -828,24 +894,30 @@ impl Instance {
                         }
                     }
                 }
+                let timeout_ms = match self.step_timeout(ctx, s, call.timeout_ms, call.timeout.as_ref()) {
+                    Ok(t) => t,
+                    Err(msg) => {
+                        self.record(ctx, EventKind::StepScheduled { step: path.clone() });
+                        self.step_failed(ctx, s, n, ConnectorError::permanent(msg), 1, q, fx);
+                        return;
+                    }
+                };
                 self.set_running(s, n);
                 self.record(ctx, EventKind::StepScheduled { step: path.clone() });
                 match &call.target {
                     CallTarget::Flow { key } => {
-                        self.record(
-                            ctx,
-                            EventKind::StepStarted {
-                                step: path.clone(),
-                                attempt: 1,
+                        self.child_calls.insert(
+                            (s, n),
+                            ChildCall {
+                                key: key.clone(),
+                                input: Value::Record(args),
+                                timeout_ms,
+                                attempt: 0,
+                                deadline: None,
+                                retry_at: None,
                             },
                         );
-                        fx.push(Effect::StartChild {
-                            scope: s,
-                            node: n,
-                            step: path,
-                            key: key.clone(),
-                            input: Value::Record(args),
-                        });
+                        self.start_child_attempt(ctx, s, n, 1, fx);
                     }
                     CallTarget::Action { .. } => {
                         let entity = match args.get("entity") {
@@ -861,6 +933,7 @@ impl Instance {
                             entity,
                             idempotency_key: idempotency_key(&self.id, &path),
                             step: path,
+                            timeout_ms,
                         });
                         if self.running < ctx.globals.per_instance_limit {
                             self.running += 1;
@@ -877,6 +950,132 @@ impl Instance {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Starts attempt `attempt` of sub-flow call node `n`, with its timeout's timer.
+    fn start_child_attempt(&mut self, ctx: &Ctx, s: u32, n: u32, attempt: u32, fx: &mut Vec<Effect>) {
+        let Some(scope) = self.scope(s) else { return };
+        let path = scope.path(n);
+        let Some(cc) = self.child_calls.get_mut(&(s, n)) else {
+            return;
+        };
+        let timeout_ms = cc.timeout_ms;
+        cc.attempt = attempt;
+        cc.retry_at = None;
+        cc.deadline = timeout_ms.map(|ms| eval::add_ms(ctx.now, ms));
+        let (key, input, deadline) = (cc.key.clone(), cc.input.clone(), cc.deadline);
+        self.record(
+            ctx,
+            EventKind::StepStarted {
+                step: path.clone(),
+                attempt,
+            },
+        );
+        fx.push(Effect::StartChild {
+            scope: s,
+            node: n,
+            step: path.clone(),
+            key,
+            input,
+            attempt,
+        });
+        if let Some(at) = deadline {
+            fx.push(Effect::Timer {
+                at,
+                scope: s,
+                node: n,
+                step: path,
+            });
+        }
+    }
+
+    /// A timer of sub-flow call node `n`: the next attempt is due, or the current one timed out.
+    fn on_child_timer(&mut self, ctx: &Ctx, s: u32, n: u32, q: &mut VecDeque<Work>, fx: &mut Vec<Effect>) {
+        let Some(cc) = self.child_calls.get(&(s, n)) else {
+            return;
+        };
+        if let Some(at) = cc.retry_at {
+            if ctx.now >= at {
+                let next = cc.attempt + 1;
+                self.start_child_attempt(ctx, s, n, next, fx);
+            }
+            return;
+        }
+        let Some(deadline) = cc.deadline else { return };
+        if ctx.now < deadline {
+            return;
+        }
+        let timeout_ms = cc.timeout_ms.unwrap_or(0);
+        let path = self.scope(s).map(|sc| sc.path(n)).unwrap_or_default();
+        fx.push(Effect::CancelChild {
+            id: child_id(&self.id, &path, cc.attempt),
+        });
+        let error = ConnectorError::transient(format!(
+            "timed out after {}",
+            crate::value::format_duration(timeout_ms)
+        ));
+        self.child_failed(ctx, s, n, error, q, fx);
+    }
+
+    /// The current attempt of sub-flow call node `n` failed: retry it by its policy, or let the
+    /// step fail (its fallback, else the instance).
+    fn child_failed(
+        &mut self,
+        ctx: &Ctx,
+        s: u32,
+        n: u32,
+        error: ConnectorError,
+        q: &mut VecDeque<Work>,
+        fx: &mut Vec<Effect>,
+    ) {
+        let Some(scope) = self.scope(s) else { return };
+        let path = scope.path(n);
+        let plan = scope.plan.clone();
+        let NodeKind::Call(call) = &plan.node(n).kind else {
+            return;
+        };
+        let Some(cc) = self.child_calls.get(&(s, n)) else {
+            return;
+        };
+        let attempt = cc.attempt;
+        let delay = super::retry::next_delay(&call.retry, attempt, &error, &mut rand::rng());
+        self.record(
+            ctx,
+            EventKind::StepFailed {
+                step: path.clone(),
+                attempt,
+                class: error.class.name().to_string(),
+                message: error.message.clone(),
+                will_retry: delay.is_some(),
+            },
+        );
+        match delay {
+            Some(delay) => {
+                let at = eval::add_ms(ctx.now, delay.as_millis().min(i64::MAX as u128) as i64);
+                self.record(
+                    ctx,
+                    EventKind::StepRetried {
+                        step: path.clone(),
+                        attempt: attempt + 1,
+                        delay_ms: delay.as_millis() as u64,
+                    },
+                );
+                if let Some(cc) = self.child_calls.get_mut(&(s, n)) {
+                    cc.retry_at = Some(at);
+                    cc.deadline = None;
+                }
+                fx.push(Effect::Timer {
+                    at,
+                    scope: s,
+                    node: n,
+                    step: path,
+                });
+            }
+            None => {
+                self.child_calls.remove(&(s, n));
+                self.step_failed(ctx, s, n, error, attempt, q, fx);
             }
         }
     }
@@ -1006,6 +1205,7 @@ impl Instance {
         // Nothing will run again: free the scopes (a finished instance keeps only its output).
         self.scopes.clear();
         self.fanouts.clear();
+        self.child_calls.clear();
         self.event_waits.clear();
         self.queue.clear();
         fx.push(Effect::Finished {
@@ -1140,6 +1340,25 @@ impl Instance {
             return fx;
         }
         let mut q = VecDeque::new();
+        if let Some(cc) = self.child_calls.get(&(s, n)) {
+            let attempt = match &result {
+                Ok((_, a)) | Err((_, a)) => *a,
+            };
+            // The answer of an attempt that timed out (or of a cancelled child) comes too late.
+            if attempt != cc.attempt || cc.retry_at.is_some() {
+                return fx;
+            }
+            match result {
+                Ok(_) => {
+                    self.child_calls.remove(&(s, n));
+                }
+                Err((error, _)) => {
+                    self.child_failed(ctx, s, n, error, &mut q, &mut fx);
+                    self.drive(ctx, q, &mut fx);
+                    return fx;
+                }
+            }
+        }
         match result {
             Ok((value, attempt)) => {
                 let step = self.scope(s).map(|sc| sc.path(n)).unwrap_or_default();
@@ -1169,8 +1388,11 @@ impl Instance {
         let Some(scope) = self.scope(s) else { return fx };
         let path = scope.path(n);
         let is_event = matches!(scope.plan.node(n).kind, NodeKind::WaitEvent { .. });
+        let is_call = matches!(scope.plan.node(n).kind, NodeKind::Call(_));
         let mut q = VecDeque::new();
-        if is_event {
+        if is_call {
+            self.on_child_timer(ctx, s, n, &mut q, &mut fx);
+        } else if is_event {
             self.event_waits.retain(|w| !(w.scope == s && w.node == n));
             self.end_event_wait(ctx, s, n, Value::Null, true, &mut q);
         } else {

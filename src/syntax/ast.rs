@@ -466,6 +466,8 @@ pub enum Policy {
     Retry(Retry),
     /// `timeout 30s`
     Timeout(DurationLit),
+    /// `timeout input.deadline - now()`: a duration computed when the step starts.
+    TimeoutExpr(Expr),
     /// `fallback value` / `fallback { ... yield value }`
     Fallback(Fallback),
     /// `after a, b`

@@ -211,6 +211,17 @@ fn starts_with_brace(e: &Expr) -> bool {
     }
 }
 
+/// Whether the record `e` starts with opens with a `name: value` field.
+fn leading_record_has_named_field(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Record(fields) => fields.first().is_some_and(|f| !f.shorthand),
+        ExprKind::Binary(_, l, _) | ExprKind::Field(l, _) | ExprKind::Index(l, _) => {
+            leading_record_has_named_field(l)
+        }
+        _ => false,
+    }
+}
+
 fn is_name(text: &str) -> bool {
     let mut chars = text.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
@@ -1230,6 +1241,7 @@ impl<'s> Printer<'s> {
             let (span, keyword) = match policy {
                 Policy::Retry(r) => (r.span, "retry"),
                 Policy::Timeout(d) => (d.span, "timeout"),
+                Policy::TimeoutExpr(e) => (e.span, "timeout"),
                 Policy::Fallback(Fallback::Value(e)) => (e.span, "fallback"),
                 Policy::Fallback(Fallback::Block(b)) => (b.span, "fallback"),
                 Policy::After(names) => match (names.first(), names.last()) {
@@ -1275,14 +1287,19 @@ impl<'s> Printer<'s> {
                 let d = self.duration(d.ms, d.span);
                 self.w(&format!("timeout {d}"));
             }
+            Policy::TimeoutExpr(e) => {
+                self.w("timeout ");
+                self.expr(e, 0);
+            }
             Policy::Fallback(Fallback::Block(b)) => {
                 self.w("fallback ");
                 self.block(b);
             }
             Policy::Fallback(Fallback::Value(e)) => {
                 self.w("fallback ");
-                // A value written with a leading `{` would read as a block.
-                if starts_with_brace(e) {
+                // A value with a leading `{` reads as a record only when the braces open with
+                // `name:`; anything else (`{}`, `{ client }`) would read as a block.
+                if starts_with_brace(e) && !leading_record_has_named_field(e) {
                     self.w("(");
                     self.expr(e, 0);
                     self.w(")");

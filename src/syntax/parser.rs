@@ -867,10 +867,17 @@ impl<'s> Parser<'s> {
                     }));
                 }
                 Rule::retry_policy => policies.push(Policy::Retry(self.parse_retry(p))),
-                Rule::timeout_policy => {
-                    let d = children(p).next();
-                    policies.push(Policy::Timeout(self.presume_duration(d, s)));
-                }
+                Rule::timeout_policy => match children(p).next() {
+                    Some(e) if e.as_rule() == Rule::expr => {
+                        let e = self.parse_expr(e);
+                        // `timeout (2d)` is still a written duration.
+                        policies.push(match e.kind {
+                            ExprKind::Duration(ms) => Policy::Timeout(DurationLit { ms, span: e.span }),
+                            _ => Policy::TimeoutExpr(e),
+                        })
+                    }
+                    d => policies.push(Policy::Timeout(self.presume_duration(d, s))),
+                },
                 Rule::fallback_policy => {
                     let fallback = match children(p).next() {
                         Some(b) if b.as_rule() == Rule::block => Fallback::Block(self.parse_block(b)),

@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 
 use super::message::{self, Outgoing};
 use super::outbox::Outbox;
-use super::sent_log::{SentLog, SentRecord};
+use super::sent_log::{sent_log, SentLog, SentRecord};
 use super::settings::EmailSettings;
 use super::smtp::{self, Transport};
 use crate::config::Config;
@@ -41,7 +41,7 @@ impl EmailConnector {
         Ok(EmailConnector {
             manifest: super::manifest(),
             outbox: settings.outbox.as_deref().map(Outbox::new),
-            sent_log: SentLog::new(&settings.sent_log_dir),
+            sent_log: sent_log(&settings.sent_log_dir),
             settings,
             transport: OnceCell::new(),
             in_flight: Mutex::new(HashMap::new()),

@@ -2,14 +2,11 @@
 //! accepted it, so that a retry (or a restarted process) returns the recorded result instead of
 //! sending again.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt;
-use tokio::sync::Mutex;
 
-use crate::connectors::ConnectorError;
+use crate::connectors::keyed_log::{Keyed, KeyedLog};
 use crate::value::Value;
 
 /// The file inside the sent-log folder.
@@ -38,96 +35,18 @@ impl SentRecord {
     }
 }
 
-/// The log, loaded on first use.
-pub(crate) struct SentLog {
-    path: PathBuf,
-    index: Mutex<Option<HashMap<String, SentRecord>>>,
+impl Keyed for SentRecord {
+    fn key(&self) -> &str {
+        &self.key
+    }
 }
 
-impl SentLog {
-    /// A log kept in `dir` (created on the first record).
-    pub(crate) fn new(dir: &Path) -> SentLog {
-        SentLog {
-            path: dir.join(FILE_NAME),
-            index: Mutex::new(None),
-        }
-    }
+/// The sent log of a folder.
+pub(crate) type SentLog = KeyedLog<SentRecord>;
 
-    /// The record for `key`, if that message was already sent.
-    pub(crate) async fn lookup(&self, key: &str) -> Result<Option<SentRecord>, ConnectorError> {
-        let mut index = self.index.lock().await;
-        if index.is_none() {
-            *index = Some(self.load().await?);
-        }
-        Ok(index.as_ref().and_then(|i| i.get(key).cloned()))
-    }
-
-    /// Appends `record` and waits until it is on disk.
-    pub(crate) async fn record(&self, record: SentRecord) -> Result<(), ConnectorError> {
-        let mut index = self.index.lock().await;
-        let io = |e: std::io::Error| {
-            ConnectorError::permanent(format!("cannot write the sent log {}: {e}", self.path.display()))
-        };
-        let mut line = serde_json::to_string(&record)
-            .map_err(|e| ConnectorError::permanent(format!("cannot encode a sent-log record: {e}")))?;
-        line.push('\n');
-        let created = !tokio::fs::try_exists(&self.path).await.unwrap_or(false);
-        if let Some(dir) = self.path.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(io)?;
-        }
-        let mut file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .await
-            .map_err(io)?;
-        file.write_all(line.as_bytes()).await.map_err(io)?;
-        file.sync_data().await.map_err(io)?;
-        if created {
-            // The new file's directory entry must survive a crash too.
-            if let Some(dir) = self.path.parent() {
-                if let Ok(dir) = tokio::fs::File::open(dir).await {
-                    let _ = dir.sync_all().await;
-                }
-            }
-        }
-        index
-            .get_or_insert_with(HashMap::new)
-            .insert(record.key.clone(), record);
-        Ok(())
-    }
-
-    async fn load(&self) -> Result<HashMap<String, SentRecord>, ConnectorError> {
-        let text = match tokio::fs::read_to_string(&self.path).await {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
-            Err(e) => {
-                return Err(ConnectorError::permanent(format!(
-                    "cannot read the sent log {}: {e}",
-                    self.path.display()
-                )))
-            }
-        };
-        let mut index = HashMap::new();
-        for (n, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match serde_json::from_str::<SentRecord>(line) {
-                Ok(record) => {
-                    index.insert(record.key.clone(), record);
-                }
-                // A line cut short by a crash while appending: the message it described was
-                // accepted but not recorded, which is the same as not logged at all.
-                Err(e) => tracing::warn!(
-                    "skipping unreadable line {} of {}: {e}",
-                    n + 1,
-                    self.path.display()
-                ),
-            }
-        }
-        Ok(index)
-    }
+/// The sent log kept in `dir`.
+pub(crate) fn sent_log(dir: &Path) -> SentLog {
+    KeyedLog::new(dir, FILE_NAME, "sent log")
 }
 
 #[cfg(test)]
@@ -147,7 +66,7 @@ mod tests {
     #[tokio::test]
     async fn records_survive_a_new_log_and_torn_lines_are_skipped() {
         let dir = tempfile::tempdir().unwrap();
-        let log = SentLog::new(&dir.path().join("nested"));
+        let log = sent_log(&dir.path().join("nested"));
         assert_eq!(log.lookup("k1").await.unwrap(), None);
         log.record(record("k1")).await.unwrap();
         assert_eq!(log.lookup("k1").await.unwrap(), Some(record("k1")));
@@ -157,7 +76,7 @@ mod tests {
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("{\"key\":\"k2\",\"mess");
         std::fs::write(&path, text).unwrap();
-        let reopened = SentLog::new(&dir.path().join("nested"));
+        let reopened = sent_log(&dir.path().join("nested"));
         assert_eq!(reopened.lookup("k1").await.unwrap(), Some(record("k1")));
         assert_eq!(reopened.lookup("k2").await.unwrap(), None);
     }

@@ -5,6 +5,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 
 use super::settings::{EmailSettings, Security, SmtpServer};
+use crate::connectors::connector::error_chain;
 use crate::connectors::ConnectorError;
 use crate::value::Value;
 
@@ -81,14 +82,14 @@ pub(crate) fn classify(err: &lettre::transport::smtp::Error, server: &SmtpServer
             "the SMTP server {}:{} timed out: {text}",
             server.host, server.port
         ))
-    } else if err.is_tls() || chain(err).contains("invalid peer certificate") {
+    } else if err.is_tls() || error_chain(err).contains("invalid peer certificate") {
         // A certificate or protocol mismatch does not fix itself between attempts.
         // rustls reports an untrusted certificate inside a connection error, hence the text test.
         ConnectorError::permanent(format!(
             "TLS with the SMTP server {}:{} failed: {} (if the server's certificate comes from a private authority, set `ca_file` in `[connectors.email]`)",
             server.host,
             server.port,
-            chain(err)
+            error_chain(err)
         ))
     } else if err.is_client() {
         ConnectorError::permanent(format!("the message could not be sent: {text}"))
@@ -97,22 +98,8 @@ pub(crate) fn classify(err: &lettre::transport::smtp::Error, server: &SmtpServer
             "cannot reach the SMTP server {}:{}: {}",
             server.host,
             server.port,
-            chain(err)
+            error_chain(err)
         ))
     };
     error.with_details(details)
-}
-
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::StatusCode;
 
+use crate::connectors::connector::error_chain;
 use crate::connectors::{ConnectorError, ErrorClass};
 
 /// The class of a non-success status: 429 asks us to slow down; 408 and 5xx may pass on retry;
@@ -43,21 +44,6 @@ pub(crate) fn transport_error(err: &reqwest::Error, what: &str) -> ConnectorErro
         // Connection refused or reset, DNS failure, a body cut short: worth another attempt.
         ConnectorError::transient(format!("{what} failed: {detail}"))
     }
-}
-
-/// The error and its sources on one line: reqwest's own message alone hides the cause.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

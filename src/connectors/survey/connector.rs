@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde_json::Value as Json;
 
 use super::answers::response_record;
-use super::created_log::{CreatedForm, CreatedLog};
+use super::created_log::{created_log, CreatedForm, CreatedLog};
 use super::template::SurveyTemplate;
 use crate::config::Config;
 use crate::connectors::http::status::{class_of_status, retry_after, transport_error};
@@ -102,7 +102,7 @@ impl SurveyConnector {
             templates: root.join(text("templates")?.unwrap_or_else(|| DEFAULT_TEMPLATES.to_string())),
             page_size,
             workspace_href: text("workspace_href")?,
-            created: CreatedLog::new(
+            created: created_log(
                 &root.join(text("created_log")?.unwrap_or_else(|| DEFAULT_CREATED_LOG.to_string())),
             ),
         })
