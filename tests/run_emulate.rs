@@ -232,3 +232,31 @@ fn on_the_virtual_clock_a_wait_nobody_ends_stops_the_run() {
         "{stderr}"
     );
 }
+
+#[test]
+fn every_example_input_runs_to_completion_against_the_demo_pages() {
+    // (flow, what its output must say)
+    let cases: [(&str, &str, serde_json::Value); 3] = [
+        ("lead_nurturing", "consultation_sent", serde_json::json!(true)),
+        ("community_event", "announced", serde_json::json!(2)),
+        ("exhibition_planning", "planned", serde_json::json!(true)),
+    ];
+    for (flow, field, expected) in cases {
+        let outbox = tempfile::tempdir().unwrap();
+        let out = flowc(&[
+            "run",
+            &format!("flows/{flow}.flow"),
+            "--input",
+            &format!("@examples/inputs/{flow}.json"),
+            "--emulate",
+            "--virtual-clock",
+            "--outbox",
+            outbox.path().to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{flow}: {stderr}");
+        let output: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(output[field], expected, "{flow}: {output}");
+        assert!(!stderr.contains("0 message(s)"), "{flow} sent no email: {stderr}");
+    }
+}
