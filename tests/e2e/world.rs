@@ -100,7 +100,10 @@ impl World {
         let keys = notion.seed(&seed).expect("the seed is valid");
         let typeform = TypeformEmulator::start(TYPEFORM_TOKEN).await.unwrap();
         let smtp = SmtpServer::start();
-        std::env::set_var(TYPEFORM_TOKEN_ENV, TYPEFORM_TOKEN);
+        // Once for the whole binary: setting the environment while other threads read it is
+        // a race, so later tests find it set.
+        static TOKEN_SET: std::sync::Once = std::sync::Once::new();
+        TOKEN_SET.call_once(|| std::env::set_var(TYPEFORM_TOKEN_ENV, TYPEFORM_TOKEN));
 
         // flowc.toml as it is, pointed at the local servers; idempotency logs in a fresh folder so
         // no earlier run's records are replayed.
