@@ -98,7 +98,81 @@ const MAX_DEPTH: usize = 128;
 /// Keyword tokens are in the tree (so "expected" lists can name them) but carry no meaning once
 /// parsed; constructs read their other children.
 fn is_keyword(rule: Rule) -> bool {
-    format!("{rule:?}").starts_with("kw_")
+    // Every `kw_*` rule of the grammar (a parser test keeps this list complete).
+    matches!(
+        rule,
+        Rule::kw_after
+            | Rule::kw_and
+            | Rule::kw_at
+            | Rule::kw_backoff
+            | Rule::kw_by
+            | Rule::kw_call
+            | Rule::kw_changed
+            | Rule::kw_concurrency
+            | Rule::kw_created
+            | Rule::kw_databases
+            | Rule::kw_else
+            | Rule::kw_emit
+            | Rule::kw_entity
+            | Rule::kw_error
+            | Rule::kw_event
+            | Rule::kw_expect
+            | Rule::kw_factor
+            | Rule::kw_fail
+            | Rule::kw_failed
+            | Rule::kw_fails
+            | Rule::kw_fallback
+            | Rule::kw_false
+            | Rule::kw_flow
+            | Rule::kw_for
+            | Rule::kw_grant
+            | Rule::kw_hangs
+            | Rule::kw_html
+            | Rule::kw_if
+            | Rule::kw_in
+            | Rule::kw_input
+            | Rule::kw_jitter
+            | Rule::kw_let
+            | Rule::kw_manual
+            | Rule::kw_match
+            | Rule::kw_no
+            | Rule::kw_no_jitter
+            | Rule::kw_none
+            | Rule::kw_not
+            | Rule::kw_notion
+            | Rule::kw_on
+            | Rule::kw_or
+            | Rule::kw_output
+            | Rule::kw_ran
+            | Rule::kw_read
+            | Rule::kw_read_write
+            | Rule::kw_retry
+            | Rule::kw_returns
+            | Rule::kw_schedule
+            | Rule::kw_send
+            | Rule::kw_setting
+            | Rule::kw_skipped
+            | Rule::kw_start
+            | Rule::kw_step
+            | Rule::kw_stub
+            | Rule::kw_subject
+            | Rule::kw_template
+            | Rule::kw_test
+            | Rule::kw_text_part
+            | Rule::kw_then
+            | Rule::kw_timeout
+            | Rule::kw_times
+            | Rule::kw_to
+            | Rule::kw_true
+            | Rule::kw_until
+            | Rule::kw_verified
+            | Rule::kw_wait
+            | Rule::kw_webhook
+            | Rule::kw_where
+            | Rule::kw_with
+            | Rule::kw_write
+            | Rule::kw_yield
+    )
 }
 
 fn children(pair: Pair<'_, Rule>) -> impl Iterator<Item = Pair<'_, Rule>> {
@@ -1768,6 +1842,32 @@ mod tests {
         match module.items.first() {
             Some(Item::Flow(f)) => &f.body,
             other => panic!("expected a flow, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn is_keyword_knows_every_keyword_rule() {
+        let grammar = include_str!("../../grammar/flow.pest");
+        let rules: Vec<&str> = grammar
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|w| w.starts_with("kw_"))
+            .collect();
+        assert!(rules.len() > 50);
+        let listed = include_str!("parser.rs");
+        let start = listed.find("fn is_keyword").unwrap_or(0);
+        let body = &listed[start..start + listed[start..].find("\n}").unwrap_or(0)];
+        let listed: std::collections::BTreeSet<&str> = body
+            .split("Rule::")
+            .skip(1)
+            .map(|rest| {
+                rest.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or("")
+            })
+            .collect();
+        for rule in rules {
+            assert!(listed.contains(rule), "`is_keyword` does not list {rule}");
         }
     }
 
