@@ -303,6 +303,29 @@ fn cli_check_lists_unformatted_files_with_a_diff_and_writes_nothing() {
 }
 
 #[test]
+fn cli_without_paths_formats_the_project_sources_only() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("flowc.toml"),
+        "[project]\nsources = [\"flows\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("flows")).unwrap();
+    std::fs::create_dir_all(dir.path().join("tests")).unwrap();
+    std::fs::write(dir.path().join("flows/ugly.flow"), UGLY).unwrap();
+    // A fixture outside the sources (e.g. a corpus of deliberate mistakes) is not touched.
+    std::fs::write(dir.path().join("tests/fixture.flow"), UGLY).unwrap();
+    let (code, stdout, _) = flowc(dir.path(), &["fmt", "--check"]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("ugly.flow is not formatted"), "{stdout}");
+    assert!(!stdout.contains("fixture.flow"), "{stdout}");
+    // From inside a source folder the same sources are meant.
+    let (code, stdout, _) = flowc(&dir.path().join("flows"), &["fmt", "--check"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("ugly.flow is not formatted"), "{stdout}");
+}
+
+#[test]
 fn cli_rewrites_files_in_place_then_check_passes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("flows")).unwrap();

@@ -24,7 +24,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         return stdin(args.check);
     }
     let paths = if args.paths.is_empty() {
-        vec![PathBuf::from(".")]
+        default_paths()
     } else {
         args.paths
     };
@@ -104,6 +104,35 @@ fn stdin(check: bool) -> Result<ExitCode, CliError> {
         .write_all(out.as_bytes())
         .map_err(|e| CliError::Io(format!("cannot write standard output: {e}")))?;
     Ok(code)
+}
+
+/// Without paths, the project's source folders (`[project] sources` of `flowc.toml`, as `flowc check`
+/// reads them), so fixtures with deliberate mistakes elsewhere in the tree are left alone; `.` when
+/// the project does not name its sources.
+fn default_paths() -> Vec<PathBuf> {
+    let here = PathBuf::from(".");
+    let Some(root) = crate::config::find_root(&here) else {
+        return vec![here];
+    };
+    let sources = crate::config::Config::load(&root)
+        .map(|c| c.project.sources)
+        .unwrap_or_default();
+    if sources.is_empty() {
+        return vec![here];
+    }
+    let cwd = std::fs::canonicalize(&here).unwrap_or_default();
+    sources
+        .iter()
+        .map(|s| {
+            let path = root.join(s);
+            // Relative to where the user stands when possible, as they would have typed it.
+            match path.strip_prefix(&cwd) {
+                Ok(rel) if rel.as_os_str().is_empty() => PathBuf::from("."),
+                Ok(rel) => rel.to_path_buf(),
+                Err(_) => path,
+            }
+        })
+        .collect()
 }
 
 /// `path` itself if it is a file, else the `.flow` files under it (hidden folders, `target` and
