@@ -20,5 +20,7 @@ pub mod value;
 pub use check::check;
 pub use connectors::{Connector, Registry};
 pub use diagnostic::{Diagnostic, Diagnostics};
+pub use plan::compile;
 pub use project::Project;
-pub use syntax::parse;
+pub use runtime::Engine;
+pub use syntax::{format, parse};
