@@ -559,6 +559,34 @@ impl Instance {
         }
     }
 
+    /// Suspends node `n` of scope `s`: it listens for `event` (a `wait for event`) and/or wakes at
+    /// `until`. The instance holds no task while suspended; the timer effect is the engine's job.
+    fn arm_wait(
+        &mut self,
+        s: u32,
+        n: u32,
+        event: Option<&str>,
+        until: Option<DateTime<Utc>>,
+        path: String,
+        fx: &mut Vec<Effect>,
+    ) {
+        if let Some(event) = event {
+            self.event_waits.push(EventWait {
+                scope: s,
+                node: n,
+                event: event.to_string(),
+            });
+        }
+        if let Some(at) = until {
+            fx.push(Effect::Timer {
+                at,
+                scope: s,
+                node: n,
+                step: path,
+            });
+        }
+    }
+
     fn run_node(&mut self, ctx: &Ctx, s: u32, n: u32, q: &mut VecDeque<Work>, fx: &mut Vec<Effect>) {
         if !self.active(s) {
             return;
@@ -602,21 +630,11 @@ impl Instance {
                 }
                 if let Some(until) = replay.wait_until.get(&path).copied() {
                     self.set_running(s, n);
-                    if let NodeKind::WaitEvent { event, .. } = &node.kind {
-                        self.event_waits.push(EventWait {
-                            scope: s,
-                            node: n,
-                            event: event.clone(),
-                        });
-                    }
-                    if let Some(at) = until {
-                        fx.push(Effect::Timer {
-                            at,
-                            scope: s,
-                            node: n,
-                            step: path,
-                        });
-                    }
+                    let event = match &node.kind {
+                        NodeKind::WaitEvent { event, .. } => Some(event.as_str()),
+                        _ => None,
+                    };
+                    self.arm_wait(s, n, event, until, path, fx);
                     return;
                 }
             }
@@ -800,19 +818,7 @@ impl Instance {
                     self.end_event_wait(ctx, s, n, payload, false, q);
                     return;
                 }
-                self.event_waits.push(EventWait {
-                    scope: s,
-                    node: n,
-                    event: event.clone(),
-                });
-                if let Some(at) = until {
-                    fx.push(Effect::Timer {
-                        at,
-                        scope: s,
-                        node: n,
-                        step: path,
-                    });
-                }
+                self.arm_wait(s, n, Some(event.as_str()), until, path, fx);
             }
             NodeKind::FanOut(f) => {
                 let items = match eval_or_fail(self, q, fx, &f.over) {
