@@ -319,8 +319,29 @@ impl<'s> Parser<'s> {
             ErrorVariant::ParsingError { positives, .. } => describe_expected(&punctuation, positives),
             ErrorVariant::CustomError { message } => message.clone(),
         };
-        let found_text = if found.is_empty() {
+        let at_end = self.source[at..].trim().is_empty();
+        if at_end {
+            if let Some(open) = unclosed_brace(self.source) {
+                // Whatever else could have come, the real mistake is the brace left open: say
+                // that, and show where it was opened.
+                self.push(
+                    Diagnostic::new(
+                        Code::SyntaxError,
+                        self.file,
+                        span,
+                        "expected `}` to close a block, found the end of the file",
+                    )
+                    .label("the file ends here")
+                    .with(Span::new(open, open + 1), "this `{` is never closed")
+                    .help("add the missing `}` where the block should end"),
+                );
+                return;
+            }
+        }
+        let found_text = if at_end {
             "the end of the file".to_string()
+        } else if found.is_empty() {
+            "the end of the line".to_string()
         } else {
             format!("`{found}`")
         };
@@ -333,8 +354,6 @@ impl<'s> Parser<'s> {
         .label(format!("expected {expected} here"));
         if let Some(word) = suggest_keyword(found) {
             diagnostic = diagnostic.help(format!("did you mean `{word}`?"));
-        } else if found.is_empty() {
-            diagnostic = diagnostic.help("a block is not closed: add the missing `}`");
         } else {
             diagnostic = diagnostic.help(format!(
                 "write {expected} here; the language reference (docs/language.md) shows each construct"
@@ -1608,6 +1627,44 @@ pub(crate) fn dedent(raw: &str) -> String {
     out
 }
 
+/// The offset of the innermost `{` that no `}` closes, skipping strings and comments. Works on
+/// bytes: every delimiter is ASCII, so offsets stay on character boundaries.
+fn unclosed_brace(source: &str) -> Option<usize> {
+    fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).position(|w| w == needle)
+    }
+    let bytes = source.as_bytes();
+    let mut open = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let rest = &bytes[i..];
+        if rest.starts_with(b"//") {
+            i += find(rest, b"\n").unwrap_or(rest.len());
+        } else if rest.starts_with(b"/*") {
+            i += find(&rest[2..], b"*/").map_or(rest.len(), |e| e + 4);
+        } else if rest.starts_with(b"\"\"\"") {
+            i += find(&rest[3..], b"\"\"\"").map_or(rest.len(), |e| e + 6);
+        } else if bytes[i] == b'"' {
+            // A string ends at its closing quote or, unterminated, at the end of its line.
+            let mut j = i + 1;
+            while j < bytes.len() && bytes[j] != b'"' && bytes[j] != b'\n' {
+                j += if bytes[j] == b'\\' { 2 } else { 1 };
+            }
+            i = j + 1;
+        } else {
+            match bytes[i] {
+                b'{' => open.push(i),
+                b'}' => {
+                    open.pop();
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    open.pop()
+}
+
 fn error_offset(error: &pest::error::Error<Rule>) -> usize {
     match error.location {
         pest::error::InputLocation::Pos(p) => p,
@@ -1930,6 +1987,40 @@ mod tests {
         assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
         // Recovery resumes inside the flow: the step after the broken one is kept.
         assert_eq!(flow_body(&module).len(), 1);
+    }
+
+    #[test]
+    fn an_unclosed_block_points_at_its_brace() {
+        let source = "flow f for e {\n  if x {\n    step s = a.b(text: \"}\") // }\n  }\n";
+        let (_, diagnostics) = parse(source, FileId(0));
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+        let d = &diagnostics[0];
+        assert_eq!(
+            d.message,
+            "expected `}` to close a block, found the end of the file"
+        );
+        // The flow's own brace, not the `if`'s (closed) nor the ones in the string and comment.
+        assert_eq!(d.secondary[0].span, Span::new(13, 14));
+    }
+
+    #[test]
+    fn unclosed_brace_survives_escapes_before_multibyte_characters() {
+        assert_eq!(unclosed_brace("flow f for e {\n  let x = \"caf\\é\"\n"), Some(13));
+        assert_eq!(unclosed_brace("{ \"é\\"), Some(0));
+        assert_eq!(unclosed_brace("{ } /* { */ \"\"\" { \"\"\""), None);
+    }
+
+    #[test]
+    fn a_line_break_is_not_the_end_of_the_file() {
+        let (_, diagnostics) = parse(
+            "flow f for e {\n  step s = a.b(x: 1,\n  }\n  step t = a.c()\n}\n",
+            FileId(0),
+        );
+        assert!(!diagnostics.is_empty());
+        assert!(
+            diagnostics.iter().all(|d| !d.message.contains("end of the file")),
+            "{diagnostics:#?}"
+        );
     }
 
     #[test]
