@@ -780,12 +780,7 @@ impl Instance {
                     q.push_back(Work::Finish(s, n, NState::Done, Value::Null));
                 } else {
                     self.set_running(s, n);
-                    fx.push(Effect::Timer {
-                        at,
-                        scope: s,
-                        node: n,
-                        step: path,
-                    });
+                    self.arm_wait(s, n, None, Some(at), path, fx);
                 }
             }
             NodeKind::WaitEvent {
