@@ -56,7 +56,10 @@ fn engine() -> Engine {
             manifest: Manifest {
                 name: "svc".into(),
                 description: "stub".into(),
-                actions: vec![ActionSpec::new("a", "stub", Type::Any)],
+                actions: vec![ActionSpec::new("a", "stub", Type::Any)
+                    .optional("n", Type::Any, "stub")
+                    .optional("x", Type::Any, "stub")
+                    .optional("y", Type::Any, "stub")],
             },
         }))
         .build()

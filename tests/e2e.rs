@@ -153,13 +153,13 @@ async fn wellness_booking_confirms_the_session_and_reminds_the_client() {
     );
     assert!(confirmation.header("From").contains("hello@the7space.example"));
     let text = confirmation.part("text/plain").unwrap();
-    for expected in ["Maya", "Ana Lopez", "Garden Room", "Thursday  8 January at 10:00"] {
+    for expected in ["Maya", "Ana Lopez", "Garden Room", "Thursday 8 January at 10:00"] {
         assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
     }
     let notice = message(
         &received,
         "ana@the7space.example",
-        "New session: Private Yoga, Thursday  8 January at 10:00",
+        "New session: Private Yoga, Thursday 8 January at 10:00",
     );
     assert!(notice.part("text/plain").unwrap().contains("Maya Patel"));
     message(&received, "maya@example.com", "Reminder: Private Yoga tomorrow");

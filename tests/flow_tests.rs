@@ -123,7 +123,7 @@ fn build_writes_plans_and_graph_draws() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("triage.plan.json")).unwrap()).unwrap();
-    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["format_version"], flowc::plan::FORMAT_VERSION);
     assert_eq!(plan["hash"].as_str().unwrap().len(), 64);
     assert!(dir.path().join("wellness_booking.plan.json").exists());
     let graph = flowc(&[

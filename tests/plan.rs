@@ -3,7 +3,10 @@
 use std::path::Path;
 
 use flowc::config::Config;
-use flowc::plan::{self, ArmTest, Bundle, CallTarget, Dep, FallbackPlan, NodeKind, SubPlan};
+use flowc::plan::{
+    self, ArmTest, Builtin, Bundle, CallTarget, Dep, Expr, FallbackPlan, Name, NodeKind, NotionChange,
+    SubPlan, Trigger, WebhookAuth,
+};
 use flowc::Project;
 use petgraph::graph::NodeIndex;
 
@@ -220,19 +223,180 @@ flow helper for e { input { x: number } output { x: input.x } }
 }
 
 #[test]
-fn problems_are_errors_not_panics() {
+fn compile_refuses_a_project_with_check_errors() {
     let cases = [
-        ("entity e {} flow f for e { step a = nope.x() }", "neither a connector action"),
-        ("entity e {} flow f for e { step a = notion.nope() }", "has no action `nope`"),
-        ("entity e {} flow f for e { step a = notion.get_page(id: b.id) step b = notion.get_page(id: a.id) }", "depends on itself"),
-        ("entity e {} flow f for e { step a = notion.get_page(id: \"x\") after zz }", "no step `zz`"),
-        ("entity e {} flow f for e { step a = email.send(to: \"x\", template: \"missing\") }", "no template called `missing`"),
+        ("entity e {} flow f for e { step a = nope.x() }", "E0205"),
+        ("entity e {} flow f for e { step a = notion.get_page(id: b.id) step b = notion.get_page(id: a.id) }", "E0"),
+        ("entity e {} flow f for e { step a = notion.get_page(id: \"x\") after zz }", "E0"),
+        ("entity e {} flow f for e { step a = email.send(to: \"x\", template: \"missing\") }", "E0"),
     ];
-    for (src, want) in cases {
+    for (src, code) in cases {
         let e = plan::compile(&project(src), None, "f").unwrap_err();
-        assert!(e.message.contains(want), "{src}: {}", e.message);
+        assert!(
+            e.message.starts_with("`flowc check` finds"),
+            "{src}: {}",
+            e.message
+        );
+        assert!(e.message.contains(&format!("[{code}")), "{src}: {}", e.message);
     }
     assert!(plan::compile(&project(SAMPLE), None, "nope").is_err());
+}
+
+#[test]
+fn a_bad_date_format_or_time_zone_is_refused_at_compile_time() {
+    for (call, want) in [
+        (r#"format_date(now(), "%Q")"#, "`%Q`"),
+        (r#"format_date(now(), "%H", "Mars/Olympus")"#, "`Mars/Olympus`"),
+    ] {
+        let src = format!("entity e {{}} flow f for e {{ on manual let x = {call} output {{ x }} }}");
+        let e = plan::compile(&project(&src), None, "f").unwrap_err();
+        assert!(e.message.contains(want), "{call}: {}", e.message);
+    }
+}
+
+#[test]
+fn names_are_resolved_and_built_ins_chosen() {
+    let src = r#"
+entity e { databases Task setting reply_within = 24h }
+entity other {}
+flow f for e {
+  on manual
+  input { email: email, n: number = 2 }
+  let a = input.email
+  let b = entity.reply_within
+  let c = [a, Task, other.name, upper(a)]
+  step w = wait for event "x" where event.email == a timeout 1d
+  output { c, w }
+}
+"#;
+    let b = bundle(src, "f");
+    let body = &b.entry_flow().unwrap().body;
+    let value = |name: &str| match &body.graph[node(body, name)].kind {
+        NodeKind::Let { value } => value.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(value("a"), Expr::Path(Name::Input, vec!["email".into()]));
+    assert_eq!(value("b"), Expr::Path(Name::Entity, vec!["reply_within".into()]));
+    let Expr::List(items) = value("c") else { panic!() };
+    assert_eq!(items[0], Expr::Name(Name::Local("a".into())));
+    assert_eq!(items[1], Expr::Name(Name::Database("Task".into())));
+    assert_eq!(
+        items[2],
+        Expr::Path(Name::EntityNamed("other".into()), vec!["name".into()])
+    );
+    assert!(matches!(&items[3], Expr::Call(Builtin::Upper, args) if args.len() == 1));
+    let NodeKind::WaitEvent {
+        filter: Some(Expr::Binary(_, left, _)),
+        ..
+    } = &body.graph[node(body, "w")].kind
+    else {
+        panic!()
+    };
+    assert_eq!(**left, Expr::Path(Name::Event, vec!["email".into()]));
+    let flow = b.entry_flow().unwrap();
+    assert_eq!(flow.input[0].ty.shape, plan::Shape::Email);
+    assert_eq!(flow.input[1].default, Some(Expr::Number(2.0)));
+}
+
+#[test]
+fn every_trigger_is_in_the_plan() {
+    let src = r#"
+entity e { databases ContactProfile }
+flow f for e {
+  on manual
+  on webhook "/hooks/a" verified by amelia
+  on webhook "/hooks/b"
+  on schedule "0 9 * * MON-FRI" in "Europe/London"
+  on schedule "*/5 * * * *"
+  on notion ContactProfile created
+  on notion ContactProfile changed "Status" to "Client"
+  on event "contact.created"
+}
+"#;
+    let mut config = Config::default();
+    config.webhooks.insert(
+        "amelia".into(),
+        flowc::config::WebhookConfig {
+            scheme: "hmac-sha256".into(),
+            header: "X-Signature".into(),
+            secret_env: "AMELIA_SECRET".into(),
+        },
+    );
+    let project = Project::from_sources(Path::new("/p"), config, [("main.flow", src)]);
+    let b = plan::compile(&project, None, "f").expect("compiles");
+    let flow = b.entry_flow().unwrap();
+    assert_eq!(
+        flow.triggers,
+        vec![
+            Trigger::Manual,
+            Trigger::Webhook {
+                path: "/hooks/a".into(),
+                auth: WebhookAuth::VerifiedBy("amelia".into())
+            },
+            Trigger::Webhook {
+                path: "/hooks/b".into(),
+                auth: WebhookAuth::Unverified
+            },
+            Trigger::Schedule {
+                cron: "0 9 * * MON-FRI".into(),
+                zone: Some(plan::Zone::parse("Europe/London").unwrap()),
+            },
+            Trigger::Schedule {
+                cron: "*/5 * * * *".into(),
+                zone: None
+            },
+            Trigger::Notion {
+                database: "ContactProfile".into(),
+                change: NotionChange::Created
+            },
+            Trigger::Notion {
+                database: "ContactProfile".into(),
+                change: NotionChange::Changed {
+                    property: "Status".into(),
+                    to: Some(Expr::Text("Client".into())),
+                },
+            },
+            Trigger::Event {
+                name: "contact.created".into()
+            },
+        ]
+    );
+    assert!(flow.listens_to("contact.created"));
+    // A host reads them back from the plan file.
+    let back: Bundle = serde_json::from_str(&plan::to_json(&b)).unwrap();
+    assert_eq!(back.entry_flow().unwrap().triggers, flow.triggers);
+}
+
+#[tokio::test]
+async fn the_engine_refuses_a_project_with_check_errors() {
+    let broken = project("entity e {} flow f for e { on manual step a = nope.x() }");
+    let err = flowc::Engine::builder()
+        .project_value(broken)
+        .build()
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("unknown connector `nope`"), "{err}");
+    let fine = project("entity e {} flow f for e { on manual output { ok: true } }");
+    assert!(flowc::Engine::builder().project_value(fine).build().is_ok());
+}
+
+#[test]
+fn the_runtime_never_reads_the_syntax_tree() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/runtime");
+    let mut seen = 0;
+    for entry in walkdir::WalkDir::new(&dir) {
+        let entry = entry.unwrap();
+        if entry.path().extension().is_some_and(|e| e == "rs") {
+            seen += 1;
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            assert!(
+                !text.contains("syntax::") && !text.contains("crate::syntax"),
+                "{} reads the syntax tree",
+                entry.path().display()
+            );
+        }
+    }
+    assert!(seen > 5, "no runtime sources under {}", dir.display());
 }
 
 #[test]
@@ -249,6 +413,74 @@ fn hash_is_stable_and_changes_with_the_flow() {
     let back: Bundle = serde_json::from_str(&json).unwrap();
     assert_eq!(back.format_version, plan::FORMAT_VERSION);
     assert_eq!(plan::content_hash(&back), a.hash);
+}
+
+/// SAMPLE with comments, doc comments, blank lines and another layout: the same plan.
+fn reworded(src: &str, lines: &[usize]) -> String {
+    let mut out = String::new();
+    for (i, line) in src.lines().enumerate() {
+        if lines.contains(&i) {
+            out.push_str("  // a comment that changes nothing\n\n");
+        }
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("step ") || trimmed.starts_with("let ") || trimmed.starts_with("entity ") {
+            out.push_str("/// what this does, in words\n");
+        }
+        out.push_str(line);
+        out.push_str("   \n");
+    }
+    out
+}
+
+#[test]
+fn the_hash_ignores_comments_docs_and_layout() {
+    let base = bundle(SAMPLE, "booking").hash;
+    let lines: Vec<usize> = (1..SAMPLE.lines().count()).step_by(3).collect();
+    assert_eq!(bundle(&reworded(SAMPLE, &lines), "booking").hash, base);
+    let formatted = flowc::format(SAMPLE).expect("formats");
+    assert_ne!(formatted, SAMPLE);
+    assert_eq!(bundle(&formatted, "booking").hash, base);
+}
+
+#[test]
+fn the_hash_changes_with_every_semantic_edit() {
+    let base = bundle(SAMPLE, "booking").hash;
+    let edits = [
+        ("step client =", "step customer ="),
+        ("client.id", "client.name"),
+        ("retry 3 times", "retry 4 times"),
+        ("timeout 30s", "timeout 31s"),
+        ("wait 2d", "wait 3d"),
+        ("\"lead.replied\"", "\"lead.answered\""),
+        ("concurrency 2", "concurrency 3"),
+        ("Hi {{name}}\"\n  html", "Hello {{name}}\"\n  html"),
+        ("kind: text = \"wellness\"", "kind: text = \"yoga\""),
+        ("follow_up_days = [1, 3]", "follow_up_days = [1, 4]"),
+        ("on manual", "on event \"booked\""),
+        ("fail \"nope\"", "fail \"no\""),
+        ("\"The 7 Space\"", "\"The Seven Space\""),
+    ];
+    for (from, to) in edits {
+        assert!(SAMPLE.contains(from), "{from}");
+        let edited = SAMPLE.replacen(from, to, 1);
+        let edited = if from == "step client =" {
+            edited
+                .replace("client.", "customer.")
+                .replace("after client", "after customer")
+        } else {
+            edited
+        };
+        assert_ne!(bundle(&edited, "booking").hash, base, "{from} → {to}");
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+    #[test]
+    fn comments_anywhere_between_lines_keep_the_hash(lines in proptest::collection::vec(1usize..40, 0..8)) {
+        let base = bundle(SAMPLE, "booking").hash;
+        proptest::prop_assert_eq!(bundle(&reworded(SAMPLE, &lines), "booking").hash, base);
+    }
 }
 
 #[test]

@@ -50,7 +50,14 @@ struct Svc {
 
 impl Svc {
     fn new(clock: Arc<dyn Clock>) -> Arc<Svc> {
-        let action = |name: &str| ActionSpec::new(name, "test", Type::Any);
+        // The engine refuses flows that do not check: declare what the test flows pass.
+        let action = |name: &str| {
+            ["key", "n", "x", "deps", "step", "message", "class"]
+                .iter()
+                .fold(ActionSpec::new(name, "test", Type::Any), |a, p| {
+                    a.optional(p, Type::Any, "test")
+                })
+        };
         Arc::new(Svc {
             manifest: Manifest {
                 name: "svc".into(),

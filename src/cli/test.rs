@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::CliError;
+use crate::flowtest::{run_tests, TestReport};
 use crate::project::Project;
-use crate::runtime::{run_tests, TestReport};
 
 /// Report formats.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use petgraph::visit::EdgeRef;
 
+use super::expr::{Expr, Pattern};
 use super::plan::{ArmTest, CallTarget, Dep, FallbackPlan, FlowPlan, Node, NodeKind, SubPlan};
-use crate::syntax::ast::{ExprKind, Pattern};
 
 fn describe(node: &Node) -> String {
     let detail = match &node.kind {
@@ -48,18 +48,16 @@ fn arm_label(plan: &SubPlan, node: petgraph::graph::NodeIndex) -> String {
         Some(ArmTest::Else) => "else".into(),
         Some(ArmTest::Pattern(Pattern::Literals(lits))) => lits
             .iter()
-            .map(|l| match &l.kind {
-                ExprKind::Number(n) => n.to_string(),
-                ExprKind::Bool(b) => b.to_string(),
-                ExprKind::None => "none".into(),
-                _ => l
-                    .as_plain_str()
-                    .map(|s| format!("'{s}'"))
-                    .unwrap_or_else(|| "...".into()),
+            .map(|l| match l {
+                Expr::Number(n) => n.to_string(),
+                Expr::Bool(b) => b.to_string(),
+                Expr::Null => "none".into(),
+                Expr::Text(s) => format!("'{s}'"),
+                _ => "...".into(),
             })
             .collect::<Vec<_>>()
             .join(" | "),
-        Some(ArmTest::Pattern(Pattern::Wildcard(_))) => "_".into(),
+        Some(ArmTest::Pattern(Pattern::Wildcard)) => "_".into(),
         None => String::new(),
     }
 }

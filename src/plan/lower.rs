@@ -1,15 +1,21 @@
-//! Lowering: a flow's AST to a [`Bundle`] of DAGs, resolving calls, retry policies and templates.
+//! Lowering: a checked flow's AST to a [`Bundle`] of span-less DAGs, resolving names, calls,
+//! retry policies, triggers and templates.
 //!
-//! The checker may not have run (or may not know everything yet), so every problem met here is
-//! an error value, never a panic.
+//! [`compile`] refuses a project the checker finds errors in; what lowering still meets (a
+//! project compiled without checking) is an error value, never a panic.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use super::expr::Expr;
+use super::input_type::{InputField, InputType, Shape};
+use super::lower_expr::Scope;
 use super::names::{expr_names, BlockNames};
 use super::plan::*;
+use super::strftime::Zone;
+use super::trigger::{NotionChange, Trigger, WebhookAuth};
 use crate::connectors::{ErrorClass, Registry};
 use crate::diagnostic::FileId;
 use crate::project::{ParsedModule, Project};
@@ -24,32 +30,93 @@ pub struct PlanError {
     pub message: String,
 }
 
+impl PlanError {
+    pub(crate) fn new(message: impl Into<String>) -> PlanError {
+        PlanError {
+            message: message.into(),
+        }
+    }
+}
+
 fn err<T>(message: impl Into<String>) -> Result<T, PlanError> {
-    Err(PlanError {
-        message: message.into(),
-    })
+    Err(PlanError::new(message))
 }
 
 /// Compiles `flow` (looked up in `file`, or in the whole project when `None`) with the built-in
-/// connectors' manifests.
+/// connectors' manifests. A project with check errors is refused.
 pub fn compile(project: &Project, file: Option<FileId>, flow: &str) -> Result<Bundle, PlanError> {
     compile_with(project, &Registry::declared_builtins(), file, flow)
 }
 
-/// Compiles `flow` against the connectors of `registry`.
+/// Compiles `flow` against the connectors of `registry`. A project with check errors is refused.
 pub fn compile_with(
     project: &Project,
     registry: &Registry,
     file: Option<FileId>,
     flow: &str,
 ) -> Result<Bundle, PlanError> {
+    refuse_check_errors(project, registry)?;
+    compile_checked(project, registry, file, flow)
+}
+
+/// An error naming the first problem `flowc check` finds in `project`, if it finds any.
+pub(crate) fn refuse_check_errors(project: &Project, registry: &Registry) -> Result<(), PlanError> {
+    let diagnostics = crate::check::check(project, registry);
+    let errors: Vec<_> = diagnostics.iter().filter(|d| d.is_error()).collect();
+    match errors.first() {
+        None => Ok(()),
+        Some(first) => {
+            let path = project.sources.get(first.file).path.display().to_string();
+            err(format!(
+                "`flowc check` finds {} error(s) in the project; the first, in {path}: {} [{}]",
+                errors.len(),
+                first.message,
+                first.code.as_str()
+            ))
+        }
+    }
+}
+
+/// A flow's name and its bundle, or why it could not be compiled.
+pub type CompiledFlow = (String, Result<Bundle, PlanError>);
+
+/// Compiles every flow of `project`, each with its name and the bundle or why it failed; the
+/// project is checked once and refused whole when the checker finds errors.
+pub fn compile_project(
+    project: &Project,
+    registry: &Registry,
+) -> Result<Vec<CompiledFlow>, PlanError> {
+    refuse_check_errors(project, registry)?;
+    let mut out = Vec::new();
+    for module in &project.modules {
+        for item in &module.ast.items {
+            if let Item::Flow(f) = item {
+                let bundle = compile_checked(project, registry, Some(module.file), &f.name.name);
+                out.push((f.name.name.clone(), bundle));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Compiles `flow` of a project already checked (or that the caller accepts unchecked).
+pub(crate) fn compile_checked(
+    project: &Project,
+    registry: &Registry,
+    file: Option<FileId>,
+    flow: &str,
+) -> Result<Bundle, PlanError> {
     let (module, entry) = find_flow(project, file, flow)?;
+    let (entities, databases) = project_names(project);
     let mut lowerer = Lowerer {
         project,
         registry,
         templates: BTreeSet::new(),
         queue: VecDeque::new(),
         queued: BTreeSet::new(),
+        entities,
+        databases,
+        locals: BTreeSet::new(),
     };
     let entry_key = flow_key(module, &entry.name.name);
     lowerer.queued.insert(entry_key.clone());
@@ -60,7 +127,7 @@ pub fn compile_with(
         flows.insert(plan.key.clone(), plan);
     }
     let templates = lowerer.collect_templates()?;
-    let entities = collect_entities(project);
+    let entities = lowerer.collect_entities()?;
     let mut bundle = Bundle {
         format_version: FORMAT_VERSION,
         hash: String::new(),
@@ -110,27 +177,19 @@ fn find_flow<'p>(
     }
 }
 
-fn collect_entities(project: &Project) -> BTreeMap<String, EntityPlan> {
-    let mut out = BTreeMap::new();
+/// The entities and logical databases of the project: names an expression may read.
+fn project_names(project: &Project) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut entities = BTreeSet::new();
+    let mut databases = BTreeSet::new();
     for module in &project.modules {
         for item in &module.ast.items {
             if let Item::Entity(e) = item {
-                out.insert(
-                    e.name.name.clone(),
-                    EntityPlan {
-                        title: e.title.as_ref().map(|t| t.value.clone()),
-                        databases: e.databases.iter().map(|d| d.name.clone()).collect(),
-                        settings: e
-                            .settings
-                            .iter()
-                            .map(|s| (s.name.name.clone(), s.value.clone()))
-                            .collect(),
-                    },
-                );
+                entities.insert(e.name.name.clone());
+                databases.extend(e.databases.iter().map(|d| d.name.clone()));
             }
         }
     }
-    out
+    (entities, databases)
 }
 
 struct Lowerer<'p> {
@@ -139,6 +198,10 @@ struct Lowerer<'p> {
     templates: BTreeSet<String>,
     queue: VecDeque<(&'p ParsedModule, &'p ast::Flow)>,
     queued: BTreeSet<String>,
+    entities: BTreeSet<String>,
+    databases: BTreeSet<String>,
+    /// Steps, lets and loop variables of the flow being lowered.
+    locals: BTreeSet<String>,
 }
 
 /// A node being built, before its edges are known.
@@ -159,8 +222,28 @@ struct Builder {
 }
 
 impl<'p> Lowerer<'p> {
+    fn scope(&self, event: bool) -> Scope<'_> {
+        Scope {
+            locals: &self.locals,
+            entities: &self.entities,
+            databases: &self.databases,
+            event,
+            free: false,
+        }
+    }
+
+    fn expr(&self, expr: &ast::Expr) -> Result<Expr, PlanError> {
+        self.scope(false).lower(expr)
+    }
+
     fn lower_flow(&mut self, module: &'p ParsedModule, flow: &'p ast::Flow) -> Result<FlowPlan, PlanError> {
         let key = flow_key(module, &flow.name.name);
+        let mut names = BlockNames::default();
+        names.block_stmts(&flow.body);
+        if let Some(handler) = &flow.on_error {
+            names.block(handler);
+        }
+        self.locals = names.defined;
         let mut builder = Builder::default();
         self.add_block(module, &mut builder, &flow.body, None)?;
         if let Some(output) = &flow.output {
@@ -170,7 +253,7 @@ impl<'p> Lowerer<'p> {
                 node: Node {
                     name: None,
                     kind: NodeKind::Output {
-                        value: output.value.clone(),
+                        value: self.expr(&output.value)?,
                     },
                     gate: None,
                 },
@@ -194,28 +277,15 @@ impl<'p> Lowerer<'p> {
             Some(block) => Some(self.lower_sub(module, &block.stmts, "the error handler")?),
             None => None,
         };
-        let input = flow
-            .input
-            .as_ref()
-            .map(|i| {
-                i.fields
-                    .iter()
-                    .map(|f| InputField {
-                        name: f.name.name.clone(),
-                        ty: f.ty.clone(),
-                        default: f.default.clone(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let on_events = flow
+        let input = match &flow.input {
+            Some(i) => self.input_fields(&i.fields)?,
+            None => Vec::new(),
+        };
+        let triggers = flow
             .triggers
             .iter()
-            .filter_map(|t| match &t.kind {
-                ast::TriggerKind::Event { name } => Some(name.value.clone()),
-                _ => None,
-            })
-            .collect();
+            .map(|t| self.trigger(&t.kind))
+            .collect::<Result<_, _>>()?;
         Ok(FlowPlan {
             key,
             name: flow.name.name.clone(),
@@ -223,8 +293,112 @@ impl<'p> Lowerer<'p> {
             input,
             body,
             on_error,
-            on_events,
+            triggers,
         })
+    }
+
+    fn input_fields(&self, fields: &[ast::FieldDecl]) -> Result<Vec<InputField>, PlanError> {
+        fields
+            .iter()
+            .map(|f| {
+                Ok(InputField {
+                    name: f.name.name.clone(),
+                    ty: self.input_type(&f.ty)?,
+                    default: f.default.as_ref().map(|d| self.expr(d)).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    fn input_type(&self, ty: &ast::TypeExpr) -> Result<InputType, PlanError> {
+        let shape = match &ty.kind {
+            ast::TypeExprKind::Named(name) => match Shape::named(&name.name) {
+                Some(shape) => shape,
+                None => return err(format!("unknown type `{}`", name.name)),
+            },
+            ast::TypeExprKind::List(of) => Shape::List(Box::new(self.input_type(of)?)),
+            ast::TypeExprKind::Record(fields) => Shape::Record(self.input_fields(fields)?),
+        };
+        Ok(InputType {
+            shape,
+            optional: ty.optional,
+        })
+    }
+
+    fn trigger(&self, kind: &ast::TriggerKind) -> Result<Trigger, PlanError> {
+        Ok(match kind {
+            ast::TriggerKind::Manual => Trigger::Manual,
+            ast::TriggerKind::Webhook { path, verified_by } => Trigger::Webhook {
+                path: path.value.clone(),
+                auth: match verified_by {
+                    Some(v) => WebhookAuth::VerifiedBy(v.name.clone()),
+                    None => WebhookAuth::Unverified,
+                },
+            },
+            ast::TriggerKind::Schedule { cron, timezone } => Trigger::Schedule {
+                cron: cron.value.clone(),
+                zone: timezone
+                    .as_ref()
+                    .map(|z| Zone::parse(&z.value).map_err(PlanError::new))
+                    .transpose()?,
+            },
+            ast::TriggerKind::Notion {
+                database,
+                property,
+                to,
+            } => Trigger::Notion {
+                database: database.name.clone(),
+                change: match property {
+                    None => NotionChange::Created,
+                    Some(p) => NotionChange::Changed {
+                        property: p.value.clone(),
+                        to: to.as_ref().map(|e| self.expr(e)).transpose()?,
+                    },
+                },
+            },
+            ast::TriggerKind::Event { name } => Trigger::Event {
+                name: name.value.clone(),
+            },
+        })
+    }
+
+    fn collect_entities(&self) -> Result<BTreeMap<String, EntityPlan>, PlanError> {
+        let no_locals = BTreeSet::new();
+        let constants = Scope {
+            locals: &no_locals,
+            entities: &self.entities,
+            databases: &self.databases,
+            event: false,
+            free: false,
+        };
+        let mut out = BTreeMap::new();
+        for module in &self.project.modules {
+            for item in &module.ast.items {
+                if let Item::Entity(e) = item {
+                    let settings = e
+                        .settings
+                        .iter()
+                        .map(|s| {
+                            constants
+                                .lower(&s.value)
+                                .map(|v| (s.name.name.clone(), v))
+                                .map_err(|e| {
+                                    PlanError::new(format!("setting `{}`: {}", s.name.name, e.message))
+                                })
+                        })
+                        .collect::<Result<_, _>>()?;
+                    out.insert(
+                        e.name.name.clone(),
+                        EntityPlan {
+                            title: e.title.as_ref().map(|t| t.value.clone()),
+                            databases: e.databases.iter().map(|d| d.name.clone()).collect(),
+                            settings,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn lower_sub(
@@ -298,7 +472,7 @@ impl<'p> Lowerer<'p> {
                 (
                     Some(l.name.name.clone()),
                     NodeKind::Let {
-                        value: l.value.clone(),
+                        value: self.expr(&l.value)?,
                     },
                 )
             }
@@ -306,7 +480,7 @@ impl<'p> Lowerer<'p> {
                 let mut arms = Vec::new();
                 for (c, _) in &i.branches {
                     expr_names(c, &mut reads);
-                    arms.push(ArmTest::Cond(c.clone()));
+                    arms.push(ArmTest::Cond(self.expr(c)?));
                 }
                 if i.otherwise.is_some() {
                     arms.push(ArmTest::Else);
@@ -331,14 +505,14 @@ impl<'p> Lowerer<'p> {
                     .arms
                     .iter()
                     .map(|a| match &a.pattern {
-                        ast::Pattern::Wildcard(_) => ArmTest::Else,
-                        p => ArmTest::Pattern(p.clone()),
+                        ast::Pattern::Wildcard(_) => Ok(ArmTest::Else),
+                        p => self.scope(false).pattern(p).map(ArmTest::Pattern),
                     })
-                    .collect();
+                    .collect::<Result<_, _>>()?;
                 let idx = b.push(
                     None,
                     NodeKind::Branch(BranchNode {
-                        subject: Some(m.value.clone()),
+                        subject: Some(self.expr(&m.value)?),
                         arms,
                     }),
                     gate,
@@ -353,11 +527,11 @@ impl<'p> Lowerer<'p> {
                 let until = match &w.kind {
                     ast::WaitKind::For(e) => {
                         expr_names(e, &mut reads);
-                        WaitUntil::For(e.clone())
+                        WaitUntil::For(self.expr(e)?)
                     }
                     ast::WaitKind::Until(e) => {
                         expr_names(e, &mut reads);
-                        WaitUntil::Until(e.clone())
+                        WaitUntil::Until(self.expr(e)?)
                     }
                 };
                 (None, NodeKind::Wait { until })
@@ -370,7 +544,7 @@ impl<'p> Lowerer<'p> {
                     None,
                     NodeKind::Emit {
                         event: e.event.value.clone(),
-                        payload: e.payload.clone(),
+                        payload: e.payload.as_ref().map(|p| self.expr(p)).transpose()?,
                     },
                 )
             }
@@ -379,7 +553,7 @@ impl<'p> Lowerer<'p> {
                 (
                     None,
                     NodeKind::Fail {
-                        message: f.message.clone(),
+                        message: self.expr(&f.message)?,
                     },
                 )
             }
@@ -388,7 +562,7 @@ impl<'p> Lowerer<'p> {
                 (
                     None,
                     NodeKind::Yield {
-                        value: y.value.clone(),
+                        value: self.expr(&y.value)?,
                     },
                 )
             }
@@ -431,14 +605,15 @@ impl<'p> Lowerer<'p> {
             Policy::Timeout(d) => Some(d.ms),
             _ => None,
         });
-        let timeout = step.policies.iter().find_map(|p| match p {
-            Policy::TimeoutExpr(e) => Some(e.clone()),
+        let timeout_expr = step.policies.iter().find_map(|p| match p {
+            Policy::TimeoutExpr(e) => Some(e),
             _ => None,
         });
-        if let Some(e) = &timeout {
+        if let Some(e) = timeout_expr {
             // The timeout is computed when the step starts: from values it must wait for.
             expr_names(e, reads);
         }
+        let timeout = timeout_expr.map(|e| self.expr(e)).transpose()?;
         match &step.body {
             StepBody::WaitEvent(w) => {
                 if let Some(f) = &w.filter {
@@ -449,7 +624,7 @@ impl<'p> Lowerer<'p> {
                 }
                 Ok(NodeKind::WaitEvent {
                     event: w.event.value.clone(),
-                    filter: w.filter.clone(),
+                    filter: w.filter.as_ref().map(|f| self.scope(true).lower(f)).transpose()?,
                     timeout_ms,
                     timeout,
                 })
@@ -467,7 +642,7 @@ impl<'p> Lowerer<'p> {
                 )?;
                 Ok(NodeKind::FanOut(FanOutNode {
                     var: f.var.name.clone(),
-                    over: f.over.clone(),
+                    over: self.expr(&f.over)?,
                     concurrency: f.concurrency.map(|(n, _)| n),
                     body: Box::new(body),
                 }))
@@ -499,7 +674,7 @@ impl<'p> Lowerer<'p> {
                         Policy::Retry(r) => retry = resolve_retry(r, default_retry.as_ref())?,
                         Policy::Fallback(ast::Fallback::Value(e)) => {
                             expr_names(e, reads);
-                            fallback = Some(FallbackPlan::Value(e.clone()));
+                            fallback = Some(FallbackPlan::Value(self.expr(e)?));
                         }
                         Policy::Fallback(ast::Fallback::Block(bl)) => {
                             let mut names = BlockNames::default();
@@ -520,8 +695,8 @@ impl<'p> Lowerer<'p> {
                     args: call
                         .args
                         .iter()
-                        .map(|a| (a.name.name.clone(), a.value.clone()))
-                        .collect(),
+                        .map(|a| Ok((a.name.name.clone(), self.expr(&a.value)?)))
+                        .collect::<Result<_, PlanError>>()?,
                     retry,
                     timeout_ms,
                     timeout,
@@ -639,6 +814,14 @@ impl<'p> Lowerer<'p> {
                     ast::TemplatePartKind::Text => &mut plan.text,
                     ast::TemplatePartKind::Html => &mut plan.html,
                 };
+                // Compiled here so that a plan never holds a template that fails to parse.
+                if let Err(e) = handlebars::Template::compile(&part.body) {
+                    return err(format!(
+                        "template `{name}` {}: {}",
+                        part.kind.keyword(),
+                        e.reason()
+                    ));
+                }
                 *slot = Some(part.body.clone());
             }
             out.insert(name.clone(), plan);

@@ -1,13 +1,28 @@
-//! The compiler: a flow lowered to a plan, a petgraph DAG the runtime executes.
+//! The compiler: a checked flow lowered to a plan, a span-less petgraph DAG the runtime executes,
+//! with its triggers, so that a host can run from plans alone.
 
+mod builtin;
+mod expr;
 mod graph;
 mod hash;
+mod input_type;
 mod lower;
+mod lower_expr;
 mod names;
 #[allow(clippy::module_inception)]
 mod plan;
+mod strftime;
+mod trigger;
 
+pub use builtin::Builtin;
+pub use expr::{BinaryOp, Computed, Expr, FormatDate, Name, Part, Pattern, UnaryOp};
 pub use graph::{to_dot, to_mermaid};
 pub use hash::{content_hash, to_json};
-pub use lower::{compile, compile_with, PlanError};
+pub use input_type::{InputField, InputType, Shape};
+pub use lower::{compile, compile_project, compile_with, CompiledFlow, PlanError};
+#[cfg(test)]
+pub(crate) use lower_expr::expr_from_source;
+pub(crate) use lower_expr::lower_free;
 pub use plan::*;
+pub use strftime::{Strftime, Zone};
+pub use trigger::{NotionChange, Trigger, WebhookAuth};

@@ -75,7 +75,11 @@ impl BlockNames {
     }
 
     pub(crate) fn block(&mut self, block: &Block) {
-        for stmt in &block.stmts {
+        self.block_stmts(&block.stmts);
+    }
+
+    pub(crate) fn block_stmts(&mut self, stmts: &[Stmt]) {
+        for stmt in stmts {
             self.stmt(stmt);
         }
     }

@@ -13,11 +13,13 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
 use serde::{Deserialize, Serialize};
 
+use super::expr::{Expr, Pattern};
+use super::input_type::InputField;
+use super::trigger::Trigger;
 use crate::connectors::ErrorClass;
-use crate::syntax::ast::{Expr, Pattern, TypeExpr};
 
 /// The plan format; bumped when a plan written by an older flowc cannot be read as it was.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A compiled flow with everything it needs to run.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -58,20 +60,17 @@ pub struct FlowPlan {
     pub body: SubPlan,
     /// `on error { ... }`
     pub on_error: Option<SubPlan>,
-    /// Events that start this flow (`on event "contact.created"`); the payload is the input.
-    #[serde(default)]
-    pub on_events: Vec<String>,
+    /// What starts it, in the order written.
+    pub triggers: Vec<Trigger>,
 }
 
-/// An input field.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct InputField {
-    /// Its name.
-    pub name: String,
-    /// Its type as written.
-    pub ty: TypeExpr,
-    /// Its default.
-    pub default: Option<Expr>,
+impl FlowPlan {
+    /// Whether `on event "name"` starts this flow.
+    pub fn listens_to(&self, event: &str) -> bool {
+        self.triggers
+            .iter()
+            .any(|t| matches!(t, Trigger::Event { name } if name == event))
+    }
 }
 
 /// A template's parts (handlebars sources).

@@ -32,7 +32,6 @@ use super::templates::Templates;
 use crate::connectors::{ActionCall, Connector, ConnectorError, DeclaredOnly, Registry};
 use crate::plan::{self, Bundle};
 use crate::project::Project;
-use crate::syntax::ast::Item;
 use crate::value::Value;
 
 thread_local! {
@@ -252,15 +251,14 @@ impl EngineBuilder {
             (None, None) => None,
         };
         if let Some(project) = &project {
-            for module in &project.modules {
-                for item in &module.ast.items {
-                    if let Item::Flow(f) = item {
-                        match plan::compile_with(project, &registry, Some(module.file), &f.name.name) {
-                            Ok(b) => bundles.push(b),
-                            Err(e) => {
-                                compile_errors.insert(f.name.name.clone(), e.message);
-                            }
-                        }
+            // A project with check errors is refused whole (`plan::compile_project`).
+            let compiled =
+                plan::compile_project(project, &registry).map_err(|e| EngineError::Setup(e.message))?;
+            for (name, result) in compiled {
+                match result {
+                    Ok(b) => bundles.push(b),
+                    Err(e) => {
+                        compile_errors.insert(name, e.message);
                     }
                 }
             }
@@ -833,7 +831,7 @@ impl Inner {
         let mut triggered: Vec<&String> = self
             .flows
             .iter()
-            .filter(|(_, f)| f.plan.on_events.iter().any(|e| e == name))
+            .filter(|(_, f)| f.plan.listens_to(name))
             .map(|(k, _)| k)
             .collect();
         triggered.sort();

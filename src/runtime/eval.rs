@@ -5,10 +5,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
+use std::fmt::Write as _;
 
-use crate::syntax::ast::{BinaryOp, Expr, ExprKind, Pattern, StrPart, UnaryOp};
-use crate::value::{parse_duration, Value};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+
+use crate::plan::{BinaryOp, Builtin, Computed, Expr, FormatDate, Part, Pattern, Strftime, UnaryOp, Zone};
+use crate::value::Value;
 
 /// Why an expression could not be evaluated.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -25,7 +27,7 @@ pub trait Env {
     fn lookup(&self, name: &str) -> Option<Value>;
     /// The value of `name.path[0].path[1]...` (`none` where a field is missing). Environments
     /// that hold their values can answer without copying whole records.
-    fn lookup_path(&self, name: &str, path: &[&str]) -> Option<Value> {
+    fn lookup_path(&self, name: &str, path: &[String]) -> Option<Value> {
         let mut v = self.lookup(name)?;
         for p in path {
             v = field_of(v, p);
@@ -75,20 +77,18 @@ impl Env for MapEnv {
 
 /// Evaluates `expr` in `env`.
 pub fn eval(expr: &Expr, env: &dyn Env) -> Result<Value, EvalError> {
-    match &expr.kind {
-        ExprKind::None => Ok(Value::Null),
-        ExprKind::Bool(b) => Ok(Value::Bool(*b)),
-        ExprKind::Number(n) => Ok(Value::Number(*n)),
-        ExprKind::Duration(ms) => Ok(Value::Duration(*ms)),
-        ExprKind::Str(parts) => {
-            if let [StrPart::Text(t)] = parts.as_slice() {
-                return Ok(Value::Text(t.clone()));
-            }
+    match expr {
+        Expr::Null => Ok(Value::Null),
+        Expr::Bool(b) => Ok(Value::Bool(*b)),
+        Expr::Number(n) => Ok(Value::Number(*n)),
+        Expr::Duration(ms) => Ok(Value::Duration(*ms)),
+        Expr::Text(t) => Ok(Value::Text(t.clone())),
+        Expr::Interpolate(parts) => {
             let mut out = String::new();
             for part in parts {
                 match part {
-                    StrPart::Text(t) => out.push_str(t),
-                    StrPart::Expr(e) => match eval(e, env)? {
+                    Part::Text(t) => out.push_str(t),
+                    Part::Expr(e) => match eval(e, env)? {
                         Value::Null => {}
                         v => out.push_str(&v.to_string()),
                     },
@@ -96,28 +96,17 @@ pub fn eval(expr: &Expr, env: &dyn Env) -> Result<Value, EvalError> {
             }
             Ok(Value::Text(out))
         }
-        ExprKind::Name(n) => match env.lookup(n) {
+        Expr::Name(n) => match env.lookup(n.as_str()) {
             Some(v) => Ok(v),
-            None => fail(format!("unknown name `{n}`")),
+            None => fail(format!("unknown name `{}`", n.as_str())),
         },
-        ExprKind::Field(e, field) => {
-            // `a.b.c` on a name: read the field in place.
-            let mut path = vec![field.name.as_str()];
-            let mut base = e.as_ref();
-            while let ExprKind::Field(inner, f) = &base.kind {
-                path.push(f.name.as_str());
-                base = inner;
-            }
-            if let ExprKind::Name(n) = &base.kind {
-                path.reverse();
-                return match env.lookup_path(n, &path) {
-                    Some(v) => Ok(v),
-                    None => fail(format!("unknown name `{n}`")),
-                };
-            }
-            Ok(field_of(eval(e, env)?, &field.name))
-        }
-        ExprKind::Index(e, i) => {
+        // `a.b.c` on a name: read the field in place.
+        Expr::Path(n, path) => match env.lookup_path(n.as_str(), path) {
+            Some(v) => Ok(v),
+            None => fail(format!("unknown name `{}`", n.as_str())),
+        },
+        Expr::Field(e, field) => Ok(field_of(eval(e, env)?, field)),
+        Expr::Index(e, i) => {
             let v = eval(e, env)?;
             let i = eval(i, env)?;
             Ok(match (v, i) {
@@ -134,28 +123,29 @@ pub fn eval(expr: &Expr, env: &dyn Env) -> Result<Value, EvalError> {
                 (v, i) => return fail(format!("cannot index a {} with a {}", v.kind(), i.kind())),
             })
         }
-        ExprKind::Call(f, args) => {
+        Expr::Call(f, args) => {
             let mut vals = Vec::with_capacity(args.len());
             for a in args {
                 vals.push(eval(a, env)?);
             }
-            call(&f.name, vals, env)
+            call(*f, vals, env)
         }
-        ExprKind::List(items) => {
+        Expr::FormatDate(f) => format_date(f, env),
+        Expr::List(items) => {
             let mut out = Vec::with_capacity(items.len());
             for i in items {
                 out.push(eval(i, env)?);
             }
             Ok(Value::List(out))
         }
-        ExprKind::Record(fields) => {
+        Expr::Record(fields) => {
             let mut out = BTreeMap::new();
-            for f in fields {
-                out.insert(f.name.name.clone(), eval(&f.value, env)?);
+            for (name, value) in fields {
+                out.insert(name.clone(), eval(value, env)?);
             }
             Ok(Value::Record(out))
         }
-        ExprKind::Unary(op, e) => {
+        Expr::Unary(op, e) => {
             let v = eval(e, env)?;
             match (op, v) {
                 (UnaryOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
@@ -169,15 +159,15 @@ pub fn eval(expr: &Expr, env: &dyn Env) -> Result<Value, EvalError> {
                 )),
             }
         }
-        ExprKind::Binary(op, a, b) => binary(*op, a, b, env),
-        ExprKind::If(c, a, b) => {
+        Expr::Binary(op, a, b) => binary(*op, a, b, env),
+        Expr::If(c, a, b) => {
             if eval(c, env)?.is_true() {
                 eval(a, env)
             } else {
                 eval(b, env)
             }
         }
-        ExprKind::Match(v, arms) => {
+        Expr::Match(v, arms) => {
             let v = eval(v, env)?;
             for (p, e) in arms {
                 if pattern_matches(p, &v, env)? {
@@ -186,6 +176,62 @@ pub fn eval(expr: &Expr, env: &dyn Env) -> Result<Value, EvalError> {
             }
             Ok(Value::Null)
         }
+    }
+}
+
+/// `format_date(value, format, zone)`: a date-time shown in `zone` (default: its own offset).
+/// Formats written in the flow were validated when it was compiled; computed ones are validated
+/// here, and a format that needs what the value lacks (`%H` of a date) is an error, not a panic.
+fn format_date(f: &FormatDate, env: &dyn Env) -> Result<Value, EvalError> {
+    let value = eval(&f.value, env)?;
+    let zone = match &f.zone {
+        None => None,
+        Some(Computed::Fixed(z)) => Some(*z),
+        Some(Computed::Expr(e)) => zone_of(&eval(e, env)?)?,
+    };
+    match &f.format {
+        Computed::Fixed(format) => render_date(&value, format, zone),
+        Computed::Expr(e) => render_date(&value, &format_of(&eval(e, env)?)?, zone),
+    }
+}
+
+fn format_of(v: &Value) -> Result<Strftime, EvalError> {
+    match v {
+        Value::Null => Strftime::parse("%Y-%m-%d"),
+        Value::Text(t) => Strftime::parse(t),
+        v => return fail(format!("`format_date` needs a text format, not a {}", v.kind())),
+    }
+    .map_err(EvalError)
+}
+
+fn zone_of(v: &Value) -> Result<Option<Zone>, EvalError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Text(t) => Zone::parse(t).map(Some).map_err(EvalError),
+        v => fail(format!(
+            "`format_date` needs a time zone name, not a {}",
+            v.kind()
+        )),
+    }
+}
+
+fn render_date(value: &Value, format: &Strftime, zone: Option<Zone>) -> Result<Value, EvalError> {
+    let items = format.items().iter();
+    let mut out = String::new();
+    let written = match (value, zone) {
+        (Value::DateTime(t), Some(z)) => write!(out, "{}", t.with_timezone(&z.0).format_with_items(items)),
+        (Value::DateTime(t), None) => write!(out, "{}", t.format_with_items(items)),
+        (Value::Date(d), _) => write!(out, "{}", d.format_with_items(items)),
+        (Value::Null, _) => return Ok(Value::Null),
+        (v, _) => return fail(format!("`format_date` needs a date, not a {}", v.kind())),
+    };
+    match written {
+        Ok(()) => Ok(Value::Text(out)),
+        Err(_) => fail(format!(
+            "`format_date` cannot format a {} with `{}`",
+            value.kind(),
+            format.source()
+        )),
     }
 }
 
@@ -207,7 +253,7 @@ fn add_ms_date(d: NaiveDate, ms: i64) -> Option<NaiveDate> {
 /// Whether `value` matches `pattern`.
 pub fn pattern_matches(pattern: &Pattern, value: &Value, env: &dyn Env) -> Result<bool, EvalError> {
     match pattern {
-        Pattern::Wildcard(_) => Ok(true),
+        Pattern::Wildcard => Ok(true),
         Pattern::Literals(lits) => {
             for l in lits {
                 if equal(&eval(l, env)?, value) {
@@ -401,8 +447,10 @@ fn matches_all(record: &Value, criteria: &Value) -> bool {
     }
 }
 
-fn call(f: &str, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
+fn call(builtin: Builtin, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
+    use Builtin as B;
     use Value::*;
+    let f = builtin.name();
     let arity = |n: usize| -> Result<(), EvalError> {
         if args.len() == n {
             Ok(())
@@ -412,19 +460,19 @@ fn call(f: &str, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
     };
     let a0 = args.first().cloned().unwrap_or(Null);
     let a1 = args.get(1).cloned().unwrap_or(Null);
-    Ok(match f {
-        "now" => {
+    Ok(match builtin {
+        B::Now => {
             arity(0)?;
             DateTime(env.now().fixed_offset())
         }
-        "today" => {
+        B::Today => {
             arity(0)?;
             Date(env.now().date_naive())
         }
-        "lower" => Text(text(&a0, f)?.to_lowercase()),
-        "upper" => Text(text(&a0, f)?.to_uppercase()),
-        "trim" => Text(text(&a0, f)?.trim().to_string()),
-        "len" => match &a0 {
+        B::Lower => Text(text(&a0, f)?.to_lowercase()),
+        B::Upper => Text(text(&a0, f)?.to_uppercase()),
+        B::Trim => Text(text(&a0, f)?.trim().to_string()),
+        B::Len => match &a0 {
             Text(t) => Number(t.chars().count() as f64),
             List(l) => Number(l.len() as f64),
             Record(r) => Number(r.len() as f64),
@@ -436,37 +484,32 @@ fn call(f: &str, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
                 ))
             }
         },
-        "contains" => match (&a0, &a1) {
+        B::Contains => match (&a0, &a1) {
             (Text(h), Text(n)) => Bool(h.contains(n.as_str())),
             (List(l), v) => Bool(l.iter().any(|i| equal(i, v))),
             (Null, _) => Bool(false),
             (v, _) => return fail(format!("`contains` needs text or a list, not a {}", v.kind())),
         },
-        "starts_with" => Bool(text(&a0, f)?.starts_with(text(&a1, f)?)),
-        "ends_with" => Bool(text(&a0, f)?.ends_with(text(&a1, f)?)),
-        "join" => match &a0 {
+        B::StartsWith => Bool(text(&a0, f)?.starts_with(text(&a1, f)?)),
+        B::EndsWith => Bool(text(&a0, f)?.ends_with(text(&a1, f)?)),
+        B::Join => match &a0 {
             List(l) => {
                 let sep = if a1.is_null() { ", " } else { text(&a1, f)? };
                 Text(l.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(sep))
             }
             v => return fail(format!("`join` needs a list, not a {}", v.kind())),
         },
-        "split" => List(
+        B::Split => List(
             text(&a0, f)?
                 .split(text(&a1, f)?)
                 .map(|s| Text(s.to_string()))
                 .collect(),
         ),
-        "format_date" => {
-            let fmt = if a1.is_null() { "%Y-%m-%d" } else { text(&a1, f)? };
-            match &a0 {
-                DateTime(t) => Text(t.format(fmt).to_string()),
-                Date(d) => Text(d.format(fmt).to_string()),
-                Null => Null,
-                v => return fail(format!("`format_date` needs a date, not a {}", v.kind())),
-            }
+        B::FormatDate => {
+            let zone = zone_of(args.get(2).unwrap_or(&Null))?;
+            render_date(&a0, &format_of(&a1)?, zone)?
         }
-        "date" => match &a0 {
+        B::Date => match &a0 {
             Text(s) => match NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .ok()
                 .or_else(|| parse_datetime(s).map(|t| t.date_naive()))
@@ -478,7 +521,7 @@ fn call(f: &str, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
             Date(d) => Date(*d),
             v => return fail(format!("`date` needs text, not a {}", v.kind())),
         },
-        "datetime" => match &a0 {
+        B::Datetime => match &a0 {
             Text(s) => match parse_datetime(s) {
                 Some(t) => DateTime(t),
                 None => return fail(format!("`{s}` is not a date-time (RFC 3339)")),
@@ -487,22 +530,15 @@ fn call(f: &str, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
             DateTime(t) => DateTime(*t),
             v => return fail(format!("`datetime` needs text, not a {}", v.kind())),
         },
-        "duration" => match &a0 {
-            Text(s) => match parse_duration(s) {
-                Some(ms) => Duration(ms),
-                None => return fail(format!("`{s}` is not a duration")),
-            },
-            v => return fail(format!("`duration` needs text, not a {}", v.kind())),
-        },
-        "days" => Duration((num(&a0, f)? * 86_400_000.0) as i64),
-        "hours" => Duration((num(&a0, f)? * 3_600_000.0) as i64),
-        "minutes" => Duration((num(&a0, f)? * 60_000.0) as i64),
-        "round" => {
+        B::Days => Duration((num(&a0, f)? * 86_400_000.0) as i64),
+        B::Hours => Duration((num(&a0, f)? * 3_600_000.0) as i64),
+        B::Minutes => Duration((num(&a0, f)? * 60_000.0) as i64),
+        B::Round => {
             let digits = if a1.is_null() { 0.0 } else { num(&a1, f)? };
             let p = 10f64.powi(digits as i32);
             Number((num(&a0, f)? * p).round() / p)
         }
-        "min" | "max" | "sum" => {
+        B::Min | B::Max | B::Sum => {
             let items: Vec<Value> = match (&a0, args.len()) {
                 (List(l), 1) => l.clone(),
                 _ => args.clone(),
@@ -511,40 +547,40 @@ fn call(f: &str, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
             for i in &items {
                 nums.push(num(i, f)?);
             }
-            match f {
-                "sum" => Number(nums.iter().sum()),
-                "min" => nums.into_iter().reduce(f64::min).map(Number).unwrap_or(Null),
+            match builtin {
+                B::Sum => Number(nums.iter().sum()),
+                B::Min => nums.into_iter().reduce(f64::min).map(Number).unwrap_or(Null),
                 _ => nums.into_iter().reduce(f64::max).map(Number).unwrap_or(Null),
             }
         }
-        "first" => match a0 {
+        B::First => match a0 {
             List(l) => l.into_iter().next().unwrap_or(Null),
             _ => Null,
         },
-        "last" => match a0 {
+        B::Last => match a0 {
             List(l) => l.into_iter().last().unwrap_or(Null),
             _ => Null,
         },
-        "keys" => match a0 {
+        B::Keys => match a0 {
             Record(r) => List(r.into_keys().map(Text).collect()),
             _ => List(Vec::new()),
         },
-        "filter" => List(
+        B::Filter => List(
             items(&a0, f)?
                 .into_iter()
                 .filter(|r| matches_all(r, &a1))
                 .collect(),
         ),
-        "find" => items(&a0, f)?
+        B::Find => items(&a0, f)?
             .into_iter()
             .find(|r| matches_all(r, &a1))
             .unwrap_or(Null),
-        "count" => Number(items(&a0, f)?.iter().filter(|r| matches_all(r, &a1)).count() as f64),
-        "pluck" => {
+        B::Count => Number(items(&a0, f)?.iter().filter(|r| matches_all(r, &a1)).count() as f64),
+        B::Pluck => {
             let field = text(&a1, f)?;
             List(items(&a0, f)?.iter().map(|r| r.get(field).clone()).collect())
         }
-        "any" | "all" => {
+        B::Any | B::All => {
             let mut bools = Vec::new();
             for v in items(&a0, f)? {
                 match v {
@@ -558,13 +594,13 @@ fn call(f: &str, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
                     }
                 }
             }
-            Bool(if f == "any" {
+            Bool(if builtin == B::Any {
                 bools.into_iter().any(|b| b)
             } else {
                 bools.into_iter().all(|b| b)
             })
         }
-        "capitalize" => {
+        B::Capitalize => {
             let t = text(&a0, f)?;
             let mut chars = t.chars();
             Text(match chars.next() {
@@ -572,26 +608,26 @@ fn call(f: &str, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
                 None => String::new(),
             })
         }
-        "replace" => {
+        B::Replace => {
             let to = args.get(2).cloned().unwrap_or(Null);
             Text(text(&a0, f)?.replace(text(&a1, f)?, text(&to, f)?))
         }
-        "floor" => Number(num(&a0, f)?.floor()),
-        "ceil" => Number(num(&a0, f)?.ceil()),
-        "abs" => Number(num(&a0, f)?.abs()),
-        "seconds" => Duration((num(&a0, f)? * 1_000.0) as i64),
-        "weeks" => Duration((num(&a0, f)? * 604_800_000.0) as i64),
-        "reverse" => {
+        B::Floor => Number(num(&a0, f)?.floor()),
+        B::Ceil => Number(num(&a0, f)?.ceil()),
+        B::Abs => Number(num(&a0, f)?.abs()),
+        B::Seconds => Duration((num(&a0, f)? * 1_000.0) as i64),
+        B::Weeks => Duration((num(&a0, f)? * 604_800_000.0) as i64),
+        B::Reverse => {
             let mut l = items(&a0, f)?;
             l.reverse();
             List(l)
         }
-        "sort" => {
+        B::Sort => {
             let mut l = items(&a0, f)?;
             l.sort_by(|a, b| compare(a, b).unwrap_or(std::cmp::Ordering::Equal));
             List(l)
         }
-        "unique" => {
+        B::Unique => {
             let mut out: Vec<Value> = Vec::new();
             for v in items(&a0, f)? {
                 if !out.iter().any(|o| equal(o, &v)) {
@@ -600,12 +636,12 @@ fn call(f: &str, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
             }
             List(out)
         }
-        "values" => match a0 {
+        B::Values => match a0 {
             Record(r) => List(r.into_values().collect()),
             _ => List(Vec::new()),
         },
-        "text" | "string" => Text(a0.to_string()),
-        "number" => match &a0 {
+        B::Text => Text(a0.to_string()),
+        B::Number => match &a0 {
             Number(n) => Number(*n),
             Text(t) => match t.trim().parse::<f64>() {
                 Ok(n) => Number(n),
@@ -613,42 +649,27 @@ fn call(f: &str, args: Vec<Value>, env: &dyn Env) -> Result<Value, EvalError> {
             },
             v => return fail(format!("`number` needs text, not a {}", v.kind())),
         },
-        "year" => match &a0 {
-            Date(d) => Number(d.year() as f64),
-            DateTime(t) => Number(t.year() as f64),
-            v => return fail(format!("`year` needs a date, not a {}", v.kind())),
-        },
-        "secret" => {
+        B::Secret => {
             let name = text(&a0, f)?;
             match std::env::var(name) {
                 Ok(v) => Text(v),
                 Err(_) => return fail(format!("environment variable `{name}` is not set")),
             }
         }
-        other => return fail(format!("unknown function `{other}`")),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnostic::FileId;
+    use crate::plan::expr_from_source;
 
     fn ev(src: &str) -> Value {
-        let text = format!("entity e {{}} flow f for e {{ let x = {src} }}");
-        let (m, d) = crate::syntax::parse(&text, FileId(0));
-        assert!(d.is_empty(), "{d:?}");
-        let crate::syntax::ast::Item::Flow(f) = &m.items[1] else {
-            panic!()
-        };
-        let crate::syntax::ast::Stmt::Let(l) = &f.body[0] else {
-            panic!()
-        };
         let env = MapEnv {
             names: [("n".to_string(), Value::Null)].into_iter().collect(),
             now: Utc::now(),
         };
-        eval(&l.value, &env).unwrap()
+        eval(&expr_from_source(src).unwrap(), &env).unwrap()
     }
 
     #[test]
@@ -716,19 +737,11 @@ mod tests {
     }
 
     fn ev_err(src: &str) -> String {
-        let text = format!("entity e {{}} flow f for e {{ let x = {src} }}");
-        let (m, _) = crate::syntax::parse(&text, FileId(0));
-        let crate::syntax::ast::Item::Flow(f) = &m.items[1] else {
-            panic!()
-        };
-        let crate::syntax::ast::Stmt::Let(l) = &f.body[0] else {
-            panic!()
-        };
         let env = MapEnv {
             names: BTreeMap::new(),
             now: Utc::now(),
         };
-        eval(&l.value, &env).unwrap_err().0
+        eval(&expr_from_source(src).unwrap(), &env).unwrap_err().0
     }
 
     #[test]
@@ -744,24 +757,76 @@ mod tests {
     }
 
     #[test]
-    fn every_built_in_the_checker_knows_is_evaluated() {
-        for name in crate::check::builtins::NAMES {
-            let text = format!("entity e {{}} flow f for e {{ let x = {name}() }}");
-            let (m, _) = crate::syntax::parse(&text, FileId(0));
-            let crate::syntax::ast::Item::Flow(f) = &m.items[1] else {
-                panic!()
-            };
-            let crate::syntax::ast::Stmt::Let(l) = &f.body[0] else {
-                panic!()
-            };
+    fn every_built_in_is_evaluated_without_panicking() {
+        for &builtin in Builtin::ALL {
             let env = MapEnv {
                 names: BTreeMap::new(),
                 now: Utc::now(),
             };
-            if let Err(e) = eval(&l.value, &env) {
-                assert!(!e.0.starts_with("unknown function"), "{name}: {}", e.0);
+            for args in [
+                vec![],
+                vec![Value::Null],
+                vec![Value::text("x"), Value::Number(1.0)],
+            ] {
+                let _ = call(builtin, args, &env);
             }
         }
+    }
+
+    fn at(rfc3339: &str) -> MapEnv {
+        MapEnv {
+            names: [("t".to_string(), Value::DateTime(parse_datetime(rfc3339).unwrap()))]
+                .into_iter()
+                .collect(),
+            now: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn format_date_honours_the_time_zone_and_pads_as_asked() {
+        let env = at("2026-12-03T09:05:00Z");
+        let show = |src: &str| eval(&expr_from_source(src).unwrap(), &env).unwrap();
+        assert_eq!(
+            show(r#"format_date(t, "%A %-d %B at %H:%M")"#),
+            Value::text("Thursday 3 December at 09:05")
+        );
+        // Why the flows no longer write `%e`: it pads the day with a space.
+        assert_eq!(
+            show(r#"format_date(t, "%A %e %B")"#),
+            Value::text("Thursday  3 December")
+        );
+        assert_eq!(
+            show(r#"format_date(t, "%H:%M %Z", "America/New_York")"#),
+            Value::text("04:05 EST")
+        );
+        assert_eq!(
+            show(r#"format_date(t, "%H:%M", "Europe/" + "Paris")"#),
+            Value::text("10:05")
+        );
+        assert_eq!(
+            show(r#"format_date(date("2026-12-03"), "%-d/%-m")"#),
+            Value::text("3/12")
+        );
+    }
+
+    #[test]
+    fn bad_date_formats_are_errors_never_panics() {
+        let env = at("2026-12-03T09:05:00Z");
+        let err = |src: &str| eval(&expr_from_source(src).unwrap(), &env).unwrap_err().0;
+        // Computed at run time: validated then.
+        assert!(err(r#"format_date(t, "%" + "Q")"#).contains("`%Q`"));
+        assert!(err(r#"format_date(t, "%H", "Mars/" + "Base")"#).contains("time zone"));
+        // A date has no hour: chrono's formatter fails, the run does not.
+        assert_eq!(
+            err(r#"format_date(date("2026-12-03"), "%H:%M")"#),
+            "`format_date` cannot format a date with `%H:%M`"
+        );
+        // Written in the flow: refused when compiled.
+        assert!(expr_from_source(r#"format_date(t, "%Q")"#)
+            .unwrap_err()
+            .message
+            .contains("`%Q`"));
+        assert!(expr_from_source(r#"format_date(t, "%H", "Mars/Base")"#).is_err());
     }
 
     #[test]

@@ -7,8 +7,7 @@ use chrono::NaiveDate;
 use serde_json::Value as J;
 
 use super::eval::{self, parse_datetime, MapEnv};
-use crate::plan::InputField;
-use crate::syntax::ast::{TypeExpr, TypeExprKind};
+use crate::plan::{Expr, InputField, InputType, Shape};
 use crate::value::{parse_duration, Value};
 
 /// Converts `json` to the flow's input record.
@@ -43,12 +42,7 @@ pub(crate) fn validate(fields: &[InputField], json: &J) -> Result<Value, String>
     Ok(Value::Record(out))
 }
 
-fn field(
-    path: &str,
-    ty: &TypeExpr,
-    default: Option<&crate::syntax::ast::Expr>,
-    json: Option<&J>,
-) -> Result<Value, String> {
+fn field(path: &str, ty: &InputType, default: Option<&Expr>, json: Option<&J>) -> Result<Value, String> {
     match json {
         None | Some(J::Null) => {
             if let Some(d) = default {
@@ -84,61 +78,54 @@ fn json_kind(j: &J) -> &'static str {
     }
 }
 
-fn convert(path: &str, ty: &TypeExpr, j: &J) -> Result<Value, String> {
+fn convert(path: &str, ty: &InputType, j: &J) -> Result<Value, String> {
     let wrong = |want: &str| format!("input field `{path}` must be {want}, not {}", json_kind(j));
-    match &ty.kind {
-        TypeExprKind::Named(name) => match (name.name.as_str(), j) {
-            ("text" | "database" | "entity" | "template", J::String(s)) => Ok(Value::Text(s.clone())),
-            ("email", J::String(s)) => {
-                if s.contains('@') {
-                    Ok(Value::Text(s.clone()))
-                } else {
-                    Err(format!(
-                        "input field `{path}` must be an e-mail address, not `{s}`"
-                    ))
-                }
+    match (&ty.shape, j) {
+        (Shape::Text, J::String(s)) => Ok(Value::Text(s.clone())),
+        (Shape::Email, J::String(s)) => {
+            if s.contains('@') {
+                Ok(Value::Text(s.clone()))
+            } else {
+                Err(format!(
+                    "input field `{path}` must be an e-mail address, not `{s}`"
+                ))
             }
-            ("number", J::Number(n)) => Ok(Value::Number(n.as_f64().unwrap_or(0.0))),
-            ("bool", J::Bool(b)) => Ok(Value::Bool(*b)),
-            ("datetime", J::String(s)) => parse_datetime(s).map(Value::DateTime).ok_or_else(|| {
-                format!("input field `{path}` must be a date-time like 2026-01-05T09:00:00Z, not `{s}`")
-            }),
-            ("date", J::String(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map(Value::Date)
-                .map_err(|_| format!("input field `{path}` must be a date like 2026-01-05, not `{s}`")),
-            ("duration", J::String(s)) => parse_duration(s).map(Value::Duration).ok_or_else(|| {
-                format!("input field `{path}` must be a duration like 2d or 1h30m, not `{s}`")
-            }),
-            ("duration", J::Number(n)) => Ok(Value::Duration(n.as_i64().unwrap_or(0))),
-            ("text" | "email" | "database" | "entity" | "template", _) => Err(wrong("text")),
-            ("number", _) => Err(wrong("a number")),
-            ("bool", _) => Err(wrong("true or false")),
-            ("datetime" | "date" | "duration", _) => Err(wrong("a string")),
-            // Unknown type names (checked elsewhere) and `any` take the JSON as it is.
-            _ => Ok(Value::from_json(j)),
-        },
-        TypeExprKind::List(inner) => match j {
-            J::Array(items) => items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| convert(&format!("{path}[{i}]"), inner, item))
-                .collect::<Result<Vec<_>, _>>()
-                .map(Value::List),
-            _ => Err(wrong("a list")),
-        },
-        TypeExprKind::Record(fields) => match j {
-            J::Object(obj) => {
-                let mut out = BTreeMap::new();
-                for f in fields {
-                    let p = format!("{path}.{}", f.name.name);
-                    out.insert(
-                        f.name.name.clone(),
-                        field(&p, &f.ty, f.default.as_ref(), obj.get(&f.name.name))?,
-                    );
-                }
-                Ok(Value::Record(out))
+        }
+        (Shape::Number, J::Number(n)) => Ok(Value::Number(n.as_f64().unwrap_or(0.0))),
+        (Shape::Bool, J::Bool(b)) => Ok(Value::Bool(*b)),
+        (Shape::Datetime, J::String(s)) => parse_datetime(s).map(Value::DateTime).ok_or_else(|| {
+            format!("input field `{path}` must be a date-time like 2026-01-05T09:00:00Z, not `{s}`")
+        }),
+        (Shape::Date, J::String(s)) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Value::Date)
+            .map_err(|_| format!("input field `{path}` must be a date like 2026-01-05, not `{s}`")),
+        (Shape::Duration, J::String(s)) => parse_duration(s)
+            .map(Value::Duration)
+            .ok_or_else(|| format!("input field `{path}` must be a duration like 2d or 1h30m, not `{s}`")),
+        (Shape::Duration, J::Number(n)) => Ok(Value::Duration(n.as_i64().unwrap_or(0))),
+        (Shape::Text | Shape::Email, _) => Err(wrong("text")),
+        (Shape::Number, _) => Err(wrong("a number")),
+        (Shape::Bool, _) => Err(wrong("true or false")),
+        (Shape::Datetime | Shape::Date | Shape::Duration, _) => Err(wrong("a string")),
+        (Shape::Any, _) => Ok(Value::from_json(j)),
+        (Shape::List(inner), J::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| convert(&format!("{path}[{i}]"), inner, item))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::List),
+        (Shape::List(_), _) => Err(wrong("a list")),
+        (Shape::Record(fields), J::Object(obj)) => {
+            let mut out = BTreeMap::new();
+            for f in fields {
+                let p = format!("{path}.{}", f.name);
+                out.insert(
+                    f.name.clone(),
+                    field(&p, &f.ty, f.default.as_ref(), obj.get(&f.name))?,
+                );
             }
-            _ => Err(wrong("an object")),
-        },
+            Ok(Value::Record(out))
+        }
+        (Shape::Record(_), _) => Err(wrong("an object")),
     }
 }

@@ -363,7 +363,7 @@ impl Env for NodeEnv<'_> {
         self.with_value(name, Value::clone)
     }
 
-    fn lookup_path(&self, name: &str, path: &[&str]) -> Option<Value> {
+    fn lookup_path(&self, name: &str, path: &[String]) -> Option<Value> {
         // Only the field read is copied, not the whole step result.
         self.with_value(name, |v| {
             let mut v = v;
@@ -533,7 +533,7 @@ impl Instance {
         self.scopes.get(s as usize).and_then(Option::as_ref)
     }
 
-    fn eval(&self, ctx: &Ctx, s: u32, expr: &crate::syntax::ast::Expr) -> Result<Value, String> {
+    fn eval(&self, ctx: &Ctx, s: u32, expr: &crate::plan::Expr) -> Result<Value, String> {
         let env = NodeEnv {
             inst: self,
             scope: s,
@@ -549,7 +549,7 @@ impl Instance {
         ctx: &Ctx,
         s: u32,
         written: Option<i64>,
-        expr: Option<&crate::syntax::ast::Expr>,
+        expr: Option<&crate::plan::Expr>,
     ) -> Result<Option<i64>, String> {
         let Some(e) = expr else { return Ok(written) };
         match self.eval(ctx, s, e)? {
@@ -642,7 +642,7 @@ impl Instance {
         let eval_or_fail = |inst: &mut Instance,
                             q: &mut VecDeque<Work>,
                             fx: &mut Vec<Effect>,
-                            e: &crate::syntax::ast::Expr|
+                            e: &crate::plan::Expr|
          -> Option<Value> {
             match inst.eval(ctx, s, e) {
                 Ok(v) => Some(v),

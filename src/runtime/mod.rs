@@ -16,14 +16,14 @@ mod pacing;
 mod recording;
 mod retry;
 mod scheduler;
+mod settle;
 mod store;
 mod templates;
-mod testing;
 
 pub use clock::{Clock, Sleep, SystemClock, VirtualClock};
 pub use engine::{Engine, EngineBuilder, EngineError, InstanceId};
 pub use event::{Event, EventKind};
 pub use instance::InstanceStatus;
 pub use recording::{RecordedCall, Recording, RecordingConnector, StubAnswer, StubKey};
+pub(crate) use settle::wait_for_end;
 pub use store::{MemoryStore, Store, TimerRecord};
-pub(crate) use testing::{run_tests, wait_for_end, TestReport};

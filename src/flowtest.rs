@@ -9,15 +9,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::clock::{Clock, VirtualClock};
-use super::engine::{Engine, InstanceId};
-use super::eval::{self, parse_datetime, MapEnv};
-use super::event::EventKind;
-use super::instance::InstanceStatus;
-use super::recording::{RecordedCall, Recording, RecordingConnector, StubAnswer, StubKey};
 use crate::connectors::{builtin_manifests, ErrorClass};
 use crate::diagnostic::FileId;
 use crate::project::Project;
+use crate::runtime::eval::{self, parse_datetime, EvalError, MapEnv};
+use crate::runtime::{
+    wait_for_end, Clock, Engine, EventKind, InstanceStatus, RecordedCall, Recording, RecordingConnector,
+    StubAnswer, StubKey, VirtualClock,
+};
 use crate::syntax::ast::{self, BinaryOp, ExprKind, Item};
 use crate::value::Value;
 
@@ -78,6 +77,12 @@ fn source(project: &Project, file: FileId, span: crate::syntax::Span) -> &str {
     text.get(span.start as usize..span.end as usize).unwrap_or("")
 }
 
+/// Evaluates an expression of the test (its names are the bindings of `env`).
+fn eval_test(expr: &ast::Expr, env: &MapEnv) -> Result<Value, EvalError> {
+    let lowered = crate::plan::lower_free(expr).map_err(|e| EvalError(e.message))?;
+    eval::eval(&lowered, env)
+}
+
 fn const_env(now: DateTime<Utc>) -> MapEnv {
     MapEnv {
         names: BTreeMap::new(),
@@ -126,7 +131,7 @@ async fn run_inner(
     for item in &test.items {
         match item {
             ast::TestItem::Input(e) => {
-                input = eval::eval(e, &const_env(start))
+                input = eval_test(e, &const_env(start))
                     .map_err(|e| format!("test input: {e}"))?
                     .to_json();
             }
@@ -146,7 +151,7 @@ async fn run_inner(
                 for outcome in &stub.outcomes {
                     match outcome {
                         ast::StubOutcome::Returns(e) => answers.push(StubAnswer::Returns(
-                            eval::eval(e, &const_env(start)).map_err(|e| format!("stub value: {e}"))?,
+                            eval_test(e, &const_env(start)).map_err(|e| format!("stub value: {e}"))?,
                         )),
                         ast::StubOutcome::Fails {
                             class,
@@ -175,7 +180,7 @@ async fn run_inner(
             }
             ast::TestItem::Event(ev) => {
                 let payload = match &ev.payload {
-                    Some(p) => eval::eval(p, &const_env(start))
+                    Some(p) => eval_test(p, &const_env(start))
                         .map_err(|e| format!("event payload: {e}"))?
                         .to_json(),
                     None => serde_json::Value::Null,
@@ -290,30 +295,6 @@ async fn run_inner(
     Ok(())
 }
 
-/// Waits until the instance ends; `false` when it never can (nothing runs and no timer is set,
-/// so it waits for an event nobody will send).
-pub async fn wait_for_end(engine: &Engine, id: &InstanceId, clock: &VirtualClock) -> bool {
-    let mut idle_checks = 0;
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if engine.status(id).is_ok_and(|s| s.is_final()) {
-            return true;
-        }
-        if clock.busy() == 0 && !clock.has_sleepers() {
-            idle_checks += 1;
-            if idle_checks >= 3 {
-                return false;
-            }
-        } else {
-            idle_checks = 0;
-        }
-        if std::time::Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 /// Whether a recorded call is of `name` (a sub-flow's key ends with the name tests write).
 fn same_action(recorded: &str, name: &str) -> bool {
     recorded == name || recorded.ends_with(&format!(".{name}"))
@@ -343,15 +324,15 @@ fn check(
 ) -> Option<String> {
     match kind {
         ast::ExpectKind::That(expr) => {
-            let result = eval::eval(expr, env);
+            let result = eval_test(expr, env);
             match result {
                 Ok(Value::Bool(true)) => None,
                 Ok(v) => {
                     let mut msg = format!("  expected true, got {}", show(&v));
                     if let ExprKind::Binary(op, a, b) = &expr.kind {
                         if !matches!(op, BinaryOp::And | BinaryOp::Or) {
-                            let l = eval::eval(a, env).map(|v| show(&v)).unwrap_or_else(|e| e.0);
-                            let r = eval::eval(b, env).map(|v| show(&v)).unwrap_or_else(|e| e.0);
+                            let l = eval_test(a, env).map(|v| show(&v)).unwrap_or_else(|e| e.0);
+                            let r = eval_test(b, env).map(|v| show(&v)).unwrap_or_else(|e| e.0);
                             msg = format!("  actual:   {l}\n  expected: {r}");
                         }
                     }
@@ -399,7 +380,7 @@ fn check(
                 .collect::<Vec<_>>()
                 .join(".");
             let want = match with {
-                Some(e) => match eval::eval(e, env) {
+                Some(e) => match eval_test(e, env) {
                     Ok(v) => Some(v),
                     Err(e) => return Some(format!("  cannot evaluate `with`: {e}")),
                 },
