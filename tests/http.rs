@@ -56,7 +56,11 @@ async fn start_server() -> SocketAddr {
         .route(
             "/slow-down",
             get(|| async {
-                (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "86400")], "come back tomorrow")
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", "86400")],
+                    "come back tomorrow",
+                )
                     .into_response()
             }),
         );
@@ -391,7 +395,11 @@ async fn secret_headers_do_not_follow_a_redirect_to_another_origin() {
     let same = http
         .call(call(
             "get",
-            vec![("url", url(home, &format!("/redirect-to/{}", home.port()))), secret(), plain.clone()],
+            vec![
+                ("url", url(home, &format!("/redirect-to/{}", home.port()))),
+                secret(),
+                plain.clone(),
+            ],
         ))
         .await
         .unwrap();
@@ -400,7 +408,11 @@ async fn secret_headers_do_not_follow_a_redirect_to_another_origin() {
     let crossed = http
         .call(call(
             "get",
-            vec![("url", url(home, &format!("/redirect-to/{}", other.port()))), secret(), plain],
+            vec![
+                ("url", url(home, &format!("/redirect-to/{}", other.port()))),
+                secret(),
+                plain,
+            ],
         ))
         .await
         .unwrap();

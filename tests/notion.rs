@@ -1166,7 +1166,12 @@ async fn as_flow(
 /// Two workspaces with a token each, as in Notion; the connector knows both tokens and `grants`.
 async fn workspaces(
     grants: flowc::connectors::Grants,
-) -> (Emulator, flowc::connectors::notion::NotionConnector, String, String) {
+) -> (
+    Emulator,
+    flowc::connectors::notion::NotionConnector,
+    String,
+    String,
+) {
     let emulator = Emulator::start(&schemas(), &[]).await.unwrap();
     emulator.add_workspace_token("secret_ws_seven", "the_7_space");
     emulator.add_workspace_token("secret_ws_am", "am_consulting");
@@ -1176,13 +1181,14 @@ async fn workspaces(
     }
     set(&mut config, "requests_per_second", toml::Value::Float(1000.0));
     set(&mut config, "burst", toml::Value::Integer(1000));
-    let connector = flowc::connectors::notion::NotionConnector::from_config_with_env(&config, |var| match var {
-        "TOKEN_SEVEN" => Some("secret_ws_seven".into()),
-        "TOKEN_AM" => Some("secret_ws_am".into()),
-        _ => None,
-    })
-    .unwrap()
-    .with_grants(grants);
+    let connector =
+        flowc::connectors::notion::NotionConnector::from_config_with_env(&config, |var| match var {
+            "TOKEN_SEVEN" => Some("secret_ws_seven".into()),
+            "TOKEN_AM" => Some("secret_ws_am".into()),
+            _ => None,
+        })
+        .unwrap()
+        .with_grants(grants);
     let am_page = emulator
         .insert_page(
             "am_consulting",
@@ -1191,7 +1197,11 @@ async fn workspaces(
         )
         .unwrap();
     let seven_page = emulator
-        .insert_page("the_7_space", "Task", json!({"Title": {"title": [{"text": {"content": "Hang"}}]}}))
+        .insert_page(
+            "the_7_space",
+            "Task",
+            json!({"Title": {"title": [{"text": {"content": "Hang"}}]}}),
+        )
         .unwrap();
     (emulator, connector, am_page, seven_page)
 }
@@ -1199,7 +1209,12 @@ async fn workspaces(
 fn refused(result: Result<Value, flowc::connectors::ConnectorError>, words: &str) {
     let err = result.unwrap_err();
     assert_eq!(err.class, ErrorClass::Permanent, "{}", err.message);
-    assert_eq!(err.details.get("code"), &Value::text("not_granted"), "{}", err.message);
+    assert_eq!(
+        err.details.get("code"),
+        &Value::text("not_granted"),
+        "{}",
+        err.message
+    );
     assert!(err.message.contains(words), "{}", err.message);
 }
 
@@ -1210,38 +1225,86 @@ async fn pages_reached_by_id_are_checked_against_grants_at_run_time() {
     // read of ContactProfile to higherself only: neither reaches Sam's ContactProfile page.
     let mut grants = flowc::connectors::Grants::default();
     grants.add("am_consulting", "Task", "the_7_space", GrantAccess::ReadWrite);
-    grants.add("am_consulting", "ContactProfile", "higherself", GrantAccess::ReadWrite);
+    grants.add(
+        "am_consulting",
+        "ContactProfile",
+        "higherself",
+        GrantAccess::ReadWrite,
+    );
     let (_emulator, connector, am_page, seven_page) = workspaces(grants).await;
     let id = |p: &str| vec![("id", text(p))];
     // Its own page: always.
-    let own = as_flow(&connector, "the_7_space", "the_7_space", "get_page", id(&seven_page)).await;
+    let own = as_flow(
+        &connector,
+        "the_7_space",
+        "the_7_space",
+        "get_page",
+        id(&seven_page),
+    )
+    .await;
     assert_eq!(own.unwrap().get("Title"), &text("Hang"));
     // Wrong database named in the grant.
     refused(
-        as_flow(&connector, "the_7_space", "am_consulting", "get_page", id(&am_page)).await,
+        as_flow(
+            &connector,
+            "the_7_space",
+            "am_consulting",
+            "get_page",
+            id(&am_page),
+        )
+        .await,
         "`ContactProfile` of `am_consulting`",
     );
     // Granted to another entity.
     let mut update = id(&am_page);
     update.push(("properties", Value::record([("Name", text("Changed"))])));
     refused(
-        as_flow(&connector, "the_7_space", "am_consulting", "update_page", update.clone()).await,
+        as_flow(
+            &connector,
+            "the_7_space",
+            "am_consulting",
+            "update_page",
+            update.clone(),
+        )
+        .await,
         "may not write",
     );
 
     // The right grant lets the same calls through; read does not cover write.
     let mut grants = flowc::connectors::Grants::default();
-    grants.add("am_consulting", "ContactProfile", "the_7_space", GrantAccess::Read);
+    grants.add(
+        "am_consulting",
+        "ContactProfile",
+        "the_7_space",
+        GrantAccess::Read,
+    );
     let (emulator, connector, am_page, _) = workspaces(grants).await;
-    let page = as_flow(&connector, "the_7_space", "am_consulting", "get_page", id(&am_page)).await;
+    let page = as_flow(
+        &connector,
+        "the_7_space",
+        "am_consulting",
+        "get_page",
+        id(&am_page),
+    )
+    .await;
     assert_eq!(page.unwrap().get("Name"), &text("Sam"));
     let mut update = id(&am_page);
     update.push(("properties", Value::record([("Name", text("Changed"))])));
     refused(
-        as_flow(&connector, "the_7_space", "am_consulting", "update_page", update.clone()).await,
+        as_flow(
+            &connector,
+            "the_7_space",
+            "am_consulting",
+            "update_page",
+            update.clone(),
+        )
+        .await,
         "grants no write access to `the_7_space`",
     );
-    assert_eq!(emulator.pages("am_consulting", "ContactProfile")[0].get("Name"), &text("Sam"));
+    assert_eq!(
+        emulator.pages("am_consulting", "ContactProfile")[0].get("Name"),
+        &text("Sam")
+    );
 
     // A page id of another workspace handed to this workspace's token: the token cannot see
     // it (Notion's 404), and the connector would refuse it anyway.
@@ -1249,7 +1312,12 @@ async fn pages_reached_by_id_are_checked_against_grants_at_run_time() {
         .await
         .unwrap_err();
     assert_eq!(err.class, ErrorClass::Permanent);
-    assert_eq!(err.details.get("code"), &text("object_not_found"), "{}", err.message);
+    assert_eq!(
+        err.details.get("code"),
+        &text("object_not_found"),
+        "{}",
+        err.message
+    );
 }
 
 #[tokio::test]
@@ -1268,7 +1336,11 @@ async fn update_page_refuses_a_page_outside_the_db_it_names() {
     )
     .await
     .unwrap_err();
-    assert!(err.message.contains("is in `Task`, not in `ContactProfile`"), "{}", err.message);
+    assert!(
+        err.message.contains("is in `Task`, not in `ContactProfile`"),
+        "{}",
+        err.message
+    );
 }
 
 #[tokio::test]
@@ -1292,8 +1364,14 @@ async fn a_workspace_token_sees_only_its_workspace() {
     assert_eq!(body["code"], "object_not_found");
     assert_eq!(body["object"], "error");
     assert_eq!(get("secret_ws_am", format!("/v1/pages/{am_page}")).await.0, 200);
-    assert_eq!(get("secret_ws_am", format!("/v1/pages/{seven_page}")).await.0, 404);
+    assert_eq!(
+        get("secret_ws_am", format!("/v1/pages/{seven_page}")).await.0,
+        404
+    );
     let am_db = emulator.database_id("am_consulting", "ContactProfile").unwrap();
-    assert_eq!(get("secret_ws_seven", format!("/v1/databases/{am_db}")).await.0, 404);
+    assert_eq!(
+        get("secret_ws_seven", format!("/v1/databases/{am_db}")).await.0,
+        404
+    );
     assert_eq!(get("secret_ws_am", format!("/v1/databases/{am_db}")).await.0, 200);
 }

@@ -160,9 +160,21 @@ mod tests {
             span: Span::default(),
         };
         for good in ["a@b.c", "jo.rivers+lead@northwind.example", "x@localhost"] {
-            assert_eq!(convert("to", &ty, &J::from(good)), Ok(Value::text(good)), "{good}");
+            assert_eq!(
+                convert("to", &ty, &J::from(good)),
+                Ok(Value::text(good)),
+                "{good}"
+            );
         }
-        for bad in ["@", "a@", "@b.c", "a b@c.d", "a@b@c.d", "Jo <jo@x.example>", "jo@x.example "] {
+        for bad in [
+            "@",
+            "a@",
+            "@b.c",
+            "a b@c.d",
+            "a@b@c.d",
+            "Jo <jo@x.example>",
+            "jo@x.example ",
+        ] {
             let err = convert("to", &ty, &J::from(bad)).unwrap_err();
             assert!(err.contains("`to` must be an e-mail address"), "{bad}: {err}");
         }

@@ -97,7 +97,12 @@ impl World {
             .config
             .entities
             .iter()
-            .map(|(name, e)| (name.as_str(), tokens[e.notion_token_env.as_deref().unwrap()].as_str()))
+            .map(|(name, e)| {
+                (
+                    name.as_str(),
+                    tokens[e.notion_token_env.as_deref().unwrap()].as_str(),
+                )
+            })
             .collect();
         let notion = Emulator::start_for(&schemas, &token_list, &project.config)
             .await

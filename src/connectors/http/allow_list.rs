@@ -103,9 +103,7 @@ impl AllowList {
         let host = host.to_ascii_lowercase();
         // `Url` already drops a port equal to the scheme's default (`https://x:443` → none).
         let (port, default_port) = (url.port(), url.port_or_known_default());
-        self.patterns
-            .iter()
-            .any(|p| p.matches(&host, port, default_port))
+        self.patterns.iter().any(|p| p.matches(&host, port, default_port))
     }
 
     /// `Ok` when `url` may be requested, else the permanent error flows see.

@@ -115,9 +115,7 @@ impl HttpConnector {
         let body = call.arg("body");
         let body = (!body.is_null()).then(|| body.to_json());
         let what = format!("{method} {url}");
-        let response = self
-            .follow(method, url, headers, &secret, body, &what)
-            .await?;
+        let response = self.follow(method, url, headers, &secret, body, &what).await?;
         let status = response.status();
         let response_headers = response.headers().clone();
         let body = self.read_body(response, &what).await?;
@@ -141,10 +139,9 @@ impl HttpConnector {
             ("body", body_value),
         ]);
         let error = match class {
-            ErrorClass::RateLimited => ConnectorError::rate_limited(
-                message,
-                retry_after(&response_headers, self.max_retry_after),
-            ),
+            ErrorClass::RateLimited => {
+                ConnectorError::rate_limited(message, retry_after(&response_headers, self.max_retry_after))
+            }
             class => ConnectorError::new(class, message),
         };
         Err(error.with_details(details))
@@ -165,7 +162,10 @@ impl HttpConnector {
         let origin = url.origin();
         let mut hops = 0;
         loop {
-            let mut request = self.client.request(method.clone(), url.clone()).headers(headers.clone());
+            let mut request = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(headers.clone());
             if let Some(body) = &body {
                 request = request.json(body);
             }

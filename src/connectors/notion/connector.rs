@@ -149,10 +149,12 @@ impl NotionConnector {
             Access::Read => "read",
             Access::Write => "write",
         };
-        let refuse = |message: String| Err(invalid(message).with_details(Value::record([
-            ("code", Value::text("not_granted")),
-            ("page", Value::text(id)),
-        ])));
+        let refuse = |message: String| {
+            Err(invalid(message).with_details(Value::record([
+                ("code", Value::text("not_granted")),
+                ("page", Value::text(id)),
+            ])))
+        };
         let Some((owner, database)) = owner else {
             return refuse(format!(
                 "page `{id}` is not in a database flowc.toml lists for any entity; flows of `{}` may not {verb} it",
@@ -496,7 +498,9 @@ fn limit_arg(call: &ActionCall) -> Result<Option<usize>, ConnectorError> {
 
 /// Whether two Notion ids are the same, with or without dashes.
 fn same_id(a: &str, b: &str) -> bool {
-    a.chars().filter(|c| *c != '-').eq(b.chars().filter(|c| *c != '-'))
+    a.chars()
+        .filter(|c| *c != '-')
+        .eq(b.chars().filter(|c| *c != '-'))
 }
 
 /// An id safe to put in a URL path: Notion ids are hex with optional dashes.

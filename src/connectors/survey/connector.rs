@@ -336,7 +336,9 @@ fn api_error(
         ("details", Value::from_json(&json["details"])),
     ]);
     let error = match class_of_status(status) {
-        ErrorClass::RateLimited => ConnectorError::rate_limited(message, retry_after(headers, DEFAULT_MAX_RETRY_AFTER)),
+        ErrorClass::RateLimited => {
+            ConnectorError::rate_limited(message, retry_after(headers, DEFAULT_MAX_RETRY_AFTER))
+        }
         class => ConnectorError::new(class, message),
     };
     error.with_details(details)

@@ -114,13 +114,11 @@ async fn handle(
         .map(str::to_string);
     let (retry_after, workspace) = {
         let mut control = shared.control();
-        let Some((token, workspace)) =
-            token.and_then(|t| control.tokens.get(&t).cloned().map(|w| (t, w)))
+        let Some((token, workspace)) = token.and_then(|t| control.tokens.get(&t).cloned().map(|w| (t, w)))
         else {
             return error(401, "unauthorized", "API token is invalid.");
         };
-        let retry_after = 
-        match control.rate {
+        let retry_after = match control.rate {
             None => None,
             Some((rate, burst)) => {
                 let bucket = control
