@@ -48,7 +48,12 @@ impl HostPattern {
             .host_str()
             .ok_or_else(|| format!("`{entry}` is not a host"))?
             .to_ascii_lowercase();
-        let ports = match (any_port, url.port()) {
+        // The port as written: `Url` forgets one equal to http's default (`x.com:80`).
+        let written_port = rest
+            .rsplit_once(':')
+            .filter(|(host, port)| !host.ends_with(':') && !port.ends_with(']'))
+            .and_then(|(_, port)| port.parse::<u16>().ok());
+        let ports = match (any_port, written_port) {
             (true, None) => Ports::Any,
             (true, Some(_)) => return Err(format!("`{entry}` names two ports")),
             (false, Some(port)) => Ports::Exactly(port),
@@ -164,6 +169,9 @@ mod tests {
         let port = AllowList::parse(["api.example.com:443"]).unwrap();
         assert!(port.allows(&url("https://api.example.com/")));
         assert!(!port.allows(&url("http://api.example.com/")));
+        let http_port = AllowList::parse(["api.example.com:80"]).unwrap();
+        assert!(http_port.allows(&url("http://api.example.com/")));
+        assert!(!http_port.allows(&url("https://api.example.com/")));
     }
 
     #[test]
