@@ -58,11 +58,11 @@ impl Emulated {
         let schemas = if schema_path.is_file() {
             NotionSchemas::load(&schema_path).map_err(CliError::Io)?
         } else {
-            eprintln!(
+            errln!(
                 "warning: no Notion schema at {}: the emulated workspaces have no databases",
                 schema_path.display()
             );
-            eprintln!("help: run `flowc notion pull` to save the schema of the real workspaces");
+            errln!("help: run `flowc notion pull` to save the schema of the real workspaces");
             NotionSchemas::default()
         };
         let tokens: Vec<(String, String)> = project
@@ -146,13 +146,13 @@ impl Emulated {
 
     /// Says on stderr what the run talks to.
     pub(crate) fn announce(&self) {
-        eprintln!("emulated Notion at {}", self.notion.base_url());
+        errln!("emulated Notion at {}", self.notion.base_url());
         match &self.seeded {
-            Some((n, path)) => eprintln!("  with {n} demo pages from {}", path.display()),
-            None => eprintln!("  with empty databases (add demo pages in {SEED_FILE})"),
+            Some((n, path)) => errln!("  with {n} demo pages from {}", path.display()),
+            None => errln!("  with empty databases (add demo pages in {SEED_FILE})"),
         }
-        eprintln!("emulated Typeform at {}", self.typeform.base_url());
-        eprintln!("email goes to the outbox {}", self.outbox.display());
+        errln!("emulated Typeform at {}", self.typeform.base_url());
+        errln!("email goes to the outbox {}", self.outbox.display());
     }
 
     /// The messages written to the outbox so far.
