@@ -83,7 +83,7 @@ fn convert(path: &str, ty: &InputType, j: &J) -> Result<Value, String> {
     match (&ty.shape, j) {
         (Shape::Text, J::String(s)) => Ok(Value::Text(s.clone())),
         (Shape::Email, J::String(s)) => {
-            if s.contains('@') {
+            if crate::connectors::email::is_address(s) {
                 Ok(Value::Text(s.clone()))
             } else {
                 Err(format!(
@@ -127,5 +127,37 @@ fn convert(path: &str, ty: &InputType, j: &J) -> Result<Value, String> {
             Ok(Value::Record(out))
         }
         (Shape::Record(_), _) => Err(wrong("an object")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_inputs_are_parsed_as_addresses() {
+        let ty = InputType {
+            shape: Shape::Email,
+            optional: false,
+        };
+        for good in ["a@b.c", "jo.rivers+lead@northwind.example", "x@localhost"] {
+            assert_eq!(
+                convert("to", &ty, &J::from(good)),
+                Ok(Value::text(good)),
+                "{good}"
+            );
+        }
+        for bad in [
+            "@",
+            "a@",
+            "@b.c",
+            "a b@c.d",
+            "a@b@c.d",
+            "Jo <jo@x.example>",
+            "jo@x.example ",
+        ] {
+            let err = convert("to", &ty, &J::from(bad)).unwrap_err();
+            assert!(err.contains("`to` must be an e-mail address"), "{bad}: {err}");
+        }
     }
 }
