@@ -82,10 +82,7 @@ pub type CompiledFlow = (String, Result<Bundle, PlanError>);
 
 /// Compiles every flow of `project`, each with its name and the bundle or why it failed; the
 /// project is checked once and refused whole when the checker finds errors.
-pub fn compile_project(
-    project: &Project,
-    registry: &Registry,
-) -> Result<Vec<CompiledFlow>, PlanError> {
+pub fn compile_project(project: &Project, registry: &Registry) -> Result<Vec<CompiledFlow>, PlanError> {
     refuse_check_errors(project, registry)?;
     let mut out = Vec::new();
     for module in &project.modules {
