@@ -7,6 +7,7 @@
 //! [`Emulator::config`] maps into a [`Config`].
 
 mod http;
+mod limit;
 mod query;
 mod seed;
 mod store;
@@ -19,7 +20,6 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 
 use super::properties::flatten_page;
-use super::ratelimit::TokenBucket;
 use super::schema::NotionSchemas;
 use crate::config::{Config, EntityConfig};
 use crate::value::Value;
@@ -39,7 +39,7 @@ struct Control {
     /// sees every workspace, a convenience for tests of one workspace.
     tokens: HashMap<String, Option<String>>,
     rate: Option<(f64, u32)>,
-    buckets: std::collections::HashMap<String, Arc<TokenBucket>>,
+    allowances: HashMap<String, limit::Allowance>,
     faults: VecDeque<Fault>,
     write_faults: VecDeque<Fault>,
     latency: Duration,
@@ -209,7 +209,7 @@ impl Emulator {
     pub fn set_rate_limit(&self, limit: Option<(f64, u32)>) {
         let mut control = self.shared.control();
         control.rate = limit;
-        control.buckets.clear();
+        control.allowances.clear();
     }
 
     /// Answers the next `count` requests with `status` (e.g. 500, 503, 529, 429) instead of
