@@ -9,6 +9,7 @@
 mod http;
 mod limit;
 mod query;
+mod rules;
 mod seed;
 mod store;
 
@@ -19,7 +20,6 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::properties::flatten_page;
 use super::schema::NotionSchemas;
 use crate::config::{Config, EntityConfig};
 use crate::value::Value;
@@ -246,11 +246,12 @@ impl Emulator {
         self.shared.control().rate_limited
     }
 
-    /// The pages of `database` of `entity` in creation order, flattened as flows see them.
+    /// The pages of `database` of `entity` in creation order, each property read plainly (see
+    /// `rules.rs`: the emulator's own reading, not the connector's).
     pub fn pages(&self, entity: &str, database: &str) -> Vec<Value> {
         self.pages_json(entity, database)
             .iter()
-            .map(flatten_page)
+            .map(rules::plain_page)
             .collect()
     }
 
