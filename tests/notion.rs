@@ -1392,7 +1392,8 @@ async fn emulator_keeps_notions_documented_limits_and_date_rule() {
             Some(json!({ "parent": { "data_source_id": source }, "properties": properties })),
         )
     };
-    let (status, body) = create(json!({ "Notes": { "rich_text": [{ "text": { "content": "x".repeat(2001) } }] } })).await;
+    let (status, body) =
+        create(json!({ "Notes": { "rich_text": [{ "text": { "content": "x".repeat(2001) } }] } })).await;
     assert_eq!(status, 400);
     assert_eq!(body["object"], "error");
     assert_eq!(body["status"], 400);
@@ -1402,9 +1403,11 @@ async fn emulator_keeps_notions_documented_limits_and_date_rule() {
         "body failed validation: body.properties.Notes.rich_text[0].text.content.length should be ≤ `2000`, instead was `2001`."
     );
     assert!(body["request_id"].is_string());
-    let (status, _) = create(json!({ "Notes": { "rich_text": [{ "text": { "content": "x".repeat(2000) } }] } })).await;
+    let (status, _) =
+        create(json!({ "Notes": { "rich_text": [{ "text": { "content": "x".repeat(2000) } }] } })).await;
     assert_eq!(status, 200);
-    let (status, body) = create(json!({ "Email": { "email": format!("{}@x.example", "a".repeat(191)) } })).await;
+    let (status, body) =
+        create(json!({ "Email": { "email": format!("{}@x.example", "a".repeat(191)) } })).await;
     assert_eq!((status, body["code"].as_str()), (400, Some("validation_error")));
     // A date-time without an offset is a valid ISO 8601 start (the property's time zone applies).
     let (status, body) = create(json!({ "Birthday": { "date": { "start": "2026-01-05T09:00" } } })).await;

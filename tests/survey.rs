@@ -520,7 +520,10 @@ async fn emulator_judges_forms_by_typeforms_documented_rules() {
                 .send()
                 .await
                 .unwrap();
-            (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap())
+            (
+                response.status().as_u16(),
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
         }
     };
     let (status, body) = post(serde_json::json!({
@@ -536,5 +539,8 @@ async fn emulator_judges_forms_by_typeforms_documented_rules() {
     }))
     .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["code"].is_string() && body["description"].is_string(), "{body}");
+    assert!(
+        body["code"].is_string() && body["description"].is_string(),
+        "{body}"
+    );
 }

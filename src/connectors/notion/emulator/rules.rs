@@ -64,7 +64,12 @@ fn plain_property(property: &Json) -> Value {
     };
     match kind {
         "title" | "rich_text" => match body.as_array() {
-            Some(items) => Value::text(items.iter().filter_map(|i| i["plain_text"].as_str()).collect::<String>()),
+            Some(items) => Value::text(
+                items
+                    .iter()
+                    .filter_map(|i| i["plain_text"].as_str())
+                    .collect::<String>(),
+            ),
             None => Value::Null,
         },
         "select" | "status" => body["name"].as_str().map_or(Value::Null, Value::text),
@@ -100,7 +105,13 @@ mod tests {
 
     #[test]
     fn dates_as_the_reference_allows() {
-        for ok in ["2026-01-05", "2026-01-05T09:00", "2026-01-05T09:00:00", "2026-01-05T09:00:00.000Z", "2026-01-05T09:00:00+02:00"] {
+        for ok in [
+            "2026-01-05",
+            "2026-01-05T09:00",
+            "2026-01-05T09:00:00",
+            "2026-01-05T09:00:00.000Z",
+            "2026-01-05T09:00:00+02:00",
+        ] {
             assert!(is_iso_8601(ok), "{ok}");
         }
         for bad in ["", "tomorrow", "05/01/2026", "2026-13-01", "2026-01-05 09:00"] {

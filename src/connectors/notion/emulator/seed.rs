@@ -97,8 +97,9 @@ pub(crate) fn apply(store: &mut Store, seed: &Json) -> Result<BTreeMap<String, S
                         later.insert(name.clone(), value.clone());
                         continue;
                     }
-                    let body = request_value(&prop.kind, value)
-                        .ok_or_else(|| format!("{at}: `{name}` cannot hold {value} (a {} property)", prop.kind))?;
+                    let body = request_value(&prop.kind, value).ok_or_else(|| {
+                        format!("{at}: `{name}` cannot hold {value} (a {} property)", prop.kind)
+                    })?;
                     now.insert(name.clone(), body);
                 }
                 let id = match page.get("id") {
@@ -152,8 +153,8 @@ pub(crate) fn apply(store: &mut Store, seed: &Json) -> Result<BTreeMap<String, S
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::rules::plain_page;
+    use super::*;
     use crate::connectors::notion::schema::NotionSchemas;
     use serde_json::json;
 

@@ -342,11 +342,7 @@ fn write_value(name: &str, prop: &mut Prop, value: &Json) -> Result<Json, String
                     .ok_or_else(|| fail(&format!("{path}[{i}].text.content"), "a string", item))?;
                 let len = content.encode_utf16().count();
                 if len > TEXT_CONTENT {
-                    return Err(too_long(
-                        &format!("{path}[{i}].text.content"),
-                        TEXT_CONTENT,
-                        len,
-                    ));
+                    return Err(too_long(&format!("{path}[{i}].text.content"), TEXT_CONTENT, len));
                 }
                 out.push(json!({
                     "type": "text",
