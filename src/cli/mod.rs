@@ -13,9 +13,11 @@ mod emulate;
 mod explain;
 mod fmt;
 mod graph;
+mod instances;
 mod notion;
 mod output;
 mod progress;
+mod resume;
 mod run;
 mod test;
 
@@ -41,6 +43,10 @@ enum Command {
     Explain(explain::Args),
     /// Run one instance of a flow locally and print its output.
     Run(run::Args),
+    /// Finish the unfinished instances of a state folder (`flowc run --state`).
+    Resume(resume::Args),
+    /// List, show, cancel or retry the instances of a state folder.
+    Instances(instances::Args),
     /// Run the flow tests (`test` blocks).
     Test(test::Args),
     /// Notion workspace tasks: `pull` the database schemas the checker uses.
@@ -75,6 +81,8 @@ pub fn main() -> ExitCode {
         Command::Graph(args) => graph::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Run(args) => run::run(args),
+        Command::Resume(args) => resume::run(args),
+        Command::Instances(args) => instances::run(args),
         Command::Test(args) => test::run(args),
         Command::Notion(args) => notion::run(args),
     };
