@@ -44,7 +44,7 @@ enum Action {
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let store = open_state(&args.state, false)?;
     let problem = |message: String| {
-        eprintln!("error: {message}");
+        errln!("error: {message}");
         Ok(ExitCode::from(1))
     };
     let record = |id: &str| {
@@ -55,7 +55,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     match &args.action {
         Action::List => {
             for r in store.records() {
-                println!(
+                outln!(
                     "{}  {}  {}  {}  {}",
                     r.id,
                     r.flow,
@@ -73,7 +73,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             print_record(&r);
             for e in store.history(id) {
                 let kind = serde_json::to_string(&e.kind).unwrap_or_default();
-                println!("{:>4}  {}  {kind}", e.seq, e.at.to_rfc3339());
+                outln!("{:>4}  {}  {kind}", e.seq, e.at.to_rfc3339());
             }
         }
         Action::Cancel { id } => {
@@ -89,7 +89,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                 cancelled += usize::from(end_with(&store, &r.id, EventKind::InstanceCancelled));
             }
             store.flush();
-            eprintln!("cancelled `{id}` ({cancelled} instance(s) with its sub-flows)");
+            errln!("cancelled `{id}` ({cancelled} instance(s) with its sub-flows)");
         }
         Action::Retry { id } => {
             let r = match record(id) {
@@ -108,7 +108,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                 let _ = end_with(&store, &r.id, EventKind::InstanceRetried);
             }
             store.flush();
-            eprintln!(
+            errln!(
                 "`{id}` will run again from its failed step: run `flowc resume --state {}`",
                 args.state.display()
             );
@@ -145,16 +145,16 @@ fn end_with(store: &SqliteStore, id: &str, kind: EventKind) -> bool {
 }
 
 fn print_record(r: &InstanceRecord) {
-    println!("instance  {}", r.id);
-    println!("flow      {}", r.flow);
-    println!("entity    {}", r.entity);
-    println!("status    {}", r.status);
+    outln!("instance  {}", r.id);
+    outln!("flow      {}", r.flow);
+    outln!("entity    {}", r.entity);
+    outln!("status    {}", r.status);
     if let Some(parent) = &r.parent {
-        println!("parent    {parent}");
+        outln!("parent    {parent}");
     }
     if let Some(plan) = &r.plan {
-        println!("plan      {plan}");
+        outln!("plan      {plan}");
     }
-    println!("started   {}", r.started_at.to_rfc3339());
-    println!("updated   {}", r.updated_at.to_rfc3339());
+    outln!("started   {}", r.started_at.to_rfc3339());
+    outln!("updated   {}", r.updated_at.to_rfc3339());
 }

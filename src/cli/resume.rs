@@ -35,7 +35,7 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let mut project = Project::load(&args.project)?;
     if super::build::report_errors(&project) {
-        eprintln!("error: not resuming: `flowc check` reports errors");
+        errln!("error: not resuming: `flowc check` reports errors");
         return Ok(ExitCode::from(1));
     }
     let store = open_state(&args.state, false)?;
@@ -64,20 +64,20 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         let engine = match builder.build() {
             Ok(e) => e,
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return Ok(ExitCode::from(1));
             }
         };
         let ids = engine.recover().await;
         if ids.is_empty() {
-            eprintln!("nothing to resume in {}", args.state.display());
+            errln!("nothing to resume in {}", args.state.display());
             return Ok(ExitCode::SUCCESS);
         }
-        eprintln!("resuming {} instance(s)", ids.len());
+        errln!("resuming {} instance(s)", ids.len());
         let mut failed = 0;
         for id in &ids {
             if args.virtual_clock && !runs_to_end(&engine, id, &clock).await {
-                eprintln!("error: instance {id} waits for an event that nobody sends");
+                errln!("error: instance {id} waits for an event that nobody sends");
                 failed += 1;
                 continue;
             }
@@ -89,7 +89,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                     serde_json::json!({ "instance": id.0, "error": e.to_string() })
                 }
             };
-            println!("{line}");
+            outln!("{line}");
         }
         engine.shutdown().await;
         Ok(if failed == 0 {
