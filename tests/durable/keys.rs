@@ -30,7 +30,8 @@ fn manifest() -> Manifest {
     Manifest {
         name: "svc".into(),
         description: "test service".into(),
-        actions: vec![ActionSpec::new("do", "test", Type::Any)],
+        // The engine refuses flows that do not check: declare what the flow passes.
+        actions: vec![ActionSpec::new("do", "test", Type::Any).optional("n", Type::Any, "test")],
     }
 }
 
