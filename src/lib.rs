@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod diagnostic;
+pub mod lsp;
 pub mod plan;
 pub mod project;
 pub mod runtime;

@@ -13,6 +13,7 @@ mod emulate;
 mod explain;
 mod fmt;
 mod graph;
+mod lsp;
 mod notion;
 mod output;
 mod progress;
@@ -45,6 +46,8 @@ enum Command {
     Test(test::Args),
     /// Notion workspace tasks: `pull` the database schemas the checker uses.
     Notion(notion::Args),
+    /// Run the language server (stdio) for editors.
+    Lsp(lsp::Args),
 }
 
 /// Why a command stopped before doing its job (exit code 2).
@@ -77,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::run(args),
         Command::Notion(args) => notion::run(args),
+        Command::Lsp(args) => lsp::run(args),
     };
     match result {
         Ok(code) => code,
