@@ -1045,7 +1045,15 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
         .action(connector_name, action_name)
         .and_then(|a| a.rate_limit.clone());
     let flow_entity = cell.lock().entity.clone();
-    let mut attempt = 1u32;
+    let (mut attempt, not_before) = pc.first_attempt;
+    if let Some(at) = not_before {
+        // A retry journaled before a restart: its backoff ends when it was due to.
+        if at > inner.clock.now() {
+            let sleep = inner.clock.sleep_until(at);
+            inner.clock.leave();
+            sleep.await;
+        }
+    }
     loop {
         if let Some(limit) = &rate_limit {
             let key = (connector_name, action_name, pc.entity.as_str());
