@@ -5,16 +5,22 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+// First, so that its printing macros are in scope in every subcommand.
+#[macro_use]
+mod output;
 
 mod build;
 mod check;
+mod completions;
 mod emulate;
 mod explain;
 mod fmt;
 mod graph;
+mod init;
+mod logging;
 mod notion;
-mod output;
 mod progress;
 mod run;
 mod test;
@@ -25,6 +31,8 @@ mod test;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    verbosity: logging::Verbosity,
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,6 +53,10 @@ enum Command {
     Test(test::Args),
     /// Notion workspace tasks: `pull` the database schemas the checker uses.
     Notion(notion::Args),
+    /// Start a new project: flowc.toml, an entity, a flow with its test, a schema placeholder.
+    Init(init::Args),
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    Completions(completions::Args),
 }
 
 /// Why a command stopped before doing its job (exit code 2).
@@ -68,6 +80,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    logging::install(&cli.verbosity);
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Fmt(args) => fmt::run(args),
@@ -77,11 +90,13 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::run(args),
         Command::Notion(args) => notion::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Completions(args) => completions::run(args, Cli::command()),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             ExitCode::from(2)
         }
     }

@@ -177,7 +177,7 @@ impl Progress {
         };
         let label = label(&main, instance, step);
         let Some(live) = &self.live else {
-            eprintln!("{}", plain(&label, state, &detail));
+            errln!("{}", plain(&label, state, &detail));
             return;
         };
         let mut live = live.lock().unwrap_or_else(|e| e.into_inner());

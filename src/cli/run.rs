@@ -72,7 +72,10 @@ fn real_connectors(project: &Project) -> Vec<Arc<dyn crate::connectors::Connecto
         (
             notion::manifest(),
             notion::NotionConnector::from_config(config)
-                .map(|c| Arc::new(c) as Arc<dyn Connector>)
+                .map(|c| {
+                    Arc::new(c.with_grants(crate::connectors::Grants::from_project(project)))
+                        as Arc<dyn Connector>
+                })
                 .map_err(|e| e.to_string()),
         ),
         (
@@ -114,10 +117,11 @@ fn read_input(text: &str) -> Result<serde_json::Value, CliError> {
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
+    refuse_other_than_a_flow_file(&args.file)?;
     let input = read_input(&args.input)?;
     let mut project = Project::load(&args.file)?;
     if super::build::report_errors(&project) {
-        eprintln!("error: not running: `flowc check` reports errors");
+        errln!("error: not running: `flowc check` reports errors");
         return Ok(ExitCode::from(1));
     }
     let (_, name) = pick_flow(&project, &args.file, args.flow.as_deref())?;
@@ -170,16 +174,16 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         let engine = match builder.build() {
             Ok(e) => e,
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return Ok(ExitCode::from(1));
             }
         };
         let id = match engine.start(&name, input).await {
             Ok(id) => id,
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 if matches!(e, EngineError::InvalidInput(_)) {
-                    eprintln!("help: give the input as --input '{{\"field\": ...}}' or --input @file.json");
+                    errln!("help: give the input as --input '{{\"field\": ...}}' or --input @file.json");
                 }
                 return Ok(ExitCode::from(1));
             }
@@ -194,18 +198,16 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         };
         if !ends {
             let who = if args.dry_run { "a dry run" } else { "this run" };
-            eprintln!("error: the instance waits for an event that {who} never sends");
-            eprintln!(
-                "help: give the wait a `timeout`, or test the flow with `send event` in a `test` block"
-            );
+            errln!("error: the instance waits for an event that {who} never sends");
+            errln!("help: give the wait a `timeout`, or test the flow with `send event` in a `test` block");
             return Ok(ExitCode::from(1));
         }
         let result = engine.output(&id).await;
         engine.shutdown().await;
         if args.dry_run {
-            eprintln!("calls that would have been made:");
+            errln!("calls that would have been made:");
             for c in recording.calls() {
-                eprintln!(
+                errln!(
                     "  {} (step {}): {}",
                     c.action,
                     c.call.step,
@@ -214,36 +216,57 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             }
         }
         if on_virtual_clock && !args.dry_run {
-            eprintln!(
+            errln!(
                 "virtual clock: the run ended at {}",
                 virtual_clock_now(&virtual_clock)
             );
         }
         if let Some(emulated) = &emulated {
             let messages = emulated.messages();
-            eprintln!(
+            errln!(
                 "{} message(s) in the outbox {}",
                 messages.len(),
                 emulated.outbox.display()
             );
             for m in messages {
-                eprintln!("  {}", m.display());
+                errln!("  {}", m.display());
             }
         }
         match result {
             Ok(output) => {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&output.to_json()).unwrap_or_default()
                 );
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 Ok(ExitCode::from(1))
             }
         }
     })
+}
+
+/// `flowc run` runs one flow of one file: a folder (whose "first" flow would be a guess) or
+/// another kind of file is refused before anything starts.
+fn refuse_other_than_a_flow_file(path: &Path) -> Result<(), CliError> {
+    if path.is_dir() {
+        return Err(CliError::Usage(format!(
+            "`{}` is a folder; `flowc run` runs one flow: give its `.flow` file (and `--flow NAME` if it has several)",
+            path.display()
+        )));
+    }
+    if !path.exists() {
+        return Err(CliError::Usage(format!("`{}` does not exist", path.display())));
+    }
+    if path.extension().is_none_or(|x| x != "flow") {
+        return Err(CliError::Usage(format!(
+            "`{}` is not a `.flow` file; give the `.flow` file of the flow to run",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Waits until the instance ends on `clock`; `false` when it never can: nothing runs and no timer
