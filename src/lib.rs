@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod connectors;
+pub mod contract;
 pub mod diagnostic;
 pub mod lsp;
 pub mod plan;
