@@ -18,6 +18,7 @@ mod notion_schema;
 mod policies;
 mod scope;
 mod suggest;
+mod survey_refs;
 mod templates;
 mod triggers;
 mod type_expr;
