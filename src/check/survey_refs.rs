@@ -13,9 +13,13 @@ const PICKERS: &[&str] = &["find", "filter", "count"];
 
 /// The `"..."` of `{ field: { ref: "..." } }`, with its expression.
 fn ref_literal(criteria: &Expr) -> Option<(String, &Expr)> {
-    let ExprKind::Record(fields) = &criteria.kind else { return None };
+    let ExprKind::Record(fields) = &criteria.kind else {
+        return None;
+    };
     let field = fields.iter().find(|f| f.name.name == "field")?;
-    let ExprKind::Record(inner) = &field.value.kind else { return None };
+    let ExprKind::Record(inner) = &field.value.kind else {
+        return None;
+    };
     let reference = inner.iter().find(|f| f.name.name == "ref")?;
     Some((reference.value.as_plain_str()?, &reference.value))
 }
@@ -25,7 +29,9 @@ pub(crate) fn check_call(checker: &mut FlowChecker<'_, '_>, name: &Ident, args: 
     if checker.quiet > 0 || !PICKERS.contains(&name.name.as_str()) {
         return;
     }
-    let Some((wanted, literal)) = args.get(1).and_then(ref_literal) else { return };
+    let Some((wanted, literal)) = args.get(1).and_then(ref_literal) else {
+        return;
+    };
     let project = checker.cx.project;
     let templates = crate::connectors::survey::refs_by_template(&project.root, &project.config);
     if templates.is_empty() || templates.iter().any(|(_, refs)| refs.contains(&wanted)) {

@@ -297,9 +297,15 @@ pub(crate) fn refs_by_template(root: &Path, config: &crate::config::Config) -> V
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_else(|| super::connector::DEFAULT_TEMPLATES.to_string());
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(root.join(folder)).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(root.join(folder))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let path = entry.path();
-        let Some(name) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+        let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
         if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
