@@ -65,8 +65,13 @@ impl Emulated {
             errln!("help: run `flowc notion pull` to save the schema of the real workspaces");
             NotionSchemas::default()
         };
-        let tokens: Vec<String> = project.config.entities.keys().map(|e| notion_token(e)).collect();
-        let token_refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let tokens: Vec<(String, String)> = project
+            .config
+            .entities
+            .keys()
+            .map(|e| (e.clone(), notion_token(e)))
+            .collect();
+        let token_refs: Vec<(&str, &str)> = tokens.iter().map(|(e, t)| (e.as_str(), t.as_str())).collect();
         let io =
             |what: &str, e: std::io::Error| CliError::Io(format!("cannot start the {what} emulator: {e}"));
         let notion_emulator = Emulator::start_for(&schemas, &token_refs, &project.config)
@@ -124,7 +129,8 @@ impl Emulated {
             |what: &str, e: String| CliError::Usage(format!("cannot set up the {what} connector: {e}"));
         let notion =
             notion::NotionConnector::from_config_with_env(config, move |name| env.get(name).cloned())
-                .map_err(|e| setup("notion", e.to_string()))?;
+                .map_err(|e| setup("notion", e.to_string()))?
+                .with_grants(crate::connectors::Grants::from_project(project));
         let email =
             email::EmailConnector::from_config(config, root).map_err(|e| setup("email", e.message))?;
         let survey =

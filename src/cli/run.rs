@@ -72,7 +72,10 @@ fn real_connectors(project: &Project) -> Vec<Arc<dyn crate::connectors::Connecto
         (
             notion::manifest(),
             notion::NotionConnector::from_config(config)
-                .map(|c| Arc::new(c) as Arc<dyn Connector>)
+                .map(|c| {
+                    Arc::new(c.with_grants(crate::connectors::Grants::from_project(project)))
+                        as Arc<dyn Connector>
+                })
                 .map_err(|e| e.to_string()),
         ),
         (

@@ -893,6 +893,7 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
         .registry
         .action(connector_name, action_name)
         .and_then(|a| a.rate_limit.clone());
+    let flow_entity = cell.lock().entity.clone();
     let mut attempt = 1u32;
     loop {
         if let Some(limit) = &rate_limit {
@@ -921,6 +922,7 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
                         pc.args.lock().unwrap_or_else(|e| e.into_inner()).clone()
                     },
                     entity: pc.entity.clone(),
+                    flow_entity: flow_entity.clone(),
                     instance: instance.to_string(),
                     step: pc.step.clone(),
                     attempt,
