@@ -16,8 +16,6 @@ mod support;
 mod targets;
 
 use std::path::Path;
-use std::sync::mpsc;
-use std::time::Duration;
 
 use flowc::config::Config;
 use flowc::syntax::ast::*;
@@ -25,7 +23,7 @@ use flowc::syntax::{format, parse, print, Span};
 use flowc::{Project, Registry};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
-use support::{corpus, strip_spans};
+use support::strip_spans;
 
 fn sp() -> Span {
     Span::default()

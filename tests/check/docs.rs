@@ -142,7 +142,13 @@ fn pages() -> Vec<std::path::PathBuf> {
 
 fn indent(text: &str) -> String {
     text.lines()
-        .map(|l| if l.is_empty() { "\n".to_string() } else { format!("  {l}\n") })
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_string()
+            } else {
+                format!("  {l}\n")
+            }
+        })
         .collect()
 }
 
@@ -155,7 +161,9 @@ fn excused(kind: Kind, d: &flowc::Diagnostic) -> bool {
     code.starts_with('W')
         || matches!(code, "E0209" | "E0210")
         || (kind == Kind::Statements && code == "E0201")
-        || (code == "E0200" && d.message.starts_with("template `") && d.message.ends_with("is declared twice"))
+        || (code == "E0200"
+            && d.message.starts_with("template `")
+            && d.message.ends_with("is declared twice"))
 }
 
 /// `entities` without the entities `example` declares itself: an example showing an entity
@@ -177,7 +185,9 @@ fn entities_but_those_of(entities: &str, example: &str) -> String {
         .items
         .iter()
         .filter_map(|i| match i {
-            Item::Entity(e) if names.contains(&e.name.name.as_str()) => Some((e.span.start as usize, e.span.end as usize)),
+            Item::Entity(e) if names.contains(&e.name.name.as_str()) => {
+                Some((e.span.start as usize, e.span.end as usize))
+            }
             _ => None,
         })
         .collect();
@@ -201,7 +211,12 @@ fn every_flow_block_of_the_docs_parses_is_formatted_and_checks() {
         .filter_map(Result::ok)
         .filter(|e| e.path().extension().is_some_and(|x| x == "flow"))
         .map(|e| {
-            let path = e.path().strip_prefix(repo()).unwrap().to_string_lossy().into_owned();
+            let path = e
+                .path()
+                .strip_prefix(repo())
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             (path, std::fs::read_to_string(e.path()).unwrap())
         })
         .collect();
@@ -214,12 +229,17 @@ fn every_flow_block_of_the_docs_parses_is_formatted_and_checks() {
             count += 1;
             let at = format!("{name}:{line}");
             let Some(kind) = kind else {
-                failures.push(format!("{at}: unknown ```flow kind (use ```flow, ```flow statements or ```flow test-items)"));
+                failures.push(format!(
+                    "{at}: unknown ```flow kind (use ```flow, ```flow statements or ```flow test-items)"
+                ));
                 continue;
             };
             let source = match kind {
                 Kind::File => block.clone(),
-                Kind::Statements => format!("flow doc_example for the_7_space {{\n  on manual\n\n{}}}\n", indent(&block)),
+                Kind::Statements => format!(
+                    "flow doc_example for the_7_space {{\n  on manual\n\n{}}}\n",
+                    indent(&block)
+                ),
                 Kind::TestItems => format!("test \"doc example\" for doc_example {{\n{}}}\n", indent(&block)),
             };
             let (_, syntax) = flowc::syntax::parse(&source, Default::default());
@@ -230,7 +250,9 @@ fn every_flow_block_of_the_docs_parses_is_formatted_and_checks() {
             }
             match flowc::syntax::format(&source) {
                 Ok(formatted) if formatted == source => {}
-                Ok(formatted) => failures.push(format!("{at}: not formatted; `flowc fmt` writes:\n{formatted}")),
+                Ok(formatted) => {
+                    failures.push(format!("{at}: not formatted; `flowc fmt` writes:\n{formatted}"))
+                }
                 Err(d) => failures.push(format!("{at}: the formatter refuses it: {d:?}")),
             }
             if kind == Kind::TestItems {
@@ -242,7 +264,11 @@ fn every_flow_block_of_the_docs_parses_is_formatted_and_checks() {
             files.push(("flows/doc_example.flow", source.as_str()));
             let project = flowc::Project::from_sources(&repo(), config.clone(), files);
             let found = flowc::check(&project, &flowc::Registry::declared_builtins()).sorted();
-            let example = project.sources.iter().find(|(_, f)| f.path.ends_with("flows/doc_example.flow")).map(|(id, _)| id);
+            let example = project
+                .sources
+                .iter()
+                .find(|(_, f)| f.path.ends_with("flows/doc_example.flow"))
+                .map(|(id, _)| id);
             let wrong: Vec<String> = found
                 .iter()
                 .filter(|d| Some(d.file) == example && !excused(kind, d))
@@ -254,7 +280,12 @@ fn every_flow_block_of_the_docs_parses_is_formatted_and_checks() {
         }
     }
     assert!(count >= 35, "expected the docs' examples, found {count}");
-    assert!(failures.is_empty(), "{} of {count} examples:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} examples:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -293,9 +324,17 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 fn the_tutorial_works_when_followed_literally() {
     let page = std::fs::read_to_string(repo().join("docs/tutorial.md")).unwrap();
     let intro = &page[..page.find("## Stage 1").expect("stage 1")];
-    let needed = ["flowc.toml", "flows/entities.flow", "stdlib/", "notion/schema.json"];
+    let needed = [
+        "flowc.toml",
+        "flows/entities.flow",
+        "stdlib/",
+        "notion/schema.json",
+    ];
     for name in needed {
-        assert!(intro.contains(&format!("`{name}`")), "the tutorial no longer asks for `{name}`");
+        assert!(
+            intro.contains(&format!("`{name}`")),
+            "the tutorial no longer asks for `{name}`"
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let here = dir.path();
@@ -317,11 +356,26 @@ fn the_tutorial_works_when_followed_literally() {
     for (i, (line, _, code)) in stages.iter().take(6).enumerate() {
         std::fs::write(&flow, code).unwrap();
         let (status, out) = flowc_in(here, &["check"]);
-        assert_eq!(status, 0, "stage {} (docs/tutorial.md:{line}): flowc check:\n{out}", i + 1);
+        assert_eq!(
+            status,
+            0,
+            "stage {} (docs/tutorial.md:{line}): flowc check:\n{out}",
+            i + 1
+        );
         let (status, out) = flowc_in(here, &["fmt", "--check"]);
-        assert_eq!(status, 0, "stage {} (docs/tutorial.md:{line}): flowc fmt --check:\n{out}", i + 1);
+        assert_eq!(
+            status,
+            0,
+            "stage {} (docs/tutorial.md:{line}): flowc fmt --check:\n{out}",
+            i + 1
+        );
         if i == 0 {
-            let run = ["run", "flows/wellness_booking.flow", "--input", "@wellness_booking.json"];
+            let run = [
+                "run",
+                "flows/wellness_booking.flow",
+                "--input",
+                "@wellness_booking.json",
+            ];
             let (status, out) = flowc_in(here, &run);
             assert_eq!(status, 0, "stage 1: flowc run:\n{out}");
             assert!(out.contains("\"booking_confirmed\": false"), "{out}");

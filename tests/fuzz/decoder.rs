@@ -22,7 +22,9 @@ struct Field {
     default: Option<&'static str>,
 }
 
-const NAMED: &[&str] = &["text", "email", "number", "bool", "datetime", "date", "duration", "any"];
+const NAMED: &[&str] = &[
+    "text", "email", "number", "bool", "datetime", "date", "duration", "any",
+];
 
 fn ty() -> impl Strategy<Value = Ty> {
     let leaf = prop::sample::select(NAMED).prop_map(Ty::Named);
@@ -35,8 +37,13 @@ fn ty() -> impl Strategy<Value = Ty> {
 }
 
 fn field(ty: impl Strategy<Value = Ty>) -> impl Strategy<Value = Field> {
-    (prop::sample::select(&["a", "b", "c", "when", "email", "items"][..]), ty, any::<bool>(), any::<bool>()).prop_map(
-        |(name, ty, optional, with_default)| {
+    (
+        prop::sample::select(&["a", "b", "c", "when", "email", "items"][..]),
+        ty,
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(name, ty, optional, with_default)| {
             let default = match (&ty, with_default) {
                 (Ty::Named("text"), true) => Some("\"x\""),
                 (Ty::Named("number"), true) => Some("1.5"),
@@ -52,14 +59,16 @@ fn field(ty: impl Strategy<Value = Ty>) -> impl Strategy<Value = Field> {
                 optional,
                 default,
             }
-        },
-    )
+        })
 }
 
 /// Field names are unique in a record.
 fn dedup(fields: Vec<Field>) -> Vec<Field> {
     let mut seen = std::collections::HashSet::new();
-    fields.into_iter().filter(|f| seen.insert(f.name.clone())).collect()
+    fields
+        .into_iter()
+        .filter(|f| seen.insert(f.name.clone()))
+        .collect()
 }
 
 fn write_ty(ty: &Ty) -> String {
@@ -103,10 +112,22 @@ fn any_json() -> impl Strategy<Value = J> {
 
 /// Values of the right kind for a named type, edge values included.
 fn named_json(name: &str) -> BoxedStrategy<J> {
-    let texts = |values: &'static [&'static str]| prop::sample::select(values).prop_map(|s| J::String(s.to_string()));
+    let texts =
+        |values: &'static [&'static str]| prop::sample::select(values).prop_map(|s| J::String(s.to_string()));
     match name {
         "text" => "\\PC{0,20}".prop_map(J::String).boxed(),
-        "email" => texts(&["maya@example.com", "@", "a@", "@b", "no-at", "a@b@c", "\"q\"@x.example", "a@[127.0.0.1]", ""]).boxed(),
+        "email" => texts(&[
+            "maya@example.com",
+            "@",
+            "a@",
+            "@b",
+            "no-at",
+            "a@b@c",
+            "\"q\"@x.example",
+            "a@[127.0.0.1]",
+            "",
+        ])
+        .boxed(),
         "number" => prop_oneof![
             any::<i64>().prop_map(|n| json!(n)),
             any::<u64>().prop_map(|n| json!(n)),
@@ -131,9 +152,28 @@ fn named_json(name: &str) -> BoxedStrategy<J> {
             "",
         ])
         .boxed(),
-        "date" => texts(&["2026-01-05", "2026-02-29", "2024-02-29", "99999-01-01", "-0001-01-01", "2026-1-5", ""]).boxed(),
+        "date" => texts(&[
+            "2026-01-05",
+            "2026-02-29",
+            "2024-02-29",
+            "99999-01-01",
+            "-0001-01-01",
+            "2026-1-5",
+            "",
+        ])
+        .boxed(),
         "duration" => prop_oneof![
-            texts(&["2d", "1h30m", "0s", "99999999999999999999d", "9223372036854775807ms", "1.5h", "-2d", "d", ""]),
+            texts(&[
+                "2d",
+                "1h30m",
+                "0s",
+                "99999999999999999999d",
+                "9223372036854775807ms",
+                "1.5h",
+                "-2d",
+                "d",
+                ""
+            ]),
             any::<i64>().prop_map(|n| json!(n)),
             any::<f64>().prop_map(|n| json!(n)),
             any::<u64>().prop_map(|n| json!(n)),
@@ -147,7 +187,9 @@ fn named_json(name: &str) -> BoxedStrategy<J> {
 fn json_for(ty: &Ty) -> BoxedStrategy<J> {
     let shaped = match ty {
         Ty::Named(name) => named_json(name),
-        Ty::List(inner) => prop::collection::vec(json_for(inner), 0..4).prop_map(J::Array).boxed(),
+        Ty::List(inner) => prop::collection::vec(json_for(inner), 0..4)
+            .prop_map(J::Array)
+            .boxed(),
         Ty::Record(fields) => record_json(fields),
     };
     prop_oneof![9 => shaped, 1 => any_json()].boxed()

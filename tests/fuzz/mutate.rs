@@ -124,4 +124,3 @@ pub fn apply(text: &str, mutations: &[Mutation]) -> String {
     // Swapping bytes can split a character; the parser takes text, so repair it.
     String::from_utf8_lossy(&bytes).into_owned()
 }
-

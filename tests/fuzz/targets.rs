@@ -1,5 +1,8 @@
 //! The fuzz targets: what must hold of any source text, and of any JSON given to a flow.
 
+// Also compiled into `parse_props`, which uses only the source target.
+#![allow(dead_code)]
+
 use std::path::Path;
 
 use flowc::config::Config;
@@ -26,7 +29,10 @@ pub fn source(source: String) -> Result<(), String> {
                 );
                 if syntax.is_empty() {
                     let (again, errors) = parse(&formatted, Default::default());
-                    assert!(errors.is_empty(), "the formatted text does not parse: {errors:#?}\n{formatted}");
+                    assert!(
+                        errors.is_empty(),
+                        "the formatted text does not parse: {errors:#?}\n{formatted}"
+                    );
                     assert_eq!(
                         strip_spans(&again),
                         strip_spans(&tree),
@@ -56,7 +62,11 @@ pub fn input(fields: &str, json: serde_json::Value) -> Result<(), String> {
     );
     let shown = format!("{source}\ninput: {json}");
     watch(&shown, move || {
-        let project = Project::from_sources(Path::new("/project"), Config::default(), [("take.flow", source.as_str())]);
+        let project = Project::from_sources(
+            Path::new("/project"),
+            Config::default(),
+            [("take.flow", source.as_str())],
+        );
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
