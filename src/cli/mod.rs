@@ -19,9 +19,11 @@ mod explain;
 mod fmt;
 mod graph;
 mod init;
+mod instances;
 mod logging;
 mod notion;
 mod progress;
+mod resume;
 mod run;
 mod test;
 
@@ -49,6 +51,10 @@ enum Command {
     Explain(explain::Args),
     /// Run one instance of a flow locally and print its output.
     Run(run::Args),
+    /// Finish the unfinished instances of a state folder (`flowc run --state`).
+    Resume(resume::Args),
+    /// List, show, cancel or retry the instances of a state folder.
+    Instances(instances::Args),
     /// Run the flow tests (`test` blocks).
     Test(test::Args),
     /// Notion workspace tasks: `pull` the database schemas the checker uses.
@@ -88,6 +94,8 @@ pub fn main() -> ExitCode {
         Command::Graph(args) => graph::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Run(args) => run::run(args),
+        Command::Resume(args) => resume::run(args),
+        Command::Instances(args) => instances::run(args),
         Command::Test(args) => test::run(args),
         Command::Notion(args) => notion::run(args),
         Command::Init(args) => init::run(args),
