@@ -49,8 +49,8 @@ fn field(ty: impl Strategy<Value = Ty>) -> impl Strategy<Value = Field> {
                 (Ty::Named("number"), true) => Some("1.5"),
                 (Ty::Named("bool"), true) => Some("false"),
                 (Ty::Named("duration"), true) => Some("2d"),
-                (Ty::Named("datetime"), true) => Some("\"2026-01-05T09:00:00Z\""),
-                (Ty::Named("date"), true) => Some("\"2026-01-05\""),
+                (Ty::Named("datetime"), true) => Some("datetime(\"2026-01-05T09:00:00Z\")"),
+                (Ty::Named("date"), true) => Some("date(\"2026-01-05\")"),
                 _ => None,
             };
             Field {
