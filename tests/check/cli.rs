@@ -133,8 +133,59 @@ fn json_format_has_the_documented_shape() {
             "column",
             "end_line",
             "end_column",
-            "help"
+            "help",
+            "label",
+            "labels"
         ]
+    );
+    assert_eq!(d["label"], "not declared in this flow");
+    assert_eq!(d["labels"], serde_json::json!([]));
+}
+
+const TWICE: &str = r#"entity studio {
+  databases Contacts
+}
+
+flow greet for studio {
+  on manual
+  input { email: email }
+  step contact = notion.find_or_create(db: Contacts, match: { Email: input.email })
+  step contact = notion.find_or_create(db: Contacts, match: { Email: input.email })
+  output { id: contact.id }
+}
+"#;
+
+#[test]
+fn json_format_keeps_secondary_labels() {
+    let dir = project(&[("greet.flow", TWICE)]);
+    let out = flowc(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout is one JSON document");
+    let d = &doc["diagnostics"][0];
+    assert_eq!(d["code"], "E0200");
+    assert_eq!(d["line"], 9);
+    assert_eq!(
+        d["labels"],
+        serde_json::json!([{
+            "message": "first declared here as a step",
+            "line": 8,
+            "column": 8,
+            "end_line": 8,
+            "end_column": 15,
+        }])
+    );
+}
+
+#[test]
+fn short_format_is_one_line_per_diagnostic() {
+    let dir = project(&[("greet.flow", BROKEN), ("again.flow", &TWICE.replace("greet", "again"))]);
+    let out = flowc(dir.path(), &["check", "--format", "short"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        "again.flow:9:8: error[E0200]: `contact` is declared twice in this flow\n\
+         greet.flow:1:8: error[E0200]: entity `studio` is declared twice\n\
+         greet.flow:9:16: error[E0201]: unknown name `contcat`\n"
     );
 }
 
