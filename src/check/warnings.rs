@@ -97,7 +97,15 @@ const SECRET_PREFIXES: &[&str] = &[
     "Basic ",
 ];
 /// Query parameters that carry a credential in a URL (`?api_key=...`).
-const URL_KEYS: &[&str] = &["api_key", "apikey", "key", "token", "access_token", "secret", "password"];
+const URL_KEYS: &[&str] = &[
+    "api_key",
+    "apikey",
+    "key",
+    "token",
+    "access_token",
+    "secret",
+    "password",
+];
 
 pub(crate) fn looks_like_secret(text: &str) -> bool {
     SECRET_PREFIXES
@@ -115,9 +123,7 @@ fn key_in_url(text: &str) -> bool {
         return false;
     };
     query.split('&').any(|pair| match pair.split_once('=') {
-        Some((name, value)) => {
-            URL_KEYS.contains(&name.to_ascii_lowercase().as_str()) && value.len() >= 8
-        }
+        Some((name, value)) => URL_KEYS.contains(&name.to_ascii_lowercase().as_str()) && value.len() >= 8,
         None => false,
     })
 }

@@ -105,7 +105,10 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         for (_, file) in project.sources.iter() {
             display.add(relative(&file.path, &cwd), file.text.clone());
         }
-        for d in diagnostics.iter().filter(|d| wanted.contains(&d.file) || caused_elsewhere(d)) {
+        for d in diagnostics
+            .iter()
+            .filter(|d| wanted.contains(&d.file) || caused_elsewhere(d))
+        {
             out.add(d, &display);
         }
     }

@@ -178,7 +178,10 @@ fn json_format_keeps_secondary_labels() {
 
 #[test]
 fn short_format_is_one_line_per_diagnostic() {
-    let dir = project(&[("greet.flow", BROKEN), ("again.flow", &TWICE.replace("greet", "again"))]);
+    let dir = project(&[
+        ("greet.flow", BROKEN),
+        ("again.flow", &TWICE.replace("greet", "again")),
+    ]);
     let out = flowc(dir.path(), &["check", "--format", "short"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
@@ -312,4 +315,57 @@ fn several_paths_of_one_project_report_each_file_once() {
         .map(|d| d["file"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(files, ["again.flow", "greet.flow"]);
+}
+
+const HOOK_A: &str = r#"entity studio {
+  databases Contacts
+}
+
+flow from_form for studio {
+  on webhook "/hooks/form"
+  input { email: email }
+  step contact = notion.find_or_create(db: Contacts, match: { Email: input.email })
+  output { id: contact.id }
+}
+"#;
+
+const HOOK_B: &str = r#"flow from_shop for studio {
+  on webhook "/hooks/form"
+  input { email: email }
+  step contact = notion.find_or_create(db: Contacts, match: { Email: input.email })
+  output { id: contact.id }
+}
+"#;
+
+#[test]
+fn checking_one_file_reports_what_it_breaks_elsewhere() {
+    // `a.flow` takes the path first, so the error is reported where the second flow listens:
+    // checking `a.flow` alone must still show it.
+    let dir = project(&[("a.flow", HOOK_A), ("b.flow", HOOK_B)]);
+    let out = flowc(dir.path(), &["check", "--format", "short", "a.flow"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "b.flow:2:14: error[E0404]: webhook path `/hooks/form` is already used by flow `from_form`\n"
+    );
+}
+
+#[test]
+fn a_missing_notion_schema_is_an_error_naming_the_file() {
+    let dir = project(&[("greet.flow", CLEAN)]);
+    std::fs::write(
+        dir.path().join("flowc.toml"),
+        "[project]\nname = \"test\"\nnotion_schema = \"notion/schema.json\"\n",
+    )
+    .expect("write flowc.toml");
+    let out = flowc(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("notion/schema.json"), "{}", stderr(&out));
+    // Present but not a schema: an error too, never "no problems found".
+    std::fs::create_dir_all(dir.path().join("notion")).expect("a folder");
+    std::fs::write(dir.path().join("notion/schema.json"), "{ not json").expect("write");
+    let out = flowc(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("notion/schema.json"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("no problems found"), "{}", stderr(&out));
 }
