@@ -11,6 +11,7 @@ pub mod config;
 pub mod connectors;
 pub mod contract;
 pub mod diagnostic;
+pub mod lsp;
 pub mod plan;
 pub mod project;
 pub mod runtime;
