@@ -1422,7 +1422,9 @@ async fn a_fault_plan_fails_its_share_of_requests_reproducibly() {
     let plan: FaultPlan = "notion:503=100%".parse().unwrap();
     let (emulator, notion) = setup("tok-fault-plan").await;
     emulator.set_fault_plan(plan.service("notion"), 1);
-    let err = call(&notion, "query", vec![("db", text("Task"))], "k").await.unwrap_err();
+    let err = call(&notion, "query", vec![("db", text("Task"))], "k")
+        .await
+        .unwrap_err();
     assert_eq!(err.class, ErrorClass::Transient);
     assert_eq!(err.details.get("code"), &text("service_unavailable"));
 
@@ -1430,13 +1432,19 @@ async fn a_fault_plan_fails_its_share_of_requests_reproducibly() {
     // waits each one out (Retry-After) and resends it.
     let outcome = |seed| async move {
         let (emulator, notion) = setup(&format!("tok-fault-plan-{seed}")).await;
-        emulator.set_fault_plan("notion:429=30%".parse::<FaultPlan>().unwrap().service("notion"), seed);
+        emulator.set_fault_plan(
+            "notion:429=30%".parse::<FaultPlan>().unwrap().service("notion"),
+            seed,
+        );
         let mut results = Vec::new();
         for n in 0..6 {
             let page = call(
                 &notion,
                 "create_page",
-                vec![("db", text("Task")), ("properties", Value::record([("Title", text("t"))]))],
+                vec![
+                    ("db", text("Task")),
+                    ("properties", Value::record([("Title", text("t"))])),
+                ],
                 &format!("k{n}"),
             )
             .await;
@@ -1447,5 +1455,8 @@ async fn a_fault_plan_fails_its_share_of_requests_reproducibly() {
     let (first, requests) = outcome(3).await;
     assert_eq!(outcome(3).await, (first.clone(), requests));
     // Without faults: the database and its data source once, then one request per page.
-    assert!(requests > 2 + 6, "some requests were refused and resent: {requests}");
+    assert!(
+        requests > 2 + 6,
+        "some requests were refused and resent: {requests}"
+    );
 }

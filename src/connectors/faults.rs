@@ -159,7 +159,12 @@ fn duration(item: &str, value: &str) -> Result<Duration, String> {
     parse_duration(value.trim())
         .filter(|ms| *ms >= 0)
         .map(|ms| Duration::from_millis(ms as u64))
-        .ok_or_else(|| format!("`{item}`: `{}` is not a duration such as 50ms or 2s", value.trim()))
+        .ok_or_else(|| {
+            format!(
+                "`{item}`: `{}` is not a duration such as 50ms or 2s",
+                value.trim()
+            )
+        })
 }
 
 #[cfg(test)]
@@ -211,7 +216,11 @@ mod tests {
         assert_ne!(run(7), run(8));
         let draws = run(7);
         let share = |f: Fault| draws.iter().filter(|(_, d)| *d == Some(f)).count() as f64 / 2000.0;
-        assert!((share(Fault::Status(429)) - 0.2).abs() < 0.04, "{}", share(Fault::Status(429)));
+        assert!(
+            (share(Fault::Status(429)) - 0.2).abs() < 0.04,
+            "{}",
+            share(Fault::Status(429))
+        );
         assert!((share(Fault::Timeout) - 0.1).abs() < 0.03);
         assert!(draws
             .iter()

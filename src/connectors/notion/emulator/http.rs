@@ -12,8 +12,8 @@ use super::query::{matches, sort};
 use super::store::{data_source_json, database_json, new_id, page_json, same_id, Database};
 use super::{Fault, Shared};
 use crate::connectors::faults::Fault as PlannedFault;
-use std::time::Duration;
 use crate::connectors::notion::client::NOTION_VERSION;
+use std::time::Duration;
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
