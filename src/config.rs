@@ -24,7 +24,7 @@ pub struct Config {
     pub connectors: BTreeMap<String, toml::Table>,
     /// `[webhooks.NAME]`: signature schemes that `on webhook ... verified by NAME` refers to.
     #[serde(default)]
-    pub webhooks: BTreeMap<String, WebhookConfig>,
+    pub webhooks: BTreeMap<String, crate::serve::settings::WebhookSettings>,
 }
 
 /// `[project]`
@@ -60,18 +60,6 @@ pub struct EntityConfig {
     /// Anything else, for connectors that read more.
     #[serde(flatten)]
     pub extra: toml::Table,
-}
-
-/// `[webhooks.NAME]`: how incoming requests are verified.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    /// `hmac-sha256` (signature of the raw body) or `token` (shared secret in a header).
-    pub scheme: String,
-    /// The header carrying the signature or token.
-    pub header: String,
-    /// Environment variable holding the secret.
-    pub secret_env: String,
 }
 
 /// A `flowc.toml` that could not be read.

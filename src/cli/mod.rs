@@ -17,6 +17,7 @@ mod notion;
 mod output;
 mod progress;
 mod run;
+mod serve;
 mod test;
 
 /// flowc: check, format, compile, run and test `.flow` workflows.
@@ -43,6 +44,8 @@ enum Command {
     Run(run::Args),
     /// Run the flow tests (`test` blocks).
     Test(test::Args),
+    /// Serve the project's flows from their triggers (webhooks), with health and metrics.
+    Serve(serve::Args),
     /// Notion workspace tasks: `pull` the database schemas the checker uses.
     Notion(notion::Args),
 }
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => explain::run(args),
         Command::Run(args) => run::run(args),
         Command::Test(args) => test::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Notion(args) => notion::run(args),
     };
     match result {

@@ -16,11 +16,8 @@ pub fn check_one(root: &Path, name: &str, text: &str) -> (Sources, Vec<Diagnosti
     let mut config = Config::default();
     config.webhooks.insert(
         "amelia".to_string(),
-        flowc::config::WebhookConfig {
-            scheme: "hmac-sha256".to_string(),
-            header: "X-Signature".to_string(),
-            secret_env: "AMELIA_SECRET".to_string(),
-        },
+        toml::from_str("scheme = \"hmac-sha256\"\nheader = \"X-Signature\"\nencoding = \"hex\"\nsecret_env = \"AMELIA_SECRET\"")
+            .unwrap(),
     );
     let project = Project::from_sources(root, config, [(name, text)]);
     let diagnostics = flowc::check(&project, &Registry::declared_builtins()).sorted();
