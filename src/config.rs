@@ -25,6 +25,9 @@ pub struct Config {
     /// `[webhooks.NAME]`: signature schemes that `on webhook ... verified by NAME` refers to.
     #[serde(default)]
     pub webhooks: BTreeMap<String, crate::serve::settings::WebhookSettings>,
+    /// `[serve]`: settings of `flowc serve` (docs/serve.md).
+    #[serde(default)]
+    pub serve: crate::serve::settings::ServeSettings,
 }
 
 /// `[project]`

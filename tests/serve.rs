@@ -2,6 +2,7 @@
 //! readiness and metrics; the command as a user runs it.
 
 mod serve {
+    mod api;
     mod cli;
     mod common;
     mod corpus;

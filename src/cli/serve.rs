@@ -99,13 +99,16 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
             return Ok(ExitCode::from(1));
         }
     };
+    let env = |name: &str| std::env::var(name).ok();
     let options = HostOptions {
         state: Some(args.state.clone()),
         body_limit: args.body_limit,
+        api_token: project.config.serve.api_token(&env),
     };
-    let host = match Host::new(engine.clone(), &project, options, &|name| {
-        std::env::var(name).ok()
-    }) {
+    if options.api_token.is_none() {
+        eprintln!("warning: the API is off: its token variable is not set (docs/serve.md)");
+    }
+    let host = match Host::new(engine.clone(), &project, options, &env) {
         Ok(host) => host,
         Err(problems) => {
             for p in problems {
@@ -122,6 +125,7 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
             host.follow(id, &flow, "", "recovered");
         }
     }
+    let stop = stop_signal();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| CliError::Io(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -138,7 +142,7 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         })
         .into_future();
     let server = tokio::spawn(server);
-    stop_signal().await;
+    stop.await;
     eprintln!(
         "stopping: no new requests; waiting up to {}s for those in flight",
         args.grace
@@ -163,25 +167,20 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// SIGTERM or Ctrl-C.
-async fn stop_signal() {
+/// Resolves on SIGTERM or Ctrl-C; the handlers are installed when this is called, before the
+/// host says it listens, so a supervisor's SIGTERM can never find the default action.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -24,6 +24,8 @@ pub struct HostOptions {
     pub state: Option<PathBuf>,
     /// The largest webhook body taken, in bytes.
     pub body_limit: usize,
+    /// The bearer token of `/api` (none: the API answers 401 to everyone).
+    pub api_token: Option<super::verifiers::Secret>,
 }
 
 impl Default for HostOptions {
@@ -31,6 +33,7 @@ impl Default for HostOptions {
         HostOptions {
             state: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            api_token: None,
         }
     }
 }

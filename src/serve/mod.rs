@@ -9,6 +9,7 @@
 //! # }
 //! ```
 
+mod api;
 mod body;
 mod deliveries;
 mod host;

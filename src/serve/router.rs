@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::host::{Host, HostOptions};
-use super::webhooks;
+use super::{api, webhooks};
 use crate::project::Project;
 use crate::runtime::Engine;
 
@@ -24,6 +24,7 @@ pub fn host_router(host: Arc<Host>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .nest("/api", api::routes(host.clone()))
         .fallback(webhooks::handle)
         .with_state(host)
 }

@@ -6,6 +6,28 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The API token's environment variable when `[serve]` names none.
+pub const DEFAULT_API_TOKEN_ENV: &str = "FLOWC_API_TOKEN";
+
+/// `[serve]` of flowc.toml: settings of `flowc serve` itself.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSettings {
+    /// Environment variable holding the bearer token of `/api` (default `FLOWC_API_TOKEN`).
+    #[serde(default)]
+    pub api_token_env: Option<String>,
+}
+
+impl ServeSettings {
+    /// The API token, read through `env`; none when the variable is unset or empty.
+    pub fn api_token(&self, env: &dyn Fn(&str) -> Option<String>) -> Option<super::verifiers::Secret> {
+        let name = self.api_token_env.as_deref().unwrap_or(DEFAULT_API_TOKEN_ENV);
+        env(name)
+            .filter(|t| !t.is_empty())
+            .map(super::verifiers::Secret::new)
+    }
+}
+
 /// `[webhooks.NAME]`
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

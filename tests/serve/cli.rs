@@ -118,3 +118,86 @@ fn serves_webhooks_then_stops_cleanly_on_sigterm() {
     assert_eq!(status.code(), Some(0), "{rest:?}");
     assert_eq!(rest.last().map(String::as_str), Some("stopped"), "{rest:?}");
 }
+
+/// Starts `flowc serve` on `dir` with `extra` arguments and environment; returns the child, its
+/// base URL and the rest of its stderr.
+fn start(dir: &Path, state: &Path, extra: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let mut command = serve(dir, state);
+    command.args(extra).stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let base = loop {
+        let line = lines.next().expect("flowc serve says where it listens").unwrap();
+        if let Some(url) = line.strip_prefix("listening on ") {
+            break url.to_string();
+        }
+    };
+    // Keep draining stderr so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, base)
+}
+
+#[test]
+fn amelias_real_booking_runs_wellness_booking_on_the_emulators() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let state = tempfile::tempdir().unwrap();
+    let secrets = [
+        ("AMELIA_WEBHOOK_TOKEN", "amelia-url-token"),
+        ("TYPEFORM_WEBHOOK_SECRET", "typeform-secret"),
+        ("SHOPIFY_WEBHOOK_SECRET", "shopify-secret"),
+    ];
+    let (mut child, base) = start(root, state.path(), &["--emulate", "--virtual-clock"], &secrets);
+    let body = std::fs::read(root.join("tests/webhooks/amelia_booking_completed.json")).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let post = |uri: String, body: Vec<u8>| {
+        runtime.block_on(async {
+            let r = reqwest::Client::new()
+                .post(uri)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+        })
+    };
+    let url = format!("{base}/hooks/the-7-space/bookings");
+    let (status, answer) = post(format!("{url}?token=wrong"), body.clone());
+    assert_eq!(status, 401, "{answer}");
+    let (status, answer) = post(format!("{url}?token=amelia-url-token"), body);
+    assert_eq!(status, 202, "{answer}");
+    assert!(
+        answer["instance"]
+            .as_str()
+            .unwrap()
+            .starts_with("wellness_booking-"),
+        "{answer}"
+    );
+    // The confirmation reaches the outbox once the flow has run.
+    let outbox = state.path().join("outbox/serve");
+    let mut confirmed = false;
+    for _ in 0..300 {
+        let texts: Vec<String> = std::fs::read_dir(&outbox)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+            .collect();
+        if texts
+            .iter()
+            .any(|t| t.contains("To: maya@example.com") && t.contains("Private Yoga"))
+        {
+            confirmed = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    assert!(confirmed, "no confirmation to Maya in {}", outbox.display());
+}
