@@ -14,6 +14,7 @@ pub mod plan;
 pub mod project;
 pub mod runtime;
 pub mod serve;
+pub mod store;
 pub mod syntax;
 pub mod types;
 pub mod value;

@@ -7,5 +7,6 @@ mod serve {
     mod common;
     mod corpus;
     mod docs;
+    mod schedules;
     mod webhooks;
 }

@@ -47,6 +47,7 @@ fn call(action: &str, args: Vec<(&str, Value)>) -> ActionCall {
             .map(|(k, v)| (k.to_string(), v))
             .collect::<BTreeMap<_, _>>(),
         entity: "am_consulting".to_string(),
+        flow_entity: "am_consulting".to_string(),
         instance: "i-1".to_string(),
         step: "survey".to_string(),
         attempt: 1,

@@ -12,6 +12,7 @@ use super::emulate::Emulated;
 use super::CliError;
 use crate::project::Project;
 use crate::runtime::{Engine, EventKind, VirtualClock};
+use crate::serve::schedules::{run_schedules, schedule_triggers, Firings};
 use crate::serve::{host_router, Host, HostOptions};
 
 /// Arguments of `flowc serve`.
@@ -23,7 +24,8 @@ pub(crate) struct Args {
     /// The address to listen on (port 0: any free port, printed at start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The folder the host keeps its state in (deliveries seen, Notion verification tokens).
+    /// The folder the host keeps its state in: the journal (flowc.db), deliveries seen, schedule
+    /// firings, Notion verification tokens.
     #[arg(long)]
     state: PathBuf,
     /// Talk to emulators in this process instead of the real services (as `flowc run --emulate`).
@@ -32,7 +34,8 @@ pub(crate) struct Args {
     /// Waits pass on a virtual clock that jumps to the next timer when nothing else happens.
     #[arg(long)]
     virtual_clock: bool,
-    /// With --emulate: the folder email goes to (default: outbox in the state folder).
+    /// With --emulate: the folder email goes to (default: the state folder; messages are in its
+    /// `outbox` folder).
     #[arg(long, requires = "emulate")]
     outbox: Option<PathBuf>,
     /// Lay flowc.NAME.toml over flowc.toml (e.g. `staging`).
@@ -72,10 +75,10 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
 
 async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
     let emulated = if args.emulate {
-        let outbox_root = args.outbox.clone().unwrap_or_else(|| args.state.join("outbox"));
+        let outbox_root = args.outbox.clone().unwrap_or_else(|| args.state.clone());
         let outbox_root = std::path::absolute(&outbox_root)
             .map_err(|e| CliError::Io(format!("cannot use {}: {e}", outbox_root.display())))?;
-        let emulated = Emulated::start(&mut project, &outbox_root, "serve").await?;
+        let emulated = Emulated::start(&mut project, &outbox_root, "outbox").await?;
         emulated.announce();
         Some(emulated)
     } else {
@@ -85,7 +88,10 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         Some(e) => e.connectors(&project)?,
         None => super::run::real_connectors(&project),
     };
-    let mut builder = Engine::builder().project_value(project.clone());
+    let store = super::run::open_state(&args.state, true)?;
+    let mut builder = Engine::builder()
+        .project_value(project.clone())
+        .store(store.clone());
     for c in connectors {
         builder = builder.connector(c);
     }
@@ -126,6 +132,18 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         }
     }
     let stop = stop_signal();
+    match schedule_triggers(&project) {
+        Ok(triggers) => {
+            let firings = Firings::open(Some(&args.state)).map_err(CliError::Io)?;
+            run_schedules(&host, triggers, firings, project.config.serve.missed_schedules);
+        }
+        Err(problems) => {
+            for p in problems {
+                eprintln!("error: {p}");
+            }
+            return Ok(ExitCode::from(2));
+        }
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| CliError::Io(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -162,6 +180,8 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
             args.grace
         );
     }
+    // Everything journaled is on disk before the process ends.
+    let _ = tokio::task::spawn_blocking(move || store.flush()).await;
     drop(emulated);
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)

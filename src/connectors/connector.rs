@@ -19,6 +19,9 @@ pub struct ActionCall {
     pub args: BTreeMap<String, Value>,
     /// The entity the call acts for: the flow's own, or the one named by an `entity:` argument.
     pub entity: String,
+    /// The entity whose flow makes the call (for a sub-flow, its caller's): what grants are
+    /// checked against when `entity` is another one.
+    pub flow_entity: String,
     /// The instance making the call.
     pub instance: String,
     /// The step making the call.

@@ -22,8 +22,8 @@ mod testing;
 
 pub use clock::{Clock, Sleep, SystemClock, VirtualClock};
 pub use engine::{Engine, EngineBuilder, EngineError, InstanceId};
-pub use event::{Event, EventKind};
+pub use event::{has_ended, Event, EventKind};
 pub use instance::InstanceStatus;
 pub use recording::{RecordedCall, Recording, RecordingConnector, StubAnswer, StubKey};
-pub use store::{MemoryStore, Store, TimerRecord};
+pub use store::{Commit, InstanceRecord, MemoryStore, Store, StoreError, TimerRecord};
 pub(crate) use testing::{run_tests, wait_for_end, TestReport};

@@ -1,5 +1,5 @@
 //! The host: serves the project's flows from their real triggers (webhooks with their
-//! verifiers), with health checks and metrics, on top of an [`Engine`](crate::Engine).
+//! verifiers, schedules), with health checks, metrics and an API, on top of an [`Engine`](crate::Engine).
 //!
 //! ```no_run
 //! # async fn host(engine: flowc::Engine, project: flowc::Project) {
@@ -16,6 +16,7 @@ mod host;
 mod metrics;
 pub mod overlay;
 mod router;
+pub mod schedules;
 pub mod settings;
 mod triggers;
 pub mod verifiers;

@@ -16,6 +16,10 @@ pub struct ServeSettings {
     /// Environment variable holding the bearer token of `/api` (default `FLOWC_API_TOKEN`).
     #[serde(default)]
     pub api_token_env: Option<String>,
+    /// What happens to schedule due times missed while the host was down (default: one
+    /// catch-up run).
+    #[serde(default)]
+    pub missed_schedules: super::schedules::Missed,
 }
 
 impl ServeSettings {
