@@ -1375,3 +1375,43 @@ async fn a_workspace_token_sees_only_its_workspace() {
     );
     assert_eq!(get("secret_ws_am", format!("/v1/databases/{am_db}")).await.0, 200);
 }
+
+/// The emulator's own rules against what Notion documents (request limits, the date rule, the
+/// error object), sent raw so the connector's own checks are not involved.
+#[tokio::test]
+async fn emulator_keeps_notions_documented_limits_and_date_rule() {
+    let (emulator, _notion) = setup("tok-contract").await;
+    let source = emulator.data_source_id(ENTITY, "ContactProfile").unwrap();
+    let create = |properties: serde_json::Value| {
+        raw(
+            &emulator,
+            reqwest::Method::POST,
+            "/v1/pages",
+            Some("tok-contract"),
+            Some(flowc::connectors::notion::NOTION_VERSION),
+            Some(json!({ "parent": { "data_source_id": source }, "properties": properties })),
+        )
+    };
+    let (status, body) =
+        create(json!({ "Notes": { "rich_text": [{ "text": { "content": "x".repeat(2001) } }] } })).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["object"], "error");
+    assert_eq!(body["status"], 400);
+    assert_eq!(body["code"], "validation_error");
+    assert_eq!(
+        body["message"],
+        "body failed validation: body.properties.Notes.rich_text[0].text.content.length should be ≤ `2000`, instead was `2001`."
+    );
+    assert!(body["request_id"].is_string());
+    let (status, _) =
+        create(json!({ "Notes": { "rich_text": [{ "text": { "content": "x".repeat(2000) } }] } })).await;
+    assert_eq!(status, 200);
+    let (status, body) =
+        create(json!({ "Email": { "email": format!("{}@x.example", "a".repeat(191)) } })).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("validation_error")));
+    // A date-time without an offset is a valid ISO 8601 start (the property's time zone applies).
+    let (status, body) = create(json!({ "Birthday": { "date": { "start": "2026-01-05T09:00" } } })).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = create(json!({ "Birthday": { "date": { "start": "05/01/2026" } } })).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("validation_error")));
+}

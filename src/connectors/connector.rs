@@ -164,4 +164,11 @@ pub trait Connector: Send + Sync {
 
     /// Performs one attempt of an action.
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError>;
+
+    /// `true` when the connector keeps to its service's rate limit itself (with the rate
+    /// configured in flowc.toml); the engine then does not pace its calls by the manifest's
+    /// `rate_limit` as well.
+    fn paces_itself(&self) -> bool {
+        false
+    }
 }

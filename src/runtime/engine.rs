@@ -23,7 +23,7 @@ use super::input;
 use super::instance::{
     CallResult, Ctx, Effect, FlowRt, Globals, Instance, InstanceStatus, ParentLink, PreparedCall,
 };
-use super::pacing::Pacer;
+use super::pacing::{self, Pacer};
 use super::recording::StubAnswer;
 use super::retry;
 use super::scheduler::PlanRt;
@@ -1045,14 +1045,25 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
         .action(connector_name, action_name)
         .and_then(|a| a.rate_limit.clone());
     let flow_entity = cell.lock().entity.clone();
-    let mut attempt = 1u32;
+    // Connectors that pace themselves (Notion, at flowc.toml's rate) are not paced twice.
+    let limiter = match (&rate_limit, &connector) {
+        (Some(limit), Some(c)) if !c.paces_itself() => {
+            Some(inner.pacer.limiter(connector_name, &pc.entity, limit))
+        }
+        _ => None,
+    };
+    let (mut attempt, not_before) = pc.first_attempt;
+    if let Some(at) = not_before {
+        // A retry journaled before a restart: its backoff ends when it was due to.
+        if at > inner.clock.now() {
+            let sleep = inner.clock.sleep_until(at);
+            inner.clock.leave();
+            sleep.await;
+        }
+    }
     loop {
-        if let Some(limit) = &rate_limit {
-            let key = (connector_name, action_name, pc.entity.as_str());
-            let wait = inner.pacer.reserve(key, limit, inner.clock.now());
-            if !wait.is_zero() {
-                sleep_for(inner, wait).await;
-            }
+        if let Some(limiter) = &limiter {
+            pace(inner, limiter).await;
         }
         let outcome = match &connector {
             None => Err(ConnectorError::permanent(format!(
@@ -1109,6 +1120,10 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
             Ok(v) => return Ok((v, attempt)),
             Err(e) => e,
         };
+        if let (Some(limiter), Some(after)) = (&limiter, error.retry_after) {
+            // Calls of the same account already queued wait too.
+            limiter.pause(pacing::seconds(inner.clock.now()), after);
+        }
         let still_wanted = {
             let inst = cell.lock();
             inst.active(pc.scope)
@@ -1153,6 +1168,20 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
             },
         );
         let _ = inner.kept(started).await;
+    }
+}
+
+/// Waits on the engine clock until `limiter` lets a call go (again after a pause that came
+/// while waiting).
+async fn pace(inner: &Inner, limiter: &pacing::Limiter) {
+    loop {
+        let reservation = limiter.reserve(pacing::seconds(inner.clock.now()));
+        if !reservation.wait.is_zero() {
+            sleep_for(inner, reservation.wait).await;
+        }
+        if limiter.is_current(&reservation) {
+            return;
+        }
     }
 }
 

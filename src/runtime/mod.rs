@@ -12,7 +12,7 @@ pub(crate) mod eval;
 mod event;
 mod input;
 mod instance;
-mod pacing;
+pub(crate) mod pacing;
 mod recording;
 mod retry;
 mod scheduler;

@@ -14,7 +14,7 @@ use super::filter::{equality_filter, sorts};
 use super::properties::{flatten_page, to_notion, UNKNOWN_PROPERTY};
 use super::schema::DatabaseSchema;
 use super::settings::Settings;
-use super::{ratelimit, NotionError};
+use super::NotionError;
 use crate::config::Config;
 use crate::connectors::{Access, ActionCall, Connector, ConnectorError, Grants, Manifest};
 use crate::value::Value;
@@ -87,8 +87,9 @@ impl NotionConnector {
                 )),
                 Some(var) => match env(var) {
                     Some(token) if !token.trim().is_empty() => {
-                        let bucket = ratelimit::shared(
-                            &token,
+                        // One limiter per token, process-wide: Notion counts per integration.
+                        let limiter = crate::runtime::pacing::shared(
+                            &format!("notion:{token}"),
                             settings.requests_per_second,
                             settings.burst,
                         );
@@ -96,7 +97,7 @@ impl NotionConnector {
                             http.clone(),
                             &settings.base_url,
                             token,
-                            bucket,
+                            limiter,
                             settings.rate_limit_retries,
                         ))
                     }
@@ -516,6 +517,10 @@ fn path_id(id: &str) -> Result<&str, ConnectorError> {
 impl Connector for NotionConnector {
     fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    fn paces_itself(&self) -> bool {
+        true
     }
 
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {

@@ -12,7 +12,6 @@ use super::query::{matches, sort};
 use super::store::{data_source_json, database_json, new_id, page_json, same_id, Database};
 use super::{Fault, Shared};
 use crate::connectors::notion::client::NOTION_VERSION;
-use crate::connectors::notion::ratelimit::TokenBucket;
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
@@ -121,17 +120,15 @@ async fn handle(
         let retry_after = match control.rate {
             None => None,
             Some((rate, burst)) => {
-                let bucket = control
-                    .buckets
+                let allowance = control
+                    .allowances
                     .entry(token)
-                    .or_insert_with(|| Arc::new(TokenBucket::new(rate, burst)))
-                    .clone();
-                match bucket.try_take() {
+                    .or_insert_with(|| super::limit::Allowance::new(rate, burst));
+                match allowance.admit() {
                     Ok(()) => None,
-                    Err(wait) => {
+                    Err(seconds) => {
                         control.rate_limited += 1;
-                        // Notion sends whole seconds.
-                        Some(wait.as_secs_f64().ceil().max(1.0) as u64)
+                        Some(seconds)
                     }
                 }
             }

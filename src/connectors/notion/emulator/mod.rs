@@ -7,7 +7,9 @@
 //! [`Emulator::config`] maps into a [`Config`].
 
 mod http;
+mod limit;
 mod query;
+mod rules;
 mod seed;
 mod store;
 
@@ -18,8 +20,6 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::properties::flatten_page;
-use super::ratelimit::TokenBucket;
 use super::schema::NotionSchemas;
 use crate::config::{Config, EntityConfig};
 use crate::value::Value;
@@ -39,7 +39,7 @@ struct Control {
     /// sees every workspace, a convenience for tests of one workspace.
     tokens: HashMap<String, Option<String>>,
     rate: Option<(f64, u32)>,
-    buckets: std::collections::HashMap<String, Arc<TokenBucket>>,
+    allowances: HashMap<String, limit::Allowance>,
     faults: VecDeque<Fault>,
     write_faults: VecDeque<Fault>,
     latency: Duration,
@@ -209,7 +209,7 @@ impl Emulator {
     pub fn set_rate_limit(&self, limit: Option<(f64, u32)>) {
         let mut control = self.shared.control();
         control.rate = limit;
-        control.buckets.clear();
+        control.allowances.clear();
     }
 
     /// Answers the next `count` requests with `status` (e.g. 500, 503, 529, 429) instead of
@@ -246,11 +246,12 @@ impl Emulator {
         self.shared.control().rate_limited
     }
 
-    /// The pages of `database` of `entity` in creation order, flattened as flows see them.
+    /// The pages of `database` of `entity` in creation order, each property read plainly (see
+    /// `rules.rs`: the emulator's own reading, not the connector's).
     pub fn pages(&self, entity: &str, database: &str) -> Vec<Value> {
         self.pages_json(entity, database)
             .iter()
-            .map(flatten_page)
+            .map(rules::plain_page)
             .collect()
     }
 
