@@ -65,6 +65,26 @@ codes! {
     InvalidDuration = "E0101", "invalid-duration", Error;
     /// `{{ }}` interpolation in a string that must be a plain name.
     InterpolationNotAllowed = "E0102", "interpolation-not-allowed", Error;
+    /// A `{`, `(`, `[` or string left open.
+    UnclosedDelimiter = "E0103", "unclosed-delimiter", Error;
+    /// A `}`, `)` or `]` that closes nothing, or not what was opened before it.
+    MismatchedCloser = "E0104", "mismatched-closer", Error;
+    /// A `#` comment (comments are written `//`).
+    HashComment = "E0105", "hash-comment", Error;
+    /// A string in single quotes (strings are written in double quotes).
+    SingleQuotes = "E0106", "single-quotes", Error;
+    /// An operator from another language: `&&`, `||`, `!`, `=` or `===` to compare.
+    ForeignOperator = "E0107", "foreign-operator", Error;
+    /// A word from another language: `elif`, `True`, `False`, `null`, `None`, `nil`.
+    ForeignWord = "E0108", "foreign-word", Error;
+    /// A misspelt keyword (`stpe`, `retyr`, `fallbak`).
+    MisspeltKeyword = "E0109", "misspelt-keyword", Error;
+    /// A missing `,` between arguments, fields or items, or `:` after a name.
+    MissingSeparator = "E0110", "missing-separator", Error;
+    /// Text without quotes where a string is expected (a path, an event, an option value).
+    UnquotedText = "E0111", "unquoted-text", Error;
+    /// A file that is not valid UTF-8.
+    InvalidUtf8 = "E0112", "invalid-utf8", Error;
     /// A name declared twice in the same scope.
     DuplicateName = "E0200", "duplicate-name", Error;
     /// A name used in an expression that nothing declares.
@@ -142,6 +162,11 @@ codes! {
 }
 
 impl Code {
+    /// Whether it reports text that does not parse as written (the E01xx codes).
+    pub fn is_syntax(self) -> bool {
+        self.as_str().starts_with("E01")
+    }
+
     /// The code written as `E0201`, case-insensitively.
     pub fn parse(text: &str) -> Option<Code> {
         Code::ALL
