@@ -396,6 +396,29 @@ impl Default for RenderOptions {
 /// Renders one diagnostic with its source excerpt (miette's graphical report).
 pub fn render(diagnostic: &Diagnostic, sources: &Sources, options: RenderOptions) -> String {
     let file = sources.get(diagnostic.file);
+    // miette cannot draw a label past column 65,535 (its padding overflows): such a place (in a
+    // generated or minified line) is given as a position instead of a drawing.
+    let far = std::iter::once(diagnostic.span)
+        .chain(diagnostic.secondary.iter().map(|l| l.span))
+        .any(|s| line_col(&file.text, s.end as usize).1 > 60_000);
+    if far {
+        let (line, column) = line_col(&file.text, diagnostic.span.start as usize);
+        let mut out = format!(
+            "{}\n\n  × {}\n  at {}:{line}:{column}{}\n",
+            diagnostic.code,
+            diagnostic.message,
+            file.path.display(),
+            diagnostic
+                .label
+                .as_ref()
+                .map(|l| format!(": {l}"))
+                .unwrap_or_default()
+        );
+        if let Some(help) = &diagnostic.help {
+            out.push_str(&format!("  help: {help}\n"));
+        }
+        return out;
+    }
     let report = Report {
         diagnostic,
         source: NamedSource::new(file.path.display().to_string(), file.text.to_string()),

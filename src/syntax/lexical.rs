@@ -93,6 +93,10 @@ struct Scanner<'s> {
     comments: Vec<(usize, usize)>,
     /// Byte replacements (offset, new byte); an offset at the end appends.
     edits: Vec<(usize, u8)>,
+    /// Bytes appended after the end.
+    appended: usize,
+    /// The line and closing place of the last opener reported as never closed.
+    last_unclosed: Option<(usize, Option<usize>)>,
     diagnostics: Vec<Diagnostic>,
 }
 
@@ -125,6 +129,8 @@ impl<'s> Scanner<'s> {
             events: Vec::new(),
             comments: Vec::new(),
             edits: Vec::new(),
+            appended: 0,
+            last_unclosed: None,
             diagnostics: Vec::new(),
         }
     }
@@ -296,6 +302,7 @@ impl<'s> Scanner<'s> {
                 );
                 let len = self.bytes.len();
                 self.edits.extend([(len, b'"'), (len + 1, b'"'), (len + 2, b'"')]);
+                self.appended += 3;
                 self.at = len;
             }
         }
@@ -572,6 +579,13 @@ impl<'s> Scanner<'s> {
     /// `before` (the start of a line, or a closer), or at the end of the file.
     fn unclosed(&mut self, open: Delim, before: Option<usize>) {
         let closer = closer_of(open.byte) as char;
+        // Openers left open on one line and closed at the same place are one mistake.
+        let same_mistake = self.last_unclosed == Some((open.line, before));
+        self.last_unclosed = Some((open.line, before));
+        if same_mistake {
+            self.close_before(closer as u8, before);
+            return;
+        }
         let opener = open.byte as char;
         let what = match open.byte {
             b'{' => "block or record",
@@ -609,13 +623,18 @@ impl<'s> Scanner<'s> {
             }
         }
         self.push(diagnostic);
+        self.close_before(closer as u8, before);
+    }
+
+    /// Repairs the text with `closer` just before `before`, or at the end of the file.
+    fn close_before(&mut self, closer: u8, before: Option<usize>) {
         let at = before.and_then(|at| self.room_before(at));
         match at {
-            Some(at) => self.edits.push((at, closer as u8)),
+            Some(at) => self.edits.push((at, closer)),
             None if before.is_none() => {
-                let end =
-                    self.bytes.len() + self.edits.iter().filter(|(a, _)| *a >= self.bytes.len()).count();
-                self.edits.push((end, closer as u8));
+                let end = self.bytes.len() + self.appended;
+                self.appended += 1;
+                self.edits.push((end, closer));
             }
             None => {}
         }
