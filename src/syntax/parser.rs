@@ -81,6 +81,7 @@ fn parse_text(source: &str, file: FileId) -> Parsed {
         depth: std::cell::Cell::new(0),
         too_deep_reported: std::cell::Cell::new(false),
         lost: RefCell::new(LostNames::default()),
+        doc_deferred: std::cell::Cell::new(false),
     };
     let module = match Grammar::parse(Rule::file, source) {
         Ok(mut pairs) => match pairs.next() {
@@ -140,6 +141,8 @@ struct Parser<'s> {
     too_deep_reported: std::cell::Cell<bool>,
     /// Names declared by lines that did not parse.
     lost: RefCell<LostNames>,
+    /// A doc comment's line was not reported, so that the construct below it is.
+    doc_deferred: std::cell::Cell<bool>,
 }
 
 /// How deeply expressions, types and blocks may nest. Building the tree and every later pass
@@ -303,6 +306,8 @@ impl<'s> Parser<'s> {
         let start = bad.as_span().start();
         let text = bad.as_str();
         self.lost.borrow_mut().note_line(text);
+        // After a doc comment left for its construct, that construct's line is a new mistake.
+        let in_bad_run = in_bad_run && !self.doc_deferred.replace(false);
         if start < self.suppress_until.get() || (in_bad_run && !starts_construct(text)) {
             return;
         }
@@ -310,6 +315,7 @@ impl<'s> Parser<'s> {
         // A doc comment above a broken construct is not the mistake: the construct's own line
         // (the next bad line) is reported instead.
         if text.starts_with("///") && doc_precedes_construct(&self.source[start + text.len()..]) {
+            self.doc_deferred.set(true);
             return;
         }
         self.suppress_until.set(line_end(start));
@@ -450,7 +456,7 @@ impl<'s> Parser<'s> {
             .next()
             .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '"' || c == '{' || c == '[' || c == '-');
         if !starts_value {
-            return None;
+            return self.missing_colon_before_expression(at, found);
         }
         let before = self.source[..at].trim_end();
         let prev_len = before
@@ -496,6 +502,43 @@ impl<'s> Parser<'s> {
             } else {
                 format!("write `{prev}: ...`: a name and its value are separated by `:`")
             }),
+        )
+    }
+
+    /// `{ Name exhibition.title }`: the grammar read `Name` and `exhibition` as two fields and
+    /// stopped at the `.`; the `:` is missing after `Name`.
+    fn missing_colon_before_expression(&self, at: usize, found: &str) -> Option<Diagnostic> {
+        if !(found.starts_with('.') || found.starts_with('(') || found.starts_with('[')) {
+            return None;
+        }
+        let line_start = self.source[..at].rfind('\n').map_or(0, |i| i + 1);
+        let before = &self.source[line_start..at];
+        let mut words = before.rsplit(|c: char| !(c.is_alphanumeric() || c == '_'));
+        let value = words.next().filter(|w| !w.is_empty())?;
+        let head = before[..before.len() - value.len()].trim_end();
+        let key_len = head
+            .chars()
+            .rev()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .map(char::len_utf8)
+            .sum::<usize>();
+        let key = &head[head.len() - key_len..];
+        let opener = head[..head.len() - key_len].trim_end();
+        if key.is_empty() || head.len() == before.len() - value.len() || !opener.ends_with(['{', '(', ',']) {
+            return None;
+        }
+        let start = line_start + head.len() - key_len;
+        Some(
+            Diagnostic::new(
+                Code::MissingSeparator,
+                self.file,
+                Span::new(start, start + key.len()),
+                format!("expected `:` after `{key}`"),
+            )
+            .label("`:` missing after this")
+            .help(format!(
+                "write `{key}: ...`: a name and its value are separated by `:`"
+            )),
         )
     }
 
@@ -1287,9 +1330,8 @@ impl<'s> Parser<'s> {
                             Rule::duration => after = Some(self.parse_duration_lit(&c)),
                             Rule::spaced_duration => after = Some(self.parse_spaced_duration(&c)),
                             Rule::bad_duration => {
-                                self.push_bad_duration(&c);
                                 after = Some(DurationLit {
-                                    ms: 0,
+                                    ms: self.push_bad_duration(&c),
                                     span: span(&c),
                                 });
                             }
@@ -1444,7 +1486,7 @@ impl<'s> Parser<'s> {
         self.pratt
             .map_primary(|p| self.parse_primary(p))
             .map_prefix(|op, rhs| {
-                if op.as_str() == "!" {
+                if op.as_str().trim() == "!" {
                     self.push_foreign_operator(&op, "not");
                 }
                 let op_kind = if op.as_rule() == Rule::op_not {
@@ -1498,7 +1540,7 @@ impl<'s> Parser<'s> {
                 }
             })
             .map_infix(|lhs, op, rhs| {
-                match op.as_str() {
+                match op.as_str().trim() {
                     "||" => self.push_foreign_operator(&op, "or"),
                     "&&" => self.push_foreign_operator(&op, "and"),
                     "=" | "===" => self.push_foreign_operator(&op, "=="),
@@ -1539,10 +1581,7 @@ impl<'s> Parser<'s> {
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
             Rule::number => ExprKind::Number(pair.as_str().parse().unwrap_or(0.0)),
             Rule::duration => ExprKind::Duration(self.parse_duration_lit(&pair).ms),
-            Rule::bad_duration => {
-                self.push_bad_duration(&pair);
-                ExprKind::Duration(0)
-            }
+            Rule::bad_duration => ExprKind::Duration(self.push_bad_duration(&pair)),
             Rule::spaced_duration => ExprKind::Duration(self.parse_spaced_duration(&pair).ms),
             Rule::foreign_literal => {
                 let (meant, kind) = match pair.as_str() {
@@ -1567,41 +1606,15 @@ impl<'s> Parser<'s> {
                 ExprKind::Call(name, inner.map(|e| self.parse_expr(e)).collect())
             }
             Rule::list => ExprKind::List(children(pair).map(|e| self.parse_expr(e)).collect()),
-            Rule::record => ExprKind::Record(
-                children(pair)
-                    .map(|f| {
-                        let fs = span(&f);
-                        let mut parts = children(f);
-                        let name = match parts.next() {
-                            Some(n) if n.as_rule() == Rule::string => {
-                                let lit = self.parse_str_lit(n);
-                                Ident {
-                                    name: lit.value,
-                                    span: lit.span,
-                                }
-                            }
-                            other => self.presume_ident(other, fs),
-                        };
-                        match parts.next() {
-                            Some(e) => RecordField {
-                                value: self.option_value(&name, self.parse_expr(e)),
-                                name,
-                                shorthand: false,
-                            },
-                            None => RecordField {
-                                value: Expr {
-                                    kind: ExprKind::Name(name.name.clone()),
-                                    span: name.span,
-                                },
-                                name,
-                                shorthand: true,
-                            },
-                        }
-                    })
-                    .collect(),
-            ),
+            Rule::record => ExprKind::Record(self.parse_record_fields(pair)),
             Rule::if_expr => {
-                let mut parts = children(pair);
+                let mut parts = children(pair).filter(|p| {
+                    let elif = p.as_rule() == Rule::foreign_elif;
+                    if elif {
+                        self.push_foreign_word(p, "else if", "`else if` continues an `if`");
+                    }
+                    !elif
+                });
                 let cond = self.presume_expr(parts.next(), s);
                 let then = self.presume_expr(parts.next(), s);
                 let otherwise = self.presume_expr(parts.next(), s);
@@ -1626,6 +1639,77 @@ impl<'s> Parser<'s> {
             _ => ExprKind::None,
         };
         Expr { kind, span: s }
+    }
+
+    fn parse_record_fields(&self, pair: Pair<'s, Rule>) -> Vec<RecordField> {
+        let mut fields: Vec<RecordField> = Vec::new();
+        for f in children(pair) {
+            let fs = span(&f);
+            let mut parts = children(f);
+            let name = match parts.next() {
+                Some(n) if n.as_rule() == Rule::string => {
+                    let lit = self.parse_str_lit(n);
+                    Ident {
+                        name: lit.value,
+                        span: lit.span,
+                    }
+                }
+                other => self.presume_ident(other, fs),
+            };
+            let field = match parts.next() {
+                Some(e) => RecordField {
+                    value: self.option_value(&name, self.parse_expr(e)),
+                    name,
+                    shorthand: false,
+                },
+                None => {
+                    // Commas between fields are optional, so `{ Status "Done" }` parses as two
+                    // shorthand fields: on one line with nothing between, it is a missing `:`.
+                    if let Some(previous) = fields.last_mut().filter(|p| p.shorthand) {
+                        let between = self
+                            .source
+                            .get(previous.name.span.end as usize..name.span.start as usize)
+                            .unwrap_or(",");
+                        let quoted = self.source.as_bytes().get(name.span.start as usize) == Some(&b'"');
+                        if between.trim().is_empty() && !between.contains('\n') {
+                            let key = key_text(&previous.name.name);
+                            self.push(
+                                Diagnostic::new(
+                                    Code::MissingSeparator,
+                                    self.file,
+                                    previous.name.span,
+                                    format!("expected `:` after `{key}`"),
+                                )
+                                .label("`:` missing after this")
+                                .help(format!(
+                                    "write `{key}: ...`: a name and its value are separated by `:`"
+                                )),
+                            );
+                            previous.shorthand = false;
+                            previous.value = Expr {
+                                kind: if quoted {
+                                    ExprKind::Str(vec![StrPart::Text(name.name.clone())])
+                                } else {
+                                    ExprKind::Name(name.name.clone())
+                                },
+                                span: name.span,
+                            };
+                            continue;
+                        }
+                    }
+                    RecordField {
+                        value: Expr {
+                            kind: ExprKind::Name(name.name.clone()),
+                            span: name.span,
+                        },
+                        name,
+                        shorthand: true,
+                    }
+                }
+            };
+            fields.push(field);
+        }
+        fields
     }
 
     fn parse_string_parts(&self, pair: Pair<'s, Rule>) -> Vec<StrPart> {
@@ -1703,10 +1787,10 @@ impl<'s> Parser<'s> {
         let s = span(pair);
         match parse_duration(pair.as_str()) {
             Some(ms) => DurationLit { ms, span: s },
-            None => {
-                self.push_bad_duration(pair);
-                DurationLit { ms: 0, span: s }
-            }
+            None => DurationLit {
+                ms: self.push_bad_duration(pair),
+                span: s,
+            },
         }
     }
 
@@ -1714,13 +1798,10 @@ impl<'s> Parser<'s> {
         match pair {
             Some(p) if p.as_rule() == Rule::duration => self.parse_duration_lit(&p),
             Some(p) if p.as_rule() == Rule::spaced_duration => self.parse_spaced_duration(&p),
-            Some(p) => {
-                self.push_bad_duration(&p);
-                DurationLit {
-                    ms: 0,
-                    span: span(&p),
-                }
-            }
+            Some(p) => DurationLit {
+                ms: self.push_bad_duration(&p),
+                span: span(&p),
+            },
             None => DurationLit { ms: 0, span: around },
         }
     }
@@ -1807,7 +1888,9 @@ impl<'s> Parser<'s> {
         }
     }
 
-    fn push_bad_duration(&self, pair: &Pair<'_, Rule>) {
+    /// Reports a malformed duration; its value is the one meant when the unit is known (so
+    /// `1mins` does not also make a backoff's bounds look reversed), else 0.
+    fn push_bad_duration(&self, pair: &Pair<'_, Rule>) -> i64 {
         let text = pair.as_str();
         let digits: String = text
             .chars()
@@ -1832,6 +1915,10 @@ impl<'s> Parser<'s> {
             .label("not a duration")
             .help(help),
         );
+        match suggestion {
+            Some(u) if !digits.contains('.') => parse_duration(&format!("{digits}{u}")).unwrap_or(0),
+            _ => 0,
+        }
     }
 }
 

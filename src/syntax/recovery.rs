@@ -32,7 +32,14 @@ impl LostNames {
 
     /// Notes the name a broken line declares, if it declares one (`step NAME =`, `let NAME =`,
     /// with the keyword possibly misspelt).
-    pub(crate) fn note_line(&mut self, line: &str) {
+    pub(crate) fn note_line(&mut self, text: &str) {
+        // A broken line may have swallowed a whole block (`bad_braces`), with its declarations.
+        for line in text.lines() {
+            self.note_one(line);
+        }
+    }
+
+    fn note_one(&mut self, line: &str) {
         let mut words = line.split_whitespace();
         let (Some(keyword), Some(name), Some(rest)) = (words.next(), words.next(), words.next()) else {
             return;
