@@ -465,8 +465,12 @@ impl fmt::Display for Report<'_> {
 
 impl std::error::Error for Report<'_> {}
 
-fn source_span(span: Span) -> SourceSpan {
-    SourceSpan::new((span.start as usize).into(), span.len())
+/// A span as miette takes it, inside the text (spans past its end, which only a bug could
+/// produce, would make miette panic).
+fn source_span(span: Span, text_len: usize) -> SourceSpan {
+    let start = (span.start as usize).min(text_len);
+    let end = (span.end as usize).clamp(start, text_len);
+    SourceSpan::new(start.into(), end - start)
 }
 
 impl miette::Diagnostic for Report<'_> {
@@ -495,13 +499,14 @@ impl miette::Diagnostic for Report<'_> {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let primary = LabeledSpan::new_primary_with_span(
             self.diagnostic.label.clone(),
-            source_span(self.diagnostic.span),
+            source_span(self.diagnostic.span, self.source.inner().len()),
         );
-        let secondary = self
-            .diagnostic
-            .secondary
-            .iter()
-            .map(|l| LabeledSpan::new_with_span(Some(l.message.clone()), source_span(l.span)));
+        let secondary = self.diagnostic.secondary.iter().map(|l| {
+            LabeledSpan::new_with_span(
+                Some(l.message.clone()),
+                source_span(l.span, self.source.inner().len()),
+            )
+        });
         Some(Box::new(std::iter::once(primary).chain(secondary)))
     }
 }

@@ -628,7 +628,9 @@ impl<'s> Scanner<'s> {
 
     /// Repairs the text with `closer` just before `before`, or at the end of the file.
     fn close_before(&mut self, closer: u8, before: Option<usize>) {
-        let at = before.and_then(|at| self.room_before(at));
+        // At the end, trailing white space is room too: appending would make spans past the
+        // end of the source.
+        let at = self.room_before(before.unwrap_or(self.bytes.len()));
         match at {
             Some(at) => self.edits.push((at, closer)),
             None if before.is_none() => {

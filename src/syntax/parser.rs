@@ -1832,7 +1832,9 @@ impl<'s> Parser<'s> {
     }
 
     fn push_foreign_operator(&self, op: &Pair<'_, Rule>, meant: &str) {
-        let written = op.as_str();
+        // A rule with a lookahead ends after the white space it skipped: leave that out.
+        let written = op.as_str().trim_end();
+        let at = op.as_span().start();
         let why = match meant {
             "==" => "`=` gives a value a name; `==` compares".to_string(),
             _ => format!("flow writes `{meant}` for `{written}`"),
@@ -1841,7 +1843,7 @@ impl<'s> Parser<'s> {
             Diagnostic::new(
                 Code::ForeignOperator,
                 self.file,
-                span(op),
+                Span::new(at, at + written.len()),
                 format!("`{written}` is not an operator of flow"),
             )
             .label(format!("did you mean `{meant}`?"))
