@@ -35,6 +35,7 @@ fn call(db: &str, properties: Value, key: String) -> ActionCall {
         action: "create_page".into(),
         args,
         entity: "bench".into(),
+        flow_entity: "bench".into(),
         instance: "bench".into(),
         step: "create".into(),
         attempt: 1,

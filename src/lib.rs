@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod plan;
 pub mod project;
 pub mod runtime;
+pub mod store;
 pub mod syntax;
 pub mod types;
 pub mod value;

@@ -62,6 +62,7 @@ fn send_call(entity: &str, key: &str, to: &str, args: Vec<(&str, Value)>) -> Act
         action: "send".to_string(),
         args: all,
         entity: entity.to_string(),
+        flow_entity: entity.to_string(),
         instance: "inst-1".to_string(),
         step: "confirm".to_string(),
         attempt: 1,

@@ -45,7 +45,25 @@ async fn start_server() -> SocketAddr {
                 "late"
             }),
         )
-        .route("/big", get(|| async { "x".repeat(5000) }));
+        .route("/big", get(|| async { "x".repeat(5000) }))
+        .route(
+            "/redirect-to/{port}",
+            get(|UrlPath(port): UrlPath<u16>| async move {
+                let to = format!("http://127.0.0.1:{port}/echo");
+                (StatusCode::FOUND, [("location", to)]).into_response()
+            }),
+        )
+        .route(
+            "/slow-down",
+            get(|| async {
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", "86400")],
+                    "come back tomorrow",
+                )
+                    .into_response()
+            }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -65,6 +83,7 @@ async fn echo(method: axum::http::Method, headers: HeaderMap, body: Bytes) -> Js
         "authorization": header("authorization"),
         "idempotency_key": header("idempotency-key"),
         "x_custom": header("x-custom"),
+        "x_api_key": header("x-api-key"),
         "content_type": header("content-type"),
         "body": body,
     }))
@@ -100,6 +119,7 @@ fn call(action: &str, args: Vec<(&str, Value)>) -> ActionCall {
             .map(|(k, v)| (k.to_string(), v))
             .collect::<BTreeMap<_, _>>(),
         entity: "am_consulting".to_string(),
+        flow_entity: "am_consulting".to_string(),
         instance: "i-1".to_string(),
         step: "fetch".to_string(),
         attempt: 1,
@@ -350,4 +370,86 @@ fn bad_configuration_names_the_key() {
     .unwrap();
     let err = HttpConnector::from_config(&config, Path::new(".")).err().unwrap();
     assert!(err.message.contains("not a host"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn secret_headers_do_not_follow_a_redirect_to_another_origin() {
+    let (home, other) = (start_server().await, start_server().await);
+    let http = connector(&format!(
+        "[connectors.http]\nallow_hosts = [\"127.0.0.1:{}\", \"127.0.0.1:{}\"]",
+        home.port(),
+        other.port()
+    ));
+    std::env::set_var("FLOWC_TEST_HTTP_API_KEY", "k-secret");
+    let secret = || {
+        (
+            "secret_headers",
+            Value::record([
+                ("X-Api-Key", Value::text("FLOWC_TEST_HTTP_API_KEY")),
+                ("Authorization", Value::text("FLOWC_TEST_HTTP_API_KEY")),
+            ]),
+        )
+    };
+    let plain = ("headers", Value::record([("X-Custom", Value::text("kept"))]));
+    // Same origin: the secret goes along.
+    let same = http
+        .call(call(
+            "get",
+            vec![
+                ("url", url(home, &format!("/redirect-to/{}", home.port()))),
+                secret(),
+                plain.clone(),
+            ],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(same.get("body").get("x_api_key"), &Value::text("k-secret"));
+    // Another origin (another port of the same host): every secret header is dropped.
+    let crossed = http
+        .call(call(
+            "get",
+            vec![
+                ("url", url(home, &format!("/redirect-to/{}", other.port()))),
+                secret(),
+                plain,
+            ],
+        ))
+        .await
+        .unwrap();
+    let body = crossed.get("body");
+    assert_eq!(body.get("x_api_key"), &Value::Null);
+    assert_eq!(body.get("authorization"), &Value::Null);
+    assert_eq!(body.get("x_custom"), &Value::text("kept"));
+}
+
+#[tokio::test]
+async fn retry_after_is_capped_at_an_hour_or_as_configured() {
+    let addr = start_server().await;
+    let err = allowing(addr, "")
+        .call(call("get", vec![("url", url(addr, "/slow-down"))]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::RateLimited);
+    assert_eq!(err.retry_after, Some(Duration::from_secs(3600)));
+    let err = allowing(addr, "max_retry_after = \"2m\"")
+        .call(call("get", vec![("url", url(addr, "/slow-down"))]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.retry_after, Some(Duration::from_secs(120)));
+}
+
+#[tokio::test]
+async fn a_bare_host_allows_only_the_default_port() {
+    let addr = start_server().await;
+    let err = connector("[connectors.http]\nallow_hosts = [\"127.0.0.1\"]")
+        .call(call("get", vec![("url", url(addr, "/json"))]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Permanent);
+    assert!(err.message.contains("allow_hosts"), "{}", err.message);
+    let out = connector("[connectors.http]\nallow_hosts = [\"127.0.0.1:*\"]")
+        .call(call("get", vec![("url", url(addr, "/json"))]))
+        .await
+        .unwrap();
+    assert_eq!(out.get("body").get("ok"), &Value::Bool(true));
 }

@@ -1139,3 +1139,279 @@ async fn flowc_notion_pull_writes_the_project_schema_file() {
         "checkbox"
     );
 }
+
+/// One `action` made by a flow of `flow_entity` acting as `entity`.
+async fn as_flow(
+    connector: &flowc::connectors::notion::NotionConnector,
+    flow_entity: &str,
+    entity: &str,
+    action: &str,
+    args: Vec<(&str, Value)>,
+) -> Result<Value, flowc::connectors::ConnectorError> {
+    use flowc::connectors::Connector;
+    connector
+        .call(flowc::connectors::ActionCall {
+            action: action.into(),
+            args: args.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            entity: entity.into(),
+            flow_entity: flow_entity.into(),
+            instance: "instance-1".into(),
+            step: "step".into(),
+            attempt: 1,
+            idempotency_key: format!("grants/{action}"),
+        })
+        .await
+}
+
+/// Two workspaces with a token each, as in Notion; the connector knows both tokens and `grants`.
+async fn workspaces(
+    grants: flowc::connectors::Grants,
+) -> (
+    Emulator,
+    flowc::connectors::notion::NotionConnector,
+    String,
+    String,
+) {
+    let emulator = Emulator::start(&schemas(), &[]).await.unwrap();
+    emulator.add_workspace_token("secret_ws_seven", "the_7_space");
+    emulator.add_workspace_token("secret_ws_am", "am_consulting");
+    let mut config = emulator.config("unused");
+    for (entity, var) in [("the_7_space", "TOKEN_SEVEN"), ("am_consulting", "TOKEN_AM")] {
+        config.entities.get_mut(entity).unwrap().notion_token_env = Some(var.into());
+    }
+    set(&mut config, "requests_per_second", toml::Value::Float(1000.0));
+    set(&mut config, "burst", toml::Value::Integer(1000));
+    let connector =
+        flowc::connectors::notion::NotionConnector::from_config_with_env(&config, |var| match var {
+            "TOKEN_SEVEN" => Some("secret_ws_seven".into()),
+            "TOKEN_AM" => Some("secret_ws_am".into()),
+            _ => None,
+        })
+        .unwrap()
+        .with_grants(grants);
+    let am_page = emulator
+        .insert_page(
+            "am_consulting",
+            "ContactProfile",
+            json!({"Name": {"title": [{"text": {"content": "Sam"}}]}}),
+        )
+        .unwrap();
+    let seven_page = emulator
+        .insert_page(
+            "the_7_space",
+            "Task",
+            json!({"Title": {"title": [{"text": {"content": "Hang"}}]}}),
+        )
+        .unwrap();
+    (emulator, connector, am_page, seven_page)
+}
+
+fn refused(result: Result<Value, flowc::connectors::ConnectorError>, words: &str) {
+    let err = result.unwrap_err();
+    assert_eq!(err.class, ErrorClass::Permanent, "{}", err.message);
+    assert_eq!(
+        err.details.get("code"),
+        &Value::text("not_granted"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains(words), "{}", err.message);
+}
+
+#[tokio::test]
+async fn pages_reached_by_id_are_checked_against_grants_at_run_time() {
+    use flowc::syntax::ast::GrantAccess;
+    // am_consulting grants the_7_space read of its Task database only (not ContactProfile), and
+    // read of ContactProfile to higherself only: neither reaches Sam's ContactProfile page.
+    let mut grants = flowc::connectors::Grants::default();
+    grants.add("am_consulting", "Task", "the_7_space", GrantAccess::ReadWrite);
+    grants.add(
+        "am_consulting",
+        "ContactProfile",
+        "higherself",
+        GrantAccess::ReadWrite,
+    );
+    let (_emulator, connector, am_page, seven_page) = workspaces(grants).await;
+    let id = |p: &str| vec![("id", text(p))];
+    // Its own page: always.
+    let own = as_flow(
+        &connector,
+        "the_7_space",
+        "the_7_space",
+        "get_page",
+        id(&seven_page),
+    )
+    .await;
+    assert_eq!(own.unwrap().get("Title"), &text("Hang"));
+    // Wrong database named in the grant.
+    refused(
+        as_flow(
+            &connector,
+            "the_7_space",
+            "am_consulting",
+            "get_page",
+            id(&am_page),
+        )
+        .await,
+        "`ContactProfile` of `am_consulting`",
+    );
+    // Granted to another entity.
+    let mut update = id(&am_page);
+    update.push(("properties", Value::record([("Name", text("Changed"))])));
+    refused(
+        as_flow(
+            &connector,
+            "the_7_space",
+            "am_consulting",
+            "update_page",
+            update.clone(),
+        )
+        .await,
+        "may not write",
+    );
+
+    // The right grant lets the same calls through; read does not cover write.
+    let mut grants = flowc::connectors::Grants::default();
+    grants.add(
+        "am_consulting",
+        "ContactProfile",
+        "the_7_space",
+        GrantAccess::Read,
+    );
+    let (emulator, connector, am_page, _) = workspaces(grants).await;
+    let page = as_flow(
+        &connector,
+        "the_7_space",
+        "am_consulting",
+        "get_page",
+        id(&am_page),
+    )
+    .await;
+    assert_eq!(page.unwrap().get("Name"), &text("Sam"));
+    let mut update = id(&am_page);
+    update.push(("properties", Value::record([("Name", text("Changed"))])));
+    refused(
+        as_flow(
+            &connector,
+            "the_7_space",
+            "am_consulting",
+            "update_page",
+            update.clone(),
+        )
+        .await,
+        "grants no write access to `the_7_space`",
+    );
+    assert_eq!(
+        emulator.pages("am_consulting", "ContactProfile")[0].get("Name"),
+        &text("Sam")
+    );
+
+    // A page id of another workspace handed to this workspace's token: the token cannot see
+    // it (Notion's 404), and the connector would refuse it anyway.
+    let err = as_flow(&connector, "the_7_space", "the_7_space", "get_page", id(&am_page))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Permanent);
+    assert_eq!(
+        err.details.get("code"),
+        &text("object_not_found"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test]
+async fn update_page_refuses_a_page_outside_the_db_it_names() {
+    let (_emulator, connector, _, seven_page) = workspaces(flowc::connectors::Grants::default()).await;
+    let err = as_flow(
+        &connector,
+        "the_7_space",
+        "the_7_space",
+        "update_page",
+        vec![
+            ("id", text(&seven_page)),
+            ("db", text("ContactProfile")),
+            ("properties", Value::record([("Notes", text("x"))])),
+        ],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.message.contains("is in `Task`, not in `ContactProfile`"),
+        "{}",
+        err.message
+    );
+}
+
+#[tokio::test]
+async fn a_workspace_token_sees_only_its_workspace() {
+    let (emulator, _, am_page, seven_page) = workspaces(flowc::connectors::Grants::default()).await;
+    let get = |token: &'static str, path: String| {
+        let url = format!("{}{path}", emulator.base_url());
+        async move {
+            let r = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .header("Notion-Version", flowc::connectors::notion::NOTION_VERSION)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, body) = get("secret_ws_seven", format!("/v1/pages/{am_page}")).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["code"], "object_not_found");
+    assert_eq!(body["object"], "error");
+    assert_eq!(get("secret_ws_am", format!("/v1/pages/{am_page}")).await.0, 200);
+    assert_eq!(
+        get("secret_ws_am", format!("/v1/pages/{seven_page}")).await.0,
+        404
+    );
+    let am_db = emulator.database_id("am_consulting", "ContactProfile").unwrap();
+    assert_eq!(
+        get("secret_ws_seven", format!("/v1/databases/{am_db}")).await.0,
+        404
+    );
+    assert_eq!(get("secret_ws_am", format!("/v1/databases/{am_db}")).await.0, 200);
+}
+
+/// The emulator's own rules against what Notion documents (request limits, the date rule, the
+/// error object), sent raw so the connector's own checks are not involved.
+#[tokio::test]
+async fn emulator_keeps_notions_documented_limits_and_date_rule() {
+    let (emulator, _notion) = setup("tok-contract").await;
+    let source = emulator.data_source_id(ENTITY, "ContactProfile").unwrap();
+    let create = |properties: serde_json::Value| {
+        raw(
+            &emulator,
+            reqwest::Method::POST,
+            "/v1/pages",
+            Some("tok-contract"),
+            Some(flowc::connectors::notion::NOTION_VERSION),
+            Some(json!({ "parent": { "data_source_id": source }, "properties": properties })),
+        )
+    };
+    let (status, body) =
+        create(json!({ "Notes": { "rich_text": [{ "text": { "content": "x".repeat(2001) } }] } })).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["object"], "error");
+    assert_eq!(body["status"], 400);
+    assert_eq!(body["code"], "validation_error");
+    assert_eq!(
+        body["message"],
+        "body failed validation: body.properties.Notes.rich_text[0].text.content.length should be ≤ `2000`, instead was `2001`."
+    );
+    assert!(body["request_id"].is_string());
+    let (status, _) =
+        create(json!({ "Notes": { "rich_text": [{ "text": { "content": "x".repeat(2000) } }] } })).await;
+    assert_eq!(status, 200);
+    let (status, body) =
+        create(json!({ "Email": { "email": format!("{}@x.example", "a".repeat(191)) } })).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("validation_error")));
+    // A date-time without an offset is a valid ISO 8601 start (the property's time zone applies).
+    let (status, body) = create(json!({ "Birthday": { "date": { "start": "2026-01-05T09:00" } } })).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = create(json!({ "Birthday": { "date": { "start": "05/01/2026" } } })).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("validation_error")));
+}

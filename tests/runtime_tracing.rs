@@ -74,9 +74,12 @@ async fn spans_name_instance_flow_entity_step_and_attempt() {
     let id = engine.start("f", serde_json::json!({})).await.unwrap();
     engine.output(&id).await.unwrap();
     let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("instance{instance=f-1 flow=f entity=e}"), "{logs}");
     assert!(
-        logs.contains("step{instance=f-1 flow=f entity=e step=a}:attempt{attempt=2}: flowc::runtime::engine: calling svc.do"),
+        logs.contains(&format!("instance{{instance={id} flow=f entity=e}}")),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&format!("step{{instance={id} flow=f entity=e step=a}}:attempt{{attempt=2}}: flowc::runtime::engine: calling svc.do")),
         "{logs}"
     );
 }

@@ -47,6 +47,7 @@ fn call(action: &str, args: Vec<(&str, Value)>) -> ActionCall {
             .map(|(k, v)| (k.to_string(), v))
             .collect::<BTreeMap<_, _>>(),
         entity: "am_consulting".to_string(),
+        flow_entity: "am_consulting".to_string(),
         instance: "i-1".to_string(),
         step: "survey".to_string(),
         attempt: 1,
@@ -501,4 +502,45 @@ async fn create_replayed_with_the_same_key_returns_the_same_form() {
         .await
         .unwrap();
     assert_eq!(emulator.form_ids().len(), 2);
+}
+
+/// The emulator judges a form by Typeform's documented field types and ref rule (its own
+/// reading), not by what the connector's templates allow: a field type the templates do not use
+/// is still a form Typeform takes, and a bad ref is Typeform's 400 with its error JSON.
+#[tokio::test]
+async fn emulator_judges_forms_by_typeforms_documented_rules() {
+    let emulator = TypeformEmulator::start(TOKEN).await.unwrap();
+    let post = |form: serde_json::Value| {
+        let url = format!("{}/forms", emulator.base_url());
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .bearer_auth(TOKEN)
+                .json(&form)
+                .send()
+                .await
+                .unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, body) = post(serde_json::json!({
+        "title": "Pick one",
+        "fields": [{ "ref": "photo", "type": "picture_choice", "title": "Which one?" }],
+    }))
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["fields"][0]["ref"], "photo");
+    let (status, body) = post(serde_json::json!({
+        "title": "Bad ref",
+        "fields": [{ "ref": "two words", "type": "short_text", "title": "Name?" }],
+    }))
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["code"].is_string() && body["description"].is_string(),
+        "{body}"
+    );
 }

@@ -31,7 +31,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     for path in &paths {
         let project = Project::load(path)?;
         if report_errors(&project) {
-            eprintln!("error: not building: `flowc check` reports errors");
+            errln!("error: not building: `flowc check` reports errors");
             failed = true;
             continue;
         }
@@ -51,10 +51,10 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                         }
                         std::fs::write(&target, crate::plan::to_json(&bundle))
                             .map_err(|e| CliError::Io(format!("cannot write {}: {e}", target.display())))?;
-                        println!("built {} ({})", target.display(), &bundle.hash[..12]);
+                        outln!("built {} ({})", target.display(), &bundle.hash[..12]);
                     }
                     Err(e) => {
-                        eprintln!("error: flow `{}`: {e}", flow.name.name);
+                        errln!("error: flow `{}`: {e}", flow.name.name);
                         failed = true;
                     }
                 }
@@ -76,7 +76,7 @@ pub(crate) fn report_errors(project: &Project) -> bool {
     }
     for d in diagnostics.sorted() {
         if d.is_error() {
-            eprintln!(
+            errln!(
                 "{}",
                 crate::diagnostic::render(
                     &d,

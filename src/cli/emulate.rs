@@ -58,15 +58,20 @@ impl Emulated {
         let schemas = if schema_path.is_file() {
             NotionSchemas::load(&schema_path).map_err(CliError::Io)?
         } else {
-            eprintln!(
+            errln!(
                 "warning: no Notion schema at {}: the emulated workspaces have no databases",
                 schema_path.display()
             );
-            eprintln!("help: run `flowc notion pull` to save the schema of the real workspaces");
+            errln!("help: run `flowc notion pull` to save the schema of the real workspaces");
             NotionSchemas::default()
         };
-        let tokens: Vec<String> = project.config.entities.keys().map(|e| notion_token(e)).collect();
-        let token_refs: Vec<&str> = tokens.iter().map(String::as_str).collect();
+        let tokens: Vec<(String, String)> = project
+            .config
+            .entities
+            .keys()
+            .map(|e| (e.clone(), notion_token(e)))
+            .collect();
+        let token_refs: Vec<(&str, &str)> = tokens.iter().map(|(e, t)| (e.as_str(), t.as_str())).collect();
         let io =
             |what: &str, e: std::io::Error| CliError::Io(format!("cannot start the {what} emulator: {e}"));
         let notion_emulator = Emulator::start_for(&schemas, &token_refs, &project.config)
@@ -124,7 +129,8 @@ impl Emulated {
             |what: &str, e: String| CliError::Usage(format!("cannot set up the {what} connector: {e}"));
         let notion =
             notion::NotionConnector::from_config_with_env(config, move |name| env.get(name).cloned())
-                .map_err(|e| setup("notion", e.to_string()))?;
+                .map_err(|e| setup("notion", e.to_string()))?
+                .with_grants(crate::connectors::Grants::from_project(project));
         let email =
             email::EmailConnector::from_config(config, root).map_err(|e| setup("email", e.message))?;
         let survey =
@@ -140,13 +146,13 @@ impl Emulated {
 
     /// Says on stderr what the run talks to.
     pub(crate) fn announce(&self) {
-        eprintln!("emulated Notion at {}", self.notion.base_url());
+        errln!("emulated Notion at {}", self.notion.base_url());
         match &self.seeded {
-            Some((n, path)) => eprintln!("  with {n} demo pages from {}", path.display()),
-            None => eprintln!("  with empty databases (add demo pages in {SEED_FILE})"),
+            Some((n, path)) => errln!("  with {n} demo pages from {}", path.display()),
+            None => errln!("  with empty databases (add demo pages in {SEED_FILE})"),
         }
-        eprintln!("emulated Typeform at {}", self.typeform.base_url());
-        eprintln!("email goes to the outbox {}", self.outbox.display());
+        errln!("emulated Typeform at {}", self.typeform.base_url());
+        errln!("email goes to the outbox {}", self.outbox.display());
     }
 
     /// The messages written to the outbox so far.

@@ -16,7 +16,7 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     match Code::parse(args.code.trim()) {
         Some(code) => {
-            print!("{}", code.explanation());
+            out!("{}", code.explanation());
             Ok(ExitCode::SUCCESS)
         }
         None => Err(CliError::Usage(format!(

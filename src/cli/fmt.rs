@@ -31,6 +31,16 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     if let Some(missing) = paths.iter().find(|p| !p.exists()) {
         return Err(CliError::Usage(format!("`{}` does not exist", missing.display())));
     }
+    // Named files are rewritten in place: anything but flowc's own would be damaged.
+    if let Some(other) = paths
+        .iter()
+        .find(|p| p.is_file() && p.extension().is_none_or(|x| x != "flow"))
+    {
+        return Err(CliError::Usage(format!(
+            "`{}` is not a `.flow` file; `flowc fmt` formats `.flow` files only (give them, or folders holding them)",
+            other.display()
+        )));
+    }
     let mut files: Vec<PathBuf> = paths.iter().flat_map(|p| flow_files(p)).collect();
     files.dedup();
     let mut problems = false;
@@ -52,16 +62,16 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         unformatted += 1;
         if args.check {
             problems = true;
-            println!("{} is not formatted", file.display());
-            print!("{}", first_difference(&text, &formatted));
+            outln!("{} is not formatted", file.display());
+            out!("{}", first_difference(&text, &formatted));
         } else {
             std::fs::write(file, &formatted)
                 .map_err(|e| CliError::Io(format!("cannot write `{}`: {e}", file.display())))?;
-            println!("formatted {}", file.display());
+            outln!("formatted {}", file.display());
         }
     }
     if args.check && unformatted > 0 {
-        eprintln!(
+        errln!(
             "{unformatted} file{} not formatted: run `flowc fmt` to fix",
             if unformatted == 1 { " is" } else { "s are" }
         );
@@ -86,7 +96,7 @@ fn stdin(check: bool) -> Result<ExitCode, CliError> {
         Ok(formatted) if check => {
             let changed = formatted != text;
             if changed {
-                print!("{}", first_difference(&text, &formatted));
+                out!("{}", first_difference(&text, &formatted));
             }
             return Ok(if changed {
                 ExitCode::from(1)
@@ -164,9 +174,9 @@ fn report(file: &Path, text: &str, diagnostics: &[crate::Diagnostic]) {
         width: output::width(),
     };
     for d in diagnostics {
-        eprint!("{}", render(d, &sources, options));
+        err!("{}", render(d, &sources, options));
     }
-    eprintln!(
+    errln!(
         "{} was left unchanged: fix the errors above, then format it",
         file.display()
     );

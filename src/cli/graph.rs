@@ -41,13 +41,13 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                 return Err(CliError::Usage(format!("no flow `{name}`")));
             };
             match args.format {
-                Format::Mermaid => print!("{}", crate::plan::to_mermaid(flow)),
-                Format::Dot => print!("{}", crate::plan::to_dot(flow)),
+                Format::Mermaid => out!("{}", crate::plan::to_mermaid(flow)),
+                Format::Dot => out!("{}", crate::plan::to_dot(flow)),
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             Ok(ExitCode::from(1))
         }
     }

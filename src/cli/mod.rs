@@ -5,17 +5,25 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+// First, so that its printing macros are in scope in every subcommand.
+#[macro_use]
+mod output;
 
 mod build;
 mod check;
+mod completions;
 mod emulate;
 mod explain;
 mod fmt;
 mod graph;
+mod init;
+mod instances;
+mod logging;
 mod notion;
-mod output;
 mod progress;
+mod resume;
 mod run;
 mod test;
 
@@ -25,6 +33,8 @@ mod test;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    verbosity: logging::Verbosity,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,10 +51,18 @@ enum Command {
     Explain(explain::Args),
     /// Run one instance of a flow locally and print its output.
     Run(run::Args),
+    /// Finish the unfinished instances of a state folder (`flowc run --state`).
+    Resume(resume::Args),
+    /// List, show, cancel or retry the instances of a state folder.
+    Instances(instances::Args),
     /// Run the flow tests (`test` blocks).
     Test(test::Args),
     /// Notion workspace tasks: `pull` the database schemas the checker uses.
     Notion(notion::Args),
+    /// Start a new project: flowc.toml, an entity, a flow with its test, a schema placeholder.
+    Init(init::Args),
+    /// Print a shell completion script (bash, zsh or fish) on stdout.
+    Completions(completions::Args),
 }
 
 /// Why a command stopped before doing its job (exit code 2).
@@ -68,6 +86,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    logging::install(&cli.verbosity);
     let result = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Fmt(args) => fmt::run(args),
@@ -75,13 +94,17 @@ pub fn main() -> ExitCode {
         Command::Graph(args) => graph::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Run(args) => run::run(args),
+        Command::Resume(args) => resume::run(args),
+        Command::Instances(args) => instances::run(args),
         Command::Test(args) => test::run(args),
         Command::Notion(args) => notion::run(args),
+        Command::Init(args) => init::run(args),
+        Command::Completions(args) => completions::run(args, Cli::command()),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             ExitCode::from(2)
         }
     }

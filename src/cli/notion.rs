@@ -40,8 +40,8 @@ fn pull(path: PathBuf) -> Result<ExitCode, CliError> {
         .block_on(crate::connectors::notion::pull(&project.config, &project.root))
         .map_err(|e| CliError::Io(e.to_string()))?;
     for (entity, database, properties) in &report.databases {
-        println!("pulled {entity}.{database} ({properties} properties)");
+        outln!("pulled {entity}.{database} ({properties} properties)");
     }
-    println!("wrote {}", report.path.display());
+    outln!("wrote {}", report.path.display());
     Ok(ExitCode::SUCCESS)
 }

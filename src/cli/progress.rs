@@ -5,7 +5,9 @@
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
 
-use crate::runtime::{Event, EventKind, MemoryStore, Store, TimerRecord};
+use std::sync::Arc;
+
+use crate::runtime::{Commit, Event, EventKind, InstanceRecord, Store, TimerRecord};
 
 /// A step's state as the live view shows it.
 #[derive(Clone, Copy, PartialEq)]
@@ -62,7 +64,7 @@ struct Live {
 
 /// The history store of a run, telling the user about each change.
 pub(crate) struct Progress {
-    store: MemoryStore,
+    store: Arc<dyn Store>,
     /// `Some` for the live view.
     live: Option<Mutex<Live>>,
     color: bool,
@@ -72,11 +74,12 @@ pub(crate) struct Progress {
 }
 
 impl Progress {
-    /// The live view when stderr is a terminal, plain lines otherwise.
-    pub(crate) fn new() -> Progress {
+    /// The live view when stderr is a terminal, plain lines otherwise; the history is kept in
+    /// `store` (in memory, or a state folder's database).
+    pub(crate) fn over(store: Arc<dyn Store>) -> Progress {
         let live = std::io::stderr().is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb");
         Progress {
-            store: MemoryStore::new(),
+            store,
             live: live.then(|| Mutex::new(Live::default())),
             color: super::output::use_color(true),
             main: Mutex::new(None),
@@ -177,7 +180,7 @@ impl Progress {
         };
         let label = label(&main, instance, step);
         let Some(live) = &self.live else {
-            eprintln!("{}", plain(&label, state, &detail));
+            errln!("{}", plain(&label, state, &detail));
             return;
         };
         let mut live = live.lock().unwrap_or_else(|e| e.into_inner());
@@ -229,6 +232,33 @@ impl Store for Progress {
     fn append(&self, instance: &str, event: Event) {
         self.show(instance, &event.kind);
         self.store.append(instance, event);
+    }
+    fn append_batch(&self, instance: &str, events: Vec<Event>) -> Commit {
+        for e in &events {
+            self.show(instance, &e.kind);
+        }
+        self.store.append_batch(instance, events)
+    }
+    fn sync(&self) -> Commit {
+        self.store.sync()
+    }
+    fn unfinished(&self) -> Vec<String> {
+        self.store.unfinished()
+    }
+    fn records(&self) -> Vec<InstanceRecord> {
+        self.store.records()
+    }
+    fn record(&self, instance: &str) -> Option<InstanceRecord> {
+        self.store.record(instance)
+    }
+    fn put_plan(&self, hash: &str, bundle: &str) {
+        self.store.put_plan(hash, bundle)
+    }
+    fn plan(&self, hash: &str) -> Option<String> {
+        self.store.plan(hash)
+    }
+    fn compact(&self, instance: &str) {
+        self.store.compact(instance)
     }
     fn history(&self, instance: &str) -> Vec<Event> {
         self.store.history(instance)

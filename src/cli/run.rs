@@ -38,6 +38,10 @@ pub(crate) struct Args {
     /// run writes into a folder of its own in it.
     #[arg(long, requires = "emulate")]
     outbox: Option<PathBuf>,
+    /// Journal the instance in DIR/flowc.db (created if needed), so that `flowc resume --state
+    /// DIR` finishes it after a crash; with --emulate, email goes to DIR/outbox.
+    #[arg(long, value_name = "DIR", conflicts_with = "dry_run")]
+    state: Option<PathBuf>,
 }
 
 /// A built-in connector that could not be set up from `flowc.toml`: its calls fail saying why.
@@ -72,7 +76,10 @@ fn real_connectors(project: &Project) -> Vec<Arc<dyn crate::connectors::Connecto
         (
             notion::manifest(),
             notion::NotionConnector::from_config(config)
-                .map(|c| Arc::new(c) as Arc<dyn Connector>)
+                .map(|c| {
+                    Arc::new(c.with_grants(crate::connectors::Grants::from_project(project)))
+                        as Arc<dyn Connector>
+                })
                 .map_err(|e| e.to_string()),
         ),
         (
@@ -114,10 +121,11 @@ fn read_input(text: &str) -> Result<serde_json::Value, CliError> {
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
+    refuse_other_than_a_flow_file(&args.file)?;
     let input = read_input(&args.input)?;
     let mut project = Project::load(&args.file)?;
     if super::build::report_errors(&project) {
-        eprintln!("error: not running: `flowc check` reports errors");
+        errln!("error: not running: `flowc check` reports errors");
         return Ok(ExitCode::from(1));
     }
     let (_, name) = pick_flow(&project, &args.file, args.flow.as_deref())?;
@@ -129,27 +137,31 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     runtime.block_on(async {
         let recording = Recording::new();
         let started = chrono::Utc::now();
-        let emulated = if args.emulate {
-            let run_name = format!("{}-{name}", started.format("%Y%m%dT%H%M%S"));
-            let outbox = match &args.outbox {
-                Some(dir) => std::path::absolute(dir)
-                    .map_err(|e| CliError::Io(format!("cannot use --outbox {}: {e}", dir.display())))?,
-                None => project.root.join(super::emulate::DEFAULT_OUTBOX),
-            };
-            let emulated = Emulated::start(&mut project, &outbox, &run_name).await?;
-            emulated.announce();
-            Some(emulated)
-        } else {
-            None
+        let outbox_root = match (&args.outbox, &args.state) {
+            (Some(dir), _) => std::path::absolute(dir)
+                .map_err(|e| CliError::Io(format!("cannot use --outbox {}: {e}", dir.display())))?,
+            (None, Some(state)) => std::path::absolute(state)
+                .map_err(|e| CliError::Io(format!("cannot use --state {}: {e}", state.display())))?,
+            (None, None) => project.root.join(super::emulate::DEFAULT_OUTBOX),
         };
-        let connectors = match &emulated {
-            _ if args.dry_run => Vec::new(),
-            Some(e) => e.connectors(&project)?,
-            None => real_connectors(&project),
+        // A state folder's outbox is one folder for every run and resume, so a message sent
+        // before a crash is not sent again after it.
+        let run_name = match &args.state {
+            Some(_) => "outbox".to_string(),
+            None => format!("{}-{name}", started.format("%Y%m%dT%H%M%S")),
+        };
+        let (emulated, connectors) = if args.dry_run {
+            (None, Vec::new())
+        } else {
+            connect(&mut project, args.emulate, &outbox_root, &run_name).await?
+        };
+        let store: Arc<dyn crate::runtime::Store> = match &args.state {
+            Some(dir) => open_state(dir, true)?,
+            None => Arc::new(crate::runtime::MemoryStore::new()),
         };
         let mut builder = Engine::builder()
             .project_value(project)
-            .store(Arc::new(Progress::new()));
+            .store(Arc::new(Progress::over(store)));
         for c in connectors {
             builder = builder.connector(c);
         }
@@ -170,16 +182,16 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         let engine = match builder.build() {
             Ok(e) => e,
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 return Ok(ExitCode::from(1));
             }
         };
         let id = match engine.start(&name, input).await {
             Ok(id) => id,
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 if matches!(e, EngineError::InvalidInput(_)) {
-                    eprintln!("help: give the input as --input '{{\"field\": ...}}' or --input @file.json");
+                    errln!("help: give the input as --input '{{\"field\": ...}}' or --input @file.json");
                 }
                 return Ok(ExitCode::from(1));
             }
@@ -194,18 +206,16 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         };
         if !ends {
             let who = if args.dry_run { "a dry run" } else { "this run" };
-            eprintln!("error: the instance waits for an event that {who} never sends");
-            eprintln!(
-                "help: give the wait a `timeout`, or test the flow with `send event` in a `test` block"
-            );
+            errln!("error: the instance waits for an event that {who} never sends");
+            errln!("help: give the wait a `timeout`, or test the flow with `send event` in a `test` block");
             return Ok(ExitCode::from(1));
         }
         let result = engine.output(&id).await;
         engine.shutdown().await;
         if args.dry_run {
-            eprintln!("calls that would have been made:");
+            errln!("calls that would have been made:");
             for c in recording.calls() {
-                eprintln!(
+                errln!(
                     "  {} (step {}): {}",
                     c.action,
                     c.call.step,
@@ -214,42 +224,102 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             }
         }
         if on_virtual_clock && !args.dry_run {
-            eprintln!(
+            errln!(
                 "virtual clock: the run ended at {}",
                 virtual_clock_now(&virtual_clock)
             );
         }
         if let Some(emulated) = &emulated {
             let messages = emulated.messages();
-            eprintln!(
+            errln!(
                 "{} message(s) in the outbox {}",
                 messages.len(),
                 emulated.outbox.display()
             );
             for m in messages {
-                eprintln!("  {}", m.display());
+                errln!("  {}", m.display());
             }
         }
         match result {
             Ok(output) => {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&output.to_json()).unwrap_or_default()
                 );
                 Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 Ok(ExitCode::from(1))
             }
         }
     })
 }
 
+/// The connectors of a run or a resume: the emulators' (started here, email into
+/// `outbox_root/run_name`) or the real services' as `flowc.toml` configures them.
+pub(crate) async fn connect(
+    project: &mut Project,
+    emulate: bool,
+    outbox_root: &Path,
+    run_name: &str,
+) -> Result<(Option<Emulated>, Vec<Arc<dyn crate::connectors::Connector>>), CliError> {
+    if !emulate {
+        return Ok((None, real_connectors(project)));
+    }
+    let emulated = Emulated::start(project, outbox_root, run_name).await?;
+    emulated.announce();
+    let connectors = emulated.connectors(project)?;
+    Ok((Some(emulated), connectors))
+}
+
+/// The store of a state folder: `DIR/flowc.db`, created when `create` (a run), else it must
+/// exist (a resume, `flowc instances`).
+pub(crate) fn open_state(dir: &Path, create: bool) -> Result<Arc<crate::store::SqliteStore>, CliError> {
+    let path = dir.join("flowc.db");
+    if create {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::Io(format!("cannot create the state folder {}: {e}", dir.display())))?;
+    } else if !path.is_file() {
+        return Err(CliError::Usage(format!(
+            "no state database {}: give the folder a `flowc run --state` used",
+            path.display()
+        )));
+    }
+    let store = crate::store::SqliteStore::open(&path, crate::store::Durability::Full)
+        .map_err(|e| CliError::Io(e.to_string()))?;
+    Ok(Arc::new(store))
+}
+
+/// `flowc run` runs one flow of one file: a folder (whose "first" flow would be a guess) or
+/// another kind of file is refused before anything starts.
+fn refuse_other_than_a_flow_file(path: &Path) -> Result<(), CliError> {
+    if path.is_dir() {
+        return Err(CliError::Usage(format!(
+            "`{}` is a folder; `flowc run` runs one flow: give its `.flow` file (and `--flow NAME` if it has several)",
+            path.display()
+        )));
+    }
+    if !path.exists() {
+        return Err(CliError::Usage(format!("`{}` does not exist", path.display())));
+    }
+    if path.extension().is_none_or(|x| x != "flow") {
+        return Err(CliError::Usage(format!(
+            "`{}` is not a `.flow` file; give the `.flow` file of the flow to run",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Waits until the instance ends on `clock`; `false` when it never can: nothing runs and no timer
 /// is set, so it waits for an event nobody will send. Unlike a dry run's wait, there is no time
 /// limit, since real calls (paced to a service's rate limit) can take a while.
-async fn runs_to_end(engine: &Engine, id: &crate::runtime::InstanceId, clock: &VirtualClock) -> bool {
+pub(crate) async fn runs_to_end(
+    engine: &Engine,
+    id: &crate::runtime::InstanceId,
+    clock: &VirtualClock,
+) -> bool {
     let mut idle_checks = 0;
     loop {
         if engine.status(id).is_ok_and(|s| s.is_final()) {

@@ -37,7 +37,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     for path in &paths {
         let project = Project::load(path)?;
         if super::build::report_errors(&project) {
-            eprintln!("error: not testing: `flowc check` reports errors");
+            errln!("error: not testing: `flowc check` reports errors");
             return Ok(ExitCode::from(1));
         }
         let files = project.files_under(path);
@@ -51,15 +51,15 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         Format::Human => {
             for r in &reports {
                 let verdict = if r.passed() { "ok" } else { "FAILED" };
-                println!("test \"{}\" for {} ... {verdict}", r.name, r.flow);
+                outln!("test \"{}\" for {} ... {verdict}", r.name, r.flow);
                 for f in &r.failures {
                     for line in f.lines() {
-                        println!("    {line}");
+                        outln!("    {line}");
                     }
                 }
             }
-            println!();
-            println!("{} passed, {failed} failed", reports.len() - failed);
+            outln!();
+            outln!("{} passed, {failed} failed", reports.len() - failed);
         }
         Format::Json => {
             let json: Vec<_> = reports
@@ -74,7 +74,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
         }
     }
     Ok(if failed > 0 {

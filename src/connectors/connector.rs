@@ -19,6 +19,9 @@ pub struct ActionCall {
     pub args: BTreeMap<String, Value>,
     /// The entity the call acts for: the flow's own, or the one named by an `entity:` argument.
     pub entity: String,
+    /// The entity whose flow makes the call (for a sub-flow, its caller's): what grants are
+    /// checked against when `entity` is another one.
+    pub flow_entity: String,
     /// The instance making the call.
     pub instance: String,
     /// The step making the call.
@@ -161,4 +164,11 @@ pub trait Connector: Send + Sync {
 
     /// Performs one attempt of an action.
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError>;
+
+    /// `true` when the connector keeps to its service's rate limit itself (with the rate
+    /// configured in flowc.toml); the engine then does not pace its calls by the manifest's
+    /// `rate_limit` as well.
+    fn paces_itself(&self) -> bool {
+        false
+    }
 }

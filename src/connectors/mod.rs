@@ -6,6 +6,7 @@
 mod builtin;
 mod connector;
 pub mod email;
+mod grants;
 pub mod http;
 mod keyed_log;
 mod manifest;
@@ -15,5 +16,6 @@ pub mod survey;
 
 pub use builtin::{builtin_manifests, DeclaredOnly};
 pub use connector::{ActionCall, Connector, ConnectorError, ErrorClass};
+pub use grants::Grants;
 pub use manifest::{Access, ActionSpec, Manifest, ParamSpec, RateLimit, RetrySpec};
 pub use registry::Registry;

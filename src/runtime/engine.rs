@@ -23,11 +23,11 @@ use super::input;
 use super::instance::{
     CallResult, Ctx, Effect, FlowRt, Globals, Instance, InstanceStatus, ParentLink, PreparedCall,
 };
-use super::pacing::Pacer;
+use super::pacing::{self, Pacer};
 use super::recording::StubAnswer;
 use super::retry;
 use super::scheduler::PlanRt;
-use super::store::{MemoryStore, Store, TimerRecord};
+use super::store::{Commit, MemoryStore, Store, TimerRecord};
 use super::templates::Templates;
 use crate::connectors::{ActionCall, Connector, ConnectorError, DeclaredOnly, Registry};
 use crate::plan::{self, Bundle};
@@ -103,6 +103,9 @@ struct TimerEntry {
     id: u64,
 }
 
+/// The flows of one bundle, by key.
+type FlowsByKey = HashMap<String, Arc<FlowRt>>;
+
 /// Answers sub-flow calls instead of starting them (flow tests): `(flow key, step path, input)`.
 pub(crate) type FlowHook = Arc<dyn Fn(&str, &str, &Value) -> Option<StubAnswer> + Send + Sync>;
 
@@ -117,8 +120,16 @@ struct Inner {
     registry: Registry,
     clock: Arc<dyn Clock>,
     store: Arc<dyn Store>,
+    /// Ended instances keep only their start, output and end in the store.
+    compact_ended: bool,
+    /// The bundles this engine was built with, by hash: kept in the store when an instance
+    /// first starts on one.
+    bundles: HashMap<String, Bundle>,
+    /// Hashes of bundles already handed to the store.
+    stored_plans: Mutex<HashSet<String>>,
+    /// Flows of older bundles that recovered instances are pinned to, by bundle hash.
+    pinned: Mutex<HashMap<String, Arc<FlowsByKey>>>,
     instances: Mutex<HashMap<String, Arc<Cell>>>,
-    next_id: AtomicU64,
     timers: Mutex<BTreeMap<(DateTime<Utc>, u64), TimerEntry>>,
     timer_seq: AtomicU64,
     timer_notify: Arc<Notify>,
@@ -171,6 +182,7 @@ pub struct EngineBuilder {
     per_instance_limit: Option<usize>,
     flow_hook: Option<FlowHook>,
     no_triggers: bool,
+    compact_ended: bool,
 }
 
 impl EngineBuilder {
@@ -207,6 +219,13 @@ impl EngineBuilder {
     /// The store (default: in memory).
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Whether an instance's history is compacted when it ends, keeping its start, output and
+    /// end (default: no, the whole history stays).
+    pub fn compact_ended(mut self, yes: bool) -> Self {
+        self.compact_ended = yes;
         self
     }
 
@@ -265,12 +284,11 @@ impl EngineBuilder {
                 }
             }
         }
-        let mut flows = HashMap::new();
+        let mut flows: HashMap<String, Arc<FlowRt>> = HashMap::new();
         let mut by_name: HashMap<String, Vec<String>> = HashMap::new();
         let mut entities = BTreeMap::new();
         let mut databases = HashSet::new();
         for bundle in &bundles {
-            let templates = Arc::new(Templates::new(&bundle.templates).map_err(EngineError::Setup)?);
             for (name, e) in &bundle.entities {
                 if entities.contains_key(name) {
                     continue;
@@ -293,18 +311,9 @@ impl EngineBuilder {
                 databases.extend(e.databases.iter().cloned());
                 entities.insert(name.clone(), Value::Record(rec));
             }
-            for (key, flow) in &bundle.flows {
-                if flows.contains_key(key) {
-                    continue;
-                }
-                let rt = Arc::new(FlowRt {
-                    root: PlanRt::new(&flow.body),
-                    handler: flow.on_error.as_ref().map(PlanRt::new),
-                    plan: flow.clone(),
-                    templates: templates.clone(),
-                });
-                by_name.entry(flow.name.clone()).or_default().push(key.clone());
-                flows.insert(key.clone(), rt);
+            for (key, rt) in flow_rts(bundle, |k| flows.contains_key(k))? {
+                by_name.entry(rt.plan.name.clone()).or_default().push(key.clone());
+                flows.insert(key, rt);
             }
         }
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
@@ -323,10 +332,13 @@ impl EngineBuilder {
             registry,
             clock: clock.clone(),
             store: self.store.unwrap_or_else(|| Arc::new(MemoryStore::new())),
+            compact_ended: self.compact_ended,
+            bundles: bundles.into_iter().map(|b| (b.hash.clone(), b)).collect(),
+            stored_plans: Mutex::new(HashSet::new()),
+            pinned: Mutex::new(HashMap::new()),
             instances: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
             timers: Mutex::new(BTreeMap::new()),
-            timer_seq: AtomicU64::new(1),
+            timer_seq: AtomicU64::new(first_timer_id()),
             timer_notify: Arc::new(Notify::new()),
             driver_token: AtomicBool::new(false),
             global: Arc::new(Semaphore::new(self.global_limit.unwrap_or(1024))),
@@ -334,20 +346,37 @@ impl EngineBuilder {
             idle: Notify::new(),
             shutting_down: AtomicBool::new(false),
         });
-        // Ids continue after those the store already holds, so no history is appended to twice.
-        let taken = inner
-            .store
-            .instances()
-            .iter()
-            .filter_map(|id| id.rsplit_once('-').and_then(|(_, n)| n.parse::<u64>().ok()))
-            .max();
-        if let Some(n) = taken {
-            inner.next_id.store(n + 1, Ordering::Relaxed);
-        }
         clock.enter();
         tokio::spawn(timer_driver(Arc::downgrade(&inner), inner.timer_notify.clone()));
         Ok(Engine { inner })
     }
+}
+
+/// The flows of `bundle` ready to run, skipping the keys `skip` says are known already.
+fn flow_rts(bundle: &Bundle, skip: impl Fn(&str) -> bool) -> Result<Vec<(String, Arc<FlowRt>)>, EngineError> {
+    let templates = Arc::new(Templates::new(&bundle.templates).map_err(EngineError::Setup)?);
+    Ok(bundle
+        .flows
+        .iter()
+        .filter(|(key, _)| !skip(key))
+        .map(|(key, flow)| {
+            let rt = Arc::new(FlowRt {
+                root: PlanRt::new(&flow.body),
+                handler: flow.on_error.as_ref().map(PlanRt::new),
+                plan: flow.clone(),
+                templates: templates.clone(),
+                bundle: bundle.hash.clone(),
+            });
+            (key.clone(), rt)
+        })
+        .collect())
+}
+
+/// Timer ids start from the process's start time (in the high bits), so a restarted engine
+/// never reuses the id of a timer an earlier process left in a durable store.
+fn first_timer_id() -> u64 {
+    let ms = Utc::now().timestamp_millis().max(0) as u64;
+    (ms << 20) | 1
 }
 
 impl Engine {
@@ -370,8 +399,11 @@ impl Engine {
 
     /// Starts an instance of `flow` (a flow name or bundle key) with `input` (a JSON object
     /// checked against the flow's input declaration; defaults applied, dates parsed).
+    /// With a durable store it returns once the instance's start is kept.
     pub async fn start(&self, flow: &str, input: serde_json::Value) -> Result<InstanceId, EngineError> {
-        self.inner.start(flow, input, None)
+        let id = self.inner.start(flow, input, None)?;
+        self.inner.kept(self.inner.store.sync()).await?;
+        Ok(id)
     }
 
     /// Delivers event `name` to instance `id`: the first `wait for event` that accepts it ends;
@@ -403,39 +435,40 @@ impl Engine {
     pub async fn recover(&self) -> Vec<InstanceId> {
         let inner = &self.inner;
         let mut resumed = Vec::new();
-        let timers = inner.store.timers();
-        for id in inner.store.instances() {
+        let mut timers: HashMap<String, Vec<u64>> = HashMap::new();
+        for t in inner.store.timers() {
+            timers.entry(t.instance).or_default().push(t.id);
+        }
+        for id in inner.store.unfinished() {
             if inner.cell(&InstanceId(id.clone())).is_ok() {
                 continue;
             }
             let history = inner.store.history(&id);
-            let Some(EventKind::InstanceStarted { flow, input, parent }) = history.first().map(|e| &e.kind)
+            let Some(EventKind::InstanceStarted {
+                flow,
+                input,
+                parent,
+                entity,
+                plan,
+            }) = history.first().map(|e| &e.kind)
             else {
                 continue;
             };
-            let finished = history.iter().any(|e| {
-                matches!(
-                    e.kind,
-                    EventKind::InstanceCompleted
-                        | EventKind::InstanceFailed { .. }
-                        | EventKind::InstanceCancelled
-                )
-            });
-            if finished || parent.is_some() {
+            if parent.is_some() || super::event::has_ended(&history) {
                 continue;
             }
-            let Ok(flow) = inner.resolve(flow) else {
-                tracing::warn!(instance = %id, "cannot resume: flow `{flow}` is not loaded");
-                continue;
+            let flow = match inner.resolve_in(flow, plan.as_deref()) {
+                Ok(flow) => flow,
+                Err(e) => {
+                    tracing::warn!(instance = %id, "cannot resume: {e}");
+                    continue;
+                }
             };
             // Its timers are set again from the history.
-            for t in timers.iter().filter(|t| t.instance == id) {
-                inner.store.remove_timer(t.id);
+            for t in timers.remove(&id).unwrap_or_default() {
+                inner.store.remove_timer(t);
             }
-            if let Some(n) = id.rsplit('-').next().and_then(|n| n.parse::<u64>().ok()) {
-                inner.next_id.fetch_max(n + 1, Ordering::Relaxed);
-            }
-            let entity = flow.plan.entity.clone();
+            let entity = entity.clone().unwrap_or_else(|| flow.plan.entity.clone());
             let cell = Arc::new(Cell {
                 inst: Mutex::new(Instance::new(id.clone(), flow, input.clone(), entity, None)),
             });
@@ -447,6 +480,7 @@ impl Engine {
             inner.react(&cell, |inst, ctx| inst.resume(ctx, &history));
             resumed.push(InstanceId(id));
         }
+        let _ = inner.kept(inner.store.sync()).await;
         resumed
     }
 
@@ -487,6 +521,9 @@ impl Engine {
         if let Some(rx) = rx {
             let _ = rx.await;
         }
+        // The status changes under the lock before the store has kept the change: the answer
+        // waits for it.
+        self.inner.kept(self.inner.store.sync()).await?;
         let inst = cell.lock();
         match &inst.status {
             InstanceStatus::Completed => Ok(inst.output.clone()),
@@ -556,6 +593,58 @@ impl Inner {
         }
     }
 
+    /// Waits until the store has kept what was appended (a durable store's commit).
+    async fn kept(&self, commit: Commit) -> Result<(), EngineError> {
+        match commit {
+            Commit::Done => Ok(()),
+            Commit::Pending(rx) => match rx.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(EngineError::Setup(format!("the store failed: {e}"))),
+                Err(_) => Err(EngineError::ShuttingDown),
+            },
+        }
+    }
+
+    /// The flow `key` as the bundle `hash` has it: an instance finishes on the plan it started
+    /// with. Bundles of an earlier build are read back from the store; without a hash (or when
+    /// the store lost it) the engine's own flow is used.
+    fn resolve_in(&self, key: &str, hash: Option<&str>) -> Result<Arc<FlowRt>, EngineError> {
+        let Some(hash) = hash.filter(|h| !self.bundles.contains_key(*h)) else {
+            return self.resolve(key);
+        };
+        let mut pinned = self.pinned.lock().unwrap_or_else(|e| e.into_inner());
+        if !pinned.contains_key(hash) {
+            let Some(text) = self.store.plan(hash) else {
+                tracing::warn!(
+                    plan = hash,
+                    "the store has no plan with this hash: using today's `{key}`"
+                );
+                return self.resolve(key);
+            };
+            let bundle: Bundle = serde_json::from_str(&text)
+                .map_err(|e| EngineError::Setup(format!("the stored plan {hash} cannot be read: {e}")))?;
+            let flows = flow_rts(&bundle, |_| false)?.into_iter().collect();
+            pinned.insert(hash.to_string(), Arc::new(flows));
+        }
+        match pinned.get(hash).and_then(|flows| flows.get(key)) {
+            Some(flow) => Ok(flow.clone()),
+            None => Err(EngineError::UnknownFlow(key.to_string())),
+        }
+    }
+
+    /// Hands the bundle `hash` to the store the first time an instance starts on it.
+    fn keep_plan(&self, hash: &str) {
+        if !self.bundles.contains_key(hash) {
+            return;
+        }
+        let mut stored = self.stored_plans.lock().unwrap_or_else(|e| e.into_inner());
+        if stored.insert(hash.to_string()) {
+            if let Ok(text) = serde_json::to_string(&self.bundles[hash]) {
+                self.store.put_plan(hash, &text);
+            }
+        }
+    }
+
     fn start(
         self: &Arc<Self>,
         flow: &str,
@@ -565,16 +654,23 @@ impl Inner {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(EngineError::ShuttingDown);
         }
-        let flow = self.resolve(flow)?;
+        // A sub-flow runs on its caller's plan.
+        let flow = match &parent {
+            Some(p) => {
+                let bundle = p.cell.lock().flow.bundle.clone();
+                self.resolve_in(flow, Some(&bundle))?
+            }
+            None => self.resolve(flow)?,
+        };
+        self.keep_plan(&flow.bundle);
         let input = input::validate(&flow.plan.input, &input).map_err(EngineError::InvalidInput)?;
         // A sub-flow's id derives from its parent's step, so a parent resumed after a restart
         // finds the same child again instead of starting another.
         let id = match &parent {
             Some(p) => p.child_id(),
-            None => {
-                let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-                format!("{}-{n}", flow.plan.name)
-            }
+            // UUIDv7: unique across runs and processes (so are the idempotency keys derived
+            // from it), and ordered by creation time, which keeps a store's index append-mostly.
+            None => uuid::Uuid::now_v7().to_string(),
         };
         // A sub-flow works in its caller's workspace.
         let entity = match &parent {
@@ -595,7 +691,7 @@ impl Inner {
     /// Runs one reaction of an instance under its lock, then its effects.
     fn react(self: &Arc<Self>, cell: &Arc<Cell>, f: impl FnOnce(&mut Instance, &Ctx) -> Vec<Effect>) {
         self.clock.enter();
-        let (fx, span) = {
+        let (fx, span, commit) = {
             let mut inst = cell.lock();
             let span = tracing::info_span!(
                 "instance",
@@ -605,14 +701,54 @@ impl Inner {
             );
             let ctx = Ctx {
                 globals: &self.globals,
-                store: self.store.as_ref(),
                 now: self.clock.now(),
             };
             let fx = span.in_scope(|| f(&mut inst, &ctx));
-            (fx, span)
+            // Handed over under the lock, so an instance's batches reach the store in order.
+            let events = inst.take_pending();
+            let commit = if events.is_empty() {
+                Commit::Done
+            } else {
+                self.store.append_batch(&inst.id, events)
+            };
+            (fx, span, commit)
         };
-        span.in_scope(|| self.apply(cell, fx));
+        match commit {
+            Commit::Done => span.in_scope(|| self.apply(cell, fx)),
+            Commit::Pending(rx) => self.apply_when_kept(cell, fx, span, rx),
+        }
         self.clock.leave();
+    }
+
+    /// Carries out a reaction's effects once the store has kept its events: nothing is called,
+    /// timed or answered on the strength of a decision a crash could still lose.
+    fn apply_when_kept(
+        self: &Arc<Self>,
+        cell: &Arc<Cell>,
+        fx: Vec<Effect>,
+        span: tracing::Span,
+        rx: tokio::sync::oneshot::Receiver<Result<(), super::store::StoreError>>,
+    ) {
+        if fx.is_empty() {
+            return;
+        }
+        self.clock.enter();
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let inner = self.clone();
+        let cell = cell.clone();
+        tokio::spawn(async move {
+            match rx.await {
+                Ok(Ok(())) => span.in_scope(|| inner.apply(&cell, fx)),
+                Ok(Err(e)) => {
+                    tracing::error!(parent: &span, "the store did not keep the history, the instance stops here: {e}")
+                }
+                Err(_) => tracing::error!(parent: &span, "the store stopped before keeping the history"),
+            }
+            if inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+                inner.idle.notify_waiters();
+            }
+            inner.clock.leave();
+        });
     }
 
     fn apply(self: &Arc<Self>, cell: &Arc<Cell>, fx: Vec<Effect>) {
@@ -740,6 +876,9 @@ impl Inner {
                     parent,
                     result,
                 } => {
+                    if self.compact_ended {
+                        self.store.compact(&cell.lock().id);
+                    }
                     for w in waiters {
                         let _ = w.send(());
                     }
@@ -763,26 +902,33 @@ impl Inner {
             return false;
         }
         let history = self.store.history(&child_id);
-        let Some(EventKind::InstanceStarted { flow, input, .. }) = history.first().map(|e| &e.kind) else {
+        let Some(EventKind::InstanceStarted {
+            flow, input, plan, ..
+        }) = history.first().map(|e| &e.kind)
+        else {
             return false;
         };
-        let ended = history.iter().rev().find_map(|e| match &e.kind {
-            EventKind::InstanceCompleted => Some(Ok(history
-                .iter()
-                .rev()
-                .find_map(|e| match &e.kind {
-                    EventKind::Output { value } => Some(value.clone()),
-                    _ => None,
-                })
-                .unwrap_or(Value::Null))),
-            EventKind::InstanceFailed { step, message, class } => Some(Err(ConnectorError::new(
-                crate::connectors::ErrorClass::from_name(class)
-                    .unwrap_or(crate::connectors::ErrorClass::Permanent),
-                format!("{step}: {message}"),
-            ))),
-            EventKind::InstanceCancelled => Some(Err(ConnectorError::permanent("cancelled"))),
-            _ => None,
-        });
+        let ended = history
+            .iter()
+            .rev()
+            .filter(|_| super::event::has_ended(&history))
+            .find_map(|e| match &e.kind {
+                EventKind::InstanceCompleted => Some(Ok(history
+                    .iter()
+                    .rev()
+                    .find_map(|e| match &e.kind {
+                        EventKind::Output { value } => Some(value.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or(Value::Null))),
+                EventKind::InstanceFailed { step, message, class } => Some(Err(ConnectorError::new(
+                    crate::connectors::ErrorClass::from_name(class)
+                        .unwrap_or(crate::connectors::ErrorClass::Permanent),
+                    format!("{step}: {message}"),
+                ))),
+                EventKind::InstanceCancelled => Some(Err(ConnectorError::permanent("cancelled"))),
+                _ => None,
+            });
         let (scope, node, attempt) = (link.scope, link.node, link.attempt);
         if let Some(result) = ended {
             let r: CallResult = result.map(|v| (v, attempt)).map_err(|e| (e, attempt));
@@ -791,7 +937,7 @@ impl Inner {
             });
             return true;
         }
-        let Ok(flow) = self.resolve(flow) else {
+        let Ok(flow) = self.resolve_in(flow, plan.as_deref()) else {
             return false;
         };
         let entity = link.cell.lock().entity.clone();
@@ -852,14 +998,19 @@ impl Inner {
         self.timer_notify.notify_one();
     }
 
-    fn note(&self, cell: &Cell, kind: EventKind) {
+    /// Records an event from a call's task (an attempt failed, a retry begins).
+    fn note(&self, cell: &Cell, kind: EventKind) -> Commit {
         let mut inst = cell.lock();
         let ctx = Ctx {
             globals: &self.globals,
-            store: self.store.as_ref(),
             now: self.clock.now(),
         };
         inst.note(&ctx, kind);
+        let events = inst.take_pending();
+        if events.is_empty() {
+            return Commit::Done;
+        }
+        self.store.append_batch(&inst.id, events)
     }
 }
 
@@ -893,14 +1044,18 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
         .registry
         .action(connector_name, action_name)
         .and_then(|a| a.rate_limit.clone());
+    let flow_entity = cell.lock().entity.clone();
+    // Connectors that pace themselves (Notion, at flowc.toml's rate) are not paced twice.
+    let limiter = match (&rate_limit, &connector) {
+        (Some(limit), Some(c)) if !c.paces_itself() => {
+            Some(inner.pacer.limiter(connector_name, &pc.entity, limit))
+        }
+        _ => None,
+    };
     let mut attempt = 1u32;
     loop {
-        if let Some(limit) = &rate_limit {
-            let key = (connector_name, action_name, pc.entity.as_str());
-            let wait = inner.pacer.reserve(key, limit, inner.clock.now());
-            if !wait.is_zero() {
-                sleep_for(inner, wait).await;
-            }
+        if let Some(limiter) = &limiter {
+            pace(inner, limiter).await;
         }
         let outcome = match &connector {
             None => Err(ConnectorError::permanent(format!(
@@ -921,6 +1076,7 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
                         pc.args.lock().unwrap_or_else(|e| e.into_inner()).clone()
                     },
                     entity: pc.entity.clone(),
+                    flow_entity: flow_entity.clone(),
                     instance: instance.to_string(),
                     step: pc.step.clone(),
                     attempt,
@@ -956,6 +1112,10 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
             Ok(v) => return Ok((v, attempt)),
             Err(e) => e,
         };
+        if let (Some(limiter), Some(after)) = (&limiter, error.retry_after) {
+            // Calls of the same account already queued wait too.
+            limiter.pause(pacing::seconds(inner.clock.now()), after);
+        }
         let still_wanted = {
             let inst = cell.lock();
             inst.active(pc.scope)
@@ -965,7 +1125,7 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
         } else {
             None
         };
-        inner.note(
+        let failed = inner.note(
             cell,
             EventKind::StepFailed {
                 step: pc.step.clone(),
@@ -976,9 +1136,10 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
             },
         );
         let Some(delay) = delay else {
+            drop(failed);
             return Err((error, attempt));
         };
-        inner.note(
+        let retried = inner.note(
             cell,
             EventKind::StepRetried {
                 step: pc.step.clone(),
@@ -986,15 +1147,33 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
                 delay_ms: delay.as_millis() as u64,
             },
         );
+        // The retry is journaled before it is waited for: a crash now resumes at this attempt.
+        let _ = inner.kept(failed).await;
+        let _ = inner.kept(retried).await;
         sleep_for(inner, delay).await;
         attempt += 1;
-        inner.note(
+        let started = inner.note(
             cell,
             EventKind::StepStarted {
                 step: pc.step.clone(),
                 attempt,
             },
         );
+        let _ = inner.kept(started).await;
+    }
+}
+
+/// Waits on the engine clock until `limiter` lets a call go (again after a pause that came
+/// while waiting).
+async fn pace(inner: &Inner, limiter: &pacing::Limiter) {
+    loop {
+        let reservation = limiter.reserve(pacing::seconds(inner.clock.now()));
+        if !reservation.wait.is_zero() {
+            sleep_for(inner, reservation.wait).await;
+        }
+        if limiter.is_current(&reservation) {
+            return;
+        }
     }
 }
 

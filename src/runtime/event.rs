@@ -30,6 +30,12 @@ pub enum EventKind {
         /// The instance that started this one as a sub-flow.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         parent: Option<String>,
+        /// The entity whose workspace it works in.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        entity: Option<String>,
+        /// The hash of the plan bundle it runs on: a restarted engine finishes it on that plan.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plan: Option<String>,
     },
     /// A step's dependencies are done and it was handed to a connector (or sub-flow).
     StepScheduled {
@@ -127,4 +133,38 @@ pub enum EventKind {
     },
     /// Cancelled from outside.
     InstanceCancelled,
+    /// `flowc instances retry`: the failure that ended the instance is set aside and the
+    /// instance runs again from its failed step; steps that succeeded keep their results.
+    InstanceRetried,
+}
+
+/// Whether a history ends in an end (completed, failed, cancelled) not retried since.
+pub fn has_ended(history: &[Event]) -> bool {
+    history
+        .iter()
+        .rev()
+        .find_map(|e| e.kind.status())
+        .is_some_and(|s| s != "running")
+}
+
+impl EventKind {
+    /// Whether the instance ended with this event.
+    pub fn is_end(&self) -> bool {
+        matches!(
+            self,
+            EventKind::InstanceCompleted | EventKind::InstanceFailed { .. } | EventKind::InstanceCancelled
+        )
+    }
+
+    /// The instance's status after this event, when it changes it (`running`, `completed`,
+    /// `failed`, `cancelled`): what a store's instances table keeps.
+    pub fn status(&self) -> Option<&'static str> {
+        match self {
+            EventKind::InstanceStarted { .. } | EventKind::InstanceRetried => Some("running"),
+            EventKind::InstanceCompleted => Some("completed"),
+            EventKind::InstanceFailed { .. } => Some("failed"),
+            EventKind::InstanceCancelled => Some("cancelled"),
+            _ => None,
+        }
+    }
 }

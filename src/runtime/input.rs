@@ -90,7 +90,7 @@ fn convert(path: &str, ty: &TypeExpr, j: &J) -> Result<Value, String> {
         TypeExprKind::Named(name) => match (name.name.as_str(), j) {
             ("text" | "database" | "entity" | "template", J::String(s)) => Ok(Value::Text(s.clone())),
             ("email", J::String(s)) => {
-                if s.contains('@') {
+                if crate::connectors::email::is_address(s) {
                     Ok(Value::Text(s.clone()))
                 } else {
                     Err(format!(
@@ -140,5 +140,43 @@ fn convert(path: &str, ty: &TypeExpr, j: &J) -> Result<Value, String> {
             }
             _ => Err(wrong("an object")),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::ast::Ident;
+    use crate::syntax::Span;
+
+    #[test]
+    fn email_inputs_are_parsed_as_addresses() {
+        let ty = TypeExpr {
+            kind: TypeExprKind::Named(Ident {
+                name: "email".into(),
+                span: Span::default(),
+            }),
+            optional: false,
+            span: Span::default(),
+        };
+        for good in ["a@b.c", "jo.rivers+lead@northwind.example", "x@localhost"] {
+            assert_eq!(
+                convert("to", &ty, &J::from(good)),
+                Ok(Value::text(good)),
+                "{good}"
+            );
+        }
+        for bad in [
+            "@",
+            "a@",
+            "@b.c",
+            "a b@c.d",
+            "a@b@c.d",
+            "Jo <jo@x.example>",
+            "jo@x.example ",
+        ] {
+            let err = convert("to", &ty, &J::from(bad)).unwrap_err();
+            assert!(err.contains("`to` must be an e-mail address"), "{bad}: {err}");
+        }
     }
 }

@@ -15,7 +15,6 @@ use tokio::sync::oneshot;
 use super::eval::{self, Env, With};
 use super::event::{Event, EventKind};
 use super::scheduler::{NState, PlanRt, Scope, ScopeKind};
-use super::store::Store;
 use super::templates::Templates;
 use crate::connectors::{ConnectorError, ErrorClass};
 use crate::plan::{ArmTest, CallTarget, FallbackPlan, FlowPlan, NodeKind, RetryPolicy, WaitUntil};
@@ -70,6 +69,8 @@ pub(crate) struct FlowRt {
     pub(crate) root: Arc<PlanRt>,
     pub(crate) handler: Option<Arc<PlanRt>>,
     pub(crate) templates: Arc<Templates>,
+    /// The hash of the bundle it came from (instances are pinned to it).
+    pub(crate) bundle: String,
 }
 
 /// What every instance of an engine shares.
@@ -82,7 +83,6 @@ pub(crate) struct Globals {
 /// Everything a reaction needs besides the instance.
 pub(crate) struct Ctx<'a> {
     pub(crate) globals: &'a Globals,
-    pub(crate) store: &'a dyn Store,
     pub(crate) now: DateTime<Utc>,
 }
 
@@ -246,11 +246,29 @@ impl Replay {
     pub(crate) fn from_history(events: &[Event]) -> (Replay, Vec<(String, Value)>) {
         let mut r = Replay::default();
         let mut received = Vec::new();
+        // Failures a retry sets aside: they may be recorded again if they happen again.
+        let mut failures = Vec::new();
         for e in events {
             if let Ok(json) = serde_json::to_string(&e.kind) {
+                if matches!(
+                    e.kind,
+                    EventKind::InstanceFailed { .. }
+                        | EventKind::StepFailed {
+                            will_retry: false,
+                            ..
+                        }
+                ) {
+                    failures.push(json.clone());
+                }
                 r.seen.insert(json);
             }
             match &e.kind {
+                EventKind::InstanceRetried => {
+                    r.failed.clear();
+                    for json in failures.drain(..) {
+                        r.seen.remove(&json);
+                    }
+                }
                 EventKind::StepSucceeded { step, value, .. } => {
                     r.failed.remove(step);
                     r.results.insert(step.clone(), value.clone());
@@ -310,6 +328,8 @@ pub(crate) struct Instance {
     pub(crate) children: Vec<String>,
     replay: Option<Box<Replay>>,
     seq: u64,
+    /// Events of the reaction under way: the engine hands them to the store as one batch.
+    pending: Vec<Event>,
     pub(crate) waiters: Vec<oneshot::Sender<()>>,
 }
 
@@ -423,6 +443,7 @@ impl Instance {
             children: Vec::new(),
             replay: None,
             seq: 0,
+            pending: Vec::new(),
             waiters: Vec::new(),
         }
     }
@@ -440,7 +461,12 @@ impl Instance {
             kind,
         };
         self.seq += 1;
-        ctx.store.append(&self.id, event);
+        self.pending.push(event);
+    }
+
+    /// The events recorded since the last call (one reaction's batch).
+    pub(crate) fn take_pending(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.pending)
     }
 
     /// Starts the flow body.
@@ -452,6 +478,8 @@ impl Instance {
                 flow: self.flow.plan.key.clone(),
                 input: self.input.clone(),
                 parent: self.parent.as_ref().map(|p| p.id.clone()),
+                entity: Some(self.entity.clone()),
+                plan: Some(self.flow.bundle.clone()),
             },
         );
         let mut q = VecDeque::new();

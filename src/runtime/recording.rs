@@ -89,6 +89,7 @@ impl Recording {
                     action: key.to_string(),
                     args,
                     entity: String::new(),
+                    flow_entity: String::new(),
                     instance: String::new(),
                     step: step.to_string(),
                     attempt: 1,

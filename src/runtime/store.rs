@@ -7,8 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::oneshot;
 
-use super::event::Event;
+use super::event::{Event, EventKind};
 
 /// A timer an instance is suspended on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,10 +25,100 @@ pub struct TimerRecord {
     pub step: String,
 }
 
-/// Persistence for instances.
+/// One instance as a store's instances table keeps it: what `flowc instances list` shows.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct InstanceRecord {
+    /// The instance's id.
+    pub id: String,
+    /// The flow's key.
+    pub flow: String,
+    /// The entity it works for.
+    pub entity: String,
+    /// The hash of the plan bundle it is pinned to.
+    pub plan: Option<String>,
+    /// The instance that started it as a sub-flow.
+    pub parent: Option<String>,
+    /// `running`, `completed`, `failed` or `cancelled`.
+    pub status: String,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// When its history last grew.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl InstanceRecord {
+    /// The record of a history (for stores that keep only histories).
+    pub fn from_history(id: &str, events: &[Event]) -> Option<InstanceRecord> {
+        let first = events.first()?;
+        let EventKind::InstanceStarted {
+            flow,
+            parent,
+            entity,
+            plan,
+            ..
+        } = &first.kind
+        else {
+            return None;
+        };
+        let mut record = InstanceRecord {
+            id: id.to_string(),
+            flow: flow.clone(),
+            entity: entity.clone().unwrap_or_default(),
+            plan: plan.clone(),
+            parent: parent.clone(),
+            status: "running".into(),
+            started_at: first.at,
+            updated_at: first.at,
+        };
+        for e in &events[1..] {
+            record.apply(e);
+        }
+        Some(record)
+    }
+
+    /// Follows one more event of the instance.
+    pub fn apply(&mut self, event: &Event) {
+        self.updated_at = event.at;
+        if let Some(status) = event.kind.status() {
+            self.status = status.to_string();
+        }
+    }
+}
+
+/// A store could not keep what it was given.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreError(pub String);
+
+/// Whether appended events are durable yet.
+#[must_use]
+pub enum Commit {
+    /// Kept already (or the store keeps nothing beyond the process).
+    Done,
+    /// Kept once this answers: the engine acts on a reaction's effects only then.
+    Pending(oneshot::Receiver<Result<(), StoreError>>),
+}
+
+/// Persistence for instances: histories, timers and the plans instances are pinned to.
+///
+/// The engine appends the events of one reaction at a time ([`Store::append_batch`]) and acts
+/// on the reaction's effects (calls, timers, answers to waiting callers) once the batch is
+/// kept, so a durable store never acts on what it could lose.
 pub trait Store: Send + Sync + 'static {
     /// Appends one event to `instance`'s history.
     fn append(&self, instance: &str, event: Event);
+    /// Appends the events of one reaction, in order. A durable store answers once they are
+    /// kept; many instances' batches may share one transaction (group commit).
+    fn append_batch(&self, instance: &str, events: Vec<Event>) -> Commit {
+        for e in events {
+            self.append(instance, e);
+        }
+        Commit::Done
+    }
+    /// Answers once everything appended before is kept (a barrier; nothing is written).
+    fn sync(&self) -> Commit {
+        Commit::Done
+    }
     /// The history of `instance`, in order.
     fn history(&self, instance: &str) -> Vec<Event>;
     /// Saves a pending timer.
@@ -37,6 +129,41 @@ pub trait Store: Send + Sync + 'static {
     fn timers(&self) -> Vec<TimerRecord>;
     /// The id of every instance with a history (for recovery after a restart).
     fn instances(&self) -> Vec<String>;
+    /// The ids of the instances that have not ended, oldest first.
+    fn unfinished(&self) -> Vec<String> {
+        self.instances()
+            .into_iter()
+            .filter(|id| !super::event::has_ended(&self.history(id)))
+            .collect()
+    }
+    /// Every instance's record, oldest first.
+    fn records(&self) -> Vec<InstanceRecord> {
+        let mut all: Vec<InstanceRecord> = self
+            .instances()
+            .iter()
+            .filter_map(|id| InstanceRecord::from_history(id, &self.history(id)))
+            .collect();
+        all.sort_by(|a, b| (a.started_at, &a.id).cmp(&(b.started_at, &b.id)));
+        all
+    }
+    /// One instance's record.
+    fn record(&self, instance: &str) -> Option<InstanceRecord> {
+        InstanceRecord::from_history(instance, &self.history(instance))
+    }
+    /// Keeps a plan bundle (its JSON) under its hash.
+    fn put_plan(&self, _hash: &str, _bundle: &str) {}
+    /// The plan bundle kept under `hash`.
+    fn plan(&self, _hash: &str) -> Option<String> {
+        None
+    }
+    /// An instance ended: keep of its history only what answers for it later (its start, its
+    /// output, its end). Stores that keep everything ignore this.
+    fn compact(&self, _instance: &str) {}
+}
+
+/// What of an ended instance's history compaction keeps.
+pub(crate) fn kept_after_end(kind: &EventKind) -> bool {
+    matches!(kind, EventKind::InstanceStarted { .. } | EventKind::Output { .. }) || kind.is_end()
 }
 
 /// Histories are split over this many locks so concurrent instances rarely wait on each other.
@@ -65,6 +192,7 @@ type Histories = HashMap<String, Vec<Event>, std::hash::BuildHasherDefault<Fnv>>
 pub struct MemoryStore {
     histories: Vec<Mutex<Histories>>,
     timers: Mutex<BTreeMap<u64, TimerRecord>>,
+    plans: Mutex<HashMap<String, String>>,
 }
 
 impl Default for MemoryStore {
@@ -72,6 +200,7 @@ impl Default for MemoryStore {
         MemoryStore {
             histories: (0..SHARDS).map(|_| Mutex::new(Histories::default())).collect(),
             timers: Mutex::new(BTreeMap::new()),
+            plans: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -98,6 +227,43 @@ impl Store for MemoryStore {
             None => {
                 h.insert(instance.to_string(), vec![event]);
             }
+        }
+    }
+
+    fn append_batch(&self, instance: &str, mut events: Vec<Event>) -> Commit {
+        if events.is_empty() {
+            return Commit::Done;
+        }
+        let mut h = self.shard(instance).lock().unwrap_or_else(|e| e.into_inner());
+        match h.get_mut(instance) {
+            Some(kept) => kept.append(&mut events),
+            None => {
+                h.insert(instance.to_string(), events);
+            }
+        }
+        Commit::Done
+    }
+
+    fn put_plan(&self, hash: &str, bundle: &str) {
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if !plans.contains_key(hash) {
+            plans.insert(hash.to_string(), bundle.to_string());
+        }
+    }
+
+    fn plan(&self, hash: &str) -> Option<String> {
+        self.plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(hash)
+            .cloned()
+    }
+
+    fn compact(&self, instance: &str) {
+        let mut h = self.shard(instance).lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(events) = h.get_mut(instance) {
+            events.retain(|e| kept_after_end(&e.kind));
+            events.shrink_to_fit();
         }
     }
 

@@ -93,7 +93,17 @@ impl World {
             .iter()
             .map(|(name, e)| (e.notion_token_env.clone().unwrap(), format!("secret_e2e_{name}")))
             .collect();
-        let token_list: Vec<&str> = tokens.values().map(String::as_str).collect();
+        let token_list: Vec<(&str, &str)> = project
+            .config
+            .entities
+            .iter()
+            .map(|(name, e)| {
+                (
+                    name.as_str(),
+                    tokens[e.notion_token_env.as_deref().unwrap()].as_str(),
+                )
+            })
+            .collect();
         let notion = Emulator::start_for(&schemas, &token_list, &project.config)
             .await
             .unwrap();
@@ -136,7 +146,8 @@ impl World {
 
         let notion_connector =
             NotionConnector::from_config_with_env(&project.config, move |name| tokens.get(name).cloned())
-                .unwrap();
+                .unwrap()
+                .with_grants(flowc::connectors::Grants::from_project(&project));
         let email = EmailConnector::from_config(&project.config, &project.root).unwrap();
         let survey = SurveyConnector::from_config(&project.config, &project.root).unwrap();
         let clock = Arc::new(VirtualClock::new(at(start)));

@@ -108,6 +108,7 @@ pub async fn call_as(
             action: action.into(),
             args,
             entity: entity.into(),
+            flow_entity: entity.into(),
             instance: "instance-1".into(),
             step: "step".into(),
             attempt,

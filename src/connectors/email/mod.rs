@@ -10,3 +10,9 @@ mod smtp;
 
 pub use connector::EmailConnector;
 pub use manifest::manifest;
+
+/// Whether `text` is one email address (`local@domain`, RFC 5321/5322 as lettre reads it): what
+/// an `email` input must be. `"@"`, `"a@"`, `"a b@c.d"` or `"a@b@c"` are not.
+pub(crate) fn is_address(text: &str) -> bool {
+    text.parse::<lettre::Address>().is_ok()
+}

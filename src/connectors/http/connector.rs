@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,7 +10,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, Url};
 
 use super::allow_list::{refusal, AllowList};
-use super::status::{class_of_status, retry_after, transport_error};
+use super::status::{class_of_status, retry_after, transport_error, DEFAULT_MAX_RETRY_AFTER};
 use crate::config::Config;
 use crate::connectors::{ActionCall, Connector, ConnectorError, ErrorClass, Manifest};
 use crate::value::{parse_duration, Value};
@@ -27,12 +26,14 @@ const MAX_REDIRECTS: usize = 10;
 pub struct HttpConnector {
     manifest: Manifest,
     client: reqwest::Client,
-    allow: Arc<AllowList>,
+    allow: AllowList,
     max_response_bytes: usize,
+    max_retry_after: Duration,
 }
 
 impl HttpConnector {
-    /// Reads `[connectors.http]` (`allow_hosts`, `timeout`, `max_response_bytes`).
+    /// Reads `[connectors.http]` (`allow_hosts`, `timeout`, `max_response_bytes`,
+    /// `max_retry_after`).
     ///
     /// A missing table is valid and allows no host at all.
     pub fn from_config(config: &Config, _root: &Path) -> Result<HttpConnector, ConnectorError> {
@@ -51,14 +52,8 @@ impl HttpConnector {
         };
         let allow = AllowList::parse(allow_hosts.iter().map(String::as_str))
             .map_err(|e| config_error("allow_hosts", &e))?;
-        let timeout = match table.get("timeout") {
-            None => DEFAULT_TIMEOUT,
-            Some(toml::Value::String(text)) => parse_duration(text)
-                .filter(|ms| *ms > 0)
-                .map(|ms| Duration::from_millis(ms as u64))
-                .ok_or_else(|| config_error("timeout", "must be a duration such as \"30s\""))?,
-            Some(_) => return Err(config_error("timeout", "must be a duration such as \"30s\"")),
-        };
+        let timeout = duration_setting(&table, "timeout", DEFAULT_TIMEOUT)?;
+        let max_retry_after = duration_setting(&table, "max_retry_after", DEFAULT_MAX_RETRY_AFTER)?;
         let max_response_bytes = match table.get("max_response_bytes") {
             None => DEFAULT_MAX_RESPONSE_BYTES,
             Some(toml::Value::Integer(n)) if *n > 0 => *n as usize,
@@ -69,33 +64,12 @@ impl HttpConnector {
                 ))
             }
         };
-        Self::new(allow, timeout, max_response_bytes)
-    }
-
-    fn new(
-        allow: AllowList,
-        timeout: Duration,
-        max_response_bytes: usize,
-    ) -> Result<HttpConnector, ConnectorError> {
-        let allow = Arc::new(allow);
-        let policy_allow = Arc::clone(&allow);
-        // Following a redirect is a new request: it must pass the same allow-list.
-        let redirect = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
-                attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
-            } else if policy_allow.allows(attempt.url()) {
-                attempt.follow()
-            } else {
-                let reason = format!(
-                    "redirected to a host that is not allowed: {}",
-                    refusal(attempt.url())
-                );
-                attempt.error(reason)
-            }
-        });
+        // Redirects are followed here, not by reqwest: each hop must pass the allow-list, and
+        // secret headers must not follow a hop to another origin (reqwest only strips the
+        // headers it knows to be sensitive, not `X-Api-Key`).
         let client = reqwest::Client::builder()
             .timeout(timeout)
-            .redirect(redirect)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("flowc/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConnectorError::permanent(format!("cannot set up the http client: {e}")))?;
@@ -104,6 +78,7 @@ impl HttpConnector {
             client,
             allow,
             max_response_bytes,
+            max_retry_after,
         })
     }
 
@@ -137,13 +112,10 @@ impl HttpConnector {
             }
         }
 
-        let mut request = self.client.request(method.clone(), url.clone()).headers(headers);
         let body = call.arg("body");
-        if !body.is_null() {
-            request = request.json(&body.to_json());
-        }
+        let body = (!body.is_null()).then(|| body.to_json());
         let what = format!("{method} {url}");
-        let response = request.send().await.map_err(|e| transport_error(&e, &what))?;
+        let response = self.follow(method, url, headers, &secret, body, &what).await?;
         let status = response.status();
         let response_headers = response.headers().clone();
         let body = self.read_body(response, &what).await?;
@@ -167,10 +139,75 @@ impl HttpConnector {
             ("body", body_value),
         ]);
         let error = match class {
-            ErrorClass::RateLimited => ConnectorError::rate_limited(message, retry_after(&response_headers)),
+            ErrorClass::RateLimited => {
+                ConnectorError::rate_limited(message, retry_after(&response_headers, self.max_retry_after))
+            }
             class => ConnectorError::new(class, message),
         };
         Err(error.with_details(details))
+    }
+
+    /// Sends the request and follows redirects (up to [`MAX_REDIRECTS`]), each hop checked
+    /// against the allow-list. Secret headers go only to the origin the flow named: once a hop
+    /// leaves it they are dropped for good, so a redirect cannot hand a token to another site.
+    async fn follow(
+        &self,
+        mut method: Method,
+        mut url: Url,
+        mut headers: HeaderMap,
+        secret: &HeaderMap,
+        mut body: Option<serde_json::Value>,
+        what: &str,
+    ) -> Result<reqwest::Response, ConnectorError> {
+        let origin = url.origin();
+        let mut hops = 0;
+        loop {
+            let mut request = self
+                .client
+                .request(method.clone(), url.clone())
+                .headers(headers.clone());
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let response = request.send().await.map_err(|e| transport_error(&e, what))?;
+            let status = response.status();
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok());
+            let Some(location) = location.filter(|_| status.is_redirection()) else {
+                return Ok(response);
+            };
+            if hops == MAX_REDIRECTS {
+                return Err(ConnectorError::permanent(format!(
+                    "{what} failed: more than {MAX_REDIRECTS} redirects"
+                )));
+            }
+            hops += 1;
+            let next = url.join(location).map_err(|e| {
+                ConnectorError::permanent(format!("{what} redirected to `{location}`, not a URL: {e}"))
+            })?;
+            if !matches!(next.scheme(), "http" | "https") || !self.allow.allows(&next) {
+                return Err(ConnectorError::permanent(format!(
+                    "{what} failed: redirected to a host that is not allowed: {}",
+                    refusal(&next)
+                )));
+            }
+            if next.origin() != origin {
+                for name in secret.keys() {
+                    headers.remove(name);
+                }
+            }
+            // 303, and 301/302 after a POST (as every browser does), become a GET without body.
+            let to_get = status == reqwest::StatusCode::SEE_OTHER
+                || (matches!(status.as_u16(), 301 | 302) && method == Method::POST);
+            if to_get {
+                method = Method::GET;
+                body = None;
+                headers.remove(CONTENT_TYPE);
+            }
+            url = next;
+        }
     }
 
     async fn read_body(
@@ -220,6 +257,18 @@ impl Connector for HttpConnector {
                 "the http connector has no action `{other}`"
             ))),
         }
+    }
+}
+
+/// A duration setting of `[connectors.http]` (`"30s"`, `"1h"`), or `default` when absent.
+fn duration_setting(table: &toml::Table, key: &str, default: Duration) -> Result<Duration, ConnectorError> {
+    match table.get(key) {
+        None => Ok(default),
+        Some(toml::Value::String(text)) => parse_duration(text)
+            .filter(|ms| *ms > 0)
+            .map(|ms| Duration::from_millis(ms as u64))
+            .ok_or_else(|| config_error(key, "must be a duration such as \"30s\"")),
+        Some(_) => Err(config_error(key, "must be a duration such as \"30s\"")),
     }
 }
 

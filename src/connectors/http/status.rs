@@ -21,16 +21,25 @@ pub(crate) fn class_of_status(status: StatusCode) -> ErrorClass {
     }
 }
 
-/// The wait asked for by `Retry-After`: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// The longest `Retry-After` honoured unless configured otherwise: an hour, as Notion documents
+/// for its own limits. A server asking for a day (or sending a date years ahead) would otherwise
+/// park a step for that long.
+pub(crate) const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// The wait asked for by `Retry-After` (delay-seconds or an HTTP date, RFC 9110 §10.2.3), at
+/// most `cap`.
+pub(crate) fn retry_after(headers: &HeaderMap, cap: Duration) -> Option<Duration> {
     let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(text).ok()?;
-    let wait = when.signed_duration_since(chrono::Utc::now());
-    // A date in the past means "now"; still a rate limit, just no wait.
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
+    let wait = if let Ok(seconds) = text.parse::<u64>() {
+        Duration::from_secs(seconds)
+    } else {
+        let when = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+        // A date in the past means "now"; still a rate limit, just no wait.
+        when.signed_duration_since(chrono::Utc::now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(cap))
 }
 
 /// A failure to get any response at all (connection refused, timeout, bad URL, refused redirect).
@@ -68,16 +77,39 @@ mod tests {
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {
+        let cap = DEFAULT_MAX_RETRY_AFTER;
         let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
+        assert_eq!(retry_after(&headers, cap), None);
         headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(&headers, cap), Some(Duration::from_secs(7)));
         headers.insert(
             RETRY_AFTER,
             HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
         );
-        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        assert_eq!(retry_after(&headers, cap), Some(Duration::ZERO));
         headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&headers), None);
+        assert_eq!(retry_after(&headers, cap), None);
+    }
+
+    #[test]
+    fn retry_after_is_capped() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("86400"));
+        assert_eq!(
+            retry_after(&headers, DEFAULT_MAX_RETRY_AFTER),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            retry_after(&headers, Duration::from_secs(60)),
+            Some(Duration::from_secs(60))
+        );
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Fri, 31 Dec 2100 23:59:59 GMT"),
+        );
+        assert_eq!(
+            retry_after(&headers, DEFAULT_MAX_RETRY_AFTER),
+            Some(Duration::from_secs(3600))
+        );
     }
 }

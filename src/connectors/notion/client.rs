@@ -7,8 +7,8 @@ use reqwest::Method;
 use serde_json::Value as Json;
 
 use super::errors;
-use super::ratelimit::TokenBucket;
 use crate::connectors::{ConnectorError, ErrorClass};
+use crate::runtime::pacing::{self, Limiter};
 
 /// The API version this connector speaks: databases hold data sources, queried by data source.
 pub const NOTION_VERSION: &str = "2025-09-03";
@@ -22,7 +22,7 @@ pub(crate) struct Client {
     http: reqwest::Client,
     base_url: String,
     token: String,
-    bucket: Arc<TokenBucket>,
+    limiter: Arc<Limiter>,
     rate_limit_retries: u32,
 }
 
@@ -31,22 +31,22 @@ impl Client {
         http: reqwest::Client,
         base_url: &str,
         token: String,
-        bucket: Arc<TokenBucket>,
+        limiter: Arc<Limiter>,
         rate_limit_retries: u32,
     ) -> Client {
         Client {
             http,
             base_url: base_url.trim_end_matches('/').to_string(),
             token,
-            bucket,
+            limiter,
             rate_limit_retries,
         }
     }
 
-    /// Sends a request (after waiting for the token bucket) and returns the JSON answer.
+    /// Sends a request (after waiting for the token's limiter) and returns the JSON answer.
     /// `what` names the operation in error messages.
     ///
-    /// A 429 is pacing feedback rather than a failure: the bucket is paused for `Retry-After`
+    /// A 429 is pacing feedback rather than a failure: the limiter is paused for `Retry-After`
     /// and the request is sent again, up to `rate_limit_retries` times, before the caller sees
     /// a `rate_limited` error (as Notion's own SDK does). Nothing else is retried here: that is
     /// the step's retry policy's job.
@@ -75,7 +75,7 @@ impl Client {
         body: Option<&Json>,
         what: &str,
     ) -> Result<Json, ConnectorError> {
-        self.bucket.acquire().await;
+        pacing::acquire(&self.limiter).await;
         let url = format!("{}{}", self.base_url, path);
         let mut request = self
             .http
@@ -103,9 +103,10 @@ impl Client {
         }
         let error = errors::from_response(status, retry_after, &text, what);
         if error.class == ErrorClass::RateLimited {
-            // Every caller sharing this token backs off, not just the one that was told.
-            self.bucket
-                .pause(error.retry_after.unwrap_or(Duration::from_secs(1)));
+            // Every caller sharing this token backs off, those already queued included, not
+            // just the one that was told.
+            let delay = error.retry_after.unwrap_or(Duration::from_secs(1));
+            self.limiter.pause(pacing::wall_seconds(), delay);
         }
         Err(error)
     }

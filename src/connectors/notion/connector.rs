@@ -14,9 +14,9 @@ use super::filter::{equality_filter, sorts};
 use super::properties::{flatten_page, to_notion, UNKNOWN_PROPERTY};
 use super::schema::DatabaseSchema;
 use super::settings::Settings;
-use super::{ratelimit, NotionError};
+use super::NotionError;
 use crate::config::Config;
-use crate::connectors::{ActionCall, Connector, ConnectorError, Manifest};
+use crate::connectors::{Access, ActionCall, Connector, ConnectorError, Grants, Manifest};
 use crate::value::Value;
 
 /// Notion's largest page of query results.
@@ -48,6 +48,7 @@ pub struct NotionConnector {
     manifest: Manifest,
     settings: Settings,
     entities: BTreeMap<String, EntityAccess>,
+    grants: Grants,
     sources: Mutex<SourceCache>,
 }
 
@@ -86,8 +87,9 @@ impl NotionConnector {
                 )),
                 Some(var) => match env(var) {
                     Some(token) if !token.trim().is_empty() => {
-                        let bucket = ratelimit::shared(
-                            &token,
+                        // One limiter per token, process-wide: Notion counts per integration.
+                        let limiter = crate::runtime::pacing::shared(
+                            &format!("notion:{token}"),
                             settings.requests_per_second,
                             settings.burst,
                         );
@@ -95,7 +97,7 @@ impl NotionConnector {
                             http.clone(),
                             &settings.base_url,
                             token,
-                            bucket,
+                            limiter,
                             settings.rate_limit_retries,
                         ))
                     }
@@ -116,8 +118,63 @@ impl NotionConnector {
             manifest: super::manifest(),
             settings,
             entities,
+            grants: Grants::default(),
             sources: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The project's grants, checked when a page is reached by id (`get_page`, `update_page`).
+    /// Without them a flow reaches only its own entity's pages.
+    pub fn with_grants(mut self, grants: Grants) -> NotionConnector {
+        self.grants = grants;
+        self
+    }
+
+    /// Refuses `page` unless it lies in a database flowc.toml lists for the acting entity and
+    /// the flow's entity may have `access` to it (its own, or granted). A page id is only text
+    /// a flow was given: checking where the page lives is what keeps one entity's flows out of
+    /// another's records.
+    fn check_page(&self, call: &ActionCall, page: &Json, access: Access) -> Result<String, ConnectorError> {
+        let id = page.get("id").and_then(Json::as_str).unwrap_or_default();
+        let parent = page.get("parent").unwrap_or(&Json::Null);
+        let database_id = parent.get("database_id").and_then(Json::as_str);
+        let owner = database_id.and_then(|db_id| {
+            self.entities.iter().find_map(|(entity, e)| {
+                e.databases
+                    .iter()
+                    .find(|(_, id)| same_id(id, db_id))
+                    .map(|(name, _)| (entity.as_str(), name.as_str()))
+            })
+        });
+        let verb = match access {
+            Access::Read => "read",
+            Access::Write => "write",
+        };
+        let refuse = |message: String| {
+            Err(invalid(message).with_details(Value::record([
+                ("code", Value::text("not_granted")),
+                ("page", Value::text(id)),
+            ])))
+        };
+        let Some((owner, database)) = owner else {
+            return refuse(format!(
+                "page `{id}` is not in a database flowc.toml lists for any entity; flows of `{}` may not {verb} it",
+                call.flow_entity
+            ));
+        };
+        if owner != call.entity {
+            return refuse(format!(
+                "page `{id}` is in `{database}` of `{owner}`, not of `{}` whose token was used",
+                call.entity
+            ));
+        }
+        if !self.grants.allows(&call.flow_entity, owner, database, access) {
+            return refuse(format!(
+                "flows of `{}` may not {verb} page `{id}`: it is in `{database}` of `{owner}`, which grants no {verb} access to `{}`; add `grant {verb} {database} to {}` to `entity {owner}` if it agrees",
+                call.flow_entity, call.flow_entity, call.flow_entity
+            ));
+        }
+        Ok(database.to_string())
     }
 
     fn entity(&self, entity: &str) -> Result<&EntityAccess, ConnectorError> {
@@ -317,29 +374,31 @@ impl NotionConnector {
                 Ok(flatten_page(&page))
             }
             "get_page" => {
-                let id = text_arg(call, "id")?;
+                let id = path_id(text_arg(call, "id")?)?;
                 let page = client
-                    .send(
-                        Method::GET,
-                        &format!("/v1/pages/{}", path_id(id)?),
-                        None,
-                        "retrieve page",
-                    )
+                    .send(Method::GET, &format!("/v1/pages/{id}"), None, "retrieve page")
                     .await?;
+                self.check_page(call, &page, Access::Read)?;
                 Ok(flatten_page(&page))
             }
             "update_page" => {
                 let id = path_id(text_arg(call, "id")?)?;
+                // The page is read first, whatever `db` says: where it lives decides whether
+                // this flow may change it.
+                let page = client
+                    .send(Method::GET, &format!("/v1/pages/{id}"), None, "retrieve page")
+                    .await?;
+                let home = self.check_page(call, &page, Access::Write)?;
                 let (db, schema) = match call.arg("db") {
-                    Value::Null => {
-                        // Without `db`, the page itself says what type each property has.
-                        let page = client
-                            .send(Method::GET, &format!("/v1/pages/{id}"), None, "retrieve page")
-                            .await?;
-                        ("the page".to_string(), DatabaseSchema::from_json(&page))
-                    }
+                    // Without `db`, the page itself says what type each property has.
+                    Value::Null => ("the page".to_string(), DatabaseSchema::from_json(&page)),
                     _ => {
                         let (db, source) = self.source_arg(call).await?;
+                        if db != home {
+                            return Err(invalid(format!(
+                                "page `{id}` is in `{home}`, not in `{db}` as `db` says"
+                            )));
+                        }
                         (db, source.schema.clone())
                     }
                 };
@@ -438,6 +497,13 @@ fn limit_arg(call: &ActionCall) -> Result<Option<usize>, ConnectorError> {
     }
 }
 
+/// Whether two Notion ids are the same, with or without dashes.
+fn same_id(a: &str, b: &str) -> bool {
+    a.chars()
+        .filter(|c| *c != '-')
+        .eq(b.chars().filter(|c| *c != '-'))
+}
+
 /// An id safe to put in a URL path: Notion ids are hex with optional dashes.
 fn path_id(id: &str) -> Result<&str, ConnectorError> {
     if !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
@@ -451,6 +517,10 @@ fn path_id(id: &str) -> Result<&str, ConnectorError> {
 impl Connector for NotionConnector {
     fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    fn paces_itself(&self) -> bool {
+        true
     }
 
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {

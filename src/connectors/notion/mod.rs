@@ -9,7 +9,6 @@ mod filter;
 mod manifest;
 mod properties;
 mod pull;
-mod ratelimit;
 pub mod schema;
 mod settings;
 

@@ -13,7 +13,9 @@ use super::answers::response_record;
 use super::created_log::{created_log, CreatedForm, CreatedLog};
 use super::template::SurveyTemplate;
 use crate::config::Config;
-use crate::connectors::http::status::{class_of_status, retry_after, transport_error};
+use crate::connectors::http::status::{
+    class_of_status, retry_after, transport_error, DEFAULT_MAX_RETRY_AFTER,
+};
 use crate::connectors::{ActionCall, Connector, ConnectorError, ErrorClass, Manifest};
 use crate::value::{parse_duration, Value};
 
@@ -334,7 +336,9 @@ fn api_error(
         ("details", Value::from_json(&json["details"])),
     ]);
     let error = match class_of_status(status) {
-        ErrorClass::RateLimited => ConnectorError::rate_limited(message, retry_after(headers)),
+        ErrorClass::RateLimited => {
+            ConnectorError::rate_limited(message, retry_after(headers, DEFAULT_MAX_RETRY_AFTER))
+        }
         class => ConnectorError::new(class, message),
     };
     error.with_details(details)

@@ -18,7 +18,7 @@ use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, NaiveDateTime, T
 use serde_json::{json, Value as Json};
 use tokio::sync::oneshot;
 
-use super::template::{valid_hidden, valid_ref, FIELD_TYPES};
+use super::form_rules::{is_field_ref, is_hidden_name, DOCUMENTED_FIELD_TYPES};
 
 /// A running emulator on `127.0.0.1` (a free port); it stops when dropped.
 pub struct TypeformEmulator {
@@ -414,7 +414,7 @@ fn validate_form(form: &Json) -> Vec<Json> {
             for (i, field) in fields.iter().enumerate() {
                 let at = |key: &str| format!("/fields/{i}/{key}");
                 match field["type"].as_str() {
-                    Some(kind) if FIELD_TYPES.contains(&kind) => {
+                    Some(kind) if DOCUMENTED_FIELD_TYPES.contains(&kind) => {
                         let choices = &field["properties"]["choices"];
                         if matches!(kind, "multiple_choice" | "dropdown") {
                             let ok = choices.as_array().is_some_and(|c| {
@@ -464,8 +464,8 @@ fn validate_form(form: &Json) -> Vec<Json> {
                 }
                 if let Some(r) = field.get("ref") {
                     match r.as_str() {
-                        Some(r) if valid_ref(r) && !refs.contains(&r) => refs.push(r),
-                        Some(r) if valid_ref(r) => problems.push(detail(
+                        Some(r) if is_field_ref(r) && !refs.contains(&r) => refs.push(r),
+                        Some(r) if is_field_ref(r) => problems.push(detail(
                             "duplicate",
                             &at("ref"),
                             &format!("ref `{r}` is used twice"),
@@ -485,7 +485,7 @@ fn validate_form(form: &Json) -> Vec<Json> {
         None => {}
         Some(Json::Array(names)) => {
             for (i, name) in names.iter().enumerate() {
-                if !name.as_str().is_some_and(valid_hidden) {
+                if !name.as_str().is_some_and(is_hidden_name) {
                     problems.push(detail(
                         "invalid_value",
                         &format!("/hidden/{i}"),

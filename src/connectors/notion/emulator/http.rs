@@ -9,10 +9,9 @@ use axum::Router;
 use serde_json::{json, Value as Json};
 
 use super::query::{matches, sort};
-use super::store::{data_source_json, database_json, new_id, page_json, same_id};
+use super::store::{data_source_json, database_json, new_id, page_json, same_id, Database};
 use super::{Fault, Shared};
 use crate::connectors::notion::client::NOTION_VERSION;
-use crate::connectors::notion::ratelimit::TokenBucket;
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
@@ -112,29 +111,29 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_string);
-    let retry_after = {
+    let (retry_after, workspace) = {
         let mut control = shared.control();
-        let Some(token) = token.filter(|t| control.tokens.contains(t)) else {
+        let Some((token, workspace)) = token.and_then(|t| control.tokens.get(&t).cloned().map(|w| (t, w)))
+        else {
             return error(401, "unauthorized", "API token is invalid.");
         };
-        match control.rate {
+        let retry_after = match control.rate {
             None => None,
             Some((rate, burst)) => {
-                let bucket = control
-                    .buckets
+                let allowance = control
+                    .allowances
                     .entry(token)
-                    .or_insert_with(|| Arc::new(TokenBucket::new(rate, burst)))
-                    .clone();
-                match bucket.try_take() {
+                    .or_insert_with(|| super::limit::Allowance::new(rate, burst));
+                match allowance.admit() {
                     Ok(()) => None,
-                    Err(wait) => {
+                    Err(seconds) => {
                         control.rate_limited += 1;
-                        // Notion sends whole seconds.
-                        Some(wait.as_secs_f64().ceil().max(1.0) as u64)
+                        Some(seconds)
                     }
                 }
             }
-        }
+        };
+        (retry_after, workspace)
     };
     if let Some(seconds) = retry_after {
         return error_with(
@@ -153,14 +152,25 @@ async fn handle(
         }
     };
     let segments: Vec<&str> = uri.path().trim_matches('/').split('/').collect();
+    let seen = Seen(workspace);
     match (method.as_str(), segments.as_slice()) {
-        ("GET", ["v1", "databases", id]) => get_database(&shared, id),
-        ("GET", ["v1", "data_sources", id]) => get_data_source(&shared, id),
-        ("POST", ["v1", "data_sources", id, "query"]) => query(&shared, id, &body),
-        ("POST", ["v1", "pages"]) => after_write(&shared, create_page(&shared, &body)),
-        ("GET", ["v1", "pages", id]) => get_page(&shared, id),
-        ("PATCH", ["v1", "pages", id]) => after_write(&shared, update_page(&shared, id, &body)),
+        ("GET", ["v1", "databases", id]) => get_database(&shared, &seen, id),
+        ("GET", ["v1", "data_sources", id]) => get_data_source(&shared, &seen, id),
+        ("POST", ["v1", "data_sources", id, "query"]) => query(&shared, &seen, id, &body),
+        ("POST", ["v1", "pages"]) => after_write(&shared, create_page(&shared, &seen, &body)),
+        ("GET", ["v1", "pages", id]) => get_page(&shared, &seen, id),
+        ("PATCH", ["v1", "pages", id]) => after_write(&shared, update_page(&shared, &seen, id, &body)),
         _ => error(400, "invalid_request_url", "Invalid request URL."),
+    }
+}
+
+/// What the request's token may see: one workspace, or every one (`None`). Notion answers
+/// 404 for what a token cannot see, never 403, so that ids of other workspaces leak nothing.
+struct Seen(Option<String>);
+
+impl Seen {
+    fn database<'a>(&self, db: Option<&'a Database>) -> Option<&'a Database> {
+        db.filter(|d| self.0.as_ref().is_none_or(|w| *w == d.entity))
     }
 }
 
@@ -184,23 +194,23 @@ fn not_found(kind: &str, id: &str) -> Response {
     )
 }
 
-fn get_database(shared: &Shared, id: &str) -> Response {
-    match shared.store().database(id) {
+fn get_database(shared: &Shared, seen: &Seen, id: &str) -> Response {
+    match seen.database(shared.store().database(id)) {
         Some(db) => ok(database_json(db)),
         None => not_found("database", id),
     }
 }
 
-fn get_data_source(shared: &Shared, id: &str) -> Response {
-    match shared.store().database_of_source(id) {
+fn get_data_source(shared: &Shared, seen: &Seen, id: &str) -> Response {
+    match seen.database(shared.store().database_of_source(id)) {
         Some(db) => ok(data_source_json(db)),
         None => not_found("data_source", id),
     }
 }
 
-fn query(shared: &Shared, id: &str, body: &Json) -> Response {
+fn query(shared: &Shared, seen: &Seen, id: &str, body: &Json) -> Response {
     let store = shared.store();
-    let Some(db) = store.database_of_source(id) else {
+    let Some(db) = seen.database(store.database_of_source(id)) else {
         return not_found("data_source", id);
     };
     let page_size = match body.get("page_size") {
@@ -265,7 +275,7 @@ fn query(shared: &Shared, id: &str, body: &Json) -> Response {
     }))
 }
 
-fn create_page(shared: &Shared, body: &Json) -> Response {
+fn create_page(shared: &Shared, seen: &Seen, body: &Json) -> Response {
     let parent = body.get("parent");
     let source_id = parent
         .and_then(|p| p.get("data_source_id"))
@@ -273,11 +283,11 @@ fn create_page(shared: &Shared, body: &Json) -> Response {
     let database_id = parent.and_then(|p| p.get("database_id")).and_then(Json::as_str);
     let mut store = shared.store();
     let db = match (source_id, database_id) {
-        (Some(id), _) => match store.database_of_source(id) {
+        (Some(id), _) => match seen.database(store.database_of_source(id)) {
             Some(db) => db.id.clone(),
             None => return not_found("data_source", id),
         },
-        (None, Some(id)) => match store.database(id) {
+        (None, Some(id)) => match seen.database(store.database(id)) {
             Some(db) => db.id.clone(),
             None => return not_found("database", id),
         },
@@ -295,17 +305,24 @@ fn create_page(shared: &Shared, body: &Json) -> Response {
     }
 }
 
-fn get_page(shared: &Shared, id: &str) -> Response {
+/// The index of page `id` if the token sees its workspace.
+fn visible_page(store: &super::store::Store, seen: &Seen, id: &str) -> Option<usize> {
+    let index = store.page_index(id)?;
+    seen.database(store.database(&store.pages[index].database_id))?;
+    Some(index)
+}
+
+fn get_page(shared: &Shared, seen: &Seen, id: &str) -> Response {
     let store = shared.store();
-    match store.page_index(id) {
+    match visible_page(&store, seen, id) {
         Some(i) => ok(page_json(&store.pages[i])),
         None => not_found("page", id),
     }
 }
 
-fn update_page(shared: &Shared, id: &str, body: &Json) -> Response {
+fn update_page(shared: &Shared, seen: &Seen, id: &str, body: &Json) -> Response {
     let mut store = shared.store();
-    let Some(index) = store.page_index(id) else {
+    let Some(index) = visible_page(&store, seen, id) else {
         return not_found("page", id);
     };
     match store.update_page(index, body.get("properties").unwrap_or(&Json::Null)) {

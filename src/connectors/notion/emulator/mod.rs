@@ -7,19 +7,19 @@
 //! [`Emulator::config`] maps into a [`Config`].
 
 mod http;
+mod limit;
 mod query;
+mod rules;
 mod seed;
 mod store;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::properties::flatten_page;
-use super::ratelimit::TokenBucket;
 use super::schema::NotionSchemas;
 use crate::config::{Config, EntityConfig};
 use crate::value::Value;
@@ -35,9 +35,11 @@ struct Fault {
 /// What tests can change while the emulator runs.
 #[derive(Debug, Default)]
 struct Control {
-    tokens: HashSet<String>,
+    /// Integration tokens and the workspace (entity) each one belongs to; `None`: a token that
+    /// sees every workspace, a convenience for tests of one workspace.
+    tokens: HashMap<String, Option<String>>,
     rate: Option<(f64, u32)>,
-    buckets: std::collections::HashMap<String, Arc<TokenBucket>>,
+    allowances: HashMap<String, limit::Allowance>,
     faults: VecDeque<Fault>,
     write_faults: VecDeque<Fault>,
     latency: Duration,
@@ -73,16 +75,21 @@ pub struct Emulator {
 impl Emulator {
     /// Starts an emulator on 127.0.0.1 (a free port) holding one empty database per schema
     /// entry, accepting the integration `tokens`. Must be called inside a tokio runtime.
+    /// Each of these tokens sees every workspace; [`Emulator::add_workspace_token`] gives one
+    /// that sees only its own, as every real integration token does.
     pub async fn start(schemas: &NotionSchemas, tokens: &[&str]) -> std::io::Result<Emulator> {
+        let tokens = tokens.iter().map(|t| (t.to_string(), None)).collect();
         Emulator::start_with(Store::seeded(schemas, &|_, _| None), tokens).await
     }
 
-    /// Like [`Emulator::start`], but each database listed in `config` (`[entities.X.databases]`)
-    /// keeps the id given there, so a project's own `flowc.toml` points at the emulator once
-    /// `base_url` is set. Databases the configuration does not list get fresh ids.
+    /// An emulator of a project's workspaces: each database listed in `config`
+    /// (`[entities.X.databases]`) keeps the id given there, so a project's own `flowc.toml`
+    /// points at the emulator once `base_url` is set (databases it does not list get fresh ids).
+    /// `workspace_tokens` pairs each entity with its integration token, which sees that
+    /// workspace only: another workspace's page is `404 object_not_found` to it, as in Notion.
     pub async fn start_for(
         schemas: &NotionSchemas,
-        tokens: &[&str],
+        workspace_tokens: &[(&str, &str)],
         config: &Config,
     ) -> std::io::Result<Emulator> {
         let ids = |entity: &str, database: &str| {
@@ -92,14 +99,18 @@ impl Emulator {
                 .and_then(|e| e.databases.get(database))
                 .cloned()
         };
+        let tokens = workspace_tokens
+            .iter()
+            .map(|(entity, token)| (token.to_string(), Some(entity.to_string())))
+            .collect();
         Emulator::start_with(Store::seeded(schemas, &ids), tokens).await
     }
 
-    async fn start_with(store: Store, tokens: &[&str]) -> std::io::Result<Emulator> {
+    async fn start_with(store: Store, tokens: HashMap<String, Option<String>>) -> std::io::Result<Emulator> {
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
             control: Mutex::new(Control {
-                tokens: tokens.iter().map(|t| t.to_string()).collect(),
+                tokens,
                 ..Control::default()
             }),
         });
@@ -179,9 +190,18 @@ impl Emulator {
         config
     }
 
-    /// Accepts another integration token.
+    /// Accepts another integration token, seeing every workspace.
     pub fn add_token(&self, token: &str) {
-        self.shared.control().tokens.insert(token.to_string());
+        self.shared.control().tokens.insert(token.to_string(), None);
+    }
+
+    /// Accepts the integration token of `entity`'s workspace: it sees only that workspace's
+    /// databases and pages.
+    pub fn add_workspace_token(&self, token: &str, entity: &str) {
+        self.shared
+            .control()
+            .tokens
+            .insert(token.to_string(), Some(entity.to_string()));
     }
 
     /// Limits each token to `per_second` requests on average with bursts of `burst`
@@ -189,7 +209,7 @@ impl Emulator {
     pub fn set_rate_limit(&self, limit: Option<(f64, u32)>) {
         let mut control = self.shared.control();
         control.rate = limit;
-        control.buckets.clear();
+        control.allowances.clear();
     }
 
     /// Answers the next `count` requests with `status` (e.g. 500, 503, 529, 429) instead of
@@ -226,11 +246,12 @@ impl Emulator {
         self.shared.control().rate_limited
     }
 
-    /// The pages of `database` of `entity` in creation order, flattened as flows see them.
+    /// The pages of `database` of `entity` in creation order, each property read plainly (see
+    /// `rules.rs`: the emulator's own reading, not the connector's).
     pub fn pages(&self, entity: &str, database: &str) -> Vec<Value> {
         self.pages_json(entity, database)
             .iter()
-            .map(flatten_page)
+            .map(rules::plain_page)
             .collect()
     }
 

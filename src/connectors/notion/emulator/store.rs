@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use serde_json::{json, Map, Value as Json};
 
-use crate::connectors::notion::properties::{is_date_text, MAX_ARRAY, MAX_EMAIL, MAX_TEXT_CONTENT, MAX_URL};
+use super::rules::{is_iso_8601, ARRAY_ITEMS, EMAIL_OR_PHONE, TEXT_CONTENT, URL};
 use crate::connectors::notion::schema::NotionSchemas;
 
 /// A property of a data source.
@@ -330,8 +330,8 @@ fn write_value(name: &str, prop: &mut Prop, value: &Json) -> Result<Json, String
     match kind.as_str() {
         "title" | "rich_text" => {
             let items = body.as_array().ok_or_else(|| fail(&path, "an array", body))?;
-            if items.len() > MAX_ARRAY {
-                return Err(too_long(&path, MAX_ARRAY, items.len()));
+            if items.len() > ARRAY_ITEMS {
+                return Err(too_long(&path, ARRAY_ITEMS, items.len()));
             }
             let mut out = Vec::new();
             for (i, item) in items.iter().enumerate() {
@@ -341,12 +341,8 @@ fn write_value(name: &str, prop: &mut Prop, value: &Json) -> Result<Json, String
                     .and_then(Json::as_str)
                     .ok_or_else(|| fail(&format!("{path}[{i}].text.content"), "a string", item))?;
                 let len = content.encode_utf16().count();
-                if len > MAX_TEXT_CONTENT {
-                    return Err(too_long(
-                        &format!("{path}[{i}].text.content"),
-                        MAX_TEXT_CONTENT,
-                        len,
-                    ));
+                if len > TEXT_CONTENT {
+                    return Err(too_long(&format!("{path}[{i}].text.content"), TEXT_CONTENT, len));
                 }
                 out.push(json!({
                     "type": "text",
@@ -359,8 +355,8 @@ fn write_value(name: &str, prop: &mut Prop, value: &Json) -> Result<Json, String
             }
             Ok(Json::Array(out))
         }
-        "email" | "phone_number" => text(body, MAX_EMAIL),
-        "url" => text(body, MAX_URL),
+        "email" | "phone_number" => text(body, EMAIL_OR_PHONE),
+        "url" => text(body, URL),
         "number" => match body {
             Json::Null | Json::Number(_) => Ok(body.clone()),
             other => Err(fail(&path, "a number or `null`", other)),
@@ -379,8 +375,8 @@ fn write_value(name: &str, prop: &mut Prop, value: &Json) -> Result<Json, String
         },
         "multi_select" => {
             let items = body.as_array().ok_or_else(|| fail(&path, "an array", body))?;
-            if items.len() > MAX_ARRAY {
-                return Err(too_long(&path, MAX_ARRAY, items.len()));
+            if items.len() > ARRAY_ITEMS {
+                return Err(too_long(&path, ARRAY_ITEMS, items.len()));
             }
             let mut out = Vec::new();
             for (i, item) in items.iter().enumerate() {
@@ -394,8 +390,8 @@ fn write_value(name: &str, prop: &mut Prop, value: &Json) -> Result<Json, String
         }
         "relation" | "people" => {
             let items = body.as_array().ok_or_else(|| fail(&path, "an array", body))?;
-            if items.len() > MAX_ARRAY {
-                return Err(too_long(&path, MAX_ARRAY, items.len()));
+            if items.len() > ARRAY_ITEMS {
+                return Err(too_long(&path, ARRAY_ITEMS, items.len()));
             }
             let mut out = Vec::new();
             for (i, item) in items.iter().enumerate() {
@@ -415,14 +411,14 @@ fn write_value(name: &str, prop: &mut Prop, value: &Json) -> Result<Json, String
             Json::Null => Ok(Json::Null),
             Json::Object(o) => {
                 let start = o.get("start").and_then(Json::as_str).unwrap_or_default();
-                if !is_date_text(start) {
+                if !is_iso_8601(start) {
                     return Err(format!(
                         "body failed validation: body.properties.{path}.start should be a valid ISO 8601 date string, instead was `{start}`."
                     ));
                 }
                 let end = match o.get("end") {
                     None | Some(Json::Null) => Json::Null,
-                    Some(Json::String(e)) if is_date_text(e) => json!(e),
+                    Some(Json::String(e)) if is_iso_8601(e) => json!(e),
                     Some(other) => {
                         return Err(fail(
                             &format!("{path}.end"),

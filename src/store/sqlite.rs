@@ -1,0 +1,430 @@
+//! The SQLite store: one writer thread commits the events of many instances in one transaction
+//! (group commit), answering each caller once its batch is on disk; reads use a connection of
+//! their own, which WAL lets run while the writer writes.
+//!
+//! rusqlite (with SQLite bundled) rather than sqlx: its synchronous API on a dedicated thread is
+//! all group commit needs (drain the queue, one transaction, one fsync, answer everyone), with no
+//! async pool between the engine and the file.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use tokio::sync::oneshot;
+
+use super::schema;
+use crate::runtime::{Commit, Event, EventKind, InstanceRecord, Store, StoreError, TimerRecord};
+
+/// How hard a commit works to survive a power cut (SQLite's `synchronous`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// Every commit is fsynced before the engine acts on it: nothing acknowledged is lost, even
+    /// to a power cut. The default.
+    #[default]
+    Full,
+    /// Commits survive a crash of the process; a power cut may lose the last few (WAL is
+    /// fsynced at checkpoints only). Faster.
+    Normal,
+}
+
+impl std::str::FromStr for Durability {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Durability, String> {
+        match s {
+            "full" | "FULL" => Ok(Durability::Full),
+            "normal" | "NORMAL" => Ok(Durability::Normal),
+            other => Err(format!("unknown durability `{other}`; use `full` or `normal`")),
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+/// What the writer thread is asked to do.
+enum Op {
+    Append {
+        instance: String,
+        events: Vec<Event>,
+        done: Option<Reply>,
+    },
+    PutTimer(TimerRecord),
+    RemoveTimer(u64),
+    PutPlan(String, String),
+    Compact(String),
+    Sync(Reply),
+}
+
+/// Most operations one transaction takes: enough to share an fsync among many instances, few
+/// enough that the first caller does not wait long.
+const MAX_GROUP: usize = 4096;
+
+/// A store in one SQLite file.
+pub struct SqliteStore {
+    path: String,
+    ops: Mutex<Option<mpsc::Sender<Op>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    reader: Mutex<Connection>,
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database at `path` and brings its schema up to date.
+    /// A file that is not a flowc database, is corrupt, or was written by a newer flowc is
+    /// refused with a message saying so.
+    pub fn open(path: &Path, durability: Durability) -> Result<SqliteStore, StoreError> {
+        let name = path.display().to_string();
+        let fail = |e: rusqlite::Error| schema::unreadable(&name, &e);
+        let mut conn = Connection::open(path).map_err(fail)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(fail)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError(format!("{name}: SQLite refused WAL mode ({mode})")));
+        }
+        let sync = match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.pragma_update(None, "synchronous", sync).map_err(fail)?;
+        schema::migrate(&mut conn, &name)?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(fail)?;
+        reader.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
+        let (tx, rx) = mpsc::channel();
+        let writer = std::thread::Builder::new()
+            .name("flowc-store-writer".into())
+            .spawn(move || write_loop(conn, rx))
+            .map_err(|e| StoreError(format!("cannot start the store's writer thread: {e}")))?;
+        Ok(SqliteStore {
+            path: name,
+            ops: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            reader: Mutex::new(reader),
+        })
+    }
+
+    fn send(&self, op: Op) {
+        let ops = self.ops.lock().unwrap_or_else(|e| e.into_inner());
+        let sent = ops.as_ref().is_some_and(|tx| tx.send(op).is_ok());
+        if !sent {
+            tracing::error!(store = %self.path, "the store's writer has stopped");
+        }
+    }
+
+    fn read<T>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Option<T> {
+        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        match f(&conn) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::error!(store = %self.path, "cannot read {what}: {}", schema::unreadable(&self.path, &e));
+                None
+            }
+        }
+    }
+
+    /// Waits until everything sent so far is written (before a clean exit; not from async code,
+    /// which awaits [`Store::sync`] instead).
+    pub fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Sync(tx));
+        let _ = rx.blocking_recv();
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer commit what is left and end.
+        self.ops.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(w) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = w.join();
+        }
+    }
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    // Fixed width, so text order is time order (timers are read earliest first).
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn parse_time(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_default()
+}
+
+/// The writer thread: takes whatever is queued (up to [`MAX_GROUP`]), writes it in one
+/// transaction, and answers every caller of the group after the commit.
+fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Op>) {
+    let mut group = Vec::new();
+    while let Ok(first) = rx.recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(op) => group.push(op),
+                Err(_) => break,
+            }
+        }
+        let mut replies: Vec<(Reply, Result<(), StoreError>)> = Vec::new();
+        let committed = write_group(&mut conn, &mut group, &mut replies);
+        for (reply, result) in replies {
+            let result = match &committed {
+                Ok(()) => result,
+                Err(e) => Err(e.clone()),
+            };
+            let _ = reply.send(result);
+        }
+    }
+}
+
+fn write_group(
+    conn: &mut Connection,
+    group: &mut Vec<Op>,
+    replies: &mut Vec<(Reply, Result<(), StoreError>)>,
+) -> Result<(), StoreError> {
+    let fail = |e: rusqlite::Error| StoreError(format!("cannot write the state database: {e}"));
+    let tx = match conn.transaction() {
+        Ok(tx) => tx,
+        Err(e) => {
+            let err = fail(e);
+            for op in group.drain(..) {
+                if let Op::Append { done: Some(r), .. } | Op::Sync(r) = op {
+                    replies.push((r, Err(err.clone())));
+                }
+            }
+            return Err(err);
+        }
+    };
+    for op in group.drain(..) {
+        match op {
+            Op::Append {
+                instance,
+                events,
+                done,
+            } => {
+                // A failed statement undoes only itself: other instances' batches still commit.
+                let result = append(&tx, &instance, &events).map_err(fail);
+                if let Some(done) = done {
+                    replies.push((done, result));
+                } else if let Err(e) = result {
+                    tracing::error!(instance = %instance, "{e}");
+                }
+            }
+            Op::PutTimer(t) => log(
+                tx.prepare_cached("INSERT OR REPLACE INTO timers (id, instance, at, step) VALUES (?1, ?2, ?3, ?4)")
+                    .and_then(|mut s| s.execute(params![t.id as i64, t.instance, time(t.at), t.step])),
+            ),
+            Op::RemoveTimer(id) => log(
+                tx.prepare_cached("DELETE FROM timers WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id as i64])),
+            ),
+            Op::PutPlan(hash, bundle) => log(
+                tx.prepare_cached("INSERT OR IGNORE INTO plans (hash, bundle) VALUES (?1, ?2)")
+                    .and_then(|mut s| s.execute(params![hash, bundle])),
+            ),
+            Op::Compact(instance) => log(tx.execute(
+                "DELETE FROM events WHERE instance = ?1 AND json_extract(kind, '$.type') NOT IN
+                 ('instance_started', 'output', 'instance_completed', 'instance_failed', 'instance_cancelled')",
+                params![instance],
+            )),
+            Op::Sync(reply) => replies.push((reply, Ok(()))),
+        }
+    }
+    tx.commit().map_err(fail)
+}
+
+fn log(r: rusqlite::Result<usize>) {
+    if let Err(e) = r {
+        tracing::error!("cannot write the state database: {e}");
+    }
+}
+
+fn append(tx: &Transaction, instance: &str, events: &[Event]) -> rusqlite::Result<()> {
+    let mut insert =
+        tx.prepare_cached("INSERT INTO events (instance, seq, at, kind) VALUES (?1, ?2, ?3, ?4)")?;
+    for e in events {
+        let kind = serde_json::to_string(&e.kind)
+            .map_err(|err| rusqlite::Error::ToSqlConversionFailure(err.into()))?;
+        insert.execute(params![instance, e.seq as i64, time(e.at), kind])?;
+        match &e.kind {
+            EventKind::InstanceStarted {
+                flow,
+                parent,
+                entity,
+                plan,
+                ..
+            } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO instances (id, flow, entity, plan, parent, status, started_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?6)",
+                )?
+                .execute(params![
+                    instance,
+                    flow,
+                    entity.clone().unwrap_or_default(),
+                    plan,
+                    parent,
+                    time(e.at)
+                ])?;
+            }
+            kind => {
+                if let Some(status) = kind.status() {
+                    tx.prepare_cached("UPDATE instances SET status = ?2, updated_at = ?3 WHERE id = ?1")?
+                        .execute(params![instance, status, time(e.at)])?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn event_from_row(row: &rusqlite::Row) -> rusqlite::Result<Event> {
+    let seq: i64 = row.get(0)?;
+    let at: String = row.get(1)?;
+    let kind: String = row.get(2)?;
+    let kind = serde_json::from_str(&kind)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into()))?;
+    Ok(Event {
+        seq: seq as u64,
+        at: parse_time(&at),
+        kind,
+    })
+}
+
+fn record_from_row(row: &rusqlite::Row) -> rusqlite::Result<InstanceRecord> {
+    Ok(InstanceRecord {
+        id: row.get(0)?,
+        flow: row.get(1)?,
+        entity: row.get(2)?,
+        plan: row.get(3)?,
+        parent: row.get(4)?,
+        status: row.get(5)?,
+        started_at: parse_time(&row.get::<_, String>(6)?),
+        updated_at: parse_time(&row.get::<_, String>(7)?),
+    })
+}
+
+const RECORD_COLUMNS: &str = "id, flow, entity, plan, parent, status, started_at, updated_at";
+
+impl Store for SqliteStore {
+    fn append(&self, instance: &str, event: Event) {
+        self.send(Op::Append {
+            instance: instance.to_string(),
+            events: vec![event],
+            done: None,
+        });
+    }
+
+    fn append_batch(&self, instance: &str, events: Vec<Event>) -> Commit {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Append {
+            instance: instance.to_string(),
+            events,
+            done: Some(tx),
+        });
+        Commit::Pending(rx)
+    }
+
+    fn sync(&self) -> Commit {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Sync(tx));
+        Commit::Pending(rx)
+    }
+
+    fn history(&self, instance: &str) -> Vec<Event> {
+        self.read("a history", |c| {
+            let mut s =
+                c.prepare_cached("SELECT seq, at, kind FROM events WHERE instance = ?1 ORDER BY seq")?;
+            let rows = s.query_map(params![instance], event_from_row)?;
+            rows.collect()
+        })
+        .unwrap_or_default()
+    }
+
+    fn put_timer(&self, timer: TimerRecord) {
+        self.send(Op::PutTimer(timer));
+    }
+
+    fn remove_timer(&self, id: u64) {
+        self.send(Op::RemoveTimer(id));
+    }
+
+    fn timers(&self) -> Vec<TimerRecord> {
+        self.read("the timers", |c| {
+            let mut s = c.prepare_cached("SELECT id, instance, at, step FROM timers ORDER BY at, id")?;
+            let rows = s.query_map([], |r| {
+                Ok(TimerRecord {
+                    id: r.get::<_, i64>(0)? as u64,
+                    instance: r.get(1)?,
+                    at: parse_time(&r.get::<_, String>(2)?),
+                    step: r.get(3)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .unwrap_or_default()
+    }
+
+    fn instances(&self) -> Vec<String> {
+        self.read("the instances", |c| {
+            let mut s = c.prepare_cached("SELECT id FROM instances ORDER BY id")?;
+            let rows = s.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+        .unwrap_or_default()
+    }
+
+    fn unfinished(&self) -> Vec<String> {
+        self.read("the unfinished instances", |c| {
+            let mut s = c.prepare_cached(
+                "SELECT id FROM instances WHERE status = 'running' ORDER BY started_at, id",
+            )?;
+            let rows = s.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+        .unwrap_or_default()
+    }
+
+    fn records(&self) -> Vec<InstanceRecord> {
+        self.read("the instances", |c| {
+            let sql = format!("SELECT {RECORD_COLUMNS} FROM instances ORDER BY started_at, id");
+            let mut s = c.prepare_cached(&sql)?;
+            let rows = s.query_map([], record_from_row)?;
+            rows.collect()
+        })
+        .unwrap_or_default()
+    }
+
+    fn record(&self, instance: &str) -> Option<InstanceRecord> {
+        self.read("an instance", |c| {
+            let sql = format!("SELECT {RECORD_COLUMNS} FROM instances WHERE id = ?1");
+            c.query_row(&sql, params![instance], record_from_row).optional()
+        })
+        .flatten()
+    }
+
+    fn put_plan(&self, hash: &str, bundle: &str) {
+        self.send(Op::PutPlan(hash.to_string(), bundle.to_string()));
+    }
+
+    fn plan(&self, hash: &str) -> Option<String> {
+        self.read("a plan", |c| {
+            c.query_row("SELECT bundle FROM plans WHERE hash = ?1", params![hash], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+        .flatten()
+    }
+
+    fn compact(&self, instance: &str) {
+        self.send(Op::Compact(instance.to_string()));
+    }
+}

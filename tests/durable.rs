@@ -1,0 +1,12 @@
+//! Durability: instance ids and idempotency keys that never collide across runs and stay the
+//! same across a restart, the SQLite journal, recovery, and the CLI over a state folder.
+
+#[path = "durable/cli.rs"]
+mod cli;
+#[path = "durable/keys.rs"]
+mod keys;
+#[path = "support/smtp_server.rs"]
+#[allow(dead_code)] // TLS helpers of the email tests
+mod smtp_server;
+#[path = "durable/sqlite.rs"]
+mod sqlite;
