@@ -1093,58 +1093,6 @@ fn reasonable_nesting_is_fine() {
     assert_eq!(format(&chain).unwrap(), chain);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Linear time: unclosed openers, deep nesting and long lines (a hang guard, not a benchmark)
-
-/// Parses, checks and renders `source` in a thread that must finish within `seconds` (generous:
-/// the same input took minutes when each unclosed opener doubled the work).
-fn within(seconds: u64, source: String) -> Vec<flowc::diagnostic::Diagnostic> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::Builder::new()
-        .stack_size(64 << 20)
-        .spawn(move || {
-            let project =
-                Project::from_sources(Path::new("/p"), Config::default(), [("a.flow", source.as_str())]);
-            let diagnostics = flowc::check(&project, &Registry::declared_builtins()).sorted();
-            for d in &diagnostics {
-                let _ = flowc::diagnostic::render(d, &project.sources, Default::default());
-            }
-            let _ = tx.send(diagnostics);
-        })
-        .expect("thread");
-    rx.recv_timeout(Duration::from_secs(seconds))
-        .expect("parsing and checking finished in time (no exponential backtracking)")
-}
-
-#[test]
-fn nested_unclosed_openers_take_linear_time() {
-    for opener in ["(", "[", "{ a: ", "f(", "{ ", "[{ a: (", "if a { "] {
-        let source = format!("flow a for b {{\n  let x = {}1\n}}\n", opener.repeat(40));
-        let diagnostics = within(20, source);
-        assert!(
-            !diagnostics.is_empty() && diagnostics.len() <= 3,
-            "{opener}: {diagnostics:#?}"
-        );
-    }
-}
-
-#[test]
-fn a_one_megabyte_line_takes_linear_time_and_long_columns_render() {
-    // A 1 MB line of list items, then a mistake past column 65,535.
-    let items = vec!["1"; 350_000].join(", ");
-    let source = format!("flow a for b {{\n  on manual\n  let x = [{items}] +* 2\n}}\n");
-    let diagnostics = within(120, source.clone());
-    let bad = source.find("+*").expect("mistake");
-    assert!(
-        diagnostics.iter().any(|d| d.span.start as usize == bad),
-        "{:?}",
-        diagnostics
-            .iter()
-            .map(|d| (&d.message, d.span))
-            .collect::<Vec<_>>()
-    );
-}
-
 #[test]
 fn a_file_that_is_not_utf8_is_a_diagnostic_at_its_line() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -30,20 +30,33 @@ pub(crate) fn scan(source: &str, file: FileId) -> Lexical {
     let Scanner {
         bytes,
         edits,
+        mut inserts,
         diagnostics,
         ..
     } = scanner;
-    let repaired = if edits.is_empty() {
+    let repaired = if edits.is_empty() && inserts.is_empty() {
         None
     } else {
-        let mut out = bytes.to_vec();
+        let mut replaced = bytes.to_vec();
         for (at, byte) in edits {
-            if at < out.len() {
-                out[at] = byte;
+            if at < replaced.len() {
+                replaced[at] = byte;
             } else {
-                out.push(byte);
+                replaced.push(byte);
             }
         }
+        // Insertions (closers where no white space could become one) shift what follows: rare
+        // enough (many brackets left open on one line) that the spans after them may be off.
+        inserts.sort_by_key(|(at, _)| *at);
+        let mut out = Vec::with_capacity(replaced.len() + inserts.len());
+        let mut from = 0;
+        for (at, byte) in inserts {
+            let at = at.min(replaced.len());
+            out.extend_from_slice(&replaced[from..at]);
+            out.push(byte);
+            from = at;
+        }
+        out.extend_from_slice(&replaced[from..]);
         // Only ASCII bytes replace ASCII bytes (or are appended), so the text stays UTF-8.
         Some(String::from_utf8(out).unwrap_or_else(|_| source.to_string()))
     };
@@ -95,6 +108,8 @@ struct Scanner<'s> {
     edits: Vec<(usize, u8)>,
     /// Bytes appended after the end.
     appended: usize,
+    /// Bytes inserted before an offset (stable: in order of insertion at one offset).
+    inserts: Vec<(usize, u8)>,
     /// The line and closing place of the last opener reported as never closed.
     last_unclosed: Option<(usize, Option<usize>)>,
     diagnostics: Vec<Diagnostic>,
@@ -130,6 +145,7 @@ impl<'s> Scanner<'s> {
             comments: Vec::new(),
             edits: Vec::new(),
             appended: 0,
+            inserts: Vec::new(),
             last_unclosed: None,
             diagnostics: Vec::new(),
         }
@@ -638,7 +654,7 @@ impl<'s> Scanner<'s> {
                 self.appended += 1;
                 self.edits.push((end, closer));
             }
-            None => {}
+            None => self.inserts.extend(before.map(|at| (at, closer))),
         }
     }
 
