@@ -57,6 +57,9 @@ pub struct EntityConfig {
     /// Reply-To address.
     #[serde(default)]
     pub reply_to: Option<String>,
+    /// Environment variables the entity's flows may read with `secret(NAME)`; no other.
+    #[serde(default)]
+    pub secrets: Vec<String>,
     /// Anything else, for connectors that read more.
     #[serde(flatten)]
     pub extra: toml::Table,

@@ -121,6 +121,14 @@ codes! {
     TypeMismatch = "E0300", "type-mismatch", Error;
     /// A built-in function called with the wrong number of arguments.
     WrongArity = "E0301", "wrong-arity", Error;
+    /// A value that may be none (a step that may not have run, an optional field) where none fails.
+    MaybeNone = "E0302", "maybe-none", Error;
+    /// A step or let of a fan-out used outside the fan-out's block.
+    OutsideFanOut = "E0303", "outside-fan-out", Error;
+    /// Text where an email address is expected, or a literal that is not a valid address.
+    NotAnEmail = "E0304", "not-an-email", Error;
+    /// A `format_date` format with a specifier that does not exist (`%Q`).
+    InvalidDateFormat = "E0305", "invalid-date-format", Error;
     /// Steps that depend on each other in a loop.
     DependencyCycle = "E0400", "dependency-cycle", Error;
     /// `yield` outside a fallback or fan-out block, or such a block without one.
@@ -141,6 +149,8 @@ codes! {
     MissingGrant = "E0600", "missing-grant", Error;
     /// An `entity:` argument whose possible entities cannot be known before running.
     DynamicEntity = "E0601", "dynamic-entity", Error;
+    /// `secret(...)` of a name not declared for the flow's entity, or not written literally.
+    SecretAccess = "E0602", "secret-access", Error;
     /// A cron expression that does not parse.
     InvalidCron = "E0700", "invalid-cron", Error;
     /// A time zone that is not in the IANA database.
@@ -159,6 +169,10 @@ codes! {
     SecretLiteral = "W0003", "secret-literal", Warning;
     /// A `let` or input field that nothing uses.
     UnusedName = "W0004", "unused-name", Warning;
+    /// `wait for event` without a `timeout`: the instance may wait forever.
+    WaitWithoutTimeout = "W0005", "wait-without-timeout", Warning;
+    /// `{{{raw}}}` in a template: the value goes into the HTML unescaped.
+    RawHtml = "W0006", "raw-html", Warning;
 }
 
 impl Code {

@@ -5,6 +5,8 @@
 mod cli;
 #[path = "durable/keys.rs"]
 mod keys;
+#[path = "durable/recovery.rs"]
+mod recovery;
 #[path = "support/smtp_server.rs"]
 #[allow(dead_code)] // TLS helpers of the email tests
 mod smtp_server;

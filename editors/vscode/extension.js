@@ -1,5 +1,7 @@
-// Formats `.flow` files with `flowc fmt -`, so VS Code ("Format Document", format on save)
-// gives exactly the layout of the command line. Highlighting needs no code: see package.json.
+// The VS Code side of flowc: starts `flowc lsp` (diagnostics as you type, hover, go to
+// definition, references, completion, rename, outline, formatting, quick fixes) through
+// vscode-languageclient. With "flowc.lsp.enable" off, it only formats with `flowc fmt -`.
+// Highlighting needs no code: the TextMate grammar is declared in package.json.
 "use strict";
 
 const { spawn } = require("child_process");
@@ -49,9 +51,25 @@ function formatText(command, text, cwd, onProblem) {
 function activate(context) {
   const vscode = require("vscode");
   const output = vscode.window.createOutputChannel("flowc");
+  context.subscriptions.push(output);
+  const settings = vscode.workspace.getConfiguration("flowc");
+  const command = settings.get("path") || "flowc";
+  if (settings.get("lsp.enable") !== false) {
+    const { LanguageClient } = require("vscode-languageclient/node");
+    const server = { command, args: ["lsp"], options: { env: { ...process.env, NO_COLOR: "1" } } };
+    client = new LanguageClient(
+      "flowc",
+      "flowc language server",
+      { run: server, debug: server },
+      { documentSelector: [{ scheme: "file", language: "flow" }], outputChannel: output },
+    );
+    client.start().catch((error) => {
+      output.appendLine(`flowc lsp could not start (${error.message}): set "flowc.path"`);
+    });
+    return;
+  }
   const provider = {
     async provideDocumentFormattingEdits(document) {
-      const command = vscode.workspace.getConfiguration("flowc").get("path") || "flowc";
       const text = document.getText();
       const cwd = document.uri.scheme === "file" ? path.dirname(document.uri.fsPath) : undefined;
       const formatted = await formatText(command, text, cwd, (problem) => {
@@ -65,12 +83,14 @@ function activate(context) {
       return [vscode.TextEdit.replace(whole, formatted)];
     },
   };
-  context.subscriptions.push(
-    output,
-    vscode.languages.registerDocumentFormattingEditProvider("flow", provider),
-  );
+  context.subscriptions.push(vscode.languages.registerDocumentFormattingEditProvider("flow", provider));
 }
 
-function deactivate() {}
+/** The running language client, stopped when VS Code unloads the extension. */
+let client;
+
+function deactivate() {
+  return client ? client.stop() : undefined;
+}
 
 module.exports = { activate, deactivate, formatText };

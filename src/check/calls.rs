@@ -310,6 +310,8 @@ impl<'a> FlowChecker<'_, 'a> {
                     let found = self.infer(&arg.value);
                     self.in_secret_names = false;
                     if !found.assignable_to(&expected) {
+                        let help = super::fix::help(&expected, &found, self.text(arg.value.span))
+                            .unwrap_or_else(|| format!("pass a `{expected}` value"));
                         self.push(
                             Diagnostic::new(
                                 Code::TypeMismatch,
@@ -321,8 +323,13 @@ impl<'a> FlowChecker<'_, 'a> {
                                 ),
                             )
                             .label(format!("this is `{found}`"))
-                            .help(format!("pass a `{expected}` value")),
+                            .help(help),
                         );
+                    } else {
+                        if param.required && !matches!(expected, Type::Optional { .. } | Type::Any) {
+                            self.maybe_none(&arg.value, &found, &format!("argument `{}`", param.name));
+                        }
+                        self.check_email(&arg.value, &expected, &found, param.name);
                     }
                 }
             }

@@ -1,7 +1,7 @@
 //! Checks one flow: walks its statements in order, typing every expression, checking every call
 //! and policy, and recording which names each step uses (for cycles and unused warnings).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, FileId};
@@ -62,6 +62,16 @@ pub(crate) struct FlowChecker<'c, 'a> {
     /// Words on the lines that did not parse: a name declared there is missing from the tree,
     /// so "unknown" errors about it would only repeat the syntax error.
     pub broken_words: HashSet<&'a str>,
+    /// The conditional blocks the walk is in (see [`super::scope::Decl::branches`]).
+    pub branches: Vec<u32>,
+    /// The fan-out bodies the walk is in, by the start of their span.
+    pub loops: Vec<u32>,
+    /// Names and field paths known not to be none here (after `if x != none`).
+    pub narrowed: Vec<String>,
+    /// `if` blocks under the same condition (`if not duplicate { } ... if not duplicate { }`)
+    /// run together: each block's id → the id of the first such block, and condition → that id.
+    pub same_branch: HashMap<u32, u32>,
+    pub branch_by_condition: HashMap<String, u32>,
 }
 
 /// Checks `flow` of `module`.
@@ -103,6 +113,11 @@ pub(crate) fn check_flow<'a>(
         too_deep: false,
         in_secret_names: false,
         broken_words: broken_words(source, &module.parsed.syntax),
+        branches: Vec::new(),
+        loops: Vec::new(),
+        narrowed: Vec::new(),
+        same_branch: HashMap::new(),
+        branch_by_condition: HashMap::new(),
     };
     checker.run();
 }
@@ -197,7 +212,8 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                 continue;
             }
             first.insert(&field.name.name, field.name.span);
-            let optional = field.ty.optional || field.default.is_some();
+            // A field with a default is never none when read (only absent when called).
+            let optional = field.ty.optional;
             let value_ty = if field.ty.optional { Type::optional(ty) } else { ty };
             fields.insert(
                 field.name.name.clone(),
@@ -223,7 +239,14 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                             ),
                         )
                         .label(format!("`{found}`"))
-                        .help(format!("give a `{ty}` default or change the field's type")),
+                        .help(if found == Type::Null {
+                            format!(
+                                "to allow none, declare the field optional: `{}: {ty}?`",
+                                field.name.name
+                            )
+                        } else {
+                            format!("give a `{ty}` default or change the field's type")
+                        }),
                     );
                 }
             }
@@ -243,10 +266,14 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         let saved_locals = std::mem::take(&mut self.locals);
         let saved_current = self.current.take();
         let saved_ctx = std::mem::take(&mut self.ctx_deps);
+        let saved_narrowed = std::mem::take(&mut self.narrowed);
         let mark = self.captured.len();
         self.quiet += 1;
         let decl = &self.scope.decls[index];
         let (kind, loops, in_error) = (decl.kind, decl.loops.clone(), decl.in_error);
+        let saved_branches = std::mem::replace(&mut self.branches, decl.branches.clone());
+        let saved_loops =
+            std::mem::replace(&mut self.loops, loops.iter().map(|f| f.body.span.start).collect());
         if in_error {
             self.locals.push(Local {
                 name: "error",
@@ -271,6 +298,9 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         self.locals = saved_locals;
         self.current = saved_current;
         self.ctx_deps = saved_ctx;
+        self.narrowed = saved_narrowed;
+        self.branches = saved_branches;
+        self.loops = saved_loops;
         self.types[index].clone().unwrap_or_else(|| Rc::new(Type::Any))
     }
 
@@ -285,9 +315,48 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
 
     pub fn walk_block(&mut self, stmts: &'a [Stmt], yielding: bool) {
         super::warnings::check_unreachable_stmts(self, stmts);
+        let narrowed = self.narrowed.len();
         for stmt in stmts {
             self.walk_stmt(stmt, yielding);
+            // `if x == none { fail ... }`: x is not none after it.
+            let guarded = super::maybe_none::after_guard(stmt, self.source);
+            self.narrowed.extend(guarded);
         }
+        self.narrowed.truncate(narrowed);
+    }
+
+    /// Walks a block that may not run, knowing `narrowed` are not none in it; `condition` is
+    /// what makes it run, for blocks that run under the same condition as an earlier one.
+    fn walk_branch(
+        &mut self,
+        block: &'a ast::Block,
+        narrowed: Vec<String>,
+        condition: Option<String>,
+        yielding: bool,
+    ) {
+        let depth = self.narrowed.len();
+        let branches = self.branches.len();
+        self.narrowed.extend(narrowed);
+        self.branches.push(block.span.start);
+        if let Some(condition) = condition {
+            let first = *self
+                .branch_by_condition
+                .entry(condition)
+                .or_insert(block.span.start);
+            self.same_branch.insert(block.span.start, first);
+            self.branches.push(first);
+        }
+        self.walk_block(&block.stmts, yielding);
+        self.branches.truncate(branches);
+        self.narrowed.truncate(depth);
+    }
+
+    /// The text of `expr` without spaces, to recognise the same condition written twice.
+    fn condition_key(&self, expr: &Expr) -> String {
+        self.text(expr.span)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect()
     }
 
     fn walk_stmt(&mut self, stmt: &'a Stmt, yielding: bool) {
@@ -296,6 +365,8 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
             Stmt::Let(l) => self.walk_let(l),
             Stmt::If(i) => {
                 let depth = self.ctx_deps.len();
+                let narrowed = self.narrowed.len();
+                let mut conditions = String::new();
                 for (cond, block) in &i.branches {
                     let mark = self.captured.len();
                     let ty = self.infer(cond);
@@ -303,11 +374,17 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                     let refs: Vec<_> = self.captured[mark..].to_vec();
                     // Every later branch runs only after this condition was evaluated.
                     self.ctx_deps.extend(refs);
-                    self.walk_block(&block.stmts, yielding);
+                    let tells = super::maybe_none::narrowing(cond, self.source);
+                    let key = format!("{conditions}if {}", self.condition_key(cond));
+                    conditions = format!("{conditions}not {};", self.condition_key(cond));
+                    self.walk_branch(block, tells.when_true, Some(key), yielding);
+                    // Later branches run only when this condition was false.
+                    self.narrowed.extend(tells.when_false);
                 }
                 if let Some(block) = &i.otherwise {
-                    self.walk_block(&block.stmts, yielding);
+                    self.walk_branch(block, Vec::new(), Some(conditions), yielding);
                 }
+                self.narrowed.truncate(narrowed);
                 self.ctx_deps.truncate(depth);
             }
             Stmt::Match(m) => {
@@ -319,26 +396,29 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                 super::warnings::check_unreachable_arms(self, m.arms.iter().map(|a| (&a.pattern, a.span)));
                 for arm in &m.arms {
                     self.check_pattern(&arm.pattern, &value);
-                    self.walk_block(&arm.body.stmts, yielding);
+                    self.walk_branch(&arm.body, Vec::new(), None, yielding);
                 }
                 self.ctx_deps.truncate(depth);
             }
-            Stmt::Wait(w) => {
-                match &w.kind {
-                    ast::WaitKind::For(e) => {
-                        let ty = self.infer(e);
-                        if !ty.assignable_to(&Type::Duration) {
-                            self.mismatch(e.span, &ty, "`wait` needs a `duration`", "write a duration such as `2d` or `1h30m`, or use `wait until` for a point in time");
-                        }
-                    }
-                    ast::WaitKind::Until(e) => {
-                        let ty = self.infer(e);
-                        if !matches!(ty.strip_optional(), Type::Date | Type::Datetime | Type::Any) {
-                            self.mismatch(e.span, &ty, "`wait until` needs a `datetime` or `date`", "give a point in time, e.g. `input.starts_at - 24h`; use `wait` for a duration");
-                        }
+            Stmt::Wait(w) => match &w.kind {
+                ast::WaitKind::For(e) => {
+                    let ty = self.infer(e);
+                    if !ty.assignable_to(&Type::Duration) {
+                        self.mismatch(e.span, &ty, "`wait` needs a `duration`", "write a duration such as `2d` or `1h30m`, or use `wait until` for a point in time");
                     }
                 }
-            }
+                ast::WaitKind::Until(e) => {
+                    let ty = self.infer(e);
+                    if !matches!(ty.strip_optional(), Type::Date | Type::Datetime | Type::Any) {
+                        let help = super::fix::help(&Type::Datetime, &ty, self.text(e.span)).unwrap_or_else(|| {
+                                "give a point in time, e.g. `input.starts_at - 24h`; use `wait` for a duration".to_string()
+                            });
+                        self.mismatch(e.span, &ty, "`wait until` needs a `datetime` or `date`", &help);
+                    } else {
+                        self.maybe_none(e, &ty, "`wait until`");
+                    }
+                }
+            },
             Stmt::Emit(e) => {
                 if e.event.value.trim().is_empty() {
                     self.push(
@@ -415,6 +495,25 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                             ),
                     );
                 }
+                let timeout = step
+                    .policies
+                    .iter()
+                    .any(|p| matches!(p, Policy::Timeout(_) | Policy::TimeoutExpr(_)));
+                if !timeout {
+                    self.push(
+                        Diagnostic::new(
+                            Code::WaitWithoutTimeout,
+                            self.file,
+                            step.name.span.to(w.event.span),
+                            format!("step `{}` may wait forever", step.name.name),
+                        )
+                        .label("no `timeout`")
+                        .help(format!(
+                            "add a timeout, e.g. `step {} = wait for event \"{}\" timeout 7d`, and handle the none it gives when the time runs out",
+                            step.name.name, w.event.value
+                        )),
+                    );
+                }
                 if let Some(filter) = &w.filter {
                     self.locals.push(Local {
                         name: "event",
@@ -429,6 +528,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
             }
             StepBody::FanOut(f) => self.walk_fan_out(f),
         };
+        let result = ty.clone();
         for policy in &step.policies {
             if let Policy::TimeoutExpr(e) = policy {
                 let t = self.infer(e);
@@ -448,7 +548,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                         self.yields.push(Vec::new());
                         let depth = self.ctx_deps.len();
                         // The fallback runs after the step failed: its steps follow the step's inputs.
-                        self.walk_block(&block.stmts, true);
+                        self.walk_branch(block, Vec::new(), None, true);
                         self.ctx_deps.truncate(depth);
                         let yielded = self.yields.pop().unwrap_or_default();
                         self.check_final_yield(block, "fallback");
@@ -458,6 +558,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                             .unwrap_or(Type::Any)
                     }
                 };
+                self.check_fallback_type(step, fallback, &result, &fallback_ty);
                 ty = join(&ty, &fallback_ty);
             }
         }
@@ -468,21 +569,52 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         self.current = saved;
     }
 
+    /// E0300: a fallback whose value is of another type than the step's result.
+    fn check_fallback_type(&mut self, step: &ast::Step, fallback: &Fallback, result: &Type, found: &Type) {
+        // Records (and lists) of other shapes are joined: a fallback may give fewer fields.
+        if super::infer::comparable(found, result) {
+            return;
+        }
+        let span = match fallback {
+            Fallback::Value(e) => e.span,
+            Fallback::Block(b) => b.span,
+        };
+        self.push(
+            Diagnostic::new(
+                Code::TypeMismatch,
+                self.file,
+                span,
+                format!(
+                    "the fallback of step `{}` is `{found}`, but the step gives `{result}`",
+                    step.name.name
+                ),
+            )
+            .label(format!("this is `{found}`"))
+            .with(step.name.span, format!("`{}` gives `{result}`", step.name.name))
+            .help(format!(
+                "the fallback stands in for the step's result: give a `{result}`, or `fallback none` to go on without one"
+            )),
+        );
+    }
+
     fn walk_fan_out(&mut self, f: &'a ast::FanOut) -> Type {
         let mark = self.captured.len();
         let over = self.infer(&f.over);
         let refs: Vec<_> = self.captured[mark..].to_vec();
         let element = match over.strip_optional() {
-            Type::List { of } => (**of).clone(),
+            Type::List { of } => {
+                self.maybe_none(&f.over, &over, "a fan-out");
+                (**of).clone()
+            }
             Type::Any => Type::Any,
             other => {
                 let other = other.clone();
-                self.mismatch(
-                    f.over.span,
-                    &other,
-                    "a fan-out needs a list to go over",
-                    "give a list, e.g. `for m in members { ... }` where `members` is a list",
-                );
+                let help = if self.is_query_one(&f.over) {
+                    "`notion.query_one` gives one page (or none); to go over every matching page, use `notion.query`"
+                } else {
+                    "give a list, e.g. `for m in members { ... }` where `members` is a list"
+                };
+                self.mismatch(f.over.span, &other, "a fan-out needs a list to go over", help);
                 Type::Any
             }
         };
@@ -506,7 +638,9 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
             over: Some(&f.over),
         });
         self.yields.push(Vec::new());
+        self.loops.push(f.body.span.start);
         self.walk_block(&f.body.stmts, true);
+        self.loops.pop();
         let yielded = self.yields.pop().unwrap_or_default();
         self.locals.pop();
         self.ctx_deps.truncate(depth);
@@ -517,6 +651,15 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                 .reduce(|a, b| join(&a, &b))
                 .unwrap_or(Type::Any),
         )
+    }
+
+    /// Whether `expr` names a step that calls `notion.query_one`.
+    fn is_query_one(&self, expr: &Expr) -> bool {
+        let Some(&index) = expr.as_name().and_then(|n| self.scope.by_name.get(n)) else {
+            return false;
+        };
+        matches!(self.scope.decls[index].kind,
+            DeclKind::Step(ast::Step { body: StepBody::Call(call), .. }) if call.callee_name() == "notion.query_one")
     }
 
     fn check_final_yield(&mut self, block: &ast::Block, what: &str) {

@@ -55,11 +55,20 @@ impl<'a> FlowChecker<'_, 'a> {
                 }
                 if let Some(text) = expr.as_plain_str() {
                     super::warnings::check_secret_value(self, &text, expr.span);
+                    if text.contains('@') && super::addresses::is_address(&text) {
+                        return Type::Email;
+                    }
                 }
                 Type::Text
             }
-            ExprKind::Name(name) => Rc::unwrap_or_clone(self.resolve_name(name, expr.span)),
-            ExprKind::Field(base, field) => self.infer_field(base, field),
+            ExprKind::Name(name) => {
+                let ty = Rc::unwrap_or_clone(self.resolve_name(name, expr.span));
+                self.narrowed(expr, ty)
+            }
+            ExprKind::Field(base, field) => {
+                let ty = self.infer_field(base, field);
+                self.narrowed(expr, ty)
+            }
             ExprKind::Index(base, index) => {
                 let base_ty = self.infer(base);
                 let index_ty = self.infer(index);
@@ -210,7 +219,8 @@ impl<'a> FlowChecker<'_, 'a> {
         }
         if let Some(&index) = self.scope.by_name.get(name) {
             self.reference(index, span);
-            return self.decl_type(index);
+            let ty = self.decl_type(index);
+            return self.seen_from_here(index, span, ty);
         }
         match name {
             "input" => {
@@ -309,10 +319,26 @@ impl<'a> FlowChecker<'_, 'a> {
                 self.input_used.insert(&field.name);
                 Rc::clone(&self.input_type)
             }
-            ExprKind::Name(name) => self.resolve_name(name, base.span),
+            ExprKind::Name(name) => {
+                let ty = self.resolve_name(name, base.span);
+                if self.narrowed.is_empty() || !matches!(*ty, Type::Optional { .. }) {
+                    ty
+                } else {
+                    Rc::new(self.narrowed(base, Rc::unwrap_or_clone(ty)))
+                }
+            }
             _ => Rc::new(self.infer(base)),
         };
-        match base_ty.strip_optional() {
+        // A field of a value that may be none may be none too.
+        if matches!(*base_ty, Type::Optional { .. }) {
+            return Type::optional(self.field_type(base, base_ty.strip_optional(), field));
+        }
+        self.field_type(base, &base_ty, field)
+    }
+
+    /// The type of `field` of `base`, a value of type `base_ty`.
+    fn field_type(&mut self, base: &'a Expr, base_ty: &Type, field: &'a Ident) -> Type {
+        match base_ty {
             Type::Any | Type::Entity => Type::Any,
             Type::Record { fields, open } => match fields.get(&field.name) {
                 Some(f) if f.optional => Type::optional(f.ty.clone()),
@@ -437,6 +463,11 @@ impl<'a> FlowChecker<'_, 'a> {
                     .help(format!("pass {} here", param.describe())),
                 );
             }
+        }
+        match name.name.as_str() {
+            "format_date" => self.check_date_format(args),
+            "secret" => self.check_secret_access(args),
+            _ => {}
         }
         match (name.name.as_str(), args, types.as_slice()) {
             ("pluck", [_, field], [list, _]) => self.pluck_type(list, field),
@@ -675,7 +706,11 @@ pub(crate) fn literal_type(expr: &Expr) -> Type {
         ExprKind::Bool(_) => Type::Bool,
         ExprKind::Number(_) => Type::Number,
         ExprKind::Duration(_) => Type::Duration,
-        ExprKind::Str(_) => Type::Text,
+        // A literal address is an `email` (entity settings such as `staff_email`).
+        ExprKind::Str(_) => match expr.as_plain_str() {
+            Some(text) if text.contains('@') && super::addresses::is_address(&text) => Type::Email,
+            _ => Type::Text,
+        },
         ExprKind::List(items) => Type::list(
             items
                 .iter()

@@ -5,18 +5,23 @@
 //! [`grants`], [`cycles`] and [`warnings`], and finally [`flow_tests`]. No pass stops at the first
 //! problem: each pushes what it finds and carries on, and the result is sorted by position.
 
+mod addresses;
 pub(crate) mod builtins;
 mod calls;
 mod context;
 mod cycles;
+mod date_format;
 mod declarations;
+mod fix;
 mod flow;
 mod flow_tests;
 mod grants;
 mod infer;
+mod maybe_none;
 mod notion_schema;
 mod policies;
 mod scope;
+mod secrets;
 mod suggest;
 mod templates;
 mod triggers;

@@ -39,6 +39,41 @@ pub(crate) fn check_properties(
     }
 }
 
+/// Checks the property (E0800) and the value (E0801, E0802) that `on notion DB changed "P" to V`
+/// watches: a trigger on a property or option that does not exist would simply never fire.
+pub(crate) fn check_trigger(
+    schemas: &NotionSchemas,
+    entity: &str,
+    database: &str,
+    property: &ast::StrLit,
+    to: Option<&ast::Expr>,
+    file: FileId,
+    diagnostics: &mut Diagnostics,
+) {
+    let Some(schema) = schemas.database(entity, database) else {
+        return;
+    };
+    let mut pass = Pass {
+        database,
+        file,
+        diagnostics,
+    };
+    match schema.properties.get(&property.value) {
+        None => pass.unknown_property(
+            schema,
+            &ast::Ident {
+                name: property.value.clone(),
+                span: property.span,
+            },
+        ),
+        Some(kind) => {
+            if let Some(to) = to {
+                pass.value(&property.value, kind, to);
+            }
+        }
+    }
+}
+
 /// What a literal is, for comparing with a property type.
 enum Literal<'a> {
     /// Text; `None` when it has `{{ }}` parts (its content is unknown).

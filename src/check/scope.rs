@@ -14,6 +14,9 @@ pub(crate) struct Decl<'a> {
     pub loops: Vec<&'a ast::FanOut>,
     /// Declared inside `on error` (where `error` is in scope).
     pub in_error: bool,
+    /// The conditional blocks around it (`if` branches, match arms, fallback blocks), by the
+    /// start of their span: outside them the declaration may not have run, so it may be none.
+    pub branches: Vec<u32>,
 }
 
 /// What declares the name.
@@ -48,10 +51,15 @@ impl<'a> Scope<'a> {
             by_name: HashMap::new(),
             by_position: HashMap::new(),
         };
-        let mut loops = Vec::new();
-        scope.block(&flow.body, &mut loops, false, file, diagnostics);
+        let mut at = At {
+            loops: Vec::new(),
+            branches: Vec::new(),
+            in_error: false,
+        };
+        scope.block(&flow.body, &mut at, file, diagnostics);
         if let Some(handler) = &flow.on_error {
-            scope.block(&handler.stmts, &mut loops, true, file, diagnostics);
+            at.in_error = true;
+            scope.block(&handler.stmts, &mut at, file, diagnostics);
         }
         scope
     }
@@ -84,63 +92,70 @@ impl<'a> Scope<'a> {
         self.decls.push(decl);
     }
 
-    fn block(
-        &mut self,
-        stmts: &'a [Stmt],
-        loops: &mut Vec<&'a ast::FanOut>,
-        in_error: bool,
-        file: FileId,
-        diagnostics: &mut Diagnostics,
-    ) {
+    fn block(&mut self, stmts: &'a [Stmt], at: &mut At<'a>, file: FileId, diagnostics: &mut Diagnostics) {
         for stmt in stmts {
             match stmt {
                 Stmt::Step(step) => {
-                    self.add(
-                        Decl {
-                            name: &step.name,
-                            kind: DeclKind::Step(step),
-                            loops: loops.clone(),
-                            in_error,
-                        },
-                        file,
-                        diagnostics,
-                    );
+                    self.add(at.decl(&step.name, DeclKind::Step(step)), file, diagnostics);
                     if let StepBody::FanOut(fan_out) = &step.body {
-                        loops.push(fan_out);
-                        self.block(&fan_out.body.stmts, loops, in_error, file, diagnostics);
-                        loops.pop();
+                        at.loops.push(fan_out);
+                        self.block(&fan_out.body.stmts, at, file, diagnostics);
+                        at.loops.pop();
                     }
                     for policy in &step.policies {
                         if let Policy::Fallback(Fallback::Block(block)) = policy {
-                            self.block(&block.stmts, loops, in_error, file, diagnostics);
+                            self.branch(block, at, file, diagnostics);
                         }
                     }
                 }
-                Stmt::Let(l) => self.add(
-                    Decl {
-                        name: &l.name,
-                        kind: DeclKind::Let(l),
-                        loops: loops.clone(),
-                        in_error,
-                    },
-                    file,
-                    diagnostics,
-                ),
+                Stmt::Let(l) => self.add(at.decl(&l.name, DeclKind::Let(l)), file, diagnostics),
                 Stmt::If(i) => {
                     for (_, block) in &i.branches {
-                        self.block(&block.stmts, loops, in_error, file, diagnostics);
+                        self.branch(block, at, file, diagnostics);
                     }
                     if let Some(block) = &i.otherwise {
-                        self.block(&block.stmts, loops, in_error, file, diagnostics);
+                        self.branch(block, at, file, diagnostics);
                     }
                 }
                 Stmt::Match(m) => {
                     for arm in &m.arms {
-                        self.block(&arm.body.stmts, loops, in_error, file, diagnostics);
+                        self.branch(&arm.body, at, file, diagnostics);
                     }
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// A block that may not run.
+    fn branch(
+        &mut self,
+        block: &'a ast::Block,
+        at: &mut At<'a>,
+        file: FileId,
+        diagnostics: &mut Diagnostics,
+    ) {
+        at.branches.push(block.span.start);
+        self.block(&block.stmts, at, file, diagnostics);
+        at.branches.pop();
+    }
+}
+
+/// Where the walk of [`Scope::collect`] is: the blocks around the statement.
+struct At<'a> {
+    loops: Vec<&'a ast::FanOut>,
+    branches: Vec<u32>,
+    in_error: bool,
+}
+
+impl<'a> At<'a> {
+    fn decl(&self, name: &'a Ident, kind: DeclKind<'a>) -> Decl<'a> {
+        Decl {
+            name,
+            kind,
+            loops: self.loops.clone(),
+            in_error: self.in_error,
+            branches: self.branches.clone(),
         }
     }
 }

@@ -19,6 +19,8 @@ pub(crate) struct TemplateInfo<'a> {
     pub vars: BTreeSet<String>,
     /// Parts that failed to compile, with the error's place and message.
     pub errors: Vec<(Span, String)>,
+    /// `{{{raw}}}` and `{{& raw}}` in HTML parts: values written into the HTML unescaped.
+    pub raw: Vec<Span>,
 }
 
 impl<'a> TemplateInfo<'a> {
@@ -42,13 +44,46 @@ impl<'a> TemplateInfo<'a> {
                 }
             }
         }
+        let raw = decl
+            .parts
+            .iter()
+            .filter(|p| p.kind == ast::TemplatePartKind::Html)
+            .flat_map(|p| raw_spans(p, source))
+            .collect();
         TemplateInfo {
             file,
             decl,
             vars,
             errors,
+            raw,
         }
     }
+}
+
+/// Where `part` writes a value unescaped (`{{{x}}}`, `{{& x}}`), in the file's source.
+fn raw_spans(part: &ast::TemplatePart, source: &str) -> Vec<Span> {
+    let start = part.body_span.start as usize;
+    let Some(text) = source.get(start..part.body_span.end as usize) else {
+        return Vec::new();
+    };
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(found) = text[from..].find("{{") {
+        let at = from + found;
+        let rest = &text[at + 2..];
+        let raw = rest.starts_with('{') || rest.trim_start().starts_with('&');
+        let end = text[at..].find("}}").map_or(text.len(), |e| at + e + 2);
+        let end = if text[end..].starts_with('}') {
+            end + 1
+        } else {
+            end
+        };
+        if raw {
+            spans.push(Span::new(start + at, start + end));
+        }
+        from = end.max(at + 2);
+    }
+    spans
 }
 
 /// The handlebars error without its position, source excerpt or grammar token list.
@@ -299,6 +334,18 @@ fn check_one(info: &TemplateInfo<'_>, diagnostics: &mut Diagnostics) {
             )
             .label("invalid handlebars")
             .help("check that every `{{` has its `}}` and every `{{#block}}` its `{{/block}}`"),
+        );
+    }
+    for span in &info.raw {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::RawHtml,
+                info.file,
+                *span,
+                format!("template `{}` writes a value into its HTML unescaped", decl.name.name),
+            )
+            .label("not escaped")
+            .help("write `{{name}}` (two braces): the value is escaped, so text a client typed cannot add HTML or links to the email"),
         );
     }
     let mut seen: Vec<(TemplatePartKind, Span)> = Vec::new();

@@ -58,7 +58,24 @@ pub(crate) fn check_flow_triggers(checker: &mut FlowChecker<'_, '_>) {
                     }
                 }
             }
-            TriggerKind::Notion { database, to, .. } => {
+            TriggerKind::Notion {
+                database,
+                to,
+                property,
+            } => {
+                if let (Some(schemas), Some(property)) = (&checker.cx.schemas, property) {
+                    if checker.quiet == 0 {
+                        super::notion_schema::check_trigger(
+                            schemas,
+                            &flow.entity.name,
+                            &database.name,
+                            property,
+                            to.as_ref(),
+                            checker.file,
+                            checker.diagnostics,
+                        );
+                    }
+                }
                 if let Some(entity) = checker.entity {
                     if !entity.databases.iter().any(|d| d.name == database.name) {
                         let names: Vec<&str> = entity.databases.iter().map(|d| d.name.as_str()).collect();

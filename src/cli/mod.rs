@@ -21,6 +21,7 @@ mod graph;
 mod init;
 mod instances;
 mod logging;
+mod lsp;
 mod notion;
 mod progress;
 mod resume;
@@ -63,6 +64,8 @@ enum Command {
     Init(init::Args),
     /// Print a shell completion script (bash, zsh or fish) on stdout.
     Completions(completions::Args),
+    /// Run the language server (stdio) for editors.
+    Lsp(lsp::Args),
 }
 
 /// Why a command stopped before doing its job (exit code 2).
@@ -100,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Notion(args) => notion::run(args),
         Command::Init(args) => init::run(args),
         Command::Completions(args) => completions::run(args, Cli::command()),
+        Command::Lsp(args) => lsp::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1052,7 +1052,15 @@ async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, insta
         }
         _ => None,
     };
-    let mut attempt = 1u32;
+    let (mut attempt, not_before) = pc.first_attempt;
+    if let Some(at) = not_before {
+        // A retry journaled before a restart: its backoff ends when it was due to.
+        if at > inner.clock.now() {
+            let sleep = inner.clock.sleep_until(at);
+            inner.clock.leave();
+            sleep.await;
+        }
+    }
     loop {
         if let Some(limiter) = &limiter {
             pace(inner, limiter).await;

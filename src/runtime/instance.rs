@@ -99,6 +99,9 @@ pub(crate) struct PreparedCall {
     pub(crate) idempotency_key: String,
     /// Per attempt: written on the step, or computed when it started.
     pub(crate) timeout_ms: Option<i64>,
+    /// The attempt to make first, and not before when: after a restart, a retry sequence
+    /// carries on where the journal says it was instead of starting again at attempt 1.
+    pub(crate) first_attempt: (u32, Option<DateTime<Utc>>),
 }
 
 impl PreparedCall {
@@ -237,6 +240,8 @@ pub(crate) struct Replay {
     failed: HashMap<String, ConnectorError>,
     wait_until: HashMap<String, Option<DateTime<Utc>>>,
     wait_ended: HashSet<String>,
+    /// Steps whose retry sequence was under way: the next attempt and when it is due.
+    next_attempt: HashMap<String, (u32, DateTime<Utc>)>,
     /// Events already in the history (as JSON): replaying them again records nothing.
     seen: HashSet<String>,
 }
@@ -269,7 +274,20 @@ impl Replay {
                         r.seen.remove(&json);
                     }
                 }
+                EventKind::StepRetried {
+                    step,
+                    attempt,
+                    delay_ms,
+                } => {
+                    let due = eval::add_ms(e.at, (*delay_ms).min(i64::MAX as u64) as i64);
+                    r.next_attempt.insert(step.clone(), (*attempt, due));
+                }
+                EventKind::StepStarted { step, attempt } if *attempt > 1 => {
+                    let due = r.next_attempt.get(step).map(|(_, due)| *due).unwrap_or(e.at);
+                    r.next_attempt.insert(step.clone(), (*attempt, due));
+                }
                 EventKind::StepSucceeded { step, value, .. } => {
+                    r.next_attempt.remove(step);
                     r.failed.remove(step);
                     r.results.insert(step.clone(), value.clone());
                     if let Some(i) = received.iter().position(|(_, p)| p == value) {
@@ -283,6 +301,7 @@ impl Replay {
                     will_retry: false,
                     ..
                 } => {
+                    r.next_attempt.remove(step);
                     let class = ErrorClass::from_name(class).unwrap_or(ErrorClass::Permanent);
                     r.failed
                         .insert(step.clone(), ConnectorError::new(class, message.clone()));
@@ -954,6 +973,12 @@ impl Instance {
                             Some(v @ Value::Record(_)) => v.get("name").to_string(),
                             _ => self.entity.clone(),
                         };
+                        let first_attempt = self
+                            .replay
+                            .as_ref()
+                            .and_then(|r| r.next_attempt.get(&path))
+                            .map(|(attempt, due)| (*attempt, Some(*due)))
+                            .unwrap_or((1, None));
                         let pc = Box::new(PreparedCall {
                             scope: s,
                             node: n,
@@ -963,6 +988,7 @@ impl Instance {
                             idempotency_key: idempotency_key(&self.id, &path),
                             step: path,
                             timeout_ms,
+                            first_attempt,
                         });
                         if self.running < ctx.globals.per_instance_limit {
                             self.running += 1;

@@ -22,6 +22,14 @@ pub fn check_one(root: &Path, name: &str, text: &str) -> (Sources, Vec<Diagnosti
             secret_env: "AMELIA_SECRET".to_string(),
         },
     );
+    // The docs' examples read one secret of their entity `studio`.
+    config.entities.insert(
+        "studio".to_string(),
+        flowc::config::EntityConfig {
+            secrets: vec!["CRM_TOKEN".to_string()],
+            ..Default::default()
+        },
+    );
     let project = Project::from_sources(root, config, [(name, text)]);
     let diagnostics = flowc::check(&project, &Registry::declared_builtins()).sorted();
     // Rendered with the bare file name, so snapshots do not depend on where the repository is.

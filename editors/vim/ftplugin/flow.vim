@@ -11,4 +11,7 @@ setlocal formatoptions-=t formatoptions+=croql
 " `gq` formats with flowc (on a whole file: gggqG); text with syntax errors comes back unchanged.
 setlocal formatprg=flowc\ fmt\ -\ 2>/dev/null
 
-let b:undo_ftplugin = "setlocal expandtab< shiftwidth< softtabstop< tabstop< commentstring< comments< formatoptions< formatprg<"
+" `:make` runs `flowc check --format short` into the quickfix list (compiler/flowc.vim).
+compiler flowc
+
+let b:undo_ftplugin = "setlocal expandtab< shiftwidth< softtabstop< tabstop< commentstring< comments< formatoptions< formatprg< makeprg< errorformat<"

@@ -1,0 +1,193 @@
+//! Hover: what a name is (its declaration, type and doc comment), a connector action's
+//! documentation from its manifest, a Notion property's type and options, and the page of the
+//! diagnostic under the cursor.
+
+use lsp_types::{Hover, HoverContents, MarkupContent, MarkupKind};
+
+use crate::connectors::notion::schema::DatabaseSchema;
+use crate::connectors::{ActionSpec, Registry};
+use crate::types::Type;
+
+use super::index::{Symbol, SymbolKind, Target};
+use super::line_index::LineIndex;
+use super::workspace::ProjectState;
+use super::Cursor;
+
+pub(crate) fn hover(registry: &Registry, cursor: &Cursor<'_>) -> Option<Hover> {
+    let state = cursor.state;
+    let mut sections = Vec::new();
+    let occurrence = state.index.at(cursor.file, cursor.offset);
+    if let Some(occurrence) = occurrence {
+        let section = match &occurrence.target {
+            Target::Symbol(s) => symbol(state, registry, &state.index.symbols[*s]),
+            Target::Action { connector, action } => registry
+                .action(connector, action)
+                .map(|spec| action_doc(connector, spec)),
+            Target::Module(file) => Some(format!(
+                "module `{}`",
+                state.module(*file).map_or("?", |m| m.module_path.as_str())
+            )),
+            Target::Property {
+                entity,
+                database,
+                property,
+            } => state
+                .schemas
+                .as_ref()
+                .and_then(|s| s.database(entity, database))
+                .map(|schema| property_doc(database, schema, property)),
+        };
+        sections.extend(section);
+    }
+    // The page of each diagnostic under the cursor (what `flowc explain` prints).
+    let offset = cursor.offset as u32;
+    for d in state
+        .diagnostics
+        .iter()
+        .filter(|d| d.file == cursor.file && d.span.start <= offset && offset <= d.span.end)
+    {
+        sections.push(format!(
+            "**{}** {}\n\n{}",
+            d.code.as_str(),
+            d.message,
+            d.code.explanation()
+        ));
+    }
+    if sections.is_empty() {
+        return None;
+    }
+    let range = occurrence.map(|o| LineIndex::new(cursor.text()).range(o.span));
+    Some(Hover {
+        contents: HoverContents::Markup(MarkupContent {
+            kind: MarkupKind::Markdown,
+            value: sections.join("\n\n---\n\n"),
+        }),
+        range,
+    })
+}
+
+/// The declaration's first line, its type where it is known, and its doc comment.
+fn symbol(state: &ProjectState, registry: &Registry, symbol: &Symbol) -> Option<String> {
+    let text = state.text(symbol.file);
+    let declaration = text
+        .get(symbol.full.range())
+        .and_then(|t| t.lines().next())
+        .unwrap_or(&symbol.name)
+        .trim();
+    let mut out = format!(
+        "```flow\n{declaration}\n```\n\n*{}* `{}`",
+        symbol.kind.noun(),
+        symbol.name
+    );
+    if let Some(ty) = result_type(state, registry, symbol) {
+        out.push_str(&format!(": `{ty}`"));
+    }
+    if !symbol.docs.is_empty() {
+        out.push_str("\n\n");
+        out.push_str(&symbol.docs.join("\n"));
+    }
+    if let Some(entity) = database_entity(state, symbol) {
+        if let Some(schema) = state
+            .schemas
+            .as_ref()
+            .and_then(|s| s.database(&entity, &symbol.database_or_name()))
+        {
+            out.push_str("\n\n");
+            out.push_str(&properties(schema));
+        }
+    }
+    if let (SymbolKind::Step, Some(callee)) = (symbol.kind, &symbol.callee) {
+        if let Some((connector, action)) = callee.split_once('.') {
+            if let Some(spec) = registry.action(connector, action) {
+                out.push_str(&format!("\n\n`{callee}`: {}", spec.description));
+            }
+        }
+    }
+    Some(out)
+}
+
+impl Symbol {
+    /// The database a symbol is about: its own name for a database, the `db:` of a step.
+    fn database_or_name(&self) -> String {
+        match self.kind {
+            SymbolKind::Database => self.name.clone(),
+            _ => self.database.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The entity whose schema describes a database or a step's `db:`.
+fn database_entity(state: &ProjectState, symbol: &Symbol) -> Option<String> {
+    let owner = symbol.parent.map(|p| &state.index.symbols[p])?;
+    match symbol.kind {
+        SymbolKind::Database => Some(owner.name.clone()),
+        SymbolKind::Step if symbol.database.is_some() => owner.entity.clone(),
+        _ => None,
+    }
+}
+
+/// The type of a step's result (from the action's manifest) or an input field (as written).
+fn result_type(state: &ProjectState, registry: &Registry, symbol: &Symbol) -> Option<String> {
+    match symbol.kind {
+        SymbolKind::Step => {
+            let callee = symbol.callee.as_ref()?;
+            let (connector, action) = callee.split_once('.')?;
+            let output = &registry.action(connector, action)?.output;
+            Some(match (&symbol.database, output) {
+                (Some(db), Type::List { .. }) => format!("[page of {db}]"),
+                (Some(db), Type::Optional { .. }) => format!("page of {db}?"),
+                (Some(db), _) => format!("page of {db}"),
+                (None, ty) => ty.to_string(),
+            })
+        }
+        SymbolKind::Input => {
+            let text = state.text(symbol.file).get(symbol.full.range())?;
+            let ty = text.split_once(':')?.1;
+            Some(ty.split('=').next()?.trim().trim_end_matches(',').to_string())
+        }
+        _ => None,
+    }
+}
+
+/// An action's manifest entry: what it does, its arguments and its result.
+pub(crate) fn action_doc(connector: &str, spec: &ActionSpec) -> String {
+    let mut out = format!("```flow\n{connector}.{}(", spec.name);
+    let params: Vec<String> = spec
+        .params
+        .iter()
+        .map(|p| format!("{}: {}{}", p.name, p.ty, if p.required { "" } else { "?" }))
+        .collect();
+    out.push_str(&params.join(", "));
+    out.push_str(&format!(") -> {}\n```\n\n{}", spec.output, spec.description));
+    if spec.side_effects {
+        out.push_str(" (changes the world: retried with care, never in dry runs)");
+    }
+    for p in &spec.params {
+        let required = if p.required { "" } else { " (optional)" };
+        out.push_str(&format!("\n- `{}`{required}: {}", p.name, p.description));
+    }
+    out
+}
+
+fn property_doc(database: &str, schema: &DatabaseSchema, property: &str) -> String {
+    match schema.properties.get(property) {
+        Some(p) => {
+            let mut out = format!("Notion property `{property}` of `{database}`: `{}`", p.kind);
+            if !p.options.is_empty() {
+                let options: Vec<String> = p.options.iter().map(|o| format!("`{o}`")).collect();
+                out.push_str(&format!("\n\noptions: {}", options.join(", ")));
+            }
+            out
+        }
+        None => format!("`{database}` has no property `{property}` in the pulled schema"),
+    }
+}
+
+fn properties(schema: &DatabaseSchema) -> String {
+    let lines: Vec<String> = schema
+        .properties
+        .iter()
+        .map(|(name, p)| format!("- `{name}`: {}", p.kind))
+        .collect();
+    format!("Notion properties:\n{}", lines.join("\n"))
+}

@@ -1,0 +1,352 @@
+//! The editor grammars and the VS Code extension, tested with their own ecosystems' tools:
+//! `tree-sitter test` and `tree-sitter parse`, `vscode-tmgrammar-snap`, `vsce package`, and Vim
+//! reading `flowc check --format short` lines through the compiler file's errorformat.
+//!
+//! A missing tool fails the test (`.ci/test` installs them all): skipping would let the editors
+//! rot unseen.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `program` with `args` in `dir`; a program that is not installed fails the test.
+fn run(dir: &Path, program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("`{program}` cannot run ({e}): run `bash .ci/test`, which installs the editor tools")
+        })
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn tree_sitter_dir() -> PathBuf {
+    root().join("editors/tree-sitter-flow")
+}
+
+/// `tree-sitter generate` once per test binary (tests run in parallel).
+fn generated() -> &'static Path {
+    static GENERATED: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    GENERATED.get_or_init(|| {
+        let dir = tree_sitter_dir();
+        let out = run(&dir, "tree-sitter", &["generate"]);
+        assert!(
+            out.status.success(),
+            "tree-sitter generate failed:\n{}",
+            text(&out)
+        );
+        dir
+    })
+}
+
+#[test]
+fn tree_sitter_corpus_passes() {
+    let dir = generated();
+    let out = run(dir, "tree-sitter", &["test"]);
+    let report = text(&out);
+    assert!(out.status.success(), "tree-sitter test failed:\n{report}");
+    assert!(
+        report.contains("✓") || report.contains("passed"),
+        "no corpus test ran:\n{report}"
+    );
+}
+
+#[test]
+fn tree_sitter_queries_compile_and_inject_handlebars_into_templates() {
+    let dir = generated();
+    let sample = root().join("editors/vscode/test/snapshots/declarations.flow");
+    let sample = sample.display().to_string();
+    for query in ["highlights", "locals", "folds", "injections"] {
+        let path = format!("queries/{query}.scm");
+        let out = run(dir, "tree-sitter", &["query", &path, &sample]);
+        assert!(out.status.success(), "{path} does not compile:\n{}", text(&out));
+    }
+    let out = run(dir, "tree-sitter", &["query", "queries/injections.scm", &sample]);
+    let report = text(&out);
+    // The subject line and the raw text body of `template welcome`.
+    assert!(report.contains("`\"Welcome {{ name }}\"`"), "{report}");
+    assert_eq!(report.matches("injection.content, start").count(), 2, "{report}");
+}
+
+/// Every `.flow` file under `dir`.
+fn flow_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walkdir(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "flow"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.ends_with("node_modules") {
+            out.extend(walkdir(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// The ```flow blocks of the docs, except the wrong examples of syntax errors (E01xx), which
+/// are meant not to parse.
+fn doc_blocks() -> Vec<(String, String)> {
+    let mut blocks = Vec::new();
+    for page in walkdir(&root().join("docs"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+    {
+        let text = std::fs::read_to_string(&page).unwrap_or_default();
+        let name = page.strip_prefix(root()).unwrap_or(&page).display().to_string();
+        let syntax_page = page
+            .file_name()
+            .is_some_and(|f| f.to_string_lossy().starts_with("E01"));
+        let mut rest = text.as_str();
+        let mut n = 0;
+        while let Some(start) = rest.find("```flow") {
+            let after = &rest[start + 3..];
+            let fence = after.lines().next().unwrap_or_default();
+            let body_start = start + 3 + fence.len() + 1;
+            let Some(len) = rest.get(body_start..).and_then(|b| b.find("\n```")) else {
+                break;
+            };
+            let body = &rest[body_start..body_start + len + 1];
+            n += 1;
+            if !(syntax_page && fence.contains("wrong")) {
+                blocks.push((format!("{name} block {n}"), whole_file(body)));
+            }
+            rest = &rest[body_start + len + 4..];
+        }
+    }
+    blocks
+}
+
+/// A docs block as a file: fragments (a few statements, a few test lines) are put in a flow or a
+/// test, as the text around them says they stand.
+fn whole_file(block: &str) -> String {
+    let first = block
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("//"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_default();
+    match first {
+        "step" | "let" | "if" | "match" | "wait" | "emit" | "fail" | "yield" | "on" | "output" => {
+            format!("flow fragment for e {{\n{block}}}\n")
+        }
+        "stub" | "expect" | "send" | "start" => format!("test \"fragment\" for f {{\n{block}}}\n"),
+        _ => block.to_string(),
+    }
+}
+
+#[test]
+fn every_flow_of_the_repository_parses_with_no_error_node() {
+    let dir = generated();
+    let scratch = tempfile::tempdir().expect("a temporary folder");
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    for folder in ["flows", "stdlib", "editors"] {
+        for file in flow_files(&root().join(folder)) {
+            let name = file.strip_prefix(root()).unwrap_or(&file).display().to_string();
+            files.push((name, file));
+        }
+    }
+    let blocks = doc_blocks();
+    assert!(
+        blocks.len() > 100,
+        "the docs' flow blocks were found: {}",
+        blocks.len()
+    );
+    for (i, (name, body)) in blocks.into_iter().enumerate() {
+        let path = scratch.path().join(format!("doc{i}.flow"));
+        std::fs::write(&path, body).expect("write a docs block");
+        files.push((name, path));
+    }
+    assert!(files.len() > 130, "{} files", files.len());
+    let mut failures = Vec::new();
+    // One process per batch: `tree-sitter parse` takes many paths.
+    for batch in files.chunks(64) {
+        let mut args = vec!["parse".to_string(), "--quiet".to_string()];
+        args.extend(batch.iter().map(|(_, p)| p.display().to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = run(dir, "tree-sitter", &args);
+        let report = text(&out);
+        for (name, path) in batch {
+            if report.lines().any(|l| {
+                l.contains(&path.display().to_string()) && (l.contains("ERROR") || l.contains("MISSING"))
+            }) {
+                failures.push(name.clone());
+            }
+        }
+        if !out.status.success() && failures.is_empty() {
+            failures.push(format!("tree-sitter parse failed:\n{report}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} files do not parse:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn vscode_dir() -> PathBuf {
+    let dir = root().join("editors/vscode");
+    assert!(
+        dir.join("node_modules/.bin/vsce").exists(),
+        "the extension's npm packages are not installed: run `bash .ci/test` (it runs `npm ci` in editors/vscode)"
+    );
+    dir
+}
+
+#[test]
+fn textmate_tokenisation_matches_the_snapshots() {
+    let dir = vscode_dir();
+    let samples = flow_files(&dir.join("test/snapshots"));
+    assert!(samples.len() >= 3, "the snapshot corpus is there");
+    for sample in &samples {
+        let snap = PathBuf::from(format!("{}.snap", sample.display()));
+        assert!(
+            snap.exists(),
+            "{} has no snapshot: run `npm run test:grammar -- --updateSnapshot` and review it",
+            sample.display()
+        );
+    }
+    let out = run(
+        &dir,
+        "node_modules/.bin/vscode-tmgrammar-snap",
+        &[
+            "--scope",
+            "source.flow",
+            "--grammar",
+            "syntaxes/flow.tmLanguage.json",
+            "test/snapshots/*.flow",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "the TextMate tokenisation changed:\n{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn the_vscode_extension_packs_with_the_language_client() {
+    let dir = vscode_dir();
+    let out_dir = tempfile::tempdir().expect("a temporary folder");
+    let vsix = out_dir.path().join("flowc-flow.vsix");
+    let vsix_arg = vsix.display().to_string();
+    let out = run(
+        &dir,
+        "node_modules/.bin/vsce",
+        &[
+            "package",
+            "--allow-missing-repository",
+            "--skip-license",
+            "--out",
+            &vsix_arg,
+        ],
+    );
+    assert!(out.status.success(), "vsce package failed:\n{}", text(&out));
+    // A VSIX is a zip: its listing names every file packed.
+    let listing = run(
+        out_dir.path(),
+        "python3",
+        &[
+            "-c",
+            "import sys, zipfile; print('\\n'.join(zipfile.ZipFile(sys.argv[1]).namelist()))",
+            &vsix_arg,
+        ],
+    );
+    let names = text(&listing);
+    for wanted in [
+        "extension/extension.js",
+        "extension/syntaxes/flow.tmLanguage.json",
+        "extension/node_modules/vscode-languageclient/node.js",
+        "extension/package.json",
+    ] {
+        assert!(
+            names.lines().any(|l| l == wanted),
+            "{wanted} is not packed:\n{names}"
+        );
+    }
+    assert!(
+        !names.contains("test/snapshots"),
+        "test files are left out:\n{names}"
+    );
+    let package: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).expect("package.json"))
+            .expect("json");
+    assert!(package["dependencies"]["vscode-languageclient"].is_string());
+    let extension = std::fs::read_to_string(dir.join("extension.js")).expect("extension.js");
+    assert!(
+        extension.contains("args: [\"lsp\"]"),
+        "the extension starts `flowc lsp`"
+    );
+}
+
+#[test]
+fn vim_reads_flowc_check_short_lines_into_the_quickfix_list() {
+    let scratch = tempfile::tempdir().expect("a temporary folder");
+    let out_file = scratch.path().join("qf.json");
+    // The line shape of `flowc check --format short`.
+    let lines = scratch.path().join("lines.txt");
+    std::fs::write(
+        &lines,
+        "flows/a.flow:12:7: error[E0201]: unknown name `clinet`\nstdlib/b.flow:3:1: warning[W0004]: `x` is never used\n2 problems found\n",
+    )
+    .expect("lines");
+    let compiler = root().join("editors/vim/compiler/flowc.vim");
+    let script = format!(
+        "source {}\ncgetfile {}\ncall writefile([json_encode(getqflist())], '{}')\nqa!\n",
+        compiler.display(),
+        lines.display(),
+        out_file.display()
+    );
+    let script_file = scratch.path().join("test.vim");
+    std::fs::write(&script_file, script).expect("script");
+    let out = run(
+        scratch.path(),
+        "vim",
+        &[
+            "-Nu",
+            "NONE",
+            "-i",
+            "NONE",
+            "-es",
+            "-S",
+            &script_file.display().to_string(),
+        ],
+    );
+    let qf = std::fs::read_to_string(&out_file)
+        .unwrap_or_else(|_| panic!("vim wrote no quickfix list:\n{}", text(&out)));
+    let qf: serde_json::Value = serde_json::from_str(qf.trim()).expect("json");
+    let entries: Vec<&serde_json::Value> = qf
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["valid"] == 1)
+        .collect();
+    assert_eq!(entries.len(), 2, "{qf}");
+    assert_eq!(
+        (entries[0]["lnum"].as_i64(), entries[0]["col"].as_i64()),
+        (Some(12), Some(7))
+    );
+    assert_eq!(entries[0]["type"], "e");
+    assert_eq!(entries[0]["text"], "[E0201]: unknown name `clinet`");
+    assert_eq!(entries[1]["type"], "w");
+    assert_eq!(entries[1]["lnum"], 3);
+}
