@@ -305,7 +305,7 @@ entity e { databases ContactProfile }
 flow f for e {
   on manual
   on webhook "/hooks/a" verified by amelia
-  on webhook "/hooks/b"
+  on webhook "/hooks/b" unverified
   on schedule "0 9 * * MON-FRI" in "Europe/London"
   on schedule "*/5 * * * *"
   on notion ContactProfile created
@@ -313,15 +313,11 @@ flow f for e {
   on event "contact.created"
 }
 "#;
-    let mut config = Config::default();
-    config.webhooks.insert(
-        "amelia".into(),
-        flowc::config::WebhookConfig {
-            scheme: "hmac-sha256".into(),
-            header: "X-Signature".into(),
-            secret_env: "AMELIA_SECRET".into(),
-        },
-    );
+    let config = Config::parse(
+        "[webhooks.amelia]\nscheme = \"hmac-sha256\"\nheader = \"X-Signature\"\nsecret_env = \"AMELIA_SECRET\"\n",
+        Path::new("/p/flowc.toml"),
+    )
+    .expect("config");
     let project = Project::from_sources(Path::new("/p"), config, [("main.flow", src)]);
     let b = plan::compile(&project, None, "f").expect("compiles");
     let flow = b.entry_flow().unwrap();

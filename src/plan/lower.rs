@@ -325,7 +325,9 @@ impl<'p> Lowerer<'p> {
     fn trigger(&self, kind: &ast::TriggerKind) -> Result<Trigger, PlanError> {
         Ok(match kind {
             ast::TriggerKind::Manual => Trigger::Manual,
-            ast::TriggerKind::Webhook { path, verified_by } => Trigger::Webhook {
+            ast::TriggerKind::Webhook {
+                path, verified_by, ..
+            } => Trigger::Webhook {
                 path: path.value.clone(),
                 auth: match verified_by {
                     Some(v) => WebhookAuth::VerifiedBy(v.name.clone()),
