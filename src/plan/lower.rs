@@ -392,6 +392,13 @@ impl<'p> Lowerer<'p> {
                             title: e.title.as_ref().map(|t| t.value.clone()),
                             databases: e.databases.iter().map(|d| d.name.clone()).collect(),
                             settings,
+                            secrets: self
+                                .project
+                                .config
+                                .entities
+                                .get(&e.name.name)
+                                .map(|c| c.secrets.clone())
+                                .unwrap_or_default(),
                         },
                     );
                 }

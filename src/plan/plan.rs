@@ -93,6 +93,11 @@ pub struct EntityPlan {
     pub databases: Vec<String>,
     /// Settings in order.
     pub settings: Vec<(String, Expr)>,
+    /// The environment variables its flows may read with `secret(...)` (`secrets` of its table in
+    /// flowc.toml), carried here so a plan run without sources is still held to them. A plan
+    /// without the field declares none.
+    #[serde(default)]
+    pub secrets: Vec<String>,
 }
 
 /// A block of statements as a DAG. Edges point from a prerequisite to what waits for it.

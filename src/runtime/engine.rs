@@ -286,6 +286,7 @@ impl EngineBuilder {
         let mut by_name: HashMap<String, Vec<String>> = HashMap::new();
         let mut entities = BTreeMap::new();
         let mut databases = HashSet::new();
+        let mut secrets = BTreeMap::new();
         for bundle in &bundles {
             for (name, e) in &bundle.entities {
                 if entities.contains_key(name) {
@@ -307,6 +308,7 @@ impl EngineBuilder {
                     rec.insert(k.clone(), v);
                 }
                 databases.extend(e.databases.iter().cloned());
+                secrets.insert(name.clone(), e.secrets.clone());
                 entities.insert(name.clone(), Value::Record(rec));
             }
             for (key, rt) in flow_rts(bundle, |k| flows.contains_key(k))? {
@@ -321,6 +323,7 @@ impl EngineBuilder {
             pacer: Pacer::default(),
             globals: Globals {
                 entities,
+                secrets,
                 databases,
                 per_instance_limit: self.per_instance_limit.unwrap_or(64),
             },

@@ -36,6 +36,25 @@ pub trait Env {
     }
     /// The current instant (for `now()` and `today()`).
     fn now(&self) -> DateTime<Utc>;
+    /// The value of the environment variable `name`, read by `secret("NAME")`. Only an
+    /// environment that knows the flow's entity and its declared secrets may answer; by default
+    /// nothing is readable. Errors name the variable, never a value.
+    fn secret(&self, name: &str) -> Result<String, EvalError> {
+        fail(format!(
+            "secret `{name}` cannot be read here: no flow's entity is in scope"
+        ))
+    }
+}
+
+/// Reads `name` from the process environment once `entity`'s declared secrets allow it
+/// ([`crate::contract::secrets::may_read`], the checker's rule).
+pub(crate) fn read_declared_secret(
+    entity: &str,
+    declared: &[String],
+    name: &str,
+) -> Result<String, EvalError> {
+    crate::contract::secrets::may_read(entity, declared, name).map_err(|e| EvalError(e.to_string()))?;
+    std::env::var(name).map_err(|_| EvalError(format!("environment variable `{name}` is not set")))
 }
 
 /// An environment that adds one binding in front of another.
@@ -55,6 +74,9 @@ impl Env for With<'_> {
     }
     fn now(&self) -> DateTime<Utc> {
         self.inner.now()
+    }
+    fn secret(&self, name: &str) -> Result<String, EvalError> {
+        self.inner.secret(name)
     }
 }
 
@@ -123,6 +145,14 @@ pub fn eval(expr: &Expr, env: &dyn Env) -> Result<Value, EvalError> {
                 (v, i) => return fail(format!("cannot index a {} with a {}", v.kind(), i.kind())),
             })
         }
+        // The name a secret is read by must be written in the flow, never computed: a plan edited
+        // by hand must not turn `secret(input.var)` into a way to read any variable.
+        Expr::Call(Builtin::Secret, args) => match args.as_slice() {
+            [Expr::Text(name)] => Ok(Value::Text(env.secret(name)?)),
+            _ => {
+                fail("`secret` needs the variable's name written as a literal, e.g. `secret(\"CRM_TOKEN\")`")
+            }
+        },
         Expr::Call(f, args) => {
             let mut vals = Vec::with_capacity(args.len());
             for a in args {
@@ -649,13 +679,8 @@ fn call(builtin: Builtin, args: Vec<Value>, env: &dyn Env) -> Result<Value, Eval
             },
             v => return fail(format!("`number` needs text, not a {}", v.kind())),
         },
-        B::Secret => {
-            let name = text(&a0, f)?;
-            match std::env::var(name) {
-                Ok(v) => Text(v),
-                Err(_) => return fail(format!("environment variable `{name}` is not set")),
-            }
-        }
+        // Reached only through a computed call; `eval` answers the literal form.
+        B::Secret => return fail("`secret` needs the variable's name written as a literal"),
     })
 }
 

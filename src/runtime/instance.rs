@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 
 use super::eval::{self, Env, With};
 use super::event::{Event, EventKind};
+use super::redact::Redactor;
 use super::scheduler::{NState, PlanRt, Scope, ScopeKind};
 use super::templates::Templates;
 use crate::connectors::{ConnectorError, ErrorClass};
@@ -76,6 +77,8 @@ pub(crate) struct FlowRt {
 /// What every instance of an engine shares.
 pub(crate) struct Globals {
     pub(crate) entities: BTreeMap<String, Value>,
+    /// Per entity, the secrets its plan declares (what `secret(...)` may read at run time).
+    pub(crate) secrets: BTreeMap<String, Vec<String>>,
     pub(crate) databases: HashSet<String>,
     pub(crate) per_instance_limit: usize,
 }
@@ -416,6 +419,17 @@ impl Env for NodeEnv<'_> {
     fn now(&self) -> DateTime<Utc> {
         self.ctx.now
     }
+
+    fn secret(&self, name: &str) -> Result<String, eval::EvalError> {
+        let entity = &self.inst.entity;
+        let declared = self
+            .ctx
+            .globals
+            .secrets
+            .get(entity)
+            .map_or(&[][..], Vec::as_slice);
+        eval::read_declared_secret(entity, declared, name)
+    }
 }
 
 /// The idempotency key of a step path: the same on every attempt.
@@ -469,6 +483,7 @@ impl Instance {
 
     /// Appends a history event.
     pub(crate) fn record(&mut self, ctx: &Ctx, kind: EventKind) {
+        let kind = self.redactor(ctx).event(kind);
         if let Some(replay) = &self.replay {
             if serde_json::to_string(&kind).is_ok_and(|json| replay.seen.contains(&json)) {
                 return;
@@ -481,6 +496,16 @@ impl Instance {
         };
         self.seq += 1;
         self.pending.push(event);
+    }
+
+    /// Hides the values of this instance's entity's secrets.
+    fn redactor(&self, ctx: &Ctx) -> Redactor {
+        Redactor::new(
+            ctx.globals
+                .secrets
+                .get(&self.entity)
+                .map_or(&[][..], Vec::as_slice),
+        )
     }
 
     /// The events recorded since the last call (one reaction's batch).
@@ -780,7 +805,7 @@ impl Instance {
             }
             NodeKind::Output { value } => {
                 if let Some(v) = eval_or_fail(self, q, fx, value) {
-                    self.output = v.clone();
+                    self.output = self.redactor(ctx).value(v.clone());
                     self.record(ctx, EventKind::Output { value: v.clone() });
                     q.push_back(Work::Finish(s, n, NState::Done, v));
                 }
@@ -1279,9 +1304,11 @@ impl Instance {
         q: &mut VecDeque<Work>,
         fx: &mut Vec<Effect>,
     ) {
+        let redactor = self.redactor(ctx);
+        let message = redactor.text(message);
         match self.status {
             InstanceStatus::Running => {
-                self.error = Some(error_record(step, message, class));
+                self.error = Some(error_record(step, &message, class));
                 match self.flow.handler.clone() {
                     Some(handler) => {
                         self.status = InstanceStatus::Failing;

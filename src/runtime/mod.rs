@@ -14,6 +14,7 @@ mod input;
 mod instance;
 pub(crate) mod pacing;
 mod recording;
+mod redact;
 mod retry;
 mod scheduler;
 mod settle;
