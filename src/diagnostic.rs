@@ -141,6 +141,8 @@ codes! {
     PropertyType = "E0801", "property-type", Error;
     /// A select, multi-select or status option the property does not have.
     UnknownOption = "E0802", "unknown-option", Error;
+    /// A Typeform field ref that no survey template (stdlib/surveys) has.
+    UnknownSurveyRef = "E0803", "unknown-survey-ref", Error;
     /// A step without side effects whose result nothing uses.
     UnusedResult = "W0001", "unused-result", Warning;
     /// Code that can never run.

@@ -2,15 +2,20 @@
 //! (a) random syntax trees printed by `flowc::syntax::print` parse back to the same tree (so the
 //!     printer parenthesises by the parser's precedence and escapes what it must), and are
 //!     already formatted;
-//! (b) arbitrary text and damaged corpus files never make the parser, the formatter or the
-//!     checker panic or hang, and absurdly deep nesting is a diagnostic, not a stack overflow.
+//! (b) comments inserted anywhere are kept and formatting stays stable, and absurdly deep nesting
+//!     is a diagnostic, not a stack overflow (random and damaged sources: the fuzz targets of
+//!     `tests/fuzz.rs`).
 
+#[path = "fuzz/guard.rs"]
+mod guard;
+#[path = "fuzz/mutate.rs"]
+mod mutate;
 #[path = "fmt/support.rs"]
 mod support;
+#[path = "fuzz/targets.rs"]
+mod targets;
 
 use std::path::Path;
-use std::sync::mpsc;
-use std::time::Duration;
 
 use flowc::config::Config;
 use flowc::syntax::ast::*;
@@ -18,7 +23,7 @@ use flowc::syntax::{format, parse, print, Span};
 use flowc::{Project, Registry};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
-use support::{corpus, strip_spans};
+use support::strip_spans;
 
 fn sp() -> Span {
     Span::default()
@@ -51,7 +56,22 @@ const NAMES: &[&str] = &[
     "a", "b", "client", "items", "total", "x1", "_tmp", "input", "entity", "error",
 ];
 /// Field and record keys: any word, including keywords, and quoted ones.
-const KEYS: &[&str] = &["name", "status", "if", "step", "Full Name", "id", "a-b", "x"];
+const KEYS: &[&str] = &[
+    "name",
+    "status",
+    "if",
+    "step",
+    "Full Name",
+    "id",
+    "a-b",
+    "x",
+    "none",
+    "true",
+    "2nd",
+    "Statut ✓",
+    "say \"hi\"",
+    "",
+];
 const FUNCTIONS: &[&str] = &["lower", "len", "join", "now", "format_date", "min"];
 const TEXTS: &[&str] = &[
     "hello",
@@ -66,6 +86,14 @@ const TEXTS: &[&str] = &[
     "ünïcödé ✓",
     "ends with a quote\"",
     "x",
+    "",
+    "   ",
+    "\"\"\"",
+    "a }} b {{ c",
+    "ends with a backslash \\",
+    // No `\r`: the language has no escape for it and `flowc fmt` writes one line ending.
+    "emoji 🎉 and \u{7f}",
+    "// not a comment /* nor this */",
 ];
 
 fn name() -> impl Strategy<Value = String> {
@@ -168,6 +196,8 @@ fn interpolated(inner: BoxedStrategy<Expr>) -> impl Strategy<Value = Expr> {
         let mut merged: Vec<StrPart> = Vec::new();
         for part in parts {
             match (merged.last_mut(), part) {
+                // The parser never makes an empty text part: there is no text between the braces.
+                (_, StrPart::Text(t)) if t.is_empty() => {}
                 (Some(StrPart::Text(last)), StrPart::Text(t)) => last.push_str(&t),
                 (_, part) => merged.push(part),
             }
@@ -795,161 +825,12 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// (b) Nothing panics or hangs
+// (b) Nothing panics or hangs (random and damaged sources: tests/fuzz.rs)
 
-/// Runs the parser, the formatter and the checker on `source` in a thread: fails if any panics
-/// or if they take more than two seconds.
+/// Runs the parser, the formatter and the checker on `source`, watched for panics and hangs (the
+/// fuzz targets of `tests/fuzz.rs`, which run them on random and damaged sources).
 fn survives(source: String) -> Result<(), String> {
-    let (done, wait) = mpsc::channel();
-    let shown = source.chars().take(300).collect::<String>();
-    std::thread::spawn(move || {
-        let outcome = std::panic::catch_unwind(|| {
-            let (_, syntax) = parse(&source, Default::default());
-            match format(&source) {
-                // Whatever formats must format the same again.
-                Ok(formatted) => {
-                    assert_eq!(
-                        format(&formatted).ok().as_deref(),
-                        Some(formatted.as_str()),
-                        "not idempotent"
-                    )
-                }
-                // A file that parses is refused only for a comment it cannot keep, never because
-                // the formatter's own check caught it changing the file's meaning.
-                Err(errors) => assert!(
-                    !syntax.is_empty() || errors.iter().all(|e| e.message.contains("comment inside")),
-                    "refused a file that parses: {errors:#?}"
-                ),
-            }
-            let project = Project::from_sources(
-                Path::new("/project"),
-                Config::default(),
-                [("flows/a.flow", source.as_str())],
-            );
-            let _ = flowc::check(&project, &Registry::declared_builtins());
-        });
-        let _ = done.send(outcome.is_ok());
-    });
-    match wait.recv_timeout(Duration::from_secs(2)) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(format!("panicked on:\n{shown}")),
-        Err(_) => Err(format!("took more than 2 s on:\n{shown}")),
-    }
-}
-
-fn corpus_texts() -> Vec<String> {
-    corpus()
-        .iter()
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect()
-}
-
-#[derive(Clone, Debug)]
-enum Mutation {
-    Delete(usize, usize),
-    Insert(usize, String),
-    Swap(usize, usize),
-    Truncate(usize),
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    let token = prop::sample::select(vec![
-        "{",
-        "}",
-        "(",
-        ")",
-        "[",
-        "]",
-        "\"",
-        "\"\"\"",
-        "{{",
-        "}}",
-        "//",
-        "/*",
-        "*/",
-        "///",
-        "\n",
-        ",",
-        ":",
-        "=",
-        "..",
-        "step",
-        "if",
-        "else",
-        "-",
-        "not",
-        "??",
-        "é",
-        "\\",
-        "retry",
-        "on",
-        "after",
-        "0",
-        "99999999999999999999",
-        "1.5h",
-    ])
-    .prop_map(str::to_string);
-    prop_oneof![
-        (any::<usize>(), 1usize..20).prop_map(|(at, n)| Mutation::Delete(at, n)),
-        (any::<usize>(), token).prop_map(|(at, t)| Mutation::Insert(at, t)),
-        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Mutation::Swap(a, b)),
-        any::<usize>().prop_map(Mutation::Truncate),
-    ]
-}
-
-fn apply(text: &str, mutations: &[Mutation]) -> String {
-    let mut bytes = text.as_bytes().to_vec();
-    for m in mutations {
-        let len = bytes.len().max(1);
-        match m {
-            Mutation::Delete(at, n) => {
-                let at = at % len;
-                let end = (at + n).min(bytes.len());
-                if at < end {
-                    bytes.drain(at..end);
-                }
-            }
-            Mutation::Insert(at, token) => {
-                let at = at % (bytes.len() + 1);
-                bytes.splice(at..at, token.bytes());
-            }
-            Mutation::Swap(a, b) => {
-                if !bytes.is_empty() {
-                    let (a, b) = (a % bytes.len(), b % bytes.len());
-                    bytes.swap(a, b);
-                }
-            }
-            Mutation::Truncate(at) => bytes.truncate(at % len),
-        }
-    }
-    // Swapping bytes can split a character; the parser takes text, so repair it.
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
-
-    #[test]
-    fn arbitrary_text_never_panics_or_hangs(source in "\\PC{0,200}") {
-        survives(source).map_err(TestCaseError::fail)?;
-    }
-
-    #[test]
-    fn flow_like_text_never_panics_or_hangs(
-        source in "(flow|step|let|if|\\{|\\}|\\(|\\)|\\[|\\]|\"|\"\"\"|\\{\\{|\\}\\}|//|/\\*|\\*/|=|,|:|\\.|a|1|2d|-|not|\\?\\?|on|retry|\n| ){0,60}"
-    ) {
-        survives(source).map_err(TestCaseError::fail)?;
-    }
-
-    #[test]
-    fn damaged_corpus_files_never_panic_or_hang(
-        file in any::<prop::sample::Index>(),
-        mutations in prop::collection::vec(mutation(), 1..6),
-    ) {
-        let texts = corpus_texts();
-        let text = &texts[file.index(texts.len())];
-        survives(apply(text, &mutations)).map_err(TestCaseError::fail)?;
-    }
+    targets::source(source)
 }
 
 /// Comments and blank lines inserted between the tokens of a corpus file.
@@ -981,7 +862,7 @@ proptest! {
         file in any::<prop::sample::Index>(),
         inserts in prop::collection::vec((any::<prop::sample::Index>(), any::<usize>()), 1..8),
     ) {
-        let texts = corpus_texts();
+        let texts = mutate::corpus_texts();
         let source = with_comments(&texts[file.index(texts.len())], &inserts);
         let (_, syntax) = parse(&source, Default::default());
         // An insert inside a string can break it; those cases say nothing about comments.

@@ -402,6 +402,7 @@ impl<'a> FlowChecker<'_, 'a> {
 
     fn infer_builtin(&mut self, name: &'a Ident, args: &'a [Expr], span: Span) -> Type {
         let types: Vec<Type> = args.iter().map(|a| self.infer(a)).collect();
+        super::survey_refs::check_call(self, name, args);
         let Some(builtin) = builtins::lookup(&name.name) else {
             self.push(
                 Diagnostic::new(

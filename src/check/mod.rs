@@ -23,6 +23,7 @@ mod policies;
 mod scope;
 mod secrets;
 mod suggest;
+mod survey_refs;
 mod templates;
 mod triggers;
 mod type_expr;

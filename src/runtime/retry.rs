@@ -80,6 +80,63 @@ mod tests {
         }
     }
 
+    /// The delay without jitter: `min * factor^(attempt-1)` capped at `max`.
+    fn ceiling(p: &RetryPolicy, attempt: u32) -> f64 {
+        (p.min_ms as f64 * p.factor.powi(attempt as i32 - 1)).min(p.max_ms as f64)
+    }
+
+    proptest::proptest! {
+        /// Full jitter is uniform over `[0, ceiling]`: never above the ceiling of *this*
+        /// attempt, and spread over the whole range, from near 0 to near the ceiling, with the
+        /// mean in the middle (so neither "no jitter", nor "equal jitter" in `[ceiling/2,
+        /// ceiling]`, nor a delay of 0 passes).
+        #[test]
+        fn full_jitter_covers_zero_to_the_ceiling(
+            min_ms in 100u64..10_000,
+            spread in 1u64..64,
+            factor in 1.0f64..4.0,
+            attempt in 1u32..9,
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            use rand::SeedableRng;
+            let p = RetryPolicy { min_ms, max_ms: min_ms * spread, factor, ..policy(10, true) };
+            let top = ceiling(&p, attempt);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let e = ConnectorError::transient("x");
+            let samples: Vec<f64> = (0..400)
+                .map(|_| next_delay(&p, attempt, &e, &mut rng).unwrap().as_millis() as f64)
+                .collect();
+            let (low, high) = samples.iter().fold((f64::MAX, 0f64), |(l, h), &d| (l.min(d), h.max(d)));
+            let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+            proptest::prop_assert!(high <= top, "{high} ms above the ceiling {top} ms");
+            proptest::prop_assert!(low < top / 4.0, "never below {low} ms of {top} ms: not full jitter");
+            proptest::prop_assert!(high > top * 3.0 / 4.0, "never above {high} ms of {top} ms");
+            proptest::prop_assert!((mean - top / 2.0).abs() < top * 0.1, "mean {mean} ms of {top} ms");
+        }
+
+        /// Without jitter the delay is the ceiling itself; a rate-limited failure waits at
+        /// least what the service asked for, jitter or not.
+        #[test]
+        fn delays_are_bounded_from_below(
+            min_ms in 1u64..10_000,
+            spread in 1u64..64,
+            attempt in 1u32..9,
+            retry_after_ms in 0u64..100_000,
+            jitter in proptest::prelude::any::<bool>(),
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            use rand::SeedableRng;
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let fixed = RetryPolicy { min_ms, max_ms: min_ms * spread, ..policy(10, false) };
+            let d = next_delay(&fixed, attempt, &ConnectorError::transient("x"), &mut rng).unwrap();
+            proptest::prop_assert_eq!(d.as_millis() as u64, ceiling(&fixed, attempt) as u64);
+            let p = RetryPolicy { jitter, ..fixed };
+            let after = Duration::from_millis(retry_after_ms);
+            let rl = ConnectorError::rate_limited("slow", Some(after));
+            proptest::prop_assert!(next_delay(&p, attempt, &rl, &mut rng).unwrap() >= after);
+        }
+    }
+
     #[test]
     fn classes_and_retry_after() {
         let mut rng = rand::rng();

@@ -42,6 +42,19 @@ fn a_new_project_checks_formats_and_tests_clean() {
         stderr(&test)
     );
     assert!(stdout(&test).contains("2 passed, 0 failed"), "{}", stdout(&test));
+    // And it runs, against the emulators, as it is.
+    let input = r#"{"email": "maya@example.com", "name": "Maya"}"#;
+    let ran = run(
+        &dir,
+        &["run", "flows/welcome.flow", "--input", input, "--emulate"],
+    );
+    assert_eq!(ran.status.code(), Some(0), "run --emulate:\n{}", stderr(&ran));
+    assert!(stdout(&ran).contains("\"welcomed\": true"), "{}", stdout(&ran));
+    assert!(
+        stderr(&ran).contains("1 message(s) in the outbox"),
+        "{}",
+        stderr(&ran)
+    );
     // The checker reads the schema placeholder: a property it does not list is an error.
     let flow = std::fs::read_to_string(dir.join("flows/welcome.flow")).unwrap();
     std::fs::write(

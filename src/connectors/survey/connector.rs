@@ -21,7 +21,7 @@ use crate::value::{parse_duration, Value};
 
 const DEFAULT_BASE_URL: &str = "https://api.typeform.com";
 const DEFAULT_TOKEN_ENV: &str = "TYPEFORM_TOKEN";
-const DEFAULT_TEMPLATES: &str = "stdlib/surveys";
+pub(crate) const DEFAULT_TEMPLATES: &str = "stdlib/surveys";
 const DEFAULT_CREATED_LOG: &str = ".flowc/survey";
 /// Typeform's largest page.
 const MAX_PAGE_SIZE: u32 = 1000;

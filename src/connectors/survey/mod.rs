@@ -11,3 +11,4 @@ mod template;
 
 pub use connector::SurveyConnector;
 pub use manifest::manifest;
+pub(crate) use template::refs_by_template;

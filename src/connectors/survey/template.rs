@@ -287,6 +287,41 @@ impl TemplateField {
     }
 }
 
+/// The field refs of every template in the project's survey folder (`[connectors.survey]
+/// templates`, default `stdlib/surveys`), by template name; a folder that is missing, or a file
+/// that does not parse, adds nothing (the connector reports those when it runs).
+pub(crate) fn refs_by_template(root: &Path, config: &crate::config::Config) -> Vec<(String, Vec<String>)> {
+    let folder = config
+        .connector("survey")
+        .get("templates")
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| super::connector::DEFAULT_TEMPLATES.to_string());
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(root.join(folder))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let path = entry.path();
+        let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
+            continue;
+        };
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let Ok(template) = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| SurveyTemplate::parse(&text))
+        else {
+            continue;
+        };
+        let refs = template.fields.into_iter().map(|f| f.reference).collect();
+        out.push((name.to_string(), refs));
+    }
+    out.sort();
+    out
+}
+
 /// Typeform's rule for `ref`: 1–255 of `[A-Za-z0-9_-]`.
 pub(crate) fn valid_ref(r: &str) -> bool {
     (1..=255).contains(&r.len())
