@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config, ConfigError};
+use crate::connectors::notion::schema::NotionSchemas;
 use crate::diagnostic::{Diagnostic, FileId, Sources};
 use crate::syntax::{self, ast};
 
@@ -20,6 +21,9 @@ pub struct Project {
     pub sources: Sources,
     /// The parsed files, in the order of `sources`.
     pub modules: Vec<ParsedModule>,
+    /// The pulled Notion schemas (`notion_schema` of flowc.toml, by default
+    /// `notion/schema.json`), read here so that the checker reads no files.
+    pub notion_schemas: Option<NotionSchemas>,
 }
 
 /// One parsed file.
@@ -41,6 +45,14 @@ pub enum LoadError {
     /// `flowc.toml` is unreadable or invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The Notion schema file is missing (when configured), unreadable or not a schema.
+    #[error("{message}: the Notion schema of the project (`notion_schema` in flowc.toml) cannot be read; run `flowc notion pull` to write it")]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, naming the file.
+        message: String,
+    },
     /// A path given does not exist or cannot be read.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -78,9 +90,11 @@ impl Project {
             }
         };
         let config = Config::load(&root)?;
+        let notion_schemas = notion_schemas(&root, &config)?;
         let mut project = Project {
             root: root.clone(),
             config,
+            notion_schemas,
             ..Project::default()
         };
         let folders: Vec<PathBuf> = if project.config.project.sources.is_empty() {
@@ -125,9 +139,12 @@ impl Project {
         config: Config,
         files: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Project {
+        // In-memory projects (tests, editors) use a schema when there is a readable one.
+        let notion_schemas = notion_schemas(root, &config).ok().flatten();
         let mut project = Project {
             root: root.to_path_buf(),
             config,
+            notion_schemas,
             ..Project::default()
         };
         let files = files
@@ -212,6 +229,22 @@ impl Project {
             .map(|(id, _)| id)
             .collect()
     }
+}
+
+/// The project's pulled Notion schemas: none when no schema is configured and the default file is
+/// absent (the schema is optional); an error naming the file when it is configured but missing,
+/// unreadable or not a schema, so property checks are never skipped silently.
+fn notion_schemas(root: &Path, config: &Config) -> Result<Option<NotionSchemas>, LoadError> {
+    let (path, configured) = match &config.project.notion_schema {
+        Some(path) => (root.join(path), true),
+        None => (root.join("notion/schema.json"), false),
+    };
+    if !configured && !path.exists() {
+        return Ok(None);
+    }
+    NotionSchemas::load(&path)
+        .map(Some)
+        .map_err(|message| LoadError::Schema { path, message })
 }
 
 fn module_path(root: &Path, file: &Path) -> String {

@@ -41,7 +41,7 @@ pub(crate) struct Context<'a> {
     /// Every database some entity declares.
     pub databases: HashSet<&'a str>,
     /// Pulled Notion schemas, when the project has them.
-    pub schemas: Option<NotionSchemas>,
+    pub schemas: Option<&'a NotionSchemas>,
 }
 
 impl<'a> Context<'a> {
@@ -103,7 +103,7 @@ impl<'a> Context<'a> {
             modules,
             module_index,
             databases,
-            schemas: load_schemas(project),
+            schemas: project.notion_schemas.as_ref(),
         }
     }
 
@@ -117,17 +117,4 @@ impl<'a> Context<'a> {
     pub fn entity(&self, name: &str) -> Option<&'a ast::Entity> {
         self.entities.get(name).map(|(_, e)| *e)
     }
-}
-
-/// Reads `notion/schema.json` (or the configured path); a missing or unreadable file means the
-/// property checks are skipped, since the schema is optional.
-fn load_schemas(project: &Project) -> Option<NotionSchemas> {
-    let relative = project
-        .config
-        .project
-        .notion_schema
-        .clone()
-        .unwrap_or_else(|| "notion/schema.json".into());
-    let text = std::fs::read_to_string(project.root.join(relative)).ok()?;
-    serde_json::from_str(&text).ok()
 }

@@ -11,8 +11,8 @@ use super::policies::class_names;
 use super::scope::{DeclKind, Scope};
 use super::suggest;
 
-pub(crate) fn check(cx: &Context<'_>, diagnostics: &mut Diagnostics) {
-    for module in &cx.modules {
+pub(crate) fn check(cx: &Context<'_>, wanted: &super::Wanted, diagnostics: &mut Diagnostics) {
+    for module in cx.modules.iter().filter(|m| wanted.has(m.file())) {
         for item in &module.parsed.ast.items {
             if let ast::Item::Test(test) = item {
                 check_test(cx, module, test, diagnostics);

@@ -30,17 +30,20 @@ mod type_expr;
 mod warnings;
 
 use crate::connectors::Registry;
-use crate::diagnostic::{Code, Diagnostics};
+use std::collections::HashSet;
+
+use crate::diagnostic::{Code, Diagnostics, FileId};
 use crate::project::Project;
 use crate::syntax::ast;
 
 /// Below this much source (about 20,000 lines) a second thread costs more than it saves.
 const PARALLEL_BYTES: usize = 800_000;
 
-/// Checks every flow; flows are independent, so large projects use every core.
-fn check_flows(cx: &context::Context<'_>, diagnostics: &mut Diagnostics) {
+/// Checks every flow of the modules `wanted` accepts; flows are independent, so large projects
+/// use every core.
+fn check_flows(cx: &context::Context<'_>, wanted: &Wanted, diagnostics: &mut Diagnostics) {
     let check_modules = |modules: &[context::ModuleInfo<'_>], out: &mut Diagnostics| {
-        for module in modules {
+        for module in modules.iter().filter(|m| wanted.has(m.file())) {
             for item in &module.parsed.ast.items {
                 if let ast::Item::Flow(flow) = item {
                     flow::check_flow(cx, module, flow, out);
@@ -91,31 +94,92 @@ fn check_flows(cx: &context::Context<'_>, diagnostics: &mut Diagnostics) {
 /// Checks every file of `project` against the connectors of `registry`; the diagnostics come
 /// sorted by file and position.
 pub fn check(project: &Project, registry: &Registry) -> Diagnostics {
+    check_in_thread(project, registry, None)
+}
+
+/// Checks `files` of `project` and the files that depend on them (that `use` them, or name an
+/// entity or template they declare): what a change to `files` can break. The project-wide checks
+/// (declarations, webhook paths) run in full. Flows of other files are not checked, which is what
+/// makes `flowc check FILE` fast in a large project.
+pub fn check_files(project: &Project, registry: &Registry, files: &[FileId]) -> Diagnostics {
+    check_in_thread(project, registry, Some(files))
+}
+
+fn check_in_thread(project: &Project, registry: &Registry, files: Option<&[FileId]>) -> Diagnostics {
     // The passes recurse over the tree; a thread with a roomy stack keeps absurdly nested input
     // (thousands of `+` in a row) from overflowing the caller's stack.
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .stack_size(STACK_SIZE)
-            .spawn_scoped(scope, || check_here(project, registry))
+            .spawn_scoped(scope, || check_here(project, registry, files))
             .map(|handle| handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
     })
-    .unwrap_or_else(|_| check_here(project, registry))
+    .unwrap_or_else(|_| check_here(project, registry, files))
+}
+
+/// The files whose flows are checked.
+pub(crate) enum Wanted {
+    All,
+    Some(HashSet<FileId>),
+}
+
+impl Wanted {
+    pub(crate) fn has(&self, file: FileId) -> bool {
+        match self {
+            Wanted::All => true,
+            Wanted::Some(files) => files.contains(&file),
+        }
+    }
+
+    /// `files` and the modules that depend on them.
+    fn around(cx: &context::Context<'_>, files: &[FileId]) -> Wanted {
+        let mut wanted: HashSet<FileId> = files.iter().copied().collect();
+        let paths: Vec<&str> = cx
+            .modules
+            .iter()
+            .filter(|m| files.contains(&m.file()))
+            .map(|m| m.parsed.module_path.as_str())
+            .collect();
+        // Names that other files may use: entities, templates and flows the files declare.
+        let mut names: Vec<&str> = Vec::new();
+        for module in cx.modules.iter().filter(|m| files.contains(&m.file())) {
+            for item in &module.parsed.ast.items {
+                match item {
+                    ast::Item::Entity(e) => names.push(&e.name.name),
+                    ast::Item::Template(t) => names.push(&t.name.name),
+                    _ => {}
+                }
+            }
+        }
+        for module in &cx.modules {
+            let uses = module.uses.values().any(|p| paths.contains(&p.as_str()));
+            let text = &cx.project.sources.get(module.file()).text;
+            if uses || names.iter().any(|n| text.contains(n)) {
+                wanted.insert(module.file());
+            }
+        }
+        Wanted::Some(wanted)
+    }
 }
 
 /// Stack of the checking threads (reserved, not committed, until used).
 const STACK_SIZE: usize = 64 << 20;
 
-fn check_here(project: &Project, registry: &Registry) -> Diagnostics {
+fn check_here(project: &Project, registry: &Registry, files: Option<&[FileId]>) -> Diagnostics {
     let mut diagnostics = Diagnostics::new();
-    for module in &project.modules {
+    let cx = context::Context::new(project, registry);
+    let wanted = match files {
+        None => Wanted::All,
+        Some(files) => Wanted::around(&cx, files),
+    };
+    for module in project.modules.iter().filter(|m| wanted.has(m.file)) {
         diagnostics.extend(module.syntax.iter().cloned());
     }
-    let cx = context::Context::new(project, registry);
     declarations::check(&cx, &mut diagnostics);
     templates::check_declarations(cx.templates.values(), &mut diagnostics);
     triggers::check_webhook_paths(&cx, &mut diagnostics);
-    check_flows(&cx, &mut diagnostics);
-    flow_tests::check(&cx, &mut diagnostics);
+    check_flows(&cx, &wanted, &mut diagnostics);
+    flow_tests::check(&cx, &wanted, &mut diagnostics);
     // Where part of a file did not parse, declarations and uses are missing from its tree, so
     // "unused" and "unreachable" warnings there would be noise caused by the syntax error.
     let broken: Vec<_> = project

@@ -65,16 +65,67 @@ const SECRET_NAMES: &[&str] = &[
     "password",
     "passwd",
     "api_key",
+    "api-key",
     "apikey",
+    "private_key",
     "secret",
     "authorization",
 ];
-const SECRET_PREFIXES: &[&str] = &["secret_", "ntn_", "sk_live_", "Bearer "];
+/// How the services' credentials begin: Notion (`secret_`, `ntn_`), Stripe (`sk_`, `rk_`,
+/// `whsec_`), Typeform (`tfp_`), GitHub (`ghp_`, `gho_`, `ghs_`, `ghu_`, `github_pat_`), Slack
+/// (`xoxb-`, `xoxp-`, `xapp-`, incoming webhook URLs), and an `Authorization` value.
+const SECRET_PREFIXES: &[&str] = &[
+    "secret_",
+    "ntn_",
+    "sk_live_",
+    "sk_test_",
+    "rk_live_",
+    "rk_test_",
+    "whsec_",
+    "tfp_",
+    "ghp_",
+    "gho_",
+    "ghs_",
+    "ghu_",
+    "github_pat_",
+    "xoxb-",
+    "xoxp-",
+    "xoxa-",
+    "xapp-",
+    "https://hooks.slack.com/services/",
+    "Bearer ",
+    "Basic ",
+];
+/// Query parameters that carry a credential in a URL (`?api_key=...`).
+const URL_KEYS: &[&str] = &[
+    "api_key",
+    "apikey",
+    "key",
+    "token",
+    "access_token",
+    "secret",
+    "password",
+];
 
 pub(crate) fn looks_like_secret(text: &str) -> bool {
     SECRET_PREFIXES
         .iter()
         .any(|p| text.starts_with(p) && text.len() > p.len() + 3)
+        || key_in_url(text)
+}
+
+/// Whether `text` is a URL with a credential as a query parameter.
+fn key_in_url(text: &str) -> bool {
+    if !(text.starts_with("https://") || text.starts_with("http://")) {
+        return false;
+    }
+    let Some((_, query)) = text.split_once('?') else {
+        return false;
+    };
+    query.split('&').any(|pair| match pair.split_once('=') {
+        Some((name, value)) => URL_KEYS.contains(&name.to_ascii_lowercase().as_str()) && value.len() >= 8,
+        None => false,
+    })
 }
 
 /// W0003 for a string literal whose value looks like a credential.
@@ -106,7 +157,7 @@ fn push_secret(checker: &mut FlowChecker<'_, '_>, span: Span, label: &str) {
             "secret written in the flow's source",
         )
         .label(label.to_string())
-        .help("keep it in an environment variable and read it with `secret(\"ENV_NAME\")`"),
+        .help("keep it in an environment variable, list that variable in `secrets` of the entity in flowc.toml, and read it with `secret(\"ENV_NAME\")`"),
     );
 }
 
@@ -176,5 +227,32 @@ pub(crate) fn check_unused(checker: &mut FlowChecker<'_, '_>) {
         .label("unused input field")
         .help(format!("use `input.{}`, or remove the field", field.name.name));
         checker.push(diagnostic);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_secret;
+
+    #[test]
+    fn token_shapes_are_recognised() {
+        for secret in [
+            "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+            "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy",
+            "tfp_9xKz3abcdefghijklmnop",
+            "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+            "https://api.example.com/v1/items?format=json&api_key=0f9e8d7c6b5a",
+            "https://hooks.slack.com/services/T000/B000/XXXXXXXX",
+        ] {
+            assert!(looks_like_secret(secret), "{secret}");
+        }
+        for plain in [
+            "https://api.example.com/v1/items?page=2",
+            "https://example.com/?key=a",
+            "sk_",
+            "Thank you for your order",
+        ] {
+            assert!(!looks_like_secret(plain), "{plain}");
+        }
     }
 }

@@ -22,6 +22,9 @@ pub(crate) enum Format {
     Json,
     /// GitHub Actions workflow commands (`::error file=...`), on stdout.
     Github,
+    /// One line per diagnostic, `file:line:col: error[E0201]: message`, on stdout (for editors'
+    /// error formats, e.g. Vim's `errorformat`).
+    Short,
 }
 
 /// Arguments of `flowc check`.
@@ -62,26 +65,35 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let paths = absolute;
     let registry = Registry::declared_builtins();
     // Paths of one project share one load and check; paths of different projects get their own.
-    let mut projects: Vec<(Project, Vec<Diagnostic>, BTreeSet<FileId>)> = Vec::new();
+    let mut projects: Vec<(Project, BTreeSet<FileId>)> = Vec::new();
     for path in &paths {
         // The root `Project::load` will use: the folder of `flowc.toml`, else the path's folder.
         let root = crate::config::find_root(path).unwrap_or_else(|| match path.parent() {
             Some(parent) if path.is_file() => parent.to_path_buf(),
             _ => path.clone(),
         });
-        let existing = projects.iter().position(|(p, _, _)| p.root == root);
-        let index = match existing {
+        let index = match projects.iter().position(|(p, _)| p.root == root) {
             Some(i) => i,
             None => {
-                let project = Project::load(path)?;
-                let diagnostics = crate::check(&project, &registry).sorted();
-                projects.push((project, diagnostics, BTreeSet::new()));
+                projects.push((Project::load(path)?, BTreeSet::new()));
                 projects.len() - 1
             }
         };
-        let (project, _, wanted) = &mut projects[index];
+        let (project, wanted) = &mut projects[index];
         wanted.extend(project.files_under(path));
     }
+    let projects: Vec<(Project, Vec<Diagnostic>, BTreeSet<FileId>)> = projects
+        .into_iter()
+        .map(|(project, wanted)| {
+            let diagnostics = if wanted.len() == project.modules.len() {
+                crate::check(&project, &registry)
+            } else {
+                let files: Vec<FileId> = wanted.iter().copied().collect();
+                crate::check::check_files(&project, &registry, &files)
+            };
+            (project, diagnostics.sorted(), wanted)
+        })
+        .collect();
     let cwd = std::env::current_dir().unwrap_or_default();
     let mut out = Report {
         format: args.format,
@@ -93,13 +105,37 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         for (_, file) in project.sources.iter() {
             display.add(relative(&file.path, &cwd), file.text.clone());
         }
-        for d in diagnostics.iter().filter(|d| wanted.contains(&d.file)) {
+        for d in diagnostics
+            .iter()
+            .filter(|d| wanted.contains(&d.file) || caused_elsewhere(d))
+        {
             out.add(d, &display);
         }
     }
     out.print(args.format)?;
     let failed = out.errors > 0 || (args.deny_warnings && out.warnings > 0);
     Ok(ExitCode::from(u8::from(failed)))
+}
+
+/// Errors that a file asked for can cause in the files depending on it (a webhook path taken
+/// twice, a template variable or sub-flow argument that no longer matches, a name that went away):
+/// shown with the file's own diagnostics. Only the dependents' flows were checked.
+fn caused_elsewhere(d: &Diagnostic) -> bool {
+    use crate::diagnostic::Code;
+    d.is_error()
+        && matches!(
+            d.code,
+            Code::DuplicateName
+                | Code::InvalidWebhook
+                | Code::TemplateVariable
+                | Code::UnknownTemplate
+                | Code::UnknownFlow
+                | Code::UnknownArgument
+                | Code::MissingArgument
+                | Code::UnknownEntity
+                | Code::UnknownDatabase
+                | Code::MissingGrant
+        )
 }
 
 fn relative(path: &Path, cwd: &Path) -> PathBuf {
@@ -114,7 +150,8 @@ struct Report {
     format: Format,
     human: String,
     json: Vec<serde_json::Value>,
-    github: String,
+    /// The `github` or `short` lines.
+    lines: String,
     errors: usize,
     warnings: usize,
 }
@@ -136,7 +173,36 @@ impl Report {
         }
         let (line, column, end_line, end_column) = diagnostic::position(d, sources);
         let file = sources.get(d.file).path.display().to_string();
+        let level = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        if self.format == Format::Short {
+            // One line, always: a message never holds a line break, but be sure of it.
+            let message = d.message.replace('\n', " ");
+            self.lines.push_str(&format!(
+                "{file}:{line}:{column}: {level}[{}]: {message}\n",
+                d.code.as_str()
+            ));
+            return;
+        }
         if self.format == Format::Json {
+            let text = &sources.get(d.file).text;
+            let labels: Vec<serde_json::Value> = d
+                .secondary
+                .iter()
+                .map(|l| {
+                    let (line, column) = crate::syntax::line_col(text, l.span.start as usize);
+                    let (end_line, end_column) = crate::syntax::line_col(text, l.span.end as usize);
+                    serde_json::json!({
+                        "message": l.message,
+                        "line": line,
+                        "column": column,
+                        "end_line": end_line,
+                        "end_column": end_column,
+                    })
+                })
+                .collect();
             self.json.push(serde_json::json!({
                 "file": file,
                 "code": d.code.as_str(),
@@ -147,18 +213,16 @@ impl Report {
                 "end_line": end_line,
                 "end_column": end_column,
                 "help": d.help,
+                "label": d.label,
+                "labels": labels,
             }));
             return;
         }
-        let level = match d.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
         let mut message = d.message.clone();
         if let Some(help) = &d.help {
             message.push_str(&format!("\n\nhelp: {help}"));
         }
-        self.github.push_str(&format!(
+        self.lines.push_str(&format!(
             "::{level} file={},line={line},col={column},endLine={end_line},endColumn={end_column},title={}::{}\n",
             escape_property(&file),
             d.code.as_str(),
@@ -183,9 +247,9 @@ impl Report {
                 let mut stdout = std::io::stdout().lock();
                 writeln!(stdout, "{doc}").map_err(io)?;
             }
-            Format::Github => {
+            Format::Github | Format::Short => {
                 let mut stdout = std::io::stdout().lock();
-                stdout.write_all(self.github.as_bytes()).map_err(io)?;
+                stdout.write_all(self.lines.as_bytes()).map_err(io)?;
             }
         }
         Ok(())

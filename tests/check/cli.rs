@@ -133,8 +133,62 @@ fn json_format_has_the_documented_shape() {
             "column",
             "end_line",
             "end_column",
-            "help"
+            "help",
+            "label",
+            "labels"
         ]
+    );
+    assert_eq!(d["label"], "not declared in this flow");
+    assert_eq!(d["labels"], serde_json::json!([]));
+}
+
+const TWICE: &str = r#"entity studio {
+  databases Contacts
+}
+
+flow greet for studio {
+  on manual
+  input { email: email }
+  step contact = notion.find_or_create(db: Contacts, match: { Email: input.email })
+  step contact = notion.find_or_create(db: Contacts, match: { Email: input.email })
+  output { id: contact.id }
+}
+"#;
+
+#[test]
+fn json_format_keeps_secondary_labels() {
+    let dir = project(&[("greet.flow", TWICE)]);
+    let out = flowc(dir.path(), &["check", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("stdout is one JSON document");
+    let d = &doc["diagnostics"][0];
+    assert_eq!(d["code"], "E0200");
+    assert_eq!(d["line"], 9);
+    assert_eq!(
+        d["labels"],
+        serde_json::json!([{
+            "message": "first declared here as a step",
+            "line": 8,
+            "column": 8,
+            "end_line": 8,
+            "end_column": 15,
+        }])
+    );
+}
+
+#[test]
+fn short_format_is_one_line_per_diagnostic() {
+    let dir = project(&[
+        ("greet.flow", BROKEN),
+        ("again.flow", &TWICE.replace("greet", "again")),
+    ]);
+    let out = flowc(dir.path(), &["check", "--format", "short"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        "again.flow:9:8: error[E0200]: `contact` is declared twice in this flow\n\
+         greet.flow:1:8: error[E0200]: entity `studio` is declared twice\n\
+         greet.flow:9:16: error[E0201]: unknown name `contcat`\n"
     );
 }
 
@@ -261,4 +315,57 @@ fn several_paths_of_one_project_report_each_file_once() {
         .map(|d| d["file"].as_str().unwrap_or(""))
         .collect();
     assert_eq!(files, ["again.flow", "greet.flow"]);
+}
+
+const HOOK_A: &str = r#"entity studio {
+  databases Contacts
+}
+
+flow from_form for studio {
+  on webhook "/hooks/form"
+  input { email: email }
+  step contact = notion.find_or_create(db: Contacts, match: { Email: input.email })
+  output { id: contact.id }
+}
+"#;
+
+const HOOK_B: &str = r#"flow from_shop for studio {
+  on webhook "/hooks/form"
+  input { email: email }
+  step contact = notion.find_or_create(db: Contacts, match: { Email: input.email })
+  output { id: contact.id }
+}
+"#;
+
+#[test]
+fn checking_one_file_reports_what_it_breaks_elsewhere() {
+    // `a.flow` takes the path first, so the error is reported where the second flow listens:
+    // checking `a.flow` alone must still show it.
+    let dir = project(&[("a.flow", HOOK_A), ("b.flow", HOOK_B)]);
+    let out = flowc(dir.path(), &["check", "--format", "short", "a.flow"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "b.flow:2:14: error[E0404]: webhook path `/hooks/form` is already used by flow `from_form`\n"
+    );
+}
+
+#[test]
+fn a_missing_notion_schema_is_an_error_naming_the_file() {
+    let dir = project(&[("greet.flow", CLEAN)]);
+    std::fs::write(
+        dir.path().join("flowc.toml"),
+        "[project]\nname = \"test\"\nnotion_schema = \"notion/schema.json\"\n",
+    )
+    .expect("write flowc.toml");
+    let out = flowc(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("notion/schema.json"), "{}", stderr(&out));
+    // Present but not a schema: an error too, never "no problems found".
+    std::fs::create_dir_all(dir.path().join("notion")).expect("a folder");
+    std::fs::write(dir.path().join("notion/schema.json"), "{ not json").expect("write");
+    let out = flowc(dir.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("notion/schema.json"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("no problems found"), "{}", stderr(&out));
 }
