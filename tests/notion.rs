@@ -1415,3 +1415,48 @@ async fn emulator_keeps_notions_documented_limits_and_date_rule() {
     let (status, body) = create(json!({ "Birthday": { "date": { "start": "05/01/2026" } } })).await;
     assert_eq!((status, body["code"].as_str()), (400, Some("validation_error")));
 }
+
+#[tokio::test]
+async fn a_fault_plan_fails_its_share_of_requests_reproducibly() {
+    use flowc::connectors::faults::FaultPlan;
+    let plan: FaultPlan = "notion:503=100%".parse().unwrap();
+    let (emulator, notion) = setup("tok-fault-plan").await;
+    emulator.set_fault_plan(plan.service("notion"), 1);
+    let err = call(&notion, "query", vec![("db", text("Task"))], "k")
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Transient);
+    assert_eq!(err.details.get("code"), &text("service_unavailable"));
+
+    // 30% of 429s with a fixed seed: the same requests fail on every run, and the connector
+    // waits each one out (Retry-After) and resends it.
+    let outcome = |seed| async move {
+        let (emulator, notion) = setup(&format!("tok-fault-plan-{seed}")).await;
+        emulator.set_fault_plan(
+            "notion:429=30%".parse::<FaultPlan>().unwrap().service("notion"),
+            seed,
+        );
+        let mut results = Vec::new();
+        for n in 0..6 {
+            let page = call(
+                &notion,
+                "create_page",
+                vec![
+                    ("db", text("Task")),
+                    ("properties", Value::record([("Title", text("t"))])),
+                ],
+                &format!("k{n}"),
+            )
+            .await;
+            results.push(page.is_ok());
+        }
+        (results, emulator.request_count())
+    };
+    let (first, requests) = outcome(3).await;
+    assert_eq!(outcome(3).await, (first.clone(), requests));
+    // Without faults: the database and its data source once, then one request per page.
+    assert!(
+        requests > 2 + 6,
+        "some requests were refused and resent: {requests}"
+    );
+}

@@ -6,6 +6,7 @@
 mod builtin;
 mod connector;
 pub mod email;
+pub mod faults;
 mod grants;
 pub mod http;
 mod keyed_log;

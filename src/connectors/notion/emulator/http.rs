@@ -11,7 +11,9 @@ use serde_json::{json, Value as Json};
 use super::query::{matches, sort};
 use super::store::{data_source_json, database_json, new_id, page_json, same_id, Database};
 use super::{Fault, Shared};
+use crate::connectors::faults::Fault as PlannedFault;
 use crate::connectors::notion::client::NOTION_VERSION;
+use std::time::Duration;
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
@@ -78,13 +80,28 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (latency, fault) = {
+    let (latency, fault, planned) = {
         let mut control = shared.control();
         control.requests += 1;
-        (control.latency, control.faults.pop_front())
+        let planned = control
+            .plan
+            .as_mut()
+            .map(|(draw, started)| draw.next(started.elapsed()));
+        (control.latency, control.faults.pop_front(), planned)
     };
+    let (planned_delay, planned_fault) = planned.unwrap_or((Duration::ZERO, None));
+    let latency = latency + planned_delay;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    match planned_fault {
+        // No answer at all: the client's own timeout is what is rehearsed.
+        Some(PlannedFault::Timeout) => std::future::pending::<()>().await,
+        Some(PlannedFault::Status(status)) => {
+            let retry_after = (status == 429).then_some(1);
+            return fault_response(&Fault { status, retry_after });
+        }
+        None => {}
     }
     if let Some(fault) = fault {
         return fault_response(&fault);

@@ -43,6 +43,8 @@ struct Control {
     faults: VecDeque<Fault>,
     write_faults: VecDeque<Fault>,
     latency: Duration,
+    /// A fault plan's draws and when they started (for `down=`).
+    plan: Option<(crate::connectors::faults::FaultDraw, std::time::Instant)>,
     requests: u64,
     rate_limited: u64,
 }
@@ -229,6 +231,13 @@ impl Emulator {
             status,
             retry_after: None,
         });
+    }
+
+    /// Follows a fault plan's Notion part (see [`crate::connectors::faults`]) from now on,
+    /// drawing with `seed`: the same seed fails the same requests.
+    pub fn set_fault_plan(&self, faults: crate::connectors::faults::ServiceFaults, seed: u64) {
+        let draw = crate::connectors::faults::FaultDraw::new(faults, seed);
+        self.shared.control().plan = Some((draw, std::time::Instant::now()));
     }
 
     /// Delays every answer by `latency`.

@@ -1,0 +1,233 @@
+//! Fault plans: a bad day for the emulated services, written on one line so anyone can rehearse
+//! it locally, e.g. `notion:429=10%,503=5%,latency=50ms..2s;smtp:down=60s;typeform:timeout=5%`.
+//!
+//! Each `;`-separated part names a service and its faults: `STATUS=P%` answers that status to a
+//! share of requests, `timeout=P%` leaves a share unanswered, `latency=MIN..MAX` delays every
+//! answer by a uniformly drawn time, `down=DURATION` refuses everything for that long from the
+//! start. Draws come from a seeded generator, so a failing run can be replayed exactly.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::value::parse_duration;
+
+/// The faults of one service.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServiceFaults {
+    /// `(status, probability)` pairs, drawn in order.
+    pub statuses: Vec<(u16, f64)>,
+    /// The probability that a request gets no answer.
+    pub timeout: f64,
+    /// Every answer is delayed by a time drawn between these two.
+    pub latency: Option<(Duration, Duration)>,
+    /// The service is down (refuses connections or answers 503) this long from the start.
+    pub down: Option<Duration>,
+}
+
+/// Faults by service name (`notion`, `typeform`, `smtp`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FaultPlan {
+    /// Each service's faults.
+    pub services: BTreeMap<String, ServiceFaults>,
+}
+
+impl FaultPlan {
+    /// The faults of `service` (none when the plan does not name it).
+    pub fn service(&self, service: &str) -> ServiceFaults {
+        self.services.get(service).cloned().unwrap_or_default()
+    }
+}
+
+/// What happens to one request.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Fault {
+    /// Answer with this status instead of handling the request.
+    Status(u16),
+    /// Never answer.
+    Timeout,
+}
+
+/// Draws the fate of each request of one service from its faults and a seed.
+#[derive(Debug)]
+pub struct FaultDraw {
+    faults: ServiceFaults,
+    rng: StdRng,
+}
+
+impl FaultDraw {
+    /// A generator for `faults`; the same seed gives the same faults in the same order.
+    pub fn new(faults: ServiceFaults, seed: u64) -> FaultDraw {
+        FaultDraw {
+            faults,
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// The delay and the fault (if any) of the next request, `since_start` after the service
+    /// started.
+    pub fn next(&mut self, since_start: Duration) -> (Duration, Option<Fault>) {
+        let delay = match self.faults.latency {
+            Some((min, max)) if max > min => self.rng.random_range(min..=max),
+            Some((min, _)) => min,
+            None => Duration::ZERO,
+        };
+        if self.faults.down.is_some_and(|down| since_start < down) {
+            return (delay, Some(Fault::Status(503)));
+        }
+        let roll: f64 = self.rng.random();
+        let mut edge = 0.0;
+        for &(status, p) in &self.faults.statuses {
+            edge += p;
+            if roll < edge {
+                return (delay, Some(Fault::Status(status)));
+            }
+        }
+        if roll < edge + self.faults.timeout {
+            return (delay, Some(Fault::Timeout));
+        }
+        (delay, None)
+    }
+}
+
+impl FromStr for FaultPlan {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<FaultPlan, String> {
+        let mut plan = FaultPlan::default();
+        for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+            let (service, items) = part
+                .split_once(':')
+                .ok_or_else(|| format!("`{part}` needs a service: write `notion:429=10%`"))?;
+            let service = service.trim();
+            if !matches!(service, "notion" | "typeform" | "smtp") {
+                return Err(format!(
+                    "`{service}` is not an emulated service; use notion, typeform or smtp"
+                ));
+            }
+            let faults = plan.services.entry(service.to_string()).or_default();
+            for item in items.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+                let (key, value) = item
+                    .split_once('=')
+                    .ok_or_else(|| format!("`{item}` needs a value, e.g. `503=5%` or `latency=50ms..2s`"))?;
+                match key.trim() {
+                    "timeout" => faults.timeout = percent(item, value)?,
+                    "latency" => {
+                        let (min, max) = value.split_once("..").unwrap_or((value, value));
+                        let (min, max) = (duration(item, min)?, duration(item, max)?);
+                        if min > max {
+                            return Err(format!("`{item}`: the shortest latency comes first"));
+                        }
+                        faults.latency = Some((min, max));
+                    }
+                    "down" => faults.down = Some(duration(item, value)?),
+                    status => {
+                        let code = status
+                            .parse::<u16>()
+                            .ok()
+                            .filter(|c| (400..=599).contains(c))
+                            .ok_or_else(|| {
+                                format!("`{item}`: `{status}` is not a fault; use an HTTP status (429, 503, ...), timeout, latency or down")
+                            })?;
+                        faults.statuses.push((code, percent(item, value)?));
+                    }
+                }
+            }
+            let total: f64 = faults.statuses.iter().map(|(_, p)| p).sum::<f64>() + faults.timeout;
+            if total > 1.0 + f64::EPSILON {
+                return Err(format!("`{part}`: the shares add up to more than 100%"));
+            }
+        }
+        Ok(plan)
+    }
+}
+
+fn percent(item: &str, value: &str) -> Result<f64, String> {
+    value
+        .trim()
+        .strip_suffix('%')
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .filter(|n| (0.0..=100.0).contains(n))
+        .map(|n| n / 100.0)
+        .ok_or_else(|| format!("`{item}`: write a share as a percentage between 0% and 100%"))
+}
+
+fn duration(item: &str, value: &str) -> Result<Duration, String> {
+    parse_duration(value.trim())
+        .filter(|ms| *ms >= 0)
+        .map(|ms| Duration::from_millis(ms as u64))
+        .ok_or_else(|| {
+            format!(
+                "`{item}`: `{}` is not a duration such as 50ms or 2s",
+                value.trim()
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let plan: FaultPlan = "notion:429=10%,503=5%,latency=50ms..2s;smtp:down=60s;typeform:timeout=5%"
+            .parse()
+            .unwrap();
+        let notion = plan.service("notion");
+        assert_eq!(notion.statuses, vec![(429, 0.10), (503, 0.05)]);
+        assert_eq!(
+            notion.latency,
+            Some((Duration::from_millis(50), Duration::from_secs(2)))
+        );
+        assert_eq!(plan.service("smtp").down, Some(Duration::from_secs(60)));
+        assert_eq!(plan.service("typeform").timeout, 0.05);
+        assert_eq!(plan.service("typeform").statuses, vec![]);
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let err = |text: &str| text.parse::<FaultPlan>().unwrap_err();
+        assert!(err("notion 429=10%").contains("needs a service"));
+        assert!(err("stripe:429=1%").contains("not an emulated service"));
+        assert!(err("notion:429").contains("needs a value"));
+        assert!(err("notion:200=5%").contains("not a fault"));
+        assert!(err("notion:429=120%").contains("percentage"));
+        assert!(err("notion:latency=2s..1s").contains("shortest"));
+        assert!(err("notion:latency=soon").contains("not a duration"));
+        assert!(err("notion:429=60%,503=50%").contains("more than 100%"));
+    }
+
+    #[test]
+    fn draws_are_seeded_and_keep_to_their_shares() {
+        let faults = "notion:429=20%,timeout=10%,latency=10ms..20ms"
+            .parse::<FaultPlan>()
+            .unwrap()
+            .service("notion");
+        let run = |seed| {
+            let mut draw = FaultDraw::new(faults.clone(), seed);
+            (0..2000)
+                .map(|_| draw.next(Duration::from_secs(100)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(7), run(7));
+        assert_ne!(run(7), run(8));
+        let draws = run(7);
+        let share = |f: Fault| draws.iter().filter(|(_, d)| *d == Some(f)).count() as f64 / 2000.0;
+        assert!(
+            (share(Fault::Status(429)) - 0.2).abs() < 0.04,
+            "{}",
+            share(Fault::Status(429))
+        );
+        assert!((share(Fault::Timeout) - 0.1).abs() < 0.03);
+        assert!(draws
+            .iter()
+            .all(|(d, _)| *d >= Duration::from_millis(10) && *d <= Duration::from_millis(20)));
+        // Down: everything is refused until the time is over.
+        let mut down = FaultDraw::new(FaultPlan::from_str("smtp:down=60s").unwrap().service("smtp"), 1);
+        assert_eq!(down.next(Duration::from_secs(59)).1, Some(Fault::Status(503)));
+        assert_eq!(down.next(Duration::from_secs(60)).1, None);
+    }
+}
