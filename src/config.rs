@@ -44,6 +44,7 @@ pub struct ProjectConfig {
 
 /// `[entities.NAME]`
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EntityConfig {
     /// Environment variable holding the entity's Notion integration token.
     #[serde(default)]
@@ -60,9 +61,6 @@ pub struct EntityConfig {
     /// Environment variables the entity's flows may read with `secret(NAME)`; no other.
     #[serde(default)]
     pub secrets: Vec<String>,
-    /// Anything else, for connectors that read more.
-    #[serde(flatten)]
-    pub extra: toml::Table,
 }
 
 /// `[webhooks.NAME]`: how incoming requests are verified.
@@ -99,12 +97,26 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Parses `flowc.toml` text.
+    /// Parses `flowc.toml` text: unknown keys and webhook schemes are refused, with the closest
+    /// known one suggested.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Invalid {
+        let invalid = |message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
-            message: e.to_string(),
-        })
+            message,
+        };
+        let config: Config = toml::from_str(text).map_err(|e| invalid(with_suggestion(e.to_string())))?;
+        for (name, webhook) in &config.webhooks {
+            if !WEBHOOK_SCHEMES.contains(&webhook.scheme.as_str()) {
+                let hint = closest(&webhook.scheme, WEBHOOK_SCHEMES.iter().copied())
+                    .map(|c| format!("did you mean `{c}`?"))
+                    .unwrap_or_else(|| format!("the schemes are `{}`", WEBHOOK_SCHEMES.join("`, `")));
+                return Err(invalid(format!(
+                    "`[webhooks.{name}]` has scheme `{}`, which flowc does not know; {hint}",
+                    webhook.scheme
+                )));
+            }
+        }
+        Ok(config)
     }
 
     /// Reads `flowc.toml` from `root`; a missing file is the default configuration.
@@ -123,6 +135,33 @@ impl Config {
     }
 }
 
+/// The signature schemes of `[webhooks.NAME]`.
+const WEBHOOK_SCHEMES: &[&str] = &["hmac-sha256", "token"];
+
+/// The candidate closest to `word`, when it is close enough to be a typo.
+fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// serde's "unknown field `x`, expected one of `a`, `b`" with the closest field suggested.
+fn with_suggestion(message: String) -> String {
+    let Some(rest) = message.split("unknown field `").nth(1) else {
+        return message;
+    };
+    let Some((field, rest)) = rest.split_once('`') else {
+        return message;
+    };
+    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
+    match closest(field, expected.into_iter()) {
+        Some(best) => format!("{}\ndid you mean `{best}`?", message.trim_end()),
+        None => message,
+    }
+}
+
 /// The folder holding `flowc.toml` at or above `start` (a file or a folder), if any.
 pub fn find_root(start: &Path) -> Option<PathBuf> {
     let start = if start.is_file() { start.parent()? } else { start };
@@ -137,4 +176,27 @@ pub fn find_root(start: &Path) -> Option<PathBuf> {
         .ancestors()
         .find(|dir| dir.join(FILE_NAME).is_file())
         .map(Path::to_path_buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(text: &str) -> String {
+        match Config::parse(text, Path::new("flowc.toml")) {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_schemes_are_refused_with_a_suggestion() {
+        let e = error("[webhooks.amelia]\nscheme = \"tokn\"\nheader = \"X-T\"\nsecret_env = \"T\"\n");
+        assert!(e.contains("did you mean `token`?"), "{e}");
+        let e = error("[entities.studio]\nsecret = [\"CRM_TOKEN\"]\n");
+        assert!(e.contains("did you mean `secrets`?"), "{e}");
+        let e = error("[project]\nnotion_schem = \"x.json\"\n");
+        assert!(e.contains("did you mean `notion_schema`?"), "{e}");
+        assert!(Config::parse("[entities.studio]\nsecrets = [\"CRM_TOKEN\"]\n", Path::new("f")).is_ok());
+    }
 }

@@ -65,6 +65,26 @@ codes! {
     InvalidDuration = "E0101", "invalid-duration", Error;
     /// `{{ }}` interpolation in a string that must be a plain name.
     InterpolationNotAllowed = "E0102", "interpolation-not-allowed", Error;
+    /// A `{`, `(`, `[` or string left open.
+    UnclosedDelimiter = "E0103", "unclosed-delimiter", Error;
+    /// A `}`, `)` or `]` that closes nothing, or not what was opened before it.
+    MismatchedCloser = "E0104", "mismatched-closer", Error;
+    /// A `#` comment (comments are written `//`).
+    HashComment = "E0105", "hash-comment", Error;
+    /// A string in single quotes (strings are written in double quotes).
+    SingleQuotes = "E0106", "single-quotes", Error;
+    /// An operator from another language: `&&`, `||`, `!`, `=` or `===` to compare.
+    ForeignOperator = "E0107", "foreign-operator", Error;
+    /// A word from another language: `elif`, `True`, `False`, `null`, `None`, `nil`.
+    ForeignWord = "E0108", "foreign-word", Error;
+    /// A misspelt keyword (`stpe`, `retyr`, `fallbak`).
+    MisspeltKeyword = "E0109", "misspelt-keyword", Error;
+    /// A missing `,` between arguments, fields or items, or `:` after a name.
+    MissingSeparator = "E0110", "missing-separator", Error;
+    /// Text without quotes where a string is expected (a path, an event, an option value).
+    UnquotedText = "E0111", "unquoted-text", Error;
+    /// A file that is not valid UTF-8.
+    InvalidUtf8 = "E0112", "invalid-utf8", Error;
     /// A name declared twice in the same scope.
     DuplicateName = "E0200", "duplicate-name", Error;
     /// A name used in an expression that nothing declares.
@@ -158,6 +178,11 @@ codes! {
 }
 
 impl Code {
+    /// Whether it reports text that does not parse as written (the E01xx codes).
+    pub fn is_syntax(self) -> bool {
+        self.as_str().starts_with("E01")
+    }
+
     /// The code written as `E0201`, case-insensitively.
     pub fn parse(text: &str) -> Option<Code> {
         Code::ALL
@@ -387,6 +412,29 @@ impl Default for RenderOptions {
 /// Renders one diagnostic with its source excerpt (miette's graphical report).
 pub fn render(diagnostic: &Diagnostic, sources: &Sources, options: RenderOptions) -> String {
     let file = sources.get(diagnostic.file);
+    // miette cannot draw a label past column 65,535 (its padding overflows): such a place (in a
+    // generated or minified line) is given as a position instead of a drawing.
+    let far = std::iter::once(diagnostic.span)
+        .chain(diagnostic.secondary.iter().map(|l| l.span))
+        .any(|s| line_col(&file.text, s.end as usize).1 > 60_000);
+    if far {
+        let (line, column) = line_col(&file.text, diagnostic.span.start as usize);
+        let mut out = format!(
+            "{}\n\n  × {}\n  at {}:{line}:{column}{}\n",
+            diagnostic.code,
+            diagnostic.message,
+            file.path.display(),
+            diagnostic
+                .label
+                .as_ref()
+                .map(|l| format!(": {l}"))
+                .unwrap_or_default()
+        );
+        if let Some(help) = &diagnostic.help {
+            out.push_str(&format!("  help: {help}\n"));
+        }
+        return out;
+    }
     let report = Report {
         diagnostic,
         source: NamedSource::new(file.path.display().to_string(), file.text.to_string()),
@@ -433,8 +481,12 @@ impl fmt::Display for Report<'_> {
 
 impl std::error::Error for Report<'_> {}
 
-fn source_span(span: Span) -> SourceSpan {
-    SourceSpan::new((span.start as usize).into(), span.len())
+/// A span as miette takes it, inside the text (spans past its end, which only a bug could
+/// produce, would make miette panic).
+fn source_span(span: Span, text_len: usize) -> SourceSpan {
+    let start = (span.start as usize).min(text_len);
+    let end = (span.end as usize).clamp(start, text_len);
+    SourceSpan::new(start.into(), end - start)
 }
 
 impl miette::Diagnostic for Report<'_> {
@@ -463,13 +515,14 @@ impl miette::Diagnostic for Report<'_> {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let primary = LabeledSpan::new_primary_with_span(
             self.diagnostic.label.clone(),
-            source_span(self.diagnostic.span),
+            source_span(self.diagnostic.span, self.source.inner().len()),
         );
-        let secondary = self
-            .diagnostic
-            .secondary
-            .iter()
-            .map(|l| LabeledSpan::new_with_span(Some(l.message.clone()), source_span(l.span)));
+        let secondary = self.diagnostic.secondary.iter().map(|l| {
+            LabeledSpan::new_with_span(
+                Some(l.message.clone()),
+                source_span(l.span, self.source.inner().len()),
+            )
+        });
         Some(Box::new(std::iter::once(primary).chain(secondary)))
     }
 }

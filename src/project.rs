@@ -37,6 +37,8 @@ pub struct ParsedModule {
     pub ast: ast::Module,
     /// Syntax diagnostics.
     pub syntax: Vec<Diagnostic>,
+    /// Names declared by statements lost to syntax errors (their uses are not reported).
+    pub lost: syntax::LostNames,
 }
 
 /// Why a project could not be loaded at all (as opposed to diagnostics in its files).
@@ -123,10 +125,14 @@ impl Project {
         files.dedup();
         let mut texts = Vec::with_capacity(files.len());
         for file in files {
-            let text = std::fs::read_to_string(&file).map_err(|source| LoadError::Io {
+            let bytes = std::fs::read(&file).map_err(|source| LoadError::Io {
                 path: file.clone(),
                 source,
             })?;
+            // Text that is not UTF-8 is still checked: each bad byte becomes `�`, which the
+            // parser reports (E0112) at its line.
+            let text = String::from_utf8(bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
             texts.push((file, text));
         }
         project.add_sources(texts);
@@ -168,8 +174,8 @@ impl Project {
             .map_or(1, usize::from)
             .min(ids.len());
         let sources = &self.sources;
-        let parse = move |id: &FileId| syntax::parse(&sources.get(*id).text, *id);
-        let parsed: Vec<(ast::Module, Vec<Diagnostic>)> = if threads < 2 || bytes < PARALLEL_BYTES {
+        let parse = move |id: &FileId| syntax::parse_recovering(&sources.get(*id).text, *id);
+        let parsed: Vec<syntax::Parsed> = if threads < 2 || bytes < PARALLEL_BYTES {
             ids.iter().map(parse).collect()
         } else {
             let chunk = ids.len().div_ceil(threads);
@@ -184,13 +190,14 @@ impl Project {
                     .collect()
             })
         };
-        for (file, (ast, syntax)) in ids.into_iter().zip(parsed) {
+        for (file, parsed) in ids.into_iter().zip(parsed) {
             let module_path = module_path(&self.root, &self.sources.get(file).path);
             self.modules.push(ParsedModule {
                 file,
                 module_path,
-                ast,
-                syntax,
+                ast: parsed.module,
+                syntax: parsed.diagnostics,
+                lost: parsed.lost,
             });
         }
     }
@@ -199,12 +206,13 @@ impl Project {
     pub fn add_source(&mut self, path: PathBuf, text: String) -> FileId {
         let module_path = module_path(&self.root, &path);
         let file = self.sources.add(path, text);
-        let (ast, syntax) = syntax::parse(&self.sources.get(file).text, file);
+        let parsed = syntax::parse_recovering(&self.sources.get(file).text, file);
         self.modules.push(ParsedModule {
             file,
             module_path,
-            ast,
-            syntax,
+            ast: parsed.module,
+            syntax: parsed.diagnostics,
+            lost: parsed.lost,
         });
         file
     }

@@ -973,3 +973,24 @@ fn reasonable_nesting_is_fine() {
     let chain = format!("flow a for b {{\n  let x = a{}\n}}\n", " + a".repeat(50));
     assert_eq!(format(&chain).unwrap(), chain);
 }
+
+#[test]
+fn a_file_that_is_not_utf8_is_a_diagnostic_at_its_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut bytes =
+        b"entity b {\n  databases X\n}\n\nflow a for b {\n  on manual\n  output { place: \"Caf".to_vec();
+    bytes.push(0xE9); // Latin-1 `é`
+    bytes.extend_from_slice(b"\" }\n}\n");
+    std::fs::write(dir.path().join("latin1.flow"), bytes).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .arg("check")
+        .arg(dir.path().join("latin1.flow"))
+        .output()
+        .expect("flowc runs");
+    // Diagnostics go to stderr.
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(report.starts_with("E0112"), "{report}");
+    assert!(report.contains("latin1.flow:7:"), "{report}");
+    assert!(report.contains("1 error found"), "{report}");
+}

@@ -32,7 +32,7 @@ mod warnings;
 use crate::connectors::Registry;
 use std::collections::HashSet;
 
-use crate::diagnostic::{Code, Diagnostics, FileId};
+use crate::diagnostic::{Diagnostics, FileId};
 use crate::project::Project;
 use crate::syntax::ast;
 
@@ -185,10 +185,16 @@ fn check_here(project: &Project, registry: &Registry, files: Option<&[FileId]>) 
     let broken: Vec<_> = project
         .modules
         .iter()
-        .filter(|m| m.syntax.iter().any(|d| d.code == Code::SyntaxError))
+        .filter(|m| m.syntax.iter().any(|d| d.code.is_syntax()))
         .map(|m| m.file)
         .collect();
     diagnostics.retain(|d| d.is_error() || !broken.contains(&d.file));
+    // Uses of a name whose declaration was lost to a syntax error follow from that error.
+    diagnostics.retain(|d| {
+        !project
+            .module_of(d.file)
+            .is_some_and(|m| !m.lost.is_empty() && m.lost.explains(d, &project.sources.get(d.file).text))
+    });
     let mut sorted = Diagnostics::new();
     sorted.extend(diagnostics.sorted());
     sorted

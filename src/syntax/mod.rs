@@ -3,11 +3,14 @@
 pub mod ast;
 mod comments;
 mod fmt;
+mod lexical;
 mod parser;
+mod recovery;
 mod span;
 
 pub use comments::{comments, Comment};
 pub use fmt::{format, print};
-pub use parser::parse;
+pub use parser::{parse, parse_recovering, Parsed};
+pub use recovery::LostNames;
 
 pub use span::{line_col, Span};

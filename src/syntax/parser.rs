@@ -15,6 +15,8 @@ use pest::Parser as _;
 use pest_derive::Parser;
 
 use super::ast::*;
+use super::lexical;
+use super::recovery::{doc_precedes_construct, misspelt_keyword, LostNames};
 use super::Span;
 use crate::diagnostic::{Code, Diagnostic, FileId};
 use crate::value::parse_duration;
@@ -26,6 +28,50 @@ struct Grammar;
 /// Parses a `.flow` file. Never fails: whatever does not parse becomes a diagnostic, and the
 /// module holds everything that did.
 pub fn parse(source: &str, file: FileId) -> (Module, Vec<Diagnostic>) {
+    let parsed = parse_recovering(source, file);
+    (parsed.module, parsed.diagnostics)
+}
+
+/// A parsed file with what its syntax errors cost.
+#[derive(Clone, Debug, Default)]
+pub struct Parsed {
+    /// Everything that parsed.
+    pub module: Module,
+    /// Syntax diagnostics, one per mistake.
+    pub diagnostics: Vec<Diagnostic>,
+    /// Names declared by statements that did not parse.
+    pub lost: LostNames,
+}
+
+/// Parses a `.flow` file like [`parse`], also returning the names lost to syntax errors (for
+/// the checker, so that their uses are not reported as unknown).
+pub fn parse_recovering(source: &str, file: FileId) -> Parsed {
+    // The lexical pass reports what breaks the nesting and repairs it (same length, so spans
+    // hold), and the grammar parses what the author meant.
+    let lexical = lexical::scan(source, file);
+    let text = lexical.repaired.as_deref().unwrap_or(source);
+    let mut parsed = parse_text(text, file);
+    let mut diagnostics = lexical.diagnostics;
+    diagnostics.append(&mut parsed.diagnostics);
+    parsed.diagnostics = diagnostics;
+    parsed
+}
+
+/// Pest's own bound on rule calls per parse, as a guard: the grammar is meant to run in linear
+/// time (a test holds it to that), so a parse that needs more is cut short with a diagnostic
+/// rather than hang.
+fn call_limit(len: usize) -> usize {
+    len.saturating_mul(2_000).saturating_add(2_000_000)
+}
+
+fn parse_text(source: &str, file: FileId) -> Parsed {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // The limit is global to pest: it only ever grows, to the largest file seen.
+    static LIMIT: AtomicUsize = AtomicUsize::new(0);
+    let wanted = call_limit(source.len());
+    if LIMIT.fetch_max(wanted, Ordering::Relaxed) < wanted {
+        pest::set_call_limit(std::num::NonZeroUsize::new(wanted));
+    }
     let parser = Parser {
         source,
         file,
@@ -34,6 +80,8 @@ pub fn parse(source: &str, file: FileId) -> (Module, Vec<Diagnostic>) {
         suppress_until: std::cell::Cell::new(0),
         depth: std::cell::Cell::new(0),
         too_deep_reported: std::cell::Cell::new(false),
+        lost: RefCell::new(LostNames::default()),
+        doc_deferred: std::cell::Cell::new(false),
     };
     let module = match Grammar::parse(Rule::file, source) {
         Ok(mut pairs) => match pairs.next() {
@@ -54,7 +102,11 @@ pub fn parse(source: &str, file: FileId) -> (Module, Vec<Diagnostic>) {
             Module::default()
         }
     };
-    (module, parser.diagnostics.into_inner())
+    Parsed {
+        module,
+        diagnostics: parser.diagnostics.into_inner(),
+        lost: parser.lost.into_inner(),
+    }
 }
 
 fn pratt() -> PrattParser<Rule> {
@@ -87,6 +139,10 @@ struct Parser<'s> {
     depth: std::cell::Cell<usize>,
     /// One "nested too deeply" diagnostic per file is enough.
     too_deep_reported: std::cell::Cell<bool>,
+    /// Names declared by lines that did not parse.
+    lost: RefCell<LostNames>,
+    /// A doc comment's line was not reported, so that the construct below it is.
+    doc_deferred: std::cell::Cell<bool>,
 }
 
 /// How deeply expressions, types and blocks may nest. Building the tree and every later pass
@@ -249,11 +305,37 @@ impl<'s> Parser<'s> {
     fn diagnose_bad_line(&self, bad: &Pair<'_, Rule>, probe: Rule, in_bad_run: bool) {
         let start = bad.as_span().start();
         let text = bad.as_str();
+        self.lost.borrow_mut().note_line(text);
+        // After a doc comment left for its construct, that construct's line is a new mistake.
+        let in_bad_run = in_bad_run && !self.doc_deferred.replace(false);
         if start < self.suppress_until.get() || (in_bad_run && !starts_construct(text)) {
             return;
         }
         let line_end = |at: usize| self.source[at..].find('\n').map_or(self.source.len(), |i| at + i);
+        // A doc comment above a broken construct is not the mistake: the construct's own line
+        // (the next bad line) is reported instead.
+        if text.starts_with("///") && doc_precedes_construct(&self.source[start + text.len()..]) {
+            self.doc_deferred.set(true);
+            return;
+        }
         self.suppress_until.set(line_end(start));
+        let word = first_word(text);
+        if text.starts_with(word) && !starts_construct(text) {
+            if let Some(keyword) = misspelt_keyword(word) {
+                let span = Span::new(start, start + word.len());
+                self.push(
+                    Diagnostic::new(
+                        Code::MisspeltKeyword,
+                        self.file,
+                        span,
+                        format!("unknown keyword `{word}`"),
+                    )
+                    .label(format!("did you mean `{keyword}`?"))
+                    .help(format!("write `{keyword}`")),
+                );
+                return;
+            }
+        }
         if text.starts_with("///") {
             self.push(
                 Diagnostic::new(
@@ -352,7 +434,11 @@ impl<'s> Parser<'s> {
             format!("expected {expected}, found {found_text}"),
         )
         .label(format!("expected {expected} here"));
-        if let Some(word) = suggest_keyword(found) {
+        if let Some(diagnostic) = self.missing_separator(&punctuation, at, found) {
+            self.push(diagnostic);
+            return;
+        }
+        if let Some(word) = misspelt_keyword(found) {
             diagnostic = diagnostic.help(format!("did you mean `{word}`?"));
         } else {
             diagnostic = diagnostic.help(format!(
@@ -360,6 +446,100 @@ impl<'s> Parser<'s> {
             ));
         }
         self.push(diagnostic);
+    }
+
+    /// A missing `,` or `:`, reported at the token before it (where it goes), when the grammar
+    /// expected one and found the start of a new value or name instead.
+    fn missing_separator(&self, punctuation: &[String], at: usize, found: &str) -> Option<Diagnostic> {
+        let starts_value = found
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '"' || c == '{' || c == '[' || c == '-');
+        if !starts_value {
+            return self.missing_colon_before_expression(at, found);
+        }
+        let before = self.source[..at].trim_end();
+        let prev_len = before
+            .chars()
+            .rev()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .map(char::len_utf8)
+            .sum::<usize>();
+        let ends_value = prev_len > 0 || before.ends_with(['"', '}', ']', ')']);
+        if !ends_value {
+            return None;
+        }
+        let prev_start = if prev_len > 0 {
+            before.len() - prev_len
+        } else {
+            before.len() - 1
+        };
+        let prev = &before[prev_start..];
+        let ahead_of_prev = before[..prev_start].trim_end();
+        let wants = |p: &str| punctuation.iter().any(|x| x == p);
+        // A name just after `(`, `{` or `,`, followed by a value: the `:` between is missing.
+        let is_name = prev_len > 0 && !prev.starts_with(|c: char| c.is_ascii_digit());
+        let separator =
+            if wants("`:`") && is_name && ahead_of_prev.ends_with(['(', '{', ',']) && !found.starts_with('{')
+            {
+                ":"
+            } else if wants("`,`") {
+                ","
+            } else {
+                return None;
+            };
+        let span = Span::new(prev_start, before.len());
+        Some(
+            Diagnostic::new(
+                Code::MissingSeparator,
+                self.file,
+                span,
+                format!("expected `{separator}` after `{prev}`"),
+            )
+            .label(format!("`{separator}` missing after this"))
+            .help(if separator == "," {
+                format!("add `,` after `{prev}`: arguments, fields and list items are separated by commas")
+            } else {
+                format!("write `{prev}: ...`: a name and its value are separated by `:`")
+            }),
+        )
+    }
+
+    /// `{ Name exhibition.title }`: the grammar read `Name` and `exhibition` as two fields and
+    /// stopped at the `.`; the `:` is missing after `Name`.
+    fn missing_colon_before_expression(&self, at: usize, found: &str) -> Option<Diagnostic> {
+        if !(found.starts_with('.') || found.starts_with('(') || found.starts_with('[')) {
+            return None;
+        }
+        let line_start = self.source[..at].rfind('\n').map_or(0, |i| i + 1);
+        let before = &self.source[line_start..at];
+        let mut words = before.rsplit(|c: char| !(c.is_alphanumeric() || c == '_'));
+        let value = words.next().filter(|w| !w.is_empty())?;
+        let head = before[..before.len() - value.len()].trim_end();
+        let key_len = head
+            .chars()
+            .rev()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .map(char::len_utf8)
+            .sum::<usize>();
+        let key = &head[head.len() - key_len..];
+        let opener = head[..head.len() - key_len].trim_end();
+        if key.is_empty() || head.len() == before.len() - value.len() || !opener.ends_with(['{', '(', ',']) {
+            return None;
+        }
+        let start = line_start + head.len() - key_len;
+        Some(
+            Diagnostic::new(
+                Code::MissingSeparator,
+                self.file,
+                Span::new(start, start + key.len()),
+                format!("expected `:` after `{key}`"),
+            )
+            .label("`:` missing after this")
+            .help(format!(
+                "write `{key}: ...`: a name and its value are separated by `:`"
+            )),
+        )
     }
 
     // ---------------------------------------------------------------------------------------
@@ -818,6 +998,11 @@ impl<'s> Parser<'s> {
                 let mut pending: Option<Expr> = None;
                 for p in inner {
                     match p.as_rule() {
+                        Rule::else_if => {
+                            if let Some(elif) = p.into_inner().find(|w| w.as_rule() == Rule::foreign_elif) {
+                                self.push_foreign_word(&elif, "else if", "`else if` continues an `if`");
+                            }
+                        }
                         Rule::expr => pending = Some(self.parse_expr(p)),
                         Rule::block => {
                             let block = self.parse_block(p);
@@ -1143,10 +1328,10 @@ impl<'s> Parser<'s> {
                             Rule::string => name = Some(self.parse_str_lit(c)),
                             Rule::expr => payload = Some(self.parse_expr(c)),
                             Rule::duration => after = Some(self.parse_duration_lit(&c)),
+                            Rule::spaced_duration => after = Some(self.parse_spaced_duration(&c)),
                             Rule::bad_duration => {
-                                self.push_bad_duration(&c);
                                 after = Some(DurationLit {
-                                    ms: 0,
+                                    ms: self.push_bad_duration(&c),
                                     span: span(&c),
                                 });
                             }
@@ -1301,6 +1486,9 @@ impl<'s> Parser<'s> {
         self.pratt
             .map_primary(|p| self.parse_primary(p))
             .map_prefix(|op, rhs| {
+                if op.as_str().trim() == "!" {
+                    self.push_foreign_operator(&op, "not");
+                }
                 let op_kind = if op.as_rule() == Rule::op_not {
                     UnaryOp::Not
                 } else {
@@ -1352,6 +1540,13 @@ impl<'s> Parser<'s> {
                 }
             })
             .map_infix(|lhs, op, rhs| {
+                match op.as_str().trim() {
+                    "||" => self.push_foreign_operator(&op, "or"),
+                    "&&" => self.push_foreign_operator(&op, "and"),
+                    "=" | "===" => self.push_foreign_operator(&op, "=="),
+                    "!==" | "<>" => self.push_foreign_operator(&op, "!="),
+                    _ => {}
+                }
                 let op = match op.as_rule() {
                     Rule::op_or => BinaryOp::Or,
                     Rule::op_and => BinaryOp::And,
@@ -1386,9 +1581,16 @@ impl<'s> Parser<'s> {
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
             Rule::number => ExprKind::Number(pair.as_str().parse().unwrap_or(0.0)),
             Rule::duration => ExprKind::Duration(self.parse_duration_lit(&pair).ms),
-            Rule::bad_duration => {
-                self.push_bad_duration(&pair);
-                ExprKind::Duration(0)
+            Rule::bad_duration => ExprKind::Duration(self.push_bad_duration(&pair)),
+            Rule::spaced_duration => ExprKind::Duration(self.parse_spaced_duration(&pair).ms),
+            Rule::foreign_literal => {
+                let (meant, kind) = match pair.as_str() {
+                    "True" | "TRUE" => ("true", ExprKind::Bool(true)),
+                    "False" | "FALSE" => ("false", ExprKind::Bool(false)),
+                    _ => ("none", ExprKind::None),
+                };
+                self.push_foreign_word(&pair, meant, "the literals are `true`, `false` and `none`");
+                kind
             }
             Rule::string => ExprKind::Str(self.parse_string_parts(pair)),
             Rule::raw_string => ExprKind::Str(vec![StrPart::Text(
@@ -1404,41 +1606,15 @@ impl<'s> Parser<'s> {
                 ExprKind::Call(name, inner.map(|e| self.parse_expr(e)).collect())
             }
             Rule::list => ExprKind::List(children(pair).map(|e| self.parse_expr(e)).collect()),
-            Rule::record => ExprKind::Record(
-                children(pair)
-                    .map(|f| {
-                        let fs = span(&f);
-                        let mut parts = children(f);
-                        let name = match parts.next() {
-                            Some(n) if n.as_rule() == Rule::string => {
-                                let lit = self.parse_str_lit(n);
-                                Ident {
-                                    name: lit.value,
-                                    span: lit.span,
-                                }
-                            }
-                            other => self.presume_ident(other, fs),
-                        };
-                        match parts.next() {
-                            Some(e) => RecordField {
-                                name,
-                                value: self.parse_expr(e),
-                                shorthand: false,
-                            },
-                            None => RecordField {
-                                value: Expr {
-                                    kind: ExprKind::Name(name.name.clone()),
-                                    span: name.span,
-                                },
-                                name,
-                                shorthand: true,
-                            },
-                        }
-                    })
-                    .collect(),
-            ),
+            Rule::record => ExprKind::Record(self.parse_record_fields(pair)),
             Rule::if_expr => {
-                let mut parts = children(pair);
+                let mut parts = children(pair).filter(|p| {
+                    let elif = p.as_rule() == Rule::foreign_elif;
+                    if elif {
+                        self.push_foreign_word(p, "else if", "`else if` continues an `if`");
+                    }
+                    !elif
+                });
                 let cond = self.presume_expr(parts.next(), s);
                 let then = self.presume_expr(parts.next(), s);
                 let otherwise = self.presume_expr(parts.next(), s);
@@ -1463,6 +1639,77 @@ impl<'s> Parser<'s> {
             _ => ExprKind::None,
         };
         Expr { kind, span: s }
+    }
+
+    fn parse_record_fields(&self, pair: Pair<'s, Rule>) -> Vec<RecordField> {
+        let mut fields: Vec<RecordField> = Vec::new();
+        for f in children(pair) {
+            let fs = span(&f);
+            let mut parts = children(f);
+            let name = match parts.next() {
+                Some(n) if n.as_rule() == Rule::string => {
+                    let lit = self.parse_str_lit(n);
+                    Ident {
+                        name: lit.value,
+                        span: lit.span,
+                    }
+                }
+                other => self.presume_ident(other, fs),
+            };
+            let field = match parts.next() {
+                Some(e) => RecordField {
+                    value: self.option_value(&name, self.parse_expr(e)),
+                    name,
+                    shorthand: false,
+                },
+                None => {
+                    // Commas between fields are optional, so `{ Status "Done" }` parses as two
+                    // shorthand fields: on one line with nothing between, it is a missing `:`.
+                    if let Some(previous) = fields.last_mut().filter(|p| p.shorthand) {
+                        let between = self
+                            .source
+                            .get(previous.name.span.end as usize..name.span.start as usize)
+                            .unwrap_or(",");
+                        let quoted = self.source.as_bytes().get(name.span.start as usize) == Some(&b'"');
+                        if between.trim().is_empty() && !between.contains('\n') {
+                            let key = key_text(&previous.name.name);
+                            self.push(
+                                Diagnostic::new(
+                                    Code::MissingSeparator,
+                                    self.file,
+                                    previous.name.span,
+                                    format!("expected `:` after `{key}`"),
+                                )
+                                .label("`:` missing after this")
+                                .help(format!(
+                                    "write `{key}: ...`: a name and its value are separated by `:`"
+                                )),
+                            );
+                            previous.shorthand = false;
+                            previous.value = Expr {
+                                kind: if quoted {
+                                    ExprKind::Str(vec![StrPart::Text(name.name.clone())])
+                                } else {
+                                    ExprKind::Name(name.name.clone())
+                                },
+                                span: name.span,
+                            };
+                            continue;
+                        }
+                    }
+                    RecordField {
+                        value: Expr {
+                            kind: ExprKind::Name(name.name.clone()),
+                            span: name.span,
+                        },
+                        name,
+                        shorthand: true,
+                    }
+                }
+            };
+            fields.push(field);
+        }
+        fields
     }
 
     fn parse_string_parts(&self, pair: Pair<'s, Rule>) -> Vec<StrPart> {
@@ -1490,6 +1737,21 @@ impl<'s> Parser<'s> {
 
     fn parse_str_lit(&self, pair: Pair<'s, Rule>) -> StrLit {
         let s = span(&pair);
+        if matches!(
+            pair.as_rule(),
+            Rule::bare_path | Rule::bare_event | Rule::bare_word
+        ) {
+            let text = pair.as_str();
+            self.push(
+                Diagnostic::new(Code::UnquotedText, self.file, s, format!("`{text}` needs quotes"))
+                    .label("a string without quotes")
+                    .help(format!("write `\"{text}\"`")),
+            );
+            return StrLit {
+                value: text.to_string(),
+                span: s,
+            };
+        }
         let mut value = String::new();
         for part in self.parse_string_parts(pair) {
             match part {
@@ -1525,43 +1787,119 @@ impl<'s> Parser<'s> {
         let s = span(pair);
         match parse_duration(pair.as_str()) {
             Some(ms) => DurationLit { ms, span: s },
-            None => {
-                self.push_bad_duration(pair);
-                DurationLit { ms: 0, span: s }
-            }
+            None => DurationLit {
+                ms: self.push_bad_duration(pair),
+                span: s,
+            },
         }
     }
 
     fn presume_duration(&self, pair: Option<Pair<'_, Rule>>, around: Span) -> DurationLit {
         match pair {
             Some(p) if p.as_rule() == Rule::duration => self.parse_duration_lit(&p),
-            Some(p) => {
-                self.push_bad_duration(&p);
-                DurationLit {
-                    ms: 0,
-                    span: span(&p),
-                }
-            }
+            Some(p) if p.as_rule() == Rule::spaced_duration => self.parse_spaced_duration(&p),
+            Some(p) => DurationLit {
+                ms: self.push_bad_duration(&p),
+                span: span(&p),
+            },
             None => DurationLit { ms: 0, span: around },
         }
     }
 
-    fn push_bad_duration(&self, pair: &Pair<'_, Rule>) {
+    /// `2 days`: read as `2d`, and reported.
+    fn parse_spaced_duration(&self, pair: &Pair<'_, Rule>) -> DurationLit {
+        let text = pair.as_str();
+        let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+        let word = text[digits.len()..].trim();
+        let unit = duration_unit(word).unwrap_or("s");
+        let written = format!("{digits}{unit}");
+        self.push(
+            Diagnostic::new(
+                Code::InvalidDuration,
+                self.file,
+                span(pair),
+                format!("invalid duration `{text}`"),
+            )
+            .label("a duration in words")
+            .help(format!(
+                "write `{written}`: a number and its unit, without a space"
+            )),
+        );
+        DurationLit {
+            ms: parse_duration(&written).unwrap_or(0),
+            span: span(pair),
+        }
+    }
+
+    fn push_foreign_operator(&self, op: &Pair<'_, Rule>, meant: &str) {
+        // A rule with a lookahead ends after the white space it skipped: leave that out.
+        let written = op.as_str().trim_end();
+        let at = op.as_span().start();
+        let why = match meant {
+            "==" => "`=` gives a value a name; `==` compares".to_string(),
+            _ => format!("flow writes `{meant}` for `{written}`"),
+        };
+        self.push(
+            Diagnostic::new(
+                Code::ForeignOperator,
+                self.file,
+                Span::new(at, at + written.len()),
+                format!("`{written}` is not an operator of flow"),
+            )
+            .label(format!("did you mean `{meant}`?"))
+            .help(format!("write `{meant}`: {why}")),
+        );
+    }
+
+    fn push_foreign_word(&self, word: &Pair<'_, Rule>, meant: &str, why: &str) {
+        let written = word.as_str();
+        self.push(
+            Diagnostic::new(
+                Code::ForeignWord,
+                self.file,
+                span(word),
+                format!("`{written}` is not a word of flow"),
+            )
+            .label(format!("did you mean `{meant}`?"))
+            .help(format!("write `{meant}`: {why}")),
+        );
+    }
+
+    /// A Notion property's value written without quotes (`Status: Completed`): a capitalised
+    /// bare word under a capitalised or quoted key names an option, not a value of the flow.
+    fn option_value(&self, key: &Ident, value: Expr) -> Expr {
+        let property_like = key.name.starts_with(|c: char| c.is_ascii_uppercase()) || key.name.contains(' ');
+        match &value.kind {
+            ExprKind::Name(word) if property_like && word.starts_with(|c: char| c.is_ascii_uppercase()) => {
+                self.push(
+                    Diagnostic::new(
+                        Code::UnquotedText,
+                        self.file,
+                        value.span,
+                        format!("`{word}` needs quotes"),
+                    )
+                    .label("an option written without quotes")
+                    .help(format!("write `{}: \"{word}\"`", key_text(&key.name))),
+                );
+                Expr {
+                    kind: ExprKind::Str(vec![StrPart::Text(word.clone())]),
+                    span: value.span,
+                }
+            }
+            _ => value,
+        }
+    }
+
+    /// Reports a malformed duration; its value is the one meant when the unit is known (so
+    /// `1mins` does not also make a backoff's bounds look reversed), else 0.
+    fn push_bad_duration(&self, pair: &Pair<'_, Rule>) -> i64 {
         let text = pair.as_str();
         let digits: String = text
             .chars()
             .take_while(|c| c.is_ascii_digit() || *c == '.')
             .collect();
         let unit = &text[digits.len()..];
-        let suggestion = match unit {
-            "sec" | "secs" | "second" | "seconds" => Some("s"),
-            "min" | "mins" | "minute" | "minutes" => Some("m"),
-            "hr" | "hrs" | "hour" | "hours" => Some("h"),
-            "day" | "days" => Some("d"),
-            "week" | "weeks" | "wk" => Some("w"),
-            "millis" | "msec" => Some("ms"),
-            _ => None,
-        };
+        let suggestion = duration_unit(unit);
         let help = match suggestion {
             Some(u) if !digits.contains('.') => format!("write `{digits}{u}`"),
             _ if digits.contains('.') => {
@@ -1579,6 +1917,32 @@ impl<'s> Parser<'s> {
             .label("not a duration")
             .help(help),
         );
+        match suggestion {
+            Some(u) if !digits.contains('.') => parse_duration(&format!("{digits}{u}")).unwrap_or(0),
+            _ => 0,
+        }
+    }
+}
+
+/// The unit of a duration written in words (`days` → `d`).
+fn duration_unit(word: &str) -> Option<&'static str> {
+    Some(match word.to_ascii_lowercase().as_str() {
+        "sec" | "secs" | "second" | "seconds" => "s",
+        "min" | "mins" | "minute" | "minutes" => "m",
+        "hr" | "hrs" | "hour" | "hours" => "h",
+        "day" | "days" => "d",
+        "week" | "weeks" | "wk" | "wks" => "w",
+        "millis" | "msec" | "millisecond" | "milliseconds" | "ms" => "ms",
+        _ => return None,
+    })
+}
+
+/// A record key as written: quoted unless it is a plain name.
+fn key_text(key: &str) -> String {
+    if key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        key.to_string()
+    } else {
+        format!("\"{key}\"")
     }
 }
 
@@ -1721,59 +2085,6 @@ fn found_token(rest: &str) -> &str {
         Some(c) => &rest[..c.len_utf8()],
         None => "",
     }
-}
-
-const KEYWORDS: &[&str] = &[
-    "after",
-    "backoff",
-    "changed",
-    "concurrency",
-    "created",
-    "databases",
-    "else",
-    "emit",
-    "entity",
-    "event",
-    "expect",
-    "fail",
-    "fallback",
-    "flow",
-    "for",
-    "grant",
-    "if",
-    "input",
-    "jitter",
-    "let",
-    "manual",
-    "match",
-    "notion",
-    "on",
-    "output",
-    "retry",
-    "schedule",
-    "setting",
-    "step",
-    "stub",
-    "template",
-    "test",
-    "timeout",
-    "until",
-    "use",
-    "wait",
-    "webhook",
-    "yield",
-];
-
-fn suggest_keyword(found: &str) -> Option<&'static str> {
-    if found.len() < 2 || KEYWORDS.contains(&found) {
-        return None;
-    }
-    KEYWORDS
-        .iter()
-        .map(|k| (k, strsim::damerau_levenshtein(found, k)))
-        .filter(|(k, d)| *d <= 1 + k.len() / 5)
-        .min_by_key(|(_, d)| *d)
-        .map(|(k, _)| *k)
 }
 
 fn context_help(probe: Rule) -> &'static str {
@@ -1995,12 +2306,10 @@ mod tests {
         let (_, diagnostics) = parse(source, FileId(0));
         assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
         let d = &diagnostics[0];
-        assert_eq!(
-            d.message,
-            "expected `}` to close a block, found the end of the file"
-        );
+        assert_eq!(d.code, Code::UnclosedDelimiter);
+        assert_eq!(d.message, "this `{` is never closed");
         // The flow's own brace, not the `if`'s (closed) nor the ones in the string and comment.
-        assert_eq!(d.secondary[0].span, Span::new(13, 14));
+        assert_eq!(d.span, Span::new(13, 14));
     }
 
     #[test]
