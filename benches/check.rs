@@ -45,7 +45,7 @@ fn flow(i: usize) -> String {
     format!(
         r#"/// Books a session and follows up ({i}).
 flow booking_{i} for the_7_space {{
-  on webhook "/hooks/bookings/{i}"
+  on webhook "/hooks/bookings/{i}" unverified
   input {{
     email: email,
     name: text?,

@@ -24,7 +24,10 @@ pub struct Config {
     pub connectors: BTreeMap<String, toml::Table>,
     /// `[webhooks.NAME]`: signature schemes that `on webhook ... verified by NAME` refers to.
     #[serde(default)]
-    pub webhooks: BTreeMap<String, WebhookConfig>,
+    pub webhooks: BTreeMap<String, crate::serve::settings::WebhookSettings>,
+    /// `[serve]`: settings of `flowc serve` (docs/serve.md).
+    #[serde(default)]
+    pub serve: crate::serve::settings::ServeSettings,
 }
 
 /// `[project]`
@@ -63,18 +66,6 @@ pub struct EntityConfig {
     pub secrets: Vec<String>,
 }
 
-/// `[webhooks.NAME]`: how incoming requests are verified.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WebhookConfig {
-    /// `hmac-sha256` (signature of the raw body) or `token` (shared secret in a header).
-    pub scheme: String,
-    /// The header carrying the signature or token.
-    pub header: String,
-    /// Environment variable holding the secret.
-    pub secret_env: String,
-}
-
 /// A `flowc.toml` that could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -104,19 +95,8 @@ impl Config {
             path: path.to_path_buf(),
             message,
         };
-        let config: Config = toml::from_str(text).map_err(|e| invalid(with_suggestion(e.to_string())))?;
-        for (name, webhook) in &config.webhooks {
-            if !WEBHOOK_SCHEMES.contains(&webhook.scheme.as_str()) {
-                let hint = closest(&webhook.scheme, WEBHOOK_SCHEMES.iter().copied())
-                    .map(|c| format!("did you mean `{c}`?"))
-                    .unwrap_or_else(|| format!("the schemes are `{}`", WEBHOOK_SCHEMES.join("`, `")));
-                return Err(invalid(format!(
-                    "`[webhooks.{name}]` has scheme `{}`, which flowc does not know; {hint}",
-                    webhook.scheme
-                )));
-            }
-        }
-        Ok(config)
+        // Unknown webhook schemes are unknown variants of `serve::settings::Scheme`.
+        toml::from_str(text).map_err(|e| invalid(with_suggestion(e.to_string())))
     }
 
     /// Reads `flowc.toml` from `root`; a missing file is the default configuration.
@@ -135,9 +115,6 @@ impl Config {
     }
 }
 
-/// The signature schemes of `[webhooks.NAME]`.
-const WEBHOOK_SCHEMES: &[&str] = &["hmac-sha256", "token"];
-
 /// The candidate closest to `word`, when it is close enough to be a typo.
 fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
@@ -147,9 +124,14 @@ fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<
         .map(|(_, c)| c)
 }
 
-/// serde's "unknown field `x`, expected one of `a`, `b`" with the closest field suggested.
+/// serde's "unknown field (or variant) `x`, expected one of `a`, `b`" with the closest one
+/// suggested.
 fn with_suggestion(message: String) -> String {
-    let Some(rest) = message.split("unknown field `").nth(1) else {
+    let Some(rest) = message
+        .split("unknown field `")
+        .nth(1)
+        .or_else(|| message.split("unknown variant `").nth(1))
+    else {
         return message;
     };
     let Some((field, rest)) = rest.split_once('`') else {

@@ -15,6 +15,7 @@ pub mod lsp;
 pub mod plan;
 pub mod project;
 pub mod runtime;
+pub mod serve;
 pub mod store;
 pub mod syntax;
 pub mod types;

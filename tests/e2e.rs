@@ -74,24 +74,28 @@ fn studio(busy: &[&str]) -> Json {
     }}})
 }
 
-fn amelia_booking(id: &str) -> Json {
-    json!({ "booking": {
-        "booking_id": id,
-        "service_id": "svc-12",
-        "starts_at": SESSION,
-        "ends_at": "2026-01-08T11:00:00Z",
-        "customer_info": {
-            "email": "maya@example.com", "first_name": "Maya", "last_name": "Patel",
-            "phone": "+44 7700 900123",
+fn amelia_booking(id: u32) -> Json {
+    json!({
+        "appointment": {
+            "serviceId": 12,
+            "bookingStart": "2026-01-08 10:00:00",
+            "bookingEnd": "2026-01-08 11:00:00",
         },
-        "payment_info": { "status": "paid", "amount": 65, "currency": "GBP" },
-    }})
+        "bookings": [{
+            "id": id,
+            "customer": {
+                "email": "maya@example.com", "firstName": "Maya", "lastName": "Patel",
+                "phone": "+44 7700 900123",
+            },
+            "payments": [{ "amount": 65, "status": "paid" }],
+        }],
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wellness_booking_confirms_the_session_and_reminds_the_client() {
     let w = World::new(MONDAY, studio(&[])).await;
-    let id = w.start("wellness_booking", amelia_booking("amelia-1001")).await;
+    let id = w.start("wellness_booking", amelia_booking(1001)).await;
     let out = w.finish(&id).await.unwrap().to_json();
 
     // The client was filed, the session booked with the lead practitioner in the free room.
@@ -173,7 +177,7 @@ async fn wellness_booking_confirms_the_session_and_reminds_the_client() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wellness_booking_with_nobody_free_suggests_another_time_and_hands_over() {
     let w = World::new(MONDAY, studio(&["ana", "ben"])).await;
-    let id = w.start("wellness_booking", amelia_booking("amelia-1002")).await;
+    let id = w.start("wellness_booking", amelia_booking(1002)).await;
     let out = w.finish(&id).await.unwrap().to_json();
 
     assert_eq!(out["booking_confirmed"], false, "{out}");

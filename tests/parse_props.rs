@@ -534,11 +534,13 @@ fn trigger() -> impl Strategy<Value = Trigger> {
     let kind = prop_oneof![
         (
             prop::sample::select(vec!["/hooks/a", "/b"]),
-            prop::option::of(Just("amelia"))
+            prop::option::of(Just("amelia")),
+            any::<bool>()
         )
-            .prop_map(|(p, v)| {
+            .prop_map(|(p, v, unverified)| {
                 TriggerKind::Webhook {
                     path: lit(p),
+                    unverified: v.is_none() && unverified,
                     verified_by: v.map(id),
                 }
             }),

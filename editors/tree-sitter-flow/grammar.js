@@ -24,7 +24,7 @@ const NAME_KEYWORDS = [
   'entity', 'error', 'event', 'expect', 'factor', 'fail', 'failed', 'fails', 'fallback', 'false', 'flow', 'for', 'grant',
   'hangs', 'html', 'if', 'in', 'input', 'jitter', 'let', 'manual', 'match', 'no', 'none', 'not', 'notion', 'on', 'or',
   'output', 'ran', 'read', 'read_write', 'retry', 'returns', 'schedule', 'send', 'setting', 'skipped', 'start', 'step',
-  'stub', 'subject', 'template', 'test', 'text', 'then', 'timeout', 'times', 'to', 'true', 'until', 'use', 'verified',
+  'stub', 'subject', 'template', 'test', 'text', 'then', 'timeout', 'times', 'to', 'true', 'until', 'unverified', 'use', 'verified',
   'wait', 'webhook', 'where', 'with', 'write', 'yield',
 ];
 
@@ -107,7 +107,7 @@ module.exports = grammar({
 
     trigger: ($) =>
       seq('on', choice($.webhook_trigger, $.notion_trigger, $.schedule_trigger, $.manual_trigger, $.event_trigger)),
-    webhook_trigger: ($) => seq('webhook', $.string, optional(seq('verified', 'by', $.identifier))),
+    webhook_trigger: ($) => seq('webhook', $.string, optional(choice(seq('verified', 'by', $.identifier), 'unverified'))),
     notion_trigger: ($) =>
       seq('notion', field('database', $.identifier), choice('created', seq('changed', $.string, optional(seq('to', $._expression))))),
     schedule_trigger: ($) => seq('schedule', $.string, optional(seq('in', $.string))),

@@ -1,5 +1,5 @@
-//! Triggers: cron expressions (E0700), time zones (E0701), webhook paths (E0404) and verifiers
-//! (E0201), and the database a Notion trigger watches (E0204).
+//! Triggers: cron expressions (E0700), time zones (E0701), webhook paths and verification
+//! (E0404) and verifiers (E0201), and the database a Notion trigger watches (E0204).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -16,7 +16,23 @@ pub(crate) fn check_flow_triggers(checker: &mut FlowChecker<'_, '_>) {
     let flow = checker.flow;
     for trigger in &flow.triggers {
         match &trigger.kind {
-            TriggerKind::Webhook { path, verified_by } => {
+            TriggerKind::Webhook {
+                path,
+                verified_by,
+                unverified,
+            } => {
+                if verified_by.is_none() && !unverified {
+                    checker.push(
+                        Diagnostic::new(
+                            Code::InvalidWebhook,
+                            checker.file,
+                            path.span,
+                            format!("webhook `{}` says nothing about verification", path.value),
+                        )
+                        .label("anyone could post here")
+                        .help("add `verified by NAME` naming a `[webhooks.NAME]` of flowc.toml, or write `unverified` if anyone may start this flow"),
+                    );
+                }
                 if !path.value.starts_with('/') {
                     checker.push(
                         Diagnostic::new(
@@ -34,6 +50,24 @@ pub(crate) fn check_flow_triggers(checker: &mut FlowChecker<'_, '_>) {
                 }
                 if let Some(verifier) = verified_by {
                     let webhooks = &checker.cx.project.config.webhooks;
+                    if let Some(problem) = webhooks
+                        .get(&verifier.name)
+                        .and_then(|s| s.problems().into_iter().next())
+                    {
+                        checker.push(
+                            Diagnostic::new(
+                                Code::InvalidWebhook,
+                                checker.file,
+                                verifier.span,
+                                format!("webhook verifier `{}` is misconfigured: {problem}", verifier.name),
+                            )
+                            .label("its `[webhooks]` table in flowc.toml")
+                            .help(format!(
+                                "fix `[webhooks.{}]` in flowc.toml (docs/serve.md lists the schemes)",
+                                verifier.name
+                            )),
+                        );
+                    }
                     if !webhooks.contains_key(&verifier.name) {
                         let help = suggest::help_or(
                             &verifier.name,

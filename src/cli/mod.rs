@@ -26,6 +26,7 @@ mod notion;
 mod progress;
 mod resume;
 mod run;
+mod serve;
 mod test;
 
 /// flowc: check, format, compile, run and test `.flow` workflows.
@@ -58,6 +59,8 @@ enum Command {
     Instances(instances::Args),
     /// Run the flow tests (`test` blocks).
     Test(test::Args),
+    /// Serve the project's flows from their triggers (webhooks), with health and metrics.
+    Serve(serve::Args),
     /// Notion workspace tasks: `pull` the database schemas the checker uses.
     Notion(notion::Args),
     /// Start a new project: flowc.toml, an entity, a flow with its test, a schema placeholder.
@@ -100,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Resume(args) => resume::run(args),
         Command::Instances(args) => instances::run(args),
         Command::Test(args) => test::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Notion(args) => notion::run(args),
         Command::Init(args) => init::run(args),
         Command::Completions(args) => completions::run(args, Cli::command()),

@@ -68,7 +68,7 @@ impl crate::connectors::Connector for Unconfigured {
 }
 
 /// The real built-in connectors, configured from the project's `flowc.toml`.
-fn real_connectors(project: &Project) -> Vec<Arc<dyn crate::connectors::Connector>> {
+pub(super) fn real_connectors(project: &Project) -> Vec<Arc<dyn crate::connectors::Connector>> {
     use crate::connectors::{email, http, notion, survey, Connector};
     let (config, root) = (&project.config, project.root.as_path());
     type Built = (crate::connectors::Manifest, Result<Arc<dyn Connector>, String>);

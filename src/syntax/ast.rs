@@ -237,6 +237,8 @@ pub enum TriggerKind {
         path: StrLit,
         /// The signature scheme.
         verified_by: Option<Ident>,
+        /// `unverified`: the author says, in the source, that anyone may post here.
+        unverified: bool,
     },
     /// `on notion ContactProfile created` / `changed "Status" to "Client"`
     Notion {

@@ -871,10 +871,16 @@ impl<'s> Printer<'s> {
 
     fn trigger(&mut self, t: &Trigger) {
         match &t.kind {
-            TriggerKind::Webhook { path, verified_by } => {
+            TriggerKind::Webhook {
+                path,
+                verified_by,
+                unverified,
+            } => {
                 self.w(&format!("on webhook {}", quoted(&path.value)));
                 if let Some(v) = verified_by {
                     self.w(&format!(" verified by {}", v.name));
+                } else if *unverified {
+                    self.w(" unverified");
                 }
             }
             TriggerKind::Notion {

@@ -220,6 +220,7 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_times
             | Rule::kw_to
             | Rule::kw_true
+            | Rule::kw_unverified
             | Rule::kw_until
             | Rule::kw_verified
             | Rule::kw_wait
@@ -826,11 +827,13 @@ impl<'s> Parser<'s> {
         let kind = match children(pair).next() {
             Some(p) => {
                 let rule = p.as_rule();
+                let unverified = p.clone().into_inner().any(|c| c.as_rule() == Rule::kw_unverified);
                 let mut parts = children(p).peekable();
                 match rule {
                     Rule::webhook_trigger => TriggerKind::Webhook {
                         path: self.presume_str_lit(parts.next(), whole),
                         verified_by: parts.next().map(|i| self.parse_ident(i)),
+                        unverified,
                     },
                     Rule::notion_trigger => {
                         let database = self.presume_ident(parts.next(), whole);

@@ -322,7 +322,7 @@ const HOOK_A: &str = r#"entity studio {
 }
 
 flow from_form for studio {
-  on webhook "/hooks/form"
+  on webhook "/hooks/form" unverified
   input { email: email }
   step contact = notion.find_or_create(db: Contacts, match: { Email: input.email })
   output { id: contact.id }
@@ -330,7 +330,7 @@ flow from_form for studio {
 "#;
 
 const HOOK_B: &str = r#"flow from_shop for studio {
-  on webhook "/hooks/form"
+  on webhook "/hooks/form" unverified
   input { email: email }
   step contact = notion.find_or_create(db: Contacts, match: { Email: input.email })
   output { id: contact.id }

@@ -16,11 +16,8 @@ pub fn check_one(root: &Path, name: &str, text: &str) -> (Sources, Vec<Diagnosti
     let mut config = Config::default();
     config.webhooks.insert(
         "amelia".to_string(),
-        flowc::config::WebhookConfig {
-            scheme: "hmac-sha256".to_string(),
-            header: "X-Signature".to_string(),
-            secret_env: "AMELIA_SECRET".to_string(),
-        },
+        toml::from_str("scheme = \"hmac-sha256\"\nheader = \"X-Signature\"\nencoding = \"hex\"\nsecret_env = \"AMELIA_SECRET\"")
+            .unwrap(),
     );
     // The docs' examples read one secret of their entity `studio`.
     config.entities.insert(

@@ -345,7 +345,7 @@ fn the_tutorial_works_when_followed_literally() {
     }
     copy_tree(&repo().join("stdlib"), &here.join("stdlib"));
     std::fs::copy(
-        repo().join("examples/inputs/wellness_booking.json"),
+        repo().join("examples/inputs/wellness_booking_tutorial.json"),
         here.join("wellness_booking.json"),
     )
     .unwrap();

@@ -18,7 +18,7 @@
 [
   "use" "as" "entity" "databases" "grant" "to" "setting" "template" "flow" "for" "on" "input" "output"
   "step" "let" "if" "else" "match" "wait" "until" "emit" "fail" "yield" "in" "concurrency" "where" "event"
-  "webhook" "verified" "by" "notion" "created" "changed" "schedule" "manual" "error" "test" "start" "at" "stub"
+  "webhook" "verified" "unverified" "by" "notion" "created" "changed" "schedule" "manual" "error" "test" "start" "at" "stub"
   "returns" "fails" "hangs" "then" "send" "expect" "call" "no" "with" "times" "ran" "skipped" "failed"
   "subject" "text" "html"
 ] @keyword

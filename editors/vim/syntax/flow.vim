@@ -11,7 +11,7 @@ syn keyword flowDeclaration use as entity flow template test
 syn keyword flowStatement step let emit fail yield wait until
 syn keyword flowConditional if else match
 syn keyword flowRepeat for in concurrency
-syn keyword flowTrigger on webhook verified by notion created changed to schedule manual event error
+syn keyword flowTrigger on webhook verified unverified by notion created changed to schedule manual event error
 syn keyword flowPolicy retry times backoff factor jitter no timeout fallback after where
 syn keyword flowEntity databases grant read write read_write setting
 syn keyword flowTemplate subject text html

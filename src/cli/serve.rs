@@ -1,0 +1,206 @@
+//! `flowc serve`: check the project, compile it, resume unfinished instances, then serve its
+//! webhooks (and health, readiness and metrics) until SIGTERM or Ctrl-C.
+
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::emulate::Emulated;
+use super::CliError;
+use crate::project::Project;
+use crate::runtime::{Engine, EventKind, VirtualClock};
+use crate::serve::schedules::{run_schedules, schedule_triggers, Firings};
+use crate::serve::{host_router, Host, HostOptions};
+
+/// Arguments of `flowc serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The project folder (flowc.toml is looked for upward).
+    #[arg(default_value = ".")]
+    dir: PathBuf,
+    /// The address to listen on (port 0: any free port, printed at start).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The folder the host keeps its state in: the journal (flowc.db), deliveries seen, schedule
+    /// firings, Notion verification tokens.
+    #[arg(long)]
+    state: PathBuf,
+    /// Talk to emulators in this process instead of the real services (as `flowc run --emulate`).
+    #[arg(long)]
+    emulate: bool,
+    /// Waits pass on a virtual clock that jumps to the next timer when nothing else happens.
+    #[arg(long)]
+    virtual_clock: bool,
+    /// With --emulate: the folder email goes to (default: the state folder; messages are in its
+    /// `outbox` folder).
+    #[arg(long, requires = "emulate")]
+    outbox: Option<PathBuf>,
+    /// Lay flowc.NAME.toml over flowc.toml (e.g. `staging`).
+    #[arg(long = "env", value_name = "NAME")]
+    environment: Option<String>,
+    /// The largest webhook body taken, in bytes.
+    #[arg(long, default_value_t = crate::serve::DEFAULT_BODY_LIMIT)]
+    body_limit: usize,
+    /// On SIGTERM, how long requests and steps in flight may take to finish, in seconds.
+    #[arg(long, default_value_t = 30)]
+    grace: u64,
+}
+
+pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
+    let mut project = Project::load(&args.dir)?;
+    if let Some(env) = &args.environment {
+        project.config =
+            crate::serve::overlay::load_environment(&project.root, env).map_err(CliError::Usage)?;
+    }
+    if super::build::report_errors(&project) {
+        eprintln!("error: not serving: `flowc check` reports errors");
+        return Ok(ExitCode::from(1));
+    }
+    std::fs::create_dir_all(&args.state).map_err(|e| {
+        CliError::Io(format!(
+            "cannot create the state folder {}: {e}",
+            args.state.display()
+        ))
+    })?;
+    if args.emulate {
+        // The survey connector reads its token from the environment; set before any thread runs.
+        std::env::set_var(super::emulate::TYPEFORM_TOKEN_ENV, "tfp_emulated");
+    }
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Io(e.to_string()))?;
+    runtime.block_on(serve(args, project))
+}
+
+async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
+    let emulated = if args.emulate {
+        let outbox_root = args.outbox.clone().unwrap_or_else(|| args.state.clone());
+        let outbox_root = std::path::absolute(&outbox_root)
+            .map_err(|e| CliError::Io(format!("cannot use {}: {e}", outbox_root.display())))?;
+        let emulated = Emulated::start(&mut project, &outbox_root, "outbox").await?;
+        emulated.announce();
+        Some(emulated)
+    } else {
+        None
+    };
+    let connectors = match &emulated {
+        Some(e) => e.connectors(&project)?,
+        None => super::run::real_connectors(&project),
+    };
+    let store = super::run::open_state(&args.state, true)?;
+    let mut builder = Engine::builder()
+        .project_value(project.clone())
+        .store(store.clone());
+    for c in connectors {
+        builder = builder.connector(c);
+    }
+    if args.virtual_clock {
+        builder = builder.clock(Arc::new(VirtualClock::new(chrono::Utc::now())));
+    }
+    let engine = match builder.build() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let options = HostOptions {
+        state: Some(args.state.clone()),
+        body_limit: args.body_limit,
+        api_token: project.config.serve.api_token(&env),
+    };
+    if options.api_token.is_none() {
+        eprintln!("warning: the API is off: its token variable is not set (docs/serve.md)");
+    }
+    let host = match Host::new(engine.clone(), &project, options, &env) {
+        Ok(host) => host,
+        Err(problems) => {
+            for p in problems {
+                eprintln!("error: {p}");
+            }
+            eprintln!("error: not serving: the webhooks cannot be set up");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    for id in engine.recover().await {
+        if let Some(EventKind::InstanceStarted { flow, .. }) =
+            engine.history(&id).first().map(|e| e.kind.clone())
+        {
+            host.follow(id, &flow, "", "recovered");
+        }
+    }
+    let stop = stop_signal();
+    match schedule_triggers(&project) {
+        Ok(triggers) => {
+            let firings = Firings::open(Some(&args.state)).map_err(CliError::Io)?;
+            run_schedules(&host, triggers, firings, project.config.serve.missed_schedules);
+        }
+        Err(problems) => {
+            for p in problems {
+                eprintln!("error: {p}");
+            }
+            return Ok(ExitCode::from(2));
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| CliError::Io(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener.local_addr().map_err(|e| CliError::Io(e.to_string()))?;
+    for route in host.routes.values() {
+        eprintln!("webhook POST http://{addr}{} → flow `{}`", route.path, route.flow);
+    }
+    eprintln!("listening on http://{addr}");
+    host.set_ready(true);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, host_router(host.clone()))
+        .with_graceful_shutdown(async {
+            let _ = stop_rx.await;
+        })
+        .into_future();
+    let server = tokio::spawn(server);
+    stop.await;
+    eprintln!(
+        "stopping: no new requests; waiting up to {}s for those in flight",
+        args.grace
+    );
+    host.set_ready(false);
+    let _ = stop_tx.send(());
+    let grace = Duration::from_secs(args.grace);
+    if tokio::time::timeout(grace, server).await.is_err() {
+        eprintln!(
+            "warning: requests still in flight after {}s were dropped",
+            args.grace
+        );
+    }
+    if tokio::time::timeout(grace, engine.shutdown()).await.is_err() {
+        eprintln!(
+            "warning: steps still running after {}s continue after the restart",
+            args.grace
+        );
+    }
+    // Everything journaled is on disk before the process ends.
+    let _ = tokio::task::spawn_blocking(move || store.flush()).await;
+    drop(emulated);
+    eprintln!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on SIGTERM or Ctrl-C; the handlers are installed when this is called, before the
+/// host says it listens, so a supervisor's SIGTERM can never find the default action.
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

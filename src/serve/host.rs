@@ -1,0 +1,250 @@
+//! The host's state: the engine, the webhook routes with their verifiers, the deliveries seen,
+//! the metrics, and whether it is ready to take traffic.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::deliveries::Deliveries;
+use super::metrics::Metrics;
+use super::settings::DeliveryIdSource;
+use super::triggers::{webhook_routes, WebhookRoute};
+use super::verifiers::Verifier;
+use crate::project::Project;
+use crate::runtime::{Engine, EngineError, InstanceId};
+
+/// Webhook bodies larger than this are refused (413) unless [`HostOptions`] says otherwise.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// How a [`Host`] is set up.
+#[derive(Clone, Debug)]
+pub struct HostOptions {
+    /// Where deliveries seen and Notion verification tokens are kept (none: in memory only).
+    pub state: Option<PathBuf>,
+    /// The largest webhook body taken, in bytes.
+    pub body_limit: usize,
+    /// The bearer token of `/api` (none: the API answers 401 to everyone).
+    pub api_token: Option<super::verifiers::Secret>,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            state: None,
+            body_limit: DEFAULT_BODY_LIMIT,
+            api_token: None,
+        }
+    }
+}
+
+/// One instance the host started or resumed: enough to list it without asking the store.
+#[derive(Clone, Debug, serde::Serialize)]
+pub(crate) struct Known {
+    pub(crate) id: String,
+    pub(crate) flow: String,
+    pub(crate) entity: String,
+    pub(crate) trigger: String,
+    pub(crate) started_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A host serving one engine's flows.
+pub struct Host {
+    pub(crate) engine: Engine,
+    pub(crate) routes: HashMap<String, WebhookRoute>,
+    pub(crate) verifiers: HashMap<String, Verifier>,
+    pub(crate) delivery_ids: HashMap<String, DeliveryIdSource>,
+    pub(crate) deliveries: Deliveries,
+    pub(crate) metrics: Metrics,
+    pub(crate) options: HostOptions,
+    pub(crate) known: Mutex<Vec<Known>>,
+    ready: AtomicBool,
+}
+
+impl Host {
+    /// Sets up the host of `engine` for `project`'s webhooks; `env` reads the environment (the
+    /// verifiers' secrets). Every problem found is returned, not only the first.
+    pub fn new(
+        engine: Engine,
+        project: &Project,
+        options: HostOptions,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Arc<Host>, Vec<String>> {
+        let mut problems = Vec::new();
+        let mut routes = HashMap::new();
+        for route in webhook_routes(project) {
+            if super::router::RESERVED
+                .iter()
+                .any(|r| route.path == *r || route.path.starts_with("/api/"))
+            {
+                problems.push(format!(
+                    "flow `{}`: webhook path `{}` is one of the host's own paths",
+                    route.flow, route.path
+                ));
+            } else if let Some(other) = routes.get(&route.path) {
+                let other: &WebhookRoute = other;
+                problems.push(format!(
+                    "webhook path `{}` is used by flows `{}` and `{}`",
+                    route.path, other.flow, route.flow
+                ));
+            } else {
+                routes.insert(route.path.clone(), route);
+            }
+        }
+        let mut verifiers = HashMap::new();
+        let mut delivery_ids = HashMap::new();
+        for name in routes.values().filter_map(|r| r.verifier.clone()) {
+            if verifiers.contains_key(&name) {
+                continue;
+            }
+            let Some(settings) = project.config.webhooks.get(&name) else {
+                problems.push(format!(
+                    "webhook verifier `{name}` is not in `[webhooks]` of flowc.toml"
+                ));
+                continue;
+            };
+            match Verifier::new(&name, settings, env) {
+                Ok(v) => {
+                    if let Some(token) = options
+                        .state
+                        .as_deref()
+                        .and_then(|s| saved_notion_token(s, &name))
+                    {
+                        v.set_notion_token(&token);
+                    }
+                    verifiers.insert(name.clone(), v);
+                }
+                Err(e) => problems.push(e),
+            }
+            if let Ok(Some(source)) = settings.delivery_id_source() {
+                delivery_ids.insert(name.clone(), source);
+            }
+        }
+        let deliveries = Deliveries::open(options.state.as_deref()).unwrap_or_else(|e| {
+            problems.push(e);
+            Deliveries::default()
+        });
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Arc::new(Host {
+            engine,
+            routes,
+            verifiers,
+            delivery_ids,
+            deliveries,
+            metrics: Metrics::new(),
+            options,
+            known: Mutex::new(Vec::new()),
+            ready: AtomicBool::new(false),
+        }))
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Whether `/readyz` says ready: set once recovery is done, cleared when shutting down.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// Starts `flow` with `input` and keeps an eye on the instance for metrics and listings.
+    pub(crate) async fn start(
+        self: &Arc<Self>,
+        flow: &str,
+        entity: &str,
+        trigger: &str,
+        input: serde_json::Value,
+    ) -> Result<InstanceId, EngineError> {
+        let id = self.engine.start(flow, input).await?;
+        self.metrics
+            .started
+            .with_label_values(&[flow, entity, trigger])
+            .inc();
+        self.follow(id.clone(), flow, entity, trigger);
+        Ok(id)
+    }
+
+    /// Lists `id` and counts its end in the metrics when it comes.
+    pub(crate) fn follow(self: &Arc<Self>, id: InstanceId, flow: &str, entity: &str, trigger: &str) {
+        let started_at = chrono::Utc::now();
+        self.known.lock().unwrap_or_else(|e| e.into_inner()).push(Known {
+            id: id.0.clone(),
+            flow: flow.to_string(),
+            entity: entity.to_string(),
+            trigger: trigger.to_string(),
+            started_at,
+        });
+        let host = Arc::downgrade(self);
+        let (flow, entity) = (flow.to_string(), entity.to_string());
+        let engine = self.engine.clone();
+        tokio::spawn(async move {
+            let status = match engine.output(&id).await {
+                Ok(_) => "completed",
+                Err(EngineError::Failed { .. }) => "failed",
+                Err(EngineError::Cancelled) => "cancelled",
+                // Shutting down: the instance continues after the restart.
+                Err(_) => return,
+            };
+            if let Some(host) = host.upgrade() {
+                host.metrics
+                    .ended
+                    .with_label_values(&[&flow, &entity, status])
+                    .inc();
+                let secs = (chrono::Utc::now() - started_at).num_milliseconds() as f64 / 1000.0;
+                host.metrics.duration.with_label_values(&[&flow]).observe(secs);
+            }
+        });
+    }
+
+    /// Keeps the verification token Notion sent in its handshake: in the verifier, and in the
+    /// state folder (owner-only) so the operator can paste it into Notion and a restart keeps it.
+    pub(crate) fn keep_notion_token(&self, verifier: &str, token: &str) {
+        if let Some(v) = self.verifiers.get(verifier) {
+            v.set_notion_token(token);
+        }
+        let Some(state) = &self.options.state else {
+            tracing::warn!(
+                verifier,
+                "Notion verification token received; without --state it is kept in memory only"
+            );
+            return;
+        };
+        let path = notion_token_path(state, verifier);
+        match write_private(&path, token) {
+            Ok(()) => tracing::warn!(
+                verifier,
+                "Notion verification token received: paste the content of {} into Notion to activate the subscription",
+                path.display()
+            ),
+            Err(e) => tracing::warn!(verifier, "cannot keep the Notion verification token in {}: {e}", path.display()),
+        }
+    }
+}
+
+fn notion_token_path(state: &Path, verifier: &str) -> PathBuf {
+    state.join(format!("notion-verification-token-{verifier}"))
+}
+
+fn saved_notion_token(state: &Path, verifier: &str) -> Option<String> {
+    let text = std::fs::read_to_string(notion_token_path(state, verifier)).ok()?;
+    Some(text.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).write(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
+}

@@ -1,0 +1,27 @@
+//! The host: serves the project's flows from their real triggers (webhooks with their
+//! verifiers, schedules), with health checks, metrics and an API, on top of an [`Engine`](crate::Engine).
+//!
+//! ```no_run
+//! # async fn host(engine: flowc::Engine, project: flowc::Project) {
+//! let app = flowc::serve::router(engine, &project).expect("webhooks set up");
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.unwrap();
+//! axum::serve(listener, app).await.unwrap();
+//! # }
+//! ```
+
+mod api;
+mod body;
+mod deliveries;
+mod host;
+mod metrics;
+pub mod overlay;
+mod router;
+pub mod schedules;
+pub mod settings;
+mod triggers;
+pub mod verifiers;
+mod webhooks;
+
+pub use host::{Host, HostOptions, DEFAULT_BODY_LIMIT};
+pub use router::{host_router, router};
+pub use triggers::{webhook_routes, WebhookRoute};

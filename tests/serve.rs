@@ -1,0 +1,12 @@
+//! `flowc serve` and its router: webhooks verified, decoded, deduplicated and started; health,
+//! readiness and metrics; the command as a user runs it.
+
+mod serve {
+    mod api;
+    mod cli;
+    mod common;
+    mod corpus;
+    mod docs;
+    mod schedules;
+    mod webhooks;
+}

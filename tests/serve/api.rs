@@ -1,0 +1,151 @@
+//! The JSON API: bearer token, start by hand, read, send an event, cancel, OpenAPI.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use flowc::serve::verifiers::Secret;
+use flowc::serve::HostOptions;
+use serde_json::json;
+
+use super::common::*;
+
+const TOKEN: &str = "api-token-1";
+
+fn host() -> TestHost {
+    TestHost::new(HostOptions {
+        api_token: Some(Secret::new(TOKEN)),
+        ..HostOptions::default()
+    })
+}
+
+fn call(method: &str, uri: &str, token: Option<&str>, body: Option<serde_json::Value>) -> Request<Body> {
+    let mut r = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        r = r.header("authorization", format!("Bearer {t}"));
+    }
+    match body {
+        Some(b) => r
+            .header("content-type", "application/json")
+            .body(Body::from(b.to_string()))
+            .unwrap(),
+        None => r.body(Body::empty()).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn without_the_token_nothing_is_answered() {
+    let t = host();
+    let (status, answer) = t.send(call("GET", "/api/instances", None, None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        answer["error"],
+        "give the API token as `Authorization: Bearer TOKEN`"
+    );
+    let (status, _) = t
+        .send(call("GET", "/api/instances", Some("api-token-2"), None))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let off = TestHost::new(HostOptions::default());
+    let (status, answer) = off.send(call("GET", "/api/instances", Some(TOKEN), None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        answer["error"].as_str().unwrap().starts_with("the API is off"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn start_list_read_and_cancel() {
+    let t = host();
+    let (status, started) = t
+        .send(call(
+            "POST",
+            "/api/flows/open/start",
+            Some(TOKEN),
+            Some(json!({ "name": "Ada" })),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{started}");
+    let id = started["instance"].as_str().unwrap().to_string();
+    t.host
+        .engine()
+        .output(&flowc::runtime::InstanceId(id.clone()))
+        .await
+        .unwrap();
+
+    let (status, one) = t
+        .send(call("GET", &format!("/api/instances/{id}"), Some(TOKEN), None))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["status"], "completed");
+    assert_eq!(one["input"], json!({ "name": "Ada" }));
+    assert_eq!(one["output"], json!({ "name": "Ada" }));
+    assert_eq!(one["history"][0]["kind"]["type"], "instance_started");
+
+    let (_, list) = t
+        .send(call(
+            "GET",
+            "/api/instances?flow=open&status=completed",
+            Some(TOKEN),
+            None,
+        ))
+        .await;
+    assert_eq!(list["instances"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["instances"][0]["trigger"], "api");
+    let (_, none) = t
+        .send(call("GET", "/api/instances?flow=order", Some(TOKEN), None))
+        .await;
+    assert_eq!(none["instances"], json!([]));
+
+    let (status, answer) = t
+        .send(call(
+            "POST",
+            "/api/flows/open/start",
+            Some(TOKEN),
+            Some(json!({ "name": 1 })),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let (status, _) = t
+        .send(call(
+            "POST",
+            "/api/flows/nope/start",
+            Some(TOKEN),
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = t
+        .send(call("GET", "/api/instances/nope-1", Some(TOKEN), None))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = t
+        .send(call("POST", "/api/instances/nope-1/cancel", Some(TOKEN), None))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = t
+        .send(call(
+            "POST",
+            &format!("/api/instances/{id}/events/paid"),
+            Some(TOKEN),
+            Some(json!({})),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let t = host();
+    let (status, doc) = t.send(call("GET", "/api/openapi.json", Some(TOKEN), None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for path in [
+        "/api/instances",
+        "/api/instances/{id}",
+        "/api/flows/{flow}/start",
+        "/api/instances/{id}/events/{name}",
+        "/api/instances/{id}/cancel",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
+    }
+}
