@@ -150,6 +150,11 @@ fn hover_shows_types_docs_actions_properties_and_diagnostic_pages() {
         step.contains("- `Full Name`: title"),
         "the database's properties: {step}"
     );
+    let name = hover(&mut server, "let full_name", 6);
+    assert!(
+        name.contains("*let* `full_name`: `text`"),
+        "a title property, defaulted: {name}"
+    );
     let input = hover(&mut server, "input.email", 8);
     assert!(
         input.contains("*input* `email`: `email`") && input.contains("The contact's email."),

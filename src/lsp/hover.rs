@@ -6,6 +6,7 @@ use lsp_types::{Hover, HoverContents, MarkupContent, MarkupKind};
 
 use crate::connectors::notion::schema::DatabaseSchema;
 use crate::connectors::{ActionSpec, Registry};
+use crate::syntax::ast;
 use crate::types::Type;
 
 use super::index::{Symbol, SymbolKind, Target};
@@ -140,6 +141,10 @@ fn result_type(state: &ProjectState, registry: &Registry, symbol: &Symbol) -> Op
                 (None, ty) => ty.to_string(),
             })
         }
+        SymbolKind::Let => {
+            let value = let_value(state, symbol)?;
+            expression_type(state, registry, symbol, value, 4)
+        }
         SymbolKind::Input => {
             let text = state.text(symbol.file).get(symbol.full.range())?;
             let ty = text.split_once(':')?.1;
@@ -147,6 +152,120 @@ fn result_type(state: &ProjectState, registry: &Registry, symbol: &Symbol) -> Op
         }
         _ => None,
     }
+}
+
+/// The value of the `let` that `symbol` declares.
+fn let_value<'s>(state: &'s ProjectState, symbol: &Symbol) -> Option<&'s ast::Expr> {
+    let module = state.module(symbol.file)?;
+    module.ast.items.iter().find_map(|item| match item {
+        ast::Item::Flow(f) => {
+            find_let(&f.body, symbol).or_else(|| find_let(&f.on_error.as_ref()?.stmts, symbol))
+        }
+        _ => None,
+    })
+}
+
+fn find_let<'a>(stmts: &'a [ast::Stmt], symbol: &Symbol) -> Option<&'a ast::Expr> {
+    stmts.iter().find_map(|stmt| match stmt {
+        ast::Stmt::Let(l) if l.name.span == symbol.span => Some(&l.value),
+        ast::Stmt::If(i) => i
+            .branches
+            .iter()
+            .map(|(_, b)| b)
+            .chain(&i.otherwise)
+            .find_map(|b| find_let(&b.stmts, symbol)),
+        ast::Stmt::Match(m) => m.arms.iter().find_map(|a| find_let(&a.body.stmts, symbol)),
+        ast::Stmt::Step(step) => {
+            let fan_out = match &step.body {
+                ast::StepBody::FanOut(fan_out) => find_let(&fan_out.body.stmts, symbol),
+                _ => None,
+            };
+            fan_out.or_else(|| {
+                step.policies.iter().find_map(|p| match p {
+                    ast::Policy::Fallback(ast::Fallback::Block(b)) => find_let(&b.stmts, symbol),
+                    _ => None,
+                })
+            })
+        }
+        _ => None,
+    })
+}
+
+/// The type of a let's value where it follows from what is written: literals, a Notion property
+/// of a page, another name, `a ?? b`. Other expressions are typed by the checker, which does not
+/// keep its types yet.
+fn expression_type(
+    state: &ProjectState,
+    registry: &Registry,
+    within: &Symbol,
+    expr: &ast::Expr,
+    depth: u8,
+) -> Option<String> {
+    use ast::ExprKind;
+    let depth = depth.checked_sub(1)?;
+    Some(match &expr.kind {
+        ExprKind::Str(_) => "text".into(),
+        ExprKind::Number(_) => "number".into(),
+        ExprKind::Bool(_) => "bool".into(),
+        ExprKind::Duration(_) => "duration".into(),
+        ExprKind::Binary(ast::BinaryOp::Default, left, _) => {
+            expression_type(state, registry, within, left, depth)?
+                .trim_end_matches('?')
+                .to_string()
+        }
+        ExprKind::Binary(
+            ast::BinaryOp::And
+            | ast::BinaryOp::Or
+            | ast::BinaryOp::Eq
+            | ast::BinaryOp::Ne
+            | ast::BinaryOp::Lt
+            | ast::BinaryOp::Le
+            | ast::BinaryOp::Gt
+            | ast::BinaryOp::Ge
+            | ast::BinaryOp::In,
+            ..,
+        ) => "bool".into(),
+        ExprKind::Unary(ast::UnaryOp::Not, _) => "bool".into(),
+        ExprKind::Name(name) => {
+            let other = named(state, within, name)?;
+            match other.kind {
+                SymbolKind::Let => expression_type(state, registry, other, let_value(state, other)?, depth)?,
+                _ => result_type(state, registry, other)?,
+            }
+        }
+        ExprKind::Field(base, field) => {
+            let step = named(state, within, base.as_name()?)?;
+            let entity = database_entity(state, step)?;
+            let schema = state
+                .schemas
+                .as_ref()?
+                .database(&entity, step.database.as_ref()?)?;
+            let property = schema.properties.get(&field.name)?;
+            notion_value_type(&property.kind)?.to_string()
+        }
+        _ => return None,
+    })
+}
+
+/// The step or let called `name` in the flow of `within`.
+fn named<'s>(state: &'s ProjectState, within: &Symbol, name: &str) -> Option<&'s Symbol> {
+    state.index.symbols.iter().find(|s| {
+        s.parent == within.parent && s.name == name && matches!(s.kind, SymbolKind::Step | SymbolKind::Let)
+    })
+}
+
+/// The flow type a Notion property's value has when a page is read.
+fn notion_value_type(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        // As src/connectors/notion/properties.rs reads a page.
+        "title" | "rich_text" => "text",
+        "url" | "phone_number" | "email" | "select" | "status" => "text?",
+        "number" => "number?",
+        "checkbox" => "bool",
+        "date" => "datetime?",
+        "multi_select" | "relation" | "people" => "[text]",
+        _ => return None,
+    })
 }
 
 /// An action's manifest entry: what it does, its arguments and its result.

@@ -54,6 +54,7 @@ pub fn run() -> Result<(), String> {
         connection: &connection,
         workspace: Workspace::new(),
         published: HashMap::new(),
+        edited: Vec::new(),
     };
     for message in &connection.receiver {
         match message {
@@ -61,10 +62,16 @@ pub fn run() -> Result<(), String> {
                 if connection.handle_shutdown(&request).map_err(|e| e.to_string())? {
                     break;
                 }
+                // Answers are about the latest text.
+                server.refresh();
                 server.request(request);
             }
             Message::Notification(notification) => server.notification(notification),
             Message::Response(_) => {}
+        }
+        // Changes typed faster than they are checked are checked once, after the last one.
+        if connection.receiver.is_empty() {
+            server.refresh();
         }
     }
     // The writer thread ends when the last sender is gone.
@@ -99,6 +106,9 @@ struct Server<'c> {
     workspace: Workspace,
     /// What each file's diagnostics were when last sent, so only changes are sent.
     published: HashMap<Url, Vec<LspDiagnostic>>,
+    /// Files changed since the last check: their diagnostics are sent even when unchanged (the
+    /// editor waits for an answer to what was just typed).
+    edited: Vec<Url>,
 }
 
 /// The project, file and byte offset a request points at.
@@ -220,14 +230,22 @@ impl Server<'_> {
             DidSaveTextDocument::METHOD => None,
             _ => None,
         };
-        if let Some(project) = changed {
-            self.publish(project, uri.as_ref());
+        if changed.is_some() {
+            self.edited.extend(uri);
         }
     }
 
-    /// Sends the diagnostics of project `project` for each file whose diagnostics changed, and
-    /// always for `edited` (the editor waits for an answer to what was just typed).
-    fn publish(&mut self, project: usize, edited: Option<&Url>) {
+    /// Checks the changed projects and sends their diagnostics.
+    fn refresh(&mut self) {
+        for project in self.workspace.refresh() {
+            self.publish(project);
+        }
+        self.edited.clear();
+    }
+
+    /// Sends the diagnostics of project `project` for each file whose diagnostics changed or
+    /// that was edited.
+    fn publish(&mut self, project: usize) {
         let Some(state) = self.workspace.projects.get(project) else {
             return;
         };
@@ -235,7 +253,7 @@ impl Server<'_> {
         for (uri, diagnostics) in diagnostics::by_file(state) {
             let before = self.published.get(&uri);
             let unchanged = before.map_or(diagnostics.is_empty(), |b| *b == diagnostics);
-            if unchanged && Some(&uri) != edited {
+            if unchanged && !self.edited.contains(&uri) {
                 continue;
             }
             self.published.insert(uri.clone(), diagnostics.clone());

@@ -21,6 +21,8 @@ pub(crate) struct ProjectState {
     pub index: Index,
     /// The pulled Notion schemas, for completion and hover (`None` before `flowc notion pull`).
     pub schemas: Option<NotionSchemas>,
+    /// Its text changed since the last check.
+    stale: bool,
 }
 
 impl ProjectState {
@@ -44,6 +46,7 @@ impl ProjectState {
             diagnostics: Vec::new(),
             index: Index::default(),
             schemas,
+            stale: false,
         };
         state.recheck(registry);
         Ok(state)
@@ -96,7 +99,8 @@ impl ProjectState {
     }
 
     /// Checks and indexes the project again.
-    pub(crate) fn recheck(&mut self, registry: &Registry) {
+    fn recheck(&mut self, registry: &Registry) {
+        self.stale = false;
         self.diagnostics = crate::check(&self.project, registry).sorted();
         self.index = indexer::index(&self.project, registry);
     }
@@ -129,13 +133,24 @@ impl Workspace {
         Ok(self.projects.len() - 1)
     }
 
-    /// Sets the text of `path` (opened or changed in the editor) and checks its project again.
+    /// Sets the text of `path` (opened or changed in the editor); its project is checked again by
+    /// [`Workspace::refresh`].
     pub(crate) fn update(&mut self, path: &Path, text: String) -> Result<usize, String> {
         let i = self.project_index(path)?;
         let state = &mut self.projects[i];
         state.set_text(path, text);
-        state.recheck(&self.registry);
+        state.stale = true;
         Ok(i)
+    }
+
+    /// Checks again every project changed since its last check; returns their indices.
+    pub(crate) fn refresh(&mut self) -> Vec<usize> {
+        let mut refreshed = Vec::new();
+        for (i, state) in self.projects.iter_mut().enumerate().filter(|(_, s)| s.stale) {
+            state.recheck(&self.registry);
+            refreshed.push(i);
+        }
+        refreshed
     }
 
     /// Goes back to the disk's text of `path` (closed without saving).
