@@ -314,7 +314,7 @@ flow f for e {
 }
 "#;
     let config = Config::parse(
-        "[webhooks.amelia]\nscheme = \"hmac-sha256\"\nheader = \"X-Signature\"\nsecret_env = \"AMELIA_SECRET\"\n",
+        "[webhooks.amelia]\nscheme = \"hmac-sha256\"\nheader = \"X-Signature\"\nsecret_env = \"AMELIA_SECRET\"\nencoding = \"hex\"\n",
         Path::new("/p/flowc.toml"),
     )
     .expect("config");

@@ -14,6 +14,7 @@ mod output;
 mod build;
 mod check;
 mod completions;
+mod diff;
 mod emulate;
 mod explain;
 mod fmt;
@@ -49,6 +50,8 @@ enum Command {
     Build(build::Args),
     /// Draw a flow's plan as a Mermaid or Graphviz graph.
     Graph(graph::Args),
+    /// Say, per flow, whether instances waiting on the old version can continue on the new one.
+    Diff(diff::Args),
     /// Print the documentation of a diagnostic code.
     Explain(explain::Args),
     /// Run one instance of a flow locally and print its output.
@@ -98,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(args),
         Command::Build(args) => build::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Run(args) => run::run(args),
         Command::Resume(args) => resume::run(args),

@@ -2,6 +2,7 @@
 //! with its triggers, so that a host can run from plans alone.
 
 mod builtin;
+mod diff;
 mod expr;
 mod graph;
 mod hash;
@@ -15,6 +16,7 @@ mod strftime;
 mod trigger;
 
 pub use builtin::Builtin;
+pub use diff::{diff, flows_of, FlowDiff, FlowStatus, Flows};
 pub use expr::{BinaryOp, Computed, Expr, FormatDate, Name, Part, Pattern, UnaryOp};
 pub use graph::{to_dot, to_mermaid};
 pub use hash::{content_hash, to_json};
