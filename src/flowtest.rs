@@ -15,7 +15,7 @@ use crate::project::Project;
 use crate::runtime::eval::{self, parse_datetime, EvalError, MapEnv};
 use crate::runtime::{
     wait_for_end, Clock, Engine, EventKind, InstanceStatus, RecordedCall, Recording, RecordingConnector,
-    StubAnswer, StubKey, VirtualClock,
+    StubAnswer, StubKey, VirtualClock, STUBBED_RUN_LIMIT,
 };
 use crate::syntax::ast::{self, BinaryOp, ExprKind, Item};
 use crate::value::Value;
@@ -226,7 +226,7 @@ async fn run_inner(
         let _ = engine.signal(&id, &name, payload).await;
     }
     clock.leave();
-    let ended = wait_for_end(&engine, &id, &clock).await;
+    let ended = wait_for_end(&engine, &id, &clock, Some(STUBBED_RUN_LIMIT)).await;
     let history = engine.history(&id);
     let status = engine.status(&id).map_err(|e| e.to_string())?;
     if !ended {

@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::progress::Progress;
-use super::run::{connect, open_state, runs_to_end};
+use super::run::{connect, open_state};
 use super::CliError;
 use crate::project::Project;
+use crate::runtime::wait_for_end;
 use crate::runtime::{Engine, EngineError, VirtualClock};
 
 /// Arguments of `flowc resume`.
@@ -76,7 +77,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         errln!("resuming {} instance(s)", ids.len());
         let mut failed = 0;
         for id in &ids {
-            if args.virtual_clock && !runs_to_end(&engine, id, &clock).await {
+            if args.virtual_clock && !wait_for_end(&engine, id, &clock, None).await {
                 errln!("error: instance {id} waits for an event that nobody sends");
                 failed += 1;
                 continue;

@@ -9,7 +9,9 @@ use super::progress::Progress;
 use super::CliError;
 use crate::diagnostic::FileId;
 use crate::project::Project;
-use crate::runtime::{wait_for_end, Engine, EngineError, Recording, RecordingConnector, VirtualClock};
+use crate::runtime::{
+    wait_for_end, Engine, EngineError, Recording, RecordingConnector, VirtualClock, STUBBED_RUN_LIMIT,
+};
 
 /// Arguments of `flowc run`.
 #[derive(Debug, clap::Args)]
@@ -198,9 +200,9 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         };
         // On the virtual clock an instance waiting for an event nobody sends would wait forever.
         let ends = if args.dry_run {
-            wait_for_end(&engine, &id, &virtual_clock).await
+            wait_for_end(&engine, &id, &virtual_clock, Some(STUBBED_RUN_LIMIT)).await
         } else if on_virtual_clock {
-            runs_to_end(&engine, &id, &virtual_clock).await
+            wait_for_end(&engine, &id, &virtual_clock, None).await
         } else {
             true
         };
@@ -310,31 +312,6 @@ fn refuse_other_than_a_flow_file(path: &Path) -> Result<(), CliError> {
         )));
     }
     Ok(())
-}
-
-/// Waits until the instance ends on `clock`; `false` when it never can: nothing runs and no timer
-/// is set, so it waits for an event nobody will send. Unlike a dry run's wait, there is no time
-/// limit, since real calls (paced to a service's rate limit) can take a while.
-pub(crate) async fn runs_to_end(
-    engine: &Engine,
-    id: &crate::runtime::InstanceId,
-    clock: &VirtualClock,
-) -> bool {
-    let mut idle_checks = 0;
-    loop {
-        if engine.status(id).is_ok_and(|s| s.is_final()) {
-            return true;
-        }
-        if clock.busy() == 0 && !clock.has_sleepers() {
-            idle_checks += 1;
-            if idle_checks >= 3 {
-                return false;
-            }
-        } else {
-            idle_checks = 0;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
 }
 
 fn virtual_clock_now(clock: &VirtualClock) -> String {

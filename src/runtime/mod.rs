@@ -26,5 +26,5 @@ pub use engine::{Engine, EngineBuilder, EngineError, InstanceId};
 pub use event::{has_ended, Event, EventKind};
 pub use instance::InstanceStatus;
 pub use recording::{RecordedCall, Recording, RecordingConnector, StubAnswer, StubKey};
-pub(crate) use settle::wait_for_end;
+pub(crate) use settle::{wait_for_end, STUBBED_RUN_LIMIT};
 pub use store::{Commit, InstanceRecord, MemoryStore, Store, StoreError, TimerRecord};
