@@ -460,12 +460,7 @@ impl<'s> Parser<'s> {
             return self.missing_colon_before_expression(at, found);
         }
         let before = self.source[..at].trim_end();
-        let prev_len = before
-            .chars()
-            .rev()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .map(char::len_utf8)
-            .sum::<usize>();
+        let prev_len = trailing_word_len(before);
         let ends_value = prev_len > 0 || before.ends_with(['"', '}', ']', ')']);
         if !ends_value {
             return None;
@@ -517,12 +512,7 @@ impl<'s> Parser<'s> {
         let mut words = before.rsplit(|c: char| !(c.is_alphanumeric() || c == '_'));
         let value = words.next().filter(|w| !w.is_empty())?;
         let head = before[..before.len() - value.len()].trim_end();
-        let key_len = head
-            .chars()
-            .rev()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .map(char::len_utf8)
-            .sum::<usize>();
+        let key_len = trailing_word_len(head);
         let key = &head[head.len() - key_len..];
         let opener = head[..head.len() - key_len].trim_end();
         if key.is_empty() || head.len() == before.len() - value.len() || !opener.ends_with(['{', '(', ',']) {
@@ -2197,6 +2187,16 @@ fn describe_expected(punctuation: &[String], positives: &[Rule]) -> String {
             format!("{} or {}", words.join(", "), last)
         }
     }
+}
+
+/// The length in bytes of the word (letters, digits, `_`) that `text` ends with; 0 when it ends
+/// with anything else.
+fn trailing_word_len(text: &str) -> usize {
+    text.chars()
+        .rev()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .map(char::len_utf8)
+        .sum()
 }
 
 #[cfg(test)]
