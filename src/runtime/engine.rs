@@ -101,6 +101,9 @@ struct TimerEntry {
     id: u64,
 }
 
+/// A timer's place in the queue: due time, the order its instance armed it in, its id.
+type TimerKey = (DateTime<Utc>, u64, u64);
+
 /// The flows of one bundle, by key.
 type FlowsByKey = HashMap<String, Arc<FlowRt>>;
 
@@ -129,7 +132,7 @@ struct Inner {
     pinned: Mutex<HashMap<String, Arc<FlowsByKey>>>,
     instances: Mutex<HashMap<String, Arc<Cell>>>,
     /// By due time, then the order the instance armed them in (see [`Effect::Timer`]).
-    timers: Mutex<BTreeMap<(DateTime<Utc>, u64, u64), TimerEntry>>,
+    timers: Mutex<BTreeMap<TimerKey, TimerEntry>>,
     timer_seq: AtomicU64,
     timer_notify: Arc<Notify>,
     driver_token: AtomicBool,
