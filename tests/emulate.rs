@@ -2,84 +2,17 @@
 //! URLs, `flowc run --emulator URL` runs the repository's wellness_booking against it, and after
 //! a SIGTERM and a restart on the same state folder the pages and messages are still there.
 
-use std::io::{BufRead, BufReader};
+#[path = "support/emulate_process.rs"]
+#[allow(dead_code)] // what the crash harness reads
+mod emulate_process;
+
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use emulate_process::{pages, root, Emulate};
 
-/// A running `flowc emulate`, killed when dropped (a test that fails must not leave it behind).
-struct Emulate {
-    child: Child,
-    /// `name → URL` from its stdout.
-    services: Vec<(String, String)>,
-}
-
-impl Emulate {
-    fn start(state: &Path) -> Emulate {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
-            .args(["emulate", ".", "--state"])
-            .arg(state)
-            .current_dir(root())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("flowc runs");
-        let services = read_services(child.stdout.take().unwrap());
-        Emulate { child, services }
-    }
-
-    fn url(&self, name: &str) -> &str {
-        self.services
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, url)| url.as_str())
-            .unwrap_or_else(|| panic!("no `{name}` line in {:?}", self.services))
-    }
-
-    /// SIGTERM, then the exit status and stderr.
-    fn stop(mut self) -> (Option<i32>, String) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "flowc emulate ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut stderr = String::new();
-        std::io::Read::read_to_string(self.child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
-        (status.code(), stderr)
-    }
-}
-
-impl Drop for Emulate {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The `NAME URL` lines, up to the `emulator` line (the last one).
-fn read_services(stdout: ChildStdout) -> Vec<(String, String)> {
-    let mut services = Vec::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        let (name, url) = line
-            .split_once(' ')
-            .unwrap_or_else(|| panic!("not `NAME URL`: {line}"));
-        services.push((name.to_string(), url.to_string()));
-        if name == "emulator" {
-            return services;
-        }
-    }
-    panic!("flowc emulate ended before printing its URLs: {services:?}");
-}
+/// The 7 Space's WorkflowInstance database (flowc.toml), where sessions are filed.
+const SESSIONS: &str = "f10c0007000000000000000000000005";
 
 fn book(emulator: &str, state: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_flowc"))
@@ -112,36 +45,8 @@ fn outbox(state: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The sessions (WorkflowInstance pages) of the 7 Space's workspace, asked through the Notion API.
 fn sessions(notion: &str) -> Vec<serde_json::Value> {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let call = |method: reqwest::Method, path: String, body: Option<serde_json::Value>| {
-            let request = client
-                .request(method, format!("{notion}{path}"))
-                .bearer_auth("secret_emulated_the_7_space")
-                .header("Notion-Version", "2025-09-03");
-            let request = match body {
-                Some(body) => request.json(&body),
-                None => request,
-            };
-            async move {
-                let answer = request.send().await.unwrap();
-                answer.json::<serde_json::Value>().await.unwrap()
-            }
-        };
-        let database = call(
-            reqwest::Method::GET,
-            "/v1/databases/f10c0007000000000000000000000005".into(),
-            None,
-        )
-        .await;
-        let source = database["data_sources"][0]["id"].as_str().unwrap().to_string();
-        let path = format!("/v1/data_sources/{source}/query");
-        let found = call(reqwest::Method::POST, path, Some(serde_json::json!({}))).await;
-        found["results"].as_array().unwrap().clone()
-    })
+    pages(notion, SESSIONS)
 }
 
 #[test]
