@@ -12,8 +12,10 @@ use std::sync::Arc;
 use super::CliError;
 use crate::connectors::notion::emulator::Emulator;
 use crate::connectors::notion::schema::NotionSchemas;
+use crate::connectors::slack::emulator::SlackEmulator;
+use crate::connectors::sms::emulator::TwilioEmulator;
 use crate::connectors::survey::emulator::TypeformEmulator;
-use crate::connectors::{email, http, notion, survey, Connector};
+use crate::connectors::{email, http, notion, slack, sms, survey, Connector};
 use crate::project::Project;
 
 /// The environment variable the survey connector reads the emulated Typeform token from.
@@ -30,6 +32,9 @@ const SEED_FILE: &str = "notion/seed.json";
 pub(crate) struct Emulated {
     notion: Emulator,
     typeform: TypeformEmulator,
+    /// Twilio and Slack: their messages go to `sms/` and `slack/` in the outbox.
+    twilio: TwilioEmulator,
+    slack: SlackEmulator,
     /// This run's outbox folder.
     pub(crate) outbox: PathBuf,
     /// Demo pages loaded from the seed file, and the file.
@@ -201,6 +206,17 @@ impl Emulated {
             .await
             .map_err(|e| io("Typeform", e))?;
 
+        let sids = sms::emulator::emulated_accounts(project.config.entities.keys().map(String::as_str));
+        let accounts: Vec<(&str, &str)> = sids
+            .iter()
+            .map(|(_, sid)| (sid.as_str(), sms::emulator::EMULATED_TOKEN))
+            .collect();
+        let twilio = TwilioEmulator::start(&accounts)
+            .await
+            .map_err(|e| io("Twilio", e))?;
+        let slack = SlackEmulator::start(&[slack::emulator::EMULATED_TOKEN])
+            .await
+            .map_err(|e| io("Slack", e))?;
         let outbox = outbox_root.join(run_name);
         let state = std::env::temp_dir().join(format!("flowc-emulate-{}-{run_name}", std::process::id()));
         point_at(
@@ -210,9 +226,15 @@ impl Emulated {
             Mail::Outbox(&outbox),
             &state.join("survey"),
         );
+        sms::emulator::point_at(&mut project.config, &twilio.base_url(), &state.join("sms"));
+        slack::emulator::point_at(&mut project.config, &slack.base_url(), &state.join("slack"));
+        twilio.keep_in(outbox.join("sms"));
+        slack.keep_in(outbox.join("slack"));
         Ok(Emulated {
             notion: notion_emulator,
             typeform,
+            twilio,
+            slack,
             outbox,
             seeded,
             state,
@@ -233,6 +255,11 @@ impl Emulated {
         }
         errln!("emulated Typeform at {}", self.typeform.base_url());
         errln!("email goes to the outbox {}", self.outbox.display());
+        errln!(
+            "emulated Twilio at {} and Slack at {}: messages go to sms/ and slack/ in the outbox",
+            self.twilio.base_url(),
+            self.slack.base_url()
+        );
     }
 
     /// The messages written to the outbox so far.
@@ -265,7 +292,33 @@ fn connectors(project: &Project) -> Result<Vec<Arc<dyn Connector>>, CliError> {
     let survey =
         survey::SurveyConnector::from_config(config, root).map_err(|e| setup("survey", e.message))?;
     let http = http::HttpConnector::from_config(config, root).map_err(|e| setup("http", e.message))?;
+    let emulated = |name: &'static str, token: &'static str| {
+        move |n: &str| {
+            if n == name {
+                Some(token.to_string())
+            } else {
+                std::env::var(n).ok()
+            }
+        }
+    };
+    let sms = sms::SmsConnector::from_config_with_env(
+        config,
+        root,
+        emulated(sms::emulator::EMULATED_TOKEN_ENV, sms::emulator::EMULATED_TOKEN),
+    )
+    .map_err(|e| setup("sms", e.message))?;
+    let slack = slack::SlackConnector::from_config_with_env(
+        config,
+        root,
+        emulated(
+            slack::emulator::EMULATED_TOKEN_ENV,
+            slack::emulator::EMULATED_TOKEN,
+        ),
+    )
+    .map_err(|e| setup("slack", e.message))?;
     Ok(vec![
+        Arc::new(sms),
+        Arc::new(slack),
         Arc::new(notion),
         Arc::new(email),
         Arc::new(survey),

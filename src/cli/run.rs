@@ -75,7 +75,7 @@ impl crate::connectors::Connector for Unconfigured {
 
 /// The real built-in connectors, configured from the project's `flowc.toml`.
 pub(super) fn real_connectors(project: &Project) -> Vec<Arc<dyn crate::connectors::Connector>> {
-    use crate::connectors::{email, http, notion, survey, Connector};
+    use crate::connectors::{email, http, notion, slack, sms, survey, Connector};
     let (config, root) = (&project.config, project.root.as_path());
     type Built = (crate::connectors::Manifest, Result<Arc<dyn Connector>, String>);
     let built: Vec<Built> = vec![
@@ -103,6 +103,18 @@ pub(super) fn real_connectors(project: &Project) -> Vec<Arc<dyn crate::connector
         (
             survey::manifest(),
             survey::SurveyConnector::from_config(config, root)
+                .map(|c| Arc::new(c) as Arc<dyn Connector>)
+                .map_err(|e| e.message),
+        ),
+        (
+            sms::manifest(),
+            sms::SmsConnector::from_config(config, root)
+                .map(|c| Arc::new(c) as Arc<dyn Connector>)
+                .map_err(|e| e.message),
+        ),
+        (
+            slack::manifest(),
+            slack::SlackConnector::from_config(config, root)
                 .map(|c| Arc::new(c) as Arc<dyn Connector>)
                 .map_err(|e| e.message),
         ),

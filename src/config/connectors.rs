@@ -25,6 +25,8 @@ struct Connectors {
     email: Option<Email>,
     http: Option<Http>,
     survey: Option<Survey>,
+    sms: Option<Sms>,
+    slack: Option<Slack>,
 }
 
 /// `[connectors.notion]` (docs/connectors/notion.md).
@@ -77,4 +79,41 @@ struct Survey {
     timeout: Option<ConfigDuration>,
     workspace_href: Option<IgnoredAny>,
     created_log: Option<IgnoredAny>,
+}
+
+/// `[connectors.sms]` (docs/connectors/sms.md).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Sms {
+    base_url: Option<IgnoredAny>,
+    timeout: Option<ConfigDuration>,
+    sent_log: Option<IgnoredAny>,
+    entities: Option<std::collections::BTreeMap<String, SmsEntity>>,
+}
+
+/// `[connectors.sms.entities.NAME]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SmsEntity {
+    account_sid: Option<IgnoredAny>,
+    auth_token_env: Option<IgnoredAny>,
+    from: Option<IgnoredAny>,
+    status_callback: Option<IgnoredAny>,
+}
+
+/// `[connectors.slack]` (docs/connectors/slack.md).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Slack {
+    base_url: Option<IgnoredAny>,
+    timeout: Option<ConfigDuration>,
+    sent_log: Option<IgnoredAny>,
+    entities: Option<std::collections::BTreeMap<String, SlackEntity>>,
+}
+
+/// `[connectors.slack.entities.NAME]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlackEntity {
+    token_env: Option<IgnoredAny>,
 }

@@ -28,7 +28,7 @@ pub struct ServiceFaults {
     pub down: Option<Duration>,
 }
 
-/// Faults by service name (`notion`, `typeform`, `smtp`).
+/// Faults by service name (`notion`, `typeform`, `smtp`, `twilio`, `slack`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FaultPlan {
     /// Each service's faults.
@@ -103,9 +103,9 @@ impl FromStr for FaultPlan {
                 .split_once(':')
                 .ok_or_else(|| format!("`{part}` needs a service: write `notion:429=10%`"))?;
             let service = service.trim();
-            if !matches!(service, "notion" | "typeform" | "smtp") {
+            if !matches!(service, "notion" | "typeform" | "smtp" | "twilio" | "slack") {
                 return Err(format!(
-                    "`{service}` is not an emulated service; use notion, typeform or smtp"
+                    "`{service}` is not an emulated service; use notion, typeform, smtp, twilio or slack"
                 ));
             }
             let faults = plan.services.entry(service.to_string()).or_default();

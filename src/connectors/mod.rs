@@ -1,4 +1,4 @@
-//! Connectors: the pluggable integrations steps call (Notion, email, survey, http, ...).
+//! Connectors: the pluggable integrations steps call (Notion, email, survey, http, sms, slack, ...).
 //!
 //! Each connector publishes a [`Manifest`] of its actions: the contract (`crate::contract`) the
 //! checker types steps from, so a flow that checks cannot call an action wrongly.
@@ -11,7 +11,10 @@ pub mod http;
 mod keyed_log;
 pub mod notion;
 mod registry;
+pub mod slack;
+pub mod sms;
 pub mod survey;
+mod table;
 
 pub use builtin::{builtin_manifests, DeclaredOnly};
 pub use connector::{ActionCall, Connector, ConnectorError};

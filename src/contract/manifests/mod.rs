@@ -4,6 +4,8 @@
 pub mod email;
 pub mod http;
 pub mod notion;
+pub mod slack;
+pub mod sms;
 pub mod survey;
 
 use std::collections::BTreeMap;
@@ -23,7 +25,7 @@ impl Manifests {
         Manifests::default()
     }
 
-    /// The built-in connectors: notion, email, survey and http.
+    /// The built-in connectors: notion, email, survey, http, sms and slack.
     pub fn builtin() -> Manifests {
         let mut manifests = Manifests::new();
         for manifest in builtin() {
@@ -65,12 +67,14 @@ impl AsRef<Manifests> for Manifests {
     }
 }
 
-/// The manifests of the built-in connectors (notion, email, survey, http), in that order.
+/// The manifests of the built-in connectors (notion, email, survey, http, sms, slack), in that order.
 pub fn builtin() -> Vec<Manifest> {
     vec![
         notion::manifest(),
         email::manifest(),
         survey::manifest(),
         http::manifest(),
+        sms::manifest(),
+        slack::manifest(),
     ]
 }

@@ -1,0 +1,9 @@
+//! The `slack` connector: messages by `chat.postMessage` with each entity's bot token.
+
+mod connector;
+pub mod emulator;
+mod errors;
+mod settings;
+
+pub use crate::contract::manifests::slack::manifest;
+pub use connector::SlackConnector;

@@ -1,0 +1,289 @@
+//! The slack connector against the Slack emulator: a message posted with blocks, each error
+//! class, a 429 retried after its `Retry-After` through the engine, and one message only under
+//! retry and restart. Also the emulator itself on the answers Slack documents.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flowc::config::Config;
+use flowc::connectors::slack::emulator::SlackEmulator;
+use flowc::connectors::slack::SlackConnector;
+use flowc::connectors::{ActionCall, Connector, ErrorClass};
+use flowc::runtime::Engine;
+use flowc::value::Value;
+use flowc::Project;
+use serde_json::{json, Value as Json};
+
+const TOKEN: &str = "xoxb-test-token";
+const TOKEN_ENV: &str = "STUDIO_SLACK_TOKEN";
+
+fn config(base_url: &str, sent_log: &Path) -> Config {
+    let text = format!(
+        r#"
+        [entities.studio]
+        [connectors.slack]
+        base_url = "{base_url}"
+        sent_log = "{}"
+        [connectors.slack.entities.studio]
+        token_env = "{TOKEN_ENV}"
+        "#,
+        sent_log.display()
+    );
+    Config::parse(&text, Path::new("flowc.toml")).unwrap()
+}
+
+fn connector(config: &Config) -> SlackConnector {
+    SlackConnector::from_config_with_env(config, Path::new("/"), |name| {
+        (name == TOKEN_ENV).then(|| TOKEN.to_string())
+    })
+    .unwrap()
+}
+
+fn post(key: &str, channel: &str, text: &str, blocks: Option<Value>) -> ActionCall {
+    let mut args = BTreeMap::from([
+        ("channel".to_string(), Value::text(channel)),
+        ("text".to_string(), Value::text(text)),
+    ]);
+    if let Some(blocks) = blocks {
+        args.insert("blocks".to_string(), blocks);
+    }
+    ActionCall {
+        action: "post".to_string(),
+        args,
+        entity: "studio".to_string(),
+        flow_entity: "studio".to_string(),
+        instance: "i-1".to_string(),
+        step: "alert".to_string(),
+        attempt: 1,
+        idempotency_key: key.to_string(),
+    }
+}
+
+struct Rig {
+    slack: SlackEmulator,
+    config: Config,
+    _dir: tempfile::TempDir,
+}
+
+async fn rig() -> Rig {
+    let slack = SlackEmulator::start(&[TOKEN]).await.unwrap();
+    slack.channel("team-alerts", "C0ALERTS01", true, false);
+    slack.channel("leads", "C0LEADS001", false, false);
+    slack.channel("old", "C0OLD00001", true, true);
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&slack.base_url(), dir.path());
+    Rig {
+        slack,
+        config,
+        _dir: dir,
+    }
+}
+
+#[tokio::test]
+async fn a_message_is_posted_with_its_blocks() {
+    let r = rig().await;
+    let blocks = Value::from_json(&json!([
+        { "type": "section", "text": { "type": "mrkdwn", "text": "*New lead*: Amelia" } }
+    ]));
+    let out = connector(&r.config)
+        .call(post("k1", "#team-alerts", "New lead: Amelia", Some(blocks)))
+        .await
+        .unwrap();
+    let messages = r.slack.messages();
+    assert_eq!(messages.len(), 1);
+    let m = &messages[0];
+    assert_eq!(m["channel"], "C0ALERTS01");
+    assert_eq!(m["message"]["text"], "New lead: Amelia");
+    assert_eq!(m["message"]["blocks"][0]["text"]["text"], "*New lead*: Amelia");
+    assert_eq!(out.get("channel"), &Value::text("C0ALERTS01"));
+    assert_eq!(out.get("ts"), &Value::text(m["ts"].as_str().unwrap()));
+}
+
+#[tokio::test]
+async fn errors_are_classified_as_slack_documents_them() {
+    let r = rig().await;
+    let slack = connector(&r.config);
+    let class = |e: &flowc::connectors::ConnectorError| (e.class, e.details.get("error").clone());
+    let e = slack.call(post("a", "#nowhere", "hi", None)).await.unwrap_err();
+    assert_eq!(
+        class(&e),
+        (ErrorClass::Permanent, Value::text("channel_not_found"))
+    );
+    let e = slack.call(post("b", "#leads", "hi", None)).await.unwrap_err();
+    assert_eq!(class(&e), (ErrorClass::Permanent, Value::text("not_in_channel")));
+    assert!(e.message.contains("/invite"), "{}", e.message);
+    let e = slack.call(post("c", "C0OLD00001", "hi", None)).await.unwrap_err();
+    assert_eq!(class(&e), (ErrorClass::Permanent, Value::text("is_archived")));
+    let wrong =
+        SlackConnector::from_config_with_env(&r.config, Path::new("/"), |_| Some("xoxb-revoked".into()))
+            .unwrap();
+    let e = wrong
+        .call(post("d", "#team-alerts", "hi", None))
+        .await
+        .unwrap_err();
+    assert_eq!(class(&e), (ErrorClass::Permanent, Value::text("invalid_auth")));
+    r.slack.fail_next(429, 1, Some(30));
+    let e = slack
+        .call(post("e", "#team-alerts", "hi", None))
+        .await
+        .unwrap_err();
+    assert_eq!(class(&e), (ErrorClass::RateLimited, Value::text("ratelimited")));
+    assert_eq!(e.retry_after, Some(Duration::from_secs(30)));
+    r.slack.fail_next(503, 1, None);
+    let e = slack
+        .call(post("e", "#team-alerts", "hi", None))
+        .await
+        .unwrap_err();
+    assert_eq!(e.class, ErrorClass::Transient);
+    let e = slack
+        .call(post("f", "#team-alerts", "hi", Some(Value::text("not blocks"))))
+        .await
+        .unwrap_err();
+    assert_eq!(e.class, ErrorClass::Permanent);
+    assert!(r.slack.messages().is_empty());
+}
+
+#[tokio::test]
+async fn a_retry_and_a_restart_post_the_message_once() {
+    let r = rig().await;
+    let call = || post("inst/alert", "#team-alerts", "Urgent lead", None);
+    let first = connector(&r.config).call(call()).await.unwrap();
+    let again = connector(&r.config).call(call()).await.unwrap();
+    assert_eq!(first, again);
+    assert_eq!(r.slack.messages().len(), 1);
+    connector(&r.config)
+        .call(post("inst2/alert", "#team-alerts", "Urgent lead", None))
+        .await
+        .unwrap();
+    assert_eq!(r.slack.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn a_flow_step_waits_out_a_429_and_posts_once() {
+    let r = rig().await;
+    r.slack.fail_next(429, 1, Some(1));
+    let src = r##"entity studio {}
+flow alert for studio {
+  input { name: text }
+  step posted = slack.post(channel: "#team-alerts", text: "New lead: {{ input.name }}")
+  output { ts: posted.ts }
+}
+"##;
+    let project = Project::from_sources(Path::new("/t"), r.config.clone(), [("t.flow", src)]);
+    let engine = Engine::builder()
+        .project_value(project)
+        .connector(Arc::new(connector(&r.config)))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let id = engine.start("alert", json!({ "name": "Amelia" })).await.unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(20), engine.output(&id))
+        .await
+        .expect("the instance ends")
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not waited"
+    );
+    let messages = r.slack.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["message"]["text"], "New lead: Amelia");
+    assert_eq!(out.get("ts"), &Value::text(messages[0]["ts"].as_str().unwrap()));
+}
+
+/// The emulator on the documented answers, spoken to as any client would.
+#[tokio::test]
+async fn the_emulator_answers_as_slack_documents() {
+    let r = rig().await;
+    let url = format!("{}/chat.postMessage", r.slack.base_url());
+    let client = reqwest::Client::new();
+    let ask = |token: Option<&str>, body: Json| {
+        let mut request = client.post(&url).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let ok = ask(Some(TOKEN), json!({ "channel": "C0ALERTS01", "text": "hello" }))
+        .await
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let answer: Json = ok.json().await.unwrap();
+    assert_eq!(answer["ok"], true);
+    assert_eq!(answer["channel"], "C0ALERTS01");
+    assert_eq!(answer["message"]["subtype"], "bot_message");
+    let ts = answer["ts"].as_str().unwrap();
+    assert!(
+        ts.split_once('.')
+            .is_some_and(|(s, f)| s.parse::<u64>().is_ok() && f.len() == 6),
+        "{ts}"
+    );
+
+    let cases = [
+        (
+            None,
+            json!({ "channel": "#team-alerts", "text": "x" }),
+            "not_authed",
+        ),
+        (
+            Some("xoxb-other"),
+            json!({ "channel": "#team-alerts", "text": "x" }),
+            "invalid_auth",
+        ),
+        (
+            Some(TOKEN),
+            json!({ "channel": "#nope", "text": "x" }),
+            "channel_not_found",
+        ),
+        (
+            Some(TOKEN),
+            json!({ "channel": "#leads", "text": "x" }),
+            "not_in_channel",
+        ),
+        (Some(TOKEN), json!({ "channel": "#team-alerts" }), "no_text"),
+        (
+            Some(TOKEN),
+            json!({ "channel": "#team-alerts", "text": "x".repeat(40_001) }),
+            "msg_too_long",
+        ),
+        (
+            Some(TOKEN),
+            json!({ "channel": "#team-alerts", "text": "x", "blocks": "nope" }),
+            "invalid_blocks",
+        ),
+    ];
+    for (token, body, error) in cases {
+        let answer = ask(token, body).await.unwrap();
+        assert_eq!(answer.status().as_u16(), 200, "{error}");
+        let answer: Json = answer.json().await.unwrap();
+        assert_eq!(answer, json!({ "ok": false, "error": error }));
+    }
+    r.slack.fail_next(429, 1, Some(12));
+    let limited = ask(Some(TOKEN), json!({ "channel": "#team-alerts", "text": "x" }))
+        .await
+        .unwrap();
+    assert_eq!(limited.status().as_u16(), 429);
+    assert_eq!(limited.headers()["retry-after"], "12");
+    let answer: Json = limited.json().await.unwrap();
+    assert_eq!(answer["error"], "ratelimited");
+    assert_eq!(r.slack.messages().len(), 1);
+}
+
+#[test]
+fn settings_are_checked_when_the_connector_is_built() {
+    let built = |text: &str| {
+        SlackConnector::from_config(
+            &Config::parse(text, Path::new("flowc.toml")).unwrap(),
+            Path::new("/"),
+        )
+    };
+    assert!(built("[entities.studio]\n[connectors.slack.entities.studio]\ntoken_env = \"T\"").is_ok());
+    let err = |text: &str| built(text).err().unwrap().message;
+    assert!(err("[entities.studio]\n[connectors.slack.entities.studio]\n").contains("`token_env`"));
+    assert!(err("[connectors.slack.entities.ghost]\ntoken_env = \"T\"").contains("`ghost`"));
+    assert!(err("[connectors.slack]\nbase_url = \"ftp://x\"").contains("http(s)"));
+    let refused = Config::parse("[connectors.slack]\ntoken = \"xoxb-1\"", Path::new("flowc.toml"));
+    assert!(refused.unwrap_err().to_string().contains("token"));
+}

@@ -1,0 +1,379 @@
+//! The sms connector against the Twilio emulator: a message sent, each error class, a 429 retried
+//! after its `Retry-After` through the engine, and one message only under retry and restart.
+//! Also the emulator itself on the answers Twilio documents.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flowc::config::Config;
+use flowc::connectors::sms::emulator::TwilioEmulator;
+use flowc::connectors::sms::SmsConnector;
+use flowc::connectors::{ActionCall, Connector, ErrorClass};
+use flowc::runtime::Engine;
+use flowc::value::Value;
+use flowc::Project;
+use serde_json::Value as Json;
+
+const SID: &str = "AC00000000000000000000000000000001";
+const TOKEN: &str = "twilio-test-token";
+const TOKEN_ENV: &str = "STUDIO_TWILIO_TOKEN";
+
+fn config(base_url: &str, sent_log: &Path) -> Config {
+    let text = format!(
+        r#"
+        [entities.studio]
+        [connectors.sms]
+        base_url = "{base_url}"
+        sent_log = "{}"
+        [connectors.sms.entities.studio]
+        account_sid = "{SID}"
+        auth_token_env = "{TOKEN_ENV}"
+        from = "+14155550100"
+        status_callback = "https://hooks.studio.example/twilio/status"
+        "#,
+        sent_log.display()
+    );
+    Config::parse(&text, Path::new("flowc.toml")).unwrap()
+}
+
+fn connector(config: &Config) -> SmsConnector {
+    SmsConnector::from_config_with_env(config, Path::new("/"), |name| {
+        (name == TOKEN_ENV).then(|| TOKEN.to_string())
+    })
+    .unwrap()
+}
+
+fn send(key: &str, to: &str, body: &str) -> ActionCall {
+    ActionCall {
+        action: "send".to_string(),
+        args: BTreeMap::from([
+            ("to".to_string(), Value::text(to)),
+            ("body".to_string(), Value::text(body)),
+        ]),
+        entity: "studio".to_string(),
+        flow_entity: "studio".to_string(),
+        instance: "i-1".to_string(),
+        step: "notify".to_string(),
+        attempt: 1,
+        idempotency_key: key.to_string(),
+    }
+}
+
+struct Rig {
+    twilio: TwilioEmulator,
+    config: Config,
+    _dir: tempfile::TempDir,
+}
+
+async fn rig() -> Rig {
+    let twilio = TwilioEmulator::start(&[(SID, TOKEN)]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(&twilio.base_url(), dir.path());
+    Rig {
+        twilio,
+        config,
+        _dir: dir,
+    }
+}
+
+#[tokio::test]
+async fn a_message_is_sent_form_encoded_with_the_status_callback() {
+    let r = rig().await;
+    let out = connector(&r.config)
+        .call(send("k1", "+14155550123", "Your session is confirmed for 10:00"))
+        .await
+        .unwrap();
+    let messages = r.twilio.messages();
+    assert_eq!(messages.len(), 1);
+    let m = &messages[0];
+    assert_eq!(m["to"], "+14155550123");
+    assert_eq!(m["from"], "+14155550100");
+    assert_eq!(m["body"], "Your session is confirmed for 10:00");
+    assert_eq!(m["status_callback"], "https://hooks.studio.example/twilio/status");
+    assert_eq!(out.get("sid"), &Value::text(m["sid"].as_str().unwrap()));
+    assert_eq!(out.get("status"), &Value::text("queued"));
+    assert_eq!(out.get("segments"), &Value::Int(1));
+}
+
+#[tokio::test]
+async fn errors_are_classified_as_twilio_documents_them() {
+    let r = rig().await;
+    let sms = connector(&r.config);
+    // Not E.164: refused before any request.
+    let e = sms.call(send("a", "+1 415 555 0123", "hi")).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Permanent);
+    assert!(e.message.contains("E.164"), "{}", e.message);
+    // E.164 but a number that cannot exist: Twilio's 400 with error 21211.
+    let e = sms.call(send("b", "+1555123", "hi")).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Permanent);
+    assert_eq!(e.details.get("code"), &Value::Int(21211), "{}", e.message);
+    // 429 with Retry-After, then 503.
+    r.twilio.fail_next(429, 1, Some(2));
+    let e = sms.call(send("c", "+14155550123", "hi")).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::RateLimited);
+    assert_eq!(e.retry_after, Some(Duration::from_secs(2)));
+    r.twilio.fail_next(503, 1, None);
+    let e = sms.call(send("c", "+14155550123", "hi")).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Transient);
+    // A wrong auth token: 401, error 20003.
+    let wrong =
+        SmsConnector::from_config_with_env(&r.config, Path::new("/"), |_| Some("nope".into())).unwrap();
+    let e = wrong.call(send("d", "+14155550123", "hi")).await.unwrap_err();
+    assert_eq!(e.class, ErrorClass::Permanent);
+    assert_eq!(e.details.get("code"), &Value::Int(20003), "{}", e.message);
+    // An entity without an account.
+    let mut other = send("e", "+14155550123", "hi");
+    other.entity = "elsewhere".to_string();
+    let e = sms.call(other).await.unwrap_err();
+    assert!(
+        e.message.contains("[connectors.sms.entities.elsewhere]"),
+        "{}",
+        e.message
+    );
+    assert!(r.twilio.messages().is_empty());
+}
+
+#[tokio::test]
+async fn a_retry_and_a_restart_send_the_message_once() {
+    let r = rig().await;
+    let first = connector(&r.config)
+        .call(send("inst/notify", "+14155550123", "See you at 10"))
+        .await
+        .unwrap();
+    let again = connector(&r.config)
+        .call(send("inst/notify", "+14155550123", "See you at 10"))
+        .await
+        .unwrap();
+    // A new process on the same sent log.
+    let restarted = connector(&r.config)
+        .call(send("inst/notify", "+14155550123", "See you at 10"))
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+    assert_eq!(first, restarted);
+    assert_eq!(r.twilio.messages().len(), 1);
+    // Another key is another message.
+    connector(&r.config)
+        .call(send("inst2/notify", "+14155550123", "See you at 10"))
+        .await
+        .unwrap();
+    assert_eq!(r.twilio.messages().len(), 2);
+}
+
+#[tokio::test]
+async fn a_flow_step_waits_out_a_429_and_sends_once() {
+    let r = rig().await;
+    r.twilio.fail_next(429, 1, Some(1));
+    let src = r#"entity studio {}
+flow notify for studio {
+  input { phone: text }
+  step text = sms.send(to: input.phone, body: "Your booking is confirmed")
+  output { sid: text.sid }
+}
+"#;
+    let project = Project::from_sources(Path::new("/t"), r.config.clone(), [("t.flow", src)]);
+    let engine = Engine::builder()
+        .project_value(project)
+        .connector(Arc::new(connector(&r.config)))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let id = engine
+        .start("notify", serde_json::json!({ "phone": "+14155550123" }))
+        .await
+        .unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(20), engine.output(&id))
+        .await
+        .expect("the instance ends")
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was not waited"
+    );
+    let messages = r.twilio.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(out.get("sid"), &Value::text(messages[0]["sid"].as_str().unwrap()));
+}
+
+/// The emulator on the documented answers, spoken to as any client would.
+#[tokio::test]
+async fn the_emulator_answers_as_twilio_documents() {
+    let r = rig().await;
+    let url = format!("{}/2010-04-01/Accounts/{SID}/Messages.json", r.twilio.base_url());
+    let client = reqwest::Client::new();
+    let post = |form: Vec<(&'static str, String)>, password: &str| {
+        client
+            .post(&url)
+            .basic_auth(SID, Some(password))
+            .form(&form)
+            .send()
+    };
+    let created = post(
+        vec![
+            ("To", "+447700900123".into()),
+            ("From", "+14155550100".into()),
+            ("Body", "a".repeat(161)),
+        ],
+        TOKEN,
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    let message: Json = created.json().await.unwrap();
+    assert!(message["sid"].as_str().unwrap().starts_with("SM"));
+    assert_eq!(message["sid"].as_str().unwrap().len(), 34);
+    assert_eq!(message["num_segments"], "2");
+    assert_eq!(message["direction"], "outbound-api");
+    assert!(chrono::DateTime::parse_from_rfc2822(message["date_created"].as_str().unwrap()).is_ok());
+
+    type Form = Vec<(&'static str, String)>;
+    let cases: Vec<(Form, &str, u16, i64)> = vec![
+        (
+            vec![
+                ("To", "+14155550123".into()),
+                ("From", "+14155550100".into()),
+                ("Body", "x".into()),
+            ],
+            "wrong",
+            401,
+            20003,
+        ),
+        (
+            vec![("From", "+14155550100".into()), ("Body", "x".into())],
+            TOKEN,
+            400,
+            21604,
+        ),
+        (
+            vec![("To", "+14155550123".into()), ("Body", "x".into())],
+            TOKEN,
+            400,
+            21603,
+        ),
+        (
+            vec![("To", "+14155550123".into()), ("From", "+14155550100".into())],
+            TOKEN,
+            400,
+            21602,
+        ),
+        (
+            vec![
+                ("To", "+14155550123".into()),
+                ("From", "+14155550100".into()),
+                ("Body", "x".repeat(1601)),
+            ],
+            TOKEN,
+            400,
+            21617,
+        ),
+        (
+            vec![
+                ("To", "+14155550100".into()),
+                ("From", "+14155550100".into()),
+                ("Body", "x".into()),
+            ],
+            TOKEN,
+            400,
+            21211,
+        ),
+    ];
+    for (form, password, status, code) in cases {
+        let answer = post(form, password).await.unwrap();
+        assert_eq!(answer.status().as_u16(), status);
+        let error: Json = answer.json().await.unwrap();
+        assert_eq!(error["code"], code, "{error}");
+        assert_eq!(error["status"], status);
+        assert_eq!(
+            error["more_info"],
+            format!("https://www.twilio.com/docs/errors/{code}")
+        );
+        assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    r.twilio.fail_next(429, 1, Some(7));
+    let limited = post(vec![("To", "+14155550123".into())], TOKEN).await.unwrap();
+    assert_eq!(limited.status().as_u16(), 429);
+    assert_eq!(limited.headers()["retry-after"], "7");
+    let error: Json = limited.json().await.unwrap();
+    assert_eq!(error["code"], 20429);
+    assert_eq!(r.twilio.messages().len(), 1);
+}
+
+#[test]
+fn settings_are_checked_when_the_connector_is_built() {
+    let built = |extra: &str| {
+        let text =
+            format!("[entities.studio]\n[connectors.sms.entities.studio]\nauth_token_env = \"T\"\n{extra}");
+        SmsConnector::from_config(
+            &Config::parse(&text, Path::new("flowc.toml")).unwrap(),
+            Path::new("/"),
+        )
+    };
+    assert!(built(&format!("account_sid = \"{SID}\"\nfrom = \"+14155550100\"")).is_ok());
+    assert!(built(&format!("account_sid = \"{SID}\"\nfrom = \"Studio\"")).is_ok());
+    let err = |extra: &str| built(extra).err().unwrap().message;
+    assert!(err("from = \"+14155550100\"").contains("`account_sid`"));
+    assert!(err(&format!("account_sid = \"{SID}\"\nfrom = \"0415 555\"")).contains("E.164"));
+    assert!(err("account_sid = \"SK123\"\nfrom = \"+14155550100\"").contains("account SID"));
+    // An unknown key is refused when flowc.toml loads.
+    let refused = Config::parse(
+        "[connectors.sms.entities.studio]\nauth_token = \"hunter2\"",
+        Path::new("flowc.toml"),
+    );
+    assert!(refused.unwrap_err().to_string().contains("auth_token"));
+}
+
+/// `flowc run --emulate` with a flow that texts and posts: both go to the emulators, and the
+/// messages are kept in the run's outbox (`sms/` and `slack/`).
+#[test]
+fn a_flow_texts_and_posts_under_flowc_run_emulate() {
+    let project = tempfile::tempdir().unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("flowc.toml"), "[entities.studio]\n").unwrap();
+    let flow = r##"entity studio {}
+
+flow booked for studio {
+  on manual
+  input { phone: text, name: text }
+
+  step text = sms.send(to: input.phone, body: "Hi {{ input.name }}, your session is booked")
+  step alert = slack.post(channel: "#bookings", text: "{{ input.name }} booked a session")
+
+  output { sid: text.sid, ts: alert.ts }
+}
+"##;
+    std::fs::write(project.path().join("booked.flow"), flow).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["run", "booked.flow", "--emulate", "--outbox"])
+        .arg(outbox.path())
+        .args(["--input", r#"{"phone": "+14155550123", "name": "Amelia"}"#])
+        .current_dir(project.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let output: Json = serde_json::from_slice(&out.stdout).unwrap();
+    let run = std::fs::read_dir(outbox.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let kept = |folder: &str| -> Vec<Json> {
+        std::fs::read_dir(run.join(folder))
+            .unwrap()
+            .map(|f| serde_json::from_str(&std::fs::read_to_string(f.unwrap().path()).unwrap()).unwrap())
+            .collect()
+    };
+    let texts = kept("sms");
+    assert_eq!(texts.len(), 1, "{stderr}");
+    assert_eq!(texts[0]["to"], "+14155550123");
+    assert_eq!(texts[0]["body"], "Hi Amelia, your session is booked");
+    assert_eq!(output["sid"], texts[0]["sid"], "{output}");
+    let posts = kept("slack");
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0]["channel_name"], "#bookings");
+    assert_eq!(posts[0]["message"]["text"], "Amelia booked a session");
+}
