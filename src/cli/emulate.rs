@@ -272,6 +272,7 @@ impl Emulated {
             Mail::Outbox(&outbox),
             &survey_state,
         );
+        let (Ok(state) | Err(state)) = &kept_in;
         sms::emulator::point_at(&mut project.config, &twilio.base_url(), &state.join("sms"));
         slack::emulator::point_at(&mut project.config, &slack.base_url(), &state.join("slack"));
         twilio.keep_in(outbox.join("sms"));

@@ -112,7 +112,7 @@ impl TwilioEmulator {
     }
 
     /// Draws faults for every request from `faults` (a fault plan's `twilio` part) and `seed`.
-    pub fn set_faults(&self, faults: ServiceFaults, seed: u64) {
+    pub fn set_fault_plan(&self, faults: ServiceFaults, seed: u64) {
         let mut state = lock(&self.state);
         state.faults = Some(FaultDraw::new(faults, seed));
         state.started = Instant::now();
