@@ -164,7 +164,14 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                 super::emulate::remote(&mut project, url, args.state.as_deref()).await?,
             )
         } else {
-            connect(&mut project, args.emulate, &outbox_root, &run_name).await?
+            connect(
+                &mut project,
+                args.emulate,
+                &outbox_root,
+                &run_name,
+                args.state.as_deref(),
+            )
+            .await?
         };
         let store: Arc<dyn crate::runtime::Store> = match &args.state {
             Some(dir) => open_state(dir, true)?,
@@ -268,17 +275,19 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 /// The connectors of a run or a resume: the emulators' (started here, email into
-/// `outbox_root/run_name`) or the real services' as `flowc.toml` configures them.
+/// `outbox_root/run_name`, their data kept in the state folder `keep_in` when there is one) or
+/// the real services' as `flowc.toml` configures them.
 pub(crate) async fn connect(
     project: &mut Project,
     emulate: bool,
     outbox_root: &Path,
     run_name: &str,
+    keep_in: Option<&Path>,
 ) -> Result<(Option<Emulated>, Vec<Arc<dyn crate::connectors::Connector>>), CliError> {
     if !emulate {
         return Ok((None, real_connectors(project)));
     }
-    let emulated = Emulated::start(project, outbox_root, run_name).await?;
+    let emulated = Emulated::start(project, outbox_root, run_name, keep_in).await?;
     emulated.announce();
     let connectors = emulated.connectors(project)?;
     Ok((Some(emulated), connectors))
