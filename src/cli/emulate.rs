@@ -31,6 +31,8 @@ pub(crate) struct Emulated {
     seeded: Option<(usize, PathBuf)>,
     /// Survey idempotency records of this run only (a new emulator knows no earlier form).
     state: PathBuf,
+    /// The SMTP part of a fault plan, applied by the email outbox.
+    smtp_faults: Option<Arc<crate::connectors::faults::FaultGate>>,
 }
 
 /// The emulated token of `entity`'s Notion workspace.
@@ -113,7 +115,26 @@ impl Emulated {
             outbox,
             seeded,
             state,
+            smtp_faults: None,
         })
+    }
+
+    /// Applies a fault plan: Notion and Typeform from now on, email in the connectors made next.
+    pub(crate) fn rehearse(&mut self, faults: &super::faults::Rehearsal) {
+        let gate = |service: &str| faults.plan.gate(service, faults.seed, faults.time.clone());
+        if let Some(gate) = gate("notion") {
+            self.notion.set_faults(gate);
+        }
+        if let Some(gate) = gate("typeform") {
+            self.typeform.set_faults(gate);
+        }
+        self.smtp_faults = gate("smtp");
+        errln!(
+            "faults: {} (seed {}: replay with --faults-seed {})",
+            faults.plan,
+            faults.seed,
+            faults.seed
+        );
     }
 
     /// The connectors of an emulated run: Notion, survey and email as set up above; http as
@@ -131,8 +152,11 @@ impl Emulated {
             notion::NotionConnector::from_config_with_env(config, move |name| env.get(name).cloned())
                 .map_err(|e| setup("notion", e.to_string()))?
                 .with_grants(crate::connectors::Grants::from_project(project));
-        let email =
+        let mut email =
             email::EmailConnector::from_config(config, root).map_err(|e| setup("email", e.message))?;
+        if let Some(gate) = &self.smtp_faults {
+            email = email.with_faults(gate.clone());
+        }
         let survey =
             survey::SurveyConnector::from_config(config, root).map_err(|e| setup("survey", e.message))?;
         let http = http::HttpConnector::from_config(config, root).map_err(|e| setup("http", e.message))?;

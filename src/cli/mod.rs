@@ -17,6 +17,7 @@ mod completions;
 mod diff;
 mod emulate;
 mod explain;
+mod faults;
 mod fmt;
 mod graph;
 mod init;

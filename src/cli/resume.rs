@@ -51,7 +51,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         };
         let outbox_root = std::path::absolute(&outbox_root)
             .map_err(|e| CliError::Io(format!("cannot use {}: {e}", outbox_root.display())))?;
-        let (_emulated, connectors) = connect(&mut project, args.emulate, &outbox_root, &run_name).await?;
+        let (_emulated, connectors) =
+            connect(&mut project, args.emulate, &outbox_root, &run_name, None).await?;
         let mut builder = Engine::builder()
             .project_value(project)
             .store(Arc::new(Progress::over(store.clone())));
