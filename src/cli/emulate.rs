@@ -2,11 +2,15 @@
 //! the project's databases (from the schema file, with flowc.toml's ids) and its demo pages
 //! (`notion/seed.json` when present), the Typeform emulator answers the survey connector, and
 //! email goes to an outbox folder as `.eml` files instead of an SMTP server.
+//!
+//! `--emulator URL` points the same connectors at a `flowc emulate` process instead (see
+//! `emulator.rs`), email included: it goes to that process's SMTP server.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::CliError;
+use crate::connectors::faults::FaultGate;
 use crate::connectors::notion::emulator::Emulator;
 use crate::connectors::notion::schema::NotionSchemas;
 use crate::connectors::survey::emulator::TypeformEmulator;
@@ -15,7 +19,9 @@ use crate::project::Project;
 
 /// The environment variable the survey connector reads the emulated Typeform token from.
 pub(crate) const TYPEFORM_TOKEN_ENV: &str = "FLOWC_EMULATED_TYPEFORM_TOKEN";
-const TYPEFORM_TOKEN: &str = "tfp_emulated";
+pub(crate) const TYPEFORM_TOKEN: &str = "tfp_emulated";
+/// Where a `flowc emulate` process says where its services are (JSON: `notion`, `typeform`, `smtp`).
+pub(crate) const DISCOVERY_PATH: &str = "/flowc/emulator";
 /// The outbox folder, relative to the project root, unless `--outbox` says otherwise.
 pub(crate) const DEFAULT_OUTBOX: &str = ".flowc/outbox";
 /// Where demo pages live, next to the default schema file.
@@ -32,12 +38,143 @@ pub(crate) struct Emulated {
     /// Survey idempotency records of this run only (a new emulator knows no earlier form).
     state: PathBuf,
     /// The SMTP part of a fault plan, applied by the email outbox.
-    smtp_faults: Option<Arc<crate::connectors::faults::FaultGate>>,
+    smtp_faults: Option<Arc<FaultGate>>,
 }
 
 /// The emulated token of `entity`'s Notion workspace.
 fn notion_token(entity: &str) -> String {
     format!("secret_emulated_{entity}")
+}
+
+/// Each entity of the project with its emulated Notion token.
+pub(crate) fn workspace_tokens(project: &Project) -> Vec<(String, String)> {
+    project
+        .config
+        .entities
+        .keys()
+        .map(|e| (e.clone(), notion_token(e)))
+        .collect()
+}
+
+/// The project's Notion schema (from the schema file), or none with a warning saying how to get it.
+pub(crate) fn project_schemas(project: &Project) -> Result<NotionSchemas, CliError> {
+    let schema_path = project.root.join(
+        project
+            .config
+            .project
+            .notion_schema
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(notion::DEFAULT_SCHEMA_PATH)),
+    );
+    if schema_path.is_file() {
+        return NotionSchemas::load(&schema_path).map_err(CliError::Io);
+    }
+    errln!(
+        "warning: no Notion schema at {}: the emulated workspaces have no databases",
+        schema_path.display()
+    );
+    errln!("help: run `flowc notion pull` to save the schema of the real workspaces");
+    Ok(NotionSchemas::default())
+}
+
+/// The project's demo pages file, when there is one.
+pub(crate) fn seed_file(project: &Project) -> Option<PathBuf> {
+    Some(project.root.join(SEED_FILE)).filter(|p| p.is_file())
+}
+
+/// Where email goes in an emulated run.
+enum Mail<'a> {
+    /// `.eml` files in this folder; no SMTP server.
+    Outbox(&'a Path),
+    /// This SMTP server, with the sent log in this folder (None: the project's setting).
+    Smtp(&'a str, Option<PathBuf>),
+}
+
+/// Points `config`'s Notion, survey and email connectors at emulators; survey's created-forms
+/// log goes to `survey_state`.
+fn point_at(
+    config: &mut crate::config::Config,
+    notion_url: &str,
+    typeform_url: &str,
+    mail: Mail,
+    survey_state: &Path,
+) {
+    let text = |s: &str| toml::Value::String(s.to_string());
+    let path_text = |p: &Path| toml::Value::String(p.to_string_lossy().into_owned());
+    let notion_table = config.connectors.entry("notion".into()).or_default();
+    notion_table.insert("base_url".into(), text(notion_url));
+    // The emulator enforces no rate limit, so local runs need not pace themselves like Notion.
+    notion_table.insert("requests_per_second".into(), toml::Value::Float(1000.0));
+    notion_table.insert("burst".into(), toml::Value::Integer(1000));
+    let mail_table = match mail {
+        // Only the outbox: no SMTP server, no sender log (the outbox file is the record).
+        Mail::Outbox(outbox) => toml::Table::from_iter([("outbox".to_string(), path_text(outbox))]),
+        Mail::Smtp(url, sent_log) => {
+            let mut table = config.connectors.get("email").cloned().unwrap_or_default();
+            for key in ["outbox", "username_env", "password_env", "ca_file"] {
+                table.remove(key);
+            }
+            table.insert("url".into(), text(url));
+            if let Some(dir) = sent_log {
+                table.insert("sent_log".into(), path_text(&dir));
+            }
+            table
+        }
+    };
+    config.connectors.insert("email".into(), mail_table);
+    let survey_table = config.connectors.entry("survey".into()).or_default();
+    survey_table.insert("base_url".into(), text(typeform_url));
+    survey_table.insert("token_env".into(), text(TYPEFORM_TOKEN_ENV));
+    survey_table.insert("created_log".into(), path_text(survey_state));
+    survey_table.remove("workspace_href");
+}
+
+/// Points `project` at the `flowc emulate` process at `url` (asking it where its services are)
+/// and builds the connectors. With a `state` folder, the email sent log and the survey
+/// created-forms log are kept there, so a restart on that folder knows what was sent.
+pub(crate) async fn remote(
+    project: &mut Project,
+    url: &str,
+    state: Option<&Path>,
+) -> Result<Vec<Arc<dyn Connector>>, CliError> {
+    let base = url.trim_end_matches('/');
+    let unreachable = |e: String| {
+        CliError::Usage(format!(
+            "cannot reach the emulator at {base}: {e} (start one with `flowc emulate --state DIR`)"
+        ))
+    };
+    let services: serde_json::Value = reqwest::get(format!("{base}{DISCOVERY_PATH}"))
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| unreachable(e.to_string()))?
+        .json()
+        .await
+        .map_err(|e| unreachable(format!("its answer is not the emulator's ({e})")))?;
+    let service = |name: &str| {
+        services[name]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| unreachable(format!("its answer names no `{name}` service")))
+    };
+    let (notion_url, typeform_url, smtp_url) = (service("notion")?, service("typeform")?, service("smtp")?);
+    let state = state
+        .map(std::path::absolute)
+        .transpose()
+        .map_err(|e| CliError::Io(format!("cannot use the state folder: {e}")))?;
+    let survey_state = match &state {
+        Some(dir) => dir.join("survey"),
+        None => project.root.join(".flowc/survey"),
+    };
+    let mail = Mail::Smtp(&smtp_url, state.as_ref().map(|dir| dir.join("email")));
+    point_at(
+        &mut project.config,
+        &notion_url,
+        &typeform_url,
+        mail,
+        &survey_state,
+    );
+    errln!("emulated Notion and Typeform at {notion_url}, SMTP at {smtp_url}");
+    connectors(project, None)
 }
 
 impl Emulated {
@@ -48,43 +185,20 @@ impl Emulated {
         outbox_root: &Path,
         run_name: &str,
     ) -> Result<Emulated, CliError> {
-        let root = project.root.clone();
-        let schema_path = root.join(
-            project
-                .config
-                .project
-                .notion_schema
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(notion::DEFAULT_SCHEMA_PATH)),
-        );
-        let schemas = if schema_path.is_file() {
-            NotionSchemas::load(&schema_path).map_err(CliError::Io)?
-        } else {
-            errln!(
-                "warning: no Notion schema at {}: the emulated workspaces have no databases",
-                schema_path.display()
-            );
-            errln!("help: run `flowc notion pull` to save the schema of the real workspaces");
-            NotionSchemas::default()
-        };
-        let tokens: Vec<(String, String)> = project
-            .config
-            .entities
-            .keys()
-            .map(|e| (e.clone(), notion_token(e)))
-            .collect();
+        let schemas = project_schemas(project)?;
+        let tokens = workspace_tokens(project);
         let token_refs: Vec<(&str, &str)> = tokens.iter().map(|(e, t)| (e.as_str(), t.as_str())).collect();
         let io =
             |what: &str, e: std::io::Error| CliError::Io(format!("cannot start the {what} emulator: {e}"));
         let notion_emulator = Emulator::start_for(&schemas, &token_refs, &project.config)
             .await
             .map_err(|e| io("Notion", e))?;
-        let seed_path = root.join(SEED_FILE);
-        let seeded = if seed_path.is_file() {
-            notion_emulator.seed_file(&seed_path).map_err(CliError::Usage)?;
-            Some((count_pages(&seed_path), seed_path))
-        } else {
-            None
+        let seeded = match seed_file(project) {
+            Some(seed_path) => {
+                notion_emulator.seed_file(&seed_path).map_err(CliError::Usage)?;
+                Some((count_pages(&seed_path), seed_path))
+            }
+            None => None,
         };
         let typeform = TypeformEmulator::start(TYPEFORM_TOKEN)
             .await
@@ -92,23 +206,13 @@ impl Emulated {
 
         let outbox = outbox_root.join(run_name);
         let state = std::env::temp_dir().join(format!("flowc-emulate-{}-{run_name}", std::process::id()));
-        let config = &mut project.config;
-        let text = |s: &str| toml::Value::String(s.to_string());
-        let path_text = |p: &Path| toml::Value::String(p.to_string_lossy().into_owned());
-        let notion_table = config.connectors.entry("notion".into()).or_default();
-        notion_table.insert("base_url".into(), text(&notion_emulator.base_url()));
-        // The emulator enforces no rate limit, so local runs need not pace themselves like Notion.
-        notion_table.insert("requests_per_second".into(), toml::Value::Float(1000.0));
-        notion_table.insert("burst".into(), toml::Value::Integer(1000));
-        // Only the outbox: no SMTP server, no sender log (the outbox file is the record).
-        let mut mail = toml::Table::new();
-        mail.insert("outbox".into(), path_text(&outbox));
-        config.connectors.insert("email".into(), mail);
-        let survey_table = config.connectors.entry("survey".into()).or_default();
-        survey_table.insert("base_url".into(), text(&typeform.base_url()));
-        survey_table.insert("token_env".into(), text(TYPEFORM_TOKEN_ENV));
-        survey_table.insert("created_log".into(), path_text(&state.join("survey")));
-        survey_table.remove("workspace_href");
+        point_at(
+            &mut project.config,
+            &notion_emulator.base_url(),
+            &typeform.base_url(),
+            Mail::Outbox(&outbox),
+            &state.join("survey"),
+        );
         Ok(Emulated {
             notion: notion_emulator,
             typeform,
@@ -137,35 +241,10 @@ impl Emulated {
         );
     }
 
-    /// The connectors of an emulated run: Notion, survey and email as set up above; http as
-    /// configured (its allow-list still applies).
+    /// The connectors of an emulated run (see [`connectors`]), email failing as the fault
+    /// plan's SMTP part says.
     pub(crate) fn connectors(&self, project: &Project) -> Result<Vec<Arc<dyn Connector>>, CliError> {
-        let (config, root) = (&project.config, project.root.as_path());
-        let env: std::collections::HashMap<String, String> = config
-            .entities
-            .iter()
-            .filter_map(|(name, e)| e.notion_token_env.clone().map(|env| (env, notion_token(name))))
-            .collect();
-        let setup =
-            |what: &str, e: String| CliError::Usage(format!("cannot set up the {what} connector: {e}"));
-        let notion =
-            notion::NotionConnector::from_config_with_env(config, move |name| env.get(name).cloned())
-                .map_err(|e| setup("notion", e.to_string()))?
-                .with_grants(crate::connectors::Grants::from_project(project));
-        let mut email =
-            email::EmailConnector::from_config(config, root).map_err(|e| setup("email", e.message))?;
-        if let Some(gate) = &self.smtp_faults {
-            email = email.with_faults(gate.clone());
-        }
-        let survey =
-            survey::SurveyConnector::from_config(config, root).map_err(|e| setup("survey", e.message))?;
-        let http = http::HttpConnector::from_config(config, root).map_err(|e| setup("http", e.message))?;
-        Ok(vec![
-            Arc::new(notion),
-            Arc::new(email),
-            Arc::new(survey),
-            Arc::new(http),
-        ])
+        connectors(project, self.smtp_faults.as_ref())
     }
 
     /// Says on stderr what the run talks to.
@@ -190,6 +269,39 @@ impl Emulated {
         files.sort();
         files
     }
+}
+
+/// The connectors of an emulated run: Notion, survey and email as [`point_at`] set them up
+/// (email's outbox failing as `smtp_faults` says); http as configured (its allow-list still
+/// applies).
+fn connectors(
+    project: &Project,
+    smtp_faults: Option<&Arc<FaultGate>>,
+) -> Result<Vec<Arc<dyn Connector>>, CliError> {
+    let (config, root) = (&project.config, project.root.as_path());
+    let env: std::collections::HashMap<String, String> = config
+        .entities
+        .iter()
+        .filter_map(|(name, e)| e.notion_token_env.clone().map(|env| (env, notion_token(name))))
+        .collect();
+    let setup = |what: &str, e: String| CliError::Usage(format!("cannot set up the {what} connector: {e}"));
+    let notion = notion::NotionConnector::from_config_with_env(config, move |name| env.get(name).cloned())
+        .map_err(|e| setup("notion", e.to_string()))?
+        .with_grants(crate::connectors::Grants::from_project(project));
+    let mut email =
+        email::EmailConnector::from_config(config, root).map_err(|e| setup("email", e.message))?;
+    if let Some(gate) = smtp_faults {
+        email = email.with_faults(gate.clone());
+    }
+    let survey =
+        survey::SurveyConnector::from_config(config, root).map_err(|e| setup("survey", e.message))?;
+    let http = http::HttpConnector::from_config(config, root).map_err(|e| setup("http", e.message))?;
+    Ok(vec![
+        Arc::new(notion),
+        Arc::new(email),
+        Arc::new(survey),
+        Arc::new(http),
+    ])
 }
 
 impl Drop for Emulated {

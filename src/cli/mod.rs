@@ -16,6 +16,7 @@ mod check;
 mod completions;
 mod diff;
 mod emulate;
+mod emulator;
 mod explain;
 mod faults;
 mod fmt;
@@ -65,6 +66,8 @@ enum Command {
     Test(test::Args),
     /// Serve the project's flows from their triggers (webhooks), with health and metrics.
     Serve(serve::Args),
+    /// Run the Notion and Typeform emulators and an SMTP server as a process of their own.
+    Emulate(emulator::Args),
     /// Notion workspace tasks: `pull` the database schemas the checker uses.
     Notion(notion::Args),
     /// Start a new project: flowc.toml, an entity, a flow with its test, a schema placeholder.
@@ -109,6 +112,7 @@ pub fn main() -> ExitCode {
         Command::Instances(args) => instances::run(args),
         Command::Test(args) => test::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Emulate(args) => emulator::run(args),
         Command::Notion(args) => notion::run(args),
         Command::Init(args) => init::run(args),
         Command::Completions(args) => completions::run(args, Cli::command()),

@@ -28,6 +28,9 @@ pub(crate) struct Args {
     /// With --emulate: the folder email goes to.
     #[arg(long, requires = "emulate")]
     outbox: Option<PathBuf>,
+    /// Talk to the `flowc emulate` process at URL, as `flowc run --emulator` does.
+    #[arg(long, value_name = "URL", conflicts_with = "emulate")]
+    emulator: Option<String>,
     /// Waits pass at once on a virtual clock that starts now.
     #[arg(long)]
     virtual_clock: bool,
@@ -40,7 +43,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::from(1));
     }
     let store = open_state(&args.state, false)?;
-    if args.emulate {
+    if args.emulate || args.emulator.is_some() {
         std::env::set_var(super::emulate::TYPEFORM_TOKEN_ENV, "tfp_emulated");
     }
     let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Io(e.to_string()))?;
@@ -51,8 +54,13 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         };
         let outbox_root = std::path::absolute(&outbox_root)
             .map_err(|e| CliError::Io(format!("cannot use {}: {e}", outbox_root.display())))?;
-        let (_emulated, connectors) =
-            connect(&mut project, args.emulate, &outbox_root, &run_name, None).await?;
+        let (_emulated, connectors) = match &args.emulator {
+            Some(url) => (
+                None,
+                super::emulate::remote(&mut project, url, Some(&args.state)).await?,
+            ),
+            None => connect(&mut project, args.emulate, &outbox_root, &run_name, None).await?,
+        };
         let mut builder = Engine::builder()
             .project_value(project)
             .store(Arc::new(Progress::over(store.clone())));

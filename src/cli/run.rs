@@ -45,6 +45,10 @@ pub(crate) struct Args {
     /// DIR` finishes it after a crash; with --emulate, email goes to DIR/outbox.
     #[arg(long, value_name = "DIR", conflicts_with = "dry_run")]
     state: Option<PathBuf>,
+    /// Talk to the `flowc emulate` process at URL (its `emulator http://…` line) instead of the
+    /// real services; with --state, the email sent log is kept in DIR/email.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["emulate", "dry_run"])]
+    emulator: Option<String>,
     #[command(flatten)]
     faults: super::faults::FaultArgs,
 }
@@ -134,7 +138,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         return Ok(ExitCode::from(1));
     }
     let (_, name) = pick_flow(&project, &args.file, args.flow.as_deref())?;
-    if args.emulate {
+    if args.emulate || args.emulator.is_some() {
         // The survey connector reads its token from the environment; set before any thread runs.
         std::env::set_var(super::emulate::TYPEFORM_TOKEN_ENV, "tfp_emulated");
     }
@@ -165,6 +169,11 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         let faults = args.faults.rehearsal(&project.config, fault_time);
         let (emulated, connectors) = if args.dry_run {
             (None, Vec::new())
+        } else if let Some(url) = &args.emulator {
+            (
+                None,
+                super::emulate::remote(&mut project, url, args.state.as_deref()).await?,
+            )
         } else {
             connect(
                 &mut project,

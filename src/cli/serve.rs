@@ -38,6 +38,10 @@ pub(crate) struct Args {
     /// `outbox` folder).
     #[arg(long, requires = "emulate")]
     outbox: Option<PathBuf>,
+    /// Talk to the `flowc emulate` process at URL (its `emulator http://…` line) instead of the
+    /// real services; the email sent log is kept in the state folder's `email` folder.
+    #[arg(long, value_name = "URL", conflicts_with = "emulate")]
+    emulator: Option<String>,
     /// Lay flowc.NAME.toml over flowc.toml (e.g. `staging`).
     #[arg(long = "env", value_name = "NAME")]
     environment: Option<String>,
@@ -67,7 +71,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             args.state.display()
         ))
     })?;
-    if args.emulate {
+    if args.emulate || args.emulator.is_some() {
         // The survey connector reads its token from the environment; set before any thread runs.
         std::env::set_var(super::emulate::TYPEFORM_TOKEN_ENV, "tfp_emulated");
     }
@@ -95,9 +99,10 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
     } else {
         None
     };
-    let connectors = match &emulated {
-        Some(e) => e.connectors(&project)?,
-        None => super::run::real_connectors(&project),
+    let connectors = match (&emulated, &args.emulator) {
+        (Some(e), _) => e.connectors(&project)?,
+        (None, Some(url)) => super::emulate::remote(&mut project, url, Some(&args.state)).await?,
+        (None, None) => super::run::real_connectors(&project),
     };
     let store = super::run::open_state(&args.state, true)?;
     let mut builder = Engine::builder()
@@ -200,7 +205,7 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
 
 /// Resolves on SIGTERM or Ctrl-C; the handlers are installed when this is called, before the
 /// host says it listens, so a supervisor's SIGTERM can never find the default action.
-fn stop_signal() -> impl std::future::Future<Output = ()> {
+pub(crate) fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     async move {

@@ -360,8 +360,9 @@ impl<'s> Scanner<'s> {
     fn string(&mut self) {
         let start = self.at;
         self.at += 1;
-        // Nesting of interpolations (`{{`) inside this string.
+        // Nesting of interpolations (`{{`) inside this string, and where each open one began.
         let mut depth = 0usize;
+        let mut opened: Vec<usize> = Vec::new();
         let mut in_string = true;
         while self.at < self.bytes.len() {
             let b = self.bytes[self.at];
@@ -381,6 +382,7 @@ impl<'s> Scanner<'s> {
                     }
                     b'{' if self.starts(b"{{") => {
                         depth += 1;
+                        opened.push(self.at);
                         in_string = false;
                         self.at += 2;
                     }
@@ -394,6 +396,7 @@ impl<'s> Scanner<'s> {
                     }
                     b'}' if self.starts(b"}}") => {
                         depth = depth.saturating_sub(1);
+                        opened.pop();
                         in_string = true;
                         self.at += 2;
                     }
@@ -402,7 +405,56 @@ impl<'s> Scanner<'s> {
             }
         }
         let end = self.at.min(self.bytes.len());
-        self.unclosed_string(start, end);
+        match opened.first() {
+            Some(&open) => self.unclosed_interpolation(open, end),
+            None => self.unclosed_string(start, end),
+        }
+    }
+
+    /// A `{{` that no `}}` closes before the end of its line (`"Hi {{ name }"`): reported once,
+    /// at the `{{`. The interpolation is blanked out of the repaired text, so the grammar reads
+    /// a plain string and the rest of the line as code; left in, it made the string unreadable
+    /// and the recovery swallow braces across the rest of the file.
+    fn unclosed_interpolation(&mut self, open: usize, end: usize) {
+        self.push(
+            Diagnostic::new(
+                Code::UnclosedDelimiter,
+                self.file,
+                Span::new(open, open + 2),
+                "this `{{` is never closed",
+            )
+            .label("the value put into the text starts here")
+            .help("close it with `}}` where the value ends: `\"Hello {{ name }}\"`"),
+        );
+        let last_quote = self.bytes[open..end]
+            .iter()
+            .rposition(|&b| b == b'"')
+            .map(|i| open + i);
+        let resume = match last_quote {
+            // The string's own closing quote is there: the text up to it is the string.
+            Some(quote) => {
+                self.blank(open, quote);
+                quote + 1
+            }
+            // No quote either: the string ends where the interpolation began, and its first
+            // `}` is taken as its attempt at closing; what follows is code (`,`, `)`).
+            None => {
+                let through = self.bytes[open + 2..end]
+                    .iter()
+                    .position(|&b| b == b'}')
+                    .map_or(end, |i| open + 2 + i + 1);
+                self.edits.push((open, b'"'));
+                self.blank(open + 1, through);
+                through
+            }
+        };
+        self.at = resume;
+    }
+
+    /// Repairs `from..to` to spaces (every byte of a multi-byte character too, so the text
+    /// stays UTF-8).
+    fn blank(&mut self, from: usize, to: usize) {
+        self.edits.extend((from..to).map(|i| (i, b' ')));
     }
 
     /// Closes the string opened at `start` that runs to `end` (its line's end): before a run of
@@ -483,10 +535,8 @@ impl<'s> Scanner<'s> {
             .label("a comment from another language")
             .help("write `//` for a comment"),
         );
-        for i in start..end {
-            // Keep multi-byte characters whole: every byte of the comment becomes a space.
-            self.edits.push((i, b' '));
-        }
+        // Keep multi-byte characters whole: every byte of the comment becomes a space.
+        self.blank(start, end);
         self.comments.push((start, end));
         self.at = end;
     }
@@ -786,6 +836,25 @@ mod tests {
         let (text, found) = scanned(source);
         assert_eq!(found, [(Code::UnclosedDelimiter, "\"".to_string())]);
         assert_eq!(text, "flow f for e {\n  step s = a.b(x: \"hi\")}\n");
+    }
+
+    #[test]
+    fn an_unclosed_interpolation_is_blanked_out_of_its_string() {
+        let source = "flow f for e {\n  step s = a.b(x: \"hi {{ name }\", y: 1)\n}\n";
+        let (text, found) = scanned(source);
+        assert_eq!(found, [(Code::UnclosedDelimiter, "{{".to_string())]);
+        assert_eq!(
+            text,
+            "flow f for e {\n  step s = a.b(x: \"hi          \", y: 1)\n}\n"
+        );
+        // Without the closing quote: the string ends where the `{{` was.
+        let source = "flow f for e {\n  step s = a.b(x: \"hi {{ name },\n  y: 1)\n}\n";
+        let (text, found) = scanned(source);
+        assert_eq!(found, [(Code::UnclosedDelimiter, "{{".to_string())]);
+        assert_eq!(
+            text,
+            "flow f for e {\n  step s = a.b(x: \"hi \"        ,\n  y: 1)\n}\n"
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 
 use super::message::{self, Outgoing};
 use super::outbox::Outbox;
-use super::sent_log::{sent_log, SentLog, SentRecord};
+use super::sent_log::{sent_log, SentLog, Stage};
 use super::settings::EmailSettings;
 use super::smtp::{self, Transport};
 use crate::config::Config;
@@ -29,6 +29,9 @@ pub struct EmailConnector {
     /// One lock per idempotency key in flight: two concurrent attempts of the same step must not
     /// both find the key unsent and both send.
     in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// `max_connections` permits: every transaction in flight is a message in doubt if the
+    /// process dies, and a slow server answers late, so fewer at once means fewer re-sent.
+    transactions: tokio::sync::Semaphore,
 }
 
 impl EmailConnector {
@@ -42,9 +45,10 @@ impl EmailConnector {
             manifest: super::manifest(),
             outbox: settings.outbox.as_deref().map(Outbox::new),
             sent_log: sent_log(&settings.sent_log_dir),
-            settings,
             transport: OnceCell::new(),
             in_flight: Mutex::new(HashMap::new()),
+            transactions: tokio::sync::Semaphore::new(settings.max_connections),
+            settings,
         })
     }
 
@@ -80,9 +84,24 @@ impl EmailConnector {
         self.deliver_once(call, &outgoing).await
     }
 
+    /// Sends unless the sent log says the server already accepted this key's message.
+    ///
+    /// The intent is written before the SMTP transaction starts and the outcome as soon as it
+    /// ends, so after a crash a key is either done, never started, or in doubt (an intent alone:
+    /// the process stopped between the two). A message in doubt is sent again with the same
+    /// Message-ID, which is what receivers deduplicate on. The intent is not waited on to reach
+    /// the disk: a key without one is sent as well, so its fsync would buy nothing but the name
+    /// "in doubt". The outcome is: the step reports success only once it is durable.
     async fn deliver_once(&self, call: &ActionCall, outgoing: &Outgoing) -> Result<Value, ConnectorError> {
-        if let Some(record) = self.sent_log.lookup(&call.idempotency_key).await? {
-            return Ok(record.result());
+        let key = &call.idempotency_key;
+        match self.sent_log.lookup(key).await? {
+            Some(record) if record.is_sent() => return Ok(record.result()),
+            Some(_) => tracing::info!(
+                %key,
+                message_id = %outgoing.message_id,
+                "an earlier attempt may have sent this message; sending it again with the same Message-ID"
+            ),
+            None => {}
         }
         let server = self.settings.server.as_ref().ok_or_else(|| {
             ConnectorError::permanent(
@@ -93,20 +112,24 @@ impl EmailConnector {
             .transport
             .get_or_try_init(|| async { smtp::transport(&self.settings, server) })
             .await?;
+        let permit = self
+            .transactions
+            .acquire()
+            .await
+            .map_err(|_| ConnectorError::permanent("the email connector is shutting down"))?;
+        self.sent_log.append(outgoing.record(key, Stage::Intent)).await?;
         transport
             .send(outgoing.message.clone())
             .await
             .map_err(|e| smtp::classify(&e, server))?;
-        let record = SentRecord {
-            key: call.idempotency_key.clone(),
-            message_id: outgoing.message_id.clone(),
-            to: outgoing.to.clone(),
-            subject: outgoing.subject.clone(),
-            sent_at: chrono::Utc::now().to_rfc3339(),
-        };
-        if let Err(e) = self.sent_log.record(record).await {
+        // Written at once (a killed process keeps it), synced after the next transaction may
+        // start: only the write is inside the window in which the server has the message and
+        // we do not know it.
+        let written = self.sent_log.append(outgoing.record(key, Stage::Sent)).await;
+        drop(permit);
+        if let Err(e) = written.and(self.sent_log.sync().await) {
             // The server has the message: failing the step now would make its retry send it again.
-            tracing::warn!(key = %call.idempotency_key, "sent but not recorded: {e}");
+            tracing::warn!(%key, "sent but not recorded: {e}");
         }
         Ok(outgoing.result())
     }

@@ -4,6 +4,7 @@
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
+use super::sent_log::{SentRecord, Stage};
 use super::settings::Senders;
 use crate::connectors::{ActionCall, ConnectorError};
 use crate::value::Value;
@@ -24,6 +25,18 @@ impl Outgoing {
             ("to", Value::text(&self.to)),
             ("subject", Value::text(&self.subject)),
         ])
+    }
+
+    /// The sent-log line saying this message reached `stage`, now.
+    pub(crate) fn record(&self, key: &str, stage: Stage) -> SentRecord {
+        SentRecord {
+            key: key.to_string(),
+            stage,
+            message_id: self.message_id.clone(),
+            to: self.to.clone(),
+            subject: self.subject.clone(),
+            sent_at: chrono::Utc::now().to_rfc3339(),
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! The `email` connector: sends rendered notification templates by SMTP (or into an outbox folder).
 
 mod connector;
+mod emulator;
 mod manifest;
 mod message;
 mod outbox;
@@ -9,6 +10,7 @@ mod settings;
 mod smtp;
 
 pub use connector::EmailConnector;
+pub use emulator::SmtpEmulator;
 pub use manifest::manifest;
 
 /// Whether `text` is one email address (`local@domain`, RFC 5321/5322 as lettre reads it): what

@@ -1,6 +1,7 @@
-//! The sent log: one JSON line per delivered message, appended and fsynced after the SMTP server
-//! accepted it, so that a retry (or a restarted process) returns the recorded result instead of
-//! sending again.
+//! The sent log: two JSON lines per message, the intent (fsynced before the SMTP transaction
+//! starts) and the outcome (fsynced after the server accepted it), so that a retry or a restarted
+//! process returns the recorded result instead of sending again, and knows which messages are in
+//! doubt (an intent without an outcome: the server may or may not have the message).
 
 use std::path::Path;
 
@@ -12,19 +13,37 @@ use crate::value::Value;
 /// The file inside the sent-log folder.
 const FILE_NAME: &str = "sent.jsonl";
 
-/// One delivered message.
+/// How far a message got.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Stage {
+    /// About to be sent: if nothing follows, the outcome is unknown.
+    Intent,
+    /// Accepted by the server. Logs written before intents existed hold only these lines.
+    #[default]
+    Sent,
+}
+
+/// One line of the log: a message about to be sent, or sent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct SentRecord {
     /// The call's idempotency key.
     pub(crate) key: String,
+    #[serde(default)]
+    pub(crate) stage: Stage,
     pub(crate) message_id: String,
     pub(crate) to: String,
     pub(crate) subject: String,
-    /// When the server accepted it (RFC 3339).
+    /// When the line was written (RFC 3339): for `sent`, when the server accepted the message.
     pub(crate) sent_at: String,
 }
 
 impl SentRecord {
+    /// Whether the server accepted the message.
+    pub(crate) fn is_sent(&self) -> bool {
+        self.stage == Stage::Sent
+    }
+
     /// What `send` returned the first time.
     pub(crate) fn result(&self) -> Value {
         Value::record([
@@ -56,6 +75,7 @@ mod tests {
     fn record(key: &str) -> SentRecord {
         SentRecord {
             key: key.to_string(),
+            stage: Stage::Sent,
             message_id: format!("<{key}@x>"),
             to: "a@b.c".to_string(),
             subject: "Hi".to_string(),
@@ -79,5 +99,19 @@ mod tests {
         let reopened = sent_log(&dir.path().join("nested"));
         assert_eq!(reopened.lookup("k1").await.unwrap(), Some(record("k1")));
         assert_eq!(reopened.lookup("k2").await.unwrap(), None);
+    }
+
+    #[test]
+    fn lines_without_a_stage_are_sent_messages() {
+        let old = r#"{"key":"k","message_id":"<k@x>","to":"a@b.c","subject":"Hi","sent_at":"2026-01-05T09:00:00Z"}"#;
+        let record: SentRecord = serde_json::from_str(old).unwrap();
+        assert!(record.is_sent());
+        let intent = SentRecord {
+            stage: Stage::Intent,
+            ..record
+        };
+        let line = serde_json::to_string(&intent).unwrap();
+        assert!(line.contains(r#""stage":"intent""#), "{line}");
+        assert!(!serde_json::from_str::<SentRecord>(&line).unwrap().is_sent());
     }
 }

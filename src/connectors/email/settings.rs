@@ -16,6 +16,8 @@ use crate::value::parse_duration;
 const DEFAULT_SENT_LOG_DIR: &str = ".flowc/email";
 /// SMTP conversations that stall longer than this fail as transient.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// SMTP transactions in flight at once when `max_connections` is not set.
+const DEFAULT_MAX_CONNECTIONS: usize = 4;
 
 /// How the SMTP connection is secured.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +128,8 @@ pub(crate) struct EmailSettings {
     pub(crate) username_env: Option<String>,
     pub(crate) password_env: Option<String>,
     pub(crate) timeout: Duration,
+    /// SMTP transactions in flight at once (each on a connection of its own).
+    pub(crate) max_connections: usize,
     pub(crate) message_id_domain: Option<String>,
     pub(crate) ca_file: Option<PathBuf>,
     pub(crate) senders: Senders,
@@ -143,6 +147,7 @@ impl EmailSettings {
                 "username_env",
                 "password_env",
                 "timeout",
+                "max_connections",
                 "message_id_domain",
                 "ca_file",
                 "from",
@@ -150,7 +155,7 @@ impl EmailSettings {
             ]
             .contains(&key.as_str())
             {
-                return Err(table_error(key, "is not a setting of the email connector (known: url, outbox, sent_log, from, reply_to, username_env, password_env, timeout, message_id_domain, ca_file)"));
+                return Err(table_error(key, "is not a setting of the email connector (known: url, outbox, sent_log, from, reply_to, username_env, password_env, timeout, max_connections, message_id_domain, ca_file)"));
             }
         }
         let text = |key: &str| -> Result<Option<String>, ConnectorError> {
@@ -169,6 +174,16 @@ impl EmailSettings {
                 .filter(|ms| *ms > 0)
                 .map(|ms| Duration::from_millis(ms as u64))
                 .ok_or_else(|| table_error("timeout", "must be a duration such as \"30s\""))?,
+        };
+        let max_connections = match table.get("max_connections") {
+            None => DEFAULT_MAX_CONNECTIONS,
+            Some(toml::Value::Integer(n)) if (1..=1000).contains(n) => *n as usize,
+            Some(_) => {
+                return Err(table_error(
+                    "max_connections",
+                    "must be a whole number from 1 to 1000",
+                ))
+            }
         };
         let mailbox = |value: Option<String>, place: &dyn Fn() -> String| {
             value
@@ -205,6 +220,7 @@ impl EmailSettings {
             username_env: text("username_env")?,
             password_env: text("password_env")?,
             timeout,
+            max_connections,
             message_id_domain: text("message_id_domain")?,
             ca_file: text("ca_file")?.map(|p| root.join(p)),
             senders,

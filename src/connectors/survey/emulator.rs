@@ -18,6 +18,7 @@ use chrono::{DateTime, Duration as ChronoDuration, FixedOffset, NaiveDateTime, T
 use serde_json::{json, Value as Json};
 use tokio::sync::oneshot;
 
+use super::form_journal::{Entry, FormJournal};
 use super::form_rules::{is_field_ref, is_hidden_name, DOCUMENTED_FIELD_TYPES};
 
 /// A running emulator on `127.0.0.1` (a free port); it stops when dropped.
@@ -35,6 +36,8 @@ struct EmulatorState {
     next_id: u64,
     failures: VecDeque<Failure>,
     requests: Vec<String>,
+    /// Where forms and responses are kept (`flowc emulate --state DIR`), if anywhere.
+    journal: Option<FormJournal>,
     /// A fault plan's Typeform part.
     faults: Option<Arc<crate::connectors::faults::FaultGate>>,
 }
@@ -71,16 +74,7 @@ impl TypeformEmulator {
             display_base: format!("http://{addr}"),
             ..EmulatorState::default()
         }));
-        let app = Router::new()
-            .route("/forms", post(create_form))
-            .route("/forms/{form_id}", get(get_form))
-            .route("/forms/{form_id}/responses", get(list_responses))
-            .route("/to/{form_id}", get(display_form))
-            .layer(axum::middleware::from_fn_with_state(
-                Arc::clone(&state),
-                planned_faults,
-            ))
-            .with_state(Arc::clone(&state));
+        let app = router(Arc::clone(&state));
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let server = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -95,6 +89,65 @@ impl TypeformEmulator {
             state,
             shutdown: Some(tx),
         })
+    }
+
+    /// An emulator whose forms and responses are kept in `dir` (restored from it when it holds
+    /// any). It does not listen: its owner serves [`TypeformEmulator::router`] at `addr`
+    /// (`flowc emulate`).
+    pub fn persistent(
+        token: &str,
+        dir: &std::path::Path,
+        addr: SocketAddr,
+    ) -> std::io::Result<TypeformEmulator> {
+        let (journal, entries) = FormJournal::open(dir)?;
+        let mut state = EmulatorState {
+            token: token.to_string(),
+            display_base: format!("http://{addr}"),
+            ..EmulatorState::default()
+        };
+        for entry in entries {
+            match entry {
+                Entry::Form { id, seq, definition } => {
+                    state.next_id = state.next_id.max(seq);
+                    let form = StoredForm {
+                        seq,
+                        definition,
+                        responses: Vec::new(),
+                    };
+                    state.forms.insert(id, form);
+                }
+                Entry::Response {
+                    form,
+                    seq,
+                    submitted_at,
+                    item,
+                } => {
+                    state.next_id = state.next_id.max(seq);
+                    let (Some(stored), Ok(submitted_at)) = (
+                        state.forms.get_mut(&form),
+                        DateTime::parse_from_rfc3339(&submitted_at),
+                    ) else {
+                        continue;
+                    };
+                    stored.responses.push(StoredResponse {
+                        seq,
+                        submitted_at,
+                        item,
+                    });
+                }
+            }
+        }
+        state.journal = Some(journal);
+        Ok(TypeformEmulator {
+            addr,
+            state: Arc::new(Mutex::new(state)),
+            shutdown: None,
+        })
+    }
+
+    /// The HTTP service, for an owner that serves it itself ([`TypeformEmulator::persistent`]).
+    pub fn router(&self) -> Router {
+        router(Arc::clone(&self.state))
     }
 
     /// The base URL to put in `[connectors.survey] base_url`.
@@ -203,11 +256,20 @@ impl TypeformEmulator {
             "calculated": { "score": 0 },
             "answers": typed,
         });
+        let entry = Entry::Response {
+            form: form_id.to_string(),
+            seq,
+            submitted_at: submitted.to_rfc3339(),
+            item: item.clone(),
+        };
         form.responses.push(StoredResponse {
             seq,
             submitted_at: submitted,
             item,
         });
+        if let Some(journal) = state.journal.as_mut() {
+            journal.write(&entry);
+        }
         Ok(id)
     }
 }
@@ -218,6 +280,20 @@ impl Drop for TypeformEmulator {
             let _ = tx.send(());
         }
     }
+}
+
+/// The emulator's routes.
+fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/forms", post(create_form))
+        .route("/forms/{form_id}", get(get_form))
+        .route("/forms/{form_id}/responses", get(list_responses))
+        .route("/to/{form_id}", get(display_form))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            planned_faults,
+        ))
+        .with_state(state)
 }
 
 fn lock(state: &Mutex<EmulatorState>) -> MutexGuard<'_, EmulatorState> {
@@ -462,6 +538,13 @@ async fn create_form(
             responses: Vec::new(),
         },
     );
+    if let Some(journal) = state.journal.as_mut() {
+        journal.write(&Entry::Form {
+            id: id.clone(),
+            seq,
+            definition: form.clone(),
+        });
+    }
     (StatusCode::CREATED, JsonBody(form)).into_response()
 }
 

@@ -5,6 +5,7 @@ mod answers;
 mod connector;
 mod created_log;
 pub mod emulator;
+mod form_journal;
 mod form_rules;
 mod manifest;
 mod template;

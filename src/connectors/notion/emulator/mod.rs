@@ -8,6 +8,7 @@
 
 mod http;
 mod limit;
+mod persist;
 mod query;
 mod rules;
 mod seed;
@@ -57,6 +58,16 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(store: Store, tokens: HashMap<String, Option<String>>) -> Shared {
+        Shared {
+            store: Mutex::new(store),
+            control: Mutex::new(Control {
+                tokens,
+                ..Control::default()
+            }),
+        }
+    }
+
     fn store(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -94,28 +105,59 @@ impl Emulator {
         workspace_tokens: &[(&str, &str)],
         config: &Config,
     ) -> std::io::Result<Emulator> {
-        let ids = |entity: &str, database: &str| {
-            config
-                .entities
-                .get(entity)
-                .and_then(|e| e.databases.get(database))
-                .cloned()
+        let store = Store::seeded(schemas, &|entity, database| {
+            project_database_id(config, entity, database)
+        });
+        Emulator::start_with(store, workspace_tokens_of(workspace_tokens)).await
+    }
+
+    /// An emulator of a project's workspaces (as [`Emulator::start_for`]) whose databases and
+    /// pages are kept in `dir`: restored from it when it holds them (the seed file is then not
+    /// applied again), else created from `schemas` and `seed` and written there. It does not
+    /// listen: its owner serves [`Emulator::router`] at `addr` (`flowc emulate`). The boolean
+    /// says whether it was restored.
+    pub fn persistent(
+        schemas: &NotionSchemas,
+        workspace_tokens: &[(&str, &str)],
+        config: &Config,
+        dir: &std::path::Path,
+        seed: Option<&std::path::Path>,
+        addr: SocketAddr,
+    ) -> Result<(Emulator, bool), String> {
+        let (journal, restored) =
+            persist::Journal::open(dir).map_err(|e| format!("cannot open {}: {e}", dir.display()))?;
+        let was_restored = restored.is_some();
+        let mut store = restored.unwrap_or_else(|| {
+            Store::seeded(schemas, &|entity, database| {
+                project_database_id(config, entity, database)
+            })
+        });
+        if was_restored {
+            store.resume(journal);
+        } else {
+            if let Some(path) = seed {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let seed = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                seed::apply(&mut store, &seed).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+            store.attach(journal);
+        }
+        let emulator = Emulator {
+            addr,
+            shared: Arc::new(Shared::new(store, workspace_tokens_of(workspace_tokens))),
+            shutdown: None,
         };
-        let tokens = workspace_tokens
-            .iter()
-            .map(|(entity, token)| (token.to_string(), Some(entity.to_string())))
-            .collect();
-        Emulator::start_with(Store::seeded(schemas, &ids), tokens).await
+        Ok((emulator, was_restored))
+    }
+
+    /// The HTTP service, for an owner that serves it itself ([`Emulator::persistent`]).
+    pub fn router(&self) -> axum::Router {
+        http::router(self.shared.clone())
     }
 
     async fn start_with(store: Store, tokens: HashMap<String, Option<String>>) -> std::io::Result<Emulator> {
-        let shared = Arc::new(Shared {
-            store: Mutex::new(store),
-            control: Mutex::new(Control {
-                tokens,
-                ..Control::default()
-            }),
-        });
+        let shared = Arc::new(Shared::new(store, tokens));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = oneshot::channel::<()>();
@@ -331,6 +373,23 @@ impl Emulator {
         let seed = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         self.seed(&seed).map_err(|e| format!("{}: {e}", path.display()))
     }
+}
+
+/// The id `flowc.toml` gives `database` of `entity` (`[entities.X.databases]`), if any.
+fn project_database_id(config: &Config, entity: &str, database: &str) -> Option<String> {
+    config
+        .entities
+        .get(entity)
+        .and_then(|e| e.databases.get(database))
+        .cloned()
+}
+
+/// Tokens that each see one workspace, from (entity, token) pairs.
+fn workspace_tokens_of(pairs: &[(&str, &str)]) -> HashMap<String, Option<String>> {
+    pairs
+        .iter()
+        .map(|(entity, token)| (token.to_string(), Some(entity.to_string())))
+        .collect()
 }
 
 impl Drop for Emulator {

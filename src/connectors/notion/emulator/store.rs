@@ -4,13 +4,16 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value as Json};
+
+use super::persist::Journal;
 
 use super::rules::{is_iso_8601, ARRAY_ITEMS, EMAIL_OR_PHONE, TEXT_CONTENT, URL};
 use crate::connectors::notion::schema::NotionSchemas;
 
 /// A property of a data source.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Prop {
     pub(crate) id: String,
     pub(crate) kind: String,
@@ -18,7 +21,7 @@ pub(crate) struct Prop {
 }
 
 /// A database and its single data source.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Database {
     pub(crate) id: String,
     pub(crate) entity: String,
@@ -29,7 +32,7 @@ pub(crate) struct Database {
 }
 
 /// A stored page; `properties` are kept in Notion's response shape.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Page {
     pub(crate) id: String,
     pub(crate) database_id: String,
@@ -48,6 +51,8 @@ pub(crate) struct Store {
     page_index: HashMap<String, usize>,
     /// Each write happens a millisecond after the previous one, so timestamps order writes.
     clock: Option<DateTime<Utc>>,
+    /// Where every write is kept (`flowc emulate --state DIR`), if anywhere.
+    journal: Option<Journal>,
 }
 
 /// A Notion id: a v4 UUID with dashes.
@@ -112,6 +117,48 @@ impl Store {
         store
     }
 
+    /// Keeps every write from now on in `journal`, starting with what the store holds.
+    pub(crate) fn attach(&mut self, mut journal: Journal) {
+        journal.write_all(self);
+        self.journal = Some(journal);
+    }
+
+    /// Keeps writes in `journal` (which already holds this store: it was restored from it).
+    pub(crate) fn resume(&mut self, journal: Journal) {
+        self.journal = Some(journal);
+    }
+
+    /// Puts back a database read from a journal.
+    pub(crate) fn restore_database(&mut self, database: Database) {
+        self.sources
+            .insert(database.source_id.clone(), database.id.clone());
+        self.databases.insert(database.id.clone(), database);
+    }
+
+    /// Puts back a page read from a journal (a later line of the same page replaces it).
+    pub(crate) fn restore_page(&mut self, page: Page) {
+        self.clock = self.clock.max(Some(page.edited));
+        match self.page_index(&page.id) {
+            Some(index) => self.pages[index] = page,
+            None => {
+                self.page_index.insert(page.id.replace('-', ""), self.pages.len());
+                self.pages.push(page);
+            }
+        }
+    }
+
+    /// Writes page `index` and its database (whose options a write may have added) to the journal.
+    fn persist(&mut self, index: usize) {
+        let Some(journal) = self.journal.as_mut() else {
+            return;
+        };
+        let page = &self.pages[index];
+        if let Some(db) = self.databases.get(&page.database_id) {
+            journal.database(db);
+        }
+        journal.page(page);
+    }
+
     fn tick(&mut self) -> DateTime<Utc> {
         let next = match self.clock {
             None => Utc::now(),
@@ -161,6 +208,12 @@ impl Store {
         for page in self.pages.iter_mut().filter(|p| p.database_id == db_id) {
             page.properties.insert(name.to_string(), empty.clone());
         }
+        let changed: Vec<usize> = (0..self.pages.len())
+            .filter(|i| self.pages[*i].database_id == db_id)
+            .collect();
+        for index in changed {
+            self.persist(index);
+        }
         true
     }
 
@@ -208,6 +261,7 @@ impl Store {
         };
         self.page_index.insert(page.id.replace('-', ""), self.pages.len());
         self.pages.push(page);
+        self.persist(self.pages.len() - 1);
         Ok(self.pages.len() - 1)
     }
 
@@ -219,6 +273,7 @@ impl Store {
         let page = &mut self.pages[index];
         page.properties.extend(written);
         page.edited = now;
+        self.persist(index);
         Ok(())
     }
 
