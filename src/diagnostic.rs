@@ -129,6 +129,8 @@ codes! {
     NotAnEmail = "E0304", "not-an-email", Error;
     /// A `format_date` format with a specifier that does not exist (`%Q`).
     InvalidDateFormat = "E0305", "invalid-date-format", Error;
+    /// A step or let of the body read in `on error` that the failure may have left without a value.
+    UnsetInHandler = "E0306", "unset-in-handler", Error;
     /// Steps that depend on each other in a loop.
     DependencyCycle = "E0400", "dependency-cycle", Error;
     /// `yield` outside a fallback or fan-out block, or such a block without one.

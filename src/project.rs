@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{self, Config, ConfigError};
 use crate::connectors::notion::schema::NotionSchemas;
+use crate::contract::SurveyForms;
 use crate::diagnostic::{Diagnostic, FileId, Sources};
 use crate::syntax::{self, ast};
 
@@ -24,6 +25,9 @@ pub struct Project {
     /// The pulled Notion schemas (`notion_schema` of flowc.toml, by default
     /// `notion/schema.json`), read here so that the checker reads no files.
     pub notion_schemas: Option<NotionSchemas>,
+    /// The survey templates' field refs (`[connectors.survey] templates`), read here for the
+    /// same reason.
+    pub survey_forms: SurveyForms,
 }
 
 /// One parsed file.
@@ -93,10 +97,12 @@ impl Project {
         };
         let config = Config::load(&root)?;
         let notion_schemas = notion_schemas(&root, &config)?;
+        let survey_forms = crate::connectors::survey::refs_by_template(&root, &config);
         let mut project = Project {
             root: root.clone(),
             config,
             notion_schemas,
+            survey_forms,
             ..Project::default()
         };
         let folders: Vec<PathBuf> = if project.config.project.sources.is_empty() {
@@ -147,10 +153,12 @@ impl Project {
     ) -> Project {
         // In-memory projects (tests, editors) use a schema when there is a readable one.
         let notion_schemas = notion_schemas(root, &config).ok().flatten();
+        let survey_forms = crate::connectors::survey::refs_by_template(root, &config);
         let mut project = Project {
             root: root.to_path_buf(),
             config,
             notion_schemas,
+            survey_forms,
             ..Project::default()
         };
         let files = files

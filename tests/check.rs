@@ -10,6 +10,8 @@ mod common;
 mod corpus;
 #[path = "check/docs.rs"]
 mod docs;
+#[path = "check/handler_values.rs"]
+mod handler_values;
 #[path = "check/list_builtins.rs"]
 mod list_builtins;
 #[path = "check/project.rs"]

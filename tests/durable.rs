@@ -7,6 +7,8 @@ mod cli;
 mod keys;
 #[path = "durable/recovery.rs"]
 mod recovery;
+#[path = "durable/replay.rs"]
+mod replay;
 #[path = "support/smtp_server.rs"]
 #[allow(dead_code)] // TLS helpers of the email tests
 mod smtp_server;

@@ -326,6 +326,40 @@ fn cli_without_paths_formats_the_project_sources_only() {
 }
 
 #[test]
+fn cli_refuses_a_file_that_is_not_utf8_at_its_line_and_leaves_it_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    // `café` saved as Latin-1 on line 2.
+    let bytes = b"flow a for b {\n  let x = \"caf\xe9\"\n}\n".to_vec();
+    std::fs::write(dir.path().join("latin1.flow"), &bytes).unwrap();
+    for args in [&["fmt", "latin1.flow"][..], &["fmt", "--check", "latin1.flow"]] {
+        let (code, _, stderr) = flowc(dir.path(), args);
+        assert_eq!(code, 1, "{stderr}");
+        assert!(stderr.contains("E0112"), "{stderr}");
+        assert!(stderr.contains("latin1.flow:2:"), "{stderr}");
+        assert!(stderr.contains("left unchanged"), "{stderr}");
+        assert_eq!(std::fs::read(dir.path().join("latin1.flow")).unwrap(), bytes);
+    }
+    // From standard input: the diagnostic, exit 1, and the bytes are not echoed as `�`.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args(["fmt", "-"])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("E0112"));
+    assert_eq!(
+        out.stdout, bytes,
+        "an editor filtering through `flowc fmt -` keeps its bytes"
+    );
+}
+
+#[test]
 fn cli_rewrites_files_in_place_then_check_passes() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("flows")).unwrap();

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::connectors::ActionSpec;
+use crate::contract::ActionSpec;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::syntax::ast::{self, Call, Expr, ExprKind};
 use crate::syntax::Span;
@@ -37,7 +37,7 @@ impl<'a> FlowChecker<'_, 'a> {
             [name] => match module.flows.get(name.name.as_str()) {
                 Some(flow) => Target::Flow(flow),
                 None => {
-                    let help = if cx.registry.manifest(&name.name).is_some() {
+                    let help = if cx.manifests.manifest(&name.name).is_some() {
                         format!(
                             "`{}` is a connector: call one of its actions, e.g. `{}.action(...)`",
                             name.name, name.name
@@ -105,7 +105,7 @@ impl<'a> FlowChecker<'_, 'a> {
                     // The `use` itself is reported (E0211); do not pile a second error on each call.
                     return Target::Unknown;
                 }
-                match cx.registry.manifest(&first.name) {
+                match cx.manifests.manifest(&first.name) {
                     Some(manifest) => match manifest.action(&second.name) {
                         Some(spec) => Target::Action(&manifest.name, spec),
                         None => {
@@ -127,7 +127,7 @@ impl<'a> FlowChecker<'_, 'a> {
                         }
                     },
                     None => {
-                        let mut candidates: Vec<&str> = cx.registry.names().collect();
+                        let mut candidates: Vec<&str> = cx.manifests.names().collect();
                         candidates.extend(module.uses.keys().copied());
                         let unimported = cx
                             .modules
@@ -140,7 +140,7 @@ impl<'a> FlowChecker<'_, 'a> {
                                 m.parsed.module_path.replace('/', ".")
                             ),
                             None => suggest::help_or(&first.name, candidates, || {
-                                let names: Vec<&str> = cx.registry.names().collect();
+                                let names: Vec<&str> = cx.manifests.names().collect();
                                 format!(
                                     "connectors are {}; modules are called through a `use`",
                                     suggest::list(names)

@@ -3,8 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::connectors::notion::schema::NotionSchemas;
-use crate::connectors::Registry;
+use crate::contract::{Manifests, NotionSchemas};
 use crate::diagnostic::FileId;
 use crate::project::{ParsedModule, Project};
 use crate::syntax::ast;
@@ -29,7 +28,8 @@ impl<'a> ModuleInfo<'a> {
 /// Everything a pass needs to know about the project.
 pub(crate) struct Context<'a> {
     pub project: &'a Project,
-    pub registry: &'a Registry,
+    /// The connectors' manifests calls are checked against.
+    pub manifests: &'a Manifests,
     /// Entities by name, with the file declaring them (the first when declared twice).
     pub entities: HashMap<&'a str, (FileId, &'a ast::Entity)>,
     /// Templates by name.
@@ -45,7 +45,7 @@ pub(crate) struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    pub fn new(project: &'a Project, registry: &'a Registry) -> Context<'a> {
+    pub fn new(project: &'a Project, manifests: &'a Manifests) -> Context<'a> {
         let mut entities = HashMap::new();
         let mut templates = HashMap::new();
         let mut databases = HashSet::new();
@@ -97,7 +97,7 @@ impl<'a> Context<'a> {
             .collect();
         Context {
             project,
-            registry,
+            manifests,
             entities,
             templates,
             modules,

@@ -10,6 +10,7 @@ use crate::syntax::Span;
 use crate::types::{Field, Type};
 
 use super::context::{Context, ModuleInfo};
+use super::handler_values::{HandlerWalk, Unset};
 use super::infer::join;
 use super::scope::{DeclKind, Scope};
 use super::type_expr;
@@ -72,6 +73,10 @@ pub(crate) struct FlowChecker<'c, 'a> {
     /// run together: each block's id → the id of the first such block, and condition → that id.
     pub same_branch: HashMap<u32, u32>,
     pub branch_by_condition: HashMap<String, u32>,
+    /// Per declaration: set before anything in the body can fail (safe to read in `on error`).
+    pub set_before_failure: Vec<Unset>,
+    /// Where the walk is with respect to `on error` (E0306).
+    pub handler: HandlerWalk,
 }
 
 /// Checks `flow` of `module`.
@@ -85,6 +90,7 @@ pub(crate) fn check_flow<'a>(
     let source: &'a str = &cx.project.sources.get(file).text;
     let scope = Scope::collect(flow, file, diagnostics);
     let n = scope.decls.len();
+    let set_before_failure = super::handler_values::set_before_failure(flow, &scope);
     let entity = cx.entity(&flow.entity.name);
     let mut checker = FlowChecker {
         cx,
@@ -118,6 +124,8 @@ pub(crate) fn check_flow<'a>(
         narrowed: Vec::new(),
         same_branch: HashMap::new(),
         branch_by_condition: HashMap::new(),
+        set_before_failure,
+        handler: HandlerWalk::default(),
     };
     checker.run();
 }
@@ -174,7 +182,9 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
                 ty: error_type(),
                 over: None,
             });
+            self.handler.inside = true;
             self.walk_block(&handler.stmts, false);
+            self.handler.inside = false;
             self.locals.pop();
         }
         super::cycles::check(self);
@@ -272,6 +282,10 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         let decl = &self.scope.decls[index];
         let (kind, loops, in_error) = (decl.kind, decl.loops.clone(), decl.in_error);
         let saved_branches = std::mem::replace(&mut self.branches, decl.branches.clone());
+        let saved_handler = (
+            std::mem::replace(&mut self.handler.inside, in_error),
+            std::mem::take(&mut self.handler.tested),
+        );
         let saved_loops =
             std::mem::replace(&mut self.loops, loops.iter().map(|f| f.body.span.start).collect());
         if in_error {
@@ -301,6 +315,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         self.narrowed = saved_narrowed;
         self.branches = saved_branches;
         self.loops = saved_loops;
+        (self.handler.inside, self.handler.tested) = saved_handler;
         self.types[index].clone().unwrap_or_else(|| Rc::new(Type::Any))
     }
 

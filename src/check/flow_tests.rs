@@ -1,7 +1,7 @@
 //! Flow tests: the flow under test exists (E0210), stubs and expectations name its steps (E0215)
 //! and known actions or sub-flows, error classes exist (E0214), the input fits the flow's input.
 
-use crate::connectors::ErrorClass;
+use crate::contract::ErrorClass;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, FileId};
 use crate::syntax::ast::{self, Expr, ExprKind, Ident, StrPart, StubOutcome, StubTarget, TestItem};
 use crate::syntax::Span;
@@ -220,7 +220,7 @@ fn check_action(
                 }
                 return;
             }
-            match cx.registry.manifest(&first.name) {
+            match cx.manifests.manifest(&first.name) {
                 Some(manifest) => {
                     if manifest.action(&second.name).is_none() {
                         let names: Vec<&str> = manifest.actions.iter().map(|a| a.name.as_str()).collect();
@@ -241,7 +241,7 @@ fn check_action(
                     }
                 }
                 None => {
-                    let names: Vec<&str> = cx.registry.names().collect();
+                    let names: Vec<&str> = cx.manifests.names().collect();
                     diagnostics.push(
                         Diagnostic::new(
                             Code::UnknownConnector,

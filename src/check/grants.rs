@@ -1,7 +1,7 @@
 //! Cross-entity access: which entities a call acts for (known before running, E0601) and whether
 //! each one granted the flow's entity that access to the database (E0600).
 
-use crate::connectors::Access;
+use crate::contract::Access;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::syntax::ast::{Expr, ExprKind, GrantAccess, Pattern};
 use crate::syntax::Span;

@@ -195,6 +195,14 @@ impl<'a> FlowChecker<'_, 'a> {
         }
     }
 
+    /// The type of `expr`, which the enclosing expression tests for none when `tested`.
+    fn infer_tested(&mut self, expr: &'a Expr, tested: bool) -> Type {
+        let saved = std::mem::replace(&mut self.handler.tested, tested);
+        let ty = self.infer(expr);
+        self.handler.tested = saved;
+        ty
+    }
+
     /// Checks that the literals of `pattern` can equal a value of type `value`.
     pub fn check_pattern(&mut self, pattern: &'a Pattern, value: &Type) {
         if let Pattern::Literals(literals) = pattern {
@@ -383,7 +391,7 @@ impl<'a> FlowChecker<'_, 'a> {
                         format!("{base_text} is `{other}`, which has no field `{}`", field.name),
                     )
                     .label("no fields here")
-                    .help("fields can only be read from records"),
+                    .help(function_for_field(&field.name, &base_text)),
                 );
                 Type::Any
             }
@@ -412,14 +420,7 @@ impl<'a> FlowChecker<'_, 'a> {
                     format!("unknown function `{}`", name.name),
                 )
                 .label("not a built-in function")
-                .help(suggest::help_or(
-                    &name.name,
-                    builtins::NAMES.iter().copied(),
-                    || {
-                        "connector actions are called as steps: `step x = connector.action(arg: value)`"
-                            .to_string()
-                    },
-                )),
+                .help(unknown_function_help(&name.name)),
             );
             return Type::Any;
         };
@@ -517,9 +518,19 @@ impl<'a> FlowChecker<'_, 'a> {
     }
 
     fn infer_binary(&mut self, op: BinaryOp, left: &'a Expr, right: &'a Expr) -> Type {
-        let l = self.infer(left);
-        let r = self.infer(right);
         use BinaryOp::*;
+        // `x ?? d` and `x != none` say what happens without a value (for E0306).
+        let tests = |e: &Expr, other: &Expr| {
+            super::maybe_none::key(e, self.source).is_some()
+                && match op {
+                    Default => std::ptr::eq(e, left),
+                    Eq | Ne => matches!(other.kind, ExprKind::None),
+                    _ => false,
+                }
+        };
+        let (tests_left, tests_right) = (tests(left, right), tests(right, left));
+        let l = self.infer_tested(left, tests_left);
+        let r = self.infer_tested(right, tests_right);
         use Type as T;
         let (ls, rs) = (l.strip_optional().clone(), r.strip_optional().clone());
         let any = matches!(ls, T::Any) || matches!(rs, T::Any);
@@ -735,5 +746,38 @@ pub(crate) fn literal_type(expr: &Expr) -> Type {
             open: false,
         },
         _ => Type::Any,
+    }
+}
+
+/// The help for `base.field` on a value without fields: `len(base)` for `base.length`, and the
+/// like for every built-in written as a field.
+fn function_for_field(field: &str, base_text: &str) -> String {
+    let builtin: Option<&str> = match super::foreign_names::builtin_for(field) {
+        Some(ours) => Some(ours),
+        None => builtins::lookup(field).map(|_| field),
+    };
+    match builtin {
+        Some(f) => {
+            let base = base_text
+                .strip_prefix('`')
+                .and_then(|b| b.strip_suffix('`'))
+                .unwrap_or("x");
+            format!("`{field}` is not a field: call the built-in function, `{f}({base})`")
+        }
+        None => "fields can only be read from records".to_string(),
+    }
+}
+
+/// Did-you-mean for an unknown function: the closest built-in, else flowc's name for what other
+/// languages call it (`length` → `len`, which no edit distance finds).
+fn unknown_function_help(name: &str) -> String {
+    let close = suggest::closest(name, builtins::NAMES.iter().copied());
+    match (close, super::foreign_names::builtin_for(name)) {
+        (Some(close), Some(ours)) if close == ours => format!("did you mean `{ours}`?"),
+        (_, Some(ours)) => format!("did you mean `{ours}`? that is flowc's name for `{name}`"),
+        (Some(close), None) => format!("did you mean `{close}`?"),
+        (None, None) => {
+            "connector actions are called as steps: `step x = connector.action(arg: value)`".to_string()
+        }
     }
 }

@@ -123,6 +123,10 @@ impl<'a> FlowChecker<'_, 'a> {
             );
             return Rc::new(Type::Any);
         }
+        if self.check_handler_read(index, span) {
+            return ty;
+        }
+        let decl = &self.scope.decls[index];
         let inside = |b: &u32| {
             self.branches.contains(b) || self.same_branch.get(b).is_some_and(|f| self.branches.contains(f))
         };

@@ -15,7 +15,9 @@ mod declarations;
 mod fix;
 mod flow;
 mod flow_tests;
+mod foreign_names;
 mod grants;
+mod handler_values;
 mod infer;
 mod maybe_none;
 mod notion_schema;
@@ -29,7 +31,7 @@ mod triggers;
 mod type_expr;
 mod warnings;
 
-use crate::connectors::Registry;
+use crate::contract::Manifests;
 use std::collections::HashSet;
 
 use crate::diagnostic::{Diagnostics, FileId};
@@ -91,30 +93,31 @@ fn check_flows(cx: &context::Context<'_>, wanted: &Wanted, diagnostics: &mut Dia
     }
 }
 
-/// Checks every file of `project` against the connectors of `registry`; the diagnostics come
-/// sorted by file and position.
-pub fn check(project: &Project, registry: &Registry) -> Diagnostics {
-    check_in_thread(project, registry, None)
+/// Checks every file of `project` against the connector `manifests` (a
+/// [`Registry`](crate::Registry) is one); the diagnostics come sorted by file and position. Reads
+/// no files: everything it judges by is in `project` and `manifests`.
+pub fn check(project: &Project, manifests: &impl AsRef<Manifests>) -> Diagnostics {
+    check_in_thread(project, manifests.as_ref(), None)
 }
 
 /// Checks `files` of `project` and the files that depend on them (that `use` them, or name an
 /// entity or template they declare): what a change to `files` can break. The project-wide checks
 /// (declarations, webhook paths) run in full. Flows of other files are not checked, which is what
 /// makes `flowc check FILE` fast in a large project.
-pub fn check_files(project: &Project, registry: &Registry, files: &[FileId]) -> Diagnostics {
-    check_in_thread(project, registry, Some(files))
+pub fn check_files(project: &Project, manifests: &impl AsRef<Manifests>, files: &[FileId]) -> Diagnostics {
+    check_in_thread(project, manifests.as_ref(), Some(files))
 }
 
-fn check_in_thread(project: &Project, registry: &Registry, files: Option<&[FileId]>) -> Diagnostics {
+fn check_in_thread(project: &Project, manifests: &Manifests, files: Option<&[FileId]>) -> Diagnostics {
     // The passes recurse over the tree; a thread with a roomy stack keeps absurdly nested input
     // (thousands of `+` in a row) from overflowing the caller's stack.
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .stack_size(STACK_SIZE)
-            .spawn_scoped(scope, || check_here(project, registry, files))
+            .spawn_scoped(scope, || check_here(project, manifests, files))
             .map(|handle| handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
     })
-    .unwrap_or_else(|_| check_here(project, registry, files))
+    .unwrap_or_else(|_| check_here(project, manifests, files))
 }
 
 /// The files whose flows are checked.
@@ -165,9 +168,9 @@ impl Wanted {
 /// Stack of the checking threads (reserved, not committed, until used).
 const STACK_SIZE: usize = 64 << 20;
 
-fn check_here(project: &Project, registry: &Registry, files: Option<&[FileId]>) -> Diagnostics {
+fn check_here(project: &Project, manifests: &Manifests, files: Option<&[FileId]>) -> Diagnostics {
     let mut diagnostics = Diagnostics::new();
-    let cx = context::Context::new(project, registry);
+    let cx = context::Context::new(project, manifests);
     let wanted = match files {
         None => Wanted::All,
         Some(files) => Wanted::around(&cx, files),

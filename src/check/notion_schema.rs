@@ -3,7 +3,7 @@
 //! Only literal values are judged: a name, field access or call has a type the checker's main
 //! pass owns, and is treated as compatible here so that this pass never reports a false error.
 
-use crate::connectors::notion::schema::{DatabaseSchema, NotionSchemas, PropertySchema};
+use crate::contract::{DatabaseSchema, NotionSchemas, PropertySchema};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, FileId};
 use crate::syntax::ast::{self, ExprKind, UnaryOp};
 

@@ -1,7 +1,7 @@
 //! Step policies: one of each kind (E0402), values that can work (E0403), known error classes
 //! (E0214), and `after` naming steps of the flow (E0215).
 
-use crate::connectors::ErrorClass;
+use crate::contract::ErrorClass;
 use crate::diagnostic::{Code, Diagnostic};
 use crate::syntax::ast::{self, Ident, Policy};
 use crate::syntax::Span;

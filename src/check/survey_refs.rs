@@ -32,21 +32,15 @@ pub(crate) fn check_call(checker: &mut FlowChecker<'_, '_>, name: &Ident, args: 
     let Some((wanted, literal)) = args.get(1).and_then(ref_literal) else {
         return;
     };
-    let project = checker.cx.project;
-    let templates = crate::connectors::survey::refs_by_template(&project.root, &project.config);
-    if templates.is_empty() || templates.iter().any(|(_, refs)| refs.contains(&wanted)) {
+    let forms = &checker.cx.project.survey_forms;
+    if forms.is_empty() || forms.has_ref(&wanted) {
         return;
     }
-    let all: Vec<&str> = templates
-        .iter()
-        .flat_map(|(_, refs)| refs.iter().map(String::as_str))
-        .collect();
-    let forms: Vec<&str> = templates.iter().map(|(name, _)| name.as_str()).collect();
-    let help = match closest(&wanted, all.iter().copied()) {
+    let help = match closest(&wanted, forms.refs()) {
         Some(near) => format!("did you mean `{near}`?"),
         None => format!(
             "use a field ref of one of the survey templates ({}), or add the field to its template",
-            forms.join(", ")
+            forms.names().collect::<Vec<_>>().join(", ")
         ),
     };
     checker.push(

@@ -46,8 +46,9 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let mut problems = false;
     let mut unformatted = 0;
     for file in &files {
-        let text = std::fs::read_to_string(file)
+        let bytes = std::fs::read(file)
             .map_err(|e| CliError::Io(format!("cannot read `{}`: {e}", file.display())))?;
+        let text = text_of(bytes);
         let formatted = match crate::syntax::format(&text) {
             Ok(formatted) => formatted,
             Err(diagnostics) => {
@@ -88,10 +89,11 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
 /// to standard error.
 fn stdin(check: bool) -> Result<ExitCode, CliError> {
     use std::io::{Read, Write};
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     std::io::stdin()
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .map_err(|e| CliError::Io(format!("cannot read standard input: {e}")))?;
+    let text = text_of(bytes.clone());
     let (out, code) = match crate::syntax::format(&text) {
         Ok(formatted) if check => {
             let changed = formatted != text;
@@ -104,16 +106,24 @@ fn stdin(check: bool) -> Result<ExitCode, CliError> {
                 ExitCode::SUCCESS
             });
         }
-        Ok(formatted) => (formatted, ExitCode::SUCCESS),
+        Ok(formatted) => (formatted.into_bytes(), ExitCode::SUCCESS),
         Err(diagnostics) => {
             report(Path::new("<stdin>"), &text, &diagnostics);
-            (text, ExitCode::from(1))
+            // The bytes as read, not their UTF-8 repair.
+            (bytes, ExitCode::from(1))
         }
     };
     std::io::stdout()
-        .write_all(out.as_bytes())
+        .write_all(&out)
         .map_err(|e| CliError::Io(format!("cannot write standard output: {e}")))?;
     Ok(code)
+}
+
+/// The text of a file's bytes. Bytes that are not UTF-8 become `�`, which the parser reports
+/// (E0112) at its line, so the file is refused like any file with a syntax error and never
+/// rewritten with the replacement characters in it.
+fn text_of(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Without paths, the project's source folders (`[project] sources` of `flowc.toml`, as `flowc check`

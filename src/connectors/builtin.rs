@@ -8,12 +8,7 @@ use std::sync::Arc;
 
 /// The manifests of the built-in connectors (notion, email, survey, http).
 pub fn builtin_manifests() -> Vec<Manifest> {
-    vec![
-        super::notion::manifest(),
-        super::email::manifest(),
-        super::survey::manifest(),
-        super::http::manifest(),
-    ]
+    crate::contract::manifests::builtin()
 }
 
 /// A connector that only declares its actions: what `flowc check` needs. Calling it is an error.

@@ -5,9 +5,9 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 
 use super::Manifest;
+use crate::contract::ErrorClass;
 use crate::value::Value;
 
 /// One call of an action, with everything a connector needs to make it safe to retry.
@@ -39,46 +39,6 @@ impl ActionCall {
         static NULL: Value = Value::Null;
         self.args.get(name).unwrap_or(&NULL)
     }
-}
-
-/// How a failure should be treated by retry policies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorClass {
-    /// Worth retrying: timeouts, 5xx, connection failures.
-    Transient,
-    /// The service asked us to slow down; honour `retry_after` when given.
-    RateLimited,
-    /// Retrying cannot help: validation errors, 4xx, a rejected recipient.
-    Permanent,
-}
-
-impl ErrorClass {
-    /// The name used in `.flow` files (`retry 3 on transient`).
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorClass::Transient => "transient",
-            ErrorClass::RateLimited => "rate_limited",
-            ErrorClass::Permanent => "permanent",
-        }
-    }
-
-    /// The class named `name` in a `.flow` file.
-    pub fn from_name(name: &str) -> Option<ErrorClass> {
-        match name {
-            "transient" => Some(ErrorClass::Transient),
-            "rate_limited" => Some(ErrorClass::RateLimited),
-            "permanent" => Some(ErrorClass::Permanent),
-            _ => None,
-        }
-    }
-
-    /// Every class, in the order the docs list them.
-    pub const ALL: [ErrorClass; 3] = [
-        ErrorClass::Transient,
-        ErrorClass::RateLimited,
-        ErrorClass::Permanent,
-    ];
 }
 
 /// A classified failure of an action.

@@ -4,11 +4,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{ActionSpec, Connector, Manifest};
+use crate::contract::Manifests;
 
-/// Connectors by name. The checker reads their manifests; the engine calls them.
+/// Connectors by name, with their manifests. The checker reads only the manifests (the
+/// registry is `AsRef<Manifests>`); the engine calls the connectors.
 #[derive(Clone, Default)]
 pub struct Registry {
     connectors: BTreeMap<String, Arc<dyn Connector>>,
+    manifests: Manifests,
 }
 
 impl Registry {
@@ -20,6 +23,7 @@ impl Registry {
     /// Adds (or replaces) a connector under its manifest's name.
     pub fn register(&mut self, connector: Arc<dyn Connector>) -> &mut Registry {
         let name = connector.manifest().name.clone();
+        self.manifests.add(connector.manifest().clone());
         self.connectors.insert(name, connector);
         self
     }
@@ -47,5 +51,11 @@ impl Registry {
     /// Connector names, sorted (for did-you-mean suggestions).
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.connectors.keys().map(String::as_str)
+    }
+}
+
+impl AsRef<Manifests> for Registry {
+    fn as_ref(&self) -> &Manifests {
+        &self.manifests
     }
 }

@@ -25,7 +25,6 @@ use super::instance::{
 };
 use super::pacing::{self, Pacer};
 use super::recording::StubAnswer;
-use super::retry;
 use super::scheduler::PlanRt;
 use super::store::{Commit, MemoryStore, Store, TimerRecord};
 use super::templates::Templates;
@@ -102,6 +101,9 @@ struct TimerEntry {
     id: u64,
 }
 
+/// A timer's place in the queue: due time, the order its instance armed it in, its id.
+type TimerKey = (DateTime<Utc>, u64, u64);
+
 /// The flows of one bundle, by key.
 type FlowsByKey = HashMap<String, Arc<FlowRt>>;
 
@@ -129,7 +131,8 @@ struct Inner {
     /// Flows of older bundles that recovered instances are pinned to, by bundle hash.
     pinned: Mutex<HashMap<String, Arc<FlowsByKey>>>,
     instances: Mutex<HashMap<String, Arc<Cell>>>,
-    timers: Mutex<BTreeMap<(DateTime<Utc>, u64), TimerEntry>>,
+    /// By due time, then the order the instance armed them in (see [`Effect::Timer`]).
+    timers: Mutex<BTreeMap<TimerKey, TimerEntry>>,
     timer_seq: AtomicU64,
     timer_notify: Arc<Notify>,
     driver_token: AtomicBool,
@@ -845,6 +848,7 @@ impl Inner {
                     scope,
                     node,
                     step,
+                    order,
                 } => {
                     let id = self.timer_seq.fetch_add(1, Ordering::Relaxed);
                     let instance = cell.lock().id.clone();
@@ -857,7 +861,7 @@ impl Inner {
                     let earliest = {
                         let mut timers = self.timers.lock().unwrap_or_else(|e| e.into_inner());
                         timers.insert(
-                            (at, id),
+                            (at, order, id),
                             TimerEntry {
                                 cell: cell.clone(),
                                 scope,
@@ -865,7 +869,7 @@ impl Inner {
                                 id,
                             },
                         );
-                        timers.keys().next() == Some(&(at, id))
+                        timers.keys().next() == Some(&(at, order, id))
                     };
                     if earliest {
                         self.wake_driver();
@@ -998,27 +1002,13 @@ impl Inner {
         }
         self.timer_notify.notify_one();
     }
-
-    /// Records an event from a call's task (an attempt failed, a retry begins).
-    fn note(&self, cell: &Cell, kind: EventKind) -> Commit {
-        let mut inst = cell.lock();
-        let ctx = Ctx {
-            globals: &self.globals,
-            now: self.clock.now(),
-        };
-        inst.note(&ctx, kind);
-        let events = inst.take_pending();
-        if events.is_empty() {
-            return Commit::Done;
-        }
-        self.store.append_batch(&inst.id, events)
-    }
 }
 
-/// Makes the attempts of one call: timeouts, retries with backoff, then reports the result.
+/// Makes one attempt of a call and hands its answer to the instance, which decides what
+/// follows (a retry waits on a journaled timer, not in this task).
 async fn run_call(inner: Arc<Inner>, cell: Arc<Cell>, pc: Box<PreparedCall>) {
     // Span fields are recorded when the span is made, so borrowing under the lock is enough.
-    let (instance, span) = {
+    let (instance, flow_entity, span) = {
         let inst = cell.lock();
         let span = tracing::info_span!(
             "step",
@@ -1027,149 +1017,90 @@ async fn run_call(inner: Arc<Inner>, cell: Arc<Cell>, pc: Box<PreparedCall>) {
             entity = %pc.entity,
             step = %pc.step
         );
-        (inst.id.clone(), span)
+        (inst.id.clone(), inst.entity.clone(), span)
     };
-    let result = attempts(&inner, &cell, pc.as_ref(), &instance)
+    let result = attempt(&inner, pc.as_ref(), &instance, flow_entity)
         .instrument(span)
         .await;
-    let (scope, node) = (pc.scope, pc.node);
-    inner.react(&cell, |inst, ctx| {
-        inst.on_call_result(ctx, scope, node, result, true)
-    });
+    inner.react(&cell, |inst, ctx| inst.on_attempt(ctx, pc, result));
 }
 
-async fn attempts(inner: &Arc<Inner>, cell: &Arc<Cell>, pc: &PreparedCall, instance: &str) -> CallResult {
+async fn attempt(
+    inner: &Arc<Inner>,
+    pc: &PreparedCall,
+    instance: &str,
+    flow_entity: String,
+) -> Result<Value, ConnectorError> {
     let (connector_name, action_name) = pc.target();
-    let connector = inner.registry.get(connector_name).cloned();
+    let Some(connector) = inner.registry.get(connector_name).cloned() else {
+        return Err(ConnectorError::permanent(format!(
+            "no connector `{connector_name}`"
+        )));
+    };
     let rate_limit = inner
         .registry
         .action(connector_name, action_name)
         .and_then(|a| a.rate_limit.clone());
-    let flow_entity = cell.lock().entity.clone();
     // Connectors that pace themselves (Notion, at flowc.toml's rate) are not paced twice.
-    let limiter = match (&rate_limit, &connector) {
-        (Some(limit), Some(c)) if !c.paces_itself() => {
+    let limiter = match &rate_limit {
+        Some(limit) if !connector.paces_itself() => {
             Some(inner.pacer.limiter(connector_name, &pc.entity, limit))
         }
         _ => None,
     };
-    let (mut attempt, not_before) = pc.first_attempt;
-    if let Some(at) = not_before {
-        // A retry journaled before a restart: its backoff ends when it was due to.
-        if at > inner.clock.now() {
-            let sleep = inner.clock.sleep_until(at);
-            inner.clock.leave();
-            sleep.await;
-        }
+    if let Some(limiter) = &limiter {
+        pace(inner, limiter).await;
     }
-    loop {
-        if let Some(limiter) = &limiter {
-            pace(inner, limiter).await;
-        }
-        let outcome = match &connector {
-            None => Err(ConnectorError::permanent(format!(
-                "no connector `{}`",
-                connector_name
-            ))),
-            Some(c) => {
-                let permit = match inner.global.clone().try_acquire_owned() {
-                    Ok(p) => Ok(p),
-                    Err(_) => inner.global.clone().acquire_owned().await,
-                };
-                let call = ActionCall {
-                    action: action_name.to_string(),
-                    // The last possible attempt can have the arguments themselves.
-                    args: if attempt >= pc.retry().attempts {
-                        std::mem::take(&mut *pc.args.lock().unwrap_or_else(|e| e.into_inner()))
-                    } else {
-                        pc.args.lock().unwrap_or_else(|e| e.into_inner()).clone()
-                    },
-                    entity: pc.entity.clone(),
-                    flow_entity: flow_entity.clone(),
-                    instance: instance.to_string(),
-                    step: pc.step.clone(),
-                    attempt,
-                    idempotency_key: pc.idempotency_key.clone(),
-                };
-                let attempt_span = tracing::info_span!("attempt", attempt);
-                attempt_span.in_scope(|| tracing::debug!("calling {connector_name}.{action_name}"));
-                let fut = c.call(call).instrument(attempt_span);
-                let r = match pc.timeout_ms() {
-                    Some(ms) => {
-                        let deadline = super::eval::add_ms(inner.clock.now(), ms);
-                        let sleep = inner.clock.sleep_until(deadline);
-                        tokio::select! {
-                            biased;
-                            r = fut => r,
-                            _ = sleep => {
-                                // The clock entered a unit of work for us when it woke us.
-                                inner.clock.leave();
-                                Err(ConnectorError::transient(format!(
-                                    "timed out after {}",
-                                    crate::value::format_duration(ms)
-                                )))
-                            }
-                        }
-                    }
-                    None => fut.await,
-                };
-                drop(permit);
-                r
+    let permit = match inner.global.clone().try_acquire_owned() {
+        Ok(p) => Ok(p),
+        Err(_) => inner.global.clone().acquire_owned().await,
+    };
+    let attempt = pc.attempt;
+    let call = ActionCall {
+        action: action_name.to_string(),
+        // The last possible attempt can have the arguments themselves.
+        args: if attempt >= pc.retry().attempts {
+            std::mem::take(&mut *pc.args.lock().unwrap_or_else(|e| e.into_inner()))
+        } else {
+            pc.args.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        },
+        entity: pc.entity.clone(),
+        flow_entity,
+        instance: instance.to_string(),
+        step: pc.step.clone(),
+        attempt,
+        idempotency_key: pc.idempotency_key.clone(),
+    };
+    let attempt_span = tracing::info_span!("attempt", attempt);
+    attempt_span.in_scope(|| tracing::debug!("calling {connector_name}.{action_name}"));
+    let fut = connector.call(call).instrument(attempt_span);
+    let outcome = match pc.timeout_ms() {
+        Some(ms) => {
+            let deadline = super::eval::add_ms(inner.clock.now(), ms);
+            let sleep = inner.clock.sleep_until(deadline);
+            tokio::select! {
+                biased;
+                r = fut => r,
+                _ = sleep => {
+                    // The clock entered a unit of work for us when it woke us.
+                    inner.clock.leave();
+                    Err(ConnectorError::transient(format!(
+                        "timed out after {}",
+                        crate::value::format_duration(ms)
+                    )))
+                }
             }
-        };
-        let error = match outcome {
-            Ok(v) => return Ok((v, attempt)),
-            Err(e) => e,
-        };
-        if let (Some(limiter), Some(after)) = (&limiter, error.retry_after) {
+        }
+        None => fut.await,
+    };
+    drop(permit);
+    if let (Some(limiter), Err(error)) = (&limiter, &outcome) {
+        if let Some(after) = error.retry_after {
             // Calls of the same account already queued wait too.
             limiter.pause(pacing::seconds(inner.clock.now()), after);
         }
-        let still_wanted = {
-            let inst = cell.lock();
-            inst.active(pc.scope)
-        };
-        let delay = if still_wanted {
-            retry::next_delay(pc.retry(), attempt, &error, &mut rand::rng())
-        } else {
-            None
-        };
-        let failed = inner.note(
-            cell,
-            EventKind::StepFailed {
-                step: pc.step.clone(),
-                attempt,
-                class: error.class.name().to_string(),
-                message: error.message.clone(),
-                will_retry: delay.is_some(),
-            },
-        );
-        let Some(delay) = delay else {
-            drop(failed);
-            return Err((error, attempt));
-        };
-        let retried = inner.note(
-            cell,
-            EventKind::StepRetried {
-                step: pc.step.clone(),
-                attempt: attempt + 1,
-                delay_ms: delay.as_millis() as u64,
-            },
-        );
-        // The retry is journaled before it is waited for: a crash now resumes at this attempt.
-        let _ = inner.kept(failed).await;
-        let _ = inner.kept(retried).await;
-        sleep_for(inner, delay).await;
-        attempt += 1;
-        let started = inner.note(
-            cell,
-            EventKind::StepStarted {
-                step: pc.step.clone(),
-                attempt,
-            },
-        );
-        let _ = inner.kept(started).await;
     }
+    outcome
 }
 
 /// Waits on the engine clock until `limiter` lets a call go (again after a pause that came
@@ -1212,7 +1143,10 @@ async fn timer_driver(weak: std::sync::Weak<Inner>, notify: Arc<Notify>) {
         let now = inner.clock.now();
         let due: Vec<TimerEntry> = {
             let mut timers = inner.timers.lock().unwrap_or_else(|e| e.into_inner());
-            let keys: Vec<_> = timers.range(..=(now, u64::MAX)).map(|(k, _)| *k).collect();
+            let keys: Vec<_> = timers
+                .range(..=(now, u64::MAX, u64::MAX))
+                .map(|(k, _)| *k)
+                .collect();
             keys.into_iter().filter_map(|k| timers.remove(&k)).collect()
         };
         for t in due {

@@ -101,6 +101,14 @@ pub enum EventKind {
         /// Whether a `wait for event` timed out.
         timed_out: bool,
     },
+    /// A node read the clock (`now()`, `today()`): a replay reads this instant back instead of
+    /// the clock, so an instance computes after a restart what it computed before.
+    ClockRead {
+        /// The node's path.
+        step: String,
+        /// The instant it read.
+        at: DateTime<Utc>,
+    },
     /// A signal was delivered.
     EventReceived {
         /// The event name.

@@ -102,9 +102,11 @@ pub(crate) struct PreparedCall {
     pub(crate) idempotency_key: String,
     /// Per attempt: written on the step, or computed when it started.
     pub(crate) timeout_ms: Option<i64>,
-    /// The attempt to make first, and not before when: after a restart, a retry sequence
-    /// carries on where the journal says it was instead of starting again at attempt 1.
-    pub(crate) first_attempt: (u32, Option<DateTime<Utc>>),
+    /// The attempt to make next (1-based).
+    pub(crate) attempt: u32,
+    /// Not before when: the end of the backoff before a retry (after a restart, a retry
+    /// sequence carries on where the journal says it was instead of starting at attempt 1).
+    pub(crate) not_before: Option<DateTime<Utc>>,
 }
 
 impl PreparedCall {
@@ -159,6 +161,10 @@ pub(crate) enum Effect {
         scope: u32,
         node: u32,
         step: String,
+        /// Orders timers due at the same instant: the position in the instance's history of
+        /// the event that armed it, the same after a restart, so a replay fires ties as the
+        /// live run did.
+        order: u64,
     },
     /// `emit`: wake instances waiting for the event, start flows it triggers.
     Emit {
@@ -235,6 +241,15 @@ enum Work {
     ScopeDone(u32),
 }
 
+/// Where a retry sequence was when the history ends.
+#[derive(Clone, Copy)]
+enum NextAttempt {
+    /// This attempt waits for its backoff to end at this instant.
+    Due(u32, DateTime<Utc>),
+    /// This attempt had started (in flight): it is made again at once.
+    Started(u32),
+}
+
 /// What an instance's history says already happened: read back after a restart so that the
 /// instance continues where it was instead of repeating its calls.
 #[derive(Default)]
@@ -244,7 +259,11 @@ pub(crate) struct Replay {
     wait_until: HashMap<String, Option<DateTime<Utc>>>,
     wait_ended: HashSet<String>,
     /// Steps whose retry sequence was under way: the next attempt and when it is due.
-    next_attempt: HashMap<String, (u32, DateTime<Utc>)>,
+    next_attempt: HashMap<String, NextAttempt>,
+    /// Per path, the history position after the event that last armed a timer for it.
+    armed: HashMap<String, u64>,
+    /// The instant `now()` gave each node path (its first reading).
+    clock: HashMap<String, DateTime<Utc>>,
     /// Events already in the history (as JSON): replaying them again records nothing.
     seen: HashSet<String>,
 }
@@ -271,6 +290,14 @@ impl Replay {
                 r.seen.insert(json);
             }
             match &e.kind {
+                EventKind::WaitStarted { step, .. }
+                | EventKind::StepRetried { step, .. }
+                | EventKind::StepStarted { step, .. } => {
+                    r.armed.insert(step.clone(), e.seq + 1);
+                }
+                _ => {}
+            }
+            match &e.kind {
                 EventKind::InstanceRetried => {
                     r.failed.clear();
                     for json in failures.drain(..) {
@@ -283,11 +310,12 @@ impl Replay {
                     delay_ms,
                 } => {
                     let due = eval::add_ms(e.at, (*delay_ms).min(i64::MAX as u64) as i64);
-                    r.next_attempt.insert(step.clone(), (*attempt, due));
+                    r.next_attempt
+                        .insert(step.clone(), NextAttempt::Due(*attempt, due));
                 }
                 EventKind::StepStarted { step, attempt } if *attempt > 1 => {
-                    let due = r.next_attempt.get(step).map(|(_, due)| *due).unwrap_or(e.at);
-                    r.next_attempt.insert(step.clone(), (*attempt, due));
+                    r.next_attempt
+                        .insert(step.clone(), NextAttempt::Started(*attempt));
                 }
                 EventKind::StepSucceeded { step, value, .. } => {
                     r.next_attempt.remove(step);
@@ -316,6 +344,9 @@ impl Replay {
                     r.wait_ended.insert(step.clone());
                 }
                 EventKind::EventReceived { name, payload } => received.push((name.clone(), payload.clone())),
+                EventKind::ClockRead { step, at } => {
+                    r.clock.entry(step.clone()).or_insert(*at);
+                }
                 _ => {}
             }
         }
@@ -341,6 +372,8 @@ pub(crate) struct Instance {
     error: Option<Value>,
     running: usize,
     queue: VecDeque<Box<PreparedCall>>,
+    /// Calls waiting for the timer that starts their next attempt (their backoff).
+    retries: HashMap<(u32, u32), Box<PreparedCall>>,
     fanouts: HashMap<(u32, u32), FanState>,
     child_calls: HashMap<(u32, u32), ChildCall>,
     event_waits: Vec<EventWait>,
@@ -360,6 +393,10 @@ struct NodeEnv<'a> {
     inst: &'a Instance,
     scope: u32,
     ctx: &'a Ctx<'a>,
+    /// What `now()` answers: the journaled instant when replaying, else the reaction's.
+    now: DateTime<Utc>,
+    /// Whether `now()` was read (then the instant is journaled).
+    read_clock: std::cell::Cell<bool>,
 }
 
 impl NodeEnv<'_> {
@@ -417,7 +454,8 @@ impl Env for NodeEnv<'_> {
     }
 
     fn now(&self) -> DateTime<Utc> {
-        self.ctx.now
+        self.read_clock.set(true);
+        self.now
     }
 
     fn secret(&self, name: &str) -> Result<String, eval::EvalError> {
@@ -468,6 +506,7 @@ impl Instance {
             error: None,
             running: 0,
             queue: VecDeque::new(),
+            retries: HashMap::new(),
             fanouts: HashMap::new(),
             child_calls: HashMap::new(),
             event_waits: Vec::new(),
@@ -605,26 +644,56 @@ impl Instance {
         self.scopes.get(s as usize).and_then(Option::as_ref)
     }
 
-    fn eval(&self, ctx: &Ctx, s: u32, expr: &crate::plan::Expr) -> Result<Value, String> {
-        let env = NodeEnv {
+    /// The environment of node `n` of scope `s`. Its `now()` is the instant the journal holds
+    /// for the node when one is there (a replay), so an instance resumed on a later clock
+    /// computes what it computed before the crash.
+    fn node_env<'a>(&'a self, ctx: &'a Ctx<'a>, s: u32, n: u32) -> NodeEnv<'a> {
+        let journaled = match &self.replay {
+            Some(r) if !r.clock.is_empty() => self.scope(s).and_then(|sc| r.clock.get(&sc.path(n)).copied()),
+            _ => None,
+        };
+        NodeEnv {
             inst: self,
             scope: s,
             ctx,
+            now: journaled.unwrap_or(ctx.now),
+            read_clock: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Journals the instant `now()` gave node `n` of scope `s`, when it was read (a replay
+    /// that read the journaled instant records nothing new: the event is already there).
+    fn journal_clock(&mut self, ctx: &Ctx, s: u32, n: u32, read: Option<DateTime<Utc>>) {
+        let Some(at) = read else { return };
+        let Some(step) = self.scope(s).map(|sc| sc.path(n)) else {
+            return;
         };
-        eval::eval(expr, &env).map_err(|e| e.0)
+        self.record(ctx, EventKind::ClockRead { step, at });
+    }
+
+    /// Evaluates `expr` for node `n` of scope `s`.
+    fn eval(&mut self, ctx: &Ctx, s: u32, n: u32, expr: &crate::plan::Expr) -> Result<Value, String> {
+        let (result, read) = {
+            let env = self.node_env(ctx, s, n);
+            let result = eval::eval(expr, &env).map_err(|e| e.0);
+            (result, env.read_clock.get().then_some(env.now))
+        };
+        self.journal_clock(ctx, s, n, read);
+        result
     }
 
     /// A step's timeout in milliseconds: the written one (`timeout 30s`), or one computed now
     /// (`timeout EXPR`: `none` is no timeout, a negative duration is already over).
     fn step_timeout(
-        &self,
+        &mut self,
         ctx: &Ctx,
         s: u32,
+        n: u32,
         written: Option<i64>,
         expr: Option<&crate::plan::Expr>,
     ) -> Result<Option<i64>, String> {
         let Some(e) = expr else { return Ok(written) };
-        match self.eval(ctx, s, e)? {
+        match self.eval(ctx, s, n, e)? {
             Value::Duration(ms) => Ok(Some(ms.max(0))),
             Value::Null => Ok(None),
             v => Err(format!("`timeout` needs a duration, not a {}", v.kind())),
@@ -654,6 +723,7 @@ impl Instance {
                 at,
                 scope: s,
                 node: n,
+                order: self.timer_order(&path),
                 step: path,
             });
         }
@@ -716,7 +786,7 @@ impl Instance {
                             fx: &mut Vec<Effect>,
                             e: &crate::plan::Expr|
          -> Option<Value> {
-            match inst.eval(ctx, s, e) {
+            match inst.eval(ctx, s, n, e) {
                 Ok(v) => Some(v),
                 Err(msg) => {
                     inst.fail_instance(ctx, &path, &msg, ErrorClass::Permanent, q, fx);
@@ -747,13 +817,14 @@ impl Instance {
                             None => return,
                         },
                         ArmTest::Pattern(p) => {
-                            let env = NodeEnv {
-                                inst: self,
-                                scope: s,
-                                ctx,
-                            };
                             let v = subject.clone().unwrap_or(Value::Null);
-                            match eval::pattern_matches(p, &v, &env) {
+                            let (matched, read) = {
+                                let env = self.node_env(ctx, s, n);
+                                let matched = eval::pattern_matches(p, &v, &env);
+                                (matched, env.read_clock.get().then_some(env.now))
+                            };
+                            self.journal_clock(ctx, s, n, read);
+                            match matched {
                                 Ok(hit) => hit,
                                 Err(e) => {
                                     self.fail_instance(ctx, &path, &e.0, ErrorClass::Permanent, q, fx);
@@ -861,7 +932,7 @@ impl Instance {
                 timeout,
                 ..
             } => {
-                let timeout_ms = match self.step_timeout(ctx, s, *timeout_ms, timeout.as_ref()) {
+                let timeout_ms = match self.step_timeout(ctx, s, n, *timeout_ms, timeout.as_ref()) {
                     Ok(t) => t,
                     Err(msg) => {
                         self.fail_instance(ctx, &path, &msg, ErrorClass::Permanent, q, fx);
@@ -933,7 +1004,7 @@ impl Instance {
             NodeKind::Call(call) => {
                 let mut args = BTreeMap::new();
                 for (name, e) in &call.args {
-                    match self.eval(ctx, s, e) {
+                    match self.eval(ctx, s, n, e) {
                         Ok(v) => {
                             args.insert(name.clone(), v);
                         }
@@ -967,7 +1038,7 @@ impl Instance {
                         }
                     }
                 }
-                let timeout_ms = match self.step_timeout(ctx, s, call.timeout_ms, call.timeout.as_ref()) {
+                let timeout_ms = match self.step_timeout(ctx, s, n, call.timeout_ms, call.timeout.as_ref()) {
                     Ok(t) => t,
                     Err(msg) => {
                         self.record(ctx, EventKind::StepScheduled { step: path.clone() });
@@ -990,7 +1061,33 @@ impl Instance {
                                 retry_at: None,
                             },
                         );
-                        self.start_child_attempt(ctx, s, n, 1, fx);
+                        // After a restart, the attempts carry on where the journal says.
+                        let next = self
+                            .replay
+                            .as_ref()
+                            .and_then(|r| r.next_attempt.get(&path))
+                            .copied();
+                        // A pending retry goes through its timer even when already due, so
+                        // that retries due at the same instant fire in the order they did live.
+                        match next {
+                            Some(NextAttempt::Due(attempt, due)) => {
+                                if let Some(cc) = self.child_calls.get_mut(&(s, n)) {
+                                    cc.attempt = attempt.saturating_sub(1);
+                                    cc.retry_at = Some(due);
+                                }
+                                fx.push(Effect::Timer {
+                                    at: due,
+                                    scope: s,
+                                    node: n,
+                                    order: self.timer_order(&path),
+                                    step: path,
+                                });
+                            }
+                            Some(NextAttempt::Started(attempt)) => {
+                                self.start_child_attempt(ctx, s, n, attempt, fx)
+                            }
+                            None => self.start_child_attempt(ctx, s, n, 1, fx),
+                        }
                     }
                     CallTarget::Action { .. } => {
                         let entity = match args.get("entity") {
@@ -998,11 +1095,14 @@ impl Instance {
                             Some(v @ Value::Record(_)) => v.get("name").to_string(),
                             _ => self.entity.clone(),
                         };
-                        let first_attempt = self
+                        let (attempt, not_before) = self
                             .replay
                             .as_ref()
-                            .and_then(|r| r.next_attempt.get(&path))
-                            .map(|(attempt, due)| (*attempt, Some(*due)))
+                            .and_then(|r| r.next_attempt.get(&path).copied())
+                            .map(|next| match next {
+                                NextAttempt::Due(attempt, due) => (attempt, Some(due)),
+                                NextAttempt::Started(attempt) => (attempt, None),
+                            })
                             .unwrap_or((1, None));
                         let pc = Box::new(PreparedCall {
                             scope: s,
@@ -1013,18 +1113,12 @@ impl Instance {
                             idempotency_key: idempotency_key(&self.id, &path),
                             step: path,
                             timeout_ms,
-                            first_attempt,
+                            attempt,
+                            not_before,
                         });
                         if self.running < ctx.globals.per_instance_limit {
                             self.running += 1;
-                            self.record(
-                                ctx,
-                                EventKind::StepStarted {
-                                    step: pc.step.clone(),
-                                    attempt: 1,
-                                },
-                            );
-                            fx.push(Effect::Call(pc));
+                            self.launch(ctx, pc, fx);
                         } else {
                             self.queue.push_back(pc);
                         }
@@ -1032,6 +1126,93 @@ impl Instance {
                 }
             }
         }
+    }
+
+    /// The order of a timer armed now for `path` among timers due at the same instant: where
+    /// the journal armed it when replaying, else here.
+    fn timer_order(&self, path: &str) -> u64 {
+        self.replay
+            .as_ref()
+            .and_then(|r| r.armed.get(path).copied())
+            .unwrap_or(self.seq)
+    }
+
+    /// Makes a call's next attempt, or, for a retry, sets the timer that will (even when its
+    /// backoff is already over, so that retries due at one instant fire in a stable order):
+    /// the call waits as data in `retries`, holding its slot, not as a sleeping task.
+    fn launch(&mut self, ctx: &Ctx, pc: Box<PreparedCall>, fx: &mut Vec<Effect>) {
+        if let Some(at) = pc.not_before {
+            fx.push(Effect::Timer {
+                at,
+                scope: pc.scope,
+                node: pc.node,
+                order: self.timer_order(&pc.step),
+                step: pc.step.clone(),
+            });
+            self.retries.insert((pc.scope, pc.node), pc);
+            return;
+        }
+        self.record(
+            ctx,
+            EventKind::StepStarted {
+                step: pc.step.clone(),
+                attempt: pc.attempt,
+            },
+        );
+        fx.push(Effect::Call(pc));
+    }
+
+    /// An attempt of a connector call answered: a failure the policy retries is journaled with
+    /// its backoff (`step_failed`, `step_retried`) and waits on a timer; anything else is the
+    /// step's result.
+    pub(crate) fn on_attempt(
+        &mut self,
+        ctx: &Ctx,
+        mut pc: Box<PreparedCall>,
+        result: Result<Value, ConnectorError>,
+    ) -> Vec<Effect> {
+        let (s, n, attempt) = (pc.scope, pc.node, pc.attempt);
+        let error = match result {
+            Ok(v) => return self.on_call_result(ctx, s, n, Ok((v, attempt)), true),
+            Err(e) => e,
+        };
+        if self.status.is_final() {
+            return self.on_call_result(ctx, s, n, Err((error, attempt)), true);
+        }
+        let wanted = self.active(s) && self.node_state(s, n) == Some(NState::Running);
+        // Jitter is drawn here once and journaled (`delay_ms`): a replay reads it back.
+        let delay = if wanted {
+            super::retry::next_delay(pc.retry(), attempt, &error, &mut rand::rng())
+        } else {
+            None
+        };
+        self.record(
+            ctx,
+            EventKind::StepFailed {
+                step: pc.step.clone(),
+                attempt,
+                class: error.class.name().to_string(),
+                message: error.message.clone(),
+                will_retry: delay.is_some(),
+            },
+        );
+        let Some(delay) = delay else {
+            return self.on_call_result(ctx, s, n, Err((error, attempt)), true);
+        };
+        let delay_ms = delay.as_millis().min(i64::MAX as u128) as i64;
+        self.record(
+            ctx,
+            EventKind::StepRetried {
+                step: pc.step.clone(),
+                attempt: attempt + 1,
+                delay_ms: delay_ms as u64,
+            },
+        );
+        pc.attempt += 1;
+        pc.not_before = Some(eval::add_ms(ctx.now, delay_ms));
+        let mut fx = Vec::new();
+        self.launch(ctx, pc, &mut fx);
+        fx
     }
 
     /// Starts attempt `attempt` of sub-flow call node `n`, with its timeout's timer.
@@ -1066,6 +1247,7 @@ impl Instance {
                 at,
                 scope: s,
                 node: n,
+                order: self.timer_order(&path),
                 step: path,
             });
         }
@@ -1150,6 +1332,7 @@ impl Instance {
                     at,
                     scope: s,
                     node: n,
+                    order: self.timer_order(&path),
                     step: path,
                 });
             }
@@ -1286,6 +1469,7 @@ impl Instance {
         self.scopes.clear();
         self.fanouts.clear();
         self.child_calls.clear();
+        self.retries.clear();
         self.event_waits.clear();
         self.queue.clear();
         fx.push(Effect::Finished {
@@ -1350,7 +1534,7 @@ impl Instance {
             _ => None,
         };
         match fallback {
-            Some(FallbackPlan::Value(e)) => match self.eval(ctx, s, &e) {
+            Some(FallbackPlan::Value(e)) => match self.eval(ctx, s, n, &e) {
                 Ok(v) => {
                     self.record(
                         ctx,
@@ -1408,14 +1592,7 @@ impl Instance {
                     continue;
                 }
                 self.running += 1;
-                self.record(
-                    ctx,
-                    EventKind::StepStarted {
-                        step: pc.step.clone(),
-                        attempt: 1,
-                    },
-                );
-                fx.push(Effect::Call(pc));
+                self.launch(ctx, pc, &mut fx);
             }
         }
         if !self.active(s) || self.node_state(s, n) != Some(NState::Running) {
@@ -1464,6 +1641,16 @@ impl Instance {
     /// A timer of node `n` fired.
     pub(crate) fn on_timer(&mut self, ctx: &Ctx, s: u32, n: u32) -> Vec<Effect> {
         let mut fx = Vec::new();
+        if let Some(mut pc) = self.retries.remove(&(s, n)) {
+            if !self.active(s) || self.node_state(s, n) != Some(NState::Running) {
+                // No longer wanted: the retry is dropped and its slot freed.
+                let gone = ConnectorError::permanent("abandoned");
+                return self.on_call_result(ctx, s, n, Err((gone, pc.attempt)), true);
+            }
+            pc.not_before = None;
+            self.launch(ctx, pc, &mut fx);
+            return fx;
+        }
         if !self.active(s) || self.node_state(s, n) != Some(NState::Running) {
             return fx;
         }
@@ -1526,11 +1713,9 @@ impl Instance {
             return false;
         };
         let Some(filter) = filter else { return true };
-        let env = NodeEnv {
-            inst: self,
-            scope: s,
-            ctx,
-        };
+        // The filter's verdict is journaled with the event it let in (or not): its clock read
+        // needs no entry of its own.
+        let env = self.node_env(ctx, s, n);
         let with = With {
             name: "event",
             value: payload,
@@ -1603,12 +1788,5 @@ impl Instance {
         self.record(ctx, EventKind::InstanceCancelled);
         self.finished(Err(ConnectorError::permanent("cancelled")), &mut fx);
         fx
-    }
-
-    /// Records an attempt's failure or the start of a retry (from the call's task).
-    pub(crate) fn note(&mut self, ctx: &Ctx, kind: EventKind) {
-        if !self.status.is_final() {
-            self.record(ctx, kind);
-        }
     }
 }

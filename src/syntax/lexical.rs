@@ -16,6 +16,9 @@ pub(crate) struct Lexical {
     /// `None` when nothing needed repair.
     pub repaired: Option<String>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Strings of the repaired text that stand for unquoted words, by their start: the text
+    /// meant (the repair had to overwrite a letter at each end with a quote).
+    pub texts: Vec<(usize, String)>,
 }
 
 /// Scans `source` once (linear time) and repairs what breaks its nesting.
@@ -32,6 +35,7 @@ pub(crate) fn scan(source: &str, file: FileId) -> Lexical {
         edits,
         mut inserts,
         diagnostics,
+        texts,
         ..
     } = scanner;
     let repaired = if edits.is_empty() && inserts.is_empty() {
@@ -63,6 +67,7 @@ pub(crate) fn scan(source: &str, file: FileId) -> Lexical {
     Lexical {
         repaired,
         diagnostics,
+        texts,
     }
 }
 
@@ -113,6 +118,8 @@ struct Scanner<'s> {
     /// The line and closing place of the last opener reported as never closed.
     last_unclosed: Option<(usize, Option<usize>)>,
     diagnostics: Vec<Diagnostic>,
+    /// Unquoted words repaired into strings: (start, the words).
+    texts: Vec<(usize, String)>,
 }
 
 fn closer_of(open: u8) -> u8 {
@@ -148,6 +155,7 @@ impl<'s> Scanner<'s> {
             inserts: Vec::new(),
             last_unclosed: None,
             diagnostics: Vec::new(),
+            texts: Vec::new(),
         }
     }
 
@@ -261,6 +269,11 @@ impl<'s> Scanner<'s> {
                     self.token(false);
                     let d = self.delim(b);
                     self.events.push(Event::Open(d));
+                    self.at += 1;
+                }
+                b':' => {
+                    self.token(false);
+                    self.unquoted_words();
                     self.at += 1;
                 }
                 b'}' | b')' | b']' => {
@@ -409,6 +422,35 @@ impl<'s> Scanner<'s> {
             Some(&open) => self.unclosed_interpolation(open, end),
             None => self.unclosed_string(start, end),
         }
+    }
+
+    /// `priority: very high`: several words after a `name:` that only make sense as text. The
+    /// first and last letters become the quotes of the repaired text (same length), and the
+    /// words as written are kept for the parser to read as the string meant.
+    fn unquoted_words(&mut self) {
+        let Some((start, end)) = super::unquoted::words_after_colon(self.bytes, self.at) else {
+            return;
+        };
+        let words = &self.source[start..end];
+        let quoted = match super::unquoted::key_before_colon(self.source, self.at) {
+            Some(key) => format!("{key}: \"{words}\""),
+            None => format!("\"{words}\""),
+        };
+        self.push(
+            Diagnostic::new(
+                Code::UnquotedText,
+                self.file,
+                Span::new(start, end),
+                format!("`{words}` needs quotes"),
+            )
+            .label("text written without quotes")
+            .help(format!(
+                "write `{quoted}`: text of several words is written in double quotes"
+            )),
+        );
+        self.edits.push((start, b'"'));
+        self.edits.push((end - 1, b'"'));
+        self.texts.push((start, words.to_string()));
     }
 
     /// A `{{` that no `}}` closes before the end of its line (`"Hi {{ name }"`): reported once,

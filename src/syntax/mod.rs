@@ -7,6 +7,7 @@ mod lexical;
 mod parser;
 mod recovery;
 mod span;
+mod unquoted;
 
 pub use comments::{comments, Comment};
 pub use fmt::{format, print};

@@ -50,7 +50,7 @@ pub fn parse_recovering(source: &str, file: FileId) -> Parsed {
     // hold), and the grammar parses what the author meant.
     let lexical = lexical::scan(source, file);
     let text = lexical.repaired.as_deref().unwrap_or(source);
-    let mut parsed = parse_text(text, file);
+    let mut parsed = parse_text(text, file, &lexical.texts);
     let mut diagnostics = lexical.diagnostics;
     diagnostics.append(&mut parsed.diagnostics);
     parsed.diagnostics = diagnostics;
@@ -64,7 +64,7 @@ fn call_limit(len: usize) -> usize {
     len.saturating_mul(2_000).saturating_add(2_000_000)
 }
 
-fn parse_text(source: &str, file: FileId) -> Parsed {
+fn parse_text(source: &str, file: FileId, texts: &[(usize, String)]) -> Parsed {
     use std::sync::atomic::{AtomicUsize, Ordering};
     // The limit is global to pest: it only ever grows, to the largest file seen.
     static LIMIT: AtomicUsize = AtomicUsize::new(0);
@@ -82,6 +82,7 @@ fn parse_text(source: &str, file: FileId) -> Parsed {
         too_deep_reported: std::cell::Cell::new(false),
         lost: RefCell::new(LostNames::default()),
         doc_deferred: std::cell::Cell::new(false),
+        texts,
     };
     let module = match Grammar::parse(Rule::file, source) {
         Ok(mut pairs) => match pairs.next() {
@@ -143,6 +144,8 @@ struct Parser<'s> {
     lost: RefCell<LostNames>,
     /// A doc comment's line was not reported, so that the construct below it is.
     doc_deferred: std::cell::Cell<bool>,
+    /// Strings the lexical pass made of unquoted words, by start: the words meant.
+    texts: &'s [(usize, String)],
 }
 
 /// How deeply expressions, types and blocks may nest. Building the tree and every later pass
@@ -1585,7 +1588,10 @@ impl<'s> Parser<'s> {
                 self.push_foreign_word(&pair, meant, "the literals are `true`, `false` and `none`");
                 kind
             }
-            Rule::string => ExprKind::Str(self.parse_string_parts(pair)),
+            Rule::string => match self.texts.iter().find(|(at, _)| *at == s.start as usize) {
+                Some((_, words)) => ExprKind::Str(vec![StrPart::Text(words.clone())]),
+                None => ExprKind::Str(self.parse_string_parts(pair)),
+            },
             Rule::raw_string => ExprKind::Str(vec![StrPart::Text(
                 pair.into_inner()
                     .next()

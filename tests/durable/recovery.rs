@@ -8,7 +8,7 @@ use std::time::Duration;
 use flowc::config::Config;
 use flowc::connectors::{ActionSpec, ErrorClass, Manifest};
 use flowc::runtime::{
-    Engine, EventKind, MemoryStore, Recording, RecordingConnector, StubAnswer, StubKey, SystemClock,
+    Engine, EventKind, MemoryStore, Recording, RecordingConnector, Store, StubAnswer, StubKey, SystemClock,
     VirtualClock,
 };
 use flowc::types::Type;
@@ -125,4 +125,131 @@ async fn an_ended_instance_keeps_its_start_output_and_end_when_compacted() {
             assert_eq!(kinds[2], EventKind::InstanceCompleted);
         }
     }
+}
+
+#[tokio::test]
+async fn now_read_before_a_crash_reads_the_same_after_resume_on_a_later_clock() {
+    // `stamp` is a `let`: not a step, so recovery evaluates it again; `now()` must answer what
+    // it answered the first time, not the restarted process's time.
+    let src = "entity e {}\nflow f for e {\n  let stamp = format_date(now(), \"%Y-%m-%d %H:%M:%S\")\n  let day = today()\n  wait 1d\n  output { stamp, day, late: format_date(now(), \"%Y-%m-%d %H:%M:%S\") }\n}\n";
+    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src)]);
+    let store = Arc::new(MemoryStore::new());
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:30:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let clock1 = Arc::new(VirtualClock::new(t0));
+    let e1 = Engine::builder()
+        .project_value(project.clone())
+        .store(store.clone())
+        .clock(clock1)
+        .build()
+        .unwrap();
+    let id = e1.start("f", json!({})).await.unwrap();
+    for _ in 0..400 {
+        if e1
+            .history(&id)
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::WaitStarted { .. }))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let reads: Vec<_> = e1
+        .history(&id)
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::ClockRead { step, at } => Some((step, at)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reads, [("stamp".to_string(), t0), ("day".to_string(), t0)]);
+    drop(e1);
+    // The process comes back three days later: the wait is over.
+    let t1 = t0 + chrono::Duration::days(3) + chrono::Duration::hours(5);
+    let e2 = Engine::builder()
+        .project_value(project)
+        .store(store)
+        .clock(Arc::new(VirtualClock::new(t1)))
+        .build()
+        .unwrap();
+    assert_eq!(e2.recover().await, vec![id.clone()]);
+    let out = tokio::time::timeout(Duration::from_secs(10), e2.output(&id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.get("stamp"), &Value::text("2026-03-01 09:30:00"));
+    assert_eq!(out.get("day").to_json(), json!("2026-03-01"));
+    // What runs after the restart reads the clock of its time.
+    assert_eq!(out.get("late"), &Value::text("2026-03-04 14:30:00"));
+    // The replay journals no second reading of the `let`s.
+    let stamps = e2
+        .history(&id)
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::ClockRead { step, .. } if step == "stamp"))
+        .count();
+    assert_eq!(stamps, 1);
+}
+
+#[tokio::test]
+async fn a_connector_retry_is_a_journaled_timer_and_resumes_at_its_next_attempt_from_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flowc.db");
+    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", FLOW)]);
+    let id = {
+        // First process (wall clock): attempts 1 and 2 fail; attempt 3 is due 20 s after the
+        // second failure, and the process dies meanwhile.
+        let store = Arc::new(flowc::store::SqliteStore::open(&path, flowc::store::Durability::Full).unwrap());
+        let clock = Arc::new(SystemClock);
+        let r1 = Recording::new();
+        let fail = StubAnswer::Fails(ErrorClass::Transient, "down".into());
+        r1.stub(StubKey::Action("svc.do".into()), vec![fail.clone(), fail]);
+        let e1 = Engine::builder()
+            .project_value(project.clone())
+            .connector(RecordingConnector::new(manifest(), r1.clone(), clock.clone()))
+            .store(store.clone())
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let id = e1.start("f", json!({})).await.unwrap();
+        let mut timer = None;
+        for _ in 0..400 {
+            timer = store
+                .timers()
+                .into_iter()
+                .find(|t| t.instance == id.0 && t.at > chrono::Utc::now() + chrono::Duration::seconds(10));
+            if timer.is_some() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let timer = timer.expect("the retry's backoff is a timer record in the journal");
+        assert_eq!(timer.step, "a");
+        assert_eq!(r1.calls().len(), 2);
+        drop(e1);
+        id
+    };
+    // Second process, an hour later: the call succeeds now.
+    let store = Arc::new(flowc::store::SqliteStore::open(&path, flowc::store::Durability::Full).unwrap());
+    let clock = Arc::new(VirtualClock::new(chrono::Utc::now() + chrono::Duration::hours(1)));
+    let r2 = Recording::new();
+    r2.stub(
+        StubKey::Action("svc.do".into()),
+        vec![StubAnswer::Returns(Value::text("ok"))],
+    );
+    let e2 = Engine::builder()
+        .project_value(project)
+        .connector(RecordingConnector::new(manifest(), r2.clone(), clock.clone()))
+        .store(store)
+        .clock(clock)
+        .build()
+        .unwrap();
+    assert_eq!(e2.recover().await, vec![id.clone()]);
+    let out = tokio::time::timeout(Duration::from_secs(10), e2.output(&id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.get("a"), &Value::text("ok"));
+    let attempts: Vec<u32> = r2.calls().iter().map(|c| c.call.attempt).collect();
+    assert_eq!(attempts, [3], "the connector sees attempt 3, not attempt 1 again");
 }

@@ -2,16 +2,15 @@
 
 mod connector;
 mod emulator;
-mod manifest;
 mod message;
 mod outbox;
 mod sent_log;
 mod settings;
 mod smtp;
 
+pub use crate::contract::manifests::email::manifest;
 pub use connector::EmailConnector;
 pub use emulator::SmtpEmulator;
-pub use manifest::manifest;
 
 /// Whether `text` is one email address (`local@domain`, RFC 5321/5322 as lettre reads it): what
 /// an `email` input must be. `"@"`, `"a@"`, `"a b@c.d"` or `"a@b@c"` are not.

@@ -2,8 +2,7 @@
 
 mod allow_list;
 mod connector;
-mod manifest;
 pub(crate) mod status;
 
+pub use crate::contract::manifests::http::manifest;
 pub use connector::HttpConnector;
-pub use manifest::manifest;

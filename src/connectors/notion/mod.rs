@@ -6,7 +6,6 @@ mod connector;
 pub mod emulator;
 mod errors;
 mod filter;
-mod manifest;
 mod properties;
 mod pull;
 pub mod schema;
@@ -14,9 +13,9 @@ mod settings;
 
 use std::path::PathBuf;
 
+pub use crate::contract::manifests::notion::{manifest, page_type};
 pub use client::{DEFAULT_BASE_URL, NOTION_VERSION};
 pub use connector::NotionConnector;
-pub use manifest::{manifest, page_type};
 pub use pull::{pull, pull_with, schema_path, PullReport, DEFAULT_SCHEMA_PATH};
 
 use crate::connectors::ConnectorError;

@@ -7,9 +7,8 @@ mod created_log;
 pub mod emulator;
 mod form_journal;
 mod form_rules;
-mod manifest;
 mod template;
 
+pub use crate::contract::manifests::survey::manifest;
 pub use connector::SurveyConnector;
-pub use manifest::manifest;
 pub(crate) use template::refs_by_template;

@@ -290,7 +290,7 @@ impl TemplateField {
 /// The field refs of every template in the project's survey folder (`[connectors.survey]
 /// templates`, default `stdlib/surveys`), by template name; a folder that is missing, or a file
 /// that does not parse, adds nothing (the connector reports those when it runs).
-pub(crate) fn refs_by_template(root: &Path, config: &crate::config::Config) -> Vec<(String, Vec<String>)> {
+pub(crate) fn refs_by_template(root: &Path, config: &crate::config::Config) -> crate::contract::SurveyForms {
     let folder = config
         .connector("survey")
         .get("templates")
@@ -318,8 +318,7 @@ pub(crate) fn refs_by_template(root: &Path, config: &crate::config::Config) -> V
         let refs = template.fields.into_iter().map(|f| f.reference).collect();
         out.push((name.to_string(), refs));
     }
-    out.sort();
-    out
+    crate::contract::SurveyForms::new(out)
 }
 
 /// Typeform's rule for `ref`: 1–255 of `[A-Za-z0-9_-]`.

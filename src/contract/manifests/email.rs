@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::connectors::{ActionSpec, ErrorClass, Manifest, RetrySpec};
+use crate::contract::{ActionSpec, ErrorClass, Manifest, RetrySpec};
 use crate::types::Type;
 
 /// The manifest.

@@ -1,6 +1,6 @@
 //! The generic http connector's actions.
 
-use crate::connectors::{ActionSpec, Manifest};
+use crate::contract::{ActionSpec, Manifest};
 use crate::types::Type;
 
 fn response() -> Type {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::connectors::{ActionSpec, ErrorClass, Manifest, RateLimit, RetrySpec};
+use crate::contract::{ActionSpec, ErrorClass, Manifest, RateLimit, RetrySpec};
 use crate::types::Type;
 
 /// Typeform allows 2 requests per second per account on the Create and Responses APIs.

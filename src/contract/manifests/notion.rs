@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::connectors::{Access, ActionSpec, ErrorClass, Manifest, RateLimit, RetrySpec};
+use crate::contract::{Access, ActionSpec, ErrorClass, Manifest, RateLimit, RetrySpec};
 use crate::types::Type;
 
 /// A Notion page as flows see it: its properties flattened by name (`client.Email`), plus
