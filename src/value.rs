@@ -1,5 +1,6 @@
 //! Runtime values: what flows compute with, connectors receive and return, and plans carry.
 
+use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -10,14 +11,20 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 ///
 /// JSON is the exchange format (inputs, outputs, connector payloads); dates, date-times and
 /// durations are their own variants so that `input.starts_at - 24h` means what it says.
-#[derive(Clone, Debug, PartialEq, Default)]
+///
+/// Numbers are two variants: `Int` keeps every 64-bit integer exact (order ids, counts) and
+/// `Number` holds the rest as a double. Both are the language's one `number` type: they compare
+/// and are equal by their mathematical value (`1 == 1.0`), exactly, never through a rounding.
+#[derive(Clone, Debug, Default)]
 pub enum Value {
     /// No value: a missing field, a skipped step, a wait that timed out.
     #[default]
     Null,
     /// `true` or `false`.
     Bool(bool),
-    /// A number (JSON numbers are doubles).
+    /// A number that is an integer of 64 bits, kept exact.
+    Int(i64),
+    /// Any other number: a fraction, or an integer beyond 64 bits, as a double.
     Number(f64),
     /// Text, including e-mail addresses.
     Text(String),
@@ -76,7 +83,7 @@ impl Value {
         match self {
             Value::Null => "none",
             Value::Bool(_) => "bool",
-            Value::Number(_) => "number",
+            Value::Int(_) | Value::Number(_) => "number",
             Value::Text(_) => "text",
             Value::Date(_) => "date",
             Value::DateTime(_) => "datetime",
@@ -92,6 +99,7 @@ impl Value {
         match self {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
+            Value::Int(n) => J::from(*n),
             Value::Number(n) => number_to_json(*n),
             Value::Text(s) => J::String(s.clone()),
             Value::Date(d) => J::String(d.format("%Y-%m-%d").to_string()),
@@ -110,7 +118,7 @@ impl Value {
         match json {
             J::Null => Value::Null,
             J::Bool(b) => Value::Bool(*b),
-            J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+            J::Number(n) => number_from_json(n),
             J::String(s) => Value::Text(s.clone()),
             J::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
             J::Object(fields) => Value::Record(
@@ -123,13 +131,88 @@ impl Value {
     }
 }
 
+/// The largest integer below which every integer is exactly a double (2^53).
+pub const EXACT_IN_DOUBLE: i64 = 1 << 53;
+
+/// A double as JSON: whole numbers within 2^53 without a fraction (`2`, not `2.0`), as they read
+/// back as the same integer; the rest as the shortest text that reads back as the same double.
+/// JSON has no NaN or infinity: those become `null`.
 fn number_to_json(n: f64) -> serde_json::Value {
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
+    if n.fract() == 0.0 && n.abs() < EXACT_IN_DOUBLE as f64 {
         serde_json::Value::from(n as i64)
     } else {
         serde_json::Number::from_f64(n)
             .map(serde_json::Value::Number)
             .unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A JSON number as a value: integers that fit 64 bits exactly, anything else as a double.
+fn number_from_json(n: &serde_json::Number) -> Value {
+    match n.as_i64() {
+        Some(i) => Value::Int(i),
+        None => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+    }
+}
+
+/// Orders an integer and a double by their exact values (no rounding of either; NaN: none).
+pub(crate) fn cmp_int_float(i: i64, f: f64) -> Option<Ordering> {
+    if f.is_nan() {
+        return None;
+    }
+    // 2^63 is exactly a double; every double in [-2^63, 2^63) has an integer part that fits i64.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    if f >= TWO_63 {
+        return Some(Ordering::Less);
+    }
+    if f < -TWO_63 {
+        return Some(Ordering::Greater);
+    }
+    let whole = f.trunc();
+    match i.cmp(&(whole as i64)) {
+        Ordering::Equal => (0.0).partial_cmp(&(f - whole)),
+        other => Some(other),
+    }
+}
+
+impl Value {
+    /// Orders two numbers by their exact values; `None` if either is not a number, or is NaN.
+    pub fn cmp_numbers(&self, other: &Value) -> Option<Ordering> {
+        match (self, other) {
+            (Value::Int(a), Value::Int(b)) => Some(a.cmp(b)),
+            (Value::Number(a), Value::Number(b)) => a.partial_cmp(b),
+            (Value::Int(a), Value::Number(b)) => cmp_int_float(*a, *b),
+            (Value::Number(a), Value::Int(b)) => cmp_int_float(*b, *a).map(Ordering::reverse),
+            _ => None,
+        }
+    }
+
+    /// The number as a double (integers beyond 2^53 round to the nearest); `None` for non-numbers.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Int(i) => Some(*i as f64),
+            Value::Number(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+impl PartialEq for Value {
+    /// Structural equality, except that numbers are equal by value: `Int(1) == Number(1.0)`.
+    fn eq(&self, other: &Value) -> bool {
+        use Value::*;
+        match (self, other) {
+            (Int(_) | Number(_), Int(_) | Number(_)) => self.cmp_numbers(other) == Some(Ordering::Equal),
+            (Null, Null) => true,
+            (Bool(a), Bool(b)) => a == b,
+            (Text(a), Text(b)) => a == b,
+            (Date(a), Date(b)) => a == b,
+            (DateTime(a), DateTime(b)) => a == b,
+            (Duration(a), Duration(b)) => a == b,
+            (List(a), List(b)) => a == b,
+            (Record(a), Record(b)) => a == b,
+            _ => false,
+        }
     }
 }
 

@@ -12,9 +12,13 @@
 //! The child is this test binary itself, run as `crash_worker` with `FLOWC_CRASH_DIR` set.
 //! `FLOWC_CRASH_LONG=1` runs 1,000 instances of each flow over 10 kills instead of 100 over 5.
 
+#[path = "support/bookings.rs"]
+mod bookings;
 #[path = "support/emulate_process.rs"]
 #[allow(dead_code)] // the restart helpers of tests/emulate.rs
 mod emulate_process;
+#[path = "support/sent_log.rs"]
+mod sent_log;
 #[path = "support/smtp_server.rs"]
 #[allow(dead_code)] // TLS helpers of the email tests
 mod smtp_server;
@@ -25,7 +29,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use emulate_process::{pages, root, text, Emulate};
+use bookings::{assert_each_booking_filed_once, booking, PER_BOOKING};
+use emulate_process::{root, Emulate};
 use flowc::config::EntityConfig;
 use flowc::connectors::email::EmailConnector;
 use flowc::connectors::notion::NotionConnector;
@@ -34,6 +39,7 @@ use flowc::runtime::{Engine, EventKind, InstanceRecord, Store};
 use flowc::store::{Durability, SqliteStore};
 use flowc::Project;
 use rand::Rng;
+use sent_log::in_doubt_message_ids;
 use serde_json::json;
 use smtp_server::SmtpServer;
 
@@ -60,12 +66,7 @@ flow crashy for shop {
 
 /// Emails each crashy instance sends.
 const PER_INSTANCE: usize = 3;
-/// Emails each booking sends: the confirmation and the practitioner's notice (the session is in
-/// the past, so no reminder is due).
-const PER_BOOKING: usize = 2;
-/// The 7 Space's databases (flowc.toml): a booking files its client and its session.
-const CONTACTS: &str = "f10c0007000000000000000000000002";
-const SESSIONS: &str = "f10c0007000000000000000000000005";
+
 /// The email connector's default `max_connections`: the SMTP transactions in flight at once, so
 /// the most messages a kill can leave in doubt.
 const MAX_CONNECTIONS: usize = 4;
@@ -90,26 +91,7 @@ fn instance(n: usize) -> (&'static str, serde_json::Value) {
         let n = n / 2;
         return ("crashy", json!({ "to": format!("c{n}@client.example"), "n": n }));
     }
-    let n = n / 2;
-    let mut booking: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(root().join("examples/inputs/wellness_booking.json")).unwrap(),
-    )
-    .unwrap();
-    // Each booking its own client and its own hour (in the past: no reminder waits), so every
-    // one confirms a session with the requested practitioner.
-    let start = chrono::NaiveDate::from_ymd_opt(2025, 1, 1)
-        .unwrap()
-        .and_hms_opt(0, 0, 0)
-        .unwrap()
-        + chrono::Duration::hours(n as i64);
-    let format = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M:%S").to_string();
-    booking["appointment"]["bookingStart"] = format(start).into();
-    booking["appointment"]["bookingEnd"] = format(start + chrono::Duration::hours(1)).into();
-    booking["bookings"][0]["id"] = (60000 + n).into();
-    booking["bookings"][0]["customer"]["email"] = format!("b{n}@client.example").into();
-    // A known phone number would file the booking under that contact.
-    booking["bookings"][0]["customer"]["phone"] = format!("+44 7700 9{n:05}").into();
-    ("wellness_booking", booking)
+    ("wellness_booking", booking(n / 2))
 }
 
 /// Whether the worker started `record` (not an event, not a parent flow).
@@ -289,33 +271,7 @@ fn killed_at_random_points_every_instance_completes_and_every_email_goes_once() 
         );
     }
     // Notion, counted at the emulator: one client and one session per booking, none twice.
-    for (database, property, name) in [
-        (CONTACTS, "Email", "client"),
-        (SESSIONS, "External ID", "session"),
-    ] {
-        let mut by_booking: HashMap<String, usize> = HashMap::new();
-        for page in pages(&notion, database) {
-            let value = match page["properties"][property]["type"].as_str() {
-                Some("email") => page["properties"][property]["email"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string(),
-                _ => text(&page, property),
-            };
-            *by_booking.entry(value).or_default() += 1;
-        }
-        for n in 0..total {
-            let value = match name {
-                "client" => format!("b{n}@client.example"),
-                _ => format!("amelia-{}", 60000 + n),
-            };
-            let count = by_booking.get(&value).copied().unwrap_or(0);
-            assert_eq!(
-                count, 1,
-                "the {name} of booking {n} ({value}) is in Notion {count} times"
-            );
-        }
-    }
+    assert_each_booking_filed_once(&notion, total);
     // The journal: no step of any crashy instance completed twice, and none was left behind.
     for r in roots.iter().filter(|r| r.flow == "flows.crashy.crashy") {
         let mut done: HashMap<String, usize> = HashMap::new();
@@ -332,22 +288,4 @@ fn killed_at_random_points_every_instance_completes_and_every_email_goes_once() 
         assert_eq!(steps, ["each", "each[0].s", "each[1].s", "hello"], "{}", r.id);
         assert!(done.values().all(|n| *n == 1), "{}: {done:?}", r.id);
     }
-}
-
-/// The Message-IDs whose last line in the email sent log is an intent: the server may or may not
-/// have them. A torn last line is skipped (its caller never heard it was written).
-fn in_doubt_message_ids(sent_log: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(sent_log).unwrap_or_default();
-    let mut last: HashMap<String, (String, String)> = HashMap::new();
-    for line in text.lines() {
-        let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else {
-            continue;
-        };
-        let field = |name: &str| record[name].as_str().unwrap_or("").to_string();
-        last.insert(field("key"), (field("stage"), field("message_id")));
-    }
-    last.into_values()
-        .filter(|(stage, _)| stage == "intent")
-        .map(|(_, message_id)| message_id)
-        .collect()
 }

@@ -295,7 +295,7 @@ flow f for e {
     assert_eq!(**left, Expr::Path(Name::Event, vec!["email".into()]));
     let flow = b.entry_flow().unwrap();
     assert_eq!(flow.input[0].ty.shape, plan::Shape::Email);
-    assert_eq!(flow.input[1].default, Some(Expr::Number(2.0)));
+    assert_eq!(flow.input[1].default, Some(Expr::Int(2)));
 }
 
 #[test]

@@ -6,6 +6,7 @@ mod serve {
     mod cli;
     mod common;
     mod corpus;
+    mod crash;
     mod docs;
     mod schedules;
     mod webhooks;

@@ -14,7 +14,9 @@ pub enum Expr {
     Null,
     /// `true` / `false`
     Bool(bool),
-    /// A number.
+    /// A whole number, exact.
+    Int(i64),
+    /// Any other number.
     Number(f64),
     /// A duration in milliseconds.
     Duration(i64),

@@ -50,6 +50,7 @@ fn arm_label(plan: &SubPlan, node: petgraph::graph::NodeIndex) -> String {
             .iter()
             .map(|l| match l {
                 Expr::Number(n) => n.to_string(),
+                Expr::Int(n) => n.to_string(),
                 Expr::Bool(b) => b.to_string(),
                 Expr::Null => "none".into(),
                 Expr::Text(s) => format!("'{s}'"),

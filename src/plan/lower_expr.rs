@@ -53,7 +53,7 @@ impl Scope<'_> {
         Ok(match &expr.kind {
             ExprKind::None => Expr::Null,
             ExprKind::Bool(b) => Expr::Bool(*b),
-            ExprKind::Number(n) => Expr::Number(*n),
+            ExprKind::Number(n) => number(*n),
             ExprKind::Duration(ms) => Expr::Duration(*ms),
             ExprKind::Str(parts) => match expr.as_plain_str() {
                 Some(text) => Expr::Text(text),
@@ -190,6 +190,16 @@ pub(crate) fn lower_free(expr: &ast::Expr) -> Result<Expr, PlanError> {
         free: true,
     }
     .lower(expr)
+}
+
+/// A number literal: whole numbers as exact integers. The syntax tree holds literals as doubles,
+/// so a whole literal is an integer only up to 2^53, where every integer is exactly a double.
+fn number(n: f64) -> Expr {
+    if n.fract() == 0.0 && n.abs() <= crate::value::EXACT_IN_DOUBLE as f64 {
+        Expr::Int(n as i64)
+    } else {
+        Expr::Number(n)
+    }
 }
 
 /// The expression `src` (as written after `let x =`), lowered with [`lower_free`]; for tests of

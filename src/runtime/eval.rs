@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
 
+use super::arith::{self, Op};
 use crate::plan::{BinaryOp, Builtin, Computed, Expr, FormatDate, Part, Pattern, Strftime, UnaryOp, Zone};
 use crate::value::Value;
 
@@ -102,6 +103,7 @@ pub fn eval(expr: &Expr, env: &dyn Env) -> Result<Value, EvalError> {
     match expr {
         Expr::Null => Ok(Value::Null),
         Expr::Bool(b) => Ok(Value::Bool(*b)),
+        Expr::Int(n) => Ok(Value::Int(*n)),
         Expr::Number(n) => Ok(Value::Number(*n)),
         Expr::Duration(ms) => Ok(Value::Duration(*ms)),
         Expr::Text(t) => Ok(Value::Text(t.clone())),
@@ -132,6 +134,16 @@ pub fn eval(expr: &Expr, env: &dyn Env) -> Result<Value, EvalError> {
             let v = eval(e, env)?;
             let i = eval(i, env)?;
             Ok(match (v, i) {
+                (Value::List(items), Value::Int(n)) => {
+                    let idx = if n < 0 {
+                        n.checked_add_unsigned(items.len() as u64)
+                    } else {
+                        Some(n)
+                    };
+                    idx.and_then(|i| usize::try_from(i).ok())
+                        .and_then(|i| items.get(i).cloned())
+                        .unwrap_or(Value::Null)
+                }
                 (Value::List(items), Value::Number(n)) => {
                     let idx = if n < 0.0 { items.len() as f64 + n } else { n };
                     if idx >= 0.0 {
@@ -177,10 +189,14 @@ pub fn eval(expr: &Expr, env: &dyn Env) -> Result<Value, EvalError> {
         }
         Expr::Unary(op, e) => {
             let v = eval(e, env)?;
+            if *op == UnaryOp::Neg {
+                if let Some(negated) = arith::neg(&v) {
+                    return negated.map_err(EvalError);
+                }
+            }
             match (op, v) {
                 (UnaryOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
                 (UnaryOp::Not, Value::Null) => Ok(Value::Bool(true)),
-                (UnaryOp::Neg, Value::Number(n)) => Ok(Value::Number(-n)),
                 (UnaryOp::Neg, Value::Duration(d)) => Ok(Value::Duration(-d)),
                 (op, v) => fail(format!(
                     "`{}` does not apply to a {}",
@@ -302,7 +318,7 @@ fn field_of(v: Value, name: &str) -> Value {
     }
 }
 
-/// Equality as `==` sees it: dates compare with date-times at midnight UTC.
+/// Equality as `==` sees it: numbers by value (`1 == 1.0`), dates with date-times at midnight UTC.
 pub fn equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::DateTime(x), Value::DateTime(y)) => x == y,
@@ -320,7 +336,7 @@ fn date_to_datetime(d: NaiveDate) -> DateTime<FixedOffset> {
 
 fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.partial_cmp(y),
+        (Value::Int(_) | Value::Number(_), _) => a.cmp_numbers(b),
         (Value::Text(x), Value::Text(y)) => Some(x.cmp(y)),
         (Value::Duration(x), Value::Duration(y)) => Some(x.cmp(y)),
         (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
@@ -347,6 +363,16 @@ fn binary(op: BinaryOp, a: &Expr, b: &Expr, env: &dyn Env) -> Result<Value, Eval
     }
     let x = eval(a, env)?;
     let y = eval(b, env)?;
+    let arith_op = match op {
+        BinaryOp::Add => Some(Op::Add),
+        BinaryOp::Sub => Some(Op::Sub),
+        BinaryOp::Mul => Some(Op::Mul),
+        BinaryOp::Div => Some(Op::Div),
+        _ => None,
+    };
+    if let Some(result) = arith_op.and_then(|op| arith::apply(op, &x, &y)) {
+        return result.map_err(EvalError);
+    }
     use Value::*;
     let out = match op {
         BinaryOp::Eq => Bool(equal(&x, &y)),
@@ -373,7 +399,6 @@ fn binary(op: BinaryOp, a: &Expr, b: &Expr, env: &dyn Env) -> Result<Value, Eval
             _ => return fail(format!("`in` needs a list, text or record, not a {}", y.kind())),
         },
         BinaryOp::Add => match (x, y) {
-            (Number(p), Number(q)) => Number(p + q),
             (Text(p), q) => Text(format!(
                 "{p}{}",
                 if q.is_null() { String::new() } else { q.to_string() }
@@ -399,7 +424,6 @@ fn binary(op: BinaryOp, a: &Expr, b: &Expr, env: &dyn Env) -> Result<Value, Eval
             (p, q) => return fail(format!("cannot add a {} and a {}", p.kind(), q.kind())),
         },
         BinaryOp::Sub => match (x, y) {
-            (Number(p), Number(q)) => Number(p - q),
             (Duration(p), Duration(q)) => Duration(p - q),
             (DateTime(t), Duration(d)) => {
                 match t.checked_sub_signed(
@@ -419,16 +443,19 @@ fn binary(op: BinaryOp, a: &Expr, b: &Expr, env: &dyn Env) -> Result<Value, Eval
             (p, q) => return fail(format!("cannot subtract a {} from a {}", q.kind(), p.kind())),
         },
         BinaryOp::Mul => match (x, y) {
-            (Number(p), Number(q)) => Number(p * q),
+            (Duration(d), Int(n)) | (Int(n), Duration(d)) => match d.checked_mul(n) {
+                Some(ms) => Duration(ms),
+                None => return fail("the duration is out of range"),
+            },
             (Duration(d), Number(n)) | (Number(n), Duration(d)) => Duration((d as f64 * n) as i64),
             (Null, _) | (_, Null) => Null,
             (p, q) => return fail(format!("cannot multiply a {} by a {}", p.kind(), q.kind())),
         },
         BinaryOp::Div => match (x, y) {
-            (Number(_), Number(0.0)) => return fail("division by zero"),
-            (Number(p), Number(q)) => Number(p / q),
+            (Duration(d), Int(n)) if n != 0 => Duration(d.checked_div(n).unwrap_or(i64::MAX)),
             (Duration(d), Number(n)) if n != 0.0 => Duration((d as f64 / n) as i64),
-            (Duration(p), Duration(q)) if q != 0 => Number(p as f64 / q as f64),
+            // `2d / 1h` is 48: a count, exact when it divides.
+            (Duration(p), Duration(q)) => arith::ints(Op::Div, p, q).map_err(EvalError)?,
             (Null, _) | (_, Null) => Null,
             (p, q) => return fail(format!("cannot divide a {} by a {}", p.kind(), q.kind())),
         },
@@ -438,10 +465,28 @@ fn binary(op: BinaryOp, a: &Expr, b: &Expr, env: &dyn Env) -> Result<Value, Eval
 }
 
 fn num(v: &Value, f: &str) -> Result<f64, EvalError> {
-    match v {
-        Value::Number(n) => Ok(*n),
-        other => fail(format!("`{f}` needs a number, not a {}", other.kind())),
+    match v.as_f64() {
+        Some(n) => Ok(n),
+        None => fail(format!("`{f}` needs a number, not a {}", v.kind())),
     }
+}
+
+/// `v` itself when it is a number (integers stay exact).
+fn number_arg(v: &Value, f: &str) -> Result<Value, EvalError> {
+    num(v, f).map(|_| v.clone())
+}
+
+/// `floor`, `ceil` or `round` of a number: an integer is already whole (and may not fit a double).
+fn whole_of(v: &Value, f: &str, to_whole: fn(f64) -> f64) -> Result<Value, EvalError> {
+    match v {
+        Value::Int(i) => Ok(Value::Int(*i)),
+        _ => Ok(arith::whole(to_whole(num(v, f)?))),
+    }
+}
+
+/// A count (a length, a number of matches) as an integer.
+fn count(n: usize) -> Value {
+    Value::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 fn text<'a>(v: &'a Value, f: &str) -> Result<&'a str, EvalError> {
@@ -503,10 +548,10 @@ fn call(builtin: Builtin, args: Vec<Value>, env: &dyn Env) -> Result<Value, Eval
         B::Upper => Text(text(&a0, f)?.to_uppercase()),
         B::Trim => Text(text(&a0, f)?.trim().to_string()),
         B::Len => match &a0 {
-            Text(t) => Number(t.chars().count() as f64),
-            List(l) => Number(l.len() as f64),
-            Record(r) => Number(r.len() as f64),
-            Null => Number(0.0),
+            Text(t) => count(t.chars().count()),
+            List(l) => count(l.len()),
+            Record(r) => count(r.len()),
+            Null => Int(0),
             v => {
                 return fail(format!(
                     "`len` needs text, a list or a record, not a {}",
@@ -565,22 +610,29 @@ fn call(builtin: Builtin, args: Vec<Value>, env: &dyn Env) -> Result<Value, Eval
         B::Minutes => Duration((num(&a0, f)? * 60_000.0) as i64),
         B::Round => {
             let digits = if a1.is_null() { 0.0 } else { num(&a1, f)? };
-            let p = 10f64.powi(digits as i32);
-            Number((num(&a0, f)? * p).round() / p)
+            match number_arg(&a0, f)? {
+                // An integer has no fraction to round (rounding to tens is rare enough for doubles).
+                Int(i) if digits >= 0.0 => Int(i),
+                n if digits == 0.0 => whole_of(&n, f, f64::round)?,
+                n => {
+                    let p = 10f64.powi(digits as i32);
+                    Number((num(&n, f)? * p).round() / p)
+                }
+            }
         }
         B::Min | B::Max | B::Sum => {
             let items: Vec<Value> = match (&a0, args.len()) {
                 (List(l), 1) => l.clone(),
                 _ => args.clone(),
             };
-            let mut nums = Vec::new();
+            let mut nums = Vec::with_capacity(items.len());
             for i in &items {
-                nums.push(num(i, f)?);
+                nums.push(number_arg(i, f)?);
             }
             match builtin {
-                B::Sum => Number(nums.iter().sum()),
-                B::Min => nums.into_iter().reduce(f64::min).map(Number).unwrap_or(Null),
-                _ => nums.into_iter().reduce(f64::max).map(Number).unwrap_or(Null),
+                B::Sum => arith::sum(&nums).map_err(EvalError)?,
+                B::Min => arith::extreme(nums, std::cmp::Ordering::Less),
+                _ => arith::extreme(nums, std::cmp::Ordering::Greater),
             }
         }
         B::First => match a0 {
@@ -605,7 +657,7 @@ fn call(builtin: Builtin, args: Vec<Value>, env: &dyn Env) -> Result<Value, Eval
             .into_iter()
             .find(|r| matches_all(r, &a1))
             .unwrap_or(Null),
-        B::Count => Number(items(&a0, f)?.iter().filter(|r| matches_all(r, &a1)).count() as f64),
+        B::Count => count(items(&a0, f)?.iter().filter(|r| matches_all(r, &a1)).count()),
         B::Pluck => {
             let field = text(&a1, f)?;
             List(items(&a0, f)?.iter().map(|r| r.get(field).clone()).collect())
@@ -642,9 +694,12 @@ fn call(builtin: Builtin, args: Vec<Value>, env: &dyn Env) -> Result<Value, Eval
             let to = args.get(2).cloned().unwrap_or(Null);
             Text(text(&a0, f)?.replace(text(&a1, f)?, text(&to, f)?))
         }
-        B::Floor => Number(num(&a0, f)?.floor()),
-        B::Ceil => Number(num(&a0, f)?.ceil()),
-        B::Abs => Number(num(&a0, f)?.abs()),
+        B::Floor => whole_of(&a0, f, f64::floor)?,
+        B::Ceil => whole_of(&a0, f, f64::ceil)?,
+        B::Abs => match arith::abs(&a0) {
+            Some(n) => n.map_err(EvalError)?,
+            None => return fail(format!("`abs` needs a number, not a {}", a0.kind())),
+        },
         B::Seconds => Duration((num(&a0, f)? * 1_000.0) as i64),
         B::Weeks => Duration((num(&a0, f)? * 604_800_000.0) as i64),
         B::Reverse => {
@@ -672,10 +727,10 @@ fn call(builtin: Builtin, args: Vec<Value>, env: &dyn Env) -> Result<Value, Eval
         },
         B::Text => Text(a0.to_string()),
         B::Number => match &a0 {
-            Number(n) => Number(*n),
-            Text(t) => match t.trim().parse::<f64>() {
-                Ok(n) => Number(n),
-                Err(_) => return fail(format!("`{t}` is not a number")),
+            Int(_) | Number(_) => a0.clone(),
+            Text(t) => match arith::parse(t) {
+                Some(n) => n,
+                None => return fail(format!("`{t}` is not a number")),
             },
             v => return fail(format!("`number` needs text, not a {}", v.kind())),
         },

@@ -91,7 +91,7 @@ fn convert(path: &str, ty: &InputType, j: &J) -> Result<Value, String> {
                 ))
             }
         }
-        (Shape::Number, J::Number(n)) => Ok(Value::Number(n.as_f64().unwrap_or(0.0))),
+        (Shape::Number, J::Number(_)) => Ok(Value::from_json(j)),
         (Shape::Bool, J::Bool(b)) => Ok(Value::Bool(*b)),
         (Shape::Datetime, J::String(s)) => parse_datetime(s).map(Value::DateTime).ok_or_else(|| {
             format!("input field `{path}` must be a date-time like 2026-01-05T09:00:00Z, not `{s}`")

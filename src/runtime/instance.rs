@@ -739,7 +739,7 @@ impl Instance {
         let path = scope.path(n);
         if let Some(g) = node.gate {
             let b = g.branch as usize;
-            let taken = scope.state[b] == NState::Done && scope.values[b] == Value::Number(g.arm as f64);
+            let taken = scope.state[b] == NState::Done && scope.values[b] == Value::Int(g.arm as i64);
             if !taken {
                 if node.kind.keyword() == "step" {
                     self.record(ctx, EventKind::StepSkipped { step: path });
@@ -834,7 +834,7 @@ impl Instance {
                         }
                     };
                     if hit {
-                        taken = Value::Number(i as f64);
+                        taken = Value::Int(i as i64);
                         break;
                     }
                 }

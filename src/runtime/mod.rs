@@ -6,6 +6,7 @@
 //! [`RecordingConnector`]s to see the calls a flow makes. After a restart with a durable
 //! [`Store`], [`Engine::recover`] resumes unfinished instances from their history.
 
+mod arith;
 mod clock;
 mod engine;
 pub(crate) mod eval;

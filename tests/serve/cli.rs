@@ -124,7 +124,12 @@ fn serves_webhooks_then_stops_cleanly_on_sigterm() {
 
 /// Starts `flowc serve` on `dir` with `extra` arguments and environment; returns the child, its
 /// base URL and the rest of its stderr.
-fn start(dir: &Path, state: &Path, extra: &[&str], env: &[(&str, &str)]) -> (std::process::Child, String) {
+pub(super) fn start(
+    dir: &Path,
+    state: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (std::process::Child, String) {
     let mut command = serve(dir, state);
     command.args(extra).stderr(Stdio::piped());
     for (k, v) in env {

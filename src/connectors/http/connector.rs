@@ -123,7 +123,7 @@ impl HttpConnector {
 
         if status.is_success() {
             return Ok(Value::record([
-                ("status", Value::Number(f64::from(status.as_u16()))),
+                ("status", Value::Int(i64::from(status.as_u16()))),
                 ("headers", headers_value(&response_headers)),
                 ("body", body_value),
             ]));
@@ -135,7 +135,7 @@ impl HttpConnector {
         };
         let message = format!("{what} answered {status}{}", snippet(&body));
         let details = Value::record([
-            ("status", Value::Number(f64::from(status.as_u16()))),
+            ("status", Value::Int(i64::from(status.as_u16()))),
             ("body", body_value),
         ]);
         let error = match class {
@@ -306,7 +306,7 @@ fn header_map(
     for (name, value) in fields {
         let text = match value {
             Value::Text(s) => s.clone(),
-            Value::Number(_) | Value::Bool(_) => value.to_json().to_string(),
+            Value::Int(_) | Value::Number(_) | Value::Bool(_) => value.to_json().to_string(),
             other => {
                 return Err(ConnectorError::permanent(format!(
                     "header `{name}` in `{param}` must be text, not a {}",

@@ -490,6 +490,7 @@ fn text_arg<'a>(call: &'a ActionCall, name: &str) -> Result<&'a str, ConnectorEr
 fn limit_arg(call: &ActionCall) -> Result<Option<usize>, ConnectorError> {
     match call.arg("limit") {
         Value::Null => Ok(None),
+        Value::Int(n) if *n >= 0 => Ok(Some(usize::try_from(*n).unwrap_or(usize::MAX))),
         Value::Number(n) if n.is_finite() && *n >= 0.0 && n.fract() == 0.0 => Ok(Some(*n as usize)),
         other => Err(invalid(format!(
             "`limit` must be a whole number of at least 0, got {other}"

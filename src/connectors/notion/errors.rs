@@ -70,7 +70,7 @@ pub(crate) fn from_response(
         error.retry_after = retry_after;
     }
     let mut details = vec![
-        ("status", Value::Number(f64::from(status))),
+        ("status", Value::Int(i64::from(status))),
         ("code", Value::text(code)),
         ("message", Value::text(message)),
     ];

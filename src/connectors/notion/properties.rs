@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value as Json};
 use super::errors::invalid;
 use super::schema::{DatabaseSchema, PropertySchema};
 use crate::connectors::ConnectorError;
-use crate::value::Value;
+use crate::value::{Value, EXACT_IN_DOUBLE};
 
 /// Notion's limit on one text object's `content` (in UTF-16 code units, as JavaScript counts).
 pub(crate) const MAX_TEXT_CONTENT: usize = 2000;
@@ -134,7 +134,8 @@ pub(crate) fn property_value(
         },
         "number" => match value {
             Value::Null => Json::Null,
-            Value::Number(n) if n.is_finite() => Value::Number(*n).to_json(),
+            Value::Int(n) => exact_in_notion(name, *n)?,
+            Value::Number(n) if n.is_finite() => value.to_json(),
             other => return Err(wrong(name, kind, "a number", other)),
         },
         "checkbox" => match value {
@@ -172,6 +173,19 @@ pub(crate) fn property_value(
     let mut object = Map::new();
     object.insert(kind.to_string(), body);
     Ok(Json::Object(object))
+}
+
+/// An integer for a number property. Notion keeps numbers as doubles, so one beyond 2^53 would
+/// be stored rounded (an order id turned into its neighbour): refused rather than changed.
+fn exact_in_notion(name: &str, n: i64) -> Result<Json, ConnectorError> {
+    if n.unsigned_abs() > EXACT_IN_DOUBLE.unsigned_abs() {
+        return Err(invalid(format!(
+            "property `{name}` is a number property and Notion stores {n} rounded (its numbers \
+             are exact up to {EXACT_IN_DOUBLE}); keep ids this large in a text property, \
+             written as `\"{{{{ value }}}}\"` or `text(value)`"
+        )));
+    }
+    Ok(Json::from(n))
 }
 
 fn check_len(name: &str, kind: &str, s: &str, max: usize) -> Result<(), ConnectorError> {
@@ -358,7 +372,10 @@ pub(crate) fn property_to_value(property: &Json) -> Value {
             Json::String(s) => Value::text(s.clone()),
             _ => Value::Null,
         },
-        "number" => body.as_f64().map_or(Value::Null, Value::Number),
+        "number" => match body {
+            Json::Number(_) => Value::from_json(body),
+            _ => Value::Null,
+        },
         "checkbox" => Value::Bool(body.as_bool().unwrap_or(false)),
         "select" | "status" => body
             .get("name")
@@ -372,11 +389,11 @@ pub(crate) fn property_to_value(property: &Json) -> Value {
             .get("id")
             .and_then(Json::as_str)
             .map_or(Value::Null, Value::text),
-        "unique_id" => match body.get("number").and_then(Json::as_f64) {
+        "unique_id" => match body.get("number").and_then(Json::as_i64) {
             None => Value::Null,
             Some(n) => match body.get("prefix").and_then(Json::as_str) {
                 Some(prefix) => Value::text(format!("{prefix}-{n}")),
-                None => Value::Number(n),
+                None => Value::Int(n),
             },
         },
         "formula" => {
@@ -440,5 +457,37 @@ mod tests {
         assert_eq!(v.unwrap(), json!({"date": {"start": "2026-01-05"}}));
         let v = property_value("When", &prop("date"), &Value::text("tomorrow"));
         assert!(v.is_err());
+    }
+
+    #[test]
+    fn integers_are_written_exactly_or_refused() {
+        let safe = EXACT_IN_DOUBLE;
+        let v = property_value("Count", &prop("number"), &Value::Int(safe)).unwrap();
+        assert_eq!(v["number"].as_i64(), Some(safe));
+        let v = property_value("Count", &prop("number"), &Value::Int(-safe)).unwrap();
+        assert_eq!(v["number"].as_i64(), Some(-safe));
+        // Notion would keep 820982911946154508 as 820982911946154500: another order's id.
+        for id in [safe + 1, -safe - 1, 820_982_911_946_154_508, i64::MIN] {
+            let err = property_value("Order", &prop("number"), &Value::Int(id)).unwrap_err();
+            assert!(
+                err.message.contains(&format!("stores {id} rounded")),
+                "{}",
+                err.message
+            );
+            assert!(err.message.contains("text property"), "{}", err.message);
+        }
+        let v = property_value("Price", &prop("number"), &Value::Number(0.1)).unwrap();
+        assert_eq!(v, json!({ "number": 0.1 }));
+    }
+
+    #[test]
+    fn numbers_read_back_as_integers_when_whole() {
+        let page = |n: Json| json!({ "type": "number", "number": n });
+        let v = property_to_value(&page(json!(9_007_199_254_740_993_i64)));
+        assert!(matches!(v, Value::Int(9_007_199_254_740_993)), "{v:?}");
+        assert!(matches!(property_to_value(&page(json!(2.5))), Value::Number(n) if n == 2.5));
+        assert_eq!(property_to_value(&page(Json::Null)), Value::Null);
+        let id = json!({ "type": "unique_id", "unique_id": { "number": 42, "prefix": "PRJ" } });
+        assert_eq!(property_to_value(&id), Value::text("PRJ-42"));
     }
 }

@@ -330,7 +330,7 @@ fn api_error(
         }
     }
     let details = Value::record([
-        ("status", Value::Number(f64::from(status.as_u16()))),
+        ("status", Value::Int(i64::from(status.as_u16()))),
         ("code", Value::text(code)),
         ("description", Value::text(description)),
         ("details", Value::from_json(&json["details"])),
@@ -389,7 +389,7 @@ fn hidden_values(arg: &Value) -> Result<Vec<(String, String)>, ConnectorError> {
         let text = match value {
             Value::Null => continue,
             Value::Text(s) => s.clone(),
-            Value::Number(_) | Value::Bool(_) | Value::Date(_) | Value::DateTime(_) => {
+            Value::Int(_) | Value::Number(_) | Value::Bool(_) | Value::Date(_) | Value::DateTime(_) => {
                 match value.to_json() {
                     Json::String(s) => s,
                     other => other.to_string(),
