@@ -6,6 +6,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod connectors;
+mod duration;
+mod problem;
+
+pub use duration::ConfigDuration;
+use problem::Stage;
+
 /// The file name looked for.
 pub const FILE_NAME: &str = "flowc.toml";
 
@@ -83,13 +90,22 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
-    /// The file is not valid TOML or has unknown keys.
-    #[error("{path}: {message}")]
+    /// The file is not valid TOML, has unknown keys or a value of the wrong form: shown as a
+    /// diagnostic on the file's text.
+    #[error("{rendered}")]
     Invalid {
         /// The file.
         path: PathBuf,
-        /// What is wrong (with line and column).
+        /// The diagnostic code (E0900-E0903).
+        code: crate::diagnostic::Code,
+        /// Where in the file.
+        span: crate::syntax::Span,
+        /// What is wrong.
         message: String,
+        /// What to write instead.
+        help: String,
+        /// The diagnostic rendered with the lines of the file it points at.
+        rendered: String,
     },
 }
 
@@ -97,12 +113,12 @@ impl Config {
     /// Parses `flowc.toml` text: unknown keys and webhook schemes are refused, with the closest
     /// known one suggested.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        };
+        let invalid = |stage| move |e: toml::de::Error| problem::invalid(path, text, &e, stage);
+        toml::from_str::<toml::Table>(text).map_err(invalid(Stage::Syntax))?;
         // Unknown webhook schemes are unknown variants of `serve::settings::Scheme`.
-        toml::from_str(text).map_err(|e| invalid(with_suggestion(e.to_string())))
+        let config: Config = toml::from_str(text).map_err(invalid(Stage::Settings))?;
+        toml::from_str::<connectors::Tables>(text).map_err(invalid(Stage::Settings))?;
+        Ok(config)
     }
 
     /// Reads `flowc.toml` from `root`; a missing file is the default configuration.
@@ -118,35 +134,6 @@ impl Config {
     /// The table of connector `name` (empty when absent).
     pub fn connector(&self, name: &str) -> toml::Table {
         self.connectors.get(name).cloned().unwrap_or_default()
-    }
-}
-
-/// The candidate closest to `word`, when it is close enough to be a typo.
-fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
-}
-
-/// serde's "unknown field (or variant) `x`, expected one of `a`, `b`" with the closest one
-/// suggested.
-fn with_suggestion(message: String) -> String {
-    let Some(rest) = message
-        .split("unknown field `")
-        .nth(1)
-        .or_else(|| message.split("unknown variant `").nth(1))
-    else {
-        return message;
-    };
-    let Some((field, rest)) = rest.split_once('`') else {
-        return message;
-    };
-    let expected: Vec<&str> = rest.split('`').skip(1).step_by(2).collect();
-    match closest(field, expected.into_iter()) {
-        Some(best) => format!("{}\ndid you mean `{best}`?", message.trim_end()),
-        None => message,
     }
 }
 

@@ -165,6 +165,14 @@ codes! {
     UnknownOption = "E0802", "unknown-option", Error;
     /// A Typeform field ref that no survey template (stdlib/surveys) has.
     UnknownSurveyRef = "E0803", "unknown-survey-ref", Error;
+    /// `flowc.toml` is not valid TOML.
+    ConfigSyntax = "E0900", "config-syntax", Error;
+    /// A key or table of `flowc.toml` that flowc does not know (a typo, usually).
+    UnknownConfigKey = "E0901", "unknown-config-key", Error;
+    /// A value of `flowc.toml` of the wrong kind or not among those its key takes.
+    InvalidConfigValue = "E0902", "invalid-config-value", Error;
+    /// A duration in `flowc.toml` not written as in `.flow` files (`"30s"`).
+    ConfigDuration = "E0903", "config-duration", Error;
     /// A step without side effects whose result nothing uses.
     UnusedResult = "W0001", "unused-result", Warning;
     /// Code that can never run.

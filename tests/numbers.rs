@@ -1,6 +1,9 @@
 //! Numbers: integers of 64 bits are exact from a flow's input to its output and to Notion, their
 //! arithmetic is checked, and every value prints and parses back to itself.
 
+#[path = "cli/support.rs"]
+#[allow(dead_code)] // helpers the tests of tests/cli.rs use
+mod cli_support;
 #[path = "support/smtp_server.rs"]
 #[allow(dead_code)] // TLS helpers of the email tests
 mod smtp_server;
@@ -130,6 +133,28 @@ async fn a_number_too_big_for_64_bits_stays_a_number() {
     assert_eq!(
         out.to_json()["n"].as_f64(),
         Some(18_446_744_073_709_551_615_u64 as f64)
+    );
+}
+
+#[test]
+fn flowc_run_prints_the_id_it_was_given_and_stops_on_overflow() {
+    let flow = "flow f for e {\n  on manual\n  input { id: number }\n  output { id: input.id, next: input.id + 1 }\n}\n";
+    let dir = cli_support::project(&[("t.flow", &format!("entity e {{}}\n\n{flow}"))]);
+    let input = format!(r#"{{"id": {ORDER}}}"#);
+    let out = cli_support::run(dir.path(), &["run", "t.flow", "--input", &input, "--dry-run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("\"id\": 820982911946154508"), "{stdout}");
+    assert!(stdout.contains("\"next\": 820982911946154509"), "{stdout}");
+    let input = format!(r#"{{"id": {}}}"#, i64::MAX);
+    let out = cli_support::run(dir.path(), &["run", "t.flow", "--input", &input, "--dry-run"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "a panic: {stderr}");
+    assert!(
+        stderr.contains("number overflow: `9223372036854775807 + 1`"),
+        "{stderr}"
     );
 }
 

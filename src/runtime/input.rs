@@ -102,7 +102,10 @@ fn convert(path: &str, ty: &InputType, j: &J) -> Result<Value, String> {
         (Shape::Duration, J::String(s)) => parse_duration(s)
             .map(Value::Duration)
             .ok_or_else(|| format!("input field `{path}` must be a duration like 2d or 1h30m, not `{s}`")),
-        (Shape::Duration, J::Number(n)) => Ok(Value::Duration(n.as_i64().unwrap_or(0))),
+        // A number is milliseconds, and only a whole one: 1.5 is not silently 0.
+        (Shape::Duration, J::Number(n)) => n.as_i64().map(Value::Duration).ok_or_else(|| {
+            format!("input field `{path}` must be a duration like 2d or whole milliseconds, not {n}")
+        }),
         (Shape::Text | Shape::Email, _) => Err(wrong("text")),
         (Shape::Number, _) => Err(wrong("a number")),
         (Shape::Bool, _) => Err(wrong("true or false")),
@@ -159,5 +162,29 @@ mod tests {
             let err = convert("to", &ty, &J::from(bad)).unwrap_err();
             assert!(err.contains("`to` must be an e-mail address"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn numbers_keep_64_bit_integers_and_durations_whole_milliseconds() {
+        let ty = |shape| InputType {
+            shape,
+            optional: false,
+        };
+        let id: J = serde_json::from_str("820982911946154508").unwrap();
+        assert!(matches!(
+            convert("id", &ty(Shape::Number), &id),
+            Ok(Value::Int(820_982_911_946_154_508))
+        ));
+        let half: J = serde_json::from_str("0.5").unwrap();
+        assert_eq!(convert("x", &ty(Shape::Number), &half), Ok(Value::Number(0.5)));
+        assert_eq!(
+            convert("d", &ty(Shape::Duration), &J::from(90_000)),
+            Ok(Value::Duration(90_000))
+        );
+        let err = convert("d", &ty(Shape::Duration), &J::from(1.5)).unwrap_err();
+        assert!(
+            err.contains("`d` must be a duration like 2d or whole milliseconds, not 1.5"),
+            "{err}"
+        );
     }
 }

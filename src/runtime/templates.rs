@@ -100,4 +100,25 @@ mod tests {
         assert_eq!(r.html.as_deref(), Some("<p>A &amp; &lt;B&gt;</p>"));
         assert!(t.render("t", &Value::record::<&str>([])).is_err());
     }
+
+    #[test]
+    fn numbers_render_exactly() {
+        let plan = TemplatePlan {
+            subject: Some("Order {{id}}: {{total}} ({{count}} items)".into()),
+            text: None,
+            html: None,
+        };
+        let name = "t".to_string();
+        let t = Templates::new([(&name, &plan)]).unwrap();
+        let vars = Value::record([
+            ("id", Value::Int(820_982_911_946_154_508)),
+            ("total", Value::Number(0.1)),
+            ("count", Value::Number(2.0)),
+        ]);
+        let r = t.render("t", &vars).unwrap();
+        assert_eq!(
+            r.subject.as_deref(),
+            Some("Order 820982911946154508: 0.1 (2 items)")
+        );
+    }
 }

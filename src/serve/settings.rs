@@ -52,9 +52,9 @@ pub struct WebhookSettings {
     /// Text before the signature in its header, e.g. `sha256=` (scheme `hmac-sha256`).
     #[serde(default)]
     pub prefix: Option<String>,
-    /// How old a signed timestamp may be, in seconds (scheme `standard-webhooks`, default 300).
+    /// How far a signed timestamp may be from now (scheme `standard-webhooks`, default `"5m"`).
     #[serde(default)]
-    pub tolerance_seconds: Option<u64>,
+    pub tolerance: Option<crate::config::ConfigDuration>,
     /// Where a delivery's id is read, so a repeated delivery starts nothing new:
     /// `header:NAME` or `body:/json/pointer`.
     #[serde(default)]

@@ -118,7 +118,8 @@ fn check_copy(original: &str, text: &str) -> (Sources, Vec<Diagnostic>) {
 #[test]
 fn every_code_has_a_corpus_file() {
     let files = corpus_files();
-    for code in Code::ALL {
+    // flowc.toml's codes (E09xx) have their corpus of TOML files in tests/config.rs.
+    for code in Code::ALL.iter().filter(|c| !c.as_str().starts_with("E09")) {
         assert!(
             files
                 .iter()

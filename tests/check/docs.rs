@@ -48,6 +48,11 @@ fn every_code_has_a_page_whose_examples_hold() {
             failures.push(format!("{code}: the page does not start with `# {code}: title`"));
             continue;
         }
+        // flowc.toml's codes show TOML, read as the project's configuration.
+        if code.as_str().starts_with("E09") {
+            failures.extend(config_example_fails(code, page));
+            continue;
+        }
         let (Some(wrong), Some(right)) = (block(page, "```flow wrong"), block(page, "```flow right")) else {
             failures.push(format!(
                 "{code}: the page needs a ```flow wrong and a ```flow right block"
@@ -80,6 +85,23 @@ fn every_code_has_a_page_whose_examples_hold() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+/// What is wrong with the ```toml wrong / ```toml right examples of flowc.toml's `code`.
+fn config_example_fails(code: Code, page: &str) -> Option<String> {
+    let path = std::path::Path::new("flowc.toml");
+    let (Some(wrong), Some(right)) = (block(page, "```toml wrong"), block(page, "```toml right")) else {
+        return Some(format!(
+            "{code}: the page needs a ```toml wrong and a ```toml right block"
+        ));
+    };
+    match flowc::config::Config::parse(wrong, path) {
+        Err(flowc::config::ConfigError::Invalid { code: found, .. }) if found == code => {}
+        other => return Some(format!("{code}: the wrong example gives {other:?}")),
+    }
+    flowc::config::Config::parse(right, path)
+        .err()
+        .map(|e| format!("{code}: the right example is refused:\n{e}"))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -288,3 +288,24 @@ async fn health_readiness_and_metrics() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn an_order_id_beyond_2_53_comes_out_exactly() {
+    // Shopify's order ids are JSON numbers of 64 bits; a double would make this one ...500.
+    let t = TestHost::new(HostOptions::default());
+    let body = br#"{"order": {"id": 820982911946154508, "email": "ada@example.com"}}"#;
+    let (status, answer) = t
+        .send(post(
+            "/hooks/orders",
+            &[("x-hub-signature-256", &github_signature(body))],
+            body.to_vec(),
+        ))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let id = InstanceId(answer["instance"].as_str().unwrap().to_string());
+    let output = t.host.engine().output(&id).await.unwrap();
+    assert_eq!(
+        output.to_json(),
+        json!({ "summary": "order 820982911946154508 for ada@example.com" })
+    );
+}

@@ -73,13 +73,12 @@ impl Settings {
                         .ok_or_else(|| bad(key, "a property name"))?
                         .to_string();
                 }
-                "timeout_seconds" => {
-                    let seconds = value
-                        .as_float()
-                        .or_else(|| value.as_integer().map(|i| i as f64))
-                        .filter(|s| s.is_finite() && *s > 0.0)
-                        .ok_or_else(|| bad(key, "a positive number of seconds"))?;
-                    settings.timeout = Duration::from_secs_f64(seconds);
+                "timeout" => {
+                    settings.timeout = value
+                        .clone()
+                        .try_into::<crate::config::ConfigDuration>()
+                        .map_err(|_| bad(key, "a duration such as \"30s\""))?
+                        .get();
                 }
                 "rate_limit_retries" => {
                     settings.rate_limit_retries = value
@@ -89,7 +88,7 @@ impl Settings {
                 }
                 other => {
                     return Err(NotionError::Config(format!(
-                        "unknown key `{other}` in `[connectors.notion]`; known keys are base_url, requests_per_second, burst, idempotency_property, timeout_seconds, rate_limit_retries"
+                        "unknown key `{other}` in `[connectors.notion]`; known keys are base_url, requests_per_second, burst, idempotency_property, timeout, rate_limit_retries"
                     )))
                 }
             }

@@ -158,7 +158,9 @@ impl Verifier {
             Scheme::Notion => Kind::Notion(notion::Notion::new(secret)),
             Scheme::StandardWebhooks => Kind::Standard(standard::Standard::new(
                 need(secret)?,
-                settings.tolerance_seconds.unwrap_or(standard::DEFAULT_TOLERANCE),
+                settings
+                    .tolerance
+                    .map_or(standard::DEFAULT_TOLERANCE, |t| t.get().as_secs()),
             )?),
             Scheme::HmacSha256 | Scheme::Github | Scheme::Shopify | Scheme::Typeform => {
                 let layout = settings.hmac_layout()?.ok_or("not an hmac scheme")?;
