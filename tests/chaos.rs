@@ -623,7 +623,7 @@ fn flowc_toml_gives_the_faults_and_seed_of_emulated_runs() {
     let project = project_with("[faults]\nnotion = \"503=5%\"\nstripe = \"503=5%\"\n");
     let (code, stderr) = flowc(project.path(), &BOOKING);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("unknown field `stripe`"), "{stderr}");
+    assert!(stderr.contains("unknown key `stripe` in `[faults]`"), "{stderr}");
     let project = project_with("[faults]\nsmtp = \"down=soon\"\n");
     let (code, stderr) = flowc(project.path(), &BOOKING);
     assert_eq!(code, 2, "{stderr}");

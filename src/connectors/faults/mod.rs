@@ -41,7 +41,7 @@ pub struct ServiceFaults {
 
 /// Faults by service name (`notion`, `typeform`, `smtp`), and the seed of their draws.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "FaultTable", into = "FaultTable")]
+#[serde(from = "FaultTable", into = "FaultTable")]
 pub struct FaultPlan {
     /// Each service's faults.
     pub services: BTreeMap<String, ServiceFaults>,
@@ -129,36 +129,52 @@ struct FaultTable {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     seed: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    notion: Option<String>,
+    notion: Option<FaultsText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    typeform: Option<String>,
+    typeform: Option<FaultsText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    smtp: Option<String>,
+    smtp: Option<FaultsText>,
 }
 
-impl TryFrom<FaultTable> for FaultPlan {
+/// One service's faults as a string of `[faults]` (checked where it is written, so a mistake is
+/// pointed at in the file).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+struct FaultsText(ServiceFaults);
+
+impl TryFrom<String> for FaultsText {
     type Error = String;
 
-    fn try_from(table: FaultTable) -> Result<FaultPlan, String> {
-        let mut plan = FaultPlan {
-            seed: table.seed,
-            ..FaultPlan::default()
-        };
-        for (service, text) in [
+    fn try_from(text: String) -> Result<FaultsText, String> {
+        if text.contains(';') || text.contains(':') {
+            return Err("a service's string lists its own faults only, e.g. `notion = \"503=5%\"`".into());
+        }
+        // The faults a service may have do not depend on which service it is.
+        let plan: FaultPlan = format!("notion:{text}").parse()?;
+        Ok(FaultsText(plan.service("notion")))
+    }
+}
+
+impl From<FaultsText> for String {
+    fn from(text: FaultsText) -> String {
+        text.0.to_string()
+    }
+}
+
+impl From<FaultTable> for FaultPlan {
+    fn from(table: FaultTable) -> FaultPlan {
+        let services = [
             ("notion", table.notion),
             ("typeform", table.typeform),
             ("smtp", table.smtp),
-        ] {
-            let Some(text) = text else { continue };
-            if text.contains(';') || text.contains(':') {
-                return Err(format!(
-                    "`[faults] {service}` lists this service's faults only, e.g. `{service} = \"503=5%\"`"
-                ));
-            }
-            let parsed: FaultPlan = format!("{service}:{text}").parse()?;
-            plan.services.insert(service.to_string(), parsed.service(service));
+        ]
+        .into_iter()
+        .filter_map(|(service, text)| Some((service.to_string(), text?.0)))
+        .collect();
+        FaultPlan {
+            services,
+            seed: table.seed,
         }
-        Ok(plan)
     }
 }
 
@@ -168,7 +184,7 @@ impl From<FaultPlan> for FaultTable {
             plan.services
                 .get(service)
                 .filter(|f| !f.is_empty())
-                .map(ToString::to_string)
+                .map(|f| FaultsText(f.clone()))
         };
         FaultTable {
             seed: plan.seed,
@@ -368,7 +384,7 @@ mod tests {
         let err = |text: &str| toml::from_str::<Doc>(text).err().unwrap().to_string();
         assert!(err("[faults]\nstripe = \"503=5%\"\n").contains("unknown field `stripe`"));
         assert!(err("[faults]\nnotion = \"503=500%\"\n").contains("percentage"));
-        assert!(err("[faults]\nnotion = \"notion:503=5%\"\n").contains("this service's faults only"));
+        assert!(err("[faults]\nnotion = \"notion:503=5%\"\n").contains("its own faults only"));
     }
 
     #[test]
