@@ -24,7 +24,8 @@ pub enum Value {
     Bool(bool),
     /// A number that is an integer of 64 bits, kept exact.
     Int(i64),
-    /// Any other number: a fraction, or an integer beyond 64 bits, as a double.
+    /// Any other number, as a double: a fraction, an integer beyond 64 bits, or a result
+    /// computed with a double (`0.5 + 1.5` stays a double, equal to `Int(2)`).
     Number(f64),
     /// Text, including e-mail addresses.
     Text(String),

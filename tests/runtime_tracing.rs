@@ -79,7 +79,7 @@ async fn spans_name_instance_flow_entity_step_and_attempt() {
         "{logs}"
     );
     assert!(
-        logs.contains(&format!("step{{instance={id} flow=f entity=e step=a}}:attempt{{attempt=2}}: flowc::runtime::engine: calling svc.do")),
+        logs.contains(&format!("step{{instance={id} flow=f entity=e step=a}}:attempt{{attempt=2}}: flowc::runtime::engine::calls: calling svc.do")),
         "{logs}"
     );
 }

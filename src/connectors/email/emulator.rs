@@ -291,6 +291,69 @@ impl Mailroom {
 mod tests {
     use super::*;
 
+    /// Sends `line` (none: just read) and returns the reply's last line.
+    async fn say(reader: &mut BufReader<TcpStream>, line: Option<&str>) -> String {
+        if let Some(line) = line {
+            reader
+                .get_mut()
+                .write_all(format!("{line}\r\n").as_bytes())
+                .await
+                .unwrap();
+        }
+        loop {
+            let mut reply = String::new();
+            reader.read_line(&mut reply).await.unwrap();
+            // `250-...` continues, `250 ...` ends the reply.
+            if reply.as_bytes().get(3) != Some(&b'-') {
+                return reply.trim_end().to_string();
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_conversation_keeps_order_unstuffs_dots_and_writes_the_message() {
+        let outbox = tempfile::tempdir().unwrap();
+        let server = SmtpEmulator::start("127.0.0.1:0".parse().unwrap(), outbox.path())
+            .await
+            .unwrap();
+        let addr = server.url().trim_start_matches("smtp://").to_string();
+        let mut c = BufReader::new(TcpStream::connect(addr).await.unwrap());
+        assert!(say(&mut c, None).await.starts_with("220 "));
+        assert!(say(&mut c, Some("EHLO client.example"))
+            .await
+            .starts_with("250 SIZE"));
+        assert!(say(&mut c, Some("RCPT TO:<a@b.c>")).await.starts_with("503"));
+        assert!(say(&mut c, Some("DATA")).await.starts_with("503"));
+        assert!(say(&mut c, Some("MAIL FROM:<shop@shop.example> BODY=8BITMIME"))
+            .await
+            .starts_with("250"));
+        assert!(say(&mut c, Some("RCPT TO:nobody")).await.starts_with("501"));
+        assert!(say(&mut c, Some("RCPT TO:<ada@client.example>"))
+            .await
+            .starts_with("250"));
+        assert!(say(&mut c, Some("DATA")).await.starts_with("354"));
+        let body = "Message-ID: <k1@shop.example>\r\nSubject: Hi\r\n\r\n..dotted\r\nend\r\n.";
+        assert!(say(&mut c, Some(body))
+            .await
+            .starts_with("250 2.0.0 OK queued as "));
+        assert!(say(&mut c, Some("NOOP")).await.starts_with("250"));
+        assert!(say(&mut c, Some("QUIT")).await.starts_with("221"));
+
+        let files: Vec<_> = std::fs::read_dir(outbox.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert_eq!(files[0].extension().unwrap(), "eml");
+        let text = std::fs::read_to_string(&files[0]).unwrap();
+        assert!(
+            text.starts_with("Return-Path: <shop@shop.example>\r\nDelivered-To: ada@client.example\r\n"),
+            "{text}"
+        );
+        assert!(text.contains("\r\n.dotted\r\nend\r\n"), "{text}");
+        assert!(!text.contains("..dotted"), "{text}");
+    }
+
     #[test]
     fn paths_are_read_from_mail_and_rcpt_arguments() {
         assert_eq!(

@@ -1,0 +1,134 @@
+//! One attempt of a connector call: pacing, the global limit, the per-attempt timeout; the instance
+//! decides what follows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::Instrument;
+
+use super::{Cell, Inner};
+use crate::connectors::{ActionCall, ConnectorError};
+use crate::runtime::instance::PreparedCall;
+use crate::runtime::pacing;
+use crate::value::Value;
+
+/// Makes one attempt of a call and hands its answer to the instance, which decides what
+/// follows (a retry waits on a journaled timer, not in this task).
+pub(super) async fn run_call(inner: Arc<Inner>, cell: Arc<Cell>, pc: Box<PreparedCall>) {
+    // Span fields are recorded when the span is made, so borrowing under the lock is enough.
+    let (instance, flow_entity, span) = {
+        let inst = cell.lock();
+        let span = tracing::info_span!(
+            "step",
+            instance = %inst.id,
+            flow = %inst.flow.plan.name,
+            entity = %pc.entity,
+            step = %pc.step
+        );
+        (inst.id.clone(), inst.entity.clone(), span)
+    };
+    let result = attempt(&inner, pc.as_ref(), &instance, flow_entity)
+        .instrument(span)
+        .await;
+    inner.react(&cell, |inst, ctx| inst.on_attempt(ctx, pc, result));
+}
+
+pub(super) async fn attempt(
+    inner: &Arc<Inner>,
+    pc: &PreparedCall,
+    instance: &str,
+    flow_entity: String,
+) -> Result<Value, ConnectorError> {
+    let (connector_name, action_name) = pc.target();
+    let Some(connector) = inner.registry.get(connector_name).cloned() else {
+        return Err(ConnectorError::permanent(format!(
+            "no connector `{connector_name}`"
+        )));
+    };
+    let rate_limit = inner
+        .registry
+        .action(connector_name, action_name)
+        .and_then(|a| a.rate_limit.clone());
+    // Connectors that pace themselves (Notion, at flowc.toml's rate) are not paced twice.
+    let limiter = match &rate_limit {
+        Some(limit) if !connector.paces_itself() => {
+            Some(inner.pacer.limiter(connector_name, &pc.entity, limit))
+        }
+        _ => None,
+    };
+    if let Some(limiter) = &limiter {
+        pace(inner, limiter).await;
+    }
+    let permit = match inner.global.clone().try_acquire_owned() {
+        Ok(p) => Ok(p),
+        Err(_) => inner.global.clone().acquire_owned().await,
+    };
+    let attempt = pc.attempt;
+    let call = ActionCall {
+        action: action_name.to_string(),
+        // The last possible attempt can have the arguments themselves.
+        args: if attempt >= pc.retry().attempts {
+            std::mem::take(&mut *pc.args.lock().unwrap_or_else(|e| e.into_inner()))
+        } else {
+            pc.args.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        },
+        entity: pc.entity.clone(),
+        flow_entity,
+        instance: instance.to_string(),
+        step: pc.step.clone(),
+        attempt,
+        idempotency_key: pc.idempotency_key.clone(),
+    };
+    let attempt_span = tracing::info_span!("attempt", attempt);
+    attempt_span.in_scope(|| tracing::debug!("calling {connector_name}.{action_name}"));
+    let fut = connector.call(call).instrument(attempt_span);
+    let outcome = match pc.timeout_ms() {
+        Some(ms) => {
+            let deadline = crate::runtime::eval::add_ms(inner.clock.now(), ms);
+            let sleep = inner.clock.sleep_until(deadline);
+            tokio::select! {
+                biased;
+                r = fut => r,
+                _ = sleep => {
+                    // The clock entered a unit of work for us when it woke us.
+                    inner.clock.leave();
+                    Err(ConnectorError::transient(format!(
+                        "timed out after {}",
+                        crate::value::format_duration(ms)
+                    )))
+                }
+            }
+        }
+        None => fut.await,
+    };
+    drop(permit);
+    if let (Some(limiter), Err(error)) = (&limiter, &outcome) {
+        if let Some(after) = error.retry_after {
+            // Calls of the same account already queued wait too.
+            limiter.pause(pacing::seconds(inner.clock.now()), after);
+        }
+    }
+    outcome
+}
+
+/// Waits on the engine clock until `limiter` lets a call go (again after a pause that came
+/// while waiting).
+pub(super) async fn pace(inner: &Inner, limiter: &pacing::Limiter) {
+    loop {
+        let reservation = limiter.reserve(pacing::seconds(inner.clock.now()));
+        if !reservation.wait.is_zero() {
+            sleep_for(inner, reservation.wait).await;
+        }
+        if limiter.is_current(&reservation) {
+            return;
+        }
+    }
+}
+
+/// Sleeps on the engine clock, idle meanwhile.
+pub(super) async fn sleep_for(inner: &Inner, delay: Duration) {
+    let at = crate::runtime::eval::add_ms(inner.clock.now(), delay.as_millis().min(i64::MAX as u128) as i64);
+    let sleep = inner.clock.sleep_until(at);
+    inner.clock.leave();
+    sleep.await;
+}

@@ -1,0 +1,344 @@
+//! Reactions and their effects: run one reaction under the instance's lock, keep its events, then
+//! carry out what it decided (calls, sub-flows, timers, emits, ends).
+
+use std::future::Future;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use super::{run_call, Cell, Inner, InstanceId, TimerEntry};
+use crate::connectors::ConnectorError;
+use crate::runtime::event::EventKind;
+use crate::runtime::instance::{CallResult, Ctx, Effect, Instance, ParentLink};
+use crate::runtime::recording::StubAnswer;
+use crate::runtime::store::{Commit, TimerRecord};
+use crate::value::Value;
+
+thread_local! {
+    static INLINE_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// How many calls may run nested on one thread's stack before the next is spawned.
+pub(super) const MAX_INLINE_DEPTH: u32 = 8;
+
+impl Inner {
+    /// Cancels an instance and, with it, its sub-flow instances.
+    pub(super) fn cancel_tree(self: &Arc<Self>, cell: Arc<Cell>) {
+        let mut pending = vec![cell];
+        while let Some(cell) = pending.pop() {
+            self.react(&cell, |inst, ctx| inst.cancel(ctx));
+            let children = std::mem::take(&mut cell.lock().children);
+            for child in children {
+                if let Ok(c) = self.cell(&InstanceId(child)) {
+                    pending.push(c);
+                }
+            }
+        }
+    }
+
+    /// Runs one reaction of an instance under its lock, then its effects.
+    pub(super) fn react(
+        self: &Arc<Self>,
+        cell: &Arc<Cell>,
+        f: impl FnOnce(&mut Instance, &Ctx) -> Vec<Effect>,
+    ) {
+        self.clock.enter();
+        let (fx, span, commit) = {
+            let mut inst = cell.lock();
+            let span = tracing::info_span!(
+                "instance",
+                instance = %inst.id,
+                flow = %inst.flow.plan.name,
+                entity = %inst.flow.plan.entity
+            );
+            let ctx = Ctx {
+                globals: &self.globals,
+                now: self.clock.now(),
+            };
+            let fx = span.in_scope(|| f(&mut inst, &ctx));
+            // Handed over under the lock, so an instance's batches reach the store in order.
+            let events = inst.take_pending();
+            let commit = if events.is_empty() {
+                Commit::Done
+            } else {
+                self.store.append_batch(&inst.id, events)
+            };
+            (fx, span, commit)
+        };
+        match commit {
+            Commit::Done => span.in_scope(|| self.apply(cell, fx)),
+            Commit::Pending(rx) => self.apply_when_kept(cell, fx, span, rx),
+        }
+        self.clock.leave();
+    }
+
+    /// Carries out a reaction's effects once the store has kept its events: nothing is called,
+    /// timed or answered on the strength of a decision a crash could still lose.
+    pub(super) fn apply_when_kept(
+        self: &Arc<Self>,
+        cell: &Arc<Cell>,
+        fx: Vec<Effect>,
+        span: tracing::Span,
+        rx: tokio::sync::oneshot::Receiver<Result<(), crate::runtime::store::StoreError>>,
+    ) {
+        if fx.is_empty() {
+            return;
+        }
+        self.clock.enter();
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let inner = self.clone();
+        let cell = cell.clone();
+        tokio::spawn(async move {
+            match rx.await {
+                Ok(Ok(())) => span.in_scope(|| inner.apply(&cell, fx)),
+                Ok(Err(e)) => {
+                    tracing::error!(parent: &span, "the store did not keep the history, the instance stops here: {e}")
+                }
+                Err(_) => tracing::error!(parent: &span, "the store stopped before keeping the history"),
+            }
+            if inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+                inner.idle.notify_waiters();
+            }
+            inner.clock.leave();
+        });
+    }
+
+    pub(super) fn apply(self: &Arc<Self>, cell: &Arc<Cell>, fx: Vec<Effect>) {
+        for effect in fx {
+            match effect {
+                Effect::Call(pc) => {
+                    self.clock.enter();
+                    self.in_flight.fetch_add(1, Ordering::SeqCst);
+                    let inner = self.clone();
+                    let cell = cell.clone();
+                    let mut task = Box::pin(async move {
+                        run_call(inner.clone(), cell, pc).await;
+                        if inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+                            inner.idle.notify_waiters();
+                        }
+                        inner.clock.leave();
+                    });
+                    // A connector that answers at once (a cache, a stub) finishes on this first
+                    // poll, saving a task switch; anything that waits is handed to tokio, whose
+                    // first poll registers the real waker. The depth bound keeps chains of such
+                    // steps from growing the stack.
+                    let depth = INLINE_DEPTH.with(|d| d.get());
+                    if depth < MAX_INLINE_DEPTH {
+                        INLINE_DEPTH.with(|d| d.set(depth + 1));
+                        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                        let ready = task.as_mut().poll(&mut cx).is_ready();
+                        INLINE_DEPTH.with(|d| d.set(depth));
+                        if !ready {
+                            tokio::spawn(task);
+                        }
+                    } else {
+                        tokio::spawn(task);
+                    }
+                }
+                Effect::StartChild {
+                    scope,
+                    node,
+                    step,
+                    key,
+                    input,
+                    attempt,
+                } => {
+                    if let Some(hook) = &self.flow_hook {
+                        match hook(&key, &step, &input) {
+                            Some(StubAnswer::Returns(v)) => {
+                                self.react(cell, |inst, ctx| {
+                                    inst.on_call_result(ctx, scope, node, Ok((v, attempt)), false)
+                                });
+                                continue;
+                            }
+                            Some(StubAnswer::Fails(class, message)) => {
+                                let err = ConnectorError::new(class, message);
+                                self.react(cell, |inst, ctx| {
+                                    inst.on_call_result(ctx, scope, node, Err((err, attempt)), false)
+                                });
+                                continue;
+                            }
+                            Some(StubAnswer::Hangs) => continue,
+                            None => {}
+                        }
+                    }
+                    let parent_id = cell.lock().id.clone();
+                    let link = ParentLink {
+                        id: parent_id,
+                        step,
+                        cell: cell.clone(),
+                        scope,
+                        node,
+                        attempt,
+                    };
+                    if self.reattach_child(&link) {
+                        continue;
+                    }
+                    match self.start(&key, input.to_json(), Some(link)) {
+                        Ok(child) => cell.lock().children.push(child.0),
+                        Err(e) => {
+                            let err = ConnectorError::permanent(e.to_string());
+                            self.react(cell, |inst, ctx| {
+                                inst.on_call_result(ctx, scope, node, Err((err, attempt)), false)
+                            });
+                        }
+                    }
+                }
+                Effect::CancelChild { id } => {
+                    if let Ok(child) = self.cell(&InstanceId(id)) {
+                        // Detached first: its end must not answer the step again.
+                        child.lock().parent = None;
+                        self.cancel_tree(child);
+                    }
+                }
+                Effect::Timer {
+                    at,
+                    scope,
+                    node,
+                    step,
+                    order,
+                } => {
+                    let id = self.timer_seq.fetch_add(1, Ordering::Relaxed);
+                    let instance = cell.lock().id.clone();
+                    self.store.put_timer(TimerRecord {
+                        id,
+                        instance,
+                        at,
+                        step,
+                    });
+                    let earliest = {
+                        let mut timers = self.timers.lock().unwrap_or_else(|e| e.into_inner());
+                        timers.insert(
+                            (at, order, id),
+                            TimerEntry {
+                                cell: cell.clone(),
+                                scope,
+                                node,
+                                id,
+                            },
+                        );
+                        timers.keys().next() == Some(&(at, order, id))
+                    };
+                    if earliest {
+                        self.wake_driver();
+                    }
+                }
+                Effect::Emit { name, payload } => self.broadcast(cell, &name, &payload),
+                Effect::Finished {
+                    waiters,
+                    parent,
+                    result,
+                } => {
+                    if self.compact_ended {
+                        self.store.compact(&cell.lock().id);
+                    }
+                    for w in waiters {
+                        let _ = w.send(());
+                    }
+                    if let Some(p) = parent {
+                        let attempt = p.attempt;
+                        let r: CallResult = result.map(|v| (v, attempt)).map_err(|e| (e, attempt));
+                        self.react(&p.cell, |inst, ctx| {
+                            inst.on_call_result(ctx, p.scope, p.node, r, false)
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// After a restart: if the sub-flow instance of this step already exists in the store, its
+    /// result (when it ended) or the resumed instance (when it did not) answers the parent.
+    pub(super) fn reattach_child(self: &Arc<Self>, link: &ParentLink) -> bool {
+        let child_id = link.child_id();
+        if self.cell(&InstanceId(child_id.clone())).is_ok() {
+            return false;
+        }
+        let history = self.store.history(&child_id);
+        let Some(EventKind::InstanceStarted {
+            flow, input, plan, ..
+        }) = history.first().map(|e| &e.kind)
+        else {
+            return false;
+        };
+        let ended = history
+            .iter()
+            .rev()
+            .filter(|_| crate::runtime::event::has_ended(&history))
+            .find_map(|e| match &e.kind {
+                EventKind::InstanceCompleted => Some(Ok(history
+                    .iter()
+                    .rev()
+                    .find_map(|e| match &e.kind {
+                        EventKind::Output { value } => Some(value.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or(Value::Null))),
+                EventKind::InstanceFailed { step, message, class } => Some(Err(ConnectorError::new(
+                    crate::connectors::ErrorClass::from_name(class)
+                        .unwrap_or(crate::connectors::ErrorClass::Permanent),
+                    format!("{step}: {message}"),
+                ))),
+                EventKind::InstanceCancelled => Some(Err(ConnectorError::permanent("cancelled"))),
+                _ => None,
+            });
+        let (scope, node, attempt) = (link.scope, link.node, link.attempt);
+        if let Some(result) = ended {
+            let r: CallResult = result.map(|v| (v, attempt)).map_err(|e| (e, attempt));
+            self.react(&link.cell, |inst, ctx| {
+                inst.on_call_result(ctx, scope, node, r, false)
+            });
+            return true;
+        }
+        let Ok(flow) = self.resolve_in(flow, plan.as_deref()) else {
+            return false;
+        };
+        let entity = link.cell.lock().entity.clone();
+        let cell = Arc::new(Cell {
+            inst: Mutex::new(Instance::new(
+                child_id.clone(),
+                flow,
+                input.clone(),
+                entity,
+                Some(link.clone()),
+            )),
+        });
+        self.instances
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(child_id.clone(), cell.clone());
+        link.cell.lock().children.push(child_id);
+        self.react(&cell, |inst, ctx| inst.resume(ctx, &history));
+        true
+    }
+
+    /// Delivers an emitted event to every other instance waiting for it, and starts the flows
+    /// it triggers (`on event "name"`) with the payload as input.
+    pub(super) fn broadcast(self: &Arc<Self>, from: &Arc<Cell>, name: &str, payload: &Value) {
+        let cells: Vec<Arc<Cell>> = self
+            .instances
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|c| !Arc::ptr_eq(c, from))
+            .cloned()
+            .collect();
+        for cell in cells {
+            self.react(&cell, |inst, ctx| inst.on_broadcast(ctx, name, payload));
+        }
+        if !self.start_triggered {
+            return;
+        }
+        let mut triggered: Vec<&String> = self
+            .flows
+            .iter()
+            .filter(|(_, f)| f.plan.listens_to(name))
+            .map(|(k, _)| k)
+            .collect();
+        triggered.sort();
+        for key in triggered {
+            if let Err(e) = self.start(key, payload.to_json(), None) {
+                tracing::warn!(event = name, flow = %key, "event did not start the flow: {e}");
+            }
+        }
+    }
+}
