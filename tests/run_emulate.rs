@@ -18,6 +18,25 @@ fn flowc(args: &[&str]) -> Output {
         .expect("flowc runs")
 }
 
+/// The demo booking, emulated on the virtual clock, with `extra` arguments.
+fn book_the_demo(extra: &[&str]) -> Output {
+    flowc(&demo_args(extra))
+}
+
+/// The arguments of [`book_the_demo`].
+fn demo_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "flows/wellness_booking.flow",
+        "--input",
+        "@examples/inputs/wellness_booking.json",
+        "--emulate",
+        "--virtual-clock",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// The `.eml` files of the one run folder in `outbox`.
 fn messages(outbox: &Path) -> Vec<String> {
     let runs: Vec<PathBuf> = std::fs::read_dir(outbox)
@@ -45,16 +64,7 @@ fn messages(outbox: &Path) -> Vec<String> {
 #[test]
 fn the_demo_booking_is_confirmed_with_its_messages_in_the_outbox() {
     let outbox = tempfile::tempdir().unwrap();
-    let out = flowc(&[
-        "run",
-        "flows/wellness_booking.flow",
-        "--input",
-        "@examples/inputs/wellness_booking.json",
-        "--emulate",
-        "--virtual-clock",
-        "--outbox",
-        outbox.path().to_str().unwrap(),
-    ]);
+    let out = book_the_demo(&["--outbox", outbox.path().to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 
@@ -142,16 +152,7 @@ fn on_terminal(args: &[&str], no_color: bool) -> String {
 #[test]
 fn on_a_terminal_step_lines_are_redrawn_in_place() {
     let outbox = tempfile::tempdir().unwrap();
-    let args = [
-        "run",
-        "flows/wellness_booking.flow",
-        "--input",
-        "@examples/inputs/wellness_booking.json",
-        "--emulate",
-        "--virtual-clock",
-        "--outbox",
-        outbox.path().to_str().unwrap(),
-    ];
+    let args = demo_args(&["--outbox", outbox.path().to_str().unwrap()]);
     let shown = on_terminal(&args, false);
     // Cursor up and clear before each redraw; a coloured tick for finished steps.
     assert!(shown.contains("\r\x1b[J"), "{shown:?}");
@@ -259,4 +260,27 @@ fn every_example_input_runs_to_completion_against_the_demo_pages() {
         assert_eq!(output[field], expected, "{flow}: {output}");
         assert!(!stderr.contains("0 message(s)"), "{flow} sent no email: {stderr}");
     }
+}
+
+#[test]
+fn with_a_state_folder_the_emulated_pages_outlive_the_run() {
+    let state = tempfile::tempdir().unwrap();
+    let state_arg = state.path().to_str().unwrap();
+    let book = || {
+        let out = book_the_demo(&["--state", state_arg]);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+        let output: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+        (output, stderr)
+    };
+    let (first, stderr) = book();
+    assert!(stderr.contains("demo pages from"), "{stderr}");
+    assert_eq!(first["booking_confirmed"], true, "{first}");
+    // The second process finds the first one's session (the demo pages are not loaded again),
+    // so the requested practitioner is taken at that time and the backup takes the booking.
+    let (second, stderr) = book();
+    assert!(stderr.contains("with the pages kept in"), "{stderr}");
+    assert_eq!(second["booking_confirmed"], true, "{second}");
+    assert_ne!(second["practitioner_id"], first["practitioner_id"], "{second}");
+    assert!(state.path().join("notion/notion.jsonl").is_file());
 }

@@ -35,8 +35,12 @@ pub(crate) struct Emulated {
     pub(crate) outbox: PathBuf,
     /// Demo pages loaded from the seed file, and the file.
     seeded: Option<(usize, PathBuf)>,
-    /// Survey idempotency records of this run only (a new emulator knows no earlier form).
-    state: PathBuf,
+    /// Where the emulators keep their data: a state folder (kept), or a folder of this process
+    /// for the survey idempotency records only (removed when the run ends: a new emulator knows
+    /// no earlier form).
+    kept_in: Result<PathBuf, PathBuf>,
+    /// Stops the server of emulators kept in a state folder.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// The SMTP part of a fault plan, applied by the email outbox.
     smtp_faults: Option<Arc<FaultGate>>,
 }
@@ -179,46 +183,89 @@ pub(crate) async fn remote(
 
 impl Emulated {
     /// Starts the emulators and points `project`'s configuration at them; messages of this run
-    /// go to a folder of their own in `outbox_root`.
+    /// go to a folder of their own in `outbox_root`. With `keep_in` (a state folder), Notion's
+    /// pages and Typeform's forms are kept there (`notion/`, `typeform/`, `survey/`), so the
+    /// next run or resume on that folder finds them; else they go with the process.
     pub(crate) async fn start(
         project: &mut Project,
         outbox_root: &Path,
         run_name: &str,
+        keep_in: Option<&Path>,
     ) -> Result<Emulated, CliError> {
         let schemas = project_schemas(project)?;
         let tokens = workspace_tokens(project);
         let token_refs: Vec<(&str, &str)> = tokens.iter().map(|(e, t)| (e.as_str(), t.as_str())).collect();
         let io =
             |what: &str, e: std::io::Error| CliError::Io(format!("cannot start the {what} emulator: {e}"));
-        let notion_emulator = Emulator::start_for(&schemas, &token_refs, &project.config)
-            .await
-            .map_err(|e| io("Notion", e))?;
-        let seeded = match seed_file(project) {
-            Some(seed_path) => {
-                notion_emulator.seed_file(&seed_path).map_err(CliError::Usage)?;
-                Some((count_pages(&seed_path), seed_path))
+        let seed_path = seed_file(project);
+        let (notion_emulator, typeform, seeded, stop) = match keep_in {
+            None => {
+                let notion_emulator = Emulator::start_for(&schemas, &token_refs, &project.config)
+                    .await
+                    .map_err(|e| io("Notion", e))?;
+                if let Some(path) = &seed_path {
+                    notion_emulator.seed_file(path).map_err(CliError::Usage)?;
+                }
+                let typeform = TypeformEmulator::start(TYPEFORM_TOKEN)
+                    .await
+                    .map_err(|e| io("Typeform", e))?;
+                (notion_emulator, typeform, seed_path, None)
             }
-            None => None,
+            Some(dir) => {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .map_err(|e| io("Notion", e))?;
+                let addr = listener.local_addr().map_err(|e| io("Notion", e))?;
+                let (notion_emulator, restored) = Emulator::persistent(
+                    &schemas,
+                    &token_refs,
+                    &project.config,
+                    &dir.join("notion"),
+                    seed_path.as_deref(),
+                    addr,
+                )
+                .map_err(CliError::Io)?;
+                let typeform = TypeformEmulator::persistent(TYPEFORM_TOKEN, &dir.join("typeform"), addr)
+                    .map_err(|e| io("Typeform", e))?;
+                let router = typeform.router().merge(notion_emulator.router());
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                tokio::spawn(async move {
+                    let _ = axum::serve(listener, router)
+                        .with_graceful_shutdown(async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                });
+                let seeded = if restored { None } else { seed_path };
+                (notion_emulator, typeform, seeded, Some(stop))
+            }
         };
-        let typeform = TypeformEmulator::start(TYPEFORM_TOKEN)
-            .await
-            .map_err(|e| io("Typeform", e))?;
+        let seeded = seeded.map(|path| (count_pages(&path), path));
 
         let outbox = outbox_root.join(run_name);
-        let state = std::env::temp_dir().join(format!("flowc-emulate-{}-{run_name}", std::process::id()));
+        let kept_in = match keep_in {
+            Some(dir) => Ok(dir.to_path_buf()),
+            None => {
+                Err(std::env::temp_dir().join(format!("flowc-emulate-{}-{run_name}", std::process::id())))
+            }
+        };
+        let survey_state = match &kept_in {
+            Ok(dir) | Err(dir) => dir.join("survey"),
+        };
         point_at(
             &mut project.config,
             &notion_emulator.base_url(),
             &typeform.base_url(),
             Mail::Outbox(&outbox),
-            &state.join("survey"),
+            &survey_state,
         );
         Ok(Emulated {
             notion: notion_emulator,
             typeform,
             outbox,
             seeded,
-            state,
+            kept_in,
+            stop,
             smtp_faults: None,
         })
     }
@@ -250,9 +297,10 @@ impl Emulated {
     /// Says on stderr what the run talks to.
     pub(crate) fn announce(&self) {
         errln!("emulated Notion at {}", self.notion.base_url());
-        match &self.seeded {
-            Some((n, path)) => errln!("  with {n} demo pages from {}", path.display()),
-            None => errln!("  with empty databases (add demo pages in {SEED_FILE})"),
+        match (&self.seeded, &self.kept_in) {
+            (Some((n, path)), _) => errln!("  with {n} demo pages from {}", path.display()),
+            (None, Ok(dir)) => errln!("  with the pages kept in {}", dir.display()),
+            (None, Err(_)) => errln!("  with empty databases (add demo pages in {SEED_FILE})"),
         }
         errln!("emulated Typeform at {}", self.typeform.base_url());
         errln!("email goes to the outbox {}", self.outbox.display());
@@ -306,7 +354,12 @@ fn connectors(
 
 impl Drop for Emulated {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.state);
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Err(temporary) = &self.kept_in {
+            let _ = std::fs::remove_dir_all(temporary);
+        }
     }
 }
 

@@ -59,7 +59,17 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                 None,
                 super::emulate::remote(&mut project, url, Some(&args.state)).await?,
             ),
-            None => connect(&mut project, args.emulate, &outbox_root, &run_name, None).await?,
+            None => {
+                connect(
+                    &mut project,
+                    args.emulate,
+                    &outbox_root,
+                    &run_name,
+                    Some(&args.state),
+                    None,
+                )
+                .await?
+            }
         };
         let mut builder = Engine::builder()
             .project_value(project)

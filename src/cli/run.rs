@@ -180,6 +180,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                 args.emulate,
                 &outbox_root,
                 &run_name,
+                args.state.as_deref(),
                 faults.as_ref(),
             )
             .await?
@@ -284,19 +285,20 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 /// The connectors of a run or a resume: the emulators' (started here, email into
-/// `outbox_root/run_name`, with `faults` if any) or the real services' as `flowc.toml`
-/// configures them.
+/// `outbox_root/run_name`, their data kept in the state folder `keep_in` when there is one,
+/// with `faults` if any) or the real services' as `flowc.toml` configures them.
 pub(crate) async fn connect(
     project: &mut Project,
     emulate: bool,
     outbox_root: &Path,
     run_name: &str,
+    keep_in: Option<&Path>,
     faults: Option<&super::faults::Rehearsal>,
 ) -> Result<(Option<Emulated>, Vec<Arc<dyn crate::connectors::Connector>>), CliError> {
     if !emulate {
         return Ok((None, real_connectors(project)));
     }
-    let mut emulated = Emulated::start(project, outbox_root, run_name).await?;
+    let mut emulated = Emulated::start(project, outbox_root, run_name, keep_in).await?;
     emulated.announce();
     if let Some(faults) = faults {
         emulated.rehearse(faults);

@@ -85,7 +85,7 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         let outbox_root = args.outbox.clone().unwrap_or_else(|| args.state.clone());
         let outbox_root = std::path::absolute(&outbox_root)
             .map_err(|e| CliError::Io(format!("cannot use {}: {e}", outbox_root.display())))?;
-        let mut emulated = Emulated::start(&mut project, &outbox_root, "outbox").await?;
+        let mut emulated = Emulated::start(&mut project, &outbox_root, "outbox", Some(&args.state)).await?;
         emulated.announce();
         let time = if args.virtual_clock {
             crate::connectors::faults::FaultTime::Virtual(virtual_clock.clone())
