@@ -377,3 +377,19 @@ flow booked for studio {
     assert_eq!(posts[0]["channel_name"], "#bookings");
     assert_eq!(posts[0]["message"]["text"], "Amelia booked a session");
 }
+
+#[tokio::test]
+async fn a_fault_plan_fails_the_requests_it_draws() {
+    let r = rig().await;
+    let faults = flowc::connectors::faults::ServiceFaults {
+        statuses: vec![(503, 1.0)],
+        ..Default::default()
+    };
+    r.twilio.set_fault_plan(faults, 7);
+    let e = connector(&r.config)
+        .call(send("f", "+14155550123", "hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.class, ErrorClass::Transient);
+    assert!(r.twilio.messages().is_empty());
+}

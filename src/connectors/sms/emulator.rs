@@ -201,7 +201,12 @@ async fn create_message(
     if let Some((delay, fault, after)) = fault {
         tokio::time::sleep(delay).await;
         match fault {
-            Some(Fault::Timeout) => std::future::pending::<()>().await,
+            // Held past the connector's timeout, then failed (never a hang).
+            Some(Fault::Timeout) => {
+                tokio::time::sleep(crate::connectors::faults::TIMEOUT_HOLD).await;
+                return failure(StatusCode::SERVICE_UNAVAILABLE, None);
+            }
+            Some(Fault::Down) => return failure(StatusCode::SERVICE_UNAVAILABLE, None),
             Some(Fault::Status(code)) => {
                 let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
                 return failure(status, after.or((code == 429).then_some(1)));
