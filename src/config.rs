@@ -35,6 +35,12 @@ pub struct Config {
     /// `[serve]`: settings of `flowc serve` (docs/serve.md).
     #[serde(default)]
     pub serve: crate::serve::settings::ServeSettings,
+    /// `[faults]`: what goes wrong in the emulators of `--emulate` runs (docs/faults.md).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::connectors::faults::FaultPlan::is_empty"
+    )]
+    pub faults: crate::connectors::faults::FaultPlan,
 }
 
 /// `[project]`

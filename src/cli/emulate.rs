@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::CliError;
+use crate::connectors::faults::FaultGate;
 use crate::connectors::notion::emulator::Emulator;
 use crate::connectors::notion::schema::NotionSchemas;
 use crate::connectors::survey::emulator::TypeformEmulator;
@@ -40,6 +41,8 @@ pub(crate) struct Emulated {
     kept_in: Result<PathBuf, PathBuf>,
     /// Stops the server of emulators kept in a state folder.
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The SMTP part of a fault plan, applied by the email outbox.
+    smtp_faults: Option<Arc<FaultGate>>,
 }
 
 /// The emulated token of `entity`'s Notion workspace.
@@ -175,7 +178,7 @@ pub(crate) async fn remote(
         &survey_state,
     );
     errln!("emulated Notion and Typeform at {notion_url}, SMTP at {smtp_url}");
-    connectors(project)
+    connectors(project, None)
 }
 
 impl Emulated {
@@ -263,12 +266,32 @@ impl Emulated {
             seeded,
             kept_in,
             stop,
+            smtp_faults: None,
         })
     }
 
-    /// The connectors of an emulated run (see [`connectors`]).
+    /// Applies a fault plan: Notion and Typeform from now on, email in the connectors made next.
+    pub(crate) fn rehearse(&mut self, faults: &super::faults::Rehearsal) {
+        let gate = |service: &str| faults.plan.gate(service, faults.seed, faults.time.clone());
+        if let Some(gate) = gate("notion") {
+            self.notion.set_faults(gate);
+        }
+        if let Some(gate) = gate("typeform") {
+            self.typeform.set_faults(gate);
+        }
+        self.smtp_faults = gate("smtp");
+        errln!(
+            "faults: {} (seed {}: replay with --faults-seed {})",
+            faults.plan,
+            faults.seed,
+            faults.seed
+        );
+    }
+
+    /// The connectors of an emulated run (see [`connectors`]), email failing as the fault
+    /// plan's SMTP part says.
     pub(crate) fn connectors(&self, project: &Project) -> Result<Vec<Arc<dyn Connector>>, CliError> {
-        connectors(project)
+        connectors(project, self.smtp_faults.as_ref())
     }
 
     /// Says on stderr what the run talks to.
@@ -296,9 +319,13 @@ impl Emulated {
     }
 }
 
-/// The connectors of an emulated run: Notion, survey and email as [`point_at`] set them up;
-/// http as configured (its allow-list still applies).
-fn connectors(project: &Project) -> Result<Vec<Arc<dyn Connector>>, CliError> {
+/// The connectors of an emulated run: Notion, survey and email as [`point_at`] set them up
+/// (email's outbox failing as `smtp_faults` says); http as configured (its allow-list still
+/// applies).
+fn connectors(
+    project: &Project,
+    smtp_faults: Option<&Arc<FaultGate>>,
+) -> Result<Vec<Arc<dyn Connector>>, CliError> {
     let (config, root) = (&project.config, project.root.as_path());
     let env: std::collections::HashMap<String, String> = config
         .entities
@@ -309,7 +336,11 @@ fn connectors(project: &Project) -> Result<Vec<Arc<dyn Connector>>, CliError> {
     let notion = notion::NotionConnector::from_config_with_env(config, move |name| env.get(name).cloned())
         .map_err(|e| setup("notion", e.to_string()))?
         .with_grants(crate::connectors::Grants::from_project(project));
-    let email = email::EmailConnector::from_config(config, root).map_err(|e| setup("email", e.message))?;
+    let mut email =
+        email::EmailConnector::from_config(config, root).map_err(|e| setup("email", e.message))?;
+    if let Some(gate) = smtp_faults {
+        email = email.with_faults(gate.clone());
+    }
     let survey =
         survey::SurveyConnector::from_config(config, root).map_err(|e| setup("survey", e.message))?;
     let http = http::HttpConnector::from_config(config, root).map_err(|e| setup("http", e.message))?;

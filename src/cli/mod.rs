@@ -18,6 +18,7 @@ mod diff;
 mod emulate;
 mod emulator;
 mod explain;
+mod faults;
 mod fmt;
 mod graph;
 mod init;

@@ -66,6 +66,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                     &outbox_root,
                     &run_name,
                     Some(&args.state),
+                    None,
                 )
                 .await?
             }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::emulate::Emulated;
 use super::progress::Progress;
 use super::CliError;
+use crate::connectors::faults::FaultTime;
 use crate::diagnostic::FileId;
 use crate::project::Project;
 use crate::runtime::{
@@ -48,6 +49,8 @@ pub(crate) struct Args {
     /// real services; with --state, the email sent log is kept in DIR/email.
     #[arg(long, value_name = "URL", conflicts_with_all = ["emulate", "dry_run"])]
     emulator: Option<String>,
+    #[command(flatten)]
+    faults: super::faults::FaultArgs,
 }
 
 /// A built-in connector that could not be set up from `flowc.toml`: its calls fail saying why.
@@ -156,6 +159,14 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             Some(_) => "outbox".to_string(),
             None => format!("{}-{name}", started.format("%Y%m%dT%H%M%S")),
         };
+        let virtual_clock = Arc::new(VirtualClock::new(started));
+        let on_virtual_clock = args.dry_run || args.virtual_clock;
+        let fault_time = if on_virtual_clock {
+            FaultTime::Virtual(virtual_clock.clone())
+        } else {
+            FaultTime::Wall
+        };
+        let faults = args.faults.rehearsal(&project.config, fault_time);
         let (emulated, connectors) = if args.dry_run {
             (None, Vec::new())
         } else if let Some(url) = &args.emulator {
@@ -170,6 +181,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                 &outbox_root,
                 &run_name,
                 args.state.as_deref(),
+                faults.as_ref(),
             )
             .await?
         };
@@ -183,8 +195,6 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         for c in connectors {
             builder = builder.connector(c);
         }
-        let virtual_clock = Arc::new(VirtualClock::new(started));
-        let on_virtual_clock = args.dry_run || args.virtual_clock;
         if args.dry_run {
             for m in crate::connectors::builtin_manifests() {
                 builder = builder.connector(RecordingConnector::new(
@@ -275,20 +285,24 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 /// The connectors of a run or a resume: the emulators' (started here, email into
-/// `outbox_root/run_name`, their data kept in the state folder `keep_in` when there is one) or
-/// the real services' as `flowc.toml` configures them.
+/// `outbox_root/run_name`, their data kept in the state folder `keep_in` when there is one,
+/// with `faults` if any) or the real services' as `flowc.toml` configures them.
 pub(crate) async fn connect(
     project: &mut Project,
     emulate: bool,
     outbox_root: &Path,
     run_name: &str,
     keep_in: Option<&Path>,
+    faults: Option<&super::faults::Rehearsal>,
 ) -> Result<(Option<Emulated>, Vec<Arc<dyn crate::connectors::Connector>>), CliError> {
     if !emulate {
         return Ok((None, real_connectors(project)));
     }
-    let emulated = Emulated::start(project, outbox_root, run_name, keep_in).await?;
+    let mut emulated = Emulated::start(project, outbox_root, run_name, keep_in).await?;
     emulated.announce();
+    if let Some(faults) = faults {
+        emulated.rehearse(faults);
+    }
     let connectors = emulated.connectors(project)?;
     Ok((Some(emulated), connectors))
 }

@@ -51,6 +51,8 @@ pub(crate) struct Args {
     /// On SIGTERM, how long requests and steps in flight may take to finish, in seconds.
     #[arg(long, default_value_t = 30)]
     grace: u64,
+    #[command(flatten)]
+    faults: super::faults::FaultArgs,
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -78,12 +80,21 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
 }
 
 async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
+    let virtual_clock = Arc::new(VirtualClock::new(chrono::Utc::now()));
     let emulated = if args.emulate {
         let outbox_root = args.outbox.clone().unwrap_or_else(|| args.state.clone());
         let outbox_root = std::path::absolute(&outbox_root)
             .map_err(|e| CliError::Io(format!("cannot use {}: {e}", outbox_root.display())))?;
-        let emulated = Emulated::start(&mut project, &outbox_root, "outbox", Some(&args.state)).await?;
+        let mut emulated = Emulated::start(&mut project, &outbox_root, "outbox", Some(&args.state)).await?;
         emulated.announce();
+        let time = if args.virtual_clock {
+            crate::connectors::faults::FaultTime::Virtual(virtual_clock.clone())
+        } else {
+            crate::connectors::faults::FaultTime::Wall
+        };
+        if let Some(faults) = args.faults.rehearsal(&project.config, time) {
+            emulated.rehearse(&faults);
+        }
         Some(emulated)
     } else {
         None
@@ -101,7 +112,7 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         builder = builder.connector(c);
     }
     if args.virtual_clock {
-        builder = builder.clock(Arc::new(VirtualClock::new(chrono::Utc::now())));
+        builder = builder.clock(virtual_clock);
     }
     let engine = match builder.build() {
         Ok(e) => e,

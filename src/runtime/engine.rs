@@ -76,7 +76,7 @@ pub enum EngineError {
 }
 
 /// An instance behind its lock.
-pub(crate) struct Cell {
+struct Cell {
     inst: Mutex<Instance>,
 }
 
@@ -416,10 +416,7 @@ impl Inner {
         }
         // A sub-flow runs on its caller's plan.
         let flow = match &parent {
-            Some(p) => {
-                let bundle = p.cell.lock().flow.bundle.clone();
-                self.resolve_in(flow, Some(&bundle))?
-            }
+            Some(p) => self.resolve_in(flow, Some(&p.bundle))?,
             None => self.resolve(flow)?,
         };
         self.keep_plan(&flow.bundle);
@@ -434,7 +431,7 @@ impl Inner {
         };
         // A sub-flow works in its caller's workspace.
         let entity = match &parent {
-            Some(p) => p.cell.lock().entity.clone(),
+            Some(p) => p.entity.clone(),
             None => flow.plan.entity.clone(),
         };
         let cell = Arc::new(Cell {

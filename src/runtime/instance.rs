@@ -147,7 +147,10 @@ pub(crate) struct ParentLink {
     pub(crate) id: String,
     /// The parent's step path (the child's id is `parent/step`).
     pub(crate) step: String,
-    pub(crate) cell: Arc<super::engine::Cell>,
+    /// The parent's plan bundle (a sub-flow runs on its caller's plan) and entity (it works
+    /// in its caller's workspace): data, so the engine finds the parent by id, not by handle.
+    pub(crate) bundle: String,
+    pub(crate) entity: String,
     pub(crate) scope: u32,
     pub(crate) node: u32,
     /// Which attempt of the step the child is.

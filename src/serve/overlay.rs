@@ -31,6 +31,9 @@ pub fn load_environment(root: &Path, env: &str) -> Result<Config, String> {
         toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     };
     let base = if root.join(FILE_NAME).is_file() {
+        // Checked alone first, so that a mistake in it is shown at its own line (the merged
+        // text below is a re-serialisation whose lines are not the file's).
+        Config::load(root).map_err(|e| e.to_string())?;
         read(FILE_NAME)?
     } else {
         toml::Table::new()
@@ -58,6 +61,19 @@ mod tests {
         assert_eq!(email["url"].as_str(), Some("smtp://mail.staging:25"));
         assert_eq!(email["timeout"].as_integer(), Some(5));
         assert_eq!(merged["project"]["name"].as_str(), Some("x"));
+    }
+
+    #[test]
+    fn a_mistake_in_the_base_file_is_shown_at_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("flowc.toml"),
+            "[project]\nname = \"x\"\n\n[connectors.http]\ntimeout = 10\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("flowc.staging.toml"), "[project]\nname = \"y\"\n").unwrap();
+        let e = load_environment(dir.path(), "staging").unwrap_err();
+        assert!(e.contains("E0903") && e.contains("flowc.toml:5:11"), "{e}");
     }
 
     #[test]

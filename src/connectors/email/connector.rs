@@ -58,6 +58,12 @@ impl EmailConnector {
         self
     }
 
+    /// Fails outbox deliveries as a fault plan's SMTP part says (emulated runs).
+    pub fn with_faults(mut self, gate: Arc<crate::connectors::faults::FaultGate>) -> EmailConnector {
+        self.outbox = self.outbox.map(|o| o.with_faults(gate));
+        self
+    }
+
     async fn send(&self, call: &ActionCall) -> Result<Value, ConnectorError> {
         let outgoing = message::build(
             call,
@@ -68,7 +74,7 @@ impl EmailConnector {
             // The outbox file is its own record: the sent log is for real deliveries only, so a
             // dry run never makes a later real run skip a message.
             outbox
-                .deliver(&call.idempotency_key, &outgoing.message.formatted())
+                .deliver_or_fail(&call.idempotency_key, &outgoing.message.formatted())
                 .await?;
             return Ok(outgoing.result());
         }

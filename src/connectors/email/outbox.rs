@@ -2,14 +2,19 @@
 //! local development). The file name comes from the idempotency key, so a retry finds its file.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use tokio::io::AsyncWriteExt;
 
+use crate::connectors::faults::{Fault, FaultGate};
 use crate::connectors::ConnectorError;
+use crate::value::Value;
 
 /// The outbox folder.
 pub(crate) struct Outbox {
     dir: PathBuf,
+    /// A fault plan's SMTP part: the outbox stands for the SMTP server of an emulated run.
+    faults: Option<Arc<FaultGate>>,
 }
 
 impl Outbox {
@@ -17,6 +22,43 @@ impl Outbox {
     pub(crate) fn new(dir: &Path) -> Outbox {
         Outbox {
             dir: dir.to_path_buf(),
+            faults: None,
+        }
+    }
+
+    /// Fails deliveries as the SMTP server of a bad day would (`--faults smtp:...`).
+    pub(crate) fn with_faults(mut self, gate: Arc<FaultGate>) -> Outbox {
+        self.faults = Some(gate);
+        self
+    }
+
+    /// Writes `message` unless a planned fault says the SMTP server refused it; a timeout
+    /// delivers it but loses the answer (the retry then finds its file).
+    pub(crate) async fn deliver_or_fail(&self, key: &str, message: &[u8]) -> Result<PathBuf, ConnectorError> {
+        let Some(gate) = &self.faults else {
+            return self.deliver(key, message).await;
+        };
+        match gate.next().await {
+            None => self.deliver(key, message).await,
+            Some(Fault::Down) => Err(ConnectorError::transient(
+                "cannot connect to the SMTP server: connection refused (emulated: the server is down)",
+            )),
+            Some(Fault::Status(code)) => {
+                let reply = format!("{code} {}.0.0 emulated fault", code / 100);
+                let error = if code < 500 {
+                    ConnectorError::transient(format!("the SMTP server deferred the message: {reply}"))
+                } else {
+                    ConnectorError::permanent(format!("the SMTP server rejected the message: {reply}"))
+                };
+                Err(error.with_details(Value::record([("smtp_code", Value::text(code.to_string()))])))
+            }
+            Some(Fault::Timeout) => {
+                self.deliver(key, message).await?;
+                gate.hold().await;
+                Err(ConnectorError::transient(
+                    "the SMTP server did not answer after the message was sent (emulated timeout)",
+                ))
+            }
         }
     }
 

@@ -38,6 +38,8 @@ struct EmulatorState {
     requests: Vec<String>,
     /// Where forms and responses are kept (`flowc emulate --state DIR`), if anywhere.
     journal: Option<FormJournal>,
+    /// A fault plan's Typeform part.
+    faults: Option<Arc<crate::connectors::faults::FaultGate>>,
 }
 
 struct StoredForm {
@@ -180,6 +182,12 @@ impl TypeformEmulator {
         }
     }
 
+    /// Follows a fault plan's Typeform part from now on (see [`crate::connectors::faults`]), its
+    /// time on the gate's clock.
+    pub fn set_faults(&self, gate: Arc<crate::connectors::faults::FaultGate>) {
+        lock(&self.state).faults = Some(gate);
+    }
+
     /// Submits a response to `form_id` as a respondent would: `answers` maps field refs to plain
     /// values (text, number, bool, a choice label, a list of labels, `YYYY-MM-DD`), typed here by
     /// the field's type; `hidden` gives hidden field values. Returns the response id.
@@ -281,6 +289,10 @@ fn router(state: Shared) -> Router {
         .route("/forms/{form_id}", get(get_form))
         .route("/forms/{form_id}/responses", get(list_responses))
         .route("/to/{form_id}", get(display_form))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            planned_faults,
+        ))
         .with_state(state)
 }
 
@@ -415,6 +427,60 @@ fn gate(state: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap) -> Opti
             vec![],
         )),
         Some(_) => None,
+    }
+}
+
+/// Typeform's error JSON for a status a fault plan draws.
+fn planned_error(status: u16) -> Response {
+    let (code, description) = match status {
+        429 => ("RATE_LIMIT_EXCEEDED", "Too many requests, slow down"),
+        400 => ("BAD_REQUEST", "The request is invalid."),
+        401 => ("AUTHENTICATION_FAILED", "The provided access token is not valid"),
+        403 => ("FORBIDDEN", "The access token does not allow this request"),
+        404 => ("NOT_FOUND", "The requested resource was not found"),
+        503 => ("SERVICE_UNAVAILABLE", "The service is temporarily unavailable"),
+        504 => ("GATEWAY_TIMEOUT", "The request took too long"),
+        _ => ("SERVER_ERROR", "Something went wrong on our side"),
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = error(status, code, description, vec![]);
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// Applies the fault plan, if any, around every endpoint: latency, statuses, a service that is
+/// down, and timeouts (the request is handled, then held unanswered).
+async fn planned_faults(
+    State(state): State<Shared>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use crate::connectors::faults::Fault;
+    let gate = lock(&state).faults.clone();
+    let Some(gate) = gate else {
+        return next.run(request).await;
+    };
+    let fault = gate.next().await;
+    let answered_here = |status: u16| {
+        // Logged as every request is; those that reach an endpoint are logged there.
+        lock(&state)
+            .requests
+            .push(format!("{} {}", request.method(), request.uri()));
+        planned_error(status)
+    };
+    match fault {
+        None => next.run(request).await,
+        Some(Fault::Status(status)) => answered_here(status),
+        Some(Fault::Down) => answered_here(503),
+        Some(Fault::Timeout) => {
+            let _ = next.run(request).await;
+            gate.hold().await;
+            planned_error(504)
+        }
     }
 }
 

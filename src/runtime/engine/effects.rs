@@ -161,16 +161,24 @@ impl Inner {
                             None => {}
                         }
                     }
-                    let parent_id = cell.lock().id.clone();
+                    let (parent_id, bundle, entity) = {
+                        let parent = cell.lock();
+                        (
+                            parent.id.clone(),
+                            parent.flow.bundle.clone(),
+                            parent.entity.clone(),
+                        )
+                    };
                     let link = ParentLink {
                         id: parent_id,
                         step,
-                        cell: cell.clone(),
+                        bundle,
+                        entity,
                         scope,
                         node,
                         attempt,
                     };
-                    if self.reattach_child(&link) {
+                    if self.reattach_child(cell, &link) {
                         continue;
                     }
                     match self.start(&key, input.to_json(), Some(link)) {
@@ -234,10 +242,11 @@ impl Inner {
                     for w in waiters {
                         let _ = w.send(());
                     }
-                    if let Some(p) = parent {
+                    let parent = parent.and_then(|p| Some((self.cell(&InstanceId(p.id.clone())).ok()?, p)));
+                    if let Some((parent, p)) = parent {
                         let attempt = p.attempt;
                         let r: CallResult = result.map(|v| (v, attempt)).map_err(|e| (e, attempt));
-                        self.react(&p.cell, |inst, ctx| {
+                        self.react(&parent, |inst, ctx| {
                             inst.on_call_result(ctx, p.scope, p.node, r, false)
                         });
                     }
@@ -248,7 +257,7 @@ impl Inner {
 
     /// After a restart: if the sub-flow instance of this step already exists in the store, its
     /// result (when it ended) or the resumed instance (when it did not) answers the parent.
-    pub(super) fn reattach_child(self: &Arc<Self>, link: &ParentLink) -> bool {
+    pub(super) fn reattach_child(self: &Arc<Self>, parent: &Arc<Cell>, link: &ParentLink) -> bool {
         let child_id = link.child_id();
         if self.cell(&InstanceId(child_id.clone())).is_ok() {
             return false;
@@ -284,7 +293,7 @@ impl Inner {
         let (scope, node, attempt) = (link.scope, link.node, link.attempt);
         if let Some(result) = ended {
             let r: CallResult = result.map(|v| (v, attempt)).map_err(|e| (e, attempt));
-            self.react(&link.cell, |inst, ctx| {
+            self.react(parent, |inst, ctx| {
                 inst.on_call_result(ctx, scope, node, r, false)
             });
             return true;
@@ -292,7 +301,7 @@ impl Inner {
         let Ok(flow) = self.resolve_in(flow, plan.as_deref()) else {
             return false;
         };
-        let entity = link.cell.lock().entity.clone();
+        let entity = link.entity.clone();
         let cell = Arc::new(Cell {
             inst: Mutex::new(Instance::new(
                 child_id.clone(),
@@ -306,7 +315,7 @@ impl Inner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(child_id.clone(), cell.clone());
-        link.cell.lock().children.push(child_id);
+        parent.lock().children.push(child_id);
         self.react(&cell, |inst, ctx| inst.resume(ctx, &history));
         true
     }

@@ -13,7 +13,6 @@ use super::store::{data_source_json, database_json, new_id, page_json, same_id, 
 use super::{Fault, Shared};
 use crate::connectors::faults::Fault as PlannedFault;
 use crate::connectors::notion::client::NOTION_VERSION;
-use std::time::Duration;
 
 pub(super) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
@@ -83,29 +82,48 @@ async fn handle(
     let (latency, fault, planned) = {
         let mut control = shared.control();
         control.requests += 1;
-        let planned = control
-            .plan
-            .as_mut()
-            .map(|(draw, started)| draw.next(started.elapsed()));
-        (control.latency, control.faults.pop_front(), planned)
+        (control.latency, control.faults.pop_front(), control.plan.clone())
     };
-    let (planned_delay, planned_fault) = planned.unwrap_or((Duration::ZERO, None));
-    let latency = latency + planned_delay;
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let planned_fault = match &planned {
+        Some(gate) => gate.next().await,
+        None => None,
+    };
     match planned_fault {
-        // No answer at all: the client's own timeout is what is rehearsed.
-        Some(PlannedFault::Timeout) => std::future::pending::<()>().await,
         Some(PlannedFault::Status(status)) => {
             let retry_after = (status == 429).then_some(1);
             return fault_response(&Fault { status, retry_after });
+        }
+        Some(PlannedFault::Down) => {
+            return fault_response(&Fault {
+                status: 503,
+                retry_after: None,
+            })
+        }
+        // The work is done (a page may be created) but the answer never comes: what idempotent
+        // writes are for. The gateway gives up after the hold.
+        Some(PlannedFault::Timeout) => {
+            let _ = serve(shared.clone(), method, uri, headers, body).await;
+            if let Some(gate) = &planned {
+                gate.hold().await;
+            }
+            return fault_response(&Fault {
+                status: 504,
+                retry_after: None,
+            });
         }
         None => {}
     }
     if let Some(fault) = fault {
         return fault_response(&fault);
     }
+    serve(shared, method, uri, headers, body).await
+}
+
+/// Checks a request as Notion does and answers it.
+async fn serve(shared: Arc<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     match headers.get("notion-version").and_then(|v| v.to_str().ok()) {
         None => {
             return error(

@@ -44,8 +44,8 @@ struct Control {
     faults: VecDeque<Fault>,
     write_faults: VecDeque<Fault>,
     latency: Duration,
-    /// A fault plan's draws and when they started (for `down=`).
-    plan: Option<(crate::connectors::faults::FaultDraw, std::time::Instant)>,
+    /// A fault plan's Notion part.
+    plan: Option<Arc<crate::connectors::faults::FaultGate>>,
     requests: u64,
     rate_limited: u64,
 }
@@ -277,9 +277,16 @@ impl Emulator {
 
     /// Follows a fault plan's Notion part (see [`crate::connectors::faults`]) from now on,
     /// drawing with `seed`: the same seed fails the same requests.
+    /// Time (latency, `down=`, held timeouts) is the wall clock's; see [`Emulator::set_faults`].
     pub fn set_fault_plan(&self, faults: crate::connectors::faults::ServiceFaults, seed: u64) {
-        let draw = crate::connectors::faults::FaultDraw::new(faults, seed);
-        self.shared.control().plan = Some((draw, std::time::Instant::now()));
+        use crate::connectors::faults::{FaultGate, FaultTime};
+        self.set_faults(Arc::new(FaultGate::new(faults, seed, FaultTime::Wall)));
+    }
+
+    /// Follows a fault plan's Notion part from now on, timed by the gate's clock (a run's
+    /// virtual clock, so that latency and timeouts take almost no real time).
+    pub fn set_faults(&self, gate: Arc<crate::connectors::faults::FaultGate>) {
+        self.shared.control().plan = Some(gate);
     }
 
     /// Delays every answer by `latency`.

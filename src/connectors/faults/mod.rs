@@ -5,6 +5,11 @@
 //! share of requests, `timeout=P%` leaves a share unanswered, `latency=MIN..MAX` delays every
 //! answer by a uniformly drawn time, `down=DURATION` refuses everything for that long from the
 //! start. Draws come from a seeded generator, so a failing run can be replayed exactly.
+//!
+//! The same plan is written in `flowc.toml` as a `[faults]` table (one string per service, and a
+//! `seed`); [`gate`] applies a plan to the requests of one emulated service.
+
+mod gate;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -12,8 +17,14 @@ use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
 
-use crate::value::parse_duration;
+use crate::value::{format_duration, parse_duration};
+
+pub use gate::{FaultGate, FaultTime, TIMEOUT_HOLD};
+
+/// The services a plan may name.
+pub const SERVICES: [&str; 3] = ["notion", "typeform", "smtp"];
 
 /// The faults of one service.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -28,17 +39,159 @@ pub struct ServiceFaults {
     pub down: Option<Duration>,
 }
 
-/// Faults by service name (`notion`, `typeform`, `smtp`).
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Faults by service name (`notion`, `typeform`, `smtp`), and the seed of their draws.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "FaultTable", into = "FaultTable")]
 pub struct FaultPlan {
     /// Each service's faults.
     pub services: BTreeMap<String, ServiceFaults>,
+    /// The seed of the draws (`[faults] seed`); none: the run picks one and prints it.
+    pub seed: Option<u64>,
 }
 
 impl FaultPlan {
     /// The faults of `service` (none when the plan does not name it).
     pub fn service(&self, service: &str) -> ServiceFaults {
         self.services.get(service).cloned().unwrap_or_default()
+    }
+
+    /// Whether no service has a fault.
+    pub fn is_empty(&self) -> bool {
+        self.services.values().all(ServiceFaults::is_empty)
+    }
+
+    /// The gate of `service` drawing from `seed`, timed by `time`, when the plan gives it
+    /// faults. Each service draws from its own generator, so adding faults to one service does
+    /// not change which requests of another fail.
+    pub fn gate(&self, service: &str, seed: u64, time: FaultTime) -> Option<std::sync::Arc<FaultGate>> {
+        let faults = self.services.get(service).filter(|f| !f.is_empty())?;
+        let salt = SERVICES
+            .iter()
+            .position(|s| *s == service)
+            .unwrap_or(SERVICES.len()) as u64;
+        let seed = seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Some(std::sync::Arc::new(FaultGate::new(faults.clone(), seed, time)))
+    }
+}
+
+impl ServiceFaults {
+    /// Whether nothing goes wrong.
+    pub fn is_empty(&self) -> bool {
+        self.statuses.iter().all(|(_, p)| *p == 0.0)
+            && self.timeout == 0.0
+            && self.latency.is_none()
+            && self.down.is_none()
+    }
+}
+
+/// One service's faults as written: `429=10%,503=5%,timeout=5%,latency=50ms..2s,down=60s`.
+impl std::fmt::Display for ServiceFaults {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let share = |p: f64| format!("{}%", (p * 1e6).round() / 1e4);
+        let time = |d: Duration| format_duration(d.as_millis().min(i64::MAX as u128) as i64);
+        let mut items: Vec<String> = self
+            .statuses
+            .iter()
+            .map(|(status, p)| format!("{status}={}", share(*p)))
+            .collect();
+        if self.timeout > 0.0 {
+            items.push(format!("timeout={}", share(self.timeout)));
+        }
+        match self.latency {
+            Some((min, max)) if min == max => items.push(format!("latency={}", time(min))),
+            Some((min, max)) => items.push(format!("latency={}..{}", time(min), time(max))),
+            None => {}
+        }
+        if let Some(down) = self.down {
+            items.push(format!("down={}", time(down)));
+        }
+        write!(f, "{}", items.join(","))
+    }
+}
+
+/// The whole plan as written on the command line.
+impl std::fmt::Display for FaultPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self
+            .services
+            .iter()
+            .filter(|(_, faults)| !faults.is_empty())
+            .map(|(service, faults)| format!("{service}:{faults}"))
+            .collect();
+        write!(f, "{}", parts.join(";"))
+    }
+}
+
+/// `[faults]` in `flowc.toml`: each service's faults in the command line's notation, and a seed.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaultTable {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    notion: Option<FaultsText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    typeform: Option<FaultsText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    smtp: Option<FaultsText>,
+}
+
+/// One service's faults as a string of `[faults]` (checked where it is written, so a mistake is
+/// pointed at in the file).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+struct FaultsText(ServiceFaults);
+
+impl TryFrom<String> for FaultsText {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<FaultsText, String> {
+        if text.contains(';') || text.contains(':') {
+            return Err("a service's string lists its own faults only, e.g. `notion = \"503=5%\"`".into());
+        }
+        // The faults a service may have do not depend on which service it is.
+        let plan: FaultPlan = format!("notion:{text}").parse()?;
+        Ok(FaultsText(plan.service("notion")))
+    }
+}
+
+impl From<FaultsText> for String {
+    fn from(text: FaultsText) -> String {
+        text.0.to_string()
+    }
+}
+
+impl From<FaultTable> for FaultPlan {
+    fn from(table: FaultTable) -> FaultPlan {
+        let services = [
+            ("notion", table.notion),
+            ("typeform", table.typeform),
+            ("smtp", table.smtp),
+        ]
+        .into_iter()
+        .filter_map(|(service, text)| Some((service.to_string(), text?.0)))
+        .collect();
+        FaultPlan {
+            services,
+            seed: table.seed,
+        }
+    }
+}
+
+impl From<FaultPlan> for FaultTable {
+    fn from(plan: FaultPlan) -> FaultTable {
+        let text = |service: &str| {
+            plan.services
+                .get(service)
+                .filter(|f| !f.is_empty())
+                .map(|f| FaultsText(f.clone()))
+        };
+        FaultTable {
+            seed: plan.seed,
+            notion: text("notion"),
+            typeform: text("typeform"),
+            smtp: text("smtp"),
+        }
     }
 }
 
@@ -47,8 +200,11 @@ impl FaultPlan {
 pub enum Fault {
     /// Answer with this status instead of handling the request.
     Status(u16),
-    /// Never answer.
+    /// Handle the request (a write may be done), but give no answer: the emulators hold the
+    /// request for [`TIMEOUT_HOLD`], past the connectors' own timeouts, then fail it.
     Timeout,
+    /// The service is down (`down=`): HTTP services answer 503, SMTP refuses the connection.
+    Down,
 }
 
 /// Draws the fate of each request of one service from its faults and a seed.
@@ -76,7 +232,7 @@ impl FaultDraw {
             None => Duration::ZERO,
         };
         if self.faults.down.is_some_and(|down| since_start < down) {
-            return (delay, Some(Fault::Status(503)));
+            return (delay, Some(Fault::Down));
         }
         let roll: f64 = self.rng.random();
         let mut edge = 0.0;
@@ -103,7 +259,7 @@ impl FromStr for FaultPlan {
                 .split_once(':')
                 .ok_or_else(|| format!("`{part}` needs a service: write `notion:429=10%`"))?;
             let service = service.trim();
-            if !matches!(service, "notion" | "typeform" | "smtp") {
+            if !SERVICES.contains(&service) {
                 return Err(format!(
                     "`{service}` is not an emulated service; use notion, typeform or smtp"
                 ));
@@ -201,6 +357,37 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_is_written_back_as_it_reads() {
+        let text = "notion:429=10%,503=5%,timeout=2.5%,latency=50ms..2s;smtp:down=1m;typeform:500=20%";
+        let plan: FaultPlan = text.parse().unwrap();
+        assert_eq!(plan.to_string().parse::<FaultPlan>().unwrap(), plan);
+        assert_eq!(plan.service("smtp").to_string(), "down=1m");
+        assert_eq!(
+            plan.service("notion").to_string(),
+            "429=10%,503=5%,timeout=2.5%,latency=50ms..2s"
+        );
+    }
+
+    #[test]
+    fn the_flowc_toml_table_reads_each_service_and_refuses_the_rest() {
+        #[derive(Deserialize, Serialize)]
+        struct Doc {
+            faults: FaultPlan,
+        }
+        let doc: Doc =
+            toml::from_str("[faults]\nseed = 7\nnotion = \"503=5%\"\nsmtp = \"down=60s\"\n").unwrap();
+        assert_eq!(doc.faults.seed, Some(7));
+        assert_eq!(doc.faults.service("notion").statuses, vec![(503, 0.05)]);
+        assert_eq!(doc.faults.service("smtp").down, Some(Duration::from_secs(60)));
+        let back: Doc = toml::from_str(&toml::to_string(&doc).unwrap()).unwrap();
+        assert_eq!(back.faults, doc.faults);
+        let err = |text: &str| toml::from_str::<Doc>(text).err().unwrap().to_string();
+        assert!(err("[faults]\nstripe = \"503=5%\"\n").contains("unknown field `stripe`"));
+        assert!(err("[faults]\nnotion = \"503=500%\"\n").contains("percentage"));
+        assert!(err("[faults]\nnotion = \"notion:503=5%\"\n").contains("its own faults only"));
+    }
+
+    #[test]
     fn draws_are_seeded_and_keep_to_their_shares() {
         let faults = "notion:429=20%,timeout=10%,latency=10ms..20ms"
             .parse::<FaultPlan>()
@@ -227,7 +414,7 @@ mod tests {
             .all(|(d, _)| *d >= Duration::from_millis(10) && *d <= Duration::from_millis(20)));
         // Down: everything is refused until the time is over.
         let mut down = FaultDraw::new(FaultPlan::from_str("smtp:down=60s").unwrap().service("smtp"), 1);
-        assert_eq!(down.next(Duration::from_secs(59)).1, Some(Fault::Status(503)));
+        assert_eq!(down.next(Duration::from_secs(59)).1, Some(Fault::Down));
         assert_eq!(down.next(Duration::from_secs(60)).1, None);
     }
 }
