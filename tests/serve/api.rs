@@ -53,9 +53,8 @@ async fn without_the_token_nothing_is_answered() {
     );
 }
 
-#[tokio::test]
-async fn start_list_read_and_cancel() {
-    let t = host();
+/// Starts `open` for Ada through the API and waits for it to end; its id.
+async fn start_open(t: &TestHost) -> String {
     let (status, started) = t
         .send(call(
             "POST",
@@ -71,6 +70,13 @@ async fn start_list_read_and_cancel() {
         .output(&flowc::runtime::InstanceId(id.clone()))
         .await
         .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn start_list_read_and_cancel() {
+    let t = host();
+    let id = start_open(&t).await;
 
     let (status, one) = t
         .send(call("GET", &format!("/api/instances/{id}"), Some(TOKEN), None))
@@ -170,21 +176,7 @@ async fn a_restarted_host_still_shows_what_ended_before() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
         let t = host_on(dir.path());
-        let (status, started) = t
-            .send(call(
-                "POST",
-                "/api/flows/open/start",
-                Some(TOKEN),
-                Some(json!({ "name": "Ada" })),
-            ))
-            .await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{started}");
-        let id = started["instance"].as_str().unwrap().to_string();
-        t.host
-            .engine()
-            .output(&flowc::runtime::InstanceId(id.clone()))
-            .await
-            .unwrap();
+        let id = start_open(&t).await;
         t.host.engine().shutdown().await;
         id
     };
