@@ -13,7 +13,7 @@ use super::CliError;
 use crate::project::Project;
 use crate::runtime::{Engine, EventKind, VirtualClock};
 use crate::serve::schedules::{run_schedules, schedule_triggers, Firings};
-use crate::serve::{host_router, Host, HostOptions};
+use crate::serve::{host_router, project_bundles, Host, HostOptions};
 
 /// Arguments of `flowc serve`.
 #[derive(Debug, clap::Args)]
@@ -149,7 +149,10 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         }
     }
     let stop = stop_signal();
-    match schedule_triggers(&project) {
+    match project_bundles(&project)
+        .map_err(|e| vec![e])
+        .and_then(|bundles| schedule_triggers(&bundles))
+    {
         Ok(triggers) => {
             let firings = Firings::open(Some(&args.state)).map_err(CliError::Io)?;
             run_schedules(&host, triggers, firings, project.config.serve.missed_schedules);

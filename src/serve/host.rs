@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use super::deliveries::Deliveries;
 use super::metrics::Metrics;
 use super::settings::DeliveryIdSource;
-use super::triggers::{webhook_routes, WebhookRoute};
+use super::triggers::{project_bundles, webhook_routes, WebhookRoute};
 use super::verifiers::Verifier;
 use crate::project::Project;
 use crate::runtime::{Engine, EngineError, InstanceId, Store};
@@ -87,7 +87,8 @@ impl Host {
     ) -> Result<Arc<Host>, Vec<String>> {
         let mut problems = Vec::new();
         let mut routes = HashMap::new();
-        for route in webhook_routes(project) {
+        let bundles = project_bundles(project).map_err(|e| vec![e])?;
+        for route in webhook_routes(&bundles) {
             if super::router::RESERVED
                 .iter()
                 .any(|r| route.path == *r || route.path.starts_with("/api/"))
