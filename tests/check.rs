@@ -20,3 +20,5 @@ mod project;
 mod robust;
 #[path = "check/timeouts.rs"]
 mod timeouts;
+#[path = "check/typed.rs"]
+mod typed;

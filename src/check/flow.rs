@@ -14,6 +14,7 @@ use super::handler_values::{HandlerWalk, Unset};
 use super::infer::join;
 use super::scope::{DeclKind, Scope};
 use super::type_expr;
+use super::typed::TypedFlow;
 
 /// A name bound inside a block: a fan-out's loop variable, `event` in a `where`, `error`.
 pub(crate) struct Local<'a> {
@@ -79,13 +80,25 @@ pub(crate) struct FlowChecker<'c, 'a> {
     pub handler: HandlerWalk,
 }
 
-/// Checks `flow` of `module`.
+/// Checks `flow` of `module`: types it, then runs the passes over the typed flow.
 pub(crate) fn check_flow<'a>(
     cx: &Context<'a>,
     module: &ModuleInfo<'a>,
     flow: &'a ast::Flow,
     diagnostics: &mut Diagnostics,
 ) {
+    let typed = type_flow(cx, module, flow, diagnostics);
+    super::cycles::check(&typed, diagnostics);
+    super::warnings::check_unused(&typed, diagnostics);
+}
+
+/// Types `flow` of `module` (reporting what is wrong on the way) into a [`TypedFlow`].
+pub(crate) fn type_flow<'a>(
+    cx: &Context<'a>,
+    module: &ModuleInfo<'a>,
+    flow: &'a ast::Flow,
+    diagnostics: &mut Diagnostics,
+) -> TypedFlow<'a> {
     let file = module.file();
     let source: &'a str = &cx.project.sources.get(file).text;
     let scope = Scope::collect(flow, file, diagnostics);
@@ -128,6 +141,7 @@ pub(crate) fn check_flow<'a>(
         handler: HandlerWalk::default(),
     };
     checker.run();
+    checker.typed()
 }
 
 impl<'c, 'a> FlowChecker<'c, 'a> {
@@ -187,8 +201,6 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
             self.handler.inside = false;
             self.locals.pop();
         }
-        super::cycles::check(self);
-        super::warnings::check_unused(self);
     }
 
     fn check_input(&mut self) {

@@ -1,9 +1,14 @@
 //! The checker: every mistake it can find before anything runs, as diagnostics.
 //!
+//! Pure: it reads no files; the [`Project`] (loaded with its Notion schema and survey forms) and
+//! the connectors' [`Manifests`] are all it judges by.
+//!
 //! Passes, one file each: [`declarations`] (top-level names), [`templates`], [`triggers`], then
-//! per flow [`flow`] (statements) with [`infer`] (expressions), [`calls`], [`policies`],
-//! [`grants`], [`cycles`] and [`warnings`], and finally [`flow_tests`]. No pass stops at the first
-//! problem: each pushes what it finds and carries on, and the result is sorted by position.
+//! per flow the typing walk [`flow`] (statements) with [`infer`] (expressions), [`calls`],
+//! [`policies`], [`grants`] and [`handler_values`], which computes the flow's [`typed`] form once;
+//! [`cycles`] and the unused-name [`warnings`] are functions over it; finally [`flow_tests`]. No
+//! pass stops at the first problem: each pushes what it finds and carries on, and the result is
+//! sorted by position.
 
 mod addresses;
 pub(crate) mod builtins;
@@ -29,10 +34,12 @@ mod survey_refs;
 mod templates;
 mod triggers;
 mod type_expr;
+mod typed;
 mod warnings;
 
 use crate::contract::Manifests;
 use std::collections::HashSet;
+pub use typed::{flow_types, DeclType};
 
 use crate::diagnostic::{Diagnostics, FileId};
 use crate::project::Project;

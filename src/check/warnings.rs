@@ -1,13 +1,12 @@
 //! Warnings: unused results of pure steps (W0001), unreachable code (W0002), secrets written as
 //! literals (W0003), and unused lets and input fields (W0004).
 
-use crate::diagnostic::{Code, Diagnostic};
-use crate::syntax::ast::{Expr, Pattern, StepBody, Stmt};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::syntax::ast::{Expr, Pattern, Stmt};
 use crate::syntax::Span;
 
-use super::calls::Target;
 use super::flow::FlowChecker;
-use super::scope::DeclKind;
+use super::typed::TypedFlow;
 
 /// W0002: statements after `fail` in the same block.
 pub(crate) fn check_unreachable_stmts(checker: &mut FlowChecker<'_, '_>, stmts: &[Stmt]) {
@@ -161,22 +160,18 @@ fn push_secret(checker: &mut FlowChecker<'_, '_>, span: Span, label: &str) {
     );
 }
 
-/// W0001 and W0004, once the whole flow was walked.
-pub(crate) fn check_unused(checker: &mut FlowChecker<'_, '_>) {
-    for index in 0..checker.scope.decls.len() {
-        if checker.used[index] {
-            continue;
-        }
-        let decl = &checker.scope.decls[index];
+/// W0001 and W0004, over the typed flow.
+pub(crate) fn check_unused(flow: &TypedFlow<'_>, diagnostics: &mut Diagnostics) {
+    for decl in flow.decls.iter().filter(|d| !d.used) {
         let name = decl.name;
-        match decl.kind {
-            DeclKind::Let(_) => {
-                if name.name.starts_with('_') {
-                    continue;
-                }
-                let diagnostic = Diagnostic::new(
+        if decl.is_let {
+            if name.name.starts_with('_') {
+                continue;
+            }
+            diagnostics.push(
+                Diagnostic::new(
                     Code::UnusedName,
-                    checker.file,
+                    flow.file,
                     name.span,
                     format!("`{}` is never used", name.name),
                 )
@@ -184,49 +179,39 @@ pub(crate) fn check_unused(checker: &mut FlowChecker<'_, '_>) {
                 .help(format!(
                     "use it, remove it, or name it `_{}` if it is kept on purpose",
                     name.name
-                ));
-                checker.push(diagnostic);
-            }
-            DeclKind::Step(step) => {
-                let StepBody::Call(call) = &step.body else {
-                    continue;
-                };
-                checker.quiet += 1;
-                let target = checker.resolve_call(call);
-                checker.quiet -= 1;
-                if let Target::Action(_, spec) = target {
-                    if !spec.side_effects {
-                        let diagnostic = Diagnostic::new(
-                            Code::UnusedResult,
-                            checker.file,
-                            name.span,
-                            format!("the result of step `{}` is never used", name.name),
-                        )
-                        .label(format!("`{}` only reads", call.callee_name()))
-                        .help("use the result in a later step or the output, or remove the step");
-                        checker.push(diagnostic);
-                    }
-                }
-            }
+                )),
+            );
+        } else if let Some(callee) = &decl.reads_only {
+            diagnostics.push(
+                Diagnostic::new(
+                    Code::UnusedResult,
+                    flow.file,
+                    name.span,
+                    format!("the result of step `{}` is never used", name.name),
+                )
+                .label(format!("`{callee}` only reads"))
+                .help("use the result in a later step or the output, or remove the step"),
+            );
         }
     }
-    if checker.input_whole_used || checker.input_typo {
+    if flow.input_whole_used || flow.input_typo {
         return;
     }
-    let Some(input) = &checker.flow.input else { return };
+    let Some(input) = &flow.flow.input else { return };
     for field in &input.fields {
-        if checker.input_used.contains(field.name.name.as_str()) || field.name.name.starts_with('_') {
+        if flow.input_used.contains(field.name.name.as_str()) || field.name.name.starts_with('_') {
             continue;
         }
-        let diagnostic = Diagnostic::new(
-            Code::UnusedName,
-            checker.file,
-            field.name.span,
-            format!("input field `{}` is never used", field.name.name),
-        )
-        .label("unused input field")
-        .help(format!("use `input.{}`, or remove the field", field.name.name));
-        checker.push(diagnostic);
+        diagnostics.push(
+            Diagnostic::new(
+                Code::UnusedName,
+                flow.file,
+                field.name.span,
+                format!("input field `{}` is never used", field.name.name),
+            )
+            .label("unused input field")
+            .help(format!("use `input.{}`, or remove the field", field.name.name)),
+        );
     }
 }
 

@@ -1,11 +1,11 @@
-//! The keys of each `[connectors.NAME]` table, so that `flowc.toml` is checked when it loads (a
-//! misspelt key is reported at its line, with the key meant) and every duration in it has the
-//! syntax of `.flow` files. The connectors read and check the values themselves when built.
+//! The keys of each `[connectors.NAME]` table and the kind of value each takes, so that
+//! `flowc.toml` is checked when it loads (a misspelt key or text where a number goes is reported
+//! at its line) and every duration in it has the syntax of `.flow` files. The connectors read
+//! the values again when built, and check what only they know (URLs, addresses, ranges).
 
-// The fields are read only for their names and, for durations, their syntax.
+// The fields are read only for their names and the kinds of their values.
 #![allow(dead_code)]
 
-use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::ConfigDuration;
@@ -31,38 +31,38 @@ struct Connectors {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Notion {
-    base_url: Option<IgnoredAny>,
-    requests_per_second: Option<IgnoredAny>,
-    burst: Option<IgnoredAny>,
-    idempotency_property: Option<IgnoredAny>,
+    base_url: Option<String>,
+    requests_per_second: Option<f64>,
+    burst: Option<u32>,
+    idempotency_property: Option<String>,
     timeout: Option<ConfigDuration>,
-    rate_limit_retries: Option<IgnoredAny>,
+    rate_limit_retries: Option<u32>,
 }
 
 /// `[connectors.email]` (docs/connectors/email.md).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Email {
-    url: Option<IgnoredAny>,
-    outbox: Option<IgnoredAny>,
-    sent_log: Option<IgnoredAny>,
-    username_env: Option<IgnoredAny>,
-    password_env: Option<IgnoredAny>,
+    url: Option<String>,
+    outbox: Option<String>,
+    sent_log: Option<String>,
+    username_env: Option<String>,
+    password_env: Option<String>,
     timeout: Option<ConfigDuration>,
-    max_connections: Option<IgnoredAny>,
-    message_id_domain: Option<IgnoredAny>,
-    ca_file: Option<IgnoredAny>,
-    from: Option<IgnoredAny>,
-    reply_to: Option<IgnoredAny>,
+    max_connections: Option<u32>,
+    message_id_domain: Option<String>,
+    ca_file: Option<String>,
+    from: Option<String>,
+    reply_to: Option<String>,
 }
 
 /// `[connectors.http]` (docs/connectors/http.md).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Http {
-    allow_hosts: Option<IgnoredAny>,
+    allow_hosts: Option<Vec<String>>,
     timeout: Option<ConfigDuration>,
-    max_response_bytes: Option<IgnoredAny>,
+    max_response_bytes: Option<u64>,
     max_retry_after: Option<ConfigDuration>,
 }
 
@@ -70,11 +70,11 @@ struct Http {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Survey {
-    base_url: Option<IgnoredAny>,
-    token_env: Option<IgnoredAny>,
-    templates: Option<IgnoredAny>,
-    page_size: Option<IgnoredAny>,
+    base_url: Option<String>,
+    token_env: Option<String>,
+    templates: Option<String>,
+    page_size: Option<u32>,
     timeout: Option<ConfigDuration>,
-    workspace_href: Option<IgnoredAny>,
-    created_log: Option<IgnoredAny>,
+    workspace_href: Option<String>,
+    created_log: Option<String>,
 }

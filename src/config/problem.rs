@@ -151,7 +151,7 @@ fn diagnose(text: &str, message: &str, span: Span, stage: Stage) -> Diagnostic {
         .label("unknown value")
         .help(help);
     }
-    let first = message.lines().next().unwrap_or(message).trim();
+    let first = kinds_in_words(message.lines().next().unwrap_or(message).trim());
     let shown = if written.is_empty() {
         table.clone()
     } else {
@@ -162,7 +162,26 @@ fn diagnose(text: &str, message: &str, span: Span, stage: Stage) -> Diagnostic {
         format!("{shown} is not valid in `{table}`: {first}"),
     )
     .label("here")
-    .help("write the value this setting takes (docs/running.md and docs/connectors/ list them)")
+    .help(match first.split_once("expected ") {
+        Some((_, kind)) => format!("write {kind} here"),
+        None => "write the value this setting takes (docs/connectors/ lists them)".to_string(),
+    })
+}
+
+/// serde's names of kinds (`u32`, `a sequence`) in the words of a settings file.
+fn kinds_in_words(message: &str) -> String {
+    let mut out = message.to_string();
+    for (serde, words) in [
+        ("expected u32", "expected a whole number"),
+        ("expected u64", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("expected a sequence", "expected a list such as `[\"a\", \"b\"]`"),
+        ("expected a string", "expected text in double quotes"),
+        ("invalid type: ", ""),
+    ] {
+        out = out.replace(serde, words);
+    }
+    out
 }
 
 /// `unknown field `x`, expected one of `a`, `b``: `x` and the expected names.

@@ -1,0 +1,130 @@
+//! The typed flow: one flow's steps and lets with their names resolved, their types worked out,
+//! what each one reads and whether anything reads it, computed once by the typing walk
+//! ([`super::flow`]). The passes that need the whole flow typed (cycles, unused names) are
+//! functions over it, and editors read the types from it ([`flow_types`]).
+
+use std::collections::HashSet;
+use std::rc::Rc;
+
+use crate::contract::Manifests;
+use crate::diagnostic::{Diagnostics, FileId};
+use crate::project::Project;
+use crate::syntax::ast::{self, Ident, StepBody};
+use crate::syntax::Span;
+use crate::types::Type;
+
+use super::calls::Target;
+use super::flow::FlowChecker;
+use super::scope::DeclKind;
+
+/// One flow, typed.
+pub(crate) struct TypedFlow<'a> {
+    pub flow: &'a ast::Flow,
+    pub file: FileId,
+    pub decls: Vec<TypedDecl<'a>>,
+    /// The `input` fields read by name, and whether `input` was read whole.
+    pub input_used: HashSet<&'a str>,
+    pub input_whole_used: bool,
+    /// An unknown `input.x` was reported (an unused-field warning would repeat it).
+    pub input_typo: bool,
+}
+
+/// A step or let of a typed flow.
+pub(crate) struct TypedDecl<'a> {
+    pub name: &'a Ident,
+    /// `step` or `let`.
+    pub noun: &'static str,
+    pub is_let: bool,
+    pub ty: Rc<Type>,
+    /// Whether anything reads it.
+    pub used: bool,
+    /// What it depends on (references, enclosing conditions, `after`), with where.
+    pub depends_on: Vec<(usize, Span)>,
+    /// For a step calling a connector action that only reads: the callee (`notion.query`).
+    pub reads_only: Option<String>,
+}
+
+impl<'a> FlowChecker<'_, 'a> {
+    /// The typed flow, once the walk is over.
+    pub fn typed(&mut self) -> TypedFlow<'a> {
+        let mut decls = Vec::with_capacity(self.scope.decls.len());
+        for index in 0..self.scope.decls.len() {
+            let (name, kind) = (self.scope.decls[index].name, self.scope.decls[index].kind);
+            let reads_only = match kind {
+                DeclKind::Step(ast::Step {
+                    body: StepBody::Call(call),
+                    ..
+                }) => {
+                    // Resolved again quietly: its problems were reported when the walk met it.
+                    self.quiet += 1;
+                    let target = self.resolve_call(call);
+                    self.quiet -= 1;
+                    match target {
+                        Target::Action(_, spec) if !spec.side_effects => Some(call.callee_name()),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            };
+            decls.push(TypedDecl {
+                name,
+                noun: self.scope.decls[index].noun(),
+                is_let: matches!(kind, DeclKind::Let(_)),
+                ty: self.types[index].clone().unwrap_or_else(|| Rc::new(Type::Any)),
+                used: self.used[index],
+                depends_on: std::mem::take(&mut self.edges[index]),
+                reads_only,
+            });
+        }
+        TypedFlow {
+            flow: self.flow,
+            file: self.file,
+            decls,
+            input_used: std::mem::take(&mut self.input_used),
+            input_whole_used: self.input_whole_used,
+            input_typo: self.input_typo,
+        }
+    }
+}
+
+/// The type of one step or let, for editors.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeclType {
+    /// The name.
+    pub name: String,
+    /// Where it is declared.
+    pub span: Span,
+    /// Its type as the checker worked it out.
+    pub ty: Type,
+}
+
+/// The types of the steps and lets of every flow of `file`, by flow name, as the checker works
+/// them out (what an editor shows on hover).
+pub fn flow_types(
+    project: &Project,
+    manifests: &impl AsRef<Manifests>,
+    file: FileId,
+) -> Vec<(String, Vec<DeclType>)> {
+    let cx = super::context::Context::new(project, manifests.as_ref());
+    let Some(module) = cx.modules.iter().find(|m| m.file() == file) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for item in &module.parsed.ast.items {
+        if let ast::Item::Flow(flow) = item {
+            let mut ignored = Diagnostics::new();
+            let typed = super::flow::type_flow(&cx, module, flow, &mut ignored);
+            let decls = typed
+                .decls
+                .iter()
+                .map(|d| DeclType {
+                    name: d.name.name.clone(),
+                    span: d.name.span,
+                    ty: (*d.ty).clone(),
+                })
+                .collect();
+            out.push((flow.name.name.clone(), decls));
+        }
+    }
+    out
+}
