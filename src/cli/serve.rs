@@ -127,6 +127,7 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         state: Some(args.state.clone()),
         body_limit: args.body_limit,
         api_token: project.config.serve.api_token(&env),
+        store: Some(store.clone()),
     };
     if options.api_token.is_none() {
         eprintln!("warning: the API is off: its token variable is not set (docs/serve.md)");

@@ -12,13 +12,13 @@ use super::settings::DeliveryIdSource;
 use super::triggers::{webhook_routes, WebhookRoute};
 use super::verifiers::Verifier;
 use crate::project::Project;
-use crate::runtime::{Engine, EngineError, InstanceId};
+use crate::runtime::{Engine, EngineError, InstanceId, Store};
 
 /// Webhook bodies larger than this are refused (413) unless [`HostOptions`] says otherwise.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// How a [`Host`] is set up.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HostOptions {
     /// Where deliveries seen and Notion verification tokens are kept (none: in memory only).
     pub state: Option<PathBuf>,
@@ -26,6 +26,20 @@ pub struct HostOptions {
     pub body_limit: usize,
     /// The bearer token of `/api` (none: the API answers 401 to everyone).
     pub api_token: Option<super::verifiers::Secret>,
+    /// The engine's store: `/api` lists from it the instances this process does not hold
+    /// (ended before a restart, or started by another run on the same state).
+    pub store: Option<Arc<dyn Store>>,
+}
+
+impl std::fmt::Debug for HostOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostOptions")
+            .field("state", &self.state)
+            .field("body_limit", &self.body_limit)
+            .field("api_token", &self.api_token)
+            .field("store", &self.store.as_ref().map(|_| "a store"))
+            .finish()
+    }
 }
 
 impl Default for HostOptions {
@@ -34,6 +48,7 @@ impl Default for HostOptions {
             state: None,
             body_limit: DEFAULT_BODY_LIMIT,
             api_token: None,
+            store: None,
         }
     }
 }
