@@ -56,6 +56,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
+    args.faults.require_emulators(args.emulate)?;
     let mut project = Project::load(&args.dir)?;
     if let Some(env) = &args.environment {
         project.config =
