@@ -660,3 +660,97 @@ fn the_page_on_faults_shows_working_examples() {
     assert!(stderr.contains(&announced), "{announced}\n{stderr}");
     assert!(command.contains(&BOOKING[1..].join(" ").replace("--emulate ", "\\\n  --emulate ")));
 }
+
+/// `flowc emulate`'s SMTP server on a bad day: refused with 421 while it is down, then back, and
+/// a message whose answer is lost is stored all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_smtp_emulator_refuses_while_down_then_takes_the_mail() {
+    use flowc::connectors::email::SmtpEmulator;
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let outbox = tempfile::tempdir().unwrap();
+    let smtp = SmtpEmulator::start("127.0.0.1:0".parse().unwrap(), outbox.path())
+        .await
+        .unwrap();
+    let clock = Arc::new(VirtualClock::new(at(START)));
+    let plan: FaultPlan = "smtp:down=60s".parse().unwrap();
+    smtp.set_faults(plan.gate("smtp", 1, FaultTime::Virtual(clock.clone())).unwrap());
+    let port: u16 = smtp.url().rsplit(':').next().unwrap().parse().unwrap();
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(port)
+        .timeout(Some(Duration::from_secs(5)))
+        .build();
+    let message = || {
+        Message::builder()
+            .from("studio@the7space.example".parse().unwrap())
+            .to("maya@example.com".parse().unwrap())
+            .subject("Your session is confirmed")
+            .body("See you on Thursday.".to_string())
+            .unwrap()
+    };
+    let stored = || std::fs::read_dir(outbox.path()).unwrap().count();
+    let refused = transport.send(message()).await.unwrap_err();
+    assert!(refused.is_transient(), "{refused}");
+    assert!(refused.to_string().contains("421"), "{refused}");
+    assert_eq!(stored(), 0);
+    // A minute later (on the run's clock) it is back.
+    clock.enter();
+    let later = clock.sleep_until(at(START) + chrono::Duration::seconds(61));
+    clock.leave();
+    later.await;
+    transport.send(message()).await.unwrap();
+    assert_eq!(stored(), 1);
+    // A lost answer: the message is taken, the client hears nothing.
+    smtp.set_faults(
+        "smtp:timeout=100%"
+            .parse::<FaultPlan>()
+            .unwrap()
+            .gate("smtp", 1, FaultTime::Virtual(clock.clone()))
+            .unwrap(),
+    );
+    assert!(transport.send(message()).await.is_err());
+    assert_eq!(stored(), 2);
+    clock.leave();
+}
+
+#[test]
+fn flowc_emulate_follows_a_fault_plan() {
+    let state = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+        .args([
+            "emulate",
+            "--state",
+            state.path().to_str().unwrap(),
+            "--faults",
+            "notion:503=100%",
+            "--faults-seed",
+            "3",
+        ])
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let notion = lines.next().unwrap().unwrap();
+    let url = notion.strip_prefix("notion ").unwrap().to_string();
+    let status = {
+        use std::io::{Read, Write};
+        let address = url.trim_start_matches("http://").to_string();
+        let mut stream = std::net::TcpStream::connect(address).unwrap();
+        stream
+            .write_all(b"GET /v1/databases/x HTTP/1.1\r\nHost: emulator\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer.lines().next().unwrap_or_default().to_string()
+    };
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(status.contains(" 503 "), "{status}\n{stderr}");
+    assert!(
+        stderr.contains("faults: notion:503=100% (seed 3: replay with --faults-seed 3)"),
+        "{stderr}"
+    );
+}

@@ -295,20 +295,14 @@ impl Emulated {
 
     /// Applies a fault plan: Notion and Typeform from now on, email in the connectors made next.
     pub(crate) fn rehearse(&mut self, faults: &super::faults::Rehearsal) {
-        let gate = |service: &str| faults.plan.gate(service, faults.seed, faults.time.clone());
-        if let Some(gate) = gate("notion") {
+        if let Some(gate) = faults.gate("notion") {
             self.notion.set_faults(gate);
         }
-        if let Some(gate) = gate("typeform") {
+        if let Some(gate) = faults.gate("typeform") {
             self.typeform.set_faults(gate);
         }
-        self.smtp_faults = gate("smtp");
-        errln!(
-            "faults: {} (seed {}: replay with --faults-seed {})",
-            faults.plan,
-            faults.seed,
-            faults.seed
-        );
+        self.smtp_faults = faults.gate("smtp");
+        faults.announce();
     }
 
     /// The connectors of an emulated run (see [`connectors`]), email failing as the fault

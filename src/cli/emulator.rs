@@ -37,6 +37,8 @@ pub(crate) struct Args {
     /// folder that already holds pages keeps them and is not seeded again.
     #[arg(long)]
     seed: Option<PathBuf>,
+    #[command(flatten)]
+    faults: super::faults::FaultArgs,
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -81,6 +83,21 @@ async fn emulate(args: Args, project: Project) -> Result<ExitCode, CliError> {
         .await
         .map_err(|e| CliError::Io(format!("cannot start the SMTP server on {}: {e}", args.smtp)))?;
 
+    if let Some(faults) = args
+        .faults
+        .rehearsal(&project.config, crate::connectors::faults::FaultTime::Wall)
+    {
+        if let Some(gate) = faults.gate("notion") {
+            notion.set_faults(gate);
+        }
+        if let Some(gate) = faults.gate("typeform") {
+            typeform.set_faults(gate);
+        }
+        if let Some(gate) = faults.gate("smtp") {
+            smtp.set_faults(gate);
+        }
+        faults.announce();
+    }
     let services = serde_json::json!({
         "notion": notion.base_url(),
         "typeform": typeform.base_url(),

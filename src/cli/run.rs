@@ -143,6 +143,7 @@ fn read_input(text: &str) -> Result<serde_json::Value, CliError> {
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     refuse_other_than_a_flow_file(&args.file)?;
+    args.faults.require_emulators(args.emulate)?;
     let input = read_input(&args.input)?;
     let mut project = Project::load(&args.file)?;
     if super::build::report_errors(&project) {

@@ -13,7 +13,7 @@ use super::CliError;
 use crate::project::Project;
 use crate::runtime::{Engine, EventKind, VirtualClock};
 use crate::serve::schedules::{run_schedules, schedule_triggers, Firings};
-use crate::serve::{host_router, Host, HostOptions};
+use crate::serve::{host_router, project_bundles, Host, HostOptions};
 
 /// Arguments of `flowc serve`.
 #[derive(Debug, clap::Args)]
@@ -56,6 +56,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
+    args.faults.require_emulators(args.emulate)?;
     let mut project = Project::load(&args.dir)?;
     if let Some(env) = &args.environment {
         project.config =
@@ -126,6 +127,7 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         state: Some(args.state.clone()),
         body_limit: args.body_limit,
         api_token: project.config.serve.api_token(&env),
+        store: Some(store.clone()),
     };
     if options.api_token.is_none() {
         eprintln!("warning: the API is off: its token variable is not set (docs/serve.md)");
@@ -148,7 +150,10 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         }
     }
     let stop = stop_signal();
-    match schedule_triggers(&project) {
+    match project_bundles(&project)
+        .map_err(|e| vec![e])
+        .and_then(|bundles| schedule_triggers(&bundles))
+    {
         Ok(triggers) => {
             let firings = Firings::open(Some(&args.state)).map_err(CliError::Io)?;
             run_schedules(&host, triggers, firings, project.config.serve.missed_schedules);

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::host::Host;
 use super::verifiers::constant_time_eq;
 use super::webhooks::error;
-use crate::runtime::{EngineError, EventKind, InstanceId};
+use crate::runtime::{EngineError, Event, EventKind, InstanceId, InstanceRecord, InstanceStatus};
 
 /// The `/api` routes (mounted under `/api` by the host's router).
 pub(crate) fn routes(host: Arc<Host>) -> Router<Arc<Host>> {
@@ -83,54 +83,122 @@ fn waiting(host: &Host, id: &str) -> bool {
 
 async fn list(State(host): State<Arc<Host>>, Query(filter): Query<Filter>) -> Json<Value> {
     let known = host.known.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let items: Vec<Value> = known
-        .iter()
-        .filter(|k| filter.flow.as_ref().is_none_or(|f| *f == k.flow))
-        .filter(|k| filter.entity.as_ref().is_none_or(|e| *e == k.entity))
-        .map(|k| (k, status_name(&host, &k.id)))
-        .filter(|(_, s)| filter.status.as_ref().is_none_or(|f| f == s))
-        .map(|(k, status)| {
-            json!({ "id": k.id, "flow": k.flow, "entity": k.entity, "trigger": k.trigger,
-                    "started_at": k.started_at, "status": status })
-        })
+    let held: std::collections::HashSet<&str> = known.iter().map(|k| k.id.as_str()).collect();
+    // What the store has that this process does not hold (ended before a restart, or started
+    // by another run on the same state), oldest first, then what this process started.
+    let stored = host
+        .options
+        .store
+        .as_ref()
+        .map(|s| s.records())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| !held.contains(r.id.as_str()) && r.parent.is_none())
+        .map(|r| {
+            let status = stored_status(&host, &r);
+            let item = json!({ "id": r.id, "flow": r.flow, "entity": r.entity, "trigger": null,
+                               "started_at": r.started_at, "status": status, "plan": r.plan });
+            (r.flow, r.entity, status, item)
+        });
+    let current = known.iter().map(|k| {
+        let status = status_name(&host, &k.id);
+        let item = json!({ "id": k.id, "flow": k.flow, "entity": k.entity, "trigger": k.trigger,
+                           "started_at": k.started_at, "status": status });
+        (k.flow.clone(), k.entity.clone(), status, item)
+    });
+    let items: Vec<Value> = stored
+        .chain(current)
+        .filter(|(flow, _, _, _)| filter.flow.as_ref().is_none_or(|f| names_flow(f, flow)))
+        .filter(|(_, entity, _, _)| filter.entity.as_ref().is_none_or(|e| e == entity))
+        .filter(|(_, _, status, _)| filter.status.as_ref().is_none_or(|f| f == status))
+        .map(|(_, _, _, item)| item)
         .collect();
     Json(json!({ "instances": items }))
 }
 
+/// Whether `asked` names `flow`: its name (`open`) or its key (`shop.open`), since the host
+/// lists what it started under the name it was asked for and stored instances under their key.
+fn names_flow(asked: &str, flow: &str) -> bool {
+    asked == flow || flow.rsplit_once('.').is_some_and(|(_, name)| name == asked)
+}
+
+/// The API's status of an instance this process does not hold, from its stored record.
+fn stored_status(host: &Host, record: &InstanceRecord) -> String {
+    if record.status == "running" && waiting(host, &record.id) {
+        "waiting".to_string()
+    } else {
+        record.status.clone()
+    }
+}
+
 async fn one(State(host): State<Arc<Host>>, Path(id): Path<String>) -> Response {
     let iid = InstanceId(id.clone());
-    let Ok(status) = host.engine.status(&iid) else {
+    let history = host.engine.history(&iid);
+    let Some(record) = InstanceRecord::from_history(&id, &history) else {
         return error(StatusCode::NOT_FOUND, format!("no instance `{id}`"));
     };
-    let history = host.engine.history(&iid);
-    let (flow, input) = match history.first().map(|e| &e.kind) {
-        Some(EventKind::InstanceStarted { flow, input, .. }) => (json!(flow), input.to_json()),
-        _ => (Value::Null, Value::Null),
-    };
-    let output = if status.is_final() {
-        match host.engine.output(&iid).await {
-            Ok(v) => v.to_json(),
-            Err(_) => Value::Null,
-        }
-    } else {
-        Value::Null
-    };
-    let failure = match &status {
-        crate::runtime::InstanceStatus::Failed { step, message, class } => {
-            json!({ "step": step, "message": message, "class": class })
-        }
+    let input = match history.first().map(|e| &e.kind) {
+        Some(EventKind::InstanceStarted { input, .. }) => input.to_json(),
         _ => Value::Null,
+    };
+    let (status, output, failure) = match host.engine.status(&iid) {
+        Ok(held) => {
+            let output = if held.is_final() {
+                match host.engine.output(&iid).await {
+                    Ok(v) => v.to_json(),
+                    Err(_) => Value::Null,
+                }
+            } else {
+                Value::Null
+            };
+            let failure = match &held {
+                InstanceStatus::Failed { step, message, class } => {
+                    json!({ "step": step, "message": message, "class": class })
+                }
+                _ => Value::Null,
+            };
+            (status_name(&host, &id), output, failure)
+        }
+        // Not in memory: the store's history says it all.
+        Err(_) => {
+            let status = stored_status(&host, &record);
+            let output = match status.as_str() {
+                "completed" => last_output(&history),
+                _ => Value::Null,
+            };
+            let failure = match (status.as_str(), history.last().map(|e| &e.kind)) {
+                ("failed", Some(EventKind::InstanceFailed { step, message, class })) => {
+                    json!({ "step": step, "message": message, "class": class })
+                }
+                _ => Value::Null,
+            };
+            (status, output, failure)
+        }
     };
     Json(json!({
         "id": id,
-        "flow": flow,
-        "status": status_name(&host, &id),
+        "flow": record.flow,
+        "entity": record.entity,
+        "plan": record.plan,
+        "status": status,
         "input": input,
         "output": output,
         "failure": failure,
         "history": history,
     }))
     .into_response()
+}
+
+/// The value of the last `output` event of a history.
+fn last_output(history: &[Event]) -> Value {
+    history
+        .iter()
+        .rev()
+        .find_map(|e| match &e.kind {
+            EventKind::Output { value } => Some(value.to_json()),
+            _ => None,
+        })
+        .unwrap_or(Value::Null)
 }
 
 async fn start(

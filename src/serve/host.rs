@@ -9,16 +9,16 @@ use std::sync::{Arc, Mutex};
 use super::deliveries::Deliveries;
 use super::metrics::Metrics;
 use super::settings::DeliveryIdSource;
-use super::triggers::{webhook_routes, WebhookRoute};
+use super::triggers::{project_bundles, webhook_routes, WebhookRoute};
 use super::verifiers::Verifier;
 use crate::project::Project;
-use crate::runtime::{Engine, EngineError, InstanceId};
+use crate::runtime::{Engine, EngineError, InstanceId, Store};
 
 /// Webhook bodies larger than this are refused (413) unless [`HostOptions`] says otherwise.
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
 /// How a [`Host`] is set up.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct HostOptions {
     /// Where deliveries seen and Notion verification tokens are kept (none: in memory only).
     pub state: Option<PathBuf>,
@@ -26,6 +26,20 @@ pub struct HostOptions {
     pub body_limit: usize,
     /// The bearer token of `/api` (none: the API answers 401 to everyone).
     pub api_token: Option<super::verifiers::Secret>,
+    /// The engine's store: `/api` lists from it the instances this process does not hold
+    /// (ended before a restart, or started by another run on the same state).
+    pub store: Option<Arc<dyn Store>>,
+}
+
+impl std::fmt::Debug for HostOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostOptions")
+            .field("state", &self.state)
+            .field("body_limit", &self.body_limit)
+            .field("api_token", &self.api_token)
+            .field("store", &self.store.as_ref().map(|_| "a store"))
+            .finish()
+    }
 }
 
 impl Default for HostOptions {
@@ -34,6 +48,7 @@ impl Default for HostOptions {
             state: None,
             body_limit: DEFAULT_BODY_LIMIT,
             api_token: None,
+            store: None,
         }
     }
 }
@@ -72,7 +87,8 @@ impl Host {
     ) -> Result<Arc<Host>, Vec<String>> {
         let mut problems = Vec::new();
         let mut routes = HashMap::new();
-        for route in webhook_routes(project) {
+        let bundles = project_bundles(project).map_err(|e| vec![e])?;
+        for route in webhook_routes(&bundles) {
             if super::router::RESERVED
                 .iter()
                 .any(|r| route.path == *r || route.path.starts_with("/api/"))

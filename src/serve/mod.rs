@@ -24,4 +24,4 @@ mod webhooks;
 
 pub use host::{Host, HostOptions, DEFAULT_BODY_LIMIT};
 pub use router::{host_router, router};
-pub use triggers::{webhook_routes, WebhookRoute};
+pub use triggers::{project_bundles, webhook_routes, WebhookRoute};

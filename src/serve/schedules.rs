@@ -17,8 +17,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::host::Host;
-use crate::project::Project;
-use crate::syntax::ast::{Item, TriggerKind};
+use crate::plan::{Bundle, Trigger};
 
 /// What to do with due times that passed while the host was not running.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,20 +142,17 @@ impl ScheduleTrigger {
     }
 }
 
-/// The schedule triggers of the project's flows (from the AST, like the webhook routes).
-pub fn schedule_triggers(project: &Project) -> Result<Vec<ScheduleTrigger>, Vec<String>> {
+/// The schedule triggers of the bundles' entry flows (from the plans, like the webhook routes).
+pub fn schedule_triggers(bundles: &[Bundle]) -> Result<Vec<ScheduleTrigger>, Vec<String>> {
     let mut triggers = Vec::new();
     let mut problems = Vec::new();
-    for module in &project.modules {
-        for item in &module.ast.items {
-            let Item::Flow(flow) = item else { continue };
-            for trigger in &flow.triggers {
-                if let TriggerKind::Schedule { cron, timezone } = &trigger.kind {
-                    let tz = timezone.as_ref().map(|t| t.value.as_str());
-                    match ScheduleTrigger::new(&flow.name.name, &flow.entity.name, &cron.value, tz) {
-                        Ok(t) => triggers.push(t),
-                        Err(e) => problems.push(e),
-                    }
+    for flow in bundles.iter().filter_map(Bundle::entry_flow) {
+        for trigger in &flow.triggers {
+            if let Trigger::Schedule { cron, zone } = trigger {
+                let tz = zone.as_ref().map(|z| z.0.name());
+                match ScheduleTrigger::new(&flow.name, &flow.entity, cron, tz) {
+                    Ok(t) => triggers.push(t),
+                    Err(e) => problems.push(e),
                 }
             }
         }

@@ -1,11 +1,11 @@
-//! What the host serves, read from the project: each flow's webhook path, verifier and the
-//! names of its input fields.
-//!
-//! Today the triggers are read from the AST; this is the one place that changes when the plan
-//! carries them, so the rest of the host does not care where they come from.
+//! What the host serves, read from the plans: each flow's webhook path, verifier and the names
+//! of its input fields. The host needs no source: plans alone say what starts what.
 
+use std::sync::Arc;
+
+use crate::connectors::{DeclaredOnly, Registry};
+use crate::plan::{self, Bundle, Trigger, WebhookAuth};
 use crate::project::Project;
-use crate::syntax::ast::{Item, TriggerKind};
 
 /// One `on webhook "PATH" verified by NAME` (or `unverified`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,30 +22,33 @@ pub struct WebhookRoute {
     pub input_fields: Vec<String>,
 }
 
-/// Every webhook trigger of the project's flows, in source order.
-pub fn webhook_routes(project: &Project) -> Vec<WebhookRoute> {
+/// The plan bundle of every flow of `project` that compiles (as the engine compiles them: a
+/// flow that does not is not started by the engine either), or why the project is refused.
+pub fn project_bundles(project: &Project) -> Result<Vec<Bundle>, String> {
+    let mut registry = Registry::new();
+    for m in crate::connectors::builtin_manifests() {
+        registry.register(Arc::new(DeclaredOnly::new(m)));
+    }
+    let compiled = plan::compile_project(project, &registry).map_err(|e| e.message)?;
+    Ok(compiled.into_iter().filter_map(|(_, b)| b.ok()).collect())
+}
+
+/// Every webhook trigger of the bundles' entry flows, in the bundles' order.
+pub fn webhook_routes(bundles: &[Bundle]) -> Vec<WebhookRoute> {
     let mut routes = Vec::new();
-    for module in &project.modules {
-        for item in &module.ast.items {
-            let Item::Flow(flow) = item else { continue };
-            let input_fields: Vec<String> = flow
-                .input
-                .iter()
-                .flat_map(|i| i.fields.iter().map(|f| f.name.name.clone()))
-                .collect();
-            for trigger in &flow.triggers {
-                if let TriggerKind::Webhook {
-                    path, verified_by, ..
-                } = &trigger.kind
-                {
-                    routes.push(WebhookRoute {
-                        path: path.value.clone(),
-                        flow: flow.name.name.clone(),
-                        entity: flow.entity.name.clone(),
-                        verifier: verified_by.as_ref().map(|v| v.name.clone()),
-                        input_fields: input_fields.clone(),
-                    });
-                }
+    for flow in bundles.iter().filter_map(Bundle::entry_flow) {
+        for trigger in &flow.triggers {
+            if let Trigger::Webhook { path, auth } = trigger {
+                routes.push(WebhookRoute {
+                    path: path.clone(),
+                    flow: flow.name.clone(),
+                    entity: flow.entity.clone(),
+                    verifier: match auth {
+                        WebhookAuth::VerifiedBy(name) => Some(name.clone()),
+                        WebhookAuth::Unverified => None,
+                    },
+                    input_fields: flow.input.iter().map(|f| f.name.clone()).collect(),
+                });
             }
         }
     }

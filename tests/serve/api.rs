@@ -53,9 +53,8 @@ async fn without_the_token_nothing_is_answered() {
     );
 }
 
-#[tokio::test]
-async fn start_list_read_and_cancel() {
-    let t = host();
+/// Starts `open` for Ada through the API and waits for it to end; its id.
+async fn start_open(t: &TestHost) -> String {
     let (status, started) = t
         .send(call(
             "POST",
@@ -71,6 +70,13 @@ async fn start_list_read_and_cancel() {
         .output(&flowc::runtime::InstanceId(id.clone()))
         .await
         .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn start_list_read_and_cancel() {
+    let t = host();
+    let id = start_open(&t).await;
 
     let (status, one) = t
         .send(call("GET", &format!("/api/instances/{id}"), Some(TOKEN), None))
@@ -148,4 +154,63 @@ async fn the_openapi_document_lists_every_route() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
     }
+}
+
+/// A host on a SQLite store in `dir`, as `flowc serve --state DIR` opens it.
+fn host_on(dir: &std::path::Path) -> TestHost {
+    let store: std::sync::Arc<dyn flowc::runtime::Store> = std::sync::Arc::new(
+        flowc::store::SqliteStore::open(&dir.join("flowc.db"), flowc::store::Durability::Full).unwrap(),
+    );
+    TestHost::on_store(
+        store.clone(),
+        HostOptions {
+            api_token: Some(Secret::new(TOKEN)),
+            store: Some(store),
+            ..HostOptions::default()
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_restarted_host_still_shows_what_ended_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let t = host_on(dir.path());
+        let id = start_open(&t).await;
+        t.host.engine().shutdown().await;
+        id
+    };
+
+    let t = host_on(dir.path());
+    let (status, one) = t
+        .send(call("GET", &format!("/api/instances/{id}"), Some(TOKEN), None))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!(one["status"], "completed");
+    assert_eq!(one["flow"], "shop.open");
+    assert_eq!(one["entity"], "shop");
+    assert_eq!(one["input"], json!({ "name": "Ada" }));
+    assert_eq!(one["output"], json!({ "name": "Ada" }));
+    assert!(one["plan"].as_str().is_some_and(|p| !p.is_empty()), "{one}");
+    assert_eq!(one["history"][0]["kind"]["type"], "instance_started");
+
+    let (_, list) = t
+        .send(call(
+            "GET",
+            "/api/instances?flow=open&status=completed",
+            Some(TOKEN),
+            None,
+        ))
+        .await;
+    assert_eq!(list["instances"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["instances"][0]["id"], id.as_str());
+    assert_eq!(list["instances"][0]["entity"], "shop");
+    let (_, by_key) = t
+        .send(call("GET", "/api/instances?flow=shop.open", Some(TOKEN), None))
+        .await;
+    assert_eq!(by_key["instances"].as_array().unwrap().len(), 1, "{by_key}");
+    let (_, none) = t
+        .send(call("GET", "/api/instances?status=running", Some(TOKEN), None))
+        .await;
+    assert_eq!(none["instances"], json!([]));
 }

@@ -91,13 +91,17 @@ pub fn project() -> Project {
 pub struct TestHost {
     pub app: axum::Router,
     pub host: Arc<Host>,
-    pub store: Arc<MemoryStore>,
+    pub store: Arc<dyn Store>,
 }
 
 impl TestHost {
     pub fn new(options: HostOptions) -> TestHost {
+        TestHost::on_store(Arc::new(MemoryStore::new()), options)
+    }
+
+    /// A host whose engine keeps its instances in `store`.
+    pub fn on_store(store: Arc<dyn Store>, options: HostOptions) -> TestHost {
         let project = project();
-        let store = Arc::new(MemoryStore::new());
         let engine = Engine::builder()
             .project_value(project.clone())
             .store(store.clone())

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use flowc::config::Config;
 use flowc::runtime::{EventKind, MemoryStore, Store, VirtualClock};
+use flowc::serve::project_bundles;
 use flowc::serve::schedules::{run_schedules, schedule_triggers, Firings, Missed};
 use flowc::serve::{Host, HostOptions};
 use flowc::{Engine, Project};
@@ -51,7 +52,7 @@ async fn a_nightly_run_fires_once_a_night_across_the_clocks_going_back() {
         .build()
         .unwrap();
     let host = Host::new(engine, &project, HostOptions::default(), &|_| None).unwrap();
-    let triggers = schedule_triggers(&project).unwrap();
+    let triggers = schedule_triggers(&project_bundles(&project).unwrap()).unwrap();
     assert_eq!(triggers.len(), 1);
     run_schedules(&host, triggers, Firings::open(None).unwrap(), Missed::One);
     let mut fired = Vec::new();

@@ -24,6 +24,7 @@ pub struct SmtpEmulator {
     addr: SocketAddr,
     outbox: PathBuf,
     stop: watch::Sender<bool>,
+    mailroom: Arc<Mailroom>,
 }
 
 impl SmtpEmulator {
@@ -36,13 +37,21 @@ impl SmtpEmulator {
         let shared = Arc::new(Mailroom {
             outbox: outbox.to_path_buf(),
             seq: AtomicU64::new(0),
+            faults: std::sync::Mutex::new(None),
         });
-        tokio::spawn(accept(listener, shared, stopped));
+        tokio::spawn(accept(listener, Arc::clone(&shared), stopped));
         Ok(SmtpEmulator {
             addr,
             outbox: outbox.to_path_buf(),
             stop,
+            mailroom: shared,
         })
+    }
+
+    /// Follows a fault plan's SMTP part from now on (`flowc emulate --faults smtp:...`), drawn
+    /// once per message at the end of DATA: see [`Mailroom::faulted`].
+    pub fn set_faults(&self, gate: Arc<crate::connectors::faults::FaultGate>) {
+        *self.mailroom.faults.lock().unwrap_or_else(|e| e.into_inner()) = Some(gate);
     }
 
     /// `smtp://HOST:PORT`, for `[connectors.email] url`.
@@ -70,6 +79,8 @@ impl Drop for SmtpEmulator {
 struct Mailroom {
     outbox: PathBuf,
     seq: AtomicU64,
+    /// A fault plan's SMTP part.
+    faults: std::sync::Mutex<Option<Arc<crate::connectors::faults::FaultGate>>>,
 }
 
 async fn accept(listener: TcpListener, mailroom: Arc<Mailroom>, mut stopped: watch::Receiver<bool>) {
@@ -164,12 +175,23 @@ async fn converse(
                     .await?;
                 let envelope = std::mem::take(&mut envelope);
                 match read_data(&mut reader).await? {
-                    Some(body) => match mailroom.deliver(&envelope, &body).await {
-                        Ok(name) => format!("250 2.0.0 OK queued as {name}\r\n"),
-                        Err(e) => {
-                            tracing::warn!("the SMTP emulator cannot write a message: {e}");
-                            "451 4.3.0 cannot store the message\r\n".into()
+                    Some(body) => match mailroom.faulted(&envelope, &body).await {
+                        Faulted::Reply(reply) => {
+                            write.write_all(reply.as_bytes()).await?;
+                            continue;
                         }
+                        Faulted::Hang => return Ok(()),
+                        Faulted::Hangup(reply) => {
+                            write.write_all(reply.as_bytes()).await?;
+                            return Ok(());
+                        }
+                        Faulted::No => match mailroom.deliver(&envelope, &body).await {
+                            Ok(name) => format!("250 2.0.0 OK queued as {name}\r\n"),
+                            Err(e) => {
+                                tracing::warn!("the SMTP emulator cannot write a message: {e}");
+                                "451 4.3.0 cannot store the message\r\n".into()
+                            }
+                        },
                     },
                     None => "552 5.3.4 message too big\r\n".into(),
                 }
@@ -264,7 +286,47 @@ fn path_arg(arg: &str, prefix: &str) -> Option<String> {
     Some(inner[..end].to_string())
 }
 
+/// What a fault plan does to one message.
+enum Faulted {
+    /// Nothing: the message is stored and accepted.
+    No,
+    /// This reply instead of storing it; the conversation goes on.
+    Reply(String),
+    /// This reply, then the connection is closed (the server is down).
+    Hangup(String),
+    /// Stored, but the connection is closed without a reply (after the hold).
+    Hang,
+}
+
 impl Mailroom {
+    /// The fault drawn for a message that came to the end of DATA: `down` answers 421 and hangs
+    /// up, a 4xx or 5xx status is that reply (nothing stored), a timeout stores the message and
+    /// never answers: the client cannot know it was taken, which is what resending must cope
+    /// with.
+    async fn faulted(&self, envelope: &Envelope, body: &[u8]) -> Faulted {
+        use crate::connectors::faults::Fault;
+        let gate = self.faults.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(gate) = gate else {
+            return Faulted::No;
+        };
+        match gate.next().await {
+            None => Faulted::No,
+            Some(Fault::Down) => {
+                Faulted::Hangup("421 4.3.2 service not available (emulated: the server is down)\r\n".into())
+            }
+            Some(Fault::Status(code)) => {
+                Faulted::Reply(format!("{code} {}.0.0 emulated fault\r\n", code / 100))
+            }
+            Some(Fault::Timeout) => {
+                if let Err(e) = self.deliver(envelope, body).await {
+                    tracing::warn!("the SMTP emulator cannot write a message: {e}");
+                }
+                gate.hold().await;
+                Faulted::Hang
+            }
+        }
+    }
+
     /// Writes the message to `OUTBOX/NAME.eml` (durably) and returns NAME.
     async fn deliver(&self, envelope: &Envelope, body: &[u8]) -> std::io::Result<String> {
         let now = chrono::Utc::now();
