@@ -85,6 +85,8 @@ codes! {
     UnquotedText = "E0111", "unquoted-text", Error;
     /// A file that is not valid UTF-8.
     InvalidUtf8 = "E0112", "invalid-utf8", Error;
+    /// A whole number literal beyond the 64-bit integers (it would silently lose digits).
+    NumberTooLarge = "E0113", "number-too-large", Error;
     /// A name declared twice in the same scope.
     DuplicateName = "E0200", "duplicate-name", Error;
     /// A name used in an expression that nothing declares.

@@ -297,3 +297,63 @@ proptest! {
         prop_assert_eq!(a == b, expected == Some(std::cmp::Ordering::Equal));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Literals written in a .flow file.
+
+#[test]
+fn fmt_keeps_a_64_bit_literal_as_written() {
+    let src = "entity e {}\n\nflow f for e {\n  on manual\n  output { id: 820982911946154508, half: 2.0, neg: -9223372036854775807 }\n}\n";
+    let formatted = flowc::format(src).unwrap();
+    assert!(formatted.contains("820982911946154508"), "{formatted}");
+    assert!(
+        formatted.contains("2.0"),
+        "a whole double keeps its fraction: {formatted}"
+    );
+    assert!(formatted.contains("-9223372036854775807"), "{formatted}");
+    assert_eq!(flowc::format(&formatted).unwrap(), formatted, "idempotent");
+}
+
+#[tokio::test]
+async fn a_literal_id_beyond_2_53_compares_exactly() {
+    let flow = "flow f for e {
+      input { id: number }
+      output { match: input.id == 820982911946154508, literal: 820982911946154508 }
+    }";
+    let out = run(flow, json!({ "id": ORDER })).await.unwrap().to_json();
+    assert_eq!(out["match"], true, "{out}");
+    assert_eq!(out["literal"].as_i64(), Some(ORDER), "{out}");
+    // The next id, which a double cannot tell apart from ORDER.
+    let out = run(flow, json!({ "id": ORDER + 1 })).await.unwrap().to_json();
+    assert_eq!(out["match"], false, "{out}");
+}
+
+#[test]
+fn a_flow_test_expecting_a_64_bit_literal_passes_and_fails_as_it_should() {
+    let source = |expected: &str| {
+        format!(
+            "entity e {{}}\nflow f for e {{\n  on manual\n  input {{ id: number }}\n  output {{ id: input.id }}\n}}\n\
+             test \"keeps the id\" for f {{\n  input {{ id: 820982911946154508 }}\n  expect output.id == {expected}\n}}\n"
+        )
+    };
+    for (expected, passes) in [("820982911946154508", true), ("820982911946154509", false)] {
+        let dir = cli_support::project(&[("t.flow", &source(expected))]);
+        let out = cli_support::run(dir.path(), &["test"]);
+        assert_eq!(
+            out.status.success(),
+            passes,
+            "{expected}: {}{}",
+            cli_support::stdout(&out),
+            cli_support::stderr(&out)
+        );
+    }
+}
+
+#[test]
+fn a_whole_literal_beyond_64_bits_is_e0113() {
+    let src = "entity e {}\nflow f for e {\n  on manual\n  output { id: 98765432109876543210 }\n}\n";
+    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src)]);
+    let diags = flowc::check(&project, &flowc::Registry::declared_builtins());
+    let codes: Vec<_> = diags.iter().map(|d| d.code.to_string()).collect();
+    assert_eq!(codes, ["E0113"], "{diags:?}");
+}

@@ -121,10 +121,13 @@ fn duration_ms() -> impl Strategy<Value = i64> {
     ]
 }
 
-fn number() -> impl Strategy<Value = f64> {
+/// Number literals as written: whole ones (up to the 64-bit limit, so ids beyond 2^53 are
+/// covered) and ones with a fraction, including whole doubles written `2.0`.
+fn number() -> impl Strategy<Value = Num> {
     prop_oneof![
-        (0u32..10_000).prop_map(f64::from),
-        (0u32..10_000).prop_map(|n| f64::from(n) / 8.0)
+        (0i64..10_000).prop_map(Num::Int),
+        (0i64..=i64::MAX).prop_map(Num::Int),
+        (0u32..10_000).prop_map(|n| Num::Float(f64::from(n) / 8.0))
     ]
 }
 
@@ -153,8 +156,8 @@ fn leaf() -> impl Strategy<Value = Expr> {
         number().prop_map(|n| ex(ExprKind::Number(n))),
         // The parser folds `-3` into a literal.
         number()
-            .prop_filter("non-zero", |n| *n != 0.0)
-            .prop_map(|n| ex(ExprKind::Number(-n))),
+            .prop_filter("non-zero", |n| n.as_f64() != 0.0)
+            .prop_map(|n| ex(ExprKind::Number(n.negated().unwrap()))),
         duration_ms().prop_map(|d| ex(ExprKind::Duration(d))),
         duration_ms().prop_map(|d| ex(ExprKind::Duration(-d))),
         prop::sample::select(TEXTS).prop_map(|t| ex(ExprKind::Str(vec![StrPart::Text(t.to_string())]))),

@@ -7,7 +7,7 @@ use super::builtin::Builtin;
 use super::expr::{BinaryOp, Computed, Expr, FormatDate, Name, Part, Pattern, UnaryOp};
 use super::lower::PlanError;
 use super::strftime::{Strftime, Zone};
-use crate::syntax::ast::{self, ExprKind, StrPart};
+use crate::syntax::ast::{self, ExprKind, Num, StrPart};
 
 /// What names mean where an expression is written.
 pub(crate) struct Scope<'a> {
@@ -53,7 +53,8 @@ impl Scope<'_> {
         Ok(match &expr.kind {
             ExprKind::None => Expr::Null,
             ExprKind::Bool(b) => Expr::Bool(*b),
-            ExprKind::Number(n) => number(*n),
+            ExprKind::Number(Num::Int(i)) => Expr::Int(*i),
+            ExprKind::Number(Num::Float(n)) => number(*n),
             ExprKind::Duration(ms) => Expr::Duration(*ms),
             ExprKind::Str(parts) => match expr.as_plain_str() {
                 Some(text) => Expr::Text(text),

@@ -640,6 +640,56 @@ pub struct Expr {
     pub span: Span,
 }
 
+/// A number literal as written: a whole number is kept exactly as a 64-bit integer (an order id
+/// such as `820982911946154508` must not lose its last digits to a double), one with a fraction
+/// as a double.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Num {
+    /// Written without a fraction: `42`.
+    Int(i64),
+    /// Written with a fraction: `2.5`, `2.0`.
+    Float(f64),
+}
+
+impl Num {
+    /// The value as a double (exact for integers up to 2^53).
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Num::Int(i) => i as f64,
+            Num::Float(f) => f,
+        }
+    }
+
+    /// Below zero (a negative literal reads as `-` applied to a number).
+    pub fn is_negative(self) -> bool {
+        match self {
+            Num::Int(i) => i < 0,
+            Num::Float(f) => f.is_sign_negative(),
+        }
+    }
+
+    /// The literal with its sign flipped; `None` only for the one integer without a positive
+    /// counterpart, which cannot be written as a literal anyway.
+    pub fn negated(self) -> Option<Num> {
+        match self {
+            Num::Int(i) => i.checked_neg().map(Num::Int),
+            Num::Float(f) => Some(Num::Float(-f)),
+        }
+    }
+}
+
+impl std::fmt::Display for Num {
+    /// As `flowc fmt` writes it: an integer in full, a double with its fraction (a whole double
+    /// keeps `.0`, so formatting never turns one kind into the other).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Num::Int(i) => write!(f, "{i}"),
+            Num::Float(x) if x.fract() == 0.0 && x.is_finite() => write!(f, "{x:.1}"),
+            Num::Float(x) => write!(f, "{x}"),
+        }
+    }
+}
+
 /// Expression kinds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ExprKind {
@@ -648,7 +698,7 @@ pub enum ExprKind {
     /// `true` / `false`
     Bool(bool),
     /// `42`, `2.5`
-    Number(f64),
+    Number(Num),
     /// `2d` in milliseconds
     Duration(i64),
     /// A string; interpolations are `{{ expr }}` parts. Triple-quoted strings have one text part.

@@ -30,7 +30,7 @@ impl Printer<'_> {
                 true
             }
             ExprKind::Number(n) => {
-                out.push_str(&number(*n));
+                out.push_str(&n.to_string());
                 true
             }
             ExprKind::Duration(d) => {

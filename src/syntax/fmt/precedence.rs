@@ -36,7 +36,7 @@ pub(super) fn prec(e: &Expr) -> u8 {
         ExprKind::Unary(UnaryOp::Not, _) => PREC_NOT,
         ExprKind::Unary(UnaryOp::Neg, _) => PREC_NEG,
         // `-3` is a literal in the tree but reads as `-` applied to `3`.
-        ExprKind::Number(n) if n.is_sign_negative() => PREC_NEG,
+        ExprKind::Number(n) if n.is_negative() => PREC_NEG,
         ExprKind::Duration(d) if *d < 0 => PREC_NEG,
         _ => PREC_ATOM,
     }

@@ -38,8 +38,8 @@ impl<'s> Parser<'s> {
                 let s = span(&op).to(rhs.span);
                 // Fold `-3` and `-2d` into literals so that `wait -1d` reads as one value.
                 match (op_kind, &rhs.kind) {
-                    (UnaryOp::Neg, ExprKind::Number(n)) => Expr {
-                        kind: ExprKind::Number(-n),
+                    (UnaryOp::Neg, ExprKind::Number(n)) if n.negated().is_some() => Expr {
+                        kind: ExprKind::Number(n.negated().unwrap_or(*n)),
                         span: s,
                     },
                     (UnaryOp::Neg, ExprKind::Duration(d)) => Expr {
@@ -120,7 +120,7 @@ impl<'s> Parser<'s> {
             Rule::paren => return self.presume_expr(children(pair).next(), s),
             Rule::none => ExprKind::None,
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
-            Rule::number => ExprKind::Number(pair.as_str().parse().unwrap_or(0.0)),
+            Rule::number => ExprKind::Number(self.parse_number(&pair)),
             Rule::duration => ExprKind::Duration(self.parse_duration_lit(&pair).ms),
             Rule::bad_duration => ExprKind::Duration(self.push_bad_duration(&pair)),
             Rule::spaced_duration => ExprKind::Duration(self.parse_spaced_duration(&pair).ms),

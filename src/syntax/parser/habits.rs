@@ -65,6 +65,34 @@ impl<'s> Parser<'s> {
 
     /// Reports a malformed duration; its value is the one meant when the unit is known (so
     /// `1mins` does not also make a backoff's bounds look reversed), else 0.
+    /// A number literal: whole ones exactly as 64-bit integers; a whole one beyond them is
+    /// E0113 (read on as a double so the rest of the file is still checked).
+    pub(super) fn parse_number(&self, pair: &Pair<'_, Rule>) -> Num {
+        let text = pair.as_str();
+        if text.contains('.') {
+            return Num::Float(text.parse().unwrap_or(0.0));
+        }
+        match text.parse::<i64>() {
+            Ok(i) => Num::Int(i),
+            Err(_) => {
+                self.push(
+                    Diagnostic::new(
+                        Code::NumberTooLarge,
+                        self.file,
+                        span(pair),
+                        format!("`{text}` is beyond the whole numbers flowc keeps exactly"),
+                    )
+                    .label("more than 64 bits")
+                    .help(format!(
+                        "whole numbers go up to {}; if this is an id, write it as text: `\"{text}\"`",
+                        i64::MAX
+                    )),
+                );
+                Num::Float(text.parse().unwrap_or(0.0))
+            }
+        }
+    }
+
     pub(super) fn push_bad_duration(&self, pair: &Pair<'_, Rule>) -> i64 {
         let text = pair.as_str();
         let digits: String = text
