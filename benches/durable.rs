@@ -56,7 +56,10 @@ fn engine(store: Arc<dyn Store>) -> Engine {
             manifest: Manifest {
                 name: "svc".into(),
                 description: "answers at once".into(),
-                actions: vec![ActionSpec::new("a", "stub", Type::Any)],
+                actions: vec![ActionSpec::new("a", "stub", Type::Any)
+                    .optional("n", Type::Any, "a number")
+                    .optional("x", Type::Any, "a number")
+                    .optional("y", Type::Any, "a number")],
             },
         }))
         .store(store)
