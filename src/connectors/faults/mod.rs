@@ -10,6 +10,7 @@
 //! `seed`); [`gate`] applies a plan to the requests of one emulated service.
 
 mod gate;
+mod scripted;
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::value::{format_duration, parse_duration};
 
 pub use gate::{FaultGate, FaultTime, TIMEOUT_HOLD};
+pub(crate) use scripted::{befall, EmulatorFaults};
 
 /// The services a plan may name.
 pub const SERVICES: [&str; 3] = ["notion", "typeform", "smtp"];

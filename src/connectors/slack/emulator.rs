@@ -7,11 +7,10 @@
 //! with none declared (`flowc run --emulate`) takes every channel and has the bot in it.
 //! Posted messages are kept for tests and, with an outbox, written as JSON files.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -22,7 +21,7 @@ use axum::{Json as JsonBody, Router};
 use serde_json::{json, Value as Json};
 use tokio::sync::oneshot;
 
-use crate::connectors::faults::{Fault, FaultDraw, ServiceFaults};
+use crate::connectors::faults::{self, EmulatorFaults, ServiceFaults};
 
 /// A running emulator on `127.0.0.1` (a free port); it stops when dropped.
 pub struct SlackEmulator {
@@ -42,9 +41,7 @@ struct EmulatorState {
     /// By name (without `#`).
     channels: BTreeMap<String, Channel>,
     messages: Vec<Json>,
-    failures: VecDeque<(StatusCode, Option<u64>)>,
-    faults: Option<FaultDraw>,
-    started: Instant,
+    faults: EmulatorFaults,
     outbox: Option<PathBuf>,
     next: u64,
 }
@@ -64,9 +61,7 @@ impl SlackEmulator {
             tokens: tokens.iter().map(|t| t.to_string()).collect(),
             channels: BTreeMap::new(),
             messages: Vec::new(),
-            failures: VecDeque::new(),
-            faults: None,
-            started: Instant::now(),
+            faults: EmulatorFaults::default(),
             outbox: None,
             next: 0,
         }));
@@ -117,17 +112,12 @@ impl SlackEmulator {
 
     /// The next `times` requests fail with `status` (429 with `retry_after` seconds, or a 5xx).
     pub fn fail_next(&self, status: u16, times: usize, retry_after: Option<u64>) {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        lock(&self.state)
-            .failures
-            .extend(std::iter::repeat_n((status, retry_after), times));
+        lock(&self.state).faults.fail_next(status, times, retry_after);
     }
 
     /// Draws faults for every request from `faults` (a fault plan's `slack` part) and `seed`.
     pub fn set_fault_plan(&self, faults: ServiceFaults, seed: u64) {
-        let mut state = lock(&self.state);
-        state.faults = Some(FaultDraw::new(faults, seed));
-        state.started = Instant::now();
+        lock(&self.state).faults.set_plan(faults, seed);
     }
 }
 
@@ -153,30 +143,9 @@ fn failure(status: StatusCode, retry_after: Option<u64>) -> Response {
 }
 
 async fn post_message(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
-    let fault = {
-        let mut s = lock(&state);
-        let since = s.started.elapsed();
-        let drawn = s.faults.as_mut().map(|d| d.next(since));
-        match s.failures.pop_front() {
-            Some((status, after)) => Some((Duration::ZERO, Some(Fault::Status(status.as_u16())), after)),
-            None => drawn.map(|(delay, fault)| (delay, fault, None)),
-        }
-    };
-    if let Some((delay, fault, after)) = fault {
-        tokio::time::sleep(delay).await;
-        match fault {
-            // Held past the connector's timeout, then failed (never a hang).
-            Some(Fault::Timeout) => {
-                tokio::time::sleep(crate::connectors::faults::TIMEOUT_HOLD).await;
-                return failure(StatusCode::SERVICE_UNAVAILABLE, None);
-            }
-            Some(Fault::Down) => return failure(StatusCode::SERVICE_UNAVAILABLE, None),
-            Some(Fault::Status(code)) => {
-                let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                return failure(status, after.or((code == 429).then_some(1)));
-            }
-            None => {}
-        }
+    let next = lock(&state).faults.next();
+    if let Some((status, retry_after)) = faults::befall(next).await {
+        return failure(status, retry_after);
     }
     let mut s = lock(&state);
     let token = headers

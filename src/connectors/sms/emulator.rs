@@ -6,11 +6,10 @@
 //! 21604, 21617, 21211 (400), 20429 (429 with `Retry-After`). Accepted messages are kept for
 //! tests ([`TwilioEmulator::messages`]) and, with an outbox, written as JSON files.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -22,7 +21,7 @@ use serde_json::{json, Value as Json};
 use tokio::sync::oneshot;
 
 use super::number::is_e164;
-use crate::connectors::faults::{Fault, FaultDraw, ServiceFaults};
+use crate::connectors::faults::{self, EmulatorFaults, ServiceFaults};
 
 /// A running emulator on `127.0.0.1` (a free port); it stops when dropped.
 pub struct TwilioEmulator {
@@ -35,9 +34,7 @@ struct EmulatorState {
     /// Account SID → auth token.
     accounts: BTreeMap<String, String>,
     messages: Vec<Json>,
-    failures: VecDeque<(StatusCode, Option<u64>)>,
-    faults: Option<FaultDraw>,
-    started: Instant,
+    faults: EmulatorFaults,
     outbox: Option<PathBuf>,
     next: u64,
 }
@@ -59,9 +56,7 @@ impl TwilioEmulator {
                 .map(|(sid, token)| (sid.to_string(), token.to_string()))
                 .collect(),
             messages: Vec::new(),
-            failures: VecDeque::new(),
-            faults: None,
-            started: Instant::now(),
+            faults: EmulatorFaults::default(),
             outbox: None,
             next: 0,
         }));
@@ -104,18 +99,12 @@ impl TwilioEmulator {
 
     /// The next `times` requests fail with `status` (429 with `retry_after` seconds, or a 5xx).
     pub fn fail_next(&self, status: u16, times: usize, retry_after: Option<u64>) {
-        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut state = lock(&self.state);
-        state
-            .failures
-            .extend(std::iter::repeat_n((status, retry_after), times));
+        lock(&self.state).faults.fail_next(status, times, retry_after);
     }
 
     /// Draws faults for every request from `faults` (a fault plan's `twilio` part) and `seed`.
     pub fn set_fault_plan(&self, faults: ServiceFaults, seed: u64) {
-        let mut state = lock(&self.state);
-        state.faults = Some(FaultDraw::new(faults, seed));
-        state.started = Instant::now();
+        lock(&self.state).faults.set_plan(faults, seed);
     }
 }
 
@@ -189,30 +178,9 @@ async fn create_message(
     headers: HeaderMap,
     Form(form): Form<BTreeMap<String, String>>,
 ) -> Response {
-    let fault = {
-        let mut s = lock(&state);
-        let since = s.started.elapsed();
-        let drawn = s.faults.as_mut().map(|d| d.next(since));
-        match s.failures.pop_front() {
-            Some((status, after)) => Some((Duration::ZERO, Some(Fault::Status(status.as_u16())), after)),
-            None => drawn.map(|(delay, fault)| (delay, fault, None)),
-        }
-    };
-    if let Some((delay, fault, after)) = fault {
-        tokio::time::sleep(delay).await;
-        match fault {
-            // Held past the connector's timeout, then failed (never a hang).
-            Some(Fault::Timeout) => {
-                tokio::time::sleep(crate::connectors::faults::TIMEOUT_HOLD).await;
-                return failure(StatusCode::SERVICE_UNAVAILABLE, None);
-            }
-            Some(Fault::Down) => return failure(StatusCode::SERVICE_UNAVAILABLE, None),
-            Some(Fault::Status(code)) => {
-                let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                return failure(status, after.or((code == 429).then_some(1)));
-            }
-            None => {}
-        }
+    let next = lock(&state).faults.next();
+    if let Some((status, retry_after)) = faults::befall(next).await {
+        return failure(status, retry_after);
     }
     let mut s = lock(&state);
     let authorized = basic_auth(&headers).is_some_and(|(user, password)| {
