@@ -6,9 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use petgraph::algo::toposort;
-use petgraph::graph::{DiGraph, NodeIndex};
-
+use super::block_graph::{Builder, Pending};
+use super::compile::{err, PlanError};
 use super::expr::Expr;
 use super::input_type::{InputField, InputType, Shape};
 use super::lower_expr::Scope;
@@ -21,80 +20,6 @@ use crate::diagnostic::FileId;
 use crate::project::{ParsedModule, Project};
 use crate::syntax::ast::{self, Item, Policy, StepBody, Stmt};
 use crate::types::Type;
-
-/// Why a flow could not be compiled.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct PlanError {
-    /// What is wrong, lowercase, names in backticks.
-    pub message: String,
-}
-
-impl PlanError {
-    pub(crate) fn new(message: impl Into<String>) -> PlanError {
-        PlanError {
-            message: message.into(),
-        }
-    }
-}
-
-fn err<T>(message: impl Into<String>) -> Result<T, PlanError> {
-    Err(PlanError::new(message))
-}
-
-/// Compiles `flow` (looked up in `file`, or in the whole project when `None`) with the built-in
-/// connectors' manifests. A project with check errors is refused.
-pub fn compile(project: &Project, file: Option<FileId>, flow: &str) -> Result<Bundle, PlanError> {
-    compile_with(project, &Registry::declared_builtins(), file, flow)
-}
-
-/// Compiles `flow` against the connectors of `registry`. A project with check errors is refused.
-pub fn compile_with(
-    project: &Project,
-    registry: &Registry,
-    file: Option<FileId>,
-    flow: &str,
-) -> Result<Bundle, PlanError> {
-    refuse_check_errors(project, registry)?;
-    compile_checked(project, registry, file, flow)
-}
-
-/// An error naming the first problem `flowc check` finds in `project`, if it finds any.
-pub(crate) fn refuse_check_errors(project: &Project, registry: &Registry) -> Result<(), PlanError> {
-    let diagnostics = crate::check::check(project, registry);
-    let errors: Vec<_> = diagnostics.iter().filter(|d| d.is_error()).collect();
-    match errors.first() {
-        None => Ok(()),
-        Some(first) => {
-            let path = project.sources.get(first.file).path.display().to_string();
-            err(format!(
-                "`flowc check` finds {} error(s) in the project; the first, in {path}: {} [{}]",
-                errors.len(),
-                first.message,
-                first.code.as_str()
-            ))
-        }
-    }
-}
-
-/// A flow's name and its bundle, or why it could not be compiled.
-pub type CompiledFlow = (String, Result<Bundle, PlanError>);
-
-/// Compiles every flow of `project`, each with its name and the bundle or why it failed; the
-/// project is checked once and refused whole when the checker finds errors.
-pub fn compile_project(project: &Project, registry: &Registry) -> Result<Vec<CompiledFlow>, PlanError> {
-    refuse_check_errors(project, registry)?;
-    let mut out = Vec::new();
-    for module in &project.modules {
-        for item in &module.ast.items {
-            if let Item::Flow(f) = item {
-                let bundle = compile_checked(project, registry, Some(module.file), &f.name.name);
-                out.push((f.name.name.clone(), bundle));
-            }
-        }
-    }
-    Ok(out)
-}
 
 /// Compiles `flow` of a project already checked (or that the caller accepts unchecked).
 pub(crate) fn compile_checked(
@@ -199,23 +124,6 @@ struct Lowerer<'p> {
     databases: BTreeSet<String>,
     /// Steps, lets and loop variables of the flow being lowered.
     locals: BTreeSet<String>,
-}
-
-/// A node being built, before its edges are known.
-struct Pending {
-    node: Node,
-    /// Names its evaluation reads.
-    reads: BTreeSet<String>,
-    /// `after` names.
-    after: Vec<String>,
-}
-
-/// A block being lowered into one graph.
-#[derive(Default)]
-struct Builder {
-    nodes: Vec<Pending>,
-    barriers: Vec<(usize, usize)>,
-    gates: Vec<(usize, usize)>,
 }
 
 impl<'p> Lowerer<'p> {
@@ -864,86 +772,4 @@ fn resolve_retry(r: &ast::Retry, default: Option<&RetryPolicy>) -> Result<RetryP
         jitter: r.jitter.unwrap_or(true),
         on,
     })
-}
-
-impl Builder {
-    fn push(
-        &mut self,
-        name: Option<String>,
-        kind: NodeKind,
-        gate: Option<Gate>,
-        reads: BTreeSet<String>,
-        after: Vec<String>,
-    ) -> usize {
-        self.nodes.push(Pending {
-            node: Node { name, kind, gate },
-            reads,
-            after,
-        });
-        self.nodes.len() - 1
-    }
-
-    fn finish(self, what: &str) -> Result<SubPlan, PlanError> {
-        let mut graph: DiGraph<Node, Dep> = DiGraph::new();
-        let mut by_name: BTreeMap<String, usize> = BTreeMap::new();
-        for (i, p) in self.nodes.iter().enumerate() {
-            if let Some(n) = &p.node.name {
-                if by_name.insert(n.clone(), i).is_some() {
-                    return err(format!("{what} declares `{n}` twice"));
-                }
-            }
-        }
-        let mut edges: BTreeSet<(usize, usize, u8)> = BTreeSet::new();
-        for (i, p) in self.nodes.iter().enumerate() {
-            for r in &p.reads {
-                if let Some(&j) = by_name.get(r) {
-                    if j != i {
-                        edges.insert((j, i, 0));
-                    }
-                }
-            }
-            for a in &p.after {
-                match by_name.get(a) {
-                    Some(&j) if j != i => {
-                        edges.insert((j, i, 1));
-                    }
-                    Some(_) => return err(format!("step `{a}` cannot run after itself")),
-                    None => return err(format!("`after {a}`: {what} has no step `{a}`")),
-                }
-            }
-        }
-        for &(a, b) in &self.barriers {
-            if a != b {
-                edges.insert((a, b, 2));
-            }
-        }
-        for &(a, b) in &self.gates {
-            edges.insert((a, b, 3));
-        }
-        for p in self.nodes {
-            graph.add_node(p.node);
-        }
-        // One edge per pair: the most telling reason wins (data over after over barrier).
-        let mut seen = BTreeSet::new();
-        for (a, b, kind) in edges {
-            if !seen.insert((a, b)) {
-                continue;
-            }
-            let dep = match kind {
-                0 => Dep::Data,
-                1 => Dep::After,
-                2 => Dep::Barrier,
-                _ => Dep::Gate,
-            };
-            graph.add_edge(NodeIndex::new(a), NodeIndex::new(b), dep);
-        }
-        if let Err(cycle) = toposort(&graph, None) {
-            let node = &graph[cycle.node_id()];
-            return err(format!(
-                "{what}: `{}` depends on itself through other statements",
-                node.label()
-            ));
-        }
-        Ok(SubPlan { graph })
-    }
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use super::builtin::Builtin;
+use super::compile::PlanError;
 use super::expr::{BinaryOp, Computed, Expr, FormatDate, Name, Part, Pattern, UnaryOp};
-use super::lower::PlanError;
 use super::strftime::{Strftime, Zone};
 use crate::syntax::ast::{self, ExprKind, Num, StrPart};
 

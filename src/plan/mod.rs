@@ -1,7 +1,9 @@
 //! The compiler: a checked flow lowered to a plan, a span-less petgraph DAG the runtime executes,
 //! with its triggers, so that a host can run from plans alone.
 
+mod block_graph;
 mod builtin;
+mod compile;
 mod diff;
 mod expr;
 mod graph;
@@ -16,12 +18,12 @@ mod strftime;
 mod trigger;
 
 pub use builtin::Builtin;
+pub use compile::{compile, compile_project, compile_with, CompiledFlow, PlanError};
 pub use diff::{diff, flows_of, FlowDiff, FlowStatus, Flows};
 pub use expr::{BinaryOp, Computed, Expr, FormatDate, Name, Part, Pattern, UnaryOp};
 pub use graph::{to_dot, to_mermaid};
 pub use hash::{content_hash, to_json};
 pub use input_type::{InputField, InputType, Shape};
-pub use lower::{compile, compile_project, compile_with, CompiledFlow, PlanError};
 #[cfg(test)]
 pub(crate) use lower_expr::expr_from_source;
 pub(crate) use lower_expr::lower_free;
