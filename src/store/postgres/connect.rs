@@ -101,8 +101,11 @@ pub(crate) struct Link {
     target: Target,
     client: Option<Client>,
     /// Runs on every new connection (preparing statements, `LISTEN`).
-    on_connect: Box<dyn FnMut(&mut Client) -> Result<(), postgres::Error> + Send>,
+    on_connect: OnConnect,
 }
+
+/// What a link does on each new connection.
+type OnConnect = Box<dyn FnMut(&mut Client) -> Result<(), postgres::Error> + Send>;
 
 impl Link {
     /// A link with a connection made already (so a wrong URL is reported at open).
