@@ -31,6 +31,11 @@ pub(crate) struct Args {
     /// firings, Notion verification tokens.
     #[arg(long)]
     state: PathBuf,
+    /// Journal instances in this store instead of STATE/flowc.db: `postgres://USER@HOST:PORT/DB`
+    /// (the password from FLOWC_STORE_PASSWORD; several hosts may share it) or `sqlite:PATH`.
+    /// Default: `[store] url` of flowc.toml.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
     /// Talk to emulators in this process instead of the real services (as `flowc run --emulate`).
     #[arg(long)]
     emulate: bool,
@@ -108,7 +113,11 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         (None, Some(url)) => super::emulate::remote(&mut project, url, Some(&args.state)).await?,
         (None, None) => super::run::real_connectors(&project),
     };
-    let store = super::run::open_state(&args.state, true)?;
+    let store = super::store::journal(
+        args.store.as_deref(),
+        project.config.store.url.as_deref(),
+        &args.state,
+    )?;
     let mut builder = Engine::builder()
         .project_value(project.clone())
         .store(store.clone());
@@ -243,7 +252,7 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         );
     }
     // Everything journaled is on disk before the process ends.
-    let _ = tokio::task::spawn_blocking(move || store.flush()).await;
+    super::store::flushed(&*store).await;
     drop(emulated);
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)
