@@ -8,7 +8,9 @@ mod serve {
     mod corpus;
     mod crash;
     mod docs;
+    mod emulated;
     mod notion_triggers;
     mod schedules;
+    mod soak;
     mod webhooks;
 }
