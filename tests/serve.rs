@@ -7,7 +7,9 @@ mod serve {
     mod common;
     mod corpus;
     mod crash;
+    mod dashboard;
     mod docs;
+    mod kpi;
     mod schedules;
     mod webhooks;
 }

@@ -91,7 +91,7 @@ impl Host {
         for route in webhook_routes(&bundles) {
             if super::router::RESERVED
                 .iter()
-                .any(|r| route.path == *r || route.path.starts_with("/api/"))
+                .any(|r| route.path == *r || route.path.starts_with(&format!("{r}/")) && *r != "/")
             {
                 problems.push(format!(
                     "flow `{}`: webhook path `{}` is one of the host's own paths",
