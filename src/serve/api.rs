@@ -1,5 +1,6 @@
-//! The JSON API under `/api`, behind a bearer token (or the dashboard's session cookie): list and read instances, start a flow by
-//! hand, send an event, cancel. `/api/openapi.json` describes it.
+//! The JSON API under `/api`, behind a bearer token (or the dashboard's session cookie): list
+//! and read instances, start a flow by hand, send an event, cancel, retry. `/api/openapi.json`
+//! describes it.
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use super::host::Host;
 use super::journal;
 use super::verifiers::constant_time_eq;
 use super::webhooks::error;
-use crate::runtime::{EngineError, Event, EventKind, InstanceId, InstanceRecord, InstanceStatus};
+use crate::runtime::{EngineError, Event, EventKind, InstanceId, InstanceRecord, InstanceStatus, RetryError};
 
 /// The `/api` routes (mounted under `/api` by the host's router).
 pub(crate) fn routes(host: Arc<Host>) -> Router<Arc<Host>> {
@@ -26,6 +27,7 @@ pub(crate) fn routes(host: Arc<Host>) -> Router<Arc<Host>> {
         .route("/instances/{id}", get(one))
         .route("/instances/{id}/events/{name}", post(send_event))
         .route("/instances/{id}/cancel", post(cancel))
+        .route("/instances/{id}/retry", post(retry))
         .route("/flows/{flow}/start", post(start))
         .layer(axum::middleware::from_fn_with_state(host, authorize))
 }
@@ -47,12 +49,13 @@ async fn authorize(State(host): State<Arc<Host>>, request: Request, next: Next) 
     let by_dashboard = given.is_none()
         && session::has_session(request.headers(), token)
         && session::cookie_may(request.method(), request.headers());
-    match by_bearer || by_dashboard {
-        true => next.run(request).await,
-        false => error(
+    if by_bearer || by_dashboard {
+        next.run(request).await
+    } else {
+        error(
             StatusCode::UNAUTHORIZED,
             "give the API token as `Authorization: Bearer TOKEN`",
-        ),
+        )
     }
 }
 
@@ -231,6 +234,32 @@ async fn cancel(State(host): State<Arc<Host>>, Path(id): Path<String>) -> Respon
         )
             .into_response(),
         Err(e) => engine_error(e),
+    }
+}
+
+async fn retry(State(host): State<Arc<Host>>, Path(id): Path<String>) -> Response {
+    let iid = InstanceId(id.clone());
+    match host.engine.retry(&iid).await {
+        Ok(()) => {
+            let history = host.engine.history(&iid);
+            if let Some(r) = InstanceRecord::from_history(&id, &history) {
+                host.count_end(iid, &r.flow, &r.entity, r.started_at);
+            }
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "instance": id, "retried": true })),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let status = match &e {
+                RetryError::UnknownInstance(_) => StatusCode::NOT_FOUND,
+                RetryError::NotFailed { .. } | RetryError::SubFlow { .. } => StatusCode::CONFLICT,
+                RetryError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+                RetryError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            error(status, e.to_string())
+        }
     }
 }
 

@@ -197,6 +197,18 @@ impl Host {
             trigger: trigger.to_string(),
             started_at,
         });
+        self.count_end(id, flow, entity, started_at);
+    }
+
+    /// Counts the end of `id` (started at `started_at`) in the metrics when it comes: after its
+    /// start, and again after a retry.
+    pub(crate) fn count_end(
+        self: &Arc<Self>,
+        id: InstanceId,
+        flow: &str,
+        entity: &str,
+        started_at: chrono::DateTime<chrono::Utc>,
+    ) {
         let host = Arc::downgrade(self);
         let (flow, entity) = (flow.to_string(), entity.to_string());
         let engine = self.engine.clone();

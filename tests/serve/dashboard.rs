@@ -79,21 +79,21 @@ async fn the_dashboard_wants_the_api_token_once_then_a_cookie() {
         .contains("default-src 'self'"));
     assert!(page.contains("<h1>Instances</h1>"), "{page}");
 
-    // The cookie opens the API to the dashboard's script only: a cross-site form cannot send
-    // the script's header.
+    // The cookie opens the API to the dashboard's script only (the retry button's request): a
+    // cross-site form cannot send the script's header.
     let id = t.run("broken", json!({ "name": "Gus" })).await;
-    let cancel = |with_header: bool| {
+    let retry = |with_header: bool| {
         let mut r =
-            Request::post(format!("/api/instances/{id}/cancel")).header(header::COOKIE, cookie.clone());
+            Request::post(format!("/api/instances/{id}/retry")).header(header::COOKIE, cookie.clone());
         if with_header {
             r = r.header("x-flowc-dashboard", "1");
         }
         r.body(Body::empty()).unwrap()
     };
-    let answer = t.app.clone().oneshot(cancel(false)).await.unwrap();
+    let answer = t.app.clone().oneshot(retry(false)).await.unwrap();
     assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
-    let answer = t.app.clone().oneshot(cancel(true)).await.unwrap();
-    assert_ne!(answer.status(), StatusCode::UNAUTHORIZED);
+    let answer = t.app.clone().oneshot(retry(true)).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::ACCEPTED);
     let (status, _, _) = get(&t.app, &format!("/api/instances/{id}"), Some(&cookie)).await;
     assert_eq!(status, StatusCode::OK);
 
@@ -169,6 +169,20 @@ async fn an_instance_page_colours_each_step_by_its_state() {
         page.contains("<tr class=\"step state-done\" data-step=\"confirm\">"),
         "{page}"
     );
+    // A sub-flow's id holds a `/`: its link encodes it, and its page names its caller.
+    let handed = t
+        .run("wellness_booking", json!({ "name": "Di", "free": false }))
+        .await;
+    let (_, _, page) = get(&t.app, &format!("/dashboard/instances/{handed}"), Some(&cookie)).await;
+    let child = format!("/dashboard/instances/{handed}%2Fhandoff");
+    assert!(page.contains(&format!("<a href=\"{child}\">")), "{page}");
+    assert!(
+        page.contains("data-step=\"handoff\" data-state=\"done\""),
+        "{page}"
+    );
+    let (status, _, page) = get(&t.app, &child, Some(&cookie)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("<dt>Called by</dt>"), "{page}");
     let (status, _, _) = get(&t.app, "/dashboard/instances/nope-1", Some(&cookie)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

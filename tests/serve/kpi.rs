@@ -60,7 +60,6 @@ flow open for shop {
 pub struct KpiHost {
     pub app: axum::Router,
     pub host: Arc<Host>,
-    pub store: Arc<dyn Store>,
 }
 
 impl KpiHost {
@@ -94,7 +93,6 @@ impl KpiHost {
         KpiHost {
             app: host_router(host.clone()),
             host,
-            store,
         }
     }
 

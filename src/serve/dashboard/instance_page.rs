@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use super::graph_svg;
-use super::page::{badge, duration, escape, layout, retry_button};
+use super::page::{badge, duration, escape, instance_link, layout, retry_button};
 use super::step_states::{self, StepRun};
 use crate::plan::FlowPlan;
 use crate::runtime::{Event, EventKind, InstanceRecord};
@@ -38,11 +38,7 @@ pub(crate) fn render(
         ),
     );
     if let Some(parent) = &record.parent {
-        let _ = write!(
-            body,
-            "<dt>Called by</dt><dd><a href=\"/dashboard/instances/{0}\"><code>{0}</code></a></dd>",
-            escape(parent)
-        );
+        let _ = write!(body, "<dt>Called by</dt><dd>{}</dd>", instance_link(parent));
     }
     body.push_str("</dl>");
     if status == "failed" {
@@ -81,8 +77,8 @@ pub(crate) fn render(
         for c in children {
             let _ = write!(
                 body,
-                "<li><a href=\"/dashboard/instances/{0}\"><code>{0}</code></a> {1} {2}</li>",
-                escape(&c.id),
+                "<li>{0} {1} {2}</li>",
+                instance_link(&c.id),
                 escape(&c.flow),
                 badge(&c.status)
             );

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::page::{badge, duration, escape, layout, percent, retry_button};
+use super::page::{badge, duration, escape, instance_link, layout, percent, retry_button};
 use crate::serve::journal::{self, Entry};
 use crate::serve::kpi::{Kpis, Summary, BOOKING_FLOW, LEAD_FLOW};
 
@@ -193,13 +193,6 @@ fn latest(out: &mut String, top: &[(&Entry, String)], filter: &Filter) {
         );
     }
     out.push_str("</tbody></table></section>");
-}
-
-fn instance_link(id: &str) -> String {
-    format!(
-        "<a href=\"/dashboard/instances/{0}\"><code>{0}</code></a>",
-        escape(id)
-    )
 }
 
 fn query(text: &str) -> String {

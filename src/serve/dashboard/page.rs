@@ -67,9 +67,23 @@ pub(crate) fn percent(rate: Option<f64>) -> String {
 /// A retry button for a failed instance (dashboard.js posts to the API).
 pub(crate) fn retry_button(id: &str) -> String {
     format!(
-        "<button class=\"retry\" data-retry=\"/api/instances/{0}/retry\">Retry</button><span class=\"retry-result\"></span>",
+        "<button class=\"retry\" data-retry=\"/api/instances/{}/retry\">Retry</button><span class=\"retry-result\"></span>",
+        path_segment(id)
+    )
+}
+
+/// A link to an instance's page.
+pub(crate) fn instance_link(id: &str) -> String {
+    format!(
+        "<a href=\"/dashboard/instances/{}\"><code>{}</code></a>",
+        path_segment(id),
         escape(id)
     )
+}
+
+/// An instance id as one path segment: a sub-flow's id holds `/` (`PARENT/step`), sent as `%2F`.
+fn path_segment(id: &str) -> String {
+    escape(&form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>())
 }
 
 #[cfg(test)]
