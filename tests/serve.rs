@@ -10,6 +10,7 @@ mod serve {
     mod dashboard;
     mod docs;
     mod kpi;
+    mod notion_triggers;
     mod retry;
     mod schedules;
     mod webhooks;
