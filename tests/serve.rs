@@ -7,9 +7,12 @@ mod serve {
     mod common;
     mod corpus;
     mod crash;
+    mod dashboard;
     mod docs;
     mod emulated;
+    mod kpi;
     mod notion_triggers;
+    mod retry;
     mod schedules;
     mod soak;
     mod webhooks;
