@@ -127,6 +127,31 @@ fn a_change_in_one_file_reports_in_the_files_it_affects() {
 }
 
 #[test]
+fn a_change_keeps_the_findings_of_the_files_it_cannot_affect() {
+    let (mut server, _) = Server::start();
+    let typo = SCRATCH.replace("id: task.id", "id: tsak.id");
+    let uri = server.open(&scratch(), &typo);
+    assert_eq!(codes(&server.diagnostics(&uri)), ["E0201"]);
+    // Another new file, which nothing uses: only it is checked again when it changes.
+    let other = root().join("flows/lsp_other.flow");
+    let text = "flow lsp_other for am_consulting {\n  on manual\n  output { n: 1 }\n}\n";
+    let other_uri = server.open(&other, text);
+    assert_eq!(server.diagnostics(&other_uri), Vec::<Value>::new());
+    server.change(&other_uri, 2, &text.replace("n: 1", "n: m"));
+    assert_eq!(codes(&server.diagnostics(&other_uri)), ["E0201"]);
+    // The scratch file's finding is kept, and still explained on hover.
+    let hover = server.request(
+        "textDocument/hover",
+        json!({ "textDocument": { "uri": uri }, "position": position(&typo, "tsak", 1) }),
+    );
+    let page = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(page.contains("**E0201**"), "{page}");
+    server.change(&uri, 2, SCRATCH);
+    assert_eq!(server.diagnostics(&uri), Vec::<Value>::new());
+    assert_eq!(server.shutdown(), 0);
+}
+
+#[test]
 fn hover_shows_types_docs_actions_properties_and_diagnostic_pages() {
     let (mut server, _) = Server::start();
     let uri = server.open(&scratch(), SCRATCH);
@@ -192,6 +217,101 @@ fn hover_shows_types_docs_actions_properties_and_diagnostic_pages() {
     assert_eq!(server.shutdown(), 0);
 }
 
+/// Names whose types only the checker knows: built-in calls, arithmetic, a sub-flow's output.
+const TYPED: &str = r#"/// Greets someone.
+flow lsp_helper for am_consulting {
+  input { name: text }
+  output { greeting: "hello {{ input.name }}", length: len(input.name) }
+}
+
+flow lsp_typed for am_consulting {
+  on manual
+  input { name: text, count: number }
+  let size = len(input.name)
+  let doubled = input.count * 2 + size
+  let words = split(input.name, " ")
+  step hello = lsp_helper(name: input.name)
+  step sent = email.send(to: "a@example.com", template: "client_welcome", with: { name: input.name })
+  output { size, doubled, words, greeting: hello.greeting, sent: sent.id }
+}
+"#;
+
+#[test]
+fn hover_types_names_from_the_checker_and_documents_built_ins_and_actions() {
+    let (mut server, _) = Server::start();
+    let uri = server.open(&root().join("flows/lsp_typed.flow"), TYPED);
+    server.diagnostics(&uri);
+    let hover = |server: &mut Server, needle: &str, shift: usize| -> String {
+        let result = server.request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": uri }, "position": position(TYPED, needle, shift) }),
+        );
+        result["contents"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let size = hover(&mut server, "let size", 5);
+    assert!(size.contains("*let* `size`: `number`"), "a built-in call: {size}");
+    let doubled = hover(&mut server, "let doubled", 5);
+    assert!(
+        doubled.contains("*let* `doubled`: `number`"),
+        "arithmetic: {doubled}"
+    );
+    let words = hover(&mut server, "let words", 5);
+    assert!(words.contains("*let* `words`: `[text]`"), "{words}");
+    let hello = hover(&mut server, "step hello", 6);
+    assert!(
+        hello.contains("*step* `hello`: `{ greeting: text, length: number }`"),
+        "a sub-flow's output: {hello}"
+    );
+    assert!(
+        hello.contains("- `greeting`: text") && hello.contains("- `length`: number"),
+        "its fields: {hello}"
+    );
+    let used = hover(&mut server, "hello.greeting", 2);
+    assert!(used.contains("*step* `hello`"), "a use shows the same: {used}");
+
+    let len = hover(&mut server, "len(input.name)\n  let", 1);
+    assert!(
+        len.contains("len(value)")
+            && len.contains("*built-in function* `len`")
+            && len.contains("returns `number`"),
+        "{len}"
+    );
+    let split = hover(&mut server, "split(", 0);
+    assert!(
+        split.contains("split(text, text)") && split.contains("returns `[text]`"),
+        "{split}"
+    );
+
+    let send = hover(&mut server, "email.send", 7);
+    assert!(send.contains("email.send(to: "), "the signature: {send}");
+    assert!(send.contains("- `template`"), "its parameters: {send}");
+    let query = {
+        let text = TYPED.replace("  let size", "  step q = notion.query(db: Task)\n  let size");
+        server.change(&uri, 2, &text);
+        let result = server.request(
+            "textDocument/hover",
+            json!({ "textDocument": { "uri": uri }, "position": position(&text, "notion.query", 8) }),
+        );
+        result["contents"]["value"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        query.contains("reads a database"),
+        "the manifest's access: {query}"
+    );
+    assert!(
+        query.contains("retried by default: 4 attempts in all")
+            && query.contains("paced to 3 requests a second"),
+        "its retry policy and rate limit: {query}"
+    );
+    assert_eq!(server.shutdown(), 0);
+}
+
 #[test]
 fn definition_and_references_cross_files() {
     let (mut server, _) = Server::start();
@@ -227,6 +347,22 @@ fn definition_and_references_cross_files() {
         def["uri"].as_str().unwrap_or("").ends_with("flows/entities.flow"),
         "{def}"
     );
+    // The entity a flow is for, and a database: to their declarations in entities.flow, in the
+    // flow's entity (every entity declares a `Task`).
+    let entities = root().join("flows/entities.flow");
+    let entities_text = std::fs::read_to_string(&entities).expect("entities.flow");
+    let def = server.request("textDocument/definition", at("for am_consulting", 6));
+    assert_eq!(def["uri"], client::uri(&entities));
+    assert_eq!(
+        def["range"]["start"],
+        position(&entities_text, "am_consulting \"AM", 0)
+    );
+    let def = server.request("textDocument/definition", at("db: Task", 5));
+    assert_eq!(def["uri"], client::uri(&entities));
+    let am = entities_text.find("entity am_consulting").expect("am_consulting");
+    let task = am + entities_text[am..].find(" Task,").expect("its Task") + 1;
+    let line = entities_text[..task].matches('\n').count();
+    assert_eq!(def["range"]["start"]["line"], line, "{def}");
     // A step, used before and after.
     let refs = server.request(
         "textDocument/references",
