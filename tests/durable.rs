@@ -9,6 +9,8 @@ mod keys;
 mod recovery;
 #[path = "durable/replay.rs"]
 mod replay;
+#[path = "durable/retry.rs"]
+mod retry;
 #[path = "support/smtp_server.rs"]
 #[allow(dead_code)] // TLS helpers of the email tests
 mod smtp_server;

@@ -22,7 +22,8 @@ use crate::project::Project;
 /// The environment variable the survey connector reads the emulated Typeform token from.
 pub(crate) const TYPEFORM_TOKEN_ENV: &str = "FLOWC_EMULATED_TYPEFORM_TOKEN";
 pub(crate) const TYPEFORM_TOKEN: &str = "tfp_emulated";
-/// Where a `flowc emulate` process says where its services are (JSON: `notion`, `typeform`, `smtp`).
+/// Where a `flowc emulate` process says where its services are (JSON: `notion`, `typeform`, `smtp`,
+/// `twilio`, `slack`).
 pub(crate) const DISCOVERY_PATH: &str = "/flowc/emulator";
 /// The outbox folder, relative to the project root, unless `--outbox` says otherwise.
 pub(crate) const DEFAULT_OUTBOX: &str = ".flowc/outbox";
@@ -183,6 +184,16 @@ pub(crate) async fn remote(
         &survey_state,
     );
     errln!("emulated Notion and Typeform at {notion_url}, SMTP at {smtp_url}");
+    // Text messages and Slack posts go to the emulator too; their sent logs are kept with the
+    // rest of the state, so a restarted host does not send twice.
+    let kept = |name: &str| match &state {
+        Some(dir) => dir.join(name),
+        None => project.root.join(".flowc").join(name),
+    };
+    let (twilio_url, slack_url) = (service("twilio")?, service("slack")?);
+    sms::emulator::point_at(&mut project.config, &twilio_url, &kept("sms"));
+    slack::emulator::point_at(&mut project.config, &slack_url, &kept("slack"));
+    errln!("emulated Twilio at {twilio_url}, Slack at {slack_url}");
     connectors(project, None)
 }
 
@@ -293,13 +304,20 @@ impl Emulated {
         })
     }
 
-    /// Applies a fault plan: Notion and Typeform from now on, email in the connectors made next.
+    /// Applies a fault plan: Notion, Typeform, Twilio and Slack from now on, email in the
+    /// connectors made next.
     pub(crate) fn rehearse(&mut self, faults: &super::faults::Rehearsal) {
         if let Some(gate) = faults.gate("notion") {
             self.notion.set_faults(gate);
         }
         if let Some(gate) = faults.gate("typeform") {
             self.typeform.set_faults(gate);
+        }
+        if let Some(gate) = faults.gate("twilio") {
+            self.twilio.set_faults(gate);
+        }
+        if let Some(gate) = faults.gate("slack") {
+            self.slack.set_faults(gate);
         }
         self.smtp_faults = faults.gate("smtp");
         faults.announce();
