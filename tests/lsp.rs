@@ -4,6 +4,8 @@
 
 #[path = "lsp/client.rs"]
 mod client;
+#[path = "lsp/hover.rs"]
+mod hover;
 
 use serde_json::{json, Value};
 
@@ -92,7 +94,23 @@ fn diagnostics_follow_the_text_as_it_is_typed() {
     let diagnostics = server.diagnostics(&uri);
     assert_eq!(codes(&diagnostics), ["E0802"], "{diagnostics:?}");
 
-    server.change(&uri, 4, SCRATCH);
+    // A name declared twice: the first declaration is a related location.
+    let twice = SCRATCH.replace("  step task =", "  let full_name = \"x\"\n  step task =");
+    server.change(&uri, 4, &twice);
+    let diagnostics = server.diagnostics(&uri);
+    let duplicate = diagnostics
+        .iter()
+        .find(|d| d["code"] == "E0200")
+        .unwrap_or_else(|| panic!("E0200 in {diagnostics:?}"));
+    let related = &duplicate["relatedInformation"][0];
+    assert_eq!(related["location"]["uri"], uri);
+    assert_eq!(
+        related["location"]["range"]["start"],
+        position(&twice, "let full_name", 4)
+    );
+    assert_eq!(related["message"], "first declared here as a let");
+
+    server.change(&uri, 5, SCRATCH);
     assert_eq!(
         server.diagnostics(&uri),
         Vec::<Value>::new(),
@@ -152,167 +170,6 @@ fn a_change_keeps_the_findings_of_the_files_it_cannot_affect() {
 }
 
 #[test]
-fn hover_shows_types_docs_actions_properties_and_diagnostic_pages() {
-    let (mut server, _) = Server::start();
-    let uri = server.open(&scratch(), SCRATCH);
-    server.diagnostics(&uri);
-    let hover = |server: &mut Server, needle: &str, shift: usize| -> String {
-        let result = server.request(
-            "textDocument/hover",
-            json!({ "textDocument": { "uri": uri }, "position": position(SCRATCH, needle, shift) }),
-        );
-        result["contents"]["value"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
-    let step = hover(&mut server, "contact.\"Full", 2);
-    assert!(
-        step.contains("*step* `contact`: `page of ContactProfile?`"),
-        "{step}"
-    );
-    assert!(
-        step.contains("- `Full Name`: title"),
-        "the database's properties: {step}"
-    );
-    let name = hover(&mut server, "let full_name", 6);
-    assert!(
-        name.contains("*let* `full_name`: `text`"),
-        "a title property, defaulted: {name}"
-    );
-    let input = hover(&mut server, "input.email", 8);
-    assert!(
-        input.contains("*input* `email`: `email`") && input.contains("The contact's email."),
-        "{input}"
-    );
-    let action = hover(&mut server, "create_page", 3);
-    assert!(
-        action.contains("notion.create_page(db: database") && action.contains("create a page in a database"),
-        "{action}"
-    );
-    let property = hover(&mut server, "Status: \"To Do\"", 2);
-    assert!(
-        property.contains("Notion property `Status` of `Task`: `status`"),
-        "{property}"
-    );
-    assert!(property.contains("`In Progress`"), "the options: {property}");
-    let flow = hover(&mut server, "lsp_scratch", 2);
-    assert!(
-        flow.contains("A scratch flow for the language server tests."),
-        "doc comment: {flow}"
-    );
-
-    let broken = SCRATCH.replace("id: task.id", "id: tsak.id");
-    server.change(&uri, 2, &broken);
-    server.diagnostics(&uri);
-    let result = server.request(
-        "textDocument/hover",
-        json!({ "textDocument": { "uri": uri }, "position": position(&broken, "tsak", 1) }),
-    );
-    let page = result["contents"]["value"].as_str().unwrap_or_default();
-    assert!(
-        page.contains("**E0201**") && page.contains("# E0201"),
-        "the code's page: {page}"
-    );
-    assert_eq!(server.shutdown(), 0);
-}
-
-/// Names whose types only the checker knows: built-in calls, arithmetic, a sub-flow's output.
-const TYPED: &str = r#"/// Greets someone.
-flow lsp_helper for am_consulting {
-  input { name: text }
-  output { greeting: "hello {{ input.name }}", length: len(input.name) }
-}
-
-flow lsp_typed for am_consulting {
-  on manual
-  input { name: text, count: number }
-  let size = len(input.name)
-  let doubled = input.count * 2 + size
-  let words = split(input.name, " ")
-  step hello = lsp_helper(name: input.name)
-  step sent = email.send(to: "a@example.com", template: "client_welcome", with: { name: input.name })
-  output { size, doubled, words, greeting: hello.greeting, sent: sent.id }
-}
-"#;
-
-#[test]
-fn hover_types_names_from_the_checker_and_documents_built_ins_and_actions() {
-    let (mut server, _) = Server::start();
-    let uri = server.open(&root().join("flows/lsp_typed.flow"), TYPED);
-    server.diagnostics(&uri);
-    let hover = |server: &mut Server, needle: &str, shift: usize| -> String {
-        let result = server.request(
-            "textDocument/hover",
-            json!({ "textDocument": { "uri": uri }, "position": position(TYPED, needle, shift) }),
-        );
-        result["contents"]["value"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
-    let size = hover(&mut server, "let size", 5);
-    assert!(size.contains("*let* `size`: `number`"), "a built-in call: {size}");
-    let doubled = hover(&mut server, "let doubled", 5);
-    assert!(
-        doubled.contains("*let* `doubled`: `number`"),
-        "arithmetic: {doubled}"
-    );
-    let words = hover(&mut server, "let words", 5);
-    assert!(words.contains("*let* `words`: `[text]`"), "{words}");
-    let hello = hover(&mut server, "step hello", 6);
-    assert!(
-        hello.contains("*step* `hello`: `{ greeting: text, length: number }`"),
-        "a sub-flow's output: {hello}"
-    );
-    assert!(
-        hello.contains("- `greeting`: text") && hello.contains("- `length`: number"),
-        "its fields: {hello}"
-    );
-    let used = hover(&mut server, "hello.greeting", 2);
-    assert!(used.contains("*step* `hello`"), "a use shows the same: {used}");
-
-    let len = hover(&mut server, "len(input.name)\n  let", 1);
-    assert!(
-        len.contains("len(value)")
-            && len.contains("*built-in function* `len`")
-            && len.contains("returns `number`"),
-        "{len}"
-    );
-    let split = hover(&mut server, "split(", 0);
-    assert!(
-        split.contains("split(text, text)") && split.contains("returns `[text]`"),
-        "{split}"
-    );
-
-    let send = hover(&mut server, "email.send", 7);
-    assert!(send.contains("email.send(to: "), "the signature: {send}");
-    assert!(send.contains("- `template`"), "its parameters: {send}");
-    let query = {
-        let text = TYPED.replace("  let size", "  step q = notion.query(db: Task)\n  let size");
-        server.change(&uri, 2, &text);
-        let result = server.request(
-            "textDocument/hover",
-            json!({ "textDocument": { "uri": uri }, "position": position(&text, "notion.query", 8) }),
-        );
-        result["contents"]["value"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
-    assert!(
-        query.contains("reads a database"),
-        "the manifest's access: {query}"
-    );
-    assert!(
-        query.contains("retried by default: 4 attempts in all")
-            && query.contains("paced to 3 requests a second"),
-        "its retry policy and rate limit: {query}"
-    );
-    assert_eq!(server.shutdown(), 0);
-}
-
-#[test]
 fn definition_and_references_cross_files() {
     let (mut server, _) = Server::start();
     let path = root().join("flows/client_onboarding.flow");
@@ -363,6 +220,12 @@ fn definition_and_references_cross_files() {
     let task = am + entities_text[am..].find(" Task,").expect("its Task") + 1;
     let line = entities_text[..task].matches('\n').count();
     assert_eq!(def["range"]["start"]["line"], line, "{def}");
+    // An input field and a let, from their uses.
+    let def = server.request("textDocument/definition", at("input.id", 7));
+    assert_eq!(def["uri"], uri);
+    assert_eq!(def["range"]["start"], position(&text, "id: text", 0));
+    let def = server.request("textDocument/definition", at("split(full_name", 7));
+    assert_eq!(def["range"]["start"], position(&text, "let full_name", 4));
     // A step, used before and after.
     let refs = server.request(
         "textDocument/references",

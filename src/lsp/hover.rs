@@ -263,6 +263,18 @@ fn result_type(
                 (_, output) => checked.or(output)?.to_string(),
             })
         }
+        SymbolKind::LoopVar => {
+            // An element of the list, when the list is a step or let.
+            let list = named(state, symbol, let_value(state, symbol)?.as_name()?)?;
+            let ty = result_type(
+                state,
+                registry,
+                list,
+                checked_type(state, registry, list).as_ref(),
+            )?;
+            let element = ty.trim_end_matches('?').strip_prefix('[')?.strip_suffix(']')?;
+            Some(element.to_string())
+        }
         SymbolKind::Let => match checked {
             Some(ty) => Some(ty.to_string()),
             None => expression_type(state, registry, symbol, let_value(state, symbol)?, 4),
@@ -276,7 +288,7 @@ fn result_type(
     }
 }
 
-/// The value of the `let` that `symbol` declares.
+/// The value of the `let` that `symbol` declares, or the list its loop variable goes over.
 fn let_value<'s>(state: &'s ProjectState, symbol: &Symbol) -> Option<&'s ast::Expr> {
     let module = state.module(symbol.file)?;
     module.ast.items.iter().find_map(|item| match item {
@@ -299,6 +311,7 @@ fn find_let<'a>(stmts: &'a [ast::Stmt], symbol: &Symbol) -> Option<&'a ast::Expr
         ast::Stmt::Match(m) => m.arms.iter().find_map(|a| find_let(&a.body.stmts, symbol)),
         ast::Stmt::Step(step) => {
             let fan_out = match &step.body {
+                ast::StepBody::FanOut(fan_out) if fan_out.var.span == symbol.span => Some(&fan_out.over),
                 ast::StepBody::FanOut(fan_out) => find_let(&fan_out.body.stmts, symbol),
                 _ => None,
             };

@@ -146,7 +146,12 @@ impl ProjectState {
             self.flows.insert(*file, Vec::new());
         }
         for d in found.flows.iter() {
-            self.flows.entry(d.file).or_default().push(d.clone());
+            let kept = self.flows.entry(d.file).or_default();
+            // A finding of a checked flow placed in a file not checked again would otherwise be
+            // added once more on every change.
+            if found.checked.contains(&d.file) || !kept.contains(d) {
+                kept.push(d.clone());
+            }
         }
         let mut all = found.wide;
         all.extend(self.flows.values().flatten().cloned());
