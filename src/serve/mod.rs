@@ -14,6 +14,7 @@ mod body;
 mod deliveries;
 mod host;
 mod metrics;
+mod once;
 pub mod overlay;
 mod router;
 pub mod schedules;
