@@ -329,6 +329,11 @@ impl Emulated {
         connectors(project, self.smtp_faults.as_ref())
     }
 
+    /// The Notion emulator.
+    pub(crate) fn notion(&self) -> &Emulator {
+        &self.notion
+    }
+
     /// Says on stderr what the run talks to.
     pub(crate) fn announce(&self) {
         errln!("emulated Notion at {}", self.notion.base_url());
@@ -359,6 +364,17 @@ impl Emulated {
     }
 }
 
+/// Each entity's Notion token variable with the emulated token it holds in emulated runs.
+pub(crate) fn emulated_notion_env(
+    config: &crate::config::Config,
+) -> std::collections::HashMap<String, String> {
+    config
+        .entities
+        .iter()
+        .filter_map(|(name, e)| e.notion_token_env.clone().map(|env| (env, notion_token(name))))
+        .collect()
+}
+
 /// The connectors of an emulated run: Notion, survey and email as [`point_at`] set them up
 /// (email's outbox failing as `smtp_faults` says); http as configured (its allow-list still
 /// applies).
@@ -367,11 +383,7 @@ fn connectors(
     smtp_faults: Option<&Arc<FaultGate>>,
 ) -> Result<Vec<Arc<dyn Connector>>, CliError> {
     let (config, root) = (&project.config, project.root.as_path());
-    let env: std::collections::HashMap<String, String> = config
-        .entities
-        .iter()
-        .filter_map(|(name, e)| e.notion_token_env.clone().map(|env| (env, notion_token(name))))
-        .collect();
+    let env = emulated_notion_env(config);
     let setup = |what: &str, e: String| CliError::Usage(format!("cannot set up the {what} connector: {e}"));
     let notion = notion::NotionConnector::from_config_with_env(config, move |name| env.get(name).cloned())
         .map_err(|e| setup("notion", e.to_string()))?
