@@ -45,16 +45,22 @@ impl PostgresStore {
         // later ones only what others left, as this host's own are in its memory.
         let own = !self.claimed_once.swap(true, Ordering::SeqCst);
         let (host, lease) = (self.host.clone(), self.lease.as_secs_f64());
+        // Hosts polling together split the free instances (SKIP LOCKED); a host starting waits
+        // for rows locked meanwhile (a renewal by its previous self, another host's claim) and
+        // sees them as they are then, so it misses none of its own.
+        let lock = if own { "FOR UPDATE" } else { "FOR UPDATE SKIP LOCKED" };
         self.read("the unfinished instances", move |c| {
             c.query(
-                "WITH free AS (
-                     SELECT id FROM instances
-                     WHERE status = 'running' AND parent IS NULL
-                       AND (owner IS NULL OR lease_until < now() OR ($2 AND owner = $1))
-                     FOR UPDATE SKIP LOCKED)
-                 UPDATE instances SET owner = $1, lease_until = now() + make_interval(secs => $3)
-                 FROM free WHERE instances.id = free.id
-                 RETURNING instances.id, instances.started_at",
+                &format!(
+                    "WITH free AS (
+                         SELECT id FROM instances
+                         WHERE status = 'running' AND parent IS NULL
+                           AND (owner IS NULL OR lease_until < now() OR ($2 AND owner = $1))
+                         {lock})
+                     UPDATE instances SET owner = $1, lease_until = now() + make_interval(secs => $3)
+                     FROM free WHERE instances.id = free.id
+                     RETURNING instances.id, instances.started_at"
+                ),
                 &[&host, &own, &lease],
             )
         })
