@@ -40,6 +40,10 @@ pub(crate) struct Args {
     /// folder that already holds pages keeps them and is not seeded again.
     #[arg(long)]
     seed: Option<PathBuf>,
+    /// Send Notion's webhooks (pages created, properties changed) of entity E to URL/E, as a
+    /// `flowc serve` takes them at `/webhooks/notion/E`.
+    #[arg(long, value_name = "URL")]
+    notion_webhook: Option<String>,
     #[command(flatten)]
     faults: super::faults::FaultArgs,
 }
@@ -75,6 +79,14 @@ async fn emulate(args: Args, project: Project) -> Result<ExitCode, CliError> {
         addr,
     )
     .map_err(CliError::Io)?;
+    if let Some(url) = &args.notion_webhook {
+        for entity in project.config.entities.keys() {
+            let (token, handshake) = subscription_token(&args.state, entity)?;
+            let target = format!("{}/{entity}", url.trim_end_matches('/'));
+            notion.subscribe(entity, &target, &token, handshake);
+        }
+        errln!("Notion webhooks go to {}/ENTITY", url.trim_end_matches('/'));
+    }
     let typeform =
         TypeformEmulator::persistent(TYPEFORM_TOKEN, &args.state.join("typeform"), addr).map_err(|e| {
             CliError::Io(format!(
@@ -164,4 +176,42 @@ async fn emulate(args: Args, project: Project) -> Result<ExitCode, CliError> {
     let _ = server.await;
     errln!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The verification token of `entity`'s emulated webhook subscription: the host's own
+/// (`NOTION_WEBHOOK_TOKEN_<ENTITY>`) when set, else one kept in the state folder, made and
+/// announced by a verification request (the flag) the first time, as Notion does.
+fn subscription_token(state: &std::path::Path, entity: &str) -> Result<(String, bool), CliError> {
+    if let Some(token) = std::env::var(crate::serve::notion_changes::token_env(entity))
+        .ok()
+        .filter(|t| !t.is_empty())
+    {
+        return Ok((token, false));
+    }
+    let path = state.join("notion").join(format!("webhook-token-{entity}"));
+    if let Ok(token) = std::fs::read_to_string(&path) {
+        return Ok((token.trim().to_string(), false));
+    }
+    let token = format!("secret_{}", uuid::Uuid::new_v4().simple());
+    std::fs::create_dir_all(state.join("notion"))
+        .and_then(|()| std::fs::write(&path, &token))
+        .map_err(|e| CliError::Io(format!("cannot write {}: {e}", path.display())))?;
+    Ok((token, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subscription_token;
+
+    #[test]
+    fn a_subscription_token_is_made_once_then_kept() {
+        let state = tempfile::tempdir().unwrap();
+        // No NOTION_WEBHOOK_TOKEN_<ENTITY> for this entity: made, and announced by a handshake.
+        let (first, handshake) = subscription_token(state.path(), "no_such_entity_here").unwrap();
+        assert!(first.starts_with("secret_") && handshake);
+        // The same token after a restart on the state folder, and no second handshake (the
+        // host refuses one once it has a token).
+        let (again, handshake) = subscription_token(state.path(), "no_such_entity_here").unwrap();
+        assert_eq!((again, handshake), (first, false));
+    }
 }
