@@ -5,12 +5,14 @@
 //!
 //! Passes, one file each: [`declarations`] (top-level names), [`templates`], [`triggers`], then
 //! per flow the typing walk [`flow`] (statements) with [`infer`] (expressions), [`calls`],
-//! [`policies`], [`grants`] and [`handler_values`], which computes the flow's [`typed`] form once;
-//! [`cycles`] and the unused-name [`warnings`] are functions over it; finally [`flow_tests`]. No
+//! [`after`], [`grants`] and [`handler_values`], which computes the flow's [`typed`] form once;
+//! [`policies`], [`cycles`] and the unused-name [`warnings`] are functions over it; finally
+//! [`flow_tests`]. No
 //! pass stops at the first problem: each pushes what it finds and carries on, and the result is
 //! sorted by position.
 
 mod addresses;
+mod after;
 pub(crate) mod builtins;
 mod calls;
 mod context;
@@ -186,7 +188,11 @@ fn check_here(project: &Project, manifests: &Manifests, files: Option<&[FileId]>
         diagnostics.extend(module.syntax.iter().cloned());
     }
     declarations::check(&cx, &mut diagnostics);
-    templates::check_declarations(cx.templates.values(), &mut diagnostics);
+    // A template's own mistakes show with its file only (a run on other files need not pay for them).
+    templates::check_declarations(
+        cx.templates.values().filter(|t| wanted.has(t.file)),
+        &mut diagnostics,
+    );
     triggers::check_webhook_paths(&cx, &mut diagnostics);
     check_flows(&cx, &wanted, &mut diagnostics);
     flow_tests::check(&cx, &wanted, &mut diagnostics);
