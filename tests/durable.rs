@@ -3,12 +3,16 @@
 
 #[path = "durable/cli.rs"]
 mod cli;
+#[path = "support/store_conformance.rs"]
+mod conformance;
 #[path = "durable/keys.rs"]
 mod keys;
 #[path = "durable/recovery.rs"]
 mod recovery;
 #[path = "durable/replay.rs"]
 mod replay;
+#[path = "durable/retry.rs"]
+mod retry;
 #[path = "support/smtp_server.rs"]
 #[allow(dead_code)] // TLS helpers of the email tests
 mod smtp_server;

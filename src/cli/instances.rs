@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use super::run::open_state;
 use super::CliError;
-use crate::runtime::{has_ended, Event, EventKind, InstanceRecord, Store};
-use crate::store::SqliteStore;
+use crate::runtime::family::{end_with, family, set_for_retry};
+use crate::runtime::{EventKind, InstanceRecord, Store};
 
 /// Arguments of `flowc instances`.
 #[derive(Debug, clap::Args)]
@@ -85,27 +85,16 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                 return problem(format!("instance `{id}` has already ended ({})", r.status));
             }
             let mut cancelled = 0;
-            for r in family(&store, id) {
-                cancelled += usize::from(end_with(&store, &r.id, EventKind::InstanceCancelled));
+            for r in family(&*store, id) {
+                let ended = end_with(&*store, &r.id, EventKind::InstanceCancelled, chrono::Utc::now());
+                cancelled += usize::from(ended);
             }
             store.flush();
             errln!("cancelled `{id}` ({cancelled} instance(s) with its sub-flows)");
         }
         Action::Retry { id } => {
-            let r = match record(id) {
-                Ok(r) => r,
-                Err(e) => return problem(e),
-            };
-            if r.status != "failed" {
-                return problem(format!(
-                    "only a failed instance can be retried; `{id}` is {}",
-                    r.status
-                ));
-            }
-            // Its failed sub-flows run again too, or the step that called them would find
-            // their failure again.
-            for r in family(&store, id).filter(|r| r.status == "failed") {
-                let _ = end_with(&store, &r.id, EventKind::InstanceRetried);
+            if let Err(e) = set_for_retry(&*store, id, chrono::Utc::now()) {
+                return problem(e.to_string());
             }
             store.flush();
             errln!(
@@ -115,33 +104,6 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The instance `id` and its sub-flow instances (`id/step...`).
-fn family<'a>(store: &'a SqliteStore, id: &'a str) -> impl Iterator<Item = InstanceRecord> + 'a {
-    let prefix = format!("{id}/");
-    store
-        .records()
-        .into_iter()
-        .filter(move |r| r.id == id || r.id.starts_with(&prefix))
-}
-
-/// Appends `kind` to the history of `id` unless it has ended (for a retry: unless it has not);
-/// whether it did.
-fn end_with(store: &SqliteStore, id: &str, kind: EventKind) -> bool {
-    let history = store.history(id);
-    let retry = kind == EventKind::InstanceRetried;
-    if has_ended(&history) != retry {
-        return false;
-    }
-    let event = Event {
-        seq: history.last().map(|e| e.seq + 1).unwrap_or(0),
-        at: chrono::Utc::now(),
-        kind,
-    };
-    // Kept by the flush that follows.
-    drop(store.append_batch(id, vec![event]));
-    true
 }
 
 fn print_record(r: &InstanceRecord) {

@@ -8,6 +8,7 @@
 mod builder;
 mod calls;
 mod effects;
+mod revive;
 mod timers;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -22,7 +23,7 @@ use calls::run_call;
 use timers::{timer_driver, TimerEntry, TimerKey};
 
 use super::clock::Clock;
-use super::event::{Event, EventKind};
+use super::event::Event;
 use super::input;
 use super::instance::{FlowRt, Globals, Instance, InstanceStatus, ParentLink};
 use super::pacing::Pacer;
@@ -122,6 +123,8 @@ struct Inner {
     in_flight: AtomicUsize,
     idle: Notify,
     shutting_down: AtomicBool,
+    /// Held by [`Engine::retry`] while it revives an instance.
+    retrying: tokio::sync::Mutex<()>,
 }
 
 /// Runs flows: start instances, signal them, wait for their output.
@@ -200,62 +203,6 @@ impl Engine {
         let cell = self.inner.cell(id)?;
         self.inner.cancel_tree(cell);
         Ok(())
-    }
-
-    /// Picks up every unfinished instance the store knows (after a restart): each is rebuilt
-    /// from its history and continues; steps with a recorded result are not called again and
-    /// waits end at the time they were set for. Sub-flow instances are left to their parents.
-    /// Returns the instances resumed.
-    pub async fn recover(&self) -> Vec<InstanceId> {
-        let inner = &self.inner;
-        let mut resumed = Vec::new();
-        let mut timers: HashMap<String, Vec<u64>> = HashMap::new();
-        for t in inner.store.timers() {
-            timers.entry(t.instance).or_default().push(t.id);
-        }
-        for id in inner.store.unfinished() {
-            if inner.cell(&InstanceId(id.clone())).is_ok() {
-                continue;
-            }
-            let history = inner.store.history(&id);
-            let Some(EventKind::InstanceStarted {
-                flow,
-                input,
-                parent,
-                entity,
-                plan,
-            }) = history.first().map(|e| &e.kind)
-            else {
-                continue;
-            };
-            if parent.is_some() || super::event::has_ended(&history) {
-                continue;
-            }
-            let flow = match inner.resolve_in(flow, plan.as_deref()) {
-                Ok(flow) => flow,
-                Err(e) => {
-                    tracing::warn!(instance = %id, "cannot resume: {e}");
-                    continue;
-                }
-            };
-            // Its timers are set again from the history.
-            for t in timers.remove(&id).unwrap_or_default() {
-                inner.store.remove_timer(t);
-            }
-            let entity = entity.clone().unwrap_or_else(|| flow.plan.entity.clone());
-            let cell = Arc::new(Cell {
-                inst: Mutex::new(Instance::new(id.clone(), flow, input.clone(), entity, None)),
-            });
-            inner
-                .instances
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id.clone(), cell.clone());
-            inner.react(&cell, |inst, ctx| inst.resume(ctx, &history));
-            resumed.push(InstanceId(id));
-        }
-        let _ = inner.kept(inner.store.sync()).await;
-        resumed
     }
 
     /// The instance's status.

@@ -11,9 +11,17 @@
 
 mod api;
 mod body;
+mod dashboard;
 mod deliveries;
 mod host;
+mod journal;
+mod kpi;
 mod metrics;
+pub(crate) mod mirror;
+pub(crate) mod notion_changes;
+mod notion_memory;
+pub(crate) mod notion_poll;
+mod notion_triggers;
 pub mod overlay;
 mod router;
 pub mod schedules;

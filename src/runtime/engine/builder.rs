@@ -199,6 +199,7 @@ impl EngineBuilder {
             in_flight: AtomicUsize::new(0),
             idle: Notify::new(),
             shutting_down: AtomicBool::new(false),
+            retrying: tokio::sync::Mutex::new(()),
         });
         clock.enter();
         tokio::spawn(timer_driver(Arc::downgrade(&inner), inner.timer_notify.clone()));

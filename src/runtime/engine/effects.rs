@@ -3,12 +3,12 @@
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::{run_call, Cell, Inner, InstanceId, TimerEntry};
 use crate::connectors::ConnectorError;
 use crate::runtime::event::EventKind;
-use crate::runtime::instance::{CallResult, Ctx, Effect, Instance, ParentLink};
+use crate::runtime::instance::{CallResult, Ctx, Effect, Instance, InstanceStatus, ParentLink};
 use crate::runtime::recording::StubAnswer;
 use crate::runtime::store::{Commit, TimerRecord};
 use crate::value::Value;
@@ -236,8 +236,13 @@ impl Inner {
                     parent,
                     result,
                 } => {
+                    // A failed instance keeps its history: a retry runs it again from its failed
+                    // step, with the results of the steps that succeeded.
                     if self.compact_ended {
-                        self.store.compact(&cell.lock().id);
+                        let inst = cell.lock();
+                        if !matches!(inst.status, InstanceStatus::Failed { .. }) {
+                            self.store.compact(&inst.id);
+                        }
                     }
                     for w in waiters {
                         let _ = w.send(());
@@ -263,10 +268,7 @@ impl Inner {
             return false;
         }
         let history = self.store.history(&child_id);
-        let Some(EventKind::InstanceStarted {
-            flow, input, plan, ..
-        }) = history.first().map(|e| &e.kind)
-        else {
+        let Some(EventKind::InstanceStarted { .. }) = history.first().map(|e| &e.kind) else {
             return false;
         };
         let ended = history
@@ -298,25 +300,10 @@ impl Inner {
             });
             return true;
         }
-        let Ok(flow) = self.resolve_in(flow, plan.as_deref()) else {
+        if self.revive(&child_id, &history, Some(link.clone())).is_err() {
             return false;
-        };
-        let entity = link.entity.clone();
-        let cell = Arc::new(Cell {
-            inst: Mutex::new(Instance::new(
-                child_id.clone(),
-                flow,
-                input.clone(),
-                entity,
-                Some(link.clone()),
-            )),
-        });
-        self.instances
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(child_id.clone(), cell.clone());
+        }
         parent.lock().children.push(child_id);
-        self.react(&cell, |inst, ctx| inst.resume(ctx, &history));
         true
     }
 

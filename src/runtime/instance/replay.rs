@@ -45,8 +45,17 @@ impl Replay {
         let mut received = Vec::new();
         // Failures a retry sets aside: they may be recorded again if they happen again.
         let mut failures = Vec::new();
+        // The attempts of steps a retry runs again: recorded again when they happen again.
+        let mut attempts: Vec<(String, String)> = Vec::new();
         for e in events {
             if let Ok(json) = serde_json::to_string(&e.kind) {
+                if let EventKind::StepScheduled { step }
+                | EventKind::StepStarted { step, .. }
+                | EventKind::StepFailed { step, .. }
+                | EventKind::StepRetried { step, .. } = &e.kind
+                {
+                    attempts.push((json.clone(), step.clone()));
+                }
                 if matches!(
                     e.kind,
                     EventKind::InstanceFailed { .. }
@@ -72,6 +81,11 @@ impl Replay {
                     r.failed.clear();
                     for json in failures.drain(..) {
                         r.seen.remove(&json);
+                    }
+                    for (json, step) in attempts.drain(..) {
+                        if !r.results.contains_key(&step) {
+                            r.seen.remove(&json);
+                        }
                     }
                 }
                 EventKind::StepRetried {
