@@ -159,6 +159,9 @@ pub trait Store: Send + Sync + 'static {
     /// An instance ended: keep of its history only what answers for it later (its start, its
     /// output, its end). Stores that keep everything ignore this.
     fn compact(&self, _instance: &str) {}
+    /// The engine dropped `instance` from memory until a timer or an event wakes it (its
+    /// history is read back then): a store that keeps histories in memory may pack this one.
+    fn suspended(&self, _instance: &str) {}
 }
 
 /// What of an ended instance's history compaction keeps.
