@@ -41,6 +41,25 @@ pub struct Config {
         skip_serializing_if = "crate::connectors::faults::FaultPlan::is_empty"
     )]
     pub faults: crate::connectors::faults::FaultPlan,
+    /// `[store]`: where instances are journaled (docs/postgres.md).
+    #[serde(default, skip_serializing_if = "StoreConfig::is_unset")]
+    pub store: StoreConfig,
+}
+
+/// `[store]`
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `postgres://USER@HOST:PORT/DB` (the password from `FLOWC_STORE_PASSWORD`) or
+    /// `sqlite:PATH`; unset: `flowc.db` in the state folder.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl StoreConfig {
+    fn is_unset(&self) -> bool {
+        self.url.is_none()
+    }
 }
 
 /// `[project]`

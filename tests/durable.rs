@@ -3,6 +3,8 @@
 
 #[path = "durable/cli.rs"]
 mod cli;
+#[path = "support/store_conformance.rs"]
+mod conformance;
 #[path = "durable/keys.rs"]
 mod keys;
 #[path = "durable/recovery.rs"]

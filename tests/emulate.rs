@@ -54,7 +54,7 @@ fn a_booking_runs_against_the_emulator_and_its_pages_and_messages_survive_a_rest
     let state = tempfile::tempdir().unwrap();
     let world = state.path().join("world");
     let emulate = Emulate::start(&world);
-    for name in ["notion", "typeform", "emulator"] {
+    for name in ["notion", "typeform", "twilio", "slack", "emulator"] {
         assert!(
             emulate.url(name).starts_with("http://127.0.0.1:"),
             "{:?}",

@@ -8,6 +8,7 @@ mod serve {
     mod corpus;
     mod crash;
     mod docs;
+    mod notion_triggers;
     mod schedules;
     mod webhooks;
 }

@@ -287,3 +287,27 @@ fn settings_are_checked_when_the_connector_is_built() {
     let refused = Config::parse("[connectors.slack]\ntoken = \"xoxb-1\"", Path::new("flowc.toml"));
     assert!(refused.unwrap_err().to_string().contains("token"));
 }
+
+#[tokio::test]
+async fn a_fault_plans_slack_part_is_played_by_the_emulator() {
+    use flowc::connectors::faults::{FaultPlan, FaultTime};
+    let r = rig().await;
+    let plan: FaultPlan = "slack:429=100%".parse().unwrap();
+    r.slack
+        .set_faults(plan.gate("slack", 3, FaultTime::Wall).unwrap());
+    let e = connector(&r.config)
+        .call(post("f", "#team-alerts", "hi", None))
+        .await
+        .unwrap_err();
+    assert_eq!(e.class, ErrorClass::RateLimited, "{}", e.message);
+    assert_eq!(e.retry_after, Some(Duration::from_secs(1)));
+    assert!(r.slack.messages().is_empty());
+    // The plan's other services leave Slack alone.
+    let r = rig().await;
+    let plan: FaultPlan = "twilio:503=100%".parse().unwrap();
+    assert!(plan.gate("slack", 3, FaultTime::Wall).is_none());
+    connector(&r.config)
+        .call(post("g", "#team-alerts", "hi", None))
+        .await
+        .unwrap();
+}

@@ -105,6 +105,9 @@ async fn errors_are_classified_as_twilio_documents_them() {
     let e = sms.call(send("a", "+1 415 555 0123", "hi")).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Permanent);
     assert!(e.message.contains("E.164"), "{}", e.message);
+    // The message names the value's shape, never the number (personal data).
+    assert!(e.message.contains("it has spaces"), "{}", e.message);
+    assert!(!e.message.contains("415 555"), "{}", e.message);
     // E.164 but a number that cannot exist: Twilio's 400 with error 21211.
     let e = sms.call(send("b", "+1555123", "hi")).await.unwrap_err();
     assert_eq!(e.class, ErrorClass::Permanent);
@@ -391,5 +394,21 @@ async fn a_fault_plan_fails_the_requests_it_draws() {
         .await
         .unwrap_err();
     assert_eq!(e.class, ErrorClass::Transient);
+    assert!(r.twilio.messages().is_empty());
+}
+
+#[tokio::test]
+async fn a_fault_plans_twilio_part_is_played_by_the_emulator() {
+    use flowc::connectors::faults::{FaultPlan, FaultTime};
+    let r = rig().await;
+    let plan: FaultPlan = "twilio:429=100%;slack:503=5%".parse().unwrap();
+    r.twilio
+        .set_faults(plan.gate("twilio", 11, FaultTime::Wall).unwrap());
+    let e = connector(&r.config)
+        .call(send("t", "+14155550123", "hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.class, ErrorClass::RateLimited, "{}", e.message);
+    assert_eq!(e.details.get("code"), &Value::Int(20429));
     assert!(r.twilio.messages().is_empty());
 }

@@ -377,6 +377,7 @@ impl<'a> FlowChecker<'_, 'a> {
                 if connector == "notion" {
                     self.check_notion_properties(&args, db_name, &acting_or_own);
                 }
+                self.check_phone_numbers(connector, &args);
                 spec.output.clone()
             }
             Target::Flow(flow) => subflow_output(flow),

@@ -26,6 +26,7 @@ mod handler_values;
 mod infer;
 mod maybe_none;
 mod notion_schema;
+mod phone_numbers;
 mod policies;
 mod scope;
 mod secrets;

@@ -22,7 +22,8 @@ use crate::project::Project;
 /// The environment variable the survey connector reads the emulated Typeform token from.
 pub(crate) const TYPEFORM_TOKEN_ENV: &str = "FLOWC_EMULATED_TYPEFORM_TOKEN";
 pub(crate) const TYPEFORM_TOKEN: &str = "tfp_emulated";
-/// Where a `flowc emulate` process says where its services are (JSON: `notion`, `typeform`, `smtp`).
+/// Where a `flowc emulate` process says where its services are (JSON: `notion`, `typeform`, `smtp`,
+/// `twilio`, `slack`).
 pub(crate) const DISCOVERY_PATH: &str = "/flowc/emulator";
 /// The outbox folder, relative to the project root, unless `--outbox` says otherwise.
 pub(crate) const DEFAULT_OUTBOX: &str = ".flowc/outbox";
@@ -183,6 +184,16 @@ pub(crate) async fn remote(
         &survey_state,
     );
     errln!("emulated Notion and Typeform at {notion_url}, SMTP at {smtp_url}");
+    // Text messages and Slack posts go to the emulator too; their sent logs are kept with the
+    // rest of the state, so a restarted host does not send twice.
+    let kept = |name: &str| match &state {
+        Some(dir) => dir.join(name),
+        None => project.root.join(".flowc").join(name),
+    };
+    let (twilio_url, slack_url) = (service("twilio")?, service("slack")?);
+    sms::emulator::point_at(&mut project.config, &twilio_url, &kept("sms"));
+    slack::emulator::point_at(&mut project.config, &slack_url, &kept("slack"));
+    errln!("emulated Twilio at {twilio_url}, Slack at {slack_url}");
     connectors(project, None)
 }
 
@@ -293,13 +304,20 @@ impl Emulated {
         })
     }
 
-    /// Applies a fault plan: Notion and Typeform from now on, email in the connectors made next.
+    /// Applies a fault plan: Notion, Typeform, Twilio and Slack from now on, email in the
+    /// connectors made next.
     pub(crate) fn rehearse(&mut self, faults: &super::faults::Rehearsal) {
         if let Some(gate) = faults.gate("notion") {
             self.notion.set_faults(gate);
         }
         if let Some(gate) = faults.gate("typeform") {
             self.typeform.set_faults(gate);
+        }
+        if let Some(gate) = faults.gate("twilio") {
+            self.twilio.set_faults(gate);
+        }
+        if let Some(gate) = faults.gate("slack") {
+            self.slack.set_faults(gate);
         }
         self.smtp_faults = faults.gate("smtp");
         faults.announce();
@@ -309,6 +327,11 @@ impl Emulated {
     /// plan's SMTP part says.
     pub(crate) fn connectors(&self, project: &Project) -> Result<Vec<Arc<dyn Connector>>, CliError> {
         connectors(project, self.smtp_faults.as_ref())
+    }
+
+    /// The Notion emulator.
+    pub(crate) fn notion(&self) -> &Emulator {
+        &self.notion
     }
 
     /// Says on stderr what the run talks to.
@@ -341,6 +364,17 @@ impl Emulated {
     }
 }
 
+/// Each entity's Notion token variable with the emulated token it holds in emulated runs.
+pub(crate) fn emulated_notion_env(
+    config: &crate::config::Config,
+) -> std::collections::HashMap<String, String> {
+    config
+        .entities
+        .iter()
+        .filter_map(|(name, e)| e.notion_token_env.clone().map(|env| (env, notion_token(name))))
+        .collect()
+}
+
 /// The connectors of an emulated run: Notion, survey and email as [`point_at`] set them up
 /// (email's outbox failing as `smtp_faults` says); http as configured (its allow-list still
 /// applies).
@@ -349,11 +383,7 @@ fn connectors(
     smtp_faults: Option<&Arc<FaultGate>>,
 ) -> Result<Vec<Arc<dyn Connector>>, CliError> {
     let (config, root) = (&project.config, project.root.as_path());
-    let env: std::collections::HashMap<String, String> = config
-        .entities
-        .iter()
-        .filter_map(|(name, e)| e.notion_token_env.clone().map(|env| (env, notion_token(name))))
-        .collect();
+    let env = emulated_notion_env(config);
     let setup = |what: &str, e: String| CliError::Usage(format!("cannot set up the {what} connector: {e}"));
     let notion = notion::NotionConnector::from_config_with_env(config, move |name| env.get(name).cloned())
         .map_err(|e| setup("notion", e.to_string()))?

@@ -1,5 +1,5 @@
-//! `flowc emulate`: the Notion and Typeform emulators and an SMTP server as a process of their
-//! own, their data kept in a state folder so a restart keeps it. `flowc run|resume|serve
+//! `flowc emulate`: the Notion, Typeform, Twilio and Slack emulators and an SMTP server as a
+//! process of their own, their data kept in a state folder so a restart keeps it. `flowc run|resume|serve
 //! --emulator URL` talks to it, so a test can kill the host without killing the world around it.
 
 use std::future::IntoFuture;
@@ -13,6 +13,8 @@ use super::emulate::{project_schemas, seed_file, workspace_tokens, DISCOVERY_PAT
 use super::CliError;
 use crate::connectors::email::SmtpEmulator;
 use crate::connectors::notion::emulator::Emulator;
+use crate::connectors::slack::emulator::SlackEmulator;
+use crate::connectors::sms::emulator::{emulated_accounts, TwilioEmulator, EMULATED_TOKEN};
 use crate::connectors::survey::emulator::TypeformEmulator;
 use crate::project::Project;
 
@@ -29,8 +31,9 @@ pub(crate) struct Args {
     /// Where the SMTP server listens (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:0")]
     smtp: SocketAddr,
-    /// The folder the emulators keep their data in: `notion/`, `typeform/`, and `outbox/` (one
-    /// `.eml` file per message the SMTP server accepted).
+    /// The folder the emulators keep their data in: `notion/`, `typeform/`, `outbox/` (one
+    /// `.eml` file per message the SMTP server accepted), and `outbox/sms/` and `outbox/slack/`
+    /// (one JSON file per text message and Slack post).
     #[arg(long)]
     state: PathBuf,
     /// Demo pages for a new state folder (default: notion/seed.json when present); a state
@@ -83,6 +86,21 @@ async fn emulate(args: Args, project: Project) -> Result<ExitCode, CliError> {
         .await
         .map_err(|e| CliError::Io(format!("cannot start the SMTP server on {}: {e}", args.smtp)))?;
 
+    let io = |what: &str, e: std::io::Error| CliError::Io(format!("cannot start the {what} emulator: {e}"));
+    let sids = emulated_accounts(project.config.entities.keys().map(String::as_str));
+    let accounts: Vec<(&str, &str)> = sids
+        .iter()
+        .map(|(_, sid)| (sid.as_str(), EMULATED_TOKEN))
+        .collect();
+    let twilio = TwilioEmulator::start(&accounts)
+        .await
+        .map_err(|e| io("Twilio", e))?;
+    let slack = SlackEmulator::start(&[crate::connectors::slack::emulator::EMULATED_TOKEN])
+        .await
+        .map_err(|e| io("Slack", e))?;
+    twilio.keep_in(args.state.join("outbox").join("sms"));
+    slack.keep_in(args.state.join("outbox").join("slack"));
+
     if let Some(faults) = args
         .faults
         .rehearsal(&project.config, crate::connectors::faults::FaultTime::Wall)
@@ -96,12 +114,20 @@ async fn emulate(args: Args, project: Project) -> Result<ExitCode, CliError> {
         if let Some(gate) = faults.gate("smtp") {
             smtp.set_faults(gate);
         }
+        if let Some(gate) = faults.gate("twilio") {
+            twilio.set_faults(gate);
+        }
+        if let Some(gate) = faults.gate("slack") {
+            slack.set_faults(gate);
+        }
         faults.announce();
     }
     let services = serde_json::json!({
         "notion": notion.base_url(),
         "typeform": typeform.base_url(),
         "smtp": smtp.url(),
+        "twilio": twilio.base_url(),
+        "slack": slack.base_url(),
     });
     // Notion's API answers every path its router does not know with its own 404 JSON, so it
     // comes last; Typeform's paths (/forms, /to) and ours do not overlap with /v1.
@@ -122,6 +148,8 @@ async fn emulate(args: Args, project: Project) -> Result<ExitCode, CliError> {
     outln!("notion {}", notion.base_url());
     outln!("typeform {}", typeform.base_url());
     outln!("smtp {}", smtp.url());
+    outln!("twilio {}", twilio.base_url());
+    outln!("slack {}", slack.base_url());
     outln!("emulator http://{addr}");
     errln!(
         "emulating for {} ({} workspace(s), {}); data in {}; stop with Ctrl-C or SIGTERM",

@@ -30,6 +30,7 @@ mod progress;
 mod resume;
 mod run;
 mod serve;
+mod store;
 mod test;
 
 /// flowc: check, format, compile, run and test `.flow` workflows.
@@ -66,6 +67,8 @@ enum Command {
     Test(test::Args),
     /// Serve the project's flows from their triggers (webhooks), with health and metrics.
     Serve(serve::Args),
+    /// The journal: `migrate` an installation from SQLite to PostgreSQL.
+    Store(store::Args),
     /// Run the Notion and Typeform emulators and an SMTP server as a process of their own.
     Emulate(emulator::Args),
     /// Notion workspace tasks: `pull` the database schemas the checker uses.
@@ -112,6 +115,7 @@ pub fn main() -> ExitCode {
         Command::Instances(args) => instances::run(args),
         Command::Test(args) => test::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Store(args) => store::run(args),
         Command::Emulate(args) => emulator::run(args),
         Command::Notion(args) => notion::run(args),
         Command::Init(args) => init::run(args),

@@ -45,6 +45,11 @@ pub(crate) struct Args {
     /// DIR` finishes it after a crash; with --emulate, email goes to DIR/outbox.
     #[arg(long, value_name = "DIR", conflicts_with = "dry_run")]
     state: Option<PathBuf>,
+    /// With --state: journal in this store instead of DIR/flowc.db: `postgres://USER@HOST:PORT/DB`
+    /// (the password from FLOWC_STORE_PASSWORD) or `sqlite:PATH`. Default: `[store] url` of
+    /// flowc.toml.
+    #[arg(long, value_name = "URL", requires = "state")]
+    store: Option<String>,
     /// Talk to the `flowc emulate` process at URL (its `emulator http://…` line) instead of the
     /// real services; with --state, the email sent log is kept in DIR/email.
     #[arg(long, value_name = "URL", conflicts_with_all = ["emulate", "dry_run"])]
@@ -199,7 +204,9 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             .await?
         };
         let store: Arc<dyn crate::runtime::Store> = match &args.state {
-            Some(dir) => open_state(dir, true)?,
+            Some(dir) => {
+                super::store::journal(args.store.as_deref(), project.config.store.url.as_deref(), dir)?
+            }
             None => Arc::new(crate::runtime::MemoryStore::new()),
         };
         let mut builder = Engine::builder()

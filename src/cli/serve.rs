@@ -12,6 +12,9 @@ use super::emulate::Emulated;
 use super::CliError;
 use crate::project::Project;
 use crate::runtime::{Engine, EventKind, VirtualClock};
+use crate::serve::mirror::{run_mirror, Mirror};
+use crate::serve::notion_changes::NotionWatch;
+use crate::serve::notion_poll::run_polls;
 use crate::serve::schedules::{run_schedules, schedule_triggers, Firings};
 use crate::serve::{host_router, project_bundles, Host, HostOptions};
 
@@ -28,6 +31,11 @@ pub(crate) struct Args {
     /// firings, Notion verification tokens.
     #[arg(long)]
     state: PathBuf,
+    /// Journal instances in this store instead of STATE/flowc.db: `postgres://USER@HOST:PORT/DB`
+    /// (the password from FLOWC_STORE_PASSWORD; several hosts may share it) or `sqlite:PATH`.
+    /// Default: `[store] url` of flowc.toml.
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
     /// Talk to emulators in this process instead of the real services (as `flowc run --emulate`).
     #[arg(long)]
     emulate: bool,
@@ -105,7 +113,11 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         (None, Some(url)) => super::emulate::remote(&mut project, url, Some(&args.state)).await?,
         (None, None) => super::run::real_connectors(&project),
     };
-    let store = super::run::open_state(&args.state, true)?;
+    let store = super::store::journal(
+        args.store.as_deref(),
+        project.config.store.url.as_deref(),
+        &args.state,
+    )?;
     let mut builder = Engine::builder()
         .project_value(project.clone())
         .store(store.clone());
@@ -142,6 +154,17 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
             return Ok(ExitCode::from(2));
         }
     };
+    // Under emulation the connectors hold the emulated Notion tokens; the host's own Notion
+    // reads and writes (triggers, mirror) use the same ones.
+    let emulated_tokens = (args.emulate || args.emulator.is_some())
+        .then(|| super::emulate::emulated_notion_env(&project.config));
+    let notion_env = |name: &str| match &emulated_tokens {
+        Some(tokens) => tokens.get(name).cloned(),
+        None => std::env::var(name).ok(),
+    };
+    if let Some(mirror) = Mirror::new(&project, &notion_env) {
+        let _ = host.mirror.set(mirror);
+    }
     for id in engine.recover().await {
         if let Some(EventKind::InstanceStarted { flow, .. }) =
             engine.history(&id).first().map(|e| e.kind.clone())
@@ -150,13 +173,21 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         }
     }
     let stop = stop_signal();
-    match project_bundles(&project)
+    let set_up = project_bundles(&project)
         .map_err(|e| vec![e])
-        .and_then(|bundles| schedule_triggers(&bundles))
-    {
-        Ok(triggers) => {
+        .and_then(|bundles| {
+            let schedules = schedule_triggers(&bundles)?;
+            let watch = NotionWatch::new(&project, &bundles, Some(&args.state), &env, &notion_env)?;
+            Ok((schedules, watch))
+        });
+    let watching = match set_up {
+        Ok((triggers, watch)) => {
             let firings = Firings::open(Some(&args.state)).map_err(CliError::Io)?;
             run_schedules(&host, triggers, firings, project.config.serve.missed_schedules);
+            if let Some(watch) = watch {
+                let _ = host.notion.set(watch);
+            }
+            host.notion.get().is_some()
         }
         Err(problems) => {
             for p in problems {
@@ -164,7 +195,7 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
             }
             return Ok(ExitCode::from(2));
         }
-    }
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| CliError::Io(format!("cannot listen on {}: {e}", args.listen)))?;
@@ -172,6 +203,25 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
     for route in host.routes.values() {
         eprintln!("webhook POST http://{addr}{} → flow `{}`", route.path, route.flow);
     }
+    if let Some(watch) = host.notion.get() {
+        for entity in watch.entities.keys() {
+            let url = format!("http://{addr}{}", watch.webhook_path(entity));
+            eprintln!("notion webhook POST {url} → the `on notion` flows of `{entity}`");
+            if let Some(emulated) = &emulated {
+                // The emulator's subscription is wired in directly: its verification token is
+                // this process's to choose (the configured one, if set), so no handshake.
+                let token = env(&crate::serve::notion_changes::token_env(entity))
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| format!("secret_{}", uuid::Uuid::new_v4().simple()));
+                watch.set_verification_token(entity, &token);
+                emulated.notion().subscribe(entity, &url, &token, false);
+            }
+        }
+    }
+    if watching {
+        run_polls(&host);
+    }
+    run_mirror(&host);
     eprintln!("listening on http://{addr}");
     host.set_ready(true);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -202,7 +252,7 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         );
     }
     // Everything journaled is on disk before the process ends.
-    let _ = tokio::task::spawn_blocking(move || store.flush()).await;
+    super::store::flushed(&*store).await;
     drop(emulated);
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)

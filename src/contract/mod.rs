@@ -8,6 +8,7 @@ pub mod grants;
 pub mod manifest;
 pub mod manifests;
 pub mod notion_schema;
+pub mod phone_number;
 pub mod secrets;
 pub mod survey_forms;
 

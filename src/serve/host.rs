@@ -73,6 +73,10 @@ pub struct Host {
     pub(crate) metrics: Metrics,
     pub(crate) options: HostOptions,
     pub(crate) known: Mutex<Vec<Known>>,
+    /// The Notion triggers, once `flowc serve` has set them up.
+    pub(crate) notion: std::sync::OnceLock<super::notion_changes::NotionWatch>,
+    /// The WorkflowInstance mirror, once `flowc serve` has set it up.
+    pub(crate) mirror: std::sync::OnceLock<super::mirror::Mirror>,
     ready: AtomicBool,
 }
 
@@ -152,6 +156,8 @@ impl Host {
             metrics: Metrics::new(),
             options,
             known: Mutex::new(Vec::new()),
+            notion: std::sync::OnceLock::new(),
+            mirror: std::sync::OnceLock::new(),
             ready: AtomicBool::new(false),
         }))
     }
@@ -190,6 +196,9 @@ impl Host {
     /// Lists `id` and counts its end in the metrics when it comes.
     pub(crate) fn follow(self: &Arc<Self>, id: InstanceId, flow: &str, entity: &str, trigger: &str) {
         let started_at = chrono::Utc::now();
+        if let Some(mirror) = self.mirror.get() {
+            mirror.follow(&id, flow, entity, trigger != "recovered");
+        }
         self.known.lock().unwrap_or_else(|e| e.into_inner()).push(Known {
             id: id.0.clone(),
             flow: flow.to_string(),
@@ -225,6 +234,11 @@ impl Host {
         if let Some(v) = self.verifiers.get(verifier) {
             v.set_notion_token(token);
         }
+        self.keep_token_file(verifier, token);
+    }
+
+    /// Writes the verification token of Notion verifier `verifier` to the state folder.
+    pub(crate) fn keep_token_file(&self, verifier: &str, token: &str) {
         let Some(state) = &self.options.state else {
             tracing::warn!(
                 verifier,
@@ -248,7 +262,7 @@ fn notion_token_path(state: &Path, verifier: &str) -> PathBuf {
     state.join(format!("notion-verification-token-{verifier}"))
 }
 
-fn saved_notion_token(state: &Path, verifier: &str) -> Option<String> {
+pub(crate) fn saved_notion_token(state: &Path, verifier: &str) -> Option<String> {
     let text = std::fs::read_to_string(notion_token_path(state, verifier)).ok()?;
     Some(text.trim().to_string()).filter(|t| !t.is_empty())
 }

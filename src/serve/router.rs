@@ -20,7 +20,14 @@ pub(crate) const RESERVED: &[&str] = &["/", "/healthz", "/readyz", "/metrics", "
 
 /// The router of a host.
 pub fn host_router(host: Arc<Host>) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    if let Some(watch) = host.notion.get() {
+        router = router.route(
+            &watch.webhook_path("{entity}"),
+            axum::routing::post(super::notion_changes::webhook),
+        );
+    }
+    router
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -20,6 +20,90 @@ pub struct ServeSettings {
     /// catch-up run).
     #[serde(default)]
     pub missed_schedules: super::schedules::Missed,
+    /// `[serve.notion]`: how Notion changes reach `on notion` triggers.
+    #[serde(default)]
+    pub notion: NotionTriggerSettings,
+    /// `[serve.mirror]`: instances mirrored into their entity's WorkflowInstance database.
+    #[serde(default)]
+    pub mirror: MirrorSettings,
+}
+
+/// Where Notion's webhooks are taken when no `[serve.notion] webhook_path` is written.
+pub const DEFAULT_NOTION_WEBHOOK_PATH: &str = "/webhooks/notion";
+
+/// `[serve.notion]`: Notion webhooks and the polling fallback of `on notion` triggers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotionTriggerSettings {
+    /// Entity `E`'s webhook subscription posts to `PATH/E` (default `/webhooks/notion`).
+    #[serde(default = "default_notion_path")]
+    pub webhook_path: String,
+    /// How often each watched database is queried for pages edited since the last poll, in
+    /// case a webhook was lost (default `"1m"`).
+    #[serde(default = "default_poll_every")]
+    pub poll_every: crate::config::ConfigDuration,
+    /// Whether the polling fallback runs at all (default true).
+    #[serde(default = "yes")]
+    pub poll: bool,
+}
+
+impl Default for NotionTriggerSettings {
+    fn default() -> Self {
+        NotionTriggerSettings {
+            webhook_path: default_notion_path(),
+            poll_every: default_poll_every(),
+            poll: true,
+        }
+    }
+}
+
+/// `[serve.mirror]`: each instance as a page of its entity's WorkflowInstance database.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MirrorSettings {
+    /// Whether instances are mirrored (default true).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Flows whose instances are not mirrored (e.g. a five-minute health check).
+    #[serde(default)]
+    pub skip: Vec<String>,
+    /// How often the mirror looks for changes to write (default `"2s"`); writes go through the
+    /// entity's Notion rate limit either way.
+    #[serde(default = "default_mirror_every")]
+    pub every: crate::config::ConfigDuration,
+}
+
+impl Default for MirrorSettings {
+    fn default() -> Self {
+        MirrorSettings {
+            enabled: true,
+            skip: Vec::new(),
+            every: default_mirror_every(),
+        }
+    }
+}
+
+impl MirrorSettings {
+    /// Whether instances of `flow` are mirrored.
+    pub fn mirrors(&self, flow: &str) -> bool {
+        self.enabled && !self.skip.iter().any(|f| f == flow)
+    }
+}
+
+fn default_notion_path() -> String {
+    DEFAULT_NOTION_WEBHOOK_PATH.to_string()
+}
+
+fn default_poll_every() -> crate::config::ConfigDuration {
+    crate::config::ConfigDuration(std::time::Duration::from_secs(60))
+}
+
+fn default_mirror_every() -> crate::config::ConfigDuration {
+    crate::config::ConfigDuration(std::time::Duration::from_secs(2))
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl ServeSettings {

@@ -1,6 +1,8 @@
 //! Durable stores: the runtime's [`Store`](crate::runtime::Store) trait on real databases.
 
+mod postgres;
 mod schema;
 mod sqlite;
 
+pub use postgres::{PostgresStore, PASSWORD_ENV};
 pub use sqlite::{Durability, SqliteStore};

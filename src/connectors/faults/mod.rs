@@ -1,5 +1,6 @@
 //! Fault plans: a bad day for the emulated services, written on one line so anyone can rehearse
-//! it locally, e.g. `notion:429=10%,503=5%,latency=50ms..2s;smtp:down=60s;typeform:timeout=5%`.
+//! it locally, e.g. `notion:429=10%,503=5%,latency=50ms..2s;smtp:down=60s;typeform:timeout=5%`
+//! (the services: `notion`, `typeform`, `smtp`, `twilio`, `slack`).
 //!
 //! Each `;`-separated part names a service and its faults: `STATUS=P%` answers that status to a
 //! share of requests, `timeout=P%` leaves a share unanswered, `latency=MIN..MAX` delays every
@@ -25,8 +26,8 @@ use crate::value::{format_duration, parse_duration};
 pub use gate::{FaultGate, FaultTime, TIMEOUT_HOLD};
 pub(crate) use scripted::{befall, EmulatorFaults};
 
-/// The services a plan may name.
-pub const SERVICES: [&str; 3] = ["notion", "typeform", "smtp"];
+/// The services a plan may name (new ones go last: a service's place salts its draws).
+pub const SERVICES: [&str; 5] = ["notion", "typeform", "smtp", "twilio", "slack"];
 
 /// The faults of one service.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -41,7 +42,7 @@ pub struct ServiceFaults {
     pub down: Option<Duration>,
 }
 
-/// Faults by service name (`notion`, `typeform`, `smtp`), and the seed of their draws.
+/// Faults by service name (one of [`SERVICES`]), and the seed of their draws.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "FaultTable", into = "FaultTable")]
 pub struct FaultPlan {
@@ -136,6 +137,10 @@ struct FaultTable {
     typeform: Option<FaultsText>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     smtp: Option<FaultsText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    twilio: Option<FaultsText>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    slack: Option<FaultsText>,
 }
 
 /// One service's faults as a string of `[faults]` (checked where it is written, so a mistake is
@@ -169,6 +174,8 @@ impl From<FaultTable> for FaultPlan {
             ("notion", table.notion),
             ("typeform", table.typeform),
             ("smtp", table.smtp),
+            ("twilio", table.twilio),
+            ("slack", table.slack),
         ]
         .into_iter()
         .filter_map(|(service, text)| Some((service.to_string(), text?.0)))
@@ -193,6 +200,8 @@ impl From<FaultPlan> for FaultTable {
             notion: text("notion"),
             typeform: text("typeform"),
             smtp: text("smtp"),
+            twilio: text("twilio"),
+            slack: text("slack"),
         }
     }
 }
@@ -263,7 +272,7 @@ impl FromStr for FaultPlan {
             let service = service.trim();
             if !SERVICES.contains(&service) {
                 return Err(format!(
-                    "`{service}` is not an emulated service; use notion, typeform or smtp"
+                    "`{service}` is not an emulated service; use notion, typeform, smtp, twilio or slack"
                 ));
             }
             let faults = plan.services.entry(service.to_string()).or_default();
@@ -343,6 +352,23 @@ mod tests {
         assert_eq!(plan.service("smtp").down, Some(Duration::from_secs(60)));
         assert_eq!(plan.service("typeform").timeout, 0.05);
         assert_eq!(plan.service("typeform").statuses, vec![]);
+    }
+
+    #[test]
+    fn twilio_and_slack_are_services_of_the_line_and_the_table() {
+        let plan: FaultPlan = "twilio:429=10%;slack:503=5%".parse().unwrap();
+        assert_eq!(plan.service("twilio").statuses, vec![(429, 0.10)]);
+        assert_eq!(plan.service("slack").statuses, vec![(503, 0.05)]);
+        assert_eq!(plan.to_string(), "slack:503=5%;twilio:429=10%");
+        #[derive(Deserialize)]
+        struct Doc {
+            faults: FaultPlan,
+        }
+        let doc: Doc = toml::from_str("[faults]\ntwilio = \"429=10%\"\nslack = \"timeout=5%\"\n").unwrap();
+        assert_eq!(doc.faults.service("twilio").statuses, vec![(429, 0.10)]);
+        assert_eq!(doc.faults.service("slack").timeout, 0.05);
+        // Adding the new services changed no older service's draws: each is salted by its place.
+        assert_eq!(SERVICES[..3], ["notion", "typeform", "smtp"]);
     }
 
     #[test]

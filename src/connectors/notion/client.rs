@@ -26,7 +26,62 @@ pub(crate) struct Client {
     rate_limit_retries: u32,
 }
 
+/// The client of `entity`'s integration token (its `notion_token_env`, read through `env`); all
+/// clients of one token share one limiter, process-wide: Notion counts per integration.
+pub(crate) fn entity_client(
+    http: &reqwest::Client,
+    settings: &super::settings::Settings,
+    name: &str,
+    entity: &crate::config::EntityConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Client, String> {
+    let Some(var) = &entity.notion_token_env else {
+        return Err(format!(
+            "entity `{name}` has no `notion_token_env` in flowc.toml; name the environment variable holding its Notion token"
+        ));
+    };
+    match env(var) {
+        Some(token) if !token.trim().is_empty() => {
+            let limiter = crate::runtime::pacing::shared(
+                &format!("notion:{token}"),
+                settings.requests_per_second,
+                settings.burst,
+            );
+            Ok(Client::new(
+                http.clone(),
+                &settings.base_url,
+                token,
+                limiter,
+                settings.rate_limit_retries,
+            ))
+        }
+        _ => Err(format!(
+            "environment variable `{var}` (the Notion token of `{name}`) is not set"
+        )),
+    }
+}
+
 impl Client {
+    /// The client of `entity` as the `notion` connector of `config` would make it (same base
+    /// URL, same shared rate limit), for the host's own reads and writes.
+    pub(crate) fn for_entity(
+        config: &crate::config::Config,
+        entity: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Client, String> {
+        let settings =
+            super::settings::Settings::from_table(&config.connector("notion")).map_err(|e| e.to_string())?;
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let config = config
+            .entities
+            .get(entity)
+            .ok_or_else(|| format!("no entity `{entity}` in flowc.toml"))?;
+        entity_client(&http, &settings, entity, config, env)
+    }
+
     pub(crate) fn new(
         http: reqwest::Client,
         base_url: &str,

@@ -81,31 +81,7 @@ impl NotionConnector {
             .map_err(|e| NotionError::Config(format!("cannot build the HTTP client: {e}")))?;
         let mut entities = BTreeMap::new();
         for (name, entity) in &config.entities {
-            let client = match &entity.notion_token_env {
-                None => Err(format!(
-                    "entity `{name}` has no `notion_token_env` in flowc.toml; name the environment variable holding its Notion token"
-                )),
-                Some(var) => match env(var) {
-                    Some(token) if !token.trim().is_empty() => {
-                        // One limiter per token, process-wide: Notion counts per integration.
-                        let limiter = crate::runtime::pacing::shared(
-                            &format!("notion:{token}"),
-                            settings.requests_per_second,
-                            settings.burst,
-                        );
-                        Ok(Client::new(
-                            http.clone(),
-                            &settings.base_url,
-                            token,
-                            limiter,
-                            settings.rate_limit_retries,
-                        ))
-                    }
-                    _ => Err(format!(
-                        "environment variable `{var}` (the Notion token of `{name}`) is not set"
-                    )),
-                },
-            };
+            let client = super::client::entity_client(&http, &settings, name, entity, &env);
             entities.insert(
                 name.clone(),
                 EntityAccess {

@@ -14,11 +14,26 @@ mod settings;
 use std::path::PathBuf;
 
 pub use crate::contract::manifests::notion::{manifest, page_type};
+pub(crate) use client::Client;
 pub use client::{DEFAULT_BASE_URL, NOTION_VERSION};
 pub use connector::NotionConnector;
 pub use pull::{pull, pull_with, schema_path, PullReport, DEFAULT_SCHEMA_PATH};
 
 use crate::connectors::ConnectorError;
+
+/// Each property of a Notion page object as the plain value a flow reads, in JSON (`Status`:
+/// `"Done"`): what the host compares to see whether a property changed.
+pub(crate) fn plain_properties(
+    page: &serde_json::Value,
+) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut out = std::collections::BTreeMap::new();
+    if let Some(serde_json::Value::Object(properties)) = page.get("properties") {
+        for (name, property) in properties {
+            out.insert(name.clone(), properties::property_to_value(property).to_json());
+        }
+    }
+    out
+}
 
 /// Why the Notion connector could not be set up or `pull` could not finish.
 #[derive(Debug, thiserror::Error)]

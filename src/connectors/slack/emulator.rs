@@ -119,6 +119,12 @@ impl SlackEmulator {
     pub fn set_fault_plan(&self, faults: ServiceFaults, seed: u64) {
         lock(&self.state).faults.set_plan(faults, seed);
     }
+
+    /// Draws faults for every request from a run's gate (a fault plan's `slack` part, its time
+    /// on the run's clock), as the other emulators' `set_faults`.
+    pub fn set_faults(&self, gate: Arc<crate::connectors::faults::FaultGate>) {
+        lock(&self.state).faults.set_gate(gate);
+    }
 }
 
 /// Slack's failure body, with HTTP 200 as the Web API answers most errors.

@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::errors::api_error;
-use super::number::is_e164;
 use super::settings::{Account, SmsSettings};
 use crate::config::Config;
 use crate::connectors::http::status::transport_error;
 use crate::connectors::keyed_log::{Keyed, KeyedLog};
 use crate::connectors::{ActionCall, Connector, ConnectorError, Manifest};
+use crate::contract::phone_number::{is_e164, shape_problem};
 use crate::value::Value;
 
 /// Twilio refuses longer bodies (error 21617).
@@ -88,8 +88,10 @@ impl SmsConnector {
             .as_str()
             .ok_or_else(|| ConnectorError::permanent("`to` must be a phone number as text"))?;
         if !is_e164(to) {
+            // The number itself stays out of the message: it is the recipient's personal data.
             return Err(ConnectorError::permanent(format!(
-                "`{to}` is not a phone number in E.164 form: write `+`, the country code and the number, without spaces (`+14155550123`)"
+                "`to` is not a phone number in E.164 form ({}): write `+`, the country code and the number, without spaces (`+14155550123`)",
+                shape_problem(to)
             )));
         }
         let body = call

@@ -20,8 +20,8 @@ use base64::Engine as _;
 use serde_json::{json, Value as Json};
 use tokio::sync::oneshot;
 
-use super::number::is_e164;
 use crate::connectors::faults::{self, EmulatorFaults, ServiceFaults};
+use crate::contract::phone_number::is_e164;
 
 /// A running emulator on `127.0.0.1` (a free port); it stops when dropped.
 pub struct TwilioEmulator {
@@ -105,6 +105,12 @@ impl TwilioEmulator {
     /// Draws faults for every request from `faults` (a fault plan's `twilio` part) and `seed`.
     pub fn set_fault_plan(&self, faults: ServiceFaults, seed: u64) {
         lock(&self.state).faults.set_plan(faults, seed);
+    }
+
+    /// Draws faults for every request from a run's gate (a fault plan's `twilio` part, its time
+    /// on the run's clock), as the other emulators' `set_faults`.
+    pub fn set_faults(&self, gate: Arc<crate::connectors::faults::FaultGate>) {
+        lock(&self.state).faults.set_gate(gate);
     }
 }
 

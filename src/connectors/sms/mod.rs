@@ -3,9 +3,8 @@
 mod connector;
 pub mod emulator;
 mod errors;
-mod number;
 mod settings;
 
 pub use crate::contract::manifests::sms::manifest;
+pub use crate::contract::phone_number::is_e164;
 pub use connector::SmsConnector;
-pub use number::is_e164;

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use super::number::is_e164;
 use crate::config::Config;
 use crate::connectors::table::Table;
 use crate::connectors::ConnectorError;
+use crate::contract::phone_number::is_e164;
 
 const DEFAULT_BASE_URL: &str = "https://api.twilio.com";
 const DEFAULT_SENT_LOG_DIR: &str = ".flowc/sms";

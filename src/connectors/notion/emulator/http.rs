@@ -334,8 +334,12 @@ fn create_page(shared: &Shared, seen: &Seen, body: &Json) -> Response {
             )
         }
     };
-    match store.create_page(&db, body.get("properties").unwrap_or(&Json::Null)) {
-        Ok(index) => ok(page_json(&store.pages[index])),
+    let properties = body.get("properties").unwrap_or(&Json::Null);
+    match store.create_page(&db, properties) {
+        Ok(index) => {
+            shared.announce(&store, index, "page.created", properties);
+            ok(page_json(&store.pages[index]))
+        }
         Err(message) => error(400, "validation_error", message),
     }
 }
@@ -360,8 +364,12 @@ fn update_page(shared: &Shared, seen: &Seen, id: &str, body: &Json) -> Response 
     let Some(index) = visible_page(&store, seen, id) else {
         return not_found("page", id);
     };
-    match store.update_page(index, body.get("properties").unwrap_or(&Json::Null)) {
-        Ok(()) => ok(page_json(&store.pages[index])),
+    let properties = body.get("properties").unwrap_or(&Json::Null);
+    match store.update_page(index, properties) {
+        Ok(()) => {
+            shared.announce(&store, index, "page.properties_updated", properties);
+            ok(page_json(&store.pages[index]))
+        }
         Err(message) => error(400, "validation_error", message),
     }
 }

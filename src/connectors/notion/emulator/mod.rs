@@ -13,6 +13,7 @@ mod query;
 mod rules;
 mod seed;
 mod store;
+mod webhooks;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -55,6 +56,7 @@ struct Control {
 struct Shared {
     store: Mutex<Store>,
     control: Mutex<Control>,
+    webhooks: webhooks::Webhooks,
 }
 
 impl Shared {
@@ -65,7 +67,22 @@ impl Shared {
                 tokens,
                 ..Control::default()
             }),
+            webhooks: webhooks::Webhooks::default(),
         }
+    }
+
+    /// Tells the page's workspace subscription (if any) that page `index` was created
+    /// (`page.created`) or that the `properties` written changed (`page.properties_updated`).
+    fn announce(&self, store: &Store, index: usize, kind: &str, properties: &serde_json::Value) {
+        let page = &store.pages[index];
+        let Some(db) = store.databases.get(&page.database_id) else {
+            return;
+        };
+        let updated = match kind {
+            "page.properties_updated" => store.property_ids(&db.id, properties),
+            _ => Vec::new(),
+        };
+        self.webhooks.page_event(&db.entity, page, kind, updated);
     }
 
     fn store(&self) -> MutexGuard<'_, Store> {
@@ -342,6 +359,7 @@ impl Emulator {
             .id
             .clone();
         let index = store.create_page(&db, &properties)?;
+        self.shared.announce(&store, index, "page.created", &properties);
         Ok(store.pages[index].id.clone())
     }
 
@@ -350,7 +368,25 @@ impl Emulator {
     pub fn update_page(&self, id: &str, properties: serde_json::Value) -> Result<(), String> {
         let mut store = self.shared.store();
         let index = store.page_index(id).ok_or_else(|| format!("no page `{id}`"))?;
-        store.update_page(index, &properties)
+        store.update_page(index, &properties)?;
+        self.shared
+            .announce(&store, index, "page.properties_updated", &properties);
+        Ok(())
+    }
+
+    /// Sends `entity`'s workspace events (pages created, properties changed) to `url` from now
+    /// on, signed with `verification_token` as Notion signs them; with `handshake`, the token
+    /// is first posted unsigned, as Notion's verification request. Must be called inside a
+    /// tokio runtime.
+    pub fn subscribe(&self, entity: &str, url: &str, verification_token: &str, handshake: bool) {
+        self.shared
+            .webhooks
+            .subscribe(entity, url, verification_token, handshake);
+    }
+
+    /// Webhook deliveries answered with success so far.
+    pub fn webhooks_delivered(&self) -> u64 {
+        self.shared.webhooks.delivered()
     }
 
     /// Adds the demo or test pages of a seed document (see `seed.rs` for its shape: plain

@@ -277,6 +277,24 @@ impl Store {
         Ok(())
     }
 
+    /// The ids of the properties named (by name or id) in request-shaped `properties`.
+    pub(crate) fn property_ids(&self, database_id: &str, properties: &Json) -> Vec<String> {
+        let (Some(database), Some(written)) = (self.databases.get(database_id), properties.as_object())
+        else {
+            return Vec::new();
+        };
+        written
+            .keys()
+            .filter_map(|key| {
+                database
+                    .properties
+                    .iter()
+                    .find(|(name, p)| *name == key || p.id == *key)
+                    .map(|(_, p)| p.id.clone())
+            })
+            .collect()
+    }
+
     /// Validates request-shaped `properties` against the schema; returns them response-shaped.
     /// Unknown select and multi-select options are added to the schema, as Notion does;
     /// unknown status options are an error, as in Notion.

@@ -1,0 +1,285 @@
+//! The PostgreSQL store: the runtime's [`Store`] on a database several hosts share.
+//!
+//! One writer thread commits the events of many instances in one transaction (group commit),
+//! as the SQLite store does; a few reading threads answer reads on connections of their own.
+//! Every connection comes back after the server restarts, and the work in hand is done again
+//! on the new one.
+//!
+//! The `postgres` crate (tokio-postgres with a blocking face) rather than sqlx or an async
+//! pool: the store's trait is synchronous and group commit wants one thread that drains a queue
+//! and owns one connection, which a blocking client on plain threads gives without a runtime
+//! inside the engine's runtime.
+
+mod claims;
+mod connect;
+mod reads;
+mod schema;
+mod writer;
+
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use chrono::{DateTime, Utc};
+use postgres::Client;
+use tokio::sync::oneshot;
+
+pub use connect::PASSWORD_ENV;
+use connect::{Link, Target};
+use reads::Reads;
+use writer::{write_loop, Op};
+
+use crate::runtime::{Commit, Event, InstanceRecord, Store, StoreError, TimerRecord};
+
+/// How long an instance stays claimed by its host without a renewal.
+pub(crate) const LEASE_SECS: f64 = 30.0;
+
+/// How many connections answer reads.
+const READERS: usize = 2;
+
+/// A store in a PostgreSQL database.
+pub struct PostgresStore {
+    target: Target,
+    /// This process's name in the database: it owns the instances it starts or takes over.
+    host: String,
+    ops: Mutex<Option<mpsc::Sender<Op>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    reads: Reads,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://USER@HOST:PORT/DB`, the password from
+    /// [`PASSWORD_ENV`] or `PGPASSWORD`) and brings its schema up to date. A database written
+    /// by a newer flowc is refused.
+    pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        let target = Target::parse(url)?;
+        // The blocking client runs a small runtime of its own to connect, which cannot start
+        // on a thread of the caller's runtime: connect from a thread of our own.
+        std::thread::spawn(move || PostgresStore::connect(target))
+            .join()
+            .unwrap_or_else(|_| Err(StoreError("the store's connecting thread panicked".into())))
+    }
+
+    fn connect(target: Target) -> Result<PostgresStore, StoreError> {
+        let mut first = target.connect()?;
+        schema::migrate(&mut first, &target.shown)?;
+        let link = Link::new(target.clone(), first, |_: &mut Client| Ok(()))?;
+        let reads = Reads::start(&target, READERS)?;
+        let host = uuid::Uuid::now_v7().to_string();
+        let (tx, rx) = mpsc::channel();
+        let writer_host = host.clone();
+        let writer = std::thread::Builder::new()
+            .name("flowc-pg-writer".into())
+            .spawn(move || write_loop(link, writer_host, rx))
+            .map_err(|e| StoreError(format!("cannot start the store's writer thread: {e}")))?;
+        Ok(PostgresStore {
+            target,
+            host,
+            ops: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(writer)),
+            reads,
+        })
+    }
+
+    /// This host's name in the database.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    fn send(&self, op: Op) {
+        let ops = self.ops.lock().unwrap_or_else(|e| e.into_inner());
+        let sent = ops.as_ref().is_some_and(|tx| tx.send(op).is_ok());
+        if !sent {
+            tracing::error!(store = %self.target.shown, "the store's writer has stopped");
+        }
+    }
+
+    fn read<T: Send + 'static>(
+        &self,
+        what: &str,
+        read: impl FnMut(&mut Client) -> Result<T, postgres::Error> + Send + 'static,
+    ) -> Option<T> {
+        match self.reads.run(read) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                tracing::error!(store = %self.target.shown, "cannot read {what}: {e}");
+                None
+            }
+        }
+    }
+
+    /// Waits until everything sent so far is written (before a clean exit; not from async code,
+    /// which awaits [`Store::sync`] instead).
+    pub fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Sync(tx));
+        let _ = rx.blocking_recv();
+    }
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer commit what is left and end.
+        self.ops.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(w) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = w.join();
+        }
+    }
+}
+
+fn event_from_row(row: &postgres::Row) -> Option<Event> {
+    let seq: i64 = row.get(0);
+    let kind: &str = row.get(2);
+    match serde_json::from_str(kind) {
+        Ok(kind) => Some(Event {
+            seq: seq as u64,
+            at: row.get(1),
+            kind,
+        }),
+        Err(e) => {
+            tracing::error!("an event cannot be read (seq {seq}): {e}");
+            None
+        }
+    }
+}
+
+fn record_from_row(row: &postgres::Row) -> InstanceRecord {
+    InstanceRecord {
+        id: row.get(0),
+        flow: row.get(1),
+        entity: row.get(2),
+        plan: row.get(3),
+        parent: row.get(4),
+        status: row.get(5),
+        started_at: row.get::<_, DateTime<Utc>>(6),
+        updated_at: row.get::<_, DateTime<Utc>>(7),
+    }
+}
+
+const RECORD_COLUMNS: &str = "id, flow, entity, plan, parent, status, started_at, updated_at";
+
+fn ids(rows: Vec<postgres::Row>) -> Vec<String> {
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+impl Store for PostgresStore {
+    fn append(&self, instance: &str, event: Event) {
+        self.send(Op::Append {
+            instance: instance.to_string(),
+            events: vec![event],
+            done: None,
+        });
+    }
+
+    fn append_batch(&self, instance: &str, events: Vec<Event>) -> Commit {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Append {
+            instance: instance.to_string(),
+            events,
+            done: Some(tx),
+        });
+        Commit::Pending(rx)
+    }
+
+    fn sync(&self) -> Commit {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::Sync(tx));
+        Commit::Pending(rx)
+    }
+
+    fn history(&self, instance: &str) -> Vec<Event> {
+        let instance = instance.to_string();
+        self.read("a history", move |c| {
+            c.query(
+                "SELECT seq, at, kind FROM events WHERE instance = $1 ORDER BY seq",
+                &[&instance],
+            )
+        })
+        .map(|rows| rows.iter().filter_map(event_from_row).collect())
+        .unwrap_or_default()
+    }
+
+    fn put_timer(&self, timer: TimerRecord) {
+        self.send(Op::PutTimer(timer));
+    }
+
+    fn remove_timer(&self, id: u64) {
+        self.send(Op::RemoveTimer(id));
+    }
+
+    fn timers(&self) -> Vec<TimerRecord> {
+        self.read("the timers", |c| {
+            c.query("SELECT id, instance, at, step FROM timers ORDER BY at, id", &[])
+        })
+        .map(|rows| {
+            rows.iter()
+                .map(|r| TimerRecord {
+                    id: r.get::<_, i64>(0) as u64,
+                    instance: r.get(1),
+                    at: r.get(2),
+                    step: r.get(3),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+    }
+
+    fn instances(&self) -> Vec<String> {
+        self.read("the instances", |c| {
+            c.query("SELECT id FROM instances ORDER BY id", &[])
+        })
+        .map(ids)
+        .unwrap_or_default()
+    }
+
+    fn unfinished(&self) -> Vec<String> {
+        self.read("the unfinished instances", |c| {
+            c.query(
+                "SELECT id FROM instances WHERE status = 'running' ORDER BY started_at, id",
+                &[],
+            )
+        })
+        .map(ids)
+        .unwrap_or_default()
+    }
+
+    fn records(&self) -> Vec<InstanceRecord> {
+        self.read("the instances", |c| {
+            c.query(
+                &format!("SELECT {RECORD_COLUMNS} FROM instances ORDER BY started_at, id"),
+                &[],
+            )
+        })
+        .map(|rows| rows.iter().map(record_from_row).collect())
+        .unwrap_or_default()
+    }
+
+    fn record(&self, instance: &str) -> Option<InstanceRecord> {
+        let instance = instance.to_string();
+        self.read("an instance", move |c| {
+            c.query_opt(
+                &format!("SELECT {RECORD_COLUMNS} FROM instances WHERE id = $1"),
+                &[&instance],
+            )
+        })
+        .flatten()
+        .map(|r| record_from_row(&r))
+    }
+
+    fn put_plan(&self, hash: &str, bundle: &str) {
+        self.send(Op::PutPlan(hash.to_string(), bundle.to_string()));
+    }
+
+    fn plan(&self, hash: &str) -> Option<String> {
+        let hash = hash.to_string();
+        self.read("a plan", move |c| {
+            c.query_opt("SELECT bundle FROM plans WHERE hash = $1", &[&hash])
+        })
+        .flatten()
+        .map(|r| r.get(0))
+    }
+
+    fn compact(&self, instance: &str) {
+        self.send(Op::Compact(instance.to_string()));
+    }
+}

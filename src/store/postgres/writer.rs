@@ -1,0 +1,343 @@
+//! The writer thread: takes every operation queued (from all instances), writes them in one
+//! transaction (group commit) and answers each caller once it is committed.
+//!
+//! An instance's events are keyed by (instance, seq), which fences hosts: when two hosts
+//! believe they own one instance (a lease taken over from a host that was only slow), the second
+//! to write a sequence number finds the first's event there, and its batch fails, so it never
+//! acts on a reaction the journal does not hold. A batch written again after a lost
+//! acknowledgement finds its own events there (same time, same kind) and succeeds.
+
+use std::collections::HashMap;
+use std::sync::mpsc;
+
+use chrono::{DateTime, Utc};
+use postgres::{Client, Transaction};
+use tokio::sync::oneshot;
+
+use super::connect::Link;
+use super::LEASE_SECS;
+use crate::runtime::{Event, EventKind, StoreError, TimerRecord};
+
+type Reply = oneshot::Sender<Result<(), StoreError>>;
+
+/// What the writer thread is asked to do.
+pub(crate) enum Op {
+    Append {
+        instance: String,
+        events: Vec<Event>,
+        done: Option<Reply>,
+    },
+    PutTimer(TimerRecord),
+    RemoveTimer(u64),
+    PutPlan(String, String),
+    Compact(String),
+    Sync(Reply),
+}
+
+/// Most operations one transaction takes: enough to share a commit among many instances, few
+/// enough that the first caller does not wait long.
+const MAX_GROUP: usize = 4096;
+
+/// What ended instances keep (as `runtime::store::kept_after_end`).
+const KEPT_AFTER_END: &[&str] = &[
+    "instance_started",
+    "output",
+    "instance_completed",
+    "instance_failed",
+    "instance_cancelled",
+];
+
+/// An event as a row.
+struct Row {
+    seq: i64,
+    at: DateTime<Utc>,
+    kind_type: String,
+    kind: String,
+}
+
+fn rows(events: &[Event]) -> Result<Vec<Row>, StoreError> {
+    events
+        .iter()
+        .map(|e| {
+            let kind = serde_json::to_string(&e.kind)
+                .map_err(|err| StoreError(format!("cannot write an event: {err}")))?;
+            Ok(Row {
+                seq: e.seq as i64,
+                at: e.at,
+                kind_type: kind_type(&kind).to_string(),
+                kind,
+            })
+        })
+        .collect()
+}
+
+/// The `type` tag of a serialised event kind (serde writes the tag first).
+pub(crate) fn kind_type(json: &str) -> &str {
+    json.strip_prefix("{\"type\":\"")
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("")
+}
+
+/// The writer thread's loop: runs until every sender is dropped.
+pub(crate) fn write_loop(mut link: Link, host: String, rx: mpsc::Receiver<Op>) {
+    let mut group = Vec::new();
+    while let Ok(first) = rx.recv() {
+        group.push(first);
+        while group.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(op) => group.push(op),
+                Err(_) => break,
+            }
+        }
+        let prepared: Vec<Prepared> = group.drain(..).map(prepare).collect();
+        let outcome = link.run(|client| write_group(client, &host, &prepared));
+        answer(prepared, outcome);
+    }
+}
+
+/// An operation with its events serialised once (the group may be written more than once).
+struct Prepared {
+    op: Op,
+    rows: Result<Vec<Row>, StoreError>,
+}
+
+fn prepare(op: Op) -> Prepared {
+    let rows = match &op {
+        Op::Append { events, .. } => rows(events),
+        _ => Ok(Vec::new()),
+    };
+    Prepared { op, rows }
+}
+
+/// Per operation, `None` when it was kept, or why not.
+type Outcome = Vec<Option<StoreError>>;
+
+fn answer(prepared: Vec<Prepared>, outcome: Result<Outcome, StoreError>) {
+    for (i, p) in prepared.into_iter().enumerate() {
+        let result = match &outcome {
+            Ok(per_op) => per_op.get(i).cloned().flatten().map_or(Ok(()), Err),
+            Err(e) => Err(e.clone()),
+        };
+        match p.op {
+            Op::Append { done: Some(done), .. } | Op::Sync(done) => {
+                let _ = done.send(result);
+            }
+            Op::Append { instance, .. } => {
+                if let Err(e) = result {
+                    tracing::error!(instance = %instance, "{e}");
+                }
+            }
+            _ => {
+                if let Err(e) = result {
+                    tracing::error!("cannot write the state database: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// Writes the group in one transaction. First all batches at once; if any event's place is
+/// taken, the transaction is undone and each batch written on its own (a savepoint each), so a
+/// fenced batch fails alone.
+fn write_group(client: &mut Client, host: &str, group: &[Prepared]) -> Result<Outcome, postgres::Error> {
+    let mut tx = client.transaction()?;
+    let appends: Vec<(&str, &[Row], &[Event])> = group
+        .iter()
+        .filter_map(|p| match (&p.op, &p.rows) {
+            (Op::Append { instance, events, .. }, Ok(rows)) => {
+                Some((instance.as_str(), rows.as_slice(), events.as_slice()))
+            }
+            _ => None,
+        })
+        .collect();
+    let wanted: usize = appends.iter().map(|a| a.1.len()).sum();
+    let inserted = insert_events(&mut tx, &appends)?;
+    let mut outcome: Outcome = group.iter().map(|p| p.rows.as_ref().err().cloned()).collect();
+    if inserted as usize == wanted {
+        update_instances(&mut tx, host, &appends)?;
+    } else {
+        tx.rollback()?;
+        tx = client.transaction()?;
+        for (i, p) in group.iter().enumerate() {
+            let (Op::Append { instance, events, .. }, Ok(rows)) = (&p.op, &p.rows) else {
+                continue;
+            };
+            let one = [(instance.as_str(), rows.as_slice(), events.as_slice())];
+            let mut sp = tx.savepoint("batch")?;
+            insert_events(&mut sp, &one)?;
+            match foreign_event(&mut sp, instance, rows)? {
+                None => {
+                    update_instances(&mut sp, host, &one)?;
+                    sp.commit()?;
+                }
+                Some(seq) => {
+                    sp.rollback()?;
+                    outcome[i] = Some(StoreError(format!(
+                        "instance {instance}: another host wrote its event {seq} first (it took the instance over); this host no longer works on it"
+                    )));
+                }
+            }
+        }
+    }
+    for p in group {
+        match &p.op {
+            Op::PutTimer(t) => {
+                // Timer ids are unique per process (they start at its clock's milliseconds);
+                // with the instance they are unique across hosts.
+                tx.execute(
+                    "INSERT INTO timers (id, instance, at, step) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (id, instance) DO UPDATE SET at = $3, step = $4",
+                    &[&(t.id as i64), &t.instance, &t.at, &t.step],
+                )?;
+            }
+            Op::RemoveTimer(id) => {
+                tx.execute("DELETE FROM timers WHERE id = $1", &[&(*id as i64)])?;
+            }
+            Op::PutPlan(hash, bundle) => {
+                tx.execute(
+                    "INSERT INTO plans (hash, bundle) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[hash, bundle],
+                )?;
+            }
+            Op::Compact(instance) => {
+                tx.execute(
+                    "DELETE FROM events WHERE instance = $1 AND NOT (kind_type = ANY($2))",
+                    &[instance, &KEPT_AFTER_END],
+                )?;
+            }
+            Op::Append { .. } | Op::Sync(_) => {}
+        }
+    }
+    tx.commit()?;
+    Ok(outcome)
+}
+
+/// Inserts the events of `appends` in one statement, skipping places already taken; returns
+/// how many were inserted.
+fn insert_events(tx: &mut Transaction, appends: &[(&str, &[Row], &[Event])]) -> Result<u64, postgres::Error> {
+    let n: usize = appends.iter().map(|a| a.1.len()).sum();
+    if n == 0 {
+        return Ok(0);
+    }
+    let mut instances = Vec::with_capacity(n);
+    let mut seqs = Vec::with_capacity(n);
+    let mut ats = Vec::with_capacity(n);
+    let mut types = Vec::with_capacity(n);
+    let mut kinds = Vec::with_capacity(n);
+    for (instance, rows, _) in appends {
+        for r in rows.iter() {
+            instances.push(*instance);
+            seqs.push(r.seq);
+            ats.push(r.at);
+            types.push(r.kind_type.as_str());
+            kinds.push(r.kind.as_str());
+        }
+    }
+    tx.execute(
+        "INSERT INTO events (instance, seq, at, kind_type, kind)
+         SELECT * FROM unnest($1::text[], $2::int8[], $3::timestamptz[], $4::text[], $5::text[])
+         ON CONFLICT DO NOTHING",
+        &[&instances, &seqs, &ats, &types, &kinds],
+    )
+}
+
+/// The first of `rows` whose place holds another event than this one (another host's).
+fn foreign_event(tx: &mut Transaction, instance: &str, rows: &[Row]) -> Result<Option<i64>, postgres::Error> {
+    let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+    let found = tx.query(
+        "SELECT seq, at, kind FROM events WHERE instance = $1 AND seq = ANY($2) ORDER BY seq",
+        &[&instance, &seqs],
+    )?;
+    for row in found {
+        let seq: i64 = row.get(0);
+        let at: DateTime<Utc> = row.get(1);
+        let kind: &str = row.get(2);
+        let ours = rows.iter().find(|r| r.seq == seq);
+        if !ours.is_some_and(|r| r.kind == kind && same_instant(r.at, at)) {
+            return Ok(Some(seq));
+        }
+    }
+    Ok(None)
+}
+
+/// PostgreSQL keeps microseconds.
+fn same_instant(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
+    a.timestamp_micros() == b.timestamp_micros()
+}
+
+/// Keeps the instances table in step with the events, in two statements for the whole group: a
+/// start inserts the row (owned by this host), then each instance takes its last status change.
+fn update_instances(
+    tx: &mut Transaction,
+    host: &str,
+    appends: &[(&str, &[Row], &[Event])],
+) -> Result<(), postgres::Error> {
+    let mut starts: HashMap<&str, Start> = HashMap::new();
+    let mut statuses: HashMap<&str, (&'static str, DateTime<Utc>)> = HashMap::new();
+    for (instance, _, events) in appends {
+        for e in events.iter() {
+            if let EventKind::InstanceStarted {
+                flow,
+                parent,
+                entity,
+                plan,
+                ..
+            } = &e.kind
+            {
+                starts.insert(
+                    instance,
+                    Start {
+                        flow,
+                        entity: entity.as_deref().unwrap_or_default(),
+                        plan: plan.as_deref(),
+                        parent: parent.as_deref(),
+                        at: e.at,
+                    },
+                );
+                statuses.remove(instance);
+            } else if let Some(status) = e.kind.status() {
+                statuses.insert(instance, (status, e.at));
+            }
+        }
+    }
+    if !starts.is_empty() {
+        let ids: Vec<&str> = starts.keys().copied().collect();
+        let s: Vec<&Start> = ids.iter().map(|id| &starts[id]).collect();
+        let flows: Vec<&str> = s.iter().map(|s| s.flow).collect();
+        let entities: Vec<&str> = s.iter().map(|s| s.entity).collect();
+        let plans: Vec<Option<&str>> = s.iter().map(|s| s.plan).collect();
+        let parents: Vec<Option<&str>> = s.iter().map(|s| s.parent).collect();
+        let ats: Vec<DateTime<Utc>> = s.iter().map(|s| s.at).collect();
+        tx.execute(
+            "INSERT INTO instances (id, flow, entity, plan, parent, status, started_at, updated_at, owner, lease_until)
+             SELECT id, flow, entity, plan, parent, 'running', at, at, $7, now() + make_interval(secs => $8)
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+                 AS s(id, flow, entity, plan, parent, at)
+             ON CONFLICT (id) DO UPDATE SET flow = excluded.flow, entity = excluded.entity,
+                 plan = excluded.plan, parent = excluded.parent, status = 'running',
+                 started_at = excluded.started_at, updated_at = excluded.updated_at",
+            &[&ids, &flows, &entities, &plans, &parents, &ats, &host, &LEASE_SECS],
+        )?;
+    }
+    if !statuses.is_empty() {
+        let ids: Vec<&str> = statuses.keys().copied().collect();
+        let st: Vec<&str> = ids.iter().map(|id| statuses[id].0).collect();
+        let ats: Vec<DateTime<Utc>> = ids.iter().map(|id| statuses[id].1).collect();
+        tx.execute(
+            "UPDATE instances SET status = u.status, updated_at = u.at
+             FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(id, status, at)
+             WHERE instances.id = u.id",
+            &[&ids, &st, &ats],
+        )?;
+    }
+    Ok(())
+}
+
+/// The row an instance's start writes.
+struct Start<'a> {
+    flow: &'a str,
+    entity: &'a str,
+    plan: Option<&'a str>,
+    parent: Option<&'a str>,
+    at: DateTime<Utc>,
+}

@@ -1,0 +1,12 @@
+//! The PostgreSQL store against a real server (a throwaway cluster under `target/`): the rules
+//! every store keeps, what only a shared database must do (hosts fenced from each other's
+//! instances, connections that come back after a restart of the server), and the CLI on it.
+
+#[path = "support/postgres_cluster.rs"]
+mod cluster;
+#[path = "support/store_conformance.rs"]
+mod conformance;
+#[path = "postgres/migrate.rs"]
+mod migrate;
+#[path = "postgres/store.rs"]
+mod store;

@@ -1,0 +1,164 @@
+//! The PostgreSQL store: the conformance rules (one body for every store), a newer schema
+//! refused, a URL with a password refused, two hosts fenced on one instance's history, and
+//! writes that wait out a restart of the server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use flowc::runtime::{Event, EventKind, Store};
+use flowc::store::PostgresStore;
+use flowc::value::Value;
+
+use super::cluster::{self, Cluster};
+use super::conformance::{self, kept};
+
+fn reopen(url: &str) -> impl Fn() -> Arc<dyn Store> + '_ {
+    move || Arc::new(PostgresStore::open(url).unwrap()) as Arc<dyn Store>
+}
+
+#[tokio::test]
+async fn histories_timers_plans_and_statuses_survive_reopening() {
+    let url = cluster::database();
+    conformance::histories_timers_plans_and_statuses_survive_reopening(&reopen(&url)).await;
+}
+
+#[tokio::test]
+async fn values_come_back_exactly() {
+    let url = cluster::database();
+    conformance::values_come_back_exactly(&reopen(&url)).await;
+}
+
+#[tokio::test]
+async fn a_waiting_instance_finishes_on_its_own_plan_after_a_restart() {
+    let url = cluster::database();
+    conformance::a_waiting_instance_finishes_on_its_own_plan_after_a_restart(&reopen(&url)).await;
+}
+
+/// Runs blocking client code off the test's runtime.
+fn sql(url: &str, statement: &str) {
+    let (url, statement) = (url.to_string(), statement.to_string());
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.batch_execute(&statement).unwrap();
+    })
+    .join()
+    .unwrap();
+}
+
+#[test]
+fn a_database_of_a_newer_schema_is_refused() {
+    let url = cluster::database();
+    drop(PostgresStore::open(&url).unwrap());
+    sql(&url, "UPDATE flowc_schema SET version = 99");
+    let err = PostgresStore::open(&url).err().expect("refused");
+    assert!(
+        err.0.contains("written by a newer flowc (schema version 99"),
+        "{err}"
+    );
+}
+
+#[test]
+fn hosts_opening_a_new_database_together_migrate_it_once() {
+    let url = cluster::database();
+    let opened: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || PostgresStore::open(&url).map(|_| ()))
+        })
+        .collect();
+    for o in opened {
+        o.join().unwrap().unwrap();
+    }
+}
+
+#[test]
+fn a_url_with_a_password_is_refused_and_the_password_not_shown() {
+    let err = PostgresStore::open("postgres://flowc:hunter2@127.0.0.1:1/x")
+        .err()
+        .expect("refused");
+    assert!(err.0.contains("FLOWC_STORE_PASSWORD"), "{err}");
+    assert!(!err.0.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn a_server_that_is_not_there_is_a_clear_error() {
+    let err = PostgresStore::open("postgres://flowc@127.0.0.1:1/x")
+        .err()
+        .expect("refused");
+    assert!(
+        err.0
+            .starts_with("cannot connect to postgres://flowc@127.0.0.1:1/x"),
+        "{err}"
+    );
+}
+
+fn event(seq: u64, kind: EventKind) -> Event {
+    Event {
+        seq,
+        at: Utc::now(),
+        kind,
+    }
+}
+
+fn started() -> EventKind {
+    EventKind::InstanceStarted {
+        flow: "f".into(),
+        input: Value::Null,
+        parent: None,
+        entity: None,
+        plan: None,
+    }
+}
+
+#[tokio::test]
+async fn the_second_host_to_write_an_event_of_an_instance_is_refused_and_others_still_commit() {
+    let url = cluster::database();
+    let (a, b) = (
+        PostgresStore::open(&url).unwrap(),
+        PostgresStore::open(&url).unwrap(),
+    );
+    kept(a.append_batch("i", vec![event(0, started())])).await;
+    kept(a.append_batch("i", vec![event(1, EventKind::InstanceCompleted)])).await;
+    // Host b replayed the instance and believes event 1 is its own to write.
+    let fenced = b.append_batch("i", vec![event(1, EventKind::InstanceCancelled)]);
+    let other = b.append_batch("j", vec![event(0, started())]);
+    let flowc::runtime::Commit::Pending(fenced) = fenced else {
+        panic!("a durable store")
+    };
+    let err = fenced.await.unwrap().expect_err("fenced");
+    assert!(err.0.contains("another host wrote its event 1 first"), "{err}");
+    kept(other).await;
+    let kinds: Vec<EventKind> = a.history("i").into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [started(), EventKind::InstanceCompleted]);
+    assert_eq!(a.record("i").unwrap().status, "completed");
+    assert_eq!(a.history("j").len(), 1);
+}
+
+#[tokio::test]
+async fn a_batch_written_again_finds_its_own_events_and_succeeds() {
+    let url = cluster::database();
+    let a = PostgresStore::open(&url).unwrap();
+    let batch = vec![event(0, started()), event(1, EventKind::InstanceCompleted)];
+    kept(a.append_batch("i", batch.clone())).await;
+    // As after an acknowledgement lost with the connection: the same events again.
+    kept(a.append_batch("i", batch)).await;
+    assert_eq!(a.history("i").len(), 2);
+}
+
+#[tokio::test]
+async fn writes_and_reads_wait_out_a_restart_of_the_server() {
+    let server = Cluster::own("flowc-postgres-restart");
+    let url = server.database();
+    let store = PostgresStore::open(&url).unwrap();
+    kept(store.append_batch("i", vec![event(0, started())])).await;
+    server.stop();
+    let pending = store.append_batch("i", vec![event(1, EventKind::InstanceCompleted)]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.restart();
+    tokio::time::timeout(Duration::from_secs(30), kept(pending))
+        .await
+        .expect("committed after the restart");
+    assert_eq!(store.history("i").len(), 2);
+    assert_eq!(store.record("i").unwrap().status, "completed");
+}

@@ -1,0 +1,194 @@
+//! What every durable store must do, one body per rule, run against SQLite (tests/durable) and
+//! PostgreSQL (tests/postgres). A test gives a function that opens the store again on the same
+//! place (the same file, the same database), as a restarted process would.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use flowc::config::Config;
+use flowc::runtime::{
+    Commit, Engine, Event, EventKind, InstanceId, Store, SystemClock, TimerRecord, VirtualClock,
+};
+use flowc::value::Value;
+use flowc::Project;
+use serde_json::json;
+
+/// Opens the store under test again on the same place.
+pub type Open<'a> = &'a dyn Fn() -> Arc<dyn Store>;
+
+pub async fn kept(commit: Commit) {
+    match commit {
+        Commit::Done => {}
+        Commit::Pending(rx) => rx.await.unwrap().unwrap(),
+    }
+}
+
+fn started(flow: &str) -> EventKind {
+    EventKind::InstanceStarted {
+        flow: flow.into(),
+        input: Value::Null,
+        parent: None,
+        entity: Some("e".into()),
+        plan: Some("h1".into()),
+    }
+}
+
+/// Histories, timers, plans and statuses are what they were after reopening; removing a timer
+/// and compacting an ended instance are kept too.
+pub async fn histories_timers_plans_and_statuses_survive_reopening(open: Open<'_>) {
+    let t = Utc::now();
+    {
+        let store = open();
+        let ev = |seq, kind| Event { seq, at: t, kind };
+        kept(store.append_batch(
+            "a",
+            vec![ev(0, started("f")), ev(1, EventKind::InstanceCompleted)],
+        ))
+        .await;
+        kept(store.append_batch("b", vec![ev(0, started("g"))])).await;
+        store.put_timer(TimerRecord {
+            id: 7,
+            instance: "b".into(),
+            at: t,
+            step: "w".into(),
+        });
+        store.put_plan("h1", "{\"bundle\": 1}");
+        kept(store.sync()).await;
+        assert_eq!(store.timers().len(), 1, "a timer is read back before reopening");
+        store.remove_timer(7);
+        store.put_timer(TimerRecord {
+            id: 8,
+            instance: "b".into(),
+            at: t,
+            step: "w2".into(),
+        });
+        kept(store.sync()).await;
+    }
+    let store = open();
+    assert_eq!(store.history("a").len(), 2);
+    assert_eq!(store.history("a")[0].at.timestamp_micros(), t.timestamp_micros());
+    assert_eq!(store.history("b")[0].kind, started("g"));
+    assert_eq!(store.unfinished(), vec!["b".to_string()]);
+    let records = store.records();
+    let status: Vec<(&str, &str)> = records
+        .iter()
+        .map(|r| (r.id.as_str(), r.status.as_str()))
+        .collect();
+    assert_eq!(status, [("a", "completed"), ("b", "running")]);
+    assert_eq!(store.record("b").unwrap().plan.as_deref(), Some("h1"));
+    assert_eq!(store.record("b").unwrap().entity, "e");
+    assert!(store.record("c").is_none());
+    assert_eq!(store.instances(), ["a", "b"]);
+    let timers = store.timers();
+    assert_eq!(timers.len(), 1, "{timers:?}");
+    assert_eq!((timers[0].id, timers[0].step.as_str()), (8, "w2"));
+    assert_eq!(store.plan("h1").as_deref(), Some("{\"bundle\": 1}"));
+    assert_eq!(store.plan("h2"), None);
+    store.remove_timer(8);
+    store.compact("a");
+    kept(store.sync()).await;
+    assert!(store.timers().is_empty());
+    let kinds: Vec<EventKind> = store.history("a").into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [started("f"), EventKind::InstanceCompleted]);
+}
+
+/// Record fields (text with quotes, unicode, big numbers) come back exactly as written, in the
+/// order written.
+pub async fn values_come_back_exactly(open: Open<'_>) {
+    let store = open();
+    let value = Value::from_json(&json!({
+        "zeta": "a \"quoted\" text\nwith a newline and ünïcödé ✓",
+        "alpha": 820982911946154508i64,
+        "mid": [1.5, null, true, {"b": 1, "a": 2}]
+    }));
+    let events = vec![
+        Event {
+            seq: 0,
+            at: Utc::now(),
+            kind: started("f"),
+        },
+        Event {
+            seq: 1,
+            at: Utc::now(),
+            kind: EventKind::Output { value: value.clone() },
+        },
+    ];
+    kept(store.append_batch("v", events.clone())).await;
+    let back = store.history("v");
+    assert_eq!(back[1].kind, events[1].kind);
+    assert_eq!(
+        serde_json::to_string(&back[1].kind).unwrap(),
+        serde_json::to_string(&events[1].kind).unwrap(),
+        "fields keep their order"
+    );
+}
+
+fn project(version: u32) -> Project {
+    let src = format!("entity e {{}}\nflow f for e {{\n  wait 1d\n  output {{ version: {version} }}\n}}\n");
+    Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src.as_str())])
+}
+
+pub async fn wait_for(store: &dyn Store, id: &InstanceId, what: impl Fn(&EventKind) -> bool) {
+    for _ in 0..400 {
+        if store.history(&id.0).iter().any(|e| what(&e.kind)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("never happened: {:?}", store.history(&id.0));
+}
+
+/// An instance waiting when its process stops finishes after the restart, on the plan it
+/// started with; new starts use the newest plan.
+pub async fn a_waiting_instance_finishes_on_its_own_plan_after_a_restart(open: Open<'_>) {
+    // First process, version 1: the instance waits a day (on the wall clock).
+    let store1 = open();
+    let e1 = Engine::builder()
+        .project_value(project(1))
+        .store(store1.clone())
+        .clock(Arc::new(SystemClock))
+        .build()
+        .unwrap();
+    let id = e1.start("f", json!({})).await.unwrap();
+    wait_for(&*store1, &id, |k| matches!(k, EventKind::WaitStarted { .. })).await;
+    drop(e1);
+    drop(store1);
+    // Second process, version 2 of the flow: the day passes at once on a virtual clock.
+    let store2 = open();
+    let clock = Arc::new(VirtualClock::new(Utc::now()));
+    let e2 = Engine::builder()
+        .project_value(project(2))
+        .store(store2.clone())
+        .clock(clock)
+        .build()
+        .unwrap();
+    assert_eq!(e2.recover().await, vec![id.clone()]);
+    let out = tokio::time::timeout(Duration::from_secs(10), e2.output(&id))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        out.get("version"),
+        &Value::Number(1.0),
+        "finished on the plan it started with"
+    );
+    let fresh = e2.start("f", json!({})).await.unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(10), e2.output(&fresh))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        out.get("version"),
+        &Value::Number(2.0),
+        "new starts use the newest plan"
+    );
+    assert_eq!(store2.record(&id.0).unwrap().status, "completed");
+    assert_eq!(
+        store2.unfinished(),
+        Vec::<String>::new(),
+        "{:?}",
+        store2.records()
+    );
+}
