@@ -7,8 +7,11 @@ mod serve {
     mod common;
     mod corpus;
     mod crash;
+    mod dashboard;
     mod docs;
+    mod kpi;
     mod notion_triggers;
+    mod retry;
     mod schedules;
     mod webhooks;
 }

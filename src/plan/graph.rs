@@ -10,7 +10,7 @@ use petgraph::visit::EdgeRef;
 use super::expr::{Expr, Pattern};
 use super::plan::{ArmTest, CallTarget, Dep, FallbackPlan, FlowPlan, Node, NodeKind, SubPlan};
 
-fn describe(node: &Node) -> String {
+pub(crate) fn describe(node: &Node) -> String {
     let detail = match &node.kind {
         NodeKind::Call(c) => match &c.target {
             CallTarget::Action { connector, action } => format!("{connector}.{action}"),

@@ -21,6 +21,7 @@ pub use builtin::Builtin;
 pub use compile::{compile, compile_project, compile_with, CompiledFlow, PlanError};
 pub use diff::{diff, flows_of, FlowDiff, FlowStatus, Flows};
 pub use expr::{BinaryOp, Computed, Expr, FormatDate, Name, Part, Pattern, UnaryOp};
+pub(crate) use graph::describe;
 pub use graph::{to_dot, to_mermaid};
 pub use hash::{content_hash, to_json};
 pub use input_type::{InputField, InputType, Shape};

@@ -1,5 +1,6 @@
-//! The JSON API under `/api`, behind a bearer token: list and read instances, start a flow by
-//! hand, send an event, cancel. `/api/openapi.json` describes it.
+//! The JSON API under `/api`, behind a bearer token (or the dashboard's session cookie): list
+//! and read instances, start a flow by hand, send an event, cancel, retry. `/api/openapi.json`
+//! describes it.
 
 use std::sync::Arc;
 
@@ -11,10 +12,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::dashboard::session;
 use super::host::Host;
+use super::journal;
 use super::verifiers::constant_time_eq;
 use super::webhooks::error;
-use crate::runtime::{EngineError, Event, EventKind, InstanceId, InstanceRecord, InstanceStatus};
+use crate::runtime::{EngineError, Event, EventKind, InstanceId, InstanceRecord, InstanceStatus, RetryError};
 
 /// The `/api` routes (mounted under `/api` by the host's router).
 pub(crate) fn routes(host: Arc<Host>) -> Router<Arc<Host>> {
@@ -24,6 +27,7 @@ pub(crate) fn routes(host: Arc<Host>) -> Router<Arc<Host>> {
         .route("/instances/{id}", get(one))
         .route("/instances/{id}/events/{name}", post(send_event))
         .route("/instances/{id}/cancel", post(cancel))
+        .route("/instances/{id}/retry", post(retry))
         .route("/flows/{flow}/start", post(start))
         .layer(axum::middleware::from_fn_with_state(host, authorize))
 }
@@ -40,12 +44,18 @@ async fn authorize(State(host): State<Arc<Host>>, request: Request, next: Next) 
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(g) if constant_time_eq(g.trim().as_bytes(), token.bytes()) => next.run(request).await,
-        _ => error(
+    let by_bearer = given.is_some_and(|g| constant_time_eq(g.trim().as_bytes(), token.bytes()));
+    // The dashboard's pages call the API with their session cookie instead.
+    let by_dashboard = given.is_none()
+        && session::has_session(request.headers(), token)
+        && session::cookie_may(request.method(), request.headers());
+    if by_bearer || by_dashboard {
+        next.run(request).await
+    } else {
+        error(
             StatusCode::UNAUTHORIZED,
             "give the API token as `Authorization: Bearer TOKEN`",
-        ),
+        )
     }
 }
 
@@ -69,16 +79,7 @@ fn status_name(host: &Host, id: &str) -> String {
 
 /// Whether a wait of the instance has started and not ended.
 fn waiting(host: &Host, id: &str) -> bool {
-    let history = host.engine.history(&InstanceId(id.to_string()));
-    let started = history
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::WaitStarted { .. }))
-        .count();
-    let ended = history
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::WaitEnded { .. }))
-        .count();
-    started > ended
+    journal::waiting(&host.engine.history(&InstanceId(id.to_string())))
 }
 
 async fn list(State(host): State<Arc<Host>>, Query(filter): Query<Filter>) -> Json<Value> {
@@ -124,11 +125,7 @@ fn names_flow(asked: &str, flow: &str) -> bool {
 
 /// The API's status of an instance this process does not hold, from its stored record.
 fn stored_status(host: &Host, record: &InstanceRecord) -> String {
-    if record.status == "running" && waiting(host, &record.id) {
-        "waiting".to_string()
-    } else {
-        record.status.clone()
-    }
+    journal::status(record, &host.engine.history(&InstanceId(record.id.clone())))
 }
 
 async fn one(State(host): State<Arc<Host>>, Path(id): Path<String>) -> Response {
@@ -237,6 +234,32 @@ async fn cancel(State(host): State<Arc<Host>>, Path(id): Path<String>) -> Respon
         )
             .into_response(),
         Err(e) => engine_error(e),
+    }
+}
+
+async fn retry(State(host): State<Arc<Host>>, Path(id): Path<String>) -> Response {
+    let iid = InstanceId(id.clone());
+    match host.engine.retry(&iid).await {
+        Ok(()) => {
+            let history = host.engine.history(&iid);
+            if let Some(r) = InstanceRecord::from_history(&id, &history) {
+                host.count_end(iid, &r.flow, &r.entity, r.started_at);
+            }
+            (
+                StatusCode::ACCEPTED,
+                Json(json!({ "instance": id, "retried": true })),
+            )
+                .into_response()
+        }
+        Err(e) => {
+            let status = match &e {
+                RetryError::UnknownInstance(_) => StatusCode::NOT_FOUND,
+                RetryError::NotFailed { .. } | RetryError::SubFlow { .. } => StatusCode::CONFLICT,
+                RetryError::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+                RetryError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            error(status, e.to_string())
+        }
     }
 }
 

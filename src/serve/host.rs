@@ -95,7 +95,7 @@ impl Host {
         for route in webhook_routes(&bundles) {
             if super::router::RESERVED
                 .iter()
-                .any(|r| route.path == *r || route.path.starts_with("/api/"))
+                .any(|r| route.path == *r || route.path.starts_with(&format!("{r}/")) && *r != "/")
             {
                 problems.push(format!(
                     "flow `{}`: webhook path `{}` is one of the host's own paths",
@@ -206,6 +206,18 @@ impl Host {
             trigger: trigger.to_string(),
             started_at,
         });
+        self.count_end(id, flow, entity, started_at);
+    }
+
+    /// Counts the end of `id` (started at `started_at`) in the metrics when it comes: after its
+    /// start, and again after a retry.
+    pub(crate) fn count_end(
+        self: &Arc<Self>,
+        id: InstanceId,
+        flow: &str,
+        entity: &str,
+        started_at: chrono::DateTime<chrono::Utc>,
+    ) {
         let host = Arc::downgrade(self);
         let (flow, entity) = (flow.to_string(), entity.to_string());
         let engine = self.engine.clone();

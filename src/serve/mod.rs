@@ -11,8 +11,11 @@
 
 mod api;
 mod body;
+mod dashboard;
 mod deliveries;
 mod host;
+mod journal;
+mod kpi;
 mod metrics;
 pub(crate) mod mirror;
 pub(crate) mod notion_changes;

@@ -11,12 +11,12 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use super::host::{Host, HostOptions};
-use super::{api, webhooks};
+use super::{api, dashboard, webhooks};
 use crate::project::Project;
 use crate::runtime::Engine;
 
-/// Paths the host keeps for itself (with everything under `/api/`).
-pub(crate) const RESERVED: &[&str] = &["/", "/healthz", "/readyz", "/metrics", "/api"];
+/// Paths the host keeps for itself (with everything under `/api/` and `/dashboard/`).
+pub(crate) const RESERVED: &[&str] = &["/", "/healthz", "/readyz", "/metrics", "/api", "/dashboard"];
 
 /// The router of a host.
 pub fn host_router(host: Arc<Host>) -> Router {
@@ -32,6 +32,7 @@ pub fn host_router(host: Arc<Host>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .nest("/api", api::routes(host.clone()))
+        .merge(dashboard::routes(host.clone()))
         .fallback(webhooks::handle)
         .with_state(host)
 }
@@ -65,7 +66,7 @@ async fn readyz(State(host): State<Arc<Host>>) -> Response {
 async fn metrics(State(host): State<Arc<Host>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        host.metrics.render(),
+        host.metrics.render(&super::kpi::of_host(&host)),
     )
         .into_response()
 }

@@ -151,6 +151,7 @@ async fn the_openapi_document_lists_every_route() {
         "/api/flows/{flow}/start",
         "/api/instances/{id}/events/{name}",
         "/api/instances/{id}/cancel",
+        "/api/instances/{id}/retry",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is not documented");
     }

@@ -1,0 +1,214 @@
+//! The KPIs of the journal: known instances (a human task opened or not, a failure, an
+//! operator's retry, waits of known length on a virtual clock) give known figures in `/metrics`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::TimeZone;
+use flowc::config::Config;
+use flowc::connectors::email::EmailConnector;
+use flowc::runtime::{EventKind, InstanceId, MemoryStore, Store, VirtualClock};
+use flowc::serve::{host_router, Host, HostOptions};
+use flowc::{Engine, Project};
+use serde_json::json;
+use tower::ServiceExt;
+
+pub const FLOWS: &str = r#"
+use stdlib.tasks
+
+entity shop {}
+
+template note {
+  subject "Hello {{name}}"
+  text "Hello {{name}}"
+}
+
+flow wellness_booking for shop {
+  input { name: text, free: bool }
+  step confirm = email.send(to: "client@shop.example", template: "note", with: { name: input.name })
+  wait 1h
+  if input.free == false {
+    step handoff = tasks.open(title: input.name)
+  }
+  output { name: input.name }
+}
+
+flow lead_nurturing for shop {
+  input { name: text }
+  wait 10m
+  step team_alert = email.send(to: "team@shop.example", template: "note", with: { name: input.name })
+  wait 50m
+  output { name: input.name }
+}
+
+flow broken for shop {
+  input { name: text }
+  fail "cannot go on for {{ input.name }}"
+}
+"#;
+
+pub const TASKS: &str = r#"
+flow open for shop {
+  input { title: text }
+  output { title: input.title }
+}
+"#;
+
+/// A host over the KPI project on a virtual clock, email going to an outbox in `dir`.
+pub struct KpiHost {
+    pub app: axum::Router,
+    pub host: Arc<Host>,
+}
+
+impl KpiHost {
+    pub fn new(dir: &Path, store: Arc<dyn Store>, api_token: Option<&str>) -> KpiHost {
+        let toml = format!(
+            "[connectors.email]\noutbox = \"{}\"\nfrom = \"Shop <shop@shop.example>\"\n",
+            dir.join("outbox").display()
+        );
+        let config = Config::parse(&toml, Path::new("flowc.toml")).unwrap();
+        let project = Project::from_sources(
+            dir,
+            config.clone(),
+            [("shop.flow", FLOWS), ("stdlib/tasks.flow", TASKS)],
+        );
+        let email = EmailConnector::from_config(&config, dir).unwrap();
+        let clock = VirtualClock::new(chrono::Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
+        let engine = Engine::builder()
+            .project_value(project.clone())
+            .store(store.clone())
+            .clock(Arc::new(clock))
+            .connector(Arc::new(email))
+            .build()
+            .unwrap();
+        let options = HostOptions {
+            store: Some(store.clone()),
+            api_token: api_token.map(flowc::serve::verifiers::Secret::new),
+            ..HostOptions::default()
+        };
+        let host = Host::new(engine, &project, options, &|_| None).unwrap();
+        host.set_ready(true);
+        KpiHost {
+            app: host_router(host.clone()),
+            host,
+        }
+    }
+
+    /// Starts `flow` and waits for its end.
+    pub async fn run(&self, flow: &str, input: serde_json::Value) -> InstanceId {
+        let id = self.host.engine().start(flow, input).await.unwrap();
+        let _ = self.host.engine().output(&id).await;
+        id
+    }
+
+    pub async fn get(&self, uri: &str) -> (StatusCode, String) {
+        let response = self
+            .app
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// The value of the metric line starting `name{labels}`.
+fn metric(text: &str, series: &str) -> f64 {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .unwrap_or_else(|| panic!("no `{series}` in\n{text}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn known_instances_give_known_kpis_in_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = KpiHost::new(dir.path(), Arc::new(MemoryStore::new()), None);
+    // Bookings: three go through alone, one hands the booking to the studio team (a human task).
+    for name in ["Ada", "Bo", "Cy"] {
+        t.run("wellness_booking", json!({ "name": name, "free": true }))
+            .await;
+    }
+    t.run("wellness_booking", json!({ "name": "Di", "free": false }))
+        .await;
+    // Leads: the team is alerted 10 minutes after each arrives; the run takes an hour.
+    for name in ["Eve", "Flo"] {
+        t.run("lead_nurturing", json!({ "name": name })).await;
+    }
+    let failed = t.run("broken", json!({ "name": "Gus" })).await;
+    assert_eq!(
+        t.host.engine().history(&failed).last().map(|e| e.kind.clone()),
+        Some(EventKind::InstanceFailed {
+            step: "fail#0".into(),
+            message: "cannot go on for Gus".into(),
+            class: "permanent".into(),
+        })
+    );
+
+    let (status, text) = t.get("/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    let booking = "shop.wellness_booking";
+    assert_eq!(
+        metric(&text, &format!("flowc_kpi_automation_rate{{flow=\"{booking}\"}}")),
+        0.75
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("flowc_kpi_instances{{flow=\"{booking}\",outcome=\"unattended\"}}")
+        ),
+        3.0
+    );
+    assert_eq!(
+        metric(&text, &format!("flowc_kpi_error_rate{{flow=\"{booking}\"}}")),
+        0.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("flowc_kpi_execution_seconds{{flow=\"{booking}\",stat=\"p50\"}}")
+        ),
+        3600.0
+    );
+    // The booking's confirmation is its first step: sent at once.
+    assert_eq!(
+        metric(
+            &text,
+            &format!("flowc_kpi_first_message_seconds{{flow=\"{booking}\",stat=\"max\"}}")
+        ),
+        0.0
+    );
+    let lead = "shop.lead_nurturing";
+    assert_eq!(
+        metric(
+            &text,
+            &format!("flowc_kpi_first_message_seconds{{flow=\"{lead}\",stat=\"mean\"}}")
+        ),
+        600.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            &format!("flowc_kpi_execution_seconds{{flow=\"{lead}\",stat=\"max\"}}")
+        ),
+        3600.0
+    );
+    assert_eq!(
+        metric(&text, &format!("flowc_kpi_automation_rate{{flow=\"{lead}\"}}")),
+        1.0
+    );
+    assert_eq!(metric(&text, "flowc_kpi_error_rate{flow=\"shop.broken\"}"), 1.0);
+    assert_eq!(
+        metric(&text, "flowc_kpi_automation_rate{flow=\"shop.broken\"}"),
+        0.0
+    );
+    // Sub-flows are part of their caller's figures, not flows of their own.
+    assert!(!text.contains("stdlib.tasks.open"), "{text}");
+}
