@@ -120,7 +120,10 @@ async fn suspend(engine: &Engine, n: usize, callers: usize) -> f64 {
             let engine = engine.clone();
             tokio::spawn(async move {
                 for _ in 0..n / callers {
-                    engine.start("sleeper", serde_json::json!({})).await.expect("starts");
+                    engine
+                        .start("sleeper", serde_json::json!({}))
+                        .await
+                        .expect("starts");
                 }
             })
         })
@@ -147,7 +150,10 @@ async fn suspended_case(store: &str, n: usize) {
     let engine = engine(store.clone());
     let rate = suspend(&engine, n, 256).await;
     let rss = rss_mb();
-    let db = std::fs::metadata(dir.path().join("suspended.db")).map(|m| m.len()).unwrap_or(0) / 1_000_000;
+    let db = std::fs::metadata(dir.path().join("suspended.db"))
+        .map(|m| m.len())
+        .unwrap_or(0)
+        / 1_000_000;
     println!(
         "{n} instances suspended in `wait`, {} store: {rss} MB resident ({} MB more than before; started at {rate:.0}/s{})",
         if db > 0 { "SQLite NORMAL" } else { "memory" },

@@ -5,10 +5,10 @@
 //! Wall-clock figures depend on what else the machine runs; the CPU-second figures (from
 //! /proc/self/stat) do not, and are the ones to compare with the targets on a shared machine.
 
-use std::path::Path;
-use std::sync::Arc;
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_trait::async_trait;
