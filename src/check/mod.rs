@@ -13,6 +13,7 @@
 mod addresses;
 pub(crate) mod builtins;
 mod calls;
+mod channel_templates;
 mod context;
 mod cycles;
 mod date_format;
