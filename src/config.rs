@@ -54,11 +54,15 @@ pub struct StoreConfig {
     /// `sqlite:PATH`; unset: `flowc.db` in the state folder.
     #[serde(default)]
     pub url: Option<String>,
+    /// PostgreSQL: how long a host holds an instance between renewals, so how long a dead
+    /// host's instances wait before another host takes them over (default 30s).
+    #[serde(default)]
+    pub lease: Option<ConfigDuration>,
 }
 
 impl StoreConfig {
     fn is_unset(&self) -> bool {
-        self.url.is_none()
+        self.url.is_none() && self.lease.is_none()
     }
 }
 

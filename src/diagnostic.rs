@@ -189,6 +189,8 @@ codes! {
     WaitWithoutTimeout = "W0005", "wait-without-timeout", Warning;
     /// `{{{raw}}}` in a template: the value goes into the HTML unescaped.
     RawHtml = "W0006", "raw-html", Warning;
+    /// A template's `sms` part renders over one segment (160 GSM-7 characters, 70 UCS-2) for its example values.
+    LongSms = "W0007", "long-sms", Warning;
 }
 
 impl Code {

@@ -1,6 +1,6 @@
 //! The editor grammars and the VS Code extension, tested with their own ecosystems' tools:
 //! `tree-sitter test` and `tree-sitter parse`, `vscode-tmgrammar-snap`, `vsce package`, and Vim
-//! reading `flowc check --format short` lines through the compiler file's errorformat.
+//! running `flowc check --format short` with `:make` into its quickfix list.
 //!
 //! A missing tool fails the test (`.ci/test` installs them all): skipping would let the editors
 //! rot unseen.
@@ -299,27 +299,32 @@ fn the_vscode_extension_packs_with_the_language_client() {
 }
 
 #[test]
-fn vim_reads_flowc_check_short_lines_into_the_quickfix_list() {
-    let scratch = tempfile::tempdir().expect("a temporary folder");
-    let out_file = scratch.path().join("qf.json");
-    // The line shape of `flowc check --format short`.
-    let lines = scratch.path().join("lines.txt");
-    std::fs::write(
-        &lines,
-        "flows/a.flow:12:7: error[E0201]: unknown name `clinet`\nstdlib/b.flow:3:1: warning[W0004]: `x` is never used\n2 problems found\n",
-    )
-    .expect("lines");
-    let compiler = root().join("editors/vim/compiler/flowc.vim");
+fn vim_make_runs_flowc_check_into_the_quickfix_list() {
+    let project = tempfile::tempdir().expect("a temporary folder");
+    let dir = project.path();
+    std::fs::write(dir.join("flowc.toml"), "[project]\nname = \"vim\"\n").expect("flowc.toml");
+    std::fs::create_dir(dir.join("flows")).expect("flows/");
+    let broken = "entity studio {\n}\n\nflow greet for studio {\n  on manual\n  let unused = 1\n  output { name: clinet }\n}\n";
+    std::fs::write(dir.join("flows/greet.flow"), broken).expect("greet.flow");
+    let out_file = dir.join("qf.json");
+    // As a user has it: the ftdetect and ftplugin files on the runtime path select the compiler
+    // for a `.flow` buffer; `:make` runs the real `flowc check --format short` (from PATH).
+    let flowc = PathBuf::from(env!("CARGO_BIN_EXE_flowc"));
+    let bin = flowc.parent().expect("the binary's folder");
     let script = format!(
-        "source {}\ncgetfile {}\ncall writefile([json_encode(getqflist())], '{}')\nqa!\n",
-        compiler.display(),
-        lines.display(),
-        out_file.display()
+        "let $PATH = '{bin}:' . $PATH\nset runtimepath^={rtp}\nfiletype plugin on\nedit flows/greet.flow\n\
+         call writefile([&filetype, get(b:, 'current_compiler', get(g:, 'current_compiler', ''))], '{dir}/ft.txt')\n\
+         silent make!\n\
+         call writefile([json_encode(map(getqflist(), {{_, e -> extend(e, {{'file': bufname(e.bufnr)}})}}))], '{out}')\nqa!\n",
+        bin = bin.display(),
+        rtp = root().join("editors/vim").display(),
+        dir = dir.display(),
+        out = out_file.display(),
     );
-    let script_file = scratch.path().join("test.vim");
+    let script_file = dir.join("test.vim");
     std::fs::write(&script_file, script).expect("script");
     let out = run(
-        scratch.path(),
+        dir,
         "vim",
         &[
             "-Nu",
@@ -331,6 +336,12 @@ fn vim_reads_flowc_check_short_lines_into_the_quickfix_list() {
             &script_file.display().to_string(),
         ],
     );
+    let ft = std::fs::read_to_string(dir.join("ft.txt"))
+        .unwrap_or_else(|_| panic!("vim did not run the script:\n{}", text(&out)));
+    assert_eq!(
+        ft, "flow\nflowc\n",
+        "the filetype and the compiler the ftplugin selects"
+    );
     let qf = std::fs::read_to_string(&out_file)
         .unwrap_or_else(|_| panic!("vim wrote no quickfix list:\n{}", text(&out)));
     let qf: serde_json::Value = serde_json::from_str(qf.trim()).expect("json");
@@ -340,13 +351,34 @@ fn vim_reads_flowc_check_short_lines_into_the_quickfix_list() {
         .flatten()
         .filter(|e| e["valid"] == 1)
         .collect();
-    assert_eq!(entries.len(), 2, "{qf}");
+    assert_eq!(entries.len(), 2, "an error and a warning: {qf}");
+    let error = entries
+        .iter()
+        .find(|e| e["type"] == "e")
+        .unwrap_or_else(|| panic!("an error entry: {qf}"));
+    assert_eq!(error["file"], "flows/greet.flow");
     assert_eq!(
-        (entries[0]["lnum"].as_i64(), entries[0]["col"].as_i64()),
-        (Some(12), Some(7))
+        (error["lnum"].as_i64(), error["col"].as_i64()),
+        (Some(7), Some(18))
     );
-    assert_eq!(entries[0]["type"], "e");
-    assert_eq!(entries[0]["text"], "[E0201]: unknown name `clinet`");
-    assert_eq!(entries[1]["type"], "w");
-    assert_eq!(entries[1]["lnum"], 3);
+    let message = error["text"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("[E0201]: ") && message.contains("`clinet`"),
+        "{message}"
+    );
+    let warning = entries
+        .iter()
+        .find(|e| e["type"] == "w")
+        .unwrap_or_else(|| panic!("a warning entry: {qf}"));
+    assert_eq!(
+        (warning["lnum"].as_i64(), warning["col"].as_i64()),
+        (Some(6), Some(7))
+    );
+    assert!(
+        warning["text"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("[W0004]: "),
+        "{warning}"
+    );
 }

@@ -4,6 +4,8 @@
 
 #[path = "lsp/client.rs"]
 mod client;
+#[path = "lsp/hover.rs"]
+mod hover;
 
 use serde_json::{json, Value};
 
@@ -92,7 +94,23 @@ fn diagnostics_follow_the_text_as_it_is_typed() {
     let diagnostics = server.diagnostics(&uri);
     assert_eq!(codes(&diagnostics), ["E0802"], "{diagnostics:?}");
 
-    server.change(&uri, 4, SCRATCH);
+    // A name declared twice: the first declaration is a related location.
+    let twice = SCRATCH.replace("  step task =", "  let full_name = \"x\"\n  step task =");
+    server.change(&uri, 4, &twice);
+    let diagnostics = server.diagnostics(&uri);
+    let duplicate = diagnostics
+        .iter()
+        .find(|d| d["code"] == "E0200")
+        .unwrap_or_else(|| panic!("E0200 in {diagnostics:?}"));
+    let related = &duplicate["relatedInformation"][0];
+    assert_eq!(related["location"]["uri"], uri);
+    assert_eq!(
+        related["location"]["range"]["start"],
+        position(&twice, "let full_name", 4)
+    );
+    assert_eq!(related["message"], "first declared here as a let");
+
+    server.change(&uri, 5, SCRATCH);
     assert_eq!(
         server.diagnostics(&uri),
         Vec::<Value>::new(),
@@ -127,68 +145,27 @@ fn a_change_in_one_file_reports_in_the_files_it_affects() {
 }
 
 #[test]
-fn hover_shows_types_docs_actions_properties_and_diagnostic_pages() {
+fn a_change_keeps_the_findings_of_the_files_it_cannot_affect() {
     let (mut server, _) = Server::start();
-    let uri = server.open(&scratch(), SCRATCH);
-    server.diagnostics(&uri);
-    let hover = |server: &mut Server, needle: &str, shift: usize| -> String {
-        let result = server.request(
-            "textDocument/hover",
-            json!({ "textDocument": { "uri": uri }, "position": position(SCRATCH, needle, shift) }),
-        );
-        result["contents"]["value"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
-    let step = hover(&mut server, "contact.\"Full", 2);
-    assert!(
-        step.contains("*step* `contact`: `page of ContactProfile?`"),
-        "{step}"
-    );
-    assert!(
-        step.contains("- `Full Name`: title"),
-        "the database's properties: {step}"
-    );
-    let name = hover(&mut server, "let full_name", 6);
-    assert!(
-        name.contains("*let* `full_name`: `text`"),
-        "a title property, defaulted: {name}"
-    );
-    let input = hover(&mut server, "input.email", 8);
-    assert!(
-        input.contains("*input* `email`: `email`") && input.contains("The contact's email."),
-        "{input}"
-    );
-    let action = hover(&mut server, "create_page", 3);
-    assert!(
-        action.contains("notion.create_page(db: database") && action.contains("create a page in a database"),
-        "{action}"
-    );
-    let property = hover(&mut server, "Status: \"To Do\"", 2);
-    assert!(
-        property.contains("Notion property `Status` of `Task`: `status`"),
-        "{property}"
-    );
-    assert!(property.contains("`In Progress`"), "the options: {property}");
-    let flow = hover(&mut server, "lsp_scratch", 2);
-    assert!(
-        flow.contains("A scratch flow for the language server tests."),
-        "doc comment: {flow}"
-    );
-
-    let broken = SCRATCH.replace("id: task.id", "id: tsak.id");
-    server.change(&uri, 2, &broken);
-    server.diagnostics(&uri);
-    let result = server.request(
+    let typo = SCRATCH.replace("id: task.id", "id: tsak.id");
+    let uri = server.open(&scratch(), &typo);
+    assert_eq!(codes(&server.diagnostics(&uri)), ["E0201"]);
+    // Another new file, which nothing uses: only it is checked again when it changes.
+    let other = root().join("flows/lsp_other.flow");
+    let text = "flow lsp_other for am_consulting {\n  on manual\n  output { n: 1 }\n}\n";
+    let other_uri = server.open(&other, text);
+    assert_eq!(server.diagnostics(&other_uri), Vec::<Value>::new());
+    server.change(&other_uri, 2, &text.replace("n: 1", "n: m"));
+    assert_eq!(codes(&server.diagnostics(&other_uri)), ["E0201"]);
+    // The scratch file's finding is kept, and still explained on hover.
+    let hover = server.request(
         "textDocument/hover",
-        json!({ "textDocument": { "uri": uri }, "position": position(&broken, "tsak", 1) }),
+        json!({ "textDocument": { "uri": uri }, "position": position(&typo, "tsak", 1) }),
     );
-    let page = result["contents"]["value"].as_str().unwrap_or_default();
-    assert!(
-        page.contains("**E0201**") && page.contains("# E0201"),
-        "the code's page: {page}"
-    );
+    let page = hover["contents"]["value"].as_str().unwrap_or_default();
+    assert!(page.contains("**E0201**"), "{page}");
+    server.change(&uri, 2, SCRATCH);
+    assert_eq!(server.diagnostics(&uri), Vec::<Value>::new());
     assert_eq!(server.shutdown(), 0);
 }
 
@@ -227,6 +204,28 @@ fn definition_and_references_cross_files() {
         def["uri"].as_str().unwrap_or("").ends_with("flows/entities.flow"),
         "{def}"
     );
+    // The entity a flow is for, and a database: to their declarations in entities.flow, in the
+    // flow's entity (every entity declares a `Task`).
+    let entities = root().join("flows/entities.flow");
+    let entities_text = std::fs::read_to_string(&entities).expect("entities.flow");
+    let def = server.request("textDocument/definition", at("for am_consulting", 6));
+    assert_eq!(def["uri"], client::uri(&entities));
+    assert_eq!(
+        def["range"]["start"],
+        position(&entities_text, "am_consulting \"AM", 0)
+    );
+    let def = server.request("textDocument/definition", at("db: Task", 5));
+    assert_eq!(def["uri"], client::uri(&entities));
+    let am = entities_text.find("entity am_consulting").expect("am_consulting");
+    let task = am + entities_text[am..].find(" Task,").expect("its Task") + 1;
+    let line = entities_text[..task].matches('\n').count();
+    assert_eq!(def["range"]["start"]["line"], line, "{def}");
+    // An input field and a let, from their uses.
+    let def = server.request("textDocument/definition", at("input.id", 7));
+    assert_eq!(def["uri"], uri);
+    assert_eq!(def["range"]["start"], position(&text, "id: text", 0));
+    let def = server.request("textDocument/definition", at("split(full_name", 7));
+    assert_eq!(def["range"]["start"], position(&text, "let full_name", 4));
     // A step, used before and after.
     let refs = server.request(
         "textDocument/references",

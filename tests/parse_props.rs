@@ -656,6 +656,8 @@ fn template() -> impl Strategy<Value = Template> {
             TemplatePartKind::Subject,
             TemplatePartKind::Text,
             TemplatePartKind::Html,
+            TemplatePartKind::Sms,
+            TemplatePartKind::Slack,
         ]),
         prop::sample::select(vec![
             "Hi {{name}}",
@@ -676,6 +678,7 @@ fn template() -> impl Strategy<Value = Template> {
         docs,
         name: id("note"),
         parts,
+        example: None,
         span: sp(),
     })
 }

@@ -2,6 +2,8 @@
 //! every store keeps, what only a shared database must do (hosts fenced from each other's
 //! instances, connections that come back after a restart of the server), and the CLI on it.
 
+#[path = "postgres/claims.rs"]
+mod claims;
 #[path = "support/postgres_cluster.rs"]
 mod cluster;
 #[path = "support/store_conformance.rs"]

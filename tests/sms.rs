@@ -412,3 +412,68 @@ async fn a_fault_plans_twilio_part_is_played_by_the_emulator() {
     assert_eq!(e.details.get("code"), &Value::Int(20429));
     assert!(r.twilio.messages().is_empty());
 }
+
+/// A template's `sms` and `slack` parts are what `sms.send` and `slack.post` send with
+/// `template:`; and `--faults` fails Twilio's requests as the plan's `twilio` part says.
+#[test]
+fn templates_go_by_sms_and_slack_and_a_twilio_fault_plan_is_followed() {
+    let project = tempfile::tempdir().unwrap();
+    std::fs::write(project.path().join("flowc.toml"), "[entities.studio]\n").unwrap();
+    let flow = r##"entity studio {}
+
+template booked {
+  sms "Hi {{name}}, your {{service}} is booked"
+  slack "*{{name}}* booked {{service}}"
+  example { name: "Amelia Jones", service: "Reiki session" }
+}
+
+flow booked for studio {
+  on manual
+  input { phone: text, name: text }
+
+  step text = sms.send(to: input.phone, template: "booked", with: { name: input.name, service: "Reiki" })
+  step alert = slack.post(channel: "#bookings", template: "booked", with: { name: input.name, service: "Reiki" })
+
+  output { sid: text.sid, ts: alert.ts }
+}
+"##;
+    std::fs::write(project.path().join("booked.flow"), flow).unwrap();
+    let run = |faults: &[&str]| {
+        let outbox = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .args(["run", "booked.flow", "--emulate", "--virtual-clock", "--outbox"])
+            .arg(outbox.path())
+            .args(faults)
+            .args(["--input", r#"{"phone": "+14155550123", "name": "Amelia"}"#])
+            .current_dir(project.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let kept = |folder: &str| -> Vec<Json> {
+            let Some(run) = std::fs::read_dir(outbox.path()).unwrap().next() else {
+                return Vec::new();
+            };
+            std::fs::read_dir(run.unwrap().path().join(folder))
+                .into_iter()
+                .flatten()
+                .map(|f| serde_json::from_str(&std::fs::read_to_string(f.unwrap().path()).unwrap()).unwrap())
+                .collect()
+        };
+        (out, kept("sms"), kept("slack"))
+    };
+    let (out, texts, posts) = run(&[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(texts.len(), 1, "{stderr}");
+    assert_eq!(texts[0]["body"], "Hi Amelia, your Reiki is booked");
+    assert_eq!(posts.len(), 1, "{stderr}");
+    assert_eq!(posts[0]["message"]["text"], "*Amelia* booked Reiki");
+
+    let (out, texts, posts) = run(&["--faults", "twilio:503=100%", "--faults-seed", "5"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("faults: twilio:503=100%"), "{stderr}");
+    assert!(texts.is_empty(), "{texts:?}");
+    // Slack is not in the plan: its post went through.
+    assert_eq!(posts.len(), 1, "{stderr}");
+}

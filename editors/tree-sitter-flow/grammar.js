@@ -21,9 +21,9 @@ const PREC = {
 // Words that are keywords somewhere but stay usable as field and argument names.
 const NAME_KEYWORDS = [
   'after', 'and', 'as', 'at', 'backoff', 'by', 'call', 'changed', 'concurrency', 'created', 'databases', 'else', 'emit',
-  'entity', 'error', 'event', 'expect', 'factor', 'fail', 'failed', 'fails', 'fallback', 'false', 'flow', 'for', 'grant',
+  'entity', 'error', 'event', 'example', 'expect', 'factor', 'fail', 'failed', 'fails', 'fallback', 'false', 'flow', 'for', 'grant',
   'hangs', 'html', 'if', 'in', 'input', 'jitter', 'let', 'manual', 'match', 'no', 'none', 'not', 'notion', 'on', 'or',
-  'output', 'ran', 'read', 'read_write', 'retry', 'returns', 'schedule', 'send', 'setting', 'skipped', 'start', 'step',
+  'output', 'ran', 'read', 'read_write', 'retry', 'returns', 'schedule', 'send', 'setting', 'skipped', 'slack', 'sms', 'start', 'step',
   'stub', 'subject', 'template', 'test', 'text', 'then', 'timeout', 'times', 'to', 'true', 'until', 'unverified', 'use', 'verified',
   'wait', 'webhook', 'where', 'with', 'write', 'yield',
 ];
@@ -87,9 +87,20 @@ module.exports = grammar({
 
     // ------------------------------------------------------------------ templates
     template_declaration: ($) =>
-      seq(optional($._docs), 'template', field('name', $.identifier), '{', repeat($.template_part), '}'),
+      seq(
+        optional($._docs),
+        'template',
+        field('name', $.identifier),
+        '{',
+        repeat(choice($.template_part, $.template_example)),
+        '}',
+      ),
     template_part: ($) =>
-      seq(field('kind', choice('subject', 'text', 'html')), field('body', choice($.raw_string, $.template_string))),
+      seq(
+        field('kind', choice('subject', 'text', 'html', 'sms', 'slack')),
+        field('body', choice($.raw_string, $.template_string)),
+      ),
+    template_example: ($) => seq('example', field('value', $._expression)),
     template_string: (_) => token(seq('"', repeat(choice(/[^"\\\n]/, /\\./)), '"')),
 
     // ------------------------------------------------------------------ flows

@@ -378,6 +378,7 @@ impl<'a> FlowChecker<'_, 'a> {
                     self.check_notion_properties(&args, db_name, &acting_or_own);
                 }
                 self.check_phone_numbers(connector, &args);
+                self.check_channel_message(connector, call, &args);
                 spec.output.clone()
             }
             Target::Flow(flow) => subflow_output(flow),

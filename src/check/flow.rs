@@ -44,6 +44,8 @@ pub(crate) struct FlowChecker<'c, 'a> {
     pub input_whole_used: bool,
     /// An unknown `input.x` was reported: the unused-field warning would only repeat it.
     pub input_typo: bool,
+    /// The type of the flow's `output`, once the walk has met it.
+    pub output_type: Option<Rc<Type>>,
     pub entity: Option<&'a ast::Entity>,
     pub locals: Vec<Local<'a>>,
     /// The declaration whose expressions are being walked (references become its dependencies).
@@ -121,6 +123,7 @@ pub(crate) fn type_flow<'a>(
         input_used: HashSet::new(),
         input_whole_used: false,
         input_typo: false,
+        output_type: None,
         entity,
         locals: Vec::new(),
         current: None,
@@ -188,7 +191,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         super::triggers::check_flow_triggers(self);
         self.walk_block(&flow.body, false);
         if let Some(output) = &flow.output {
-            self.infer(&output.value);
+            self.output_type = Some(Rc::new(self.infer(&output.value)));
         }
         if let Some(handler) = &flow.on_error {
             self.locals.push(Local {

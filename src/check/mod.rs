@@ -13,6 +13,7 @@
 mod addresses;
 pub(crate) mod builtins;
 mod calls;
+mod channel_templates;
 mod context;
 mod cycles;
 mod date_format;
@@ -40,9 +41,9 @@ mod warnings;
 
 use crate::contract::Manifests;
 use std::collections::HashSet;
-pub use typed::{flow_types, DeclType};
+pub use typed::{flow_output_type, flow_types, DeclType};
 
-use crate::diagnostic::{Diagnostics, FileId};
+use crate::diagnostic::{Diagnostic, Diagnostics, FileId};
 use crate::project::Project;
 use crate::syntax::ast;
 
@@ -177,20 +178,59 @@ impl Wanted {
 const STACK_SIZE: usize = 64 << 20;
 
 fn check_here(project: &Project, manifests: &Manifests, files: Option<&[FileId]>) -> Diagnostics {
-    let mut diagnostics = Diagnostics::new();
+    let parts = check_parts(project, manifests, files);
+    let mut diagnostics = parts.wide;
+    diagnostics.extend(parts.flows);
+    let mut sorted = Diagnostics::new();
+    sorted.extend(diagnostics.sorted());
+    sorted
+}
+
+/// What [`check_files`] finds, kept apart for an editor that checks again only what a change can
+/// affect and keeps the findings of the other files' flows.
+pub struct CheckedFiles {
+    /// The findings of the project-wide checks (declarations, templates, webhook paths), for
+    /// every file.
+    pub wide: Diagnostics,
+    /// The findings in the checked files (syntax, flows, tests).
+    pub flows: Diagnostics,
+    /// The checked files: the files asked for and the files depending on them.
+    pub checked: Vec<FileId>,
+}
+
+/// [`check_files`] with its findings kept apart: see [`CheckedFiles`].
+pub fn check_files_apart(
+    project: &Project,
+    manifests: &impl AsRef<Manifests>,
+    files: &[FileId],
+) -> CheckedFiles {
+    let manifests = manifests.as_ref();
+    // On a roomy stack, as `check_in_thread` does.
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(STACK_SIZE)
+            .spawn_scoped(scope, || check_parts(project, manifests, Some(files)))
+            .map(|handle| handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+    })
+    .unwrap_or_else(|_| check_parts(project, manifests, Some(files)))
+}
+
+fn check_parts(project: &Project, manifests: &Manifests, files: Option<&[FileId]>) -> CheckedFiles {
+    let mut wide = Diagnostics::new();
+    let mut flows = Diagnostics::new();
     let cx = context::Context::new(project, manifests);
     let wanted = match files {
         None => Wanted::All,
         Some(files) => Wanted::around(&cx, files),
     };
     for module in project.modules.iter().filter(|m| wanted.has(m.file)) {
-        diagnostics.extend(module.syntax.iter().cloned());
+        flows.extend(module.syntax.iter().cloned());
     }
-    declarations::check(&cx, &mut diagnostics);
-    templates::check_declarations(cx.templates.values(), &mut diagnostics);
-    triggers::check_webhook_paths(&cx, &mut diagnostics);
-    check_flows(&cx, &wanted, &mut diagnostics);
-    flow_tests::check(&cx, &wanted, &mut diagnostics);
+    declarations::check(&cx, &mut wide);
+    templates::check_declarations(cx.templates.values(), &mut wide);
+    triggers::check_webhook_paths(&cx, &mut wide);
+    check_flows(&cx, &wanted, &mut flows);
+    flow_tests::check(&cx, &wanted, &mut flows);
     // Where part of a file did not parse, declarations and uses are missing from its tree, so
     // "unused" and "unreachable" warnings there would be noise caused by the syntax error.
     let broken: Vec<_> = project
@@ -199,14 +239,20 @@ fn check_here(project: &Project, manifests: &Manifests, files: Option<&[FileId]>
         .filter(|m| m.syntax.iter().any(|d| d.code.is_syntax()))
         .map(|m| m.file)
         .collect();
-    diagnostics.retain(|d| d.is_error() || !broken.contains(&d.file));
-    // Uses of a name whose declaration was lost to a syntax error follow from that error.
-    diagnostics.retain(|d| {
-        !project
-            .module_of(d.file)
-            .is_some_and(|m| !m.lost.is_empty() && m.lost.explains(d, &project.sources.get(d.file).text))
-    });
-    let mut sorted = Diagnostics::new();
-    sorted.extend(diagnostics.sorted());
-    sorted
+    let keep = |d: &Diagnostic| {
+        (d.is_error() || !broken.contains(&d.file))
+        // Uses of a name whose declaration was lost to a syntax error follow from that error.
+            && !project
+                .module_of(d.file)
+                .is_some_and(|m| !m.lost.is_empty() && m.lost.explains(d, &project.sources.get(d.file).text))
+    };
+    wide.retain(&keep);
+    flows.retain(&keep);
+    let checked = project
+        .modules
+        .iter()
+        .map(|m| m.file)
+        .filter(|&f| wanted.has(f))
+        .collect();
+    CheckedFiles { wide, flows, checked }
 }

@@ -1,5 +1,6 @@
 //! Notification templates: handlebars syntax (E0500), required parts (E0502), and the variables a
-//! template uses against the `with:` record of each step that sends it (E0501).
+//! template uses against the `with:` record of each step that sends it (E0501). The parts each
+//! channel needs and the SMS length are in `channel_templates`.
 
 use std::collections::BTreeSet;
 
@@ -319,6 +320,7 @@ pub(crate) fn check_declarations<'a>(
 ) {
     for info in infos {
         check_one(info, diagnostics);
+        super::channel_templates::check_sms_length(info, diagnostics);
     }
 }
 
@@ -370,8 +372,16 @@ fn check_one(info: &TemplateInfo<'_>, diagnostics: &mut Diagnostics) {
             seen.push((part.kind, part.span));
         }
     }
+    // A template for text messages or Slack only needs no email parts; the calls that send it by
+    // email are told (channel_templates.rs).
+    let has = |kinds: &[TemplatePartKind]| decl.parts.iter().any(|p| kinds.contains(&p.kind));
+    let for_email = has(&[
+        TemplatePartKind::Subject,
+        TemplatePartKind::Text,
+        TemplatePartKind::Html,
+    ]) || !has(&[TemplatePartKind::Sms, TemplatePartKind::Slack]);
     for kind in [TemplatePartKind::Subject, TemplatePartKind::Text] {
-        if !decl.parts.iter().any(|p| p.kind == kind) {
+        if for_email && !decl.parts.iter().any(|p| p.kind == kind) {
             diagnostics.push(
                 Diagnostic::new(
                     Code::TemplateIncomplete,

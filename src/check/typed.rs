@@ -27,6 +27,8 @@ pub(crate) struct TypedFlow<'a> {
     pub input_whole_used: bool,
     /// An unknown `input.x` was reported (an unused-field warning would repeat it).
     pub input_typo: bool,
+    /// The type of its `output` (what a sub-flow call gives).
+    pub output: Option<Rc<Type>>,
 }
 
 /// A step or let of a typed flow.
@@ -83,6 +85,7 @@ impl<'a> FlowChecker<'_, 'a> {
             input_used: std::mem::take(&mut self.input_used),
             input_whole_used: self.input_whole_used,
             input_typo: self.input_typo,
+            output: self.output_type.take(),
         }
     }
 }
@@ -127,4 +130,20 @@ pub fn flow_types(
         }
     }
     out
+}
+
+/// The type of what flow `name` of `file` outputs, as the checker works it out from the flow's
+/// body (a sub-flow call is checked against the output's field names only; editors show this).
+pub fn flow_output_type(
+    project: &Project,
+    manifests: &impl AsRef<Manifests>,
+    file: FileId,
+    name: &str,
+) -> Option<Type> {
+    let cx = super::context::Context::new(project, manifests.as_ref());
+    let module = cx.modules.iter().find(|m| m.file() == file)?;
+    let flow = module.flows.get(name)?;
+    let mut ignored = Diagnostics::new();
+    let typed = super::flow::type_flow(&cx, module, flow, &mut ignored);
+    typed.output.map(|ty| (*ty).clone())
 }

@@ -204,9 +204,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             .await?
         };
         let store: Arc<dyn crate::runtime::Store> = match &args.state {
-            Some(dir) => {
-                super::store::journal(args.store.as_deref(), project.config.store.url.as_deref(), dir)?
-            }
+            Some(dir) => super::store::journal(args.store.as_deref(), &project.config.store, dir)?.store,
             None => Arc::new(crate::runtime::MemoryStore::new()),
         };
         let mut builder = Engine::builder()

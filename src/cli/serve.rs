@@ -36,6 +36,10 @@ pub(crate) struct Args {
     /// Default: `[store] url` of flowc.toml.
     #[arg(long, value_name = "URL")]
     store: Option<String>,
+    /// With a PostgreSQL store: how long this host holds an instance between renewals, in
+    /// seconds, so how soon another host takes over when it dies. Default: `[store] lease`, else 30.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    store_lease: Option<u64>,
     /// Talk to emulators in this process instead of the real services (as `flowc run --emulate`).
     #[arg(long)]
     emulate: bool,
@@ -113,11 +117,12 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         (None, Some(url)) => super::emulate::remote(&mut project, url, Some(&args.state)).await?,
         (None, None) => super::run::real_connectors(&project),
     };
-    let store = super::store::journal(
-        args.store.as_deref(),
-        project.config.store.url.as_deref(),
-        &args.state,
-    )?;
+    let mut settings = project.config.store.clone();
+    if let Some(secs) = args.store_lease {
+        settings.lease = Some(crate::config::ConfigDuration(Duration::from_secs(secs)));
+    }
+    let journal = super::store::journal(args.store.as_deref(), &settings, &args.state)?;
+    let store = journal.store.clone();
     let mut builder = Engine::builder()
         .project_value(project.clone())
         .store(store.clone());
@@ -165,12 +170,19 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
     if let Some(mirror) = Mirror::new(&project, &notion_env) {
         let _ = host.mirror.set(mirror);
     }
-    for id in engine.recover().await {
-        if let Some(EventKind::InstanceStarted { flow, .. }) =
-            engine.history(&id).first().map(|e| e.kind.clone())
-        {
-            host.follow(id, &flow, "", "recovered");
-        }
+    take_over(&host, &engine).await;
+    if let Some(shared) = &journal.shared {
+        // Hosts sharing the store: take over what a stopped or dead host leaves.
+        let (host, engine, released) = (Arc::downgrade(&host), engine.clone(), shared.work_released());
+        tokio::spawn(async move {
+            loop {
+                released.notified().await;
+                match host.upgrade() {
+                    Some(host) => take_over(&host, &engine).await,
+                    None => return,
+                }
+            }
+        });
     }
     let stop = stop_signal();
     let set_up = project_bundles(&project)
@@ -253,9 +265,24 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
     }
     // Everything journaled is on disk before the process ends.
     super::store::flushed(&*store).await;
+    if let Some(shared) = &journal.shared {
+        // What this host leaves unfinished goes to another host now rather than after a lease.
+        shared.release();
+    }
     drop(emulated);
     eprintln!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resumes the unfinished instances this host claims (all of them on a store of its own).
+async fn take_over(host: &Arc<Host>, engine: &Engine) {
+    for id in engine.recover().await {
+        if let Some(EventKind::InstanceStarted { flow, .. }) =
+            engine.history(&id).first().map(|e| e.kind.clone())
+        {
+            host.follow(id, &flow, "", "recovered");
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C; the handlers are installed when this is called, before the

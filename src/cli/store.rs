@@ -7,9 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use super::CliError;
+use crate::config::StoreConfig;
 use crate::runtime::{Commit, Store};
-use crate::store::{Durability, PostgresStore, SqliteStore};
+use crate::store::{Durability, PostgresStore, SqliteStore, DEFAULT_LEASE};
 
 /// Arguments of `flowc store`.
 #[derive(Debug, clap::Args)]
@@ -78,18 +81,57 @@ fn open_sqlite(path: &Path) -> Result<Arc<SqliteStore>, CliError> {
         .map_err(|e| CliError::Io(e.to_string()))
 }
 
+/// Where a host journals its instances.
+pub(crate) struct Journal {
+    pub(crate) store: Arc<dyn Store>,
+    /// The same store when hosts share it (PostgreSQL): leases, released work.
+    pub(crate) shared: Option<Arc<PostgresStore>>,
+}
+
 /// The journal of `flowc serve` and `flowc run --state`: `url` (from `--store`), else the
-/// project's `[store] url`, else `flowc.db` in `state` (created).
-pub(crate) fn journal(
-    url: Option<&str>,
-    configured: Option<&str>,
-    state: &Path,
-) -> Result<Arc<dyn Store>, CliError> {
-    match url.or(configured).map(parse).transpose()? {
-        Some(Url::Postgres(url)) => Ok(open_postgres(&url)?),
-        Some(Url::Sqlite(path)) => Ok(open_sqlite(&path)?),
-        None => Ok(super::run::open_state(state, true)?),
+/// project's `[store] url`, else `flowc.db` in `state` (created). On PostgreSQL the host's name
+/// is kept in `state/host-id`, so a host restarted on its state folder takes back its own
+/// instances at once.
+pub(crate) fn journal(url: Option<&str>, config: &StoreConfig, state: &Path) -> Result<Journal, CliError> {
+    match url.or(config.url.as_deref()).map(parse).transpose()? {
+        Some(Url::Postgres(url)) => {
+            let lease = config.lease.map_or(DEFAULT_LEASE, |d| d.get());
+            if lease < Duration::from_secs(1) {
+                return Err(CliError::Usage("[store] lease must be at least 1s".into()));
+            }
+            let store = PostgresStore::open_as(&url, &host_id(state)?, lease)
+                .map(Arc::new)
+                .map_err(|e| CliError::Io(e.to_string()))?;
+            Ok(Journal {
+                store: store.clone(),
+                shared: Some(store),
+            })
+        }
+        Some(Url::Sqlite(path)) => Ok(Journal {
+            store: open_sqlite(&path)?,
+            shared: None,
+        }),
+        None => Ok(Journal {
+            store: super::run::open_state(state, true)?,
+            shared: None,
+        }),
     }
+}
+
+/// This host's name, made once and kept in the state folder.
+fn host_id(state: &Path) -> Result<String, CliError> {
+    let path = state.join("host-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(CliError::Io(format!("cannot read {}: {e}", path.display()))),
+    }
+    std::fs::create_dir_all(state)
+        .map_err(|e| CliError::Io(format!("cannot create the state folder {}: {e}", state.display())))?;
+    let id = uuid::Uuid::now_v7().to_string();
+    std::fs::write(&path, &id).map_err(|e| CliError::Io(format!("cannot write {}: {e}", path.display())))?;
+    Ok(id)
 }
 
 /// Waits until `store` has kept everything handed to it.

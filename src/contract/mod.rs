@@ -10,6 +10,7 @@ pub mod manifests;
 pub mod notion_schema;
 pub mod phone_number;
 pub mod secrets;
+pub mod sms_segments;
 pub mod survey_forms;
 
 pub use error_class::ErrorClass;

@@ -12,29 +12,33 @@ use crate::diagnostic::{Diagnostic, FileId, Severity};
 use super::line_index::LineIndex;
 use super::workspace::ProjectState;
 
-/// The diagnostics of every file of `state`, by file URI (files without any included, so the
-/// editor clears what was fixed).
-pub(crate) fn by_file(state: &ProjectState) -> HashMap<Url, Vec<LspDiagnostic>> {
-    let mut out: HashMap<Url, Vec<LspDiagnostic>> = HashMap::new();
-    let mut indexes: HashMap<FileId, LineIndex<'_>> = HashMap::new();
-    for (id, file) in state.project.sources.iter() {
-        indexes.insert(id, LineIndex::new(&file.text));
-        if let Ok(url) = Url::from_file_path(&file.path) {
-            out.entry(url).or_default();
-        }
-    }
+/// The diagnostics of `state` grouped by file, every file included (a file without any is
+/// cleared in the editor).
+pub(crate) fn by_file(state: &ProjectState) -> HashMap<FileId, Vec<&Diagnostic>> {
+    let mut out: HashMap<FileId, Vec<&Diagnostic>> = state
+        .project
+        .sources
+        .iter()
+        .map(|(id, _)| (id, Vec::new()))
+        .collect();
     for d in &state.diagnostics {
-        let Ok(url) = Url::from_file_path(state.path(d.file)) else {
-            continue;
-        };
-        let converted = convert(d, state, &indexes);
-        out.entry(url).or_default().push(converted);
+        out.entry(d.file).or_default().push(d);
     }
     out
 }
 
-fn convert(d: &Diagnostic, state: &ProjectState, indexes: &HashMap<FileId, LineIndex<'_>>) -> LspDiagnostic {
-    let range = indexes.get(&d.file).map(|i| i.range(d.span)).unwrap_or_default();
+/// `diagnostics`, all of `file`, as the editor shows them.
+pub(crate) fn to_lsp(state: &ProjectState, file: FileId, diagnostics: &[&Diagnostic]) -> Vec<LspDiagnostic> {
+    let index = LineIndex::new(state.text(file));
+    let uri = Url::from_file_path(state.path(file)).ok();
+    diagnostics
+        .iter()
+        .map(|d| convert(d, uri.as_ref(), &index))
+        .collect()
+}
+
+fn convert(d: &Diagnostic, uri: Option<&Url>, index: &LineIndex<'_>) -> LspDiagnostic {
+    let range = index.range(d.span);
     let mut message = d.message.clone();
     if let Some(help) = &d.help {
         message.push_str("\nhelp: ");
@@ -44,10 +48,11 @@ fn convert(d: &Diagnostic, state: &ProjectState, indexes: &HashMap<FileId, LineI
         .secondary
         .iter()
         .filter_map(|label| {
-            let uri = Url::from_file_path(state.path(d.file)).ok()?;
-            let range = indexes.get(&d.file)?.range(label.span);
             Some(DiagnosticRelatedInformation {
-                location: Location { uri, range },
+                location: Location {
+                    uri: uri?.clone(),
+                    range: index.range(label.span),
+                },
                 message: label.message.clone(),
             })
         })

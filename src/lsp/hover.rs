@@ -4,9 +4,11 @@
 
 use lsp_types::{Hover, HoverContents, MarkupContent, MarkupKind};
 
+use crate::check::builtins::{self, Returns};
 use crate::connectors::notion::schema::DatabaseSchema;
 use crate::connectors::{ActionSpec, Registry};
-use crate::syntax::ast;
+use crate::contract::Access;
+use crate::syntax::{ast, Span};
 use crate::types::Type;
 
 use super::index::{Symbol, SymbolKind, Target};
@@ -40,6 +42,13 @@ pub(crate) fn hover(registry: &Registry, cursor: &Cursor<'_>) -> Option<Hover> {
         };
         sections.extend(section);
     }
+    let mut range = occurrence.map(|o| o.span);
+    if occurrence.is_none() {
+        if let Some((span, doc)) = builtin_at(cursor.text(), cursor.offset) {
+            sections.push(doc);
+            range = Some(span);
+        }
+    }
     // The page of each diagnostic under the cursor (what `flowc explain` prints).
     let offset = cursor.offset as u32;
     for d in state
@@ -57,7 +66,7 @@ pub(crate) fn hover(registry: &Registry, cursor: &Cursor<'_>) -> Option<Hover> {
     if sections.is_empty() {
         return None;
     }
-    let range = occurrence.map(|o| LineIndex::new(cursor.text()).range(o.span));
+    let range = range.map(|span| LineIndex::new(cursor.text()).range(span));
     Some(Hover {
         contents: HoverContents::Markup(MarkupContent {
             kind: MarkupKind::Markdown,
@@ -65,6 +74,38 @@ pub(crate) fn hover(registry: &Registry, cursor: &Cursor<'_>) -> Option<Hover> {
         }),
         range,
     })
+}
+
+/// A built-in function called at `offset` (`len` in `len(x)`): its signature and result type.
+fn builtin_at(text: &str, offset: usize) -> Option<(Span, String)> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let start = text
+        .get(..offset)?
+        .rfind(|c: char| !is_word(c))
+        .map_or(0, |i| i + 1);
+    let end = offset
+        + text
+            .get(offset..)?
+            .find(|c: char| !is_word(c))
+            .unwrap_or(text.len() - offset);
+    let name = text.get(start..end)?;
+    // A call, not a field (`x.len`) or a name.
+    if !text[end..].starts_with('(') || text[..start].ends_with('.') {
+        return None;
+    }
+    let builtin = builtins::lookup(name)?;
+    let result = match builtin.returns {
+        Returns::Fixed(ty) => format!("`{}`", ty()),
+        Returns::First => "the type of its first argument".to_string(),
+        Returns::Element => "the element type of its list (or its arguments' type)".to_string(),
+        Returns::OptionalElement => "an element of its list, or `none`".to_string(),
+    };
+    let doc = format!(
+        "```flow\n{}\n```\n\n*built-in function* `{name}`: {}, returns {result}",
+        builtins::usage(name, &builtin),
+        builtins::describe_arity(&builtin)
+    );
+    Some((Span::new(start, end), doc))
 }
 
 /// The declaration's first line, its type where it is known, and its doc comment.
@@ -80,8 +121,19 @@ fn symbol(state: &ProjectState, registry: &Registry, symbol: &Symbol) -> Option<
         symbol.kind.noun(),
         symbol.name
     );
-    if let Some(ty) = result_type(state, registry, symbol) {
+    let checked = checked_type(state, registry, symbol);
+    if let Some(ty) = result_type(state, registry, symbol, checked.as_ref()) {
         out.push_str(&format!(": `{ty}`"));
+    }
+    // A record result (a sub-flow's output, an action's result) is shown field by field; a
+    // Notion page's properties are listed from the schema below.
+    if let Some(fields) = checked
+        .as_ref()
+        .filter(|_| symbol.database.is_none())
+        .and_then(record_fields)
+    {
+        out.push_str("\n\nfields:\n");
+        out.push_str(&fields);
     }
     if !symbol.docs.is_empty() {
         out.push_str("\n\n");
@@ -127,24 +179,106 @@ fn database_entity(state: &ProjectState, symbol: &Symbol) -> Option<String> {
     }
 }
 
-/// The type of a step's result (from the action's manifest) or an input field (as written).
-fn result_type(state: &ProjectState, registry: &Registry, symbol: &Symbol) -> Option<String> {
+/// The type the checker works out for a step or let (from the typed flow of its file); `None`
+/// where it knows nothing (`any`).
+fn checked_type(state: &ProjectState, registry: &Registry, symbol: &Symbol) -> Option<Type> {
+    if !matches!(symbol.kind, SymbolKind::Step | SymbolKind::Let) {
+        return None;
+    }
+    if let Some(output) = subflow_output(state, registry, symbol) {
+        return Some(output);
+    }
+    crate::check::flow_types(&state.project, registry, symbol.file)
+        .into_iter()
+        .flat_map(|(_, decls)| decls)
+        .find(|d| d.span == symbol.span)
+        .map(|d| d.ty)
+        .filter(|ty| *ty != Type::Any)
+}
+
+/// What the sub-flow a step calls outputs (`helper(...)`, or `alias.helper(...)` of a `use`d
+/// module), typed from the called flow's body: the step's own type only knows the field names.
+fn subflow_output(state: &ProjectState, registry: &Registry, symbol: &Symbol) -> Option<Type> {
+    let callee = symbol.callee.as_ref()?;
+    let (file, name) = match callee.split_once('.') {
+        None => (symbol.file, callee.as_str()),
+        Some((alias, _)) if registry.manifest(alias).is_some() => return None,
+        Some((alias, name)) => {
+            let used = state
+                .module(symbol.file)?
+                .ast
+                .items
+                .iter()
+                .find_map(|item| match item {
+                    ast::Item::Use(u) if u.name().name == alias => Some(
+                        u.path
+                            .iter()
+                            .map(|p| p.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join("."),
+                    ),
+                    _ => None,
+                })?;
+            (state.project.module(&used)?.file, name)
+        }
+    };
+    crate::check::flow_output_type(&state.project, registry, file, name).filter(|ty| *ty != Type::Any)
+}
+
+/// The fields of a record type (or a list or optional of one), one line each.
+fn record_fields(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Optional { of } | Type::List { of } => record_fields(of),
+        Type::Record { fields, .. } if !fields.is_empty() => Some(
+            fields
+                .iter()
+                .map(|(name, f)| format!("- `{name}`: {}{}", f.ty, if f.optional { "?" } else { "" }))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        _ => None,
+    }
+}
+
+/// The type of a step's result (a Notion call's pages by database, else the checker's type, else
+/// the action's manifest), a let's value, or an input field (as written).
+fn result_type(
+    state: &ProjectState,
+    registry: &Registry,
+    symbol: &Symbol,
+    checked: Option<&Type>,
+) -> Option<String> {
     match symbol.kind {
         SymbolKind::Step => {
-            let callee = symbol.callee.as_ref()?;
-            let (connector, action) = callee.split_once('.')?;
-            let output = &registry.action(connector, action)?.output;
+            let output = symbol
+                .callee
+                .as_ref()
+                .and_then(|callee| callee.split_once('.'))
+                .and_then(|(connector, action)| registry.action(connector, action))
+                .map(|spec| &spec.output);
             Some(match (&symbol.database, output) {
-                (Some(db), Type::List { .. }) => format!("[page of {db}]"),
-                (Some(db), Type::Optional { .. }) => format!("page of {db}?"),
-                (Some(db), _) => format!("page of {db}"),
-                (None, ty) => ty.to_string(),
+                (Some(db), Some(Type::List { .. })) => format!("[page of {db}]"),
+                (Some(db), Some(Type::Optional { .. })) => format!("page of {db}?"),
+                (Some(db), Some(_)) => format!("page of {db}"),
+                (_, output) => checked.or(output)?.to_string(),
             })
         }
-        SymbolKind::Let => {
-            let value = let_value(state, symbol)?;
-            expression_type(state, registry, symbol, value, 4)
+        SymbolKind::LoopVar => {
+            // An element of the list, when the list is a step or let.
+            let list = named(state, symbol, let_value(state, symbol)?.as_name()?)?;
+            let ty = result_type(
+                state,
+                registry,
+                list,
+                checked_type(state, registry, list).as_ref(),
+            )?;
+            let element = ty.trim_end_matches('?').strip_prefix('[')?.strip_suffix(']')?;
+            Some(element.to_string())
         }
+        SymbolKind::Let => match checked {
+            Some(ty) => Some(ty.to_string()),
+            None => expression_type(state, registry, symbol, let_value(state, symbol)?, 4),
+        },
         SymbolKind::Input => {
             let text = state.text(symbol.file).get(symbol.full.range())?;
             let ty = text.split_once(':')?.1;
@@ -154,7 +288,7 @@ fn result_type(state: &ProjectState, registry: &Registry, symbol: &Symbol) -> Op
     }
 }
 
-/// The value of the `let` that `symbol` declares.
+/// The value of the `let` that `symbol` declares, or the list its loop variable goes over.
 fn let_value<'s>(state: &'s ProjectState, symbol: &Symbol) -> Option<&'s ast::Expr> {
     let module = state.module(symbol.file)?;
     module.ast.items.iter().find_map(|item| match item {
@@ -177,6 +311,7 @@ fn find_let<'a>(stmts: &'a [ast::Stmt], symbol: &Symbol) -> Option<&'a ast::Expr
         ast::Stmt::Match(m) => m.arms.iter().find_map(|a| find_let(&a.body.stmts, symbol)),
         ast::Stmt::Step(step) => {
             let fan_out = match &step.body {
+                ast::StepBody::FanOut(fan_out) if fan_out.var.span == symbol.span => Some(&fan_out.over),
                 ast::StepBody::FanOut(fan_out) => find_let(&fan_out.body.stmts, symbol),
                 _ => None,
             };
@@ -191,9 +326,8 @@ fn find_let<'a>(stmts: &'a [ast::Stmt], symbol: &Symbol) -> Option<&'a ast::Expr
     })
 }
 
-/// The type of a let's value where it follows from what is written: literals, a Notion property
-/// of a page, another name, `a ?? b`. Other expressions are typed by the checker, which does not
-/// keep its types yet.
+/// The type of a let's value where the checker knows nothing (`any`) but the text tells: a Notion
+/// property of a page (the checker types pages as open records), literals, another name, `a ?? b`.
 fn expression_type(
     state: &ProjectState,
     registry: &Registry,
@@ -230,7 +364,7 @@ fn expression_type(
             let other = named(state, within, name)?;
             match other.kind {
                 SymbolKind::Let => expression_type(state, registry, other, let_value(state, other)?, depth)?,
-                _ => result_type(state, registry, other)?,
+                _ => result_type(state, registry, other, None)?,
             }
         }
         ExprKind::Field(base, field) => {
@@ -284,6 +418,36 @@ pub(crate) fn action_doc(connector: &str, spec: &ActionSpec) -> String {
     for p in &spec.params {
         let required = if p.required { "" } else { " (optional)" };
         out.push_str(&format!("\n- `{}`{required}: {}", p.name, p.description));
+    }
+    let mut facts = Vec::new();
+    match spec.access {
+        Some(Access::Read) => {
+            facts.push("reads a database (another entity's only through its grant to read)".to_string())
+        }
+        Some(Access::Write) => {
+            facts.push("writes a database (another entity's only through its grant to write)".to_string())
+        }
+        None => {}
+    }
+    if let Some(retry) = &spec.default_retry {
+        let on: Vec<String> = retry.on.iter().map(|c| format!("`{}`", c.name())).collect();
+        facts.push(format!(
+            "retried by default: {} attempts in all, backoff from {:?} to {:?}, on {}",
+            retry.attempts,
+            retry.min,
+            retry.max,
+            on.join(", ")
+        ));
+    }
+    if let Some(limit) = &spec.rate_limit {
+        facts.push(format!(
+            "paced to {} requests a second (bursts of {})",
+            limit.per_second, limit.burst
+        ));
+    }
+    if !facts.is_empty() {
+        out.push_str("\n\n");
+        out.push_str(&facts.join("\n\n"));
     }
     out
 }

@@ -2,8 +2,9 @@
 //! editor, over stdio, in rust-analyzer's shape: one thread owns the state, requests come in,
 //! responses and diagnostics go out.
 //!
-//! Open files are checked after every change with their whole project (entities and templates
-//! are project-wide), so a change in one file updates the diagnostics of the files it affects.
+//! After every change the changed file is checked again with the files of its project it affects
+//! (entities, templates and `use`d flows are project-wide), so a change in one file updates the
+//! diagnostics of the files it affects; the others keep theirs.
 
 mod actions;
 mod completion;
@@ -30,12 +31,12 @@ use lsp_types::request::{
     PrepareRenameRequest, References, Rename, Request as _,
 };
 use lsp_types::{
-    CompletionOptions, Diagnostic as LspDiagnostic, OneOf, Position, PublishDiagnosticsParams, RenameOptions,
-    ServerCapabilities, ServerInfo, TextDocumentSyncCapability, TextDocumentSyncKind, Url,
+    CompletionOptions, OneOf, Position, PublishDiagnosticsParams, RenameOptions, ServerCapabilities,
+    ServerInfo, TextDocumentSyncCapability, TextDocumentSyncKind, Url,
 };
 use serde_json::Value;
 
-use crate::diagnostic::FileId;
+use crate::diagnostic::{Diagnostic, FileId};
 use workspace::{ProjectState, Workspace};
 
 /// Serves one editor on stdin/stdout until it says `exit`.
@@ -105,7 +106,7 @@ struct Server<'c> {
     connection: &'c Connection,
     workspace: Workspace,
     /// What each file's diagnostics were when last sent, so only changes are sent.
-    published: HashMap<Url, Vec<LspDiagnostic>>,
+    published: HashMap<Url, Vec<Diagnostic>>,
     /// Files changed since the last check: their diagnostics are sent even when unchanged (the
     /// editor waits for an answer to what was just typed).
     edited: Vec<Url>,
@@ -127,6 +128,7 @@ impl Cursor<'_> {
 impl Server<'_> {
     fn request(&mut self, request: Request) {
         let id = request.id.clone();
+        self.workspace.reindex();
         let ws = &self.workspace;
         let result: Result<Value, String> = match request.method.as_str() {
             HoverRequest::METHOD => handle(request, |p: lsp_types::HoverParams| {
@@ -250,16 +252,23 @@ impl Server<'_> {
             return;
         };
         let mut messages = Vec::new();
-        for (uri, diagnostics) in diagnostics::by_file(state) {
+        for (file, diagnostics) in diagnostics::by_file(state) {
+            let Ok(uri) = Url::from_file_path(state.path(file)) else {
+                continue;
+            };
             let before = self.published.get(&uri);
-            let unchanged = before.map_or(diagnostics.is_empty(), |b| *b == diagnostics);
+            let unchanged = before.map_or(diagnostics.is_empty(), |b| {
+                b.iter().eq(diagnostics.iter().copied())
+            });
             if unchanged && !self.edited.contains(&uri) {
                 continue;
             }
-            self.published.insert(uri.clone(), diagnostics.clone());
+            let converted = diagnostics::to_lsp(state, file, &diagnostics);
+            self.published
+                .insert(uri.clone(), diagnostics.into_iter().cloned().collect());
             let params = PublishDiagnosticsParams {
                 uri,
-                diagnostics,
+                diagnostics: converted,
                 version: None,
             };
             messages.push(Notification::new(PublishDiagnostics::METHOD.to_string(), params));

@@ -1,6 +1,8 @@
 //! The projects the editor has files open in: their texts (the editor's version of open files,
-//! the disk's of the others), parsed once per change, checked and indexed after each change.
+//! the disk's of the others), parsed once per change; after a change only the changed files and
+//! the files depending on them are checked again, and the index is rebuilt when a request needs it.
 
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -8,7 +10,7 @@ use crate::connectors::notion::schema::NotionSchemas;
 use crate::connectors::Registry;
 use crate::diagnostic::{Diagnostic, FileId, Sources};
 use crate::project::{ParsedModule, Project};
-use crate::syntax;
+use crate::syntax::{self, ast};
 
 use super::index::Index;
 use super::indexer;
@@ -18,11 +20,19 @@ pub(crate) struct ProjectState {
     pub project: Project,
     /// The last check's diagnostics, sorted.
     pub diagnostics: Vec<Diagnostic>,
+    /// The findings in each file's own flows (syntax, flows, tests), kept until a change can
+    /// affect them; the project-wide checks are run again on every change.
+    flows: HashMap<FileId, Vec<Diagnostic>>,
+    /// Built from the current text when a request needs it (typing does not wait for it).
     pub index: Index,
+    indexed: bool,
     /// The pulled Notion schemas, for completion and hover (`None` before `flowc notion pull`).
     pub schemas: Option<NotionSchemas>,
-    /// Its text changed since the last check.
-    stale: bool,
+    /// Files whose text changed since the last check.
+    changed: BTreeSet<FileId>,
+    /// The entities and templates the replaced texts declared: files naming them are checked
+    /// again too (a renamed template breaks the flows using the old name).
+    gone: BTreeSet<String>,
 }
 
 impl ProjectState {
@@ -41,12 +51,16 @@ impl ProjectState {
             .clone()
             .unwrap_or_else(|| "notion/schema.json".into());
         let schemas = NotionSchemas::load(&project.root.join(schema)).ok();
+        let changed = project.modules.iter().map(|m| m.file).collect();
         let mut state = ProjectState {
             project,
             diagnostics: Vec::new(),
+            flows: HashMap::new(),
             index: Index::default(),
+            indexed: false,
             schemas,
-            stale: false,
+            changed,
+            gone: BTreeSet::new(),
         };
         state.recheck(registry);
         Ok(state)
@@ -75,9 +89,25 @@ impl ProjectState {
 
     /// Replaces (or adds) the text of `path`; only that file is parsed again.
     fn set_text(&mut self, path: &Path, text: String) -> FileId {
+        let file = self.replace_text(path, text);
+        self.changed.insert(file);
+        self.indexed = false;
+        file
+    }
+
+    fn replace_text(&mut self, path: &Path, text: String) -> FileId {
         let Some(file) = self.file(path) else {
             return self.project.add_source(path.to_path_buf(), text);
         };
+        if let Some(module) = self.project.module_of(file) {
+            for item in &module.ast.items {
+                match item {
+                    ast::Item::Entity(e) => self.gone.insert(e.name.name.clone()),
+                    ast::Item::Template(t) => self.gone.insert(t.name.name.clone()),
+                    _ => false,
+                };
+            }
+        }
         // Sources has no replace: rebuild it from the shared texts (cheap, `Arc<str>`).
         let mut sources = Sources::new();
         let text: Arc<str> = text.into();
@@ -98,11 +128,42 @@ impl ProjectState {
         file
     }
 
-    /// Checks and indexes the project again.
+    /// Checks the changed files again, with the files depending on them (what they `use`, the
+    /// entities and templates they declare, now or before the change) and the project-wide checks;
+    /// the other files' flows keep their findings.
     fn recheck(&mut self, registry: &Registry) {
-        self.stale = false;
-        self.diagnostics = crate::check(&self.project, registry).sorted();
-        self.index = indexer::index(&self.project, registry);
+        let mut files: Vec<FileId> = std::mem::take(&mut self.changed).into_iter().collect();
+        let gone = std::mem::take(&mut self.gone);
+        if !gone.is_empty() {
+            for (id, source) in self.project.sources.iter() {
+                if !files.contains(&id) && gone.iter().any(|name| source.text.contains(name.as_str())) {
+                    files.push(id);
+                }
+            }
+        }
+        let found = crate::check::check_files_apart(&self.project, registry, &files);
+        for file in &found.checked {
+            self.flows.insert(*file, Vec::new());
+        }
+        for d in found.flows.iter() {
+            let kept = self.flows.entry(d.file).or_default();
+            // A finding of a checked flow placed in a file not checked again would otherwise be
+            // added once more on every change.
+            if found.checked.contains(&d.file) || !kept.contains(d) {
+                kept.push(d.clone());
+            }
+        }
+        let mut all = found.wide;
+        all.extend(self.flows.values().flatten().cloned());
+        self.diagnostics = all.sorted();
+    }
+
+    /// Indexes the project again if its text changed since.
+    fn reindex(&mut self, registry: &Registry) {
+        if !self.indexed {
+            self.index = indexer::index(&self.project, registry);
+            self.indexed = true;
+        }
     }
 }
 
@@ -137,20 +198,30 @@ impl Workspace {
     /// [`Workspace::refresh`].
     pub(crate) fn update(&mut self, path: &Path, text: String) -> Result<usize, String> {
         let i = self.project_index(path)?;
-        let state = &mut self.projects[i];
-        state.set_text(path, text);
-        state.stale = true;
+        self.projects[i].set_text(path, text);
         Ok(i)
     }
 
     /// Checks again every project changed since its last check; returns their indices.
     pub(crate) fn refresh(&mut self) -> Vec<usize> {
         let mut refreshed = Vec::new();
-        for (i, state) in self.projects.iter_mut().enumerate().filter(|(_, s)| s.stale) {
+        for (i, state) in self
+            .projects
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, s)| !s.changed.is_empty())
+        {
             state.recheck(&self.registry);
             refreshed.push(i);
         }
         refreshed
+    }
+
+    /// Brings every project's index up to its text (before answering a request).
+    pub(crate) fn reindex(&mut self) {
+        for state in &mut self.projects {
+            state.reindex(&self.registry);
+        }
     }
 
     /// Goes back to the disk's text of `path` (closed without saving).

@@ -727,6 +727,8 @@ impl<'p> Lowerer<'p> {
                     ast::TemplatePartKind::Subject => &mut plan.subject,
                     ast::TemplatePartKind::Text => &mut plan.text,
                     ast::TemplatePartKind::Html => &mut plan.html,
+                    ast::TemplatePartKind::Sms => &mut plan.sms,
+                    ast::TemplatePartKind::Slack => &mut plan.slack,
                 };
                 // Compiled here so that a plan never holds a template that fails to parse.
                 if let Err(e) = handlebars::Template::compile(&part.body) {

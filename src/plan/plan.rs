@@ -82,6 +82,13 @@ pub struct TemplatePlan {
     pub text: Option<String>,
     /// `html`
     pub html: Option<String>,
+    /// `sms` (absent from the serialised plan when the template has none, so older plans hash
+    /// the same)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<String>,
+    /// `slack`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack: Option<String>,
 }
 
 /// An entity: name, title, databases and settings (constant expressions).

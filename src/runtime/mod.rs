@@ -30,4 +30,4 @@ pub use family::RetryError;
 pub use instance::InstanceStatus;
 pub use recording::{RecordedCall, Recording, RecordingConnector, StubAnswer, StubKey};
 pub(crate) use settle::{wait_for_end, STUBBED_RUN_LIMIT};
-pub use store::{Commit, InstanceRecord, MemoryStore, Store, StoreError, TimerRecord};
+pub use store::{Claim, Commit, InstanceRecord, MemoryStore, Store, StoreError, TimerRecord};

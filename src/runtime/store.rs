@@ -99,6 +99,18 @@ pub enum Commit {
     Pending(oneshot::Receiver<Result<(), StoreError>>),
 }
 
+/// Whether this host may do a piece of work that hosts sharing a store must do once (start the
+/// instance of a webhook delivery, fire a schedule's due time).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The store is this process's alone: nothing is shared, the host decides by itself.
+    Unshared,
+    /// This host holds the claim: it does the work, then records it with [`Store::claimed`].
+    Mine,
+    /// Another host did the work (the instance it started) or is doing it (`None`).
+    Taken(Option<String>),
+}
+
 /// Persistence for instances: histories, timers and the plans instances are pinned to.
 ///
 /// The engine appends the events of one reaction at a time ([`Store::append_batch`]) and acts
@@ -136,6 +148,17 @@ pub trait Store: Send + Sync + 'static {
             .filter(|id| !super::event::has_ended(&self.history(id)))
             .collect()
     }
+    /// The unfinished instances this process should resume: every one for a store of one
+    /// process; for a store hosts share, those no live host holds, claimed for this one.
+    fn claim_unfinished(&self) -> Vec<String> {
+        self.unfinished()
+    }
+    /// Claims the work `key` for this host (see [`Claim`]).
+    fn claim(&self, _key: &str) -> Claim {
+        Claim::Unshared
+    }
+    /// The work claimed under `key` started `instance`.
+    fn claimed(&self, _key: &str, _instance: &str) {}
     /// Every instance's record, oldest first.
     fn records(&self) -> Vec<InstanceRecord> {
         let mut all: Vec<InstanceRecord> = self

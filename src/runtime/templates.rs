@@ -1,4 +1,5 @@
-//! Notification templates: handlebars in strict mode; the HTML part escaped, subject and text not.
+//! Notification templates: handlebars in strict mode; the HTML part escaped, subject, text, SMS
+//! and Slack parts not (a text message is plain text; Slack's mrkdwn is written by the template).
 
 use std::collections::BTreeMap;
 
@@ -16,13 +17,27 @@ pub struct Rendered {
     pub text: Option<String>,
     /// The HTML body.
     pub html: Option<String>,
+    /// The text message.
+    pub sms: Option<String>,
+    /// The Slack message.
+    pub slack: Option<String>,
+}
+
+/// Which parts a template has.
+#[derive(Clone, Copy, Default)]
+struct Parts {
+    subject: bool,
+    text: bool,
+    html: bool,
+    sms: bool,
+    slack: bool,
 }
 
 /// Compiled templates, by name.
 pub(crate) struct Templates {
     raw: Handlebars<'static>,
     html: Handlebars<'static>,
-    names: BTreeMap<String, (bool, bool, bool)>,
+    names: BTreeMap<String, Parts>,
 }
 
 impl Templates {
@@ -36,21 +51,24 @@ impl Templates {
         html.set_strict_mode(true);
         let mut names = BTreeMap::new();
         for (name, plan) in plans {
-            let mut has = (false, false, false);
-            if let Some(s) = &plan.subject {
-                raw.register_template_string(&format!("{name}.subject"), s)
-                    .map_err(|e| format!("template `{name}` subject: {e}"))?;
-                has.0 = true;
-            }
-            if let Some(s) = &plan.text {
-                raw.register_template_string(&format!("{name}.text"), s)
-                    .map_err(|e| format!("template `{name}` text: {e}"))?;
-                has.1 = true;
+            let mut has = Parts::default();
+            let plain = [
+                ("subject", &plan.subject, &mut has.subject),
+                ("text", &plan.text, &mut has.text),
+                ("sms", &plan.sms, &mut has.sms),
+                ("slack", &plan.slack, &mut has.slack),
+            ];
+            for (part, source, present) in plain {
+                if let Some(s) = source {
+                    raw.register_template_string(&format!("{name}.{part}"), s)
+                        .map_err(|e| format!("template `{name}` {part}: {e}"))?;
+                    *present = true;
+                }
             }
             if let Some(s) = &plan.html {
                 html.register_template_string(&format!("{name}.html"), s)
                     .map_err(|e| format!("template `{name}` html: {e}"))?;
-                has.2 = true;
+                has.html = true;
             }
             names.insert(name.clone(), has);
         }
@@ -59,7 +77,7 @@ impl Templates {
 
     /// Renders `name` with `vars` (a record).
     pub(crate) fn render(&self, name: &str, vars: &Value) -> Result<Rendered, String> {
-        let Some(&(subject, text, html)) = self.names.get(name) else {
+        let Some(&has) = self.names.get(name) else {
             return Err(format!("no template called `{name}`"));
         };
         let data = vars.to_json();
@@ -72,9 +90,11 @@ impl Templates {
                 .map_err(|e| format!("template `{name}` {part}: {e}"))
         };
         Ok(Rendered {
-            subject: part(&self.raw, "subject", subject)?,
-            text: part(&self.raw, "text", text)?,
-            html: part(&self.html, "html", html)?,
+            subject: part(&self.raw, "subject", has.subject)?,
+            text: part(&self.raw, "text", has.text)?,
+            html: part(&self.html, "html", has.html)?,
+            sms: part(&self.raw, "sms", has.sms)?,
+            slack: part(&self.raw, "slack", has.slack)?,
         })
     }
 }
@@ -89,6 +109,8 @@ mod tests {
             subject: Some("Hi {{name}}".into()),
             text: Some("Dear {{name}}".into()),
             html: Some("<p>{{name}}</p>".into()),
+            sms: Some("Hi {{name}}, see you soon".into()),
+            slack: Some("*{{name}}* booked".into()),
         };
         let name = "t".to_string();
         let t = Templates::new([(&name, &plan)]).unwrap();
@@ -98,6 +120,8 @@ mod tests {
         assert_eq!(r.subject.as_deref(), Some("Hi A & <B>"));
         assert_eq!(r.text.as_deref(), Some("Dear A & <B>"));
         assert_eq!(r.html.as_deref(), Some("<p>A &amp; &lt;B&gt;</p>"));
+        assert_eq!(r.sms.as_deref(), Some("Hi A & <B>, see you soon"));
+        assert_eq!(r.slack.as_deref(), Some("*A & <B>* booked"));
         assert!(t.render("t", &Value::record::<&str>([])).is_err());
     }
 
@@ -105,8 +129,7 @@ mod tests {
     fn numbers_render_exactly() {
         let plan = TemplatePlan {
             subject: Some("Order {{id}}: {{total}} ({{count}} items)".into()),
-            text: None,
-            html: None,
+            ..TemplatePlan::default()
         };
         let name = "t".to_string();
         let t = Templates::new([(&name, &plan)]).unwrap();

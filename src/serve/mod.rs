@@ -22,6 +22,7 @@ pub(crate) mod notion_changes;
 mod notion_memory;
 pub(crate) mod notion_poll;
 mod notion_triggers;
+mod once;
 pub mod overlay;
 mod router;
 pub mod schedules;

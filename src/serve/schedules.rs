@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::host::Host;
 use crate::plan::{Bundle, Trigger};
+use crate::runtime::Claim;
 
 /// What to do with due times that passed while the host was not running.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -263,11 +264,22 @@ pub fn run_schedules(host: &Arc<Host>, triggers: Vec<ScheduleTrigger>, firings: 
 
 /// Starts the flow for due time `due`; false once the engine is shutting down.
 async fn fire(host: &Arc<Host>, trigger: &ScheduleTrigger, due: DateTime<Utc>) -> bool {
+    // Hosts sharing a store: the first to claim the due time fires it.
+    let key = format!("schedule {} at {}", trigger.key(), due.to_rfc3339());
+    let shared = host.options.store.clone();
+    let claim = shared.as_deref().map_or(Claim::Unshared, |s| s.claim(&key));
+    if let Claim::Taken(by) = &claim {
+        tracing::info!(flow = %trigger.flow, due = %due, instance = ?by, "schedule fired by another host");
+        return true;
+    }
     match host
         .start(&trigger.flow, &trigger.entity, "schedule", serde_json::json!({}))
         .await
     {
         Ok(id) => {
+            if let (Claim::Mine, Some(store)) = (&claim, &shared) {
+                store.claimed(&key, &id.0);
+            }
             tracing::info!(flow = %trigger.flow, instance = %id, due = %due, "schedule fired");
             true
         }

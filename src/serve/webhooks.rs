@@ -14,9 +14,10 @@ use serde_json::json;
 
 use super::body::{self, Body, BodyError};
 use super::host::Host;
+use super::once::start_once;
 use super::settings::DeliveryIdSource;
 use super::verifiers::{Delivery, Verdict};
-use crate::runtime::EngineError;
+use crate::runtime::{Claim, EngineError};
 
 /// A JSON error answer: `{"error": reason}`.
 pub(crate) fn error(status: StatusCode, reason: impl Into<String>) -> Response {
@@ -108,9 +109,19 @@ pub(crate) async fn handle(
     let started = match delivery_id {
         Some(id) => {
             let key = format!("{}#{id}", route.path);
-            host.deliveries
-                .once(&key, async { start.await.map(|i| i.0) })
-                .await
+            let shared = host.options.store.clone();
+            let claim = shared
+                .as_deref()
+                .map_or(Claim::Unshared, |s| s.claim(&format!("delivery {key}")));
+            match (claim, shared) {
+                (Claim::Unshared, _) | (_, None) => {
+                    host.deliveries
+                        .once(&key, async { start.await.map(|i| i.0) })
+                        .await
+                }
+                // Hosts sharing the store: the first to claim the delivery starts it.
+                (claim, Some(store)) => start_once(&*store, claim, &format!("delivery {key}"), start).await,
+            }
         }
         None => start.await.map(|i| (i.0, true)),
     };

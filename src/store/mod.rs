@@ -4,5 +4,5 @@ mod postgres;
 mod schema;
 mod sqlite;
 
-pub use postgres::{PostgresStore, PASSWORD_ENV};
+pub use postgres::{PostgresStore, DEFAULT_LEASE, PASSWORD_ENV};
 pub use sqlite::{Durability, SqliteStore};

@@ -337,11 +337,11 @@ impl<'s> Scanner<'s> {
         }
     }
 
-    /// Whether the word before the cursor is `subject`, `text` or `html`: a template part,
+    /// Whether the word before the cursor is `subject`, `text`, `html`, `sms` or `slack`: a template part,
     /// whose string is handlebars (its `{{ }}` are checked by the template checker, not here).
     fn after_template_part_kind(&self) -> bool {
         let before = self.source[self.line_start..self.at].trim_end();
-        ["subject", "text", "html"].iter().any(|kind| {
+        ["subject", "text", "html", "sms", "slack"].iter().any(|kind| {
             before
                 .strip_suffix(kind)
                 .is_some_and(|rest| rest.is_empty() || rest.ends_with([' ', '\t']))

@@ -64,6 +64,12 @@ impl Server {
         (server, init)
     }
 
+    /// The server's process id (benches/lsp.rs reads its CPU time).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     fn send(&mut self, message: &Value) {
         let body = message.to_string();
         let stdin = self.stdin.as_mut().expect("stdin open");

@@ -7,14 +7,15 @@ use std::time::Duration;
 
 use chrono::Utc;
 use flowc::runtime::{Event, EventKind, Store};
-use flowc::store::PostgresStore;
+use flowc::store::{PostgresStore, DEFAULT_LEASE};
 use flowc::value::Value;
 
 use super::cluster::{self, Cluster};
 use super::conformance::{self, kept};
 
+/// The store of a host restarted under its name (as `flowc serve` keeps it in its state folder).
 fn reopen(url: &str) -> impl Fn() -> Arc<dyn Store> + '_ {
-    move || Arc::new(PostgresStore::open(url).unwrap()) as Arc<dyn Store>
+    move || Arc::new(PostgresStore::open_as(url, "host", DEFAULT_LEASE).unwrap()) as Arc<dyn Store>
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ syn keyword flowRepeat for in concurrency
 syn keyword flowTrigger on webhook verified unverified by notion created changed to schedule manual event error
 syn keyword flowPolicy retry times backoff factor jitter no timeout fallback after where
 syn keyword flowEntity databases grant read write read_write setting
-syn keyword flowTemplate subject text html
+syn keyword flowTemplate subject text html sms slack example
 syn keyword flowSection input output
 syn keyword flowTest start at stub returns fails hangs then send expect ran skipped failed call with
 syn keyword flowOperatorWord and or not

@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 
 use crate::connectors::faults::{self, EmulatorFaults, ServiceFaults};
 use crate::contract::phone_number::is_e164;
+use crate::contract::sms_segments::segments;
 
 /// A running emulator on `127.0.0.1` (a free port); it stops when dropped.
 pub struct TwilioEmulator {
@@ -150,34 +151,6 @@ fn basic_auth(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user.to_string(), password.to_string()))
 }
 
-/// How many segments Twilio bills for `body`: GSM-7 text fits 160 characters in one and 153 per
-/// part when split; anything else is UCS-2, 70 and 67 (in UTF-16 units).
-pub fn segments(body: &str) -> usize {
-    const GSM: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
-    const GSM_EXTENDED: &str = "^{}\\[~]|€\u{c}";
-    let septets: Option<usize> = body
-        .chars()
-        .map(|c| {
-            if GSM.contains(c) {
-                Some(1)
-            } else if GSM_EXTENDED.contains(c) {
-                Some(2)
-            } else {
-                None
-            }
-        })
-        .sum();
-    let (units, single, part) = match septets {
-        Some(n) => (n, 160, 153),
-        None => (body.encode_utf16().count(), 70, 67),
-    };
-    if units <= single {
-        1
-    } else {
-        units.div_ceil(part)
-    }
-}
-
 async fn create_message(
     State(state): State<Shared>,
     Path(account): Path<String>,
@@ -298,24 +271,4 @@ pub fn point_at(config: &mut crate::config::Config, base_url: &str, sent_log: &s
     table.insert("base_url".into(), text(base_url));
     table.insert("sent_log".into(), text(&sent_log.to_string_lossy()));
     table.insert("entities".into(), toml::Value::Table(entities));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn segments_as_twilio_counts_them() {
-        assert_eq!(segments("Hello"), 1);
-        assert_eq!(segments(&"a".repeat(160)), 1);
-        assert_eq!(segments(&"a".repeat(161)), 2);
-        assert_eq!(segments(&"a".repeat(306)), 2);
-        assert_eq!(segments(&"a".repeat(307)), 3);
-        // One character outside GSM-7 makes the whole message UCS-2.
-        assert_eq!(segments(&format!("{}😀", "a".repeat(60))), 1);
-        assert_eq!(segments(&format!("{}ł", "a".repeat(70))), 2);
-        // Extended characters take two septets.
-        assert_eq!(segments(&"€".repeat(80)), 1);
-        assert_eq!(segments(&"€".repeat(81)), 2);
-    }
 }

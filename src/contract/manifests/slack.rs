@@ -16,7 +16,17 @@ pub fn manifest() -> Manifest {
             Type::record([("channel", Type::Text), ("ts", Type::Text)]),
         )
         .param("channel", Type::Text, "the channel's id (`C0123456789`) or name (`#team-alerts`)")
-        .param("text", Type::Text, "the text; with `blocks`, the fallback shown in notifications")
+        .optional(
+            "text",
+            Type::Text,
+            "the text; with `blocks`, the fallback shown in notifications (this or `template`)",
+        )
+        .optional(
+            "template",
+            Type::Template,
+            "a notification template with a `slack` part, sent instead of `text`",
+        )
+        .optional("with", Type::open_record([]), "the template's variables")
         .optional(
             "blocks",
             Type::list(Type::open_record([])),

@@ -25,7 +25,17 @@ pub fn manifest() -> Manifest {
             Type::Text,
             "the recipient's number in E.164 form (`+14155550123`)",
         )
-        .param("body", Type::Text, "the text (at most 1600 characters)")
+        .optional(
+            "body",
+            Type::Text,
+            "the text (at most 1600 characters; this or `template`)",
+        )
+        .optional(
+            "template",
+            Type::Template,
+            "a notification template with an `sms` part, sent instead of `body`",
+        )
+        .optional("with", Type::open_record([]), "the template's variables")
         .effectful()
         .retry(RetrySpec {
             attempts: 4,

@@ -18,11 +18,16 @@ impl Engine {
     pub async fn recover(&self) -> Vec<InstanceId> {
         let inner = &self.inner;
         let mut resumed = Vec::new();
+        // Hosts sharing a store each resume the instances they claim.
+        let claimed = inner.store.claim_unfinished();
+        if claimed.is_empty() {
+            return resumed;
+        }
         let mut timers: HashMap<String, Vec<u64>> = HashMap::new();
         for t in inner.store.timers() {
             timers.entry(t.instance).or_default().push(t.id);
         }
-        for id in inner.store.unfinished() {
+        for id in claimed {
             if inner.cell(&InstanceId(id.clone())).is_ok() {
                 continue;
             }

@@ -348,7 +348,14 @@ impl Instance {
                         .unwrap_or(Value::Record(BTreeMap::new()));
                     match self.flow.templates.render(&name, &vars) {
                         Ok(r) => {
-                            for (k, v) in [("subject", r.subject), ("text", r.text), ("html", r.html)] {
+                            let parts = [
+                                ("subject", r.subject),
+                                ("text", r.text),
+                                ("html", r.html),
+                                ("sms", r.sms),
+                                ("slack", r.slack),
+                            ];
+                            for (k, v) in parts {
                                 if let Some(v) = v {
                                     args.insert(k.to_string(), Value::Text(v));
                                 }

@@ -1,19 +1,184 @@
-//! Which host works on which instance: an instance is claimed by the host that starts it or
-//! takes it over, for a lease the host renews while it works; a host that stops releases its
-//! claims, and one that dies lets them run out.
+//! Which host works on what. An instance is claimed by the host that starts it or takes it
+//! over, for a lease the host renews while it runs; a host that stops releases its claims (and
+//! says so with `NOTIFY`, which wakes the others at once), one that dies lets them run out.
+//! Work to be done once (a webhook delivery, a schedule's due time) is a row claimed by the
+//! first host to insert it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::Client;
+use tokio::sync::Notify;
+
+use super::connect::{Link, Target};
 use super::PostgresStore;
+use crate::runtime::{Claim, StoreError};
+
+/// The channel hosts tell each other on that work is free to take.
+const CHANNEL: &str = "flowc_work";
 
 impl PostgresStore {
-    /// Gives up this host's claims (at a clean stop, or after `flowc store migrate`), so
-    /// another host takes its unfinished instances over at once.
+    /// Gives up this host's claims on unfinished instances (at a clean stop, or after `flowc
+    /// store migrate`) and wakes the other hosts, so one of them takes them over at once.
     pub fn release(&self) {
-        let host = self.host.clone();
+        let (host, channel) = (self.host.clone(), CHANNEL);
         self.read("(releasing the claims)", move |c| {
             c.execute(
-                "UPDATE instances SET owner = NULL, lease_until = NULL WHERE owner = $1",
+                "UPDATE instances SET owner = NULL, lease_until = NULL WHERE owner = $1 AND status = 'running'",
                 &[&host],
+            )?;
+            c.execute("SELECT pg_notify($1, '')", &[&channel])
+        });
+    }
+
+    /// Told when another host released work (and every renewal period, as a safety net):
+    /// call [`Engine::recover`](crate::runtime::Engine::recover) to take what is free.
+    pub fn work_released(&self) -> Arc<Notify> {
+        self.keeper.wake.clone()
+    }
+
+    pub(super) fn claim_unfinished_rows(&self) -> Vec<String> {
+        // The first call (a host starting) takes back what this host held before a crash;
+        // later ones only what others left, as this host's own are in its memory.
+        let own = !self.claimed_once.swap(true, Ordering::SeqCst);
+        let (host, lease) = (self.host.clone(), self.lease.as_secs_f64());
+        // Hosts polling together split the free instances (SKIP LOCKED); a host starting waits
+        // for rows locked meanwhile (a renewal by its previous self, another host's claim) and
+        // sees them as they are then, so it misses none of its own.
+        let lock = if own { "FOR UPDATE" } else { "FOR UPDATE SKIP LOCKED" };
+        self.read("the unfinished instances", move |c| {
+            c.query(
+                &format!(
+                    "WITH free AS (
+                         SELECT id FROM instances
+                         WHERE status = 'running' AND parent IS NULL
+                           AND (owner IS NULL OR lease_until < now() OR ($2 AND owner = $1))
+                         {lock})
+                     UPDATE instances SET owner = $1, lease_until = now() + make_interval(secs => $3)
+                     FROM free WHERE instances.id = free.id
+                     RETURNING instances.id, instances.started_at"
+                ),
+                &[&host, &own, &lease],
+            )
+        })
+        .map(|rows| {
+            let mut ids: Vec<(chrono::DateTime<chrono::Utc>, String)> =
+                rows.iter().map(|r| (r.get(1), r.get(0))).collect();
+            ids.sort();
+            ids.into_iter().map(|(_, id)| id).collect()
+        })
+        .unwrap_or_default()
+    }
+
+    pub(super) fn claim_key(&self, key: &str) -> Claim {
+        let (key, host, lease) = (key.to_string(), self.host.clone(), self.lease.as_secs_f64());
+        // A claim whose host never recorded an instance (it died first) is free again after a
+        // lease.
+        let found = self.read("a claim", move |c| {
+            let mine = c.query_opt(
+                "INSERT INTO claims (key, host, claimed_at) VALUES ($1, $2, now())
+                 ON CONFLICT (key) DO UPDATE SET host = $2, claimed_at = now()
+                     WHERE claims.instance IS NULL AND claims.claimed_at < now() - make_interval(secs => $3)
+                 RETURNING host",
+                &[&key, &host, &lease],
+            )?;
+            if mine.is_some() {
+                return Ok(Claim::Mine);
+            }
+            let row = c.query_opt("SELECT instance FROM claims WHERE key = $1", &[&key])?;
+            Ok(Claim::Taken(row.and_then(|r| r.get(0))))
+        });
+        // Without an answer the work is not done here: another host may have it.
+        found.unwrap_or(Claim::Taken(None))
+    }
+
+    pub(super) fn record_claim(&self, key: &str, instance: &str) {
+        let (key, instance) = (key.to_string(), instance.to_string());
+        self.read("(recording a claim)", move |c| {
+            c.execute(
+                "UPDATE claims SET instance = $2 WHERE key = $1",
+                &[&key, &instance],
             )
         });
+    }
+}
+
+/// The thread that renews this host's leases and listens for released work.
+pub(super) struct Keeper {
+    wake: Arc<Notify>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Keeper {
+    pub(super) fn start(target: &Target, host: &str, lease: Duration) -> Result<Keeper, StoreError> {
+        let wake = Arc::new(Notify::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        let link = Link::new(target.clone(), target.connect()?, |c: &mut Client| {
+            c.batch_execute(&format!("LISTEN {CHANNEL}"))
+        })?;
+        let (w, s, host) = (wake.clone(), stop.clone(), host.to_string());
+        let thread = std::thread::Builder::new()
+            .name("flowc-pg-leases".into())
+            .spawn(move || keep(link, host, lease, w, s))
+            .map_err(|e| StoreError(format!("cannot start the store's lease thread: {e}")))?;
+        Ok(Keeper {
+            wake,
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Renews the leases a third of a lease apart; between renewals, waits for notifications (a
+/// second at a time, to see `stop`).
+fn keep(mut link: Link, host: String, lease: Duration, wake: Arc<Notify>, stop: Arc<AtomicBool>) {
+    let every = lease / 3;
+    let mut next = Instant::now();
+    while !stop.load(Ordering::SeqCst) {
+        if Instant::now() >= next {
+            let secs = lease.as_secs_f64();
+            let renewed = link.run(|c| {
+                c.execute(
+                    "UPDATE instances SET lease_until = now() + make_interval(secs => $2)
+                     WHERE owner = $1 AND status = 'running'",
+                    &[&host, &secs],
+                )
+            });
+            if let Err(e) = renewed {
+                tracing::warn!("cannot renew this host's leases: {e}");
+            }
+            // The safety net: a release whose notification was lost is found by polling.
+            wake.notify_one();
+            next = Instant::now() + every;
+        }
+        let wait = next
+            .saturating_duration_since(Instant::now())
+            .min(Duration::from_secs(1));
+        let notified = link.run(|c| {
+            let mut n = c.notifications();
+            let mut it = n.timeout_iter(wait);
+            it.next().map(|n| n.is_some())
+        });
+        match notified {
+            Ok(true) => wake.notify_one(),
+            Ok(false) => {}
+            Err(e) => {
+                tracing::warn!("cannot listen for released work: {e}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
     }
 }

@@ -16,23 +16,27 @@ mod reads;
 mod schema;
 mod writer;
 
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use postgres::Client;
 use tokio::sync::oneshot;
 
+use claims::Keeper;
 pub use connect::PASSWORD_ENV;
 use connect::{Link, Target};
 use reads::Reads;
 use writer::{write_loop, Op};
 
-use crate::runtime::{Commit, Event, InstanceRecord, Store, StoreError, TimerRecord};
+use crate::runtime::{Claim, Commit, Event, InstanceRecord, Store, StoreError, TimerRecord};
 
-/// How long an instance stays claimed by its host without a renewal.
-pub(crate) const LEASE_SECS: f64 = 30.0;
+/// How long an instance stays claimed by its host without a renewal, unless the host says
+/// otherwise ([`PostgresStore::open_as`]).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
 /// How many connections answer reads.
 const READERS: usize = 2;
@@ -42,9 +46,13 @@ pub struct PostgresStore {
     target: Target,
     /// This process's name in the database: it owns the instances it starts or takes over.
     host: String,
+    lease: Duration,
+    /// Whether this host has claimed unfinished instances before (see `claim_unfinished`).
+    claimed_once: AtomicBool,
     ops: Mutex<Option<mpsc::Sender<Op>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     reads: Reads,
+    keeper: Keeper,
 }
 
 impl PostgresStore {
@@ -52,29 +60,40 @@ impl PostgresStore {
     /// [`PASSWORD_ENV`] or `PGPASSWORD`) and brings its schema up to date. A database written
     /// by a newer flowc is refused.
     pub fn open(url: &str) -> Result<PostgresStore, StoreError> {
+        PostgresStore::open_as(url, &uuid::Uuid::now_v7().to_string(), DEFAULT_LEASE)
+    }
+
+    /// [`PostgresStore::open`] as host `host` (a name kept across restarts lets a host take
+    /// back its own instances at once after a crash, instead of after their lease), holding
+    /// instances for `lease` between renewals (a dead host's instances wait that long).
+    pub fn open_as(url: &str, host: &str, lease: Duration) -> Result<PostgresStore, StoreError> {
         let target = Target::parse(url)?;
+        let host = host.to_string();
         // The blocking client runs a small runtime of its own to connect, which cannot start
         // on a thread of the caller's runtime: connect from a thread of our own.
-        std::thread::spawn(move || PostgresStore::connect(target))
+        std::thread::spawn(move || PostgresStore::connect(target, host, lease))
             .join()
             .unwrap_or_else(|_| Err(StoreError("the store's connecting thread panicked".into())))
     }
 
-    fn connect(target: Target) -> Result<PostgresStore, StoreError> {
+    fn connect(target: Target, host: String, lease: Duration) -> Result<PostgresStore, StoreError> {
         let mut first = target.connect()?;
         schema::migrate(&mut first, &target.shown)?;
         let link = Link::new(target.clone(), first, |_: &mut Client| Ok(()))?;
         let reads = Reads::start(&target, READERS)?;
-        let host = uuid::Uuid::now_v7().to_string();
+        let keeper = Keeper::start(&target, &host, lease)?;
         let (tx, rx) = mpsc::channel();
         let writer_host = host.clone();
         let writer = std::thread::Builder::new()
             .name("flowc-pg-writer".into())
-            .spawn(move || write_loop(link, writer_host, rx))
+            .spawn(move || write_loop(link, writer_host, lease, rx))
             .map_err(|e| StoreError(format!("cannot start the store's writer thread: {e}")))?;
         Ok(PostgresStore {
             target,
             host,
+            lease,
+            claimed_once: AtomicBool::new(false),
+            keeper,
             ops: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
             reads,
@@ -241,6 +260,18 @@ impl Store for PostgresStore {
         })
         .map(ids)
         .unwrap_or_default()
+    }
+
+    fn claim_unfinished(&self) -> Vec<String> {
+        self.claim_unfinished_rows()
+    }
+
+    fn claim(&self, key: &str) -> Claim {
+        self.claim_key(key)
+    }
+
+    fn claimed(&self, key: &str, instance: &str) {
+        self.record_claim(key, instance)
     }
 
     fn records(&self) -> Vec<InstanceRecord> {

@@ -7,7 +7,7 @@ use super::connect::describe;
 use crate::runtime::StoreError;
 
 /// The schema this build writes; a database with a higher version is refused.
-pub(crate) const VERSION: i32 = 1;
+pub(crate) const VERSION: i32 = 2;
 
 /// The advisory lock migrations take (any number, the same in every flowc).
 const MIGRATION_LOCK: i64 = 0x666c_6f77_635f_6462;
@@ -53,6 +53,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (schedule, due)
     );
     CREATE TABLE deliveries (key TEXT PRIMARY KEY, instance TEXT NOT NULL);",
+    // 1 → 2: one table for work done once across hosts (a delivery's instance, a schedule's
+    // due time): claimed by a host, then the instance it started.
+    "DROP TABLE schedule_firings;
+    DROP TABLE deliveries;
+    CREATE TABLE claims (
+        key TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        claimed_at TIMESTAMPTZ NOT NULL,
+        instance TEXT
+    );",
 ];
 
 /// Brings the database `client` is connected to up to [`VERSION`], or says why it cannot.

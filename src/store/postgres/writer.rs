@@ -9,13 +9,13 @@
 
 use std::collections::HashMap;
 use std::sync::mpsc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use postgres::{Client, Transaction};
 use tokio::sync::oneshot;
 
 use super::connect::Link;
-use super::LEASE_SECS;
 use crate::runtime::{Event, EventKind, StoreError, TimerRecord};
 
 type Reply = oneshot::Sender<Result<(), StoreError>>;
@@ -79,7 +79,8 @@ pub(crate) fn kind_type(json: &str) -> &str {
 }
 
 /// The writer thread's loop: runs until every sender is dropped.
-pub(crate) fn write_loop(mut link: Link, host: String, rx: mpsc::Receiver<Op>) {
+pub(crate) fn write_loop(mut link: Link, host: String, lease: Duration, rx: mpsc::Receiver<Op>) {
+    let lease = lease.as_secs_f64();
     let mut group = Vec::new();
     while let Ok(first) = rx.recv() {
         group.push(first);
@@ -90,7 +91,7 @@ pub(crate) fn write_loop(mut link: Link, host: String, rx: mpsc::Receiver<Op>) {
             }
         }
         let prepared: Vec<Prepared> = group.drain(..).map(prepare).collect();
-        let outcome = link.run(|client| write_group(client, &host, &prepared));
+        let outcome = link.run(|client| write_group(client, &host, lease, &prepared));
         answer(prepared, outcome);
     }
 }
@@ -139,7 +140,12 @@ fn answer(prepared: Vec<Prepared>, outcome: Result<Outcome, StoreError>) {
 /// Writes the group in one transaction. First all batches at once; if any event's place is
 /// taken, the transaction is undone and each batch written on its own (a savepoint each), so a
 /// fenced batch fails alone.
-fn write_group(client: &mut Client, host: &str, group: &[Prepared]) -> Result<Outcome, postgres::Error> {
+fn write_group(
+    client: &mut Client,
+    host: &str,
+    lease: f64,
+    group: &[Prepared],
+) -> Result<Outcome, postgres::Error> {
     let mut tx = client.transaction()?;
     let appends: Vec<(&str, &[Row], &[Event])> = group
         .iter()
@@ -154,7 +160,7 @@ fn write_group(client: &mut Client, host: &str, group: &[Prepared]) -> Result<Ou
     let inserted = insert_events(&mut tx, &appends)?;
     let mut outcome: Outcome = group.iter().map(|p| p.rows.as_ref().err().cloned()).collect();
     if inserted as usize == wanted {
-        update_instances(&mut tx, host, &appends)?;
+        update_instances(&mut tx, host, lease, &appends)?;
     } else {
         tx.rollback()?;
         tx = client.transaction()?;
@@ -167,7 +173,7 @@ fn write_group(client: &mut Client, host: &str, group: &[Prepared]) -> Result<Ou
             insert_events(&mut sp, &one)?;
             match foreign_event(&mut sp, instance, rows)? {
                 None => {
-                    update_instances(&mut sp, host, &one)?;
+                    update_instances(&mut sp, host, lease, &one)?;
                     sp.commit()?;
                 }
                 Some(seq) => {
@@ -270,6 +276,7 @@ fn same_instant(a: DateTime<Utc>, b: DateTime<Utc>) -> bool {
 fn update_instances(
     tx: &mut Transaction,
     host: &str,
+    lease: f64,
     appends: &[(&str, &[Row], &[Event])],
 ) -> Result<(), postgres::Error> {
     let mut starts: HashMap<&str, Start> = HashMap::new();
@@ -316,7 +323,7 @@ fn update_instances(
              ON CONFLICT (id) DO UPDATE SET flow = excluded.flow, entity = excluded.entity,
                  plan = excluded.plan, parent = excluded.parent, status = 'running',
                  started_at = excluded.started_at, updated_at = excluded.updated_at",
-            &[&ids, &flows, &entities, &plans, &parents, &ats, &host, &LEASE_SECS],
+            &[&ids, &flows, &entities, &plans, &parents, &ats, &host, &lease],
         )?;
     }
     if !statuses.is_empty() {

@@ -159,8 +159,10 @@ pub struct Template {
     pub docs: Vec<String>,
     /// The name steps refer to (`template: "booking_confirmation"`).
     pub name: Ident,
-    /// Subject, text and HTML parts.
+    /// Subject, text, HTML, SMS and Slack parts.
     pub parts: Vec<TemplatePart>,
+    /// `example { ... }`: values of its variables, to render it with at check time.
+    pub example: Option<TemplateExample>,
     /// The whole declaration.
     pub span: Span,
 }
@@ -180,6 +182,15 @@ pub struct TemplatePart {
     pub span: Span,
 }
 
+/// `example { name: "Maya", ... }` in a template.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateExample {
+    /// The values (a record, to be a constant).
+    pub value: Expr,
+    /// The whole `example ...`.
+    pub span: Span,
+}
+
 /// Template part names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TemplatePartKind {
@@ -189,6 +200,10 @@ pub enum TemplatePartKind {
     Text,
     /// `html`
     Html,
+    /// `sms`: the text message (sms.send)
+    Sms,
+    /// `slack`: the Slack message, in Slack's mrkdwn (slack.post)
+    Slack,
 }
 
 impl TemplatePartKind {
@@ -198,6 +213,8 @@ impl TemplatePartKind {
             TemplatePartKind::Subject => "subject",
             TemplatePartKind::Text => "text",
             TemplatePartKind::Html => "html",
+            TemplatePartKind::Sms => "sms",
+            TemplatePartKind::Slack => "slack",
         }
     }
 }

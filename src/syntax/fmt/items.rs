@@ -127,7 +127,7 @@ impl Printer<'_> {
     pub(super) fn template(&mut self, t: &Template) {
         self.docs(&t.docs, &t.name);
         self.w(&format!("template {}", t.name.name));
-        if !self.open_body(t.name.span.end, t.span, t.parts.is_empty()) {
+        if !self.open_body(t.name.span.end, t.span, t.parts.is_empty() && t.example.is_none()) {
             return;
         }
         for part in &t.parts {
@@ -144,6 +144,13 @@ impl Printer<'_> {
                 None => self.raw_text(body, true),
             }
             let end = self.end(part.span);
+            self.newline(end);
+        }
+        if let Some(example) = &t.example {
+            self.element(example.span.start);
+            self.w("example ");
+            self.expr(&example.value, 0);
+            let end = self.end(example.span);
             self.newline(end);
         }
         self.close_body(t.span);

@@ -70,7 +70,9 @@ pub(super) fn describe_expected(punctuation: &[String], positives: &[Rule]) -> S
             Rule::use_decl | Rule::entity_decl | Rule::flow_decl | Rule::template_decl | Rule::test_decl | Rule::doc => {
                 "a declaration (`flow`, `entity`, `template`, `test`, `use`)".to_string()
             }
-            Rule::template_part | Rule::template_part_kind => "`subject`, `text` or `html`".to_string(),
+            Rule::template_part | Rule::template_part_kind => {
+                "`subject`, `text`, `html`, `sms`, `slack` or `example`".to_string()
+            }
             Rule::access => "`read`, `write` or `read_write`".to_string(),
             Rule::pattern | Rule::wildcard => "a pattern (a literal or `_`)".to_string(),
             Rule::match_arm | Rule::match_expr_arm => "a match arm `pattern => ...`".to_string(),

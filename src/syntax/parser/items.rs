@@ -138,7 +138,18 @@ impl<'s> Parser<'s> {
         let docs = self.parse_docs(&mut inner);
         let name = self.presume_ident(inner.next(), whole);
         let mut parts = Vec::new();
+        let mut example = None;
         for p in inner {
+            if p.as_rule() == Rule::template_example {
+                let example_span = span(&p);
+                if let Some(value) = children(p).find(|c| c.as_rule() == Rule::expr) {
+                    example = Some(TemplateExample {
+                        value: self.parse_expr(value),
+                        span: example_span,
+                    });
+                }
+                continue;
+            }
             if p.as_rule() != Rule::template_part {
                 continue;
             }
@@ -153,6 +164,8 @@ impl<'s> Parser<'s> {
                         kind = match c.as_str() {
                             "subject" => TemplatePartKind::Subject,
                             "html" => TemplatePartKind::Html,
+                            "sms" => TemplatePartKind::Sms,
+                            "slack" => TemplatePartKind::Slack,
                             _ => TemplatePartKind::Text,
                         }
                     }
@@ -185,6 +198,7 @@ impl<'s> Parser<'s> {
             docs,
             name,
             parts,
+            example,
             span: whole,
         }
     }

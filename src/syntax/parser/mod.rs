@@ -200,6 +200,9 @@ fn is_keyword(rule: Rule) -> bool {
             | Rule::kw_grant
             | Rule::kw_hangs
             | Rule::kw_html
+            | Rule::kw_sms
+            | Rule::kw_slack
+            | Rule::kw_example
             | Rule::kw_if
             | Rule::kw_in
             | Rule::kw_input

@@ -1,0 +1,47 @@
+//! Work hosts sharing a store do once, whichever host is asked: a webhook delivery starts one
+//! instance, a schedule's due time fires once. The store's [`Claim`] decides; a store of one
+//! host shares nothing and leaves it to the host's own bookkeeping.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::runtime::{Claim, EngineError, InstanceId, Store};
+
+/// How long a host waits for another host that claimed a delivery to say which instance it
+/// started (its start is a journal commit away).
+const WAIT_FOR_OTHER: Duration = Duration::from_secs(10);
+
+/// The instance of the work claimed as `claim` under `key`: started now by `start` when this
+/// host holds the claim (flag true), else the instance another host started (flag false).
+pub(crate) async fn start_once<F>(
+    store: &dyn Store,
+    mut claim: Claim,
+    key: &str,
+    start: F,
+) -> Result<(String, bool), EngineError>
+where
+    F: Future<Output = Result<InstanceId, EngineError>>,
+{
+    let waited = tokio::time::Instant::now();
+    loop {
+        match claim {
+            Claim::Unshared | Claim::Mine => {
+                let id = start.await?;
+                if claim == Claim::Mine {
+                    store.claimed(key, &id.0);
+                }
+                return Ok((id.0, true));
+            }
+            Claim::Taken(Some(id)) => return Ok((id, false)),
+            Claim::Taken(None) if waited.elapsed() > WAIT_FOR_OTHER => {
+                return Err(EngineError::Setup(format!(
+                    "another host took `{key}` and has not started its instance yet: try again"
+                )))
+            }
+            Claim::Taken(None) => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                claim = store.claim(key);
+            }
+        }
+    }
+}
