@@ -8,6 +8,8 @@ mod claims;
 mod cluster;
 #[path = "support/store_conformance.rs"]
 mod conformance;
+#[path = "postgres/docs.rs"]
+mod docs;
 #[path = "postgres/migrate.rs"]
 mod migrate;
 #[path = "postgres/store.rs"]

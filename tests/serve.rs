@@ -9,9 +9,11 @@ mod serve {
     mod crash;
     mod dashboard;
     mod docs;
+    mod emulated;
     mod kpi;
     mod notion_triggers;
     mod retry;
     mod schedules;
+    mod soak;
     mod webhooks;
 }

@@ -73,7 +73,9 @@ fn status_name(host: &Host, id: &str) -> String {
             "failing" => "running".to_string(),
             other => other.to_string(),
         },
-        Err(_) => "unknown".to_string(),
+        // Ended and let go from memory: its stored history says how it ended.
+        Err(_) => InstanceRecord::from_history(id, &host.engine.history(&InstanceId(id.to_string())))
+            .map_or_else(|| "unknown".to_string(), |r| stored_status(host, &r)),
     }
 }
 

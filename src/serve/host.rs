@@ -237,6 +237,9 @@ impl Host {
                 let secs = (chrono::Utc::now() - started_at).num_milliseconds() as f64 / 1000.0;
                 host.metrics.duration.with_label_values(&[&flow]).observe(secs);
             }
+            // Its history is in the store, where the API and the mirror read it: a host that
+            // runs for months must not hold every instance it ever ran in memory.
+            engine.forget(&id);
         });
     }
 

@@ -174,21 +174,29 @@ pub(crate) fn judge<'a>(
             };
         }
     }
+    // A page created since the host began watching (or announced as created) is new: its
+    // properties changed from nothing to what it holds. Its first sighting may come after
+    // later edits (events arrive late, polls are coarse), so a value set right after creation
+    // still counts as a change.
+    let new_page = remembered.is_none()
+        && (matches!(sighting, Sighting::Event { kind, .. } if kind == "page.created")
+            || watched_since.is_some_and(|since| page.created >= since));
     let mut fire = Vec::new();
     for trigger in triggers {
         let fires = match (&trigger.change, remembered) {
-            (Change::Created, None) => {
-                matches!(sighting, Sighting::Event { kind, .. } if kind == "page.created")
-                    || watched_since.is_some_and(|since| page.created >= since)
-            }
+            (Change::Created, None) => new_page,
             (Change::Created, Some(_)) => false,
             (Change::Changed { property, to }, Some(seen)) => {
                 let now = page.value(property);
                 let before = seen.values.get(property).cloned().unwrap_or(Json::Null);
                 now != before && to.as_ref().is_none_or(|to| *to == now)
             }
-            // Never seen: only a webhook naming the property tells that it changed (a page
-            // created with the value, or first met by a poll, has not changed to it).
+            (Change::Changed { property, to }, None) if new_page => {
+                let now = page.value(property);
+                !now.is_null() && to.as_ref().is_none_or(|to| *to == now)
+            }
+            // Met before the host watched it: only a webhook naming the property tells that it
+            // changed (a poll meeting it has nothing to compare with).
             (Change::Changed { property, to }, None) => match sighting {
                 Sighting::Event { kind, updated } if kind == "page.properties_updated" => {
                     page.listed(property, updated) && to.as_ref().is_none_or(|to| *to == page.value(property))
@@ -351,5 +359,32 @@ mod tests {
         assert_eq!(judge(&t, &p, &created, None, None).fire.len(), 1);
         let remembered = v.remember.unwrap();
         assert!(judge(&t, &p, &created, Some(&remembered), None).fire.is_empty());
+    }
+
+    #[test]
+    fn a_new_page_changed_from_nothing_to_what_it_holds() {
+        // Created, then set Done before its creation was seen: the change is not lost.
+        let t = [done()];
+        let created = Sighting::Event {
+            kind: "page.created".into(),
+            updated: vec![],
+        };
+        let v = judge(
+            &t,
+            &page("Done", "2026-01-01T00:01:00.000Z"),
+            &created,
+            None,
+            None,
+        );
+        assert_eq!(v.fire.len(), 1);
+        assert!(judge(
+            &t,
+            &page("To Do", "2026-01-01T00:01:00.000Z"),
+            &created,
+            None,
+            None
+        )
+        .fire
+        .is_empty());
     }
 }

@@ -6,10 +6,10 @@
 //! docs/connectors/email.md).
 
 #[path = "../support/bookings.rs"]
-mod bookings;
+pub(super) mod bookings;
 #[path = "../support/emulate_process.rs"]
 #[allow(dead_code)] // the restart helpers of tests/emulate.rs
-mod emulate_process;
+pub(super) mod emulate_process;
 #[path = "../support/sent_log.rs"]
 mod sent_log;
 

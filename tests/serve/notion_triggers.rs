@@ -4,185 +4,14 @@
 //! a restart), a Task set to Done through the emulator's HTTP API wakes the human task waiting
 //! on it, and the instance is mirrored into the WorkflowInstance database.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha2::Sha256;
 
-const API_TOKEN: &str = "notion-triggers-api-token";
-/// The verification token of The 7 Space's subscription, so the test can sign deliveries too.
-const SEVEN_SPACE_TOKEN: &str = "secret_the7space_subscription";
+use super::emulated::{eventually, project, sign, Served, SEVEN_SPACE_TOKEN};
 
-/// The repository's project, copied so its flowc.toml can poll every second.
-fn project() -> tempfile::TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().unwrap();
-    for folder in ["flows", "stdlib", "notion"] {
-        copy_dir(&root.join(folder), &dir.path().join(folder));
-    }
-    let config = std::fs::read_to_string(root.join("flowc.toml")).unwrap();
-    let config =
-        format!("{config}\n[serve.notion]\npoll_every = \"1s\"\n\n[serve.mirror]\nevery = \"200ms\"\n");
-    std::fs::write(dir.path().join("flowc.toml"), config).unwrap();
-    dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// A running `flowc serve --emulate`.
-struct Served {
-    child: Child,
-    base: String,
-    notion: String,
-    http: reqwest::Client,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Served {
-    fn start(dir: &Path, state: &Path) -> Served {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_flowc"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--emulate", "--state"])
-            .arg(state)
-            .arg(dir)
-            .env("NO_COLOR", "1")
-            .env("FLOWC_API_TOKEN", API_TOKEN)
-            .env("NOTION_WEBHOOK_TOKEN_THE_7_SPACE", SEVEN_SPACE_TOKEN)
-            .env("AMELIA_WEBHOOK_TOKEN", "amelia")
-            .env("TYPEFORM_WEBHOOK_SECRET", "typeform")
-            .env("SHOPIFY_WEBHOOK_SECRET", "shopify")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let mut notion = None;
-        let mut seen = Vec::new();
-        let base = loop {
-            let line = lines
-                .next()
-                .unwrap_or_else(|| panic!("flowc serve stopped: {seen:#?}"))
-                .unwrap();
-            if let Some(url) = line.strip_prefix("emulated Notion at ") {
-                notion = Some(url.to_string());
-            }
-            seen.push(line.clone());
-            if let Some(url) = line.strip_prefix("listening on ") {
-                break url.to_string();
-            }
-        };
-        assert!(
-            seen.iter()
-                .any(|l| l.contains("/webhooks/notion/the_7_space → the `on notion` flows of `the_7_space`")),
-            "{seen:#?}"
-        );
-        std::thread::spawn(move || lines.for_each(drop));
-        Served {
-            child,
-            base,
-            notion: notion.expect("the emulated Notion's address is printed"),
-            http: reqwest::Client::new(),
-            runtime: tokio::runtime::Runtime::new().unwrap(),
-        }
-    }
-
-    /// Sends `request`; its status and JSON body (null when it has none).
-    fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
-        self.runtime.block_on(async {
-            let answer = request.send().await.unwrap();
-            let status = answer.status().as_u16();
-            (status, answer.json().await.unwrap_or(Value::Null))
-        })
-    }
-
-    fn stop(mut self) {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert_eq!(self.child.wait().unwrap().code(), Some(0));
-    }
-
-    /// A request to the emulated Notion with `entity`'s emulated token.
-    fn notion(&self, method: reqwest::Method, path: &str, entity: &str, body: Option<Value>) -> Value {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", self.notion))
-            .bearer_auth(format!("secret_emulated_{entity}"))
-            .header("Notion-Version", "2025-09-03");
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let (status, answer) = self.send(request);
-        assert!((200..300).contains(&status), "{path}: {status} {answer}");
-        answer
-    }
-
-    /// The pages of `database` of `entity`, through the API as any client reads them.
-    fn pages(&self, entity: &str, database_id: &str) -> Vec<Value> {
-        let database = self.notion(
-            reqwest::Method::GET,
-            &format!("/v1/databases/{database_id}"),
-            entity,
-            None,
-        );
-        let source = database["data_sources"][0]["id"].as_str().unwrap().to_string();
-        let answer = self.notion(
-            reqwest::Method::POST,
-            &format!("/v1/data_sources/{source}/query"),
-            entity,
-            Some(json!({ "page_size": 100 })),
-        );
-        answer["results"].as_array().unwrap().clone()
-    }
-
-    fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}/api{path}", self.base))
-            .bearer_auth(API_TOKEN);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        self.send(request)
-    }
-
-    fn instances(&self, flow: &str) -> Vec<Value> {
-        let (status, answer) = self.api(reqwest::Method::GET, &format!("/instances?flow={flow}"), None);
-        assert_eq!(status, 200, "{answer}");
-        answer["instances"].as_array().unwrap().clone()
-    }
-}
-
-fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn sign(token: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(token.as_bytes()).unwrap();
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
-}
+/// Polls every second and mirrors five times a second, so the test need not wait long.
+const FAST: &str = "[serve.notion]\npoll_every = \"1s\"\n\n[serve.mirror]\nevery = \"200ms\"\n";
 
 const PRODUCT_SERVICE_7: &str = "f10c0007000000000000000000000004";
 const TASK_HIGHERSELF: &str = "f10c00e5000000000000000000000009";
@@ -190,7 +19,7 @@ const WORKFLOW_INSTANCE_HIGHERSELF: &str = "f10c00e5000000000000000000000005";
 
 #[test]
 fn a_created_page_starts_community_event_once_however_often_it_is_seen() {
-    let dir = project();
+    let dir = project(FAST);
     let state = tempfile::tempdir().unwrap();
     let served = Served::start(dir.path(), state.path());
     // The first poll takes in the pages that exist without starting anything.
@@ -264,7 +93,7 @@ fn a_created_page_starts_community_event_once_however_often_it_is_seen() {
 
 #[test]
 fn a_task_set_to_done_in_notion_ends_the_flow_waiting_on_it() {
-    let dir = project();
+    let dir = project(FAST);
     let state = tempfile::tempdir().unwrap();
     let served = Served::start(dir.path(), state.path());
     let title = "Call Maya about the retreat";

@@ -48,7 +48,11 @@ impl PostgresStore {
         // Hosts polling together split the free instances (SKIP LOCKED); a host starting waits
         // for rows locked meanwhile (a renewal by its previous self, another host's claim) and
         // sees them as they are then, so it misses none of its own.
-        let lock = if own { "FOR UPDATE" } else { "FOR UPDATE SKIP LOCKED" };
+        let lock = if own {
+            "FOR UPDATE"
+        } else {
+            "FOR UPDATE SKIP LOCKED"
+        };
         self.read("the unfinished instances", move |c| {
             c.query(
                 &format!(
