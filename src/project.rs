@@ -171,8 +171,10 @@ impl Project {
 
     /// Parses and adds many files, in order; large projects are parsed on every core.
     pub fn add_sources(&mut self, files: Vec<(PathBuf, String)>) {
-        // Below about 20,000 lines a second thread costs more than it saves.
-        const PARALLEL_BYTES: usize = 800_000;
+        // A thread starts in tens of microseconds and a line parses in about three: above about
+        // 1,500 lines (a project like this repository's, loaded for `flowc check FILE`), parsing
+        // on every core pays.
+        const PARALLEL_BYTES: usize = 64_000;
         let ids: Vec<FileId> = files
             .into_iter()
             .map(|(path, text)| self.sources.add(path, text))
@@ -186,16 +188,43 @@ impl Project {
         let parsed: Vec<syntax::Parsed> = if threads < 2 || bytes < PARALLEL_BYTES {
             ids.iter().map(parse).collect()
         } else {
-            let chunk = ids.len().div_ceil(threads);
+            // Runs of files of about equal size, one per thread, in order.
+            let share = bytes.div_ceil(threads);
+            let mut runs: Vec<&[FileId]> = Vec::with_capacity(threads);
+            let (mut from, mut filled) = (0, 0);
+            for (i, id) in ids.iter().enumerate() {
+                filled += sources.get(*id).text.len();
+                if filled >= share || i + 1 == ids.len() {
+                    runs.push(&ids[from..=i]);
+                    (from, filled) = (i + 1, 0);
+                }
+            }
             std::thread::scope(|scope| {
-                let handles: Vec<_> = ids
-                    .chunks(chunk)
-                    .map(|chunk| scope.spawn(move || chunk.iter().map(parse).collect::<Vec<_>>()))
+                let work = move |run: &'_ [FileId]| run.iter().map(parse).collect::<Vec<_>>();
+                // A roomy stack, like the checker's threads (reserved, not committed): deeply
+                // nested input is reported by the parser's guard, not overflowed.
+                let (last, others) = runs.split_last().map_or((&[][..], &[][..]), |(l, o)| (*l, o));
+                let handles: Vec<_> = others
+                    .iter()
+                    .map(|run| {
+                        std::thread::Builder::new()
+                            .stack_size(64 << 20)
+                            .spawn_scoped(scope, move || work(run))
+                            .map_err(|_| *run)
+                    })
                     .collect();
-                handles
+                // This thread parses the last run meanwhile.
+                let mine = work(last);
+                let mut parsed: Vec<syntax::Parsed> = handles
                     .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect()
+                    .flat_map(|h| match h {
+                        Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
+                        // No thread to be had: parse this run here.
+                        Err(run) => work(run),
+                    })
+                    .collect();
+                parsed.extend(mine);
+                parsed
             })
         };
         for (file, parsed) in ids.into_iter().zip(parsed) {

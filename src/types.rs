@@ -166,7 +166,7 @@ impl fmt::Display for Type {
                     write!(f, " {name}: {}{q}", field.ty)?;
                 }
                 if *open {
-                    write!(f, "{}..", if fields.is_empty() { "" } else { ", " })?;
+                    write!(f, "{}..", if fields.is_empty() { " " } else { ", " })?;
                 }
                 write!(f, " }}")
             }

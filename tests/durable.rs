@@ -13,6 +13,8 @@ mod recovery;
 mod replay;
 #[path = "durable/retry.rs"]
 mod retry;
+#[path = "durable/sleep.rs"]
+mod sleep;
 #[path = "support/smtp_server.rs"]
 #[allow(dead_code)] // TLS helpers of the email tests
 mod smtp_server;

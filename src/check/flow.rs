@@ -90,6 +90,7 @@ pub(crate) fn check_flow<'a>(
     diagnostics: &mut Diagnostics,
 ) {
     let typed = type_flow(cx, module, flow, diagnostics);
+    super::policies::check(&typed, diagnostics);
     super::cycles::check(&typed, diagnostics);
     super::warnings::check_unused(&typed, diagnostics);
 }
@@ -512,7 +513,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
             let ctx = self.ctx_deps.clone();
             self.edges[i].extend(ctx);
         }
-        self.check_policies(step);
+        self.walk_after(step);
         let mut ty = match &step.body {
             StepBody::Call(call) => self.check_call(call),
             StepBody::WaitEvent(w) => {

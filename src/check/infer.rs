@@ -627,12 +627,16 @@ impl<'a> FlowChecker<'_, 'a> {
         match result {
             Some(t) => t,
             None => {
-                let help = match op {
-                    Add => "add numbers, join text, or add a duration to a date or datetime",
-                    Sub => "subtract numbers, durations, or a duration from a date or datetime",
-                    _ => "multiply and divide numbers (or a duration by a number)",
+                let help = match quoted_duration(left, &l, right, &r) {
+                    Some(written) => format!("a duration is written without quotes: `{written}`"),
+                    None => match op {
+                        Add => "add numbers, join text, or add a duration to a date or datetime",
+                        Sub => "subtract numbers, durations, or a duration from a date or datetime",
+                        _ => "multiply and divide numbers (or a duration by a number)",
+                    }
+                    .to_string(),
                 };
-                self.operands(op, left, &l, right, &r, help);
+                self.operands(op, left, &l, right, &r, &help);
                 T::Any
             }
         }
@@ -650,6 +654,21 @@ impl<'a> FlowChecker<'_, 'a> {
             .help(help.to_string()),
         );
     }
+}
+
+/// A duration written in quotes next to a date, datetime or duration (`starts - "1 day"`): the
+/// duration as flow writes it (`1d`).
+fn quoted_duration(left: &Expr, l: &Type, right: &Expr, r: &Type) -> Option<String> {
+    let timed = |t: &Type| matches!(t.strip_optional(), Type::Date | Type::Datetime | Type::Duration);
+    let (text, other) = match (l.strip_optional(), r.strip_optional()) {
+        (Type::Text, _) => (left, r),
+        (_, Type::Text) => (right, l),
+        _ => return None,
+    };
+    if !timed(other) {
+        return None;
+    }
+    crate::syntax::written_duration(&text.as_plain_str()?)
 }
 
 /// Whether values of these types can ever be equal.

@@ -5,12 +5,14 @@
 //!
 //! Passes, one file each: [`declarations`] (top-level names), [`templates`], [`triggers`], then
 //! per flow the typing walk [`flow`] (statements) with [`infer`] (expressions), [`calls`],
-//! [`policies`], [`grants`] and [`handler_values`], which computes the flow's [`typed`] form once;
-//! [`cycles`] and the unused-name [`warnings`] are functions over it; finally [`flow_tests`]. No
+//! [`after`], [`grants`] and [`handler_values`], which computes the flow's [`typed`] form once;
+//! [`policies`], [`cycles`] and the unused-name [`warnings`] are functions over it; finally
+//! [`flow_tests`]. No
 //! pass stops at the first problem: each pushes what it finds and carries on, and the result is
 //! sorted by position.
 
 mod addresses;
+mod after;
 pub(crate) mod builtins;
 mod calls;
 mod channel_templates;

@@ -18,8 +18,8 @@ pub(crate) struct TemplateInfo<'a> {
     pub decl: &'a ast::Template,
     /// Top-level variables used by any part (`client` for `{{client.name}}`), sorted.
     pub vars: BTreeSet<String>,
-    /// Parts that failed to compile, with the error's place and message.
-    pub errors: Vec<(Span, String)>,
+    /// Parts that failed to compile, with the error's place, message and the fix to suggest.
+    pub errors: Vec<(Span, String, String)>,
     /// `{{{raw}}}` and `{{& raw}}` in HTML parts: values written into the HTML unescaped.
     pub raw: Vec<Span>,
 }
@@ -33,15 +33,17 @@ impl<'a> TemplateInfo<'a> {
                 Ok(template) => collect_template(&template, &mut Vec::new(), &mut vars),
                 Err(e) => {
                     // Our own scan names the usual mistakes better than the parser's token list.
-                    let (position, message) = match explain_error(&part.body) {
-                        Some((offset, message)) => (Some(line_col_of(&part.body, offset)), message),
-                        None => (e.pos(), describe(&e)),
+                    let (position, message, help) = match explain_error(&part.body) {
+                        Some((offset, message, help)) => {
+                            (Some(line_col_of(&part.body, offset)), message, help)
+                        }
+                        None => (e.pos(), describe(&e), GENERIC_HELP.to_string()),
                     };
                     let span = match position {
                         Some((line, column)) => error_span(part, source, line, column),
                         None => part.body_span,
                     };
-                    errors.push((span, message));
+                    errors.push((span, message, help));
                 }
             }
         }
@@ -102,9 +104,12 @@ fn describe(error: &handlebars::TemplateError) -> String {
     }
 }
 
+/// The help for a handlebars error that [`explain_error`] does not recognise.
+const GENERIC_HELP: &str = "check that every `{{` has its `}}` and every `{{#block}}` its `{{/block}}`";
+
 /// The usual template mistakes, found by scanning: an unclosed `{{` and a block never closed.
-/// Returns the byte offset in `body` and the message.
-fn explain_error(body: &str) -> Option<(usize, String)> {
+/// Returns the byte offset in `body`, the message and the fix.
+fn explain_error(body: &str) -> Option<(usize, String, String)> {
     let mut open_blocks: Vec<(usize, &str)> = Vec::new();
     let mut rest = 0;
     while let Some(found) = body[rest..].find("{{") {
@@ -121,20 +126,39 @@ fn explain_error(body: &str) -> Option<(usize, String)> {
                     match open_blocks.pop() {
                         Some((_, open)) if open == name => {}
                         Some((_, open)) => {
-                            return Some((start, format!("`{{{{/{name}}}}}` closes `{{{{#{open}}}}}`")));
+                            return Some((
+                                start,
+                                format!("`{{{{/{name}}}}}` closes `{{{{#{open}}}}}`"),
+                                format!("write `{{{{/{open}}}}}` here, or close `{{{{#{open}}}}}` before it"),
+                            ));
                         }
-                        None => return Some((start, format!("`{{{{/{name}}}}}` closes no block"))),
+                        None => {
+                            return Some((
+                                start,
+                                format!("`{{{{/{name}}}}}` closes no block"),
+                                format!(
+                                    "remove `{{{{/{name}}}}}`, or open the block with `{{{{#{name} ...}}}}`"
+                                ),
+                            ))
+                        }
                     }
                 }
                 rest = start + 2 + end + 2;
             }
-            _ => return Some((start, "`{{` is not closed with `}}`".to_string())),
+            _ => {
+                return Some((
+                    start,
+                    "`{{` is not closed with `}}`".to_string(),
+                    "add `}}` after the value's name: `{{service}}`".to_string(),
+                ))
+            }
         }
     }
     open_blocks.pop().map(|(start, name)| {
         (
             start,
             format!("`{{{{#{name}}}}}` is never closed with `{{{{/{name}}}}}`"),
+            format!("add `{{{{/{name}}}}}` where the `{name}` part of the text ends"),
         )
     })
 }
@@ -326,7 +350,7 @@ pub(crate) fn check_declarations<'a>(
 
 fn check_one(info: &TemplateInfo<'_>, diagnostics: &mut Diagnostics) {
     let decl = info.decl;
-    for (span, message) in &info.errors {
+    for (span, message, help) in &info.errors {
         diagnostics.push(
             Diagnostic::new(
                 Code::TemplateSyntax,
@@ -335,7 +359,7 @@ fn check_one(info: &TemplateInfo<'_>, diagnostics: &mut Diagnostics) {
                 format!("template `{}` does not parse: {message}", decl.name.name),
             )
             .label("invalid handlebars")
-            .help("check that every `{{` has its `}}` and every `{{#block}}` its `{{/block}}`"),
+            .help(help.clone()),
         );
     }
     for span in &info.raw {
@@ -496,12 +520,17 @@ mod tests {
     #[test]
     fn explains_common_mistakes() {
         assert_eq!(explain_error("Hi {{name").map(|e| e.0), Some(3));
-        let (at, message) = explain_error("a\n{{#if x}}b").expect("unclosed block");
+        let (at, message, help) = explain_error("a\n{{#if x}}b").expect("unclosed block");
         assert_eq!(
-            (at, message.as_str()),
-            (2, "`{{#if}}` is never closed with `{{/if}}`")
+            (at, message.as_str(), help.as_str()),
+            (
+                2,
+                "`{{#if}}` is never closed with `{{/if}}`",
+                "add `{{/if}}` where the `if` part of the text ends"
+            )
         );
-        let (_, message) = explain_error("{{#each x}}{{/if}}").expect("mismatch");
+        let (_, message, help) = explain_error("{{#each x}}{{/if}}").expect("mismatch");
         assert_eq!(message, "`{{/if}}` closes `{{#each}}`");
+        assert_eq!(help, "write `{{/each}}` here, or close `{{#each}}` before it");
     }
 }

@@ -44,6 +44,8 @@ pub(crate) struct TypedDecl<'a> {
     pub depends_on: Vec<(usize, Span)>,
     /// For a step calling a connector action that only reads: the callee (`notion.query`).
     pub reads_only: Option<String>,
+    /// The step, for a step.
+    pub step: Option<&'a ast::Step>,
 }
 
 impl<'a> FlowChecker<'_, 'a> {
@@ -76,6 +78,10 @@ impl<'a> FlowChecker<'_, 'a> {
                 used: self.used[index],
                 depends_on: std::mem::take(&mut self.edges[index]),
                 reads_only,
+                step: match kind {
+                    DeclKind::Step(step) => Some(step),
+                    DeclKind::Let(_) => None,
+                },
             });
         }
         TypedFlow {

@@ -9,10 +9,11 @@ mod builder;
 mod calls;
 mod effects;
 mod revive;
+mod sleep;
 mod timers;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, Semaphore};
@@ -20,6 +21,7 @@ use tokio::sync::{Notify, Semaphore};
 use builder::flow_rts;
 pub use builder::EngineBuilder;
 use calls::run_call;
+use sleep::{Sleepers, Slot};
 use timers::{timer_driver, TimerEntry, TimerKey};
 
 use super::clock::Clock;
@@ -78,10 +80,35 @@ pub enum EngineError {
 
 /// An instance behind its lock.
 struct Cell {
+    /// The instance's id (shared with the instances map and the timer queue).
+    id: Arc<str>,
+    /// Which life in memory this is: each wake from the store makes a new cell, and timers
+    /// armed by an earlier one are ignored.
+    generation: u64,
     inst: Mutex<Instance>,
+    /// Reactions whose effects are being carried out: the instance is not dropped meanwhile
+    /// (an effect still to come may arm its next timer).
+    applying: AtomicU32,
+    /// Reactions whose events the store has not kept yet: dropped, it would be read back
+    /// without them.
+    unkept: AtomicU32,
+    /// Dropped from memory (set under the instance's lock): a reaction that finds it set goes
+    /// to the instance's next cell.
+    evicted: AtomicBool,
 }
 
 impl Cell {
+    fn new(inner: &Inner, id: Arc<str>, inst: Instance) -> Cell {
+        Cell {
+            id,
+            generation: inner.generations.fetch_add(1, Ordering::Relaxed),
+            inst: Mutex::new(inst),
+            applying: AtomicU32::new(0),
+            unkept: AtomicU32::new(0),
+            evicted: AtomicBool::new(false),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Instance> {
         self.inst.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -113,7 +140,14 @@ struct Inner {
     stored_plans: Mutex<HashSet<String>>,
     /// Flows of older bundles that recovered instances are pinned to, by bundle hash.
     pinned: Mutex<HashMap<String, Arc<FlowsByKey>>>,
-    instances: Mutex<HashMap<String, Arc<Cell>>>,
+    /// Every instance the engine knows: in memory, or asleep in the store.
+    instances: Mutex<HashMap<Arc<str>, Slot>>,
+    /// Asleep instances by the events they wait for (see [`sleep`]).
+    sleepers: Mutex<Sleepers>,
+    /// Whether instances idle in a wait are dropped from memory (default: yes).
+    evict_idle: bool,
+    /// The next cell's generation.
+    generations: AtomicU64,
     /// By due time, then the order the instance armed them in (see [`Effect::Timer`]).
     timers: Mutex<BTreeMap<TimerKey, TimerEntry>>,
     timer_seq: AtomicU64,
@@ -207,18 +241,36 @@ impl Engine {
 
     /// The instance's status.
     pub fn status(&self, id: &InstanceId) -> Result<InstanceStatus, EngineError> {
-        Ok(self.inner.cell(id)?.lock().status.clone())
+        // An instance asleep in the store is waiting: no need to wake it to say so.
+        match self.inner.live(&id.0) {
+            Some(Some(cell)) => Ok(cell.lock().status.clone()),
+            Some(None) => Ok(InstanceStatus::Running),
+            None => Err(EngineError::UnknownInstance(id.0.clone())),
+        }
     }
 
     /// Drops a finished instance from memory (its history stays in the store). Long-running
     /// hosts call this once they have its output; returns whether it was dropped.
     pub fn forget(&self, id: &InstanceId) -> bool {
-        let mut map = self.inner.instances.lock().unwrap_or_else(|e| e.into_inner());
-        let finished = map.get(&id.0).is_some_and(|c| c.lock().status.is_final());
-        if finished {
-            map.remove(&id.0);
+        let Some(Some(cell)) = self.inner.live(&id.0) else {
+            return false;
+        };
+        // An ended instance never changes again: checked outside the map's lock.
+        if !cell.lock().status.is_final() {
+            return false;
         }
-        finished
+        let mut map = self.inner.instances.lock().unwrap_or_else(|e| e.into_inner());
+        if matches!(map.get(id.0.as_str()), Some(Slot::Live(c)) if Arc::ptr_eq(c, &cell)) {
+            map.remove(id.0.as_str());
+        }
+        true
+    }
+
+    /// How many instances are held in memory; the others it knows sleep in the store until a
+    /// timer or an event wakes them.
+    pub fn resident(&self) -> usize {
+        let slots = self.inner.instances.lock().unwrap_or_else(|e| e.into_inner());
+        slots.values().filter(|s| matches!(s, Slot::Live(_))).count()
     }
 
     /// The instance's history.
@@ -228,16 +280,22 @@ impl Engine {
 
     /// Waits for the instance to end and returns its output.
     pub async fn output(&self, id: &InstanceId) -> Result<Value, EngineError> {
-        let cell = self.inner.cell(id)?;
-        let rx = {
+        let (cell, rx) = loop {
+            let cell = self.inner.cell(id)?;
             let mut inst = cell.lock();
-            if inst.status.is_final() {
+            // Dropped from memory meanwhile: a waiter keeps its next cell in memory.
+            if cell.evicted.load(Ordering::SeqCst) {
+                continue;
+            }
+            let rx = if inst.status.is_final() {
                 None
             } else {
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 inst.waiters.push(tx);
                 Some(rx)
-            }
+            };
+            drop(inst);
+            break (cell, rx);
         };
         if let Some(rx) = rx {
             let _ = rx.await;
@@ -274,15 +332,6 @@ impl Engine {
 }
 
 impl Inner {
-    fn cell(&self, id: &InstanceId) -> Result<Arc<Cell>, EngineError> {
-        self.instances
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id.0)
-            .cloned()
-            .ok_or_else(|| EngineError::UnknownInstance(id.0.clone()))
-    }
-
     fn resolve(&self, flow: &str) -> Result<Arc<FlowRt>, EngineError> {
         if let Some(f) = self.flows.get(flow) {
             return Ok(f.clone());
@@ -381,13 +430,16 @@ impl Inner {
             Some(p) => p.entity.clone(),
             None => flow.plan.entity.clone(),
         };
-        let cell = Arc::new(Cell {
-            inst: Mutex::new(Instance::new(id.clone(), flow, input, entity, parent)),
-        });
+        let key: Arc<str> = Arc::from(id.as_str());
+        let cell = Arc::new(Cell::new(
+            self,
+            key.clone(),
+            Instance::new(id.clone(), flow, input, entity, parent),
+        ));
         self.instances
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id.clone(), cell.clone());
+            .insert(key, Slot::Live(cell.clone()));
         self.react(&cell, |inst, ctx| inst.start(ctx));
         Ok(InstanceId(id))
     }

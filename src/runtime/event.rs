@@ -26,6 +26,7 @@ pub enum EventKind {
         /// The flow's key.
         flow: String,
         /// The input after defaults.
+        #[serde(with = "super::typed_value")]
         input: Value,
         /// The instance that started this one as a sub-flow.
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -56,6 +57,7 @@ pub enum EventKind {
         /// The attempt that succeeded (the last one when the fallback stood in).
         attempt: u32,
         /// The value.
+        #[serde(with = "super::typed_value")]
         value: Value,
         /// Whether the fallback's value stands in.
         fallback: bool,
@@ -114,6 +116,7 @@ pub enum EventKind {
         /// The event name.
         name: String,
         /// Its payload.
+        #[serde(with = "super::typed_value")]
         payload: Value,
     },
     /// `emit` ran.
@@ -121,11 +124,13 @@ pub enum EventKind {
         /// The event name.
         name: String,
         /// Its payload.
+        #[serde(with = "super::typed_value")]
         payload: Value,
     },
     /// The flow's output.
     Output {
         /// The value.
+        #[serde(with = "super::typed_value")]
         value: Value,
     },
     /// Everything ran.

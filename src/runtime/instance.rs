@@ -511,6 +511,23 @@ impl Instance {
         fx
     }
 
+    /// Whether it only waits (on timers or events): no call in flight or queued, no sub-flow
+    /// running, nobody awaiting its output. Such an instance can be dropped from memory and
+    /// rebuilt from its history when it wakes.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.status == InstanceStatus::Running
+            && self.running == self.retries.len()
+            && self.queue.is_empty()
+            && self.child_calls.is_empty()
+            && self.waiters.is_empty()
+            && self.pending.is_empty()
+    }
+
+    /// The event names its waits listen for.
+    pub(crate) fn event_wait_names(&self) -> Vec<String> {
+        self.event_waits.iter().map(|w| w.event.clone()).collect()
+    }
+
     /// Cancels the instance.
     pub(crate) fn cancel(&mut self, ctx: &Ctx) -> Vec<Effect> {
         let mut fx = Vec::new();

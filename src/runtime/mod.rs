@@ -22,6 +22,7 @@ mod scheduler;
 mod settle;
 mod store;
 mod templates;
+mod typed_value;
 
 pub use clock::{Clock, Sleep, SystemClock, VirtualClock};
 pub use engine::{Engine, EngineBuilder, EngineError, InstanceId};

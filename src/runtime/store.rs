@@ -182,6 +182,9 @@ pub trait Store: Send + Sync + 'static {
     /// An instance ended: keep of its history only what answers for it later (its start, its
     /// output, its end). Stores that keep everything ignore this.
     fn compact(&self, _instance: &str) {}
+    /// The engine dropped `instance` from memory until a timer or an event wakes it (its
+    /// history is read back then): a store that keeps histories in memory may pack this one.
+    fn suspended(&self, _instance: &str) {}
 }
 
 /// What of an ended instance's history compaction keeps.
@@ -209,7 +212,49 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
-type Histories = HashMap<String, Vec<Event>, std::hash::BuildHasherDefault<Fnv>>;
+type Histories = HashMap<String, History, std::hash::BuildHasherDefault<Fnv>>;
+
+/// One instance's history: what it had when it last went to sleep, packed as JSON lines (a
+/// sleeping instance's history is read once, when it wakes: bytes cost a fraction of the
+/// events), then the events since.
+#[derive(Default)]
+struct History {
+    packed: Box<[u8]>,
+    recent: Vec<Event>,
+}
+
+impl History {
+    fn events(&self) -> Vec<Event> {
+        let mut all: Vec<Event> = self
+            .packed
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty())
+            .filter_map(|line| serde_json::from_slice(line).ok())
+            .collect();
+        all.extend(self.recent.iter().cloned());
+        all
+    }
+
+    fn pack(&mut self) {
+        if self.recent.is_empty() {
+            return;
+        }
+        let mut bytes = std::mem::take(&mut self.packed).into_vec();
+        for e in self.recent.drain(..) {
+            // An event always serialises (its values are JSON); one that did not would be
+            // kept out of the packed part rather than lost silently.
+            match serde_json::to_vec(&e) {
+                Ok(line) => {
+                    bytes.extend_from_slice(&line);
+                    bytes.push(b'\n');
+                }
+                Err(err) => tracing::error!("cannot pack a history event: {err}"),
+            }
+        }
+        self.packed = bytes.into_boxed_slice();
+        self.recent = Vec::new();
+    }
+}
 
 /// Everything in memory, lost with the process.
 pub struct MemoryStore {
@@ -246,9 +291,13 @@ impl Store for MemoryStore {
     fn append(&self, instance: &str, event: Event) {
         let mut h = self.shard(instance).lock().unwrap_or_else(|e| e.into_inner());
         match h.get_mut(instance) {
-            Some(events) => events.push(event),
+            Some(history) => history.recent.push(event),
             None => {
-                h.insert(instance.to_string(), vec![event]);
+                let history = History {
+                    recent: vec![event],
+                    ..History::default()
+                };
+                h.insert(instance.to_string(), history);
             }
         }
     }
@@ -259,9 +308,13 @@ impl Store for MemoryStore {
         }
         let mut h = self.shard(instance).lock().unwrap_or_else(|e| e.into_inner());
         match h.get_mut(instance) {
-            Some(kept) => kept.append(&mut events),
+            Some(kept) => kept.recent.append(&mut events),
             None => {
-                h.insert(instance.to_string(), events);
+                let history = History {
+                    recent: events,
+                    ..History::default()
+                };
+                h.insert(instance.to_string(), history);
             }
         }
         Commit::Done
@@ -284,15 +337,27 @@ impl Store for MemoryStore {
 
     fn compact(&self, instance: &str) {
         let mut h = self.shard(instance).lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(events) = h.get_mut(instance) {
-            events.retain(|e| kept_after_end(&e.kind));
-            events.shrink_to_fit();
+        if let Some(history) = h.get_mut(instance) {
+            let mut kept = history.events();
+            kept.retain(|e| kept_after_end(&e.kind));
+            kept.shrink_to_fit();
+            *history = History {
+                recent: kept,
+                ..History::default()
+            };
+        }
+    }
+
+    fn suspended(&self, instance: &str) {
+        let mut h = self.shard(instance).lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(history) = h.get_mut(instance) {
+            history.pack();
         }
     }
 
     fn history(&self, instance: &str) -> Vec<Event> {
         let h = self.shard(instance).lock().unwrap_or_else(|e| e.into_inner());
-        h.get(instance).cloned().unwrap_or_default()
+        h.get(instance).map(History::events).unwrap_or_default()
     }
 
     fn put_timer(&self, timer: TimerRecord) {

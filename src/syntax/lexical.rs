@@ -798,7 +798,7 @@ impl<'s> Scanner<'s> {
                     )
                     .label(format!("expected `{expected}` here"))
                     .with(Span::new(open.at, open.at + 1), "opened here")
-                    .help(format!("write `{expected}`")),
+                    .help(format!("write `{expected}` in place of `{c}`")),
                 );
                 self.edits.push((close.at, expected as u8));
             }

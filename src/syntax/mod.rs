@@ -11,6 +11,7 @@ mod unquoted;
 
 pub use comments::{comments, Comment};
 pub use fmt::{format, print};
+pub(crate) use parser::written_duration;
 pub use parser::{parse, parse_recovering, Parsed};
 pub use recovery::LostNames;
 

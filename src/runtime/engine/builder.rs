@@ -35,6 +35,7 @@ pub struct EngineBuilder {
     flow_hook: Option<FlowHook>,
     no_triggers: bool,
     compact_ended: bool,
+    keep_idle: bool,
 }
 
 impl EngineBuilder {
@@ -78,6 +79,14 @@ impl EngineBuilder {
     /// end (default: no, the whole history stays).
     pub fn compact_ended(mut self, yes: bool) -> Self {
         self.compact_ended = yes;
+        self
+    }
+
+    /// Whether instances idle in a wait are dropped from memory and rebuilt from the store's
+    /// history when a timer or an event wakes them (default: yes). Off, every unfinished
+    /// instance stays in memory.
+    pub fn evict_idle(mut self, yes: bool) -> Self {
+        self.keep_idle = !yes;
         self
     }
 
@@ -191,6 +200,9 @@ impl EngineBuilder {
             stored_plans: Mutex::new(HashSet::new()),
             pinned: Mutex::new(HashMap::new()),
             instances: Mutex::new(HashMap::new()),
+            sleepers: Mutex::new(Default::default()),
+            evict_idle: !self.keep_idle,
+            generations: AtomicU64::new(0),
             timers: Mutex::new(BTreeMap::new()),
             timer_seq: AtomicU64::new(first_timer_id()),
             timer_notify: Arc::new(Notify::new()),

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, MutexGuard};
 
 use super::{run_call, Cell, Inner, InstanceId, TimerEntry};
 use crate::connectors::ConnectorError;
@@ -41,34 +41,65 @@ impl Inner {
         cell: &Arc<Cell>,
         f: impl FnOnce(&mut Instance, &Ctx) -> Vec<Effect>,
     ) {
+        let inst = cell.lock();
+        if cell.evicted.load(Ordering::SeqCst) {
+            // Dropped from memory since the caller found it: the reaction goes to its next life.
+            drop(inst);
+            if let Ok(next) = self.cell(&InstanceId(cell.id.to_string())) {
+                self.react(&next, f);
+            }
+            return;
+        }
+        self.react_locked(cell, inst, f, true);
+    }
+
+    /// [`Inner::react`] with the instance's lock already held; `may_sleep`: whether the
+    /// instance may be dropped from memory when the reaction leaves it idle.
+    pub(super) fn react_locked(
+        self: &Arc<Self>,
+        cell: &Arc<Cell>,
+        mut inst: MutexGuard<'_, Instance>,
+        f: impl FnOnce(&mut Instance, &Ctx) -> Vec<Effect>,
+        may_sleep: bool,
+    ) {
         self.clock.enter();
-        let (fx, span, commit) = {
-            let mut inst = cell.lock();
-            let span = tracing::info_span!(
-                "instance",
-                instance = %inst.id,
-                flow = %inst.flow.plan.name,
-                entity = %inst.flow.plan.entity
-            );
-            let ctx = Ctx {
-                globals: &self.globals,
-                now: self.clock.now(),
-            };
-            let fx = span.in_scope(|| f(&mut inst, &ctx));
-            // Handed over under the lock, so an instance's batches reach the store in order.
-            let events = inst.take_pending();
-            let commit = if events.is_empty() {
-                Commit::Done
-            } else {
-                self.store.append_batch(&inst.id, events)
-            };
-            (fx, span, commit)
+        let span = tracing::info_span!(
+            "instance",
+            instance = %inst.id,
+            flow = %inst.flow.plan.name,
+            entity = %inst.flow.plan.entity
+        );
+        let ctx = Ctx {
+            globals: &self.globals,
+            now: self.clock.now(),
         };
+        let fx = span.in_scope(|| f(&mut inst, &ctx));
+        // Handed over under the lock, so an instance's batches reach the store in order.
+        let events = inst.take_pending();
+        let commit = if events.is_empty() {
+            Commit::Done
+        } else {
+            let commit = self.store.append_batch(&inst.id, events);
+            if matches!(commit, Commit::Pending(_)) {
+                cell.unkept.fetch_add(1, Ordering::SeqCst);
+            }
+            commit
+        };
+        drop(inst);
         match commit {
-            Commit::Done => span.in_scope(|| self.apply(cell, fx)),
-            Commit::Pending(rx) => self.apply_when_kept(cell, fx, span, rx),
+            Commit::Done => span.in_scope(|| self.apply_then_sleep(cell, fx, may_sleep)),
+            Commit::Pending(rx) => self.apply_when_kept(cell, fx, span, rx, may_sleep),
         }
         self.clock.leave();
+    }
+
+    /// Carries out effects, then drops the instance from memory if that left it idle.
+    fn apply_then_sleep(self: &Arc<Self>, cell: &Arc<Cell>, fx: Vec<Effect>, may_sleep: bool) {
+        cell.applying.fetch_add(1, Ordering::SeqCst);
+        self.apply(cell, fx);
+        if cell.applying.fetch_sub(1, Ordering::SeqCst) == 1 && may_sleep {
+            self.evict_if_idle(cell);
+        }
     }
 
     /// Carries out a reaction's effects once the store has kept its events: nothing is called,
@@ -79,21 +110,26 @@ impl Inner {
         fx: Vec<Effect>,
         span: tracing::Span,
         rx: tokio::sync::oneshot::Receiver<Result<(), crate::runtime::store::StoreError>>,
+        may_sleep: bool,
     ) {
-        if fx.is_empty() {
-            return;
-        }
         self.clock.enter();
         self.in_flight.fetch_add(1, Ordering::SeqCst);
         let inner = self.clone();
         let cell = cell.clone();
+        // Counted before the task runs, so the instance is not dropped before its effects run.
+        cell.applying.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
-            match rx.await {
-                Ok(Ok(())) => span.in_scope(|| inner.apply(&cell, fx)),
+            let kept = rx.await;
+            cell.unkept.fetch_sub(1, Ordering::SeqCst);
+            match kept {
+                Ok(Ok(())) => span.in_scope(|| inner.apply_then_sleep(&cell, fx, true)),
                 Ok(Err(e)) => {
                     tracing::error!(parent: &span, "the store did not keep the history, the instance stops here: {e}")
                 }
                 Err(_) => tracing::error!(parent: &span, "the store stopped before keeping the history"),
+            }
+            if cell.applying.fetch_sub(1, Ordering::SeqCst) == 1 && may_sleep {
+                inner.evict_if_idle(&cell);
             }
             if inner.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
                 inner.idle.notify_waiters();
@@ -206,10 +242,9 @@ impl Inner {
                     order,
                 } => {
                     let id = self.timer_seq.fetch_add(1, Ordering::Relaxed);
-                    let instance = cell.lock().id.clone();
                     self.store.put_timer(TimerRecord {
                         id,
-                        instance,
+                        instance: cell.id.to_string(),
                         at,
                         step,
                     });
@@ -218,7 +253,8 @@ impl Inner {
                         timers.insert(
                             (at, order, id),
                             TimerEntry {
-                                cell: cell.clone(),
+                                instance: cell.id.clone(),
+                                generation: cell.generation,
                                 scope,
                                 node,
                                 id,
@@ -264,8 +300,14 @@ impl Inner {
     /// result (when it ended) or the resumed instance (when it did not) answers the parent.
     pub(super) fn reattach_child(self: &Arc<Self>, parent: &Arc<Cell>, link: &ParentLink) -> bool {
         let child_id = link.child_id();
-        if self.cell(&InstanceId(child_id.clone())).is_ok() {
-            return false;
+        match self.live(&child_id) {
+            Some(Some(_)) => return false,
+            // Asleep, it answers this step when it wakes.
+            Some(None) => {
+                parent.lock().children.push(child_id);
+                return true;
+            }
+            None => {}
         }
         let history = self.store.history(&child_id);
         let Some(EventKind::InstanceStarted { .. }) = history.first().map(|e| &e.kind) else {
@@ -300,7 +342,10 @@ impl Inner {
             });
             return true;
         }
-        if self.revive(&child_id, &history, Some(link.clone())).is_err() {
+        if self
+            .revive(&child_id, &history, Some(link.clone()), None)
+            .is_err()
+        {
             return false;
         }
         parent.lock().children.push(child_id);
@@ -310,15 +355,7 @@ impl Inner {
     /// Delivers an emitted event to every other instance waiting for it, and starts the flows
     /// it triggers (`on event "name"`) with the payload as input.
     pub(super) fn broadcast(self: &Arc<Self>, from: &Arc<Cell>, name: &str, payload: &Value) {
-        let cells: Vec<Arc<Cell>> = self
-            .instances
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .values()
-            .filter(|c| !Arc::ptr_eq(c, from))
-            .cloned()
-            .collect();
-        for cell in cells {
+        for cell in self.listeners(from, name) {
             self.react(&cell, |inst, ctx| inst.on_broadcast(ctx, name, payload));
         }
         if !self.start_triggered {

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use super::{Cell, Engine, EngineError, Inner, InstanceId};
+use super::{Cell, Engine, EngineError, Inner, InstanceId, Slot};
 use crate::runtime::event::{has_ended, Event, EventKind};
 use crate::runtime::family::{set_for_retry, RetryError};
 use crate::runtime::instance::{Instance, ParentLink};
@@ -28,7 +28,7 @@ impl Engine {
             timers.entry(t.instance).or_default().push(t.id);
         }
         for id in claimed {
-            if inner.cell(&InstanceId(id.clone())).is_ok() {
+            if inner.live(&id).is_some() {
                 continue;
             }
             let history = inner.store.history(&id);
@@ -43,7 +43,7 @@ impl Engine {
             for t in timers.remove(&id).unwrap_or_default() {
                 inner.store.remove_timer(t);
             }
-            match inner.revive(&id, &history, None) {
+            match inner.revive(&id, &history, None, None) {
                 Ok(_) => resumed.push(InstanceId(id)),
                 Err(e) => tracing::warn!(instance = %id, "cannot resume: {e}"),
             }
@@ -82,12 +82,12 @@ impl Engine {
             // the journal, the sub-flows by their calling steps.
             let mut map = inner.instances.lock().unwrap_or_else(|e| e.into_inner());
             for r in &retried {
-                map.remove(r);
+                map.remove(r.as_str());
             }
         }
         let history = inner.store.history(&id.0);
         inner
-            .revive(&id.0, &history, None)
+            .revive(&id.0, &history, None, None)
             .map_err(|e| RetryError::Store(e.to_string()))?;
         synced(inner.kept(inner.store.sync()).await)
     }
@@ -95,12 +95,14 @@ impl Engine {
 
 impl Inner {
     /// Rebuilds instance `id` from its `history` in memory and lets it carry on (a sub-flow
-    /// answers `parent`).
+    /// answers `parent`). Waking an instance asleep as `replaces` (its generation), the new cell
+    /// is handed to the caller, which reacts on it: it is not dropped again before that.
     pub(super) fn revive(
         self: &Arc<Self>,
         id: &str,
         history: &[Event],
         parent: Option<ParentLink>,
+        replaces: Option<u64>,
     ) -> Result<Arc<Cell>, EngineError> {
         let Some(EventKind::InstanceStarted {
             flow,
@@ -118,14 +120,39 @@ impl Inner {
             Some(p) => p.entity.clone(),
             None => entity.clone().unwrap_or_else(|| flow.plan.entity.clone()),
         };
-        let cell = Arc::new(Cell {
-            inst: Mutex::new(Instance::new(id.to_string(), flow, input.clone(), entity, parent)),
-        });
-        self.instances
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id.to_string(), cell.clone());
-        self.react(&cell, |inst, ctx| inst.resume(ctx, history));
+        let key: Arc<str> = Arc::from(id);
+        let cell = Arc::new(Cell::new(
+            self,
+            key.clone(),
+            Instance::new(id.to_string(), flow, input.clone(), entity, parent),
+        ));
+        // Locked before anyone can find it: the first reaction on it is its replay.
+        let guard = cell.lock();
+        {
+            let mut slots = self.instances.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(generation) = replaces {
+                if !self.take_asleep(&mut slots, id, generation) {
+                    // Woken by someone else first.
+                    let current = match slots.get(id) {
+                        Some(Slot::Live(c)) => Some(c.clone()),
+                        _ => None,
+                    };
+                    drop(slots);
+                    drop(guard);
+                    return match current {
+                        Some(c) => Ok(c),
+                        None => self.cell(&InstanceId(id.to_string())),
+                    };
+                }
+            }
+            slots.insert(key, Slot::Live(cell.clone()));
+        }
+        self.react_locked(
+            &cell,
+            guard,
+            |inst, ctx| inst.resume(ctx, history),
+            replaces.is_none(),
+        );
         Ok(cell)
     }
 }

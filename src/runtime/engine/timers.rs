@@ -7,10 +7,14 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-use super::{Cell, Inner};
+use super::sleep::TimerTarget;
+use super::Inner;
 
 pub(super) struct TimerEntry {
-    pub(super) cell: Arc<Cell>,
+    /// The instance, by id: it may be asleep when the timer is due.
+    pub(super) instance: Arc<str>,
+    /// The life (cell generation) of the instance that armed it.
+    pub(super) generation: u64,
     pub(super) scope: u32,
     pub(super) node: u32,
     pub(super) id: u64,
@@ -46,7 +50,10 @@ pub(super) async fn timer_driver(weak: std::sync::Weak<Inner>, notify: Arc<Notif
         for t in due {
             inner.store.remove_timer(t.id);
             let (scope, node) = (t.scope, t.node);
-            inner.react(&t.cell, |inst, ctx| inst.on_timer(ctx, scope, node));
+            // A woken instance arms its timers again from its history: this one fires again.
+            if let TimerTarget::Live(cell) = inner.timer_target(&t.instance, t.generation) {
+                inner.react(&cell, |inst, ctx| inst.on_timer(ctx, scope, node));
+            }
         }
         if inner.shutting_down.load(Ordering::SeqCst) {
             inner.clock.leave();

@@ -147,6 +147,10 @@ impl<'s> Parser<'s> {
         }
         if let Some(word) = misspelt_keyword(found) {
             diagnostic = diagnostic.help(format!("did you mean `{word}`?"));
+        } else if let Some(noun) = unnamed_declaration(&self.source[..at], &expected) {
+            diagnostic = diagnostic.help(format!(
+                "name the {noun} here, e.g. `{noun} client = ...`: later statements read its value by that name"
+            ));
         } else {
             diagnostic = diagnostic.help(format!(
                 "write {expected} here; the language reference (docs/language.md) shows each construct"
@@ -349,4 +353,17 @@ pub(super) fn trailing_word_len(text: &str) -> usize {
         .take_while(|c| c.is_alphanumeric() || *c == '_')
         .map(char::len_utf8)
         .sum()
+}
+
+/// `step` or `let` when the text before a missing name ends with that keyword.
+fn unnamed_declaration(before: &str, expected: &str) -> Option<&'static str> {
+    let word = before
+        .trim_end()
+        .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .next()?;
+    match word {
+        "step" if expected == "a name" => Some("step"),
+        "let" if expected == "a name" => Some("let"),
+        _ => None,
+    }
 }

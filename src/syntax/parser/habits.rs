@@ -125,6 +125,19 @@ impl<'s> Parser<'s> {
     }
 }
 
+/// A duration written as text in words or as a duration (`"1 day"`, `"2h"`), as flow writes it
+/// (`1d`, `2h`): what to suggest for a quoted duration.
+pub(crate) fn written_duration(text: &str) -> Option<String> {
+    let text = text.trim();
+    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+    if digits.is_empty() {
+        return None;
+    }
+    let word = text[digits.len()..].trim();
+    let unit = duration_unit(word).or(["ms", "s", "m", "h", "d", "w"].into_iter().find(|u| *u == word))?;
+    Some(format!("{digits}{unit}"))
+}
+
 /// The unit of a duration written in words (`days` → `d`).
 pub(super) fn duration_unit(word: &str) -> Option<&'static str> {
     Some(match word.to_ascii_lowercase().as_str() {

@@ -32,6 +32,7 @@ use errors::*;
 use expected::*;
 pub(crate) use expressions::dedent;
 use expressions::*;
+pub(crate) use habits::written_duration;
 use habits::*;
 
 #[derive(Parser)]

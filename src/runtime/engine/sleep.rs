@@ -1,0 +1,199 @@
+//! A suspended instance costs disk, not memory: an instance idle in a wait (nothing in flight,
+//! nobody awaiting its output) is dropped from memory once its reaction's events are kept. What
+//! stays is its slot in the instances map, its entries in the timer queue and its event-wait
+//! registrations; its timer, an event, a signal, a cancel or a caller wakes it, rebuilt from its
+//! history as on recovery.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::{Cell, EngineError, Inner, InstanceId};
+use crate::runtime::instance::ParentLink;
+
+/// An instance as the engine holds it.
+pub(super) enum Slot {
+    /// In memory.
+    Live(Arc<Cell>),
+    /// Dropped from memory; its history is in the store.
+    Asleep(Asleep),
+}
+
+/// What an instance leaves in memory while asleep.
+pub(super) struct Asleep {
+    /// The generation of the cell it left: its timers carry it.
+    generation: u64,
+    /// The sub-flow step it answers to.
+    parent: Option<Box<ParentLink>>,
+    /// The events its waits listen for (interned names).
+    waits: Box<[Arc<str>]>,
+}
+
+/// Asleep instances by the event names they wait for, so that an `emit` wakes only those.
+#[derive(Default)]
+pub(super) struct Sleepers {
+    by_event: HashMap<Arc<str>, HashSet<Arc<str>>>,
+    /// One copy of each event name.
+    names: HashSet<Arc<str>>,
+}
+
+impl Sleepers {
+    fn register(&mut self, id: &Arc<str>, names: Vec<String>) -> Box<[Arc<str>]> {
+        names
+            .into_iter()
+            .map(|name| {
+                let name = match self.names.get(name.as_str()) {
+                    Some(n) => n.clone(),
+                    None => {
+                        let n: Arc<str> = Arc::from(name);
+                        self.names.insert(n.clone());
+                        n
+                    }
+                };
+                self.by_event.entry(name.clone()).or_default().insert(id.clone());
+                name
+            })
+            .collect()
+    }
+
+    fn unregister(&mut self, id: &str, names: &[Arc<str>]) {
+        for name in names {
+            if let Some(ids) = self.by_event.get_mut(name) {
+                ids.remove(id);
+                if ids.is_empty() {
+                    self.by_event.remove(name);
+                }
+            }
+        }
+    }
+}
+
+/// What a due timer finds of its instance.
+pub(super) enum TimerTarget {
+    /// The cell that armed it, in memory.
+    Live(Arc<Cell>),
+    /// It was asleep: woken now, it arms its timers again from its history.
+    Woken,
+    /// Armed by an earlier life of the instance, or the instance is gone.
+    Stale,
+}
+
+impl Inner {
+    /// The instance `id` in memory (`Some(Some)`), asleep (`Some(None)`), or unknown.
+    pub(super) fn live(&self, id: &str) -> Option<Option<Arc<Cell>>> {
+        match self.instances.lock().unwrap_or_else(|e| e.into_inner()).get(id)? {
+            Slot::Live(cell) => Some(Some(cell.clone())),
+            Slot::Asleep(_) => Some(None),
+        }
+    }
+
+    /// The instance `id` in memory, woken from the store if it was asleep.
+    pub(super) fn cell(self: &Arc<Self>, id: &InstanceId) -> Result<Arc<Cell>, EngineError> {
+        let (generation, parent) = match self
+            .instances
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id.0.as_str())
+        {
+            Some(Slot::Live(cell)) => return Ok(cell.clone()),
+            Some(Slot::Asleep(a)) => (a.generation, a.parent.as_deref().cloned()),
+            None => return Err(EngineError::UnknownInstance(id.0.clone())),
+        };
+        let history = self.store.history(&id.0);
+        self.revive(&id.0, &history, parent, Some(generation))
+    }
+
+    /// The instance a due timer of `generation` is for.
+    pub(super) fn timer_target(self: &Arc<Self>, id: &str, generation: u64) -> TimerTarget {
+        let asleep = match self.instances.lock().unwrap_or_else(|e| e.into_inner()).get(id) {
+            Some(Slot::Live(cell)) if cell.generation == generation => {
+                return TimerTarget::Live(cell.clone())
+            }
+            Some(Slot::Asleep(a)) => a.generation == generation,
+            _ => false,
+        };
+        if asleep && self.cell(&InstanceId(id.to_string())).is_ok() {
+            TimerTarget::Woken
+        } else {
+            TimerTarget::Stale
+        }
+    }
+
+    /// Takes the slot of asleep instance `id` of `generation` for a new life (forgetting its
+    /// event registrations); whether it was still that.
+    pub(super) fn take_asleep(&self, slots: &mut HashMap<Arc<str>, Slot>, id: &str, generation: u64) -> bool {
+        match slots.get(id) {
+            Some(Slot::Asleep(a)) if a.generation == generation => {
+                self.sleepers
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .unregister(id, &a.waits);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Drops `cell`'s instance from memory if it is idle in a wait, its events are kept and no
+    /// reaction's effects are still being carried out.
+    pub(super) fn evict_if_idle(&self, cell: &Arc<Cell>) {
+        if !self.evict_idle
+            || cell.applying.load(Ordering::SeqCst) != 0
+            || cell.unkept.load(Ordering::SeqCst) != 0
+        {
+            return;
+        }
+        let inst = cell.lock();
+        if !inst.is_idle() || cell.evicted.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut slots = self.instances.lock().unwrap_or_else(|e| e.into_inner());
+        if !matches!(slots.get(&cell.id), Some(Slot::Live(c)) if Arc::ptr_eq(c, cell)) {
+            return;
+        }
+        let waits = self
+            .sleepers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .register(&cell.id, inst.event_wait_names());
+        let asleep = Asleep {
+            generation: cell.generation,
+            parent: inst.parent.clone().map(Box::new),
+            waits,
+        };
+        slots.insert(cell.id.clone(), Slot::Asleep(asleep));
+        cell.evicted.store(true, Ordering::SeqCst);
+        drop(slots);
+        drop(inst);
+        self.store.suspended(&cell.id);
+    }
+
+    /// The cells to hand event `name` to: every other instance in memory, and those asleep
+    /// that wait for it (woken).
+    pub(super) fn listeners(self: &Arc<Self>, from: &Arc<Cell>, name: &str) -> Vec<Arc<Cell>> {
+        let (mut cells, asleep) = {
+            let slots = self.instances.lock().unwrap_or_else(|e| e.into_inner());
+            let live: Vec<Arc<Cell>> = slots
+                .values()
+                .filter_map(|s| match s {
+                    Slot::Live(c) if !Arc::ptr_eq(c, from) => Some(c.clone()),
+                    _ => None,
+                })
+                .collect();
+            // Read under the map's lock: an instance is in one list or the other.
+            let sleepers = self.sleepers.lock().unwrap_or_else(|e| e.into_inner());
+            let asleep: Vec<Arc<str>> = sleepers
+                .by_event
+                .get(name)
+                .map(|ids| ids.iter().cloned().collect())
+                .unwrap_or_default();
+            (live, asleep)
+        };
+        cells.extend(
+            asleep
+                .into_iter()
+                .filter_map(|id| self.cell(&InstanceId(id.to_string())).ok()),
+        );
+        cells
+    }
+}
