@@ -120,11 +120,15 @@ impl Kpis {
     }
 }
 
-/// The KPIs of the host's journal.
+/// The KPIs of the host's journal (blocking: it reads the whole journal).
 pub(crate) fn of_host(host: &Host) -> Kpis {
-    let entries = journal::entries(host);
+    of_entries(host, &journal::entries(host))
+}
+
+/// The KPIs of `entries`, read from `host`'s journal.
+pub(crate) fn of_entries(host: &Host, entries: &[Entry]) -> Kpis {
     let mut plans = Plans::default();
-    compute(&entries, |entry, step| {
+    compute(entries, |entry, step| {
         let flow = plans.flow(host, &entry.record)?;
         match &journal::node_at(flow, step)?.kind {
             NodeKind::Call(c) => Some(match &c.target {

@@ -64,9 +64,14 @@ async fn readyz(State(host): State<Arc<Host>>) -> Response {
 }
 
 async fn metrics(State(host): State<Arc<Host>>) -> Response {
+    // The KPIs read the whole journal: blocking work.
+    let reader = host.clone();
+    let kpis = tokio::task::spawn_blocking(move || super::kpi::of_host(&reader))
+        .await
+        .unwrap_or_default();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        host.metrics.render(&super::kpi::of_host(&host)),
+        host.metrics.render(&kpis),
     )
         .into_response()
 }

@@ -56,7 +56,7 @@ async fn front(State(host): State<Arc<Host>>, Query(filter): Query<overview::Fil
     // Reading the journal is blocking work (SQLite).
     let page = tokio::task::spawn_blocking(move || {
         let entries = journal::entries(&host2);
-        let kpis = kpi::of_host(&host2);
+        let kpis = kpi::of_entries(&host2, &entries);
         overview::render(&entries, &kpis, &filter)
     })
     .await;
