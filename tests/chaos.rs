@@ -632,7 +632,7 @@ fn the_page_on_faults_shows_working_examples() {
     assert_eq!(config.faults.seed, Some(7));
     assert_eq!(
         config.faults.to_string(),
-        "notion:429=10%,503=5%,latency=50ms..2s;smtp:down=1m;typeform:timeout=5%"
+        "notion:429=10%,503=5%,latency=50ms..2s;slack:503=5%;smtp:down=1m;twilio:429=10%;typeform:timeout=5%"
     );
     let command = &blocks("sh")[0];
     let plan = command.split('\'').nth(1).unwrap();
