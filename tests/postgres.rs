@@ -2,6 +2,8 @@
 //! every store keeps, what only a shared database must do (hosts fenced from each other's
 //! instances, connections that come back after a restart of the server), and the CLI on it.
 
+#[path = "support/bookings.rs"]
+mod bookings;
 #[path = "postgres/claims.rs"]
 mod claims;
 #[path = "support/postgres_cluster.rs"]
@@ -10,6 +12,11 @@ mod cluster;
 mod conformance;
 #[path = "postgres/docs.rs"]
 mod docs;
+#[path = "support/emulate_process.rs"]
+#[allow(dead_code)] // the restart helpers of tests/emulate.rs
+mod emulate_process;
+#[path = "postgres/hosts.rs"]
+mod hosts;
 #[path = "postgres/migrate.rs"]
 mod migrate;
 #[path = "postgres/store.rs"]
