@@ -13,6 +13,8 @@ mod recovery;
 mod replay;
 #[path = "durable/retry.rs"]
 mod retry;
+#[path = "durable/shutdown.rs"]
+mod shutdown;
 #[path = "durable/sleep.rs"]
 mod sleep;
 #[path = "support/smtp_server.rs"]

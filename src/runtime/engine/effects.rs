@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
 
-use super::{run_call, Cell, Inner, InstanceId, TimerEntry};
+use super::{run_call, Cell, EngineError, Inner, InstanceId, TimerEntry};
 use crate::connectors::ConnectorError;
 use crate::runtime::event::EventKind;
 use crate::runtime::instance::{CallResult, Ctx, Effect, Instance, InstanceStatus, ParentLink};
@@ -219,6 +219,10 @@ impl Inner {
                     }
                     match self.start(&key, input.to_json(), Some(link)) {
                         Ok(child) => cell.lock().children.push(child.0),
+                        // Not a failure of the step: the call stays open in the journal and
+                        // the next engine on this store starts the sub-flow when it recovers
+                        // the caller (a SIGTERM under load used to fail such instances for good).
+                        Err(EngineError::ShuttingDown) => {}
                         Err(e) => {
                             let err = ConnectorError::permanent(e.to_string());
                             self.react(cell, |inst, ctx| {
