@@ -11,9 +11,9 @@ use crate::types::{Field, Type};
 
 use super::context::{Context, ModuleInfo};
 use super::handler_values::{HandlerWalk, Unset};
-use super::infer::join;
 use super::scope::{DeclKind, Scope};
 use super::type_expr;
+use super::type_relations::join;
 use super::typed::TypedFlow;
 
 /// A name bound inside a block: a fan-out's loop variable, `event` in a `where`, `error`.
@@ -603,7 +603,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
     /// E0300: a fallback whose value is of another type than the step's result.
     fn check_fallback_type(&mut self, step: &ast::Step, fallback: &Fallback, result: &Type, found: &Type) {
         // Records (and lists) of other shapes are joined: a fallback may give fewer fields.
-        if super::infer::comparable(found, result) {
+        if super::type_relations::comparable(found, result) {
             return;
         }
         let span = match fallback {

@@ -38,6 +38,7 @@ mod survey_refs;
 mod templates;
 mod triggers;
 mod type_expr;
+mod type_relations;
 mod typed;
 mod warnings;
 
