@@ -39,6 +39,21 @@ impl ActionCall {
         static NULL: Value = Value::Null;
         self.args.get(name).unwrap_or(&NULL)
     }
+
+    /// The text a channel sends: with a `template:`, the engine rendered the template's `part`
+    /// (`sms`, `slack`) into the argument of that name; without one, the literal argument
+    /// `literal` (`body`, `text`).
+    pub(crate) fn message_text(&self, part: &str, literal: &str) -> Result<&str, ConnectorError> {
+        match self.arg("template").as_str() {
+            Some(template) => self.arg(part).as_str().ok_or_else(|| {
+                ConnectorError::permanent(format!("template `{template}` has no `{part}` part"))
+            }),
+            None => self
+                .arg(literal)
+                .as_str()
+                .ok_or_else(|| ConnectorError::permanent(format!("`{literal}` must be text"))),
+        }
+    }
 }
 
 /// A classified failure of an action.

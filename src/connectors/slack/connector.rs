@@ -84,16 +84,7 @@ impl SlackConnector {
             .as_str()
             .filter(|c| !c.trim().is_empty())
             .ok_or_else(|| ConnectorError::permanent("`channel` must be a channel id or name"))?;
-        // With a template, the engine rendered its `slack` part into `slack`.
-        let text = match call.arg("template").as_str() {
-            Some(template) => call.arg("slack").as_str().ok_or_else(|| {
-                ConnectorError::permanent(format!("template `{template}` has no `slack` part"))
-            })?,
-            None => call
-                .arg("text")
-                .as_str()
-                .ok_or_else(|| ConnectorError::permanent("`text` must be text"))?,
-        };
+        let text = call.message_text("slack", "text")?;
         let chars = text.chars().count();
         if chars > MAX_TEXT_CHARS {
             return Err(ConnectorError::permanent(format!(

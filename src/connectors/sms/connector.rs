@@ -94,16 +94,7 @@ impl SmsConnector {
                 shape_problem(to)
             )));
         }
-        // With a template, the engine rendered its `sms` part into `sms`.
-        let body = match call.arg("template").as_str() {
-            Some(template) => call.arg("sms").as_str().ok_or_else(|| {
-                ConnectorError::permanent(format!("template `{template}` has no `sms` part"))
-            })?,
-            None => call
-                .arg("body")
-                .as_str()
-                .ok_or_else(|| ConnectorError::permanent("`body` must be text"))?,
-        };
+        let body = call.message_text("sms", "body")?;
         if body.trim().is_empty() {
             return Err(ConnectorError::permanent(
                 "`body` is empty: Twilio sends no empty message",
