@@ -8,33 +8,14 @@
 #[allow(dead_code)] // the restart helpers of the tests
 mod cluster;
 
-use std::path::Path;
+#[path = "support/stub_engine.rs"]
+mod stub_engine;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use flowc::config::Config;
-use flowc::connectors::{ActionCall, ActionSpec, Connector, ConnectorError, Manifest};
 use flowc::runtime::{Engine, EventKind, Store};
 use flowc::store::{Durability, PostgresStore, SqliteStore};
-use flowc::types::Type;
-use flowc::value::Value;
-use flowc::Project;
-
-/// Answers every call at once.
-struct Instant0 {
-    manifest: Manifest,
-}
-
-#[async_trait]
-impl Connector for Instant0 {
-    fn manifest(&self) -> &Manifest {
-        &self.manifest
-    }
-    async fn call(&self, _call: ActionCall) -> Result<Value, ConnectorError> {
-        Ok(Value::record([("n", Value::Number(1.0))]))
-    }
-}
 
 const FLOWS: &str = r#"
 entity e {}
@@ -53,22 +34,7 @@ flow waiter for e {
 "#;
 
 fn engine(store: Arc<dyn Store>) -> Engine {
-    let project = Project::from_sources(Path::new("/bench"), Config::default(), [("b.flow", FLOWS)]);
-    Engine::builder()
-        .project_value(project)
-        .connector(Arc::new(Instant0 {
-            manifest: Manifest {
-                name: "svc".into(),
-                description: "answers at once".into(),
-                actions: vec![ActionSpec::new("a", "stub", Type::Any)
-                    .optional("n", Type::Any, "a number")
-                    .optional("x", Type::Any, "a number")
-                    .optional("y", Type::Any, "a number")],
-            },
-        }))
-        .store(store)
-        .build()
-        .expect("engine builds")
+    stub_engine::engine(FLOWS, Some(store))
 }
 
 /// 5-step instances per second over `engines` (callers split evenly), `n` in all.

@@ -5,19 +5,14 @@
 //! Wall-clock figures depend on what else the machine runs; the CPU-second figures (from
 //! /proc/self/stat) do not, and are the ones to compare with the targets on a shared machine.
 
+#[path = "support/stub_engine.rs"]
+mod stub_engine;
+
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
-use async_trait::async_trait;
-use flowc::config::Config;
-use flowc::connectors::{ActionCall, ActionSpec, Connector, ConnectorError, Manifest};
 use flowc::runtime::Engine;
-use flowc::types::Type;
-use flowc::value::Value;
-use flowc::Project;
 
 /// Counts heap allocations, for the allocations-per-instance figure.
 struct Counting;
@@ -44,20 +39,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-struct Stub {
-    manifest: Manifest,
-}
-
-#[async_trait]
-impl Connector for Stub {
-    fn manifest(&self) -> &Manifest {
-        &self.manifest
-    }
-    async fn call(&self, _call: ActionCall) -> Result<Value, ConnectorError> {
-        Ok(Value::record([("n", Value::Number(1.0))]))
-    }
-}
-
 const FLOWS: &str = r#"
 entity e {}
 flow five for e {
@@ -76,21 +57,7 @@ flow sleeper for e {
 "#;
 
 fn engine() -> Engine {
-    let project = Project::from_sources(Path::new("/bench"), Config::default(), [("b.flow", FLOWS)]);
-    Engine::builder()
-        .project_value(project)
-        .connector(Arc::new(Stub {
-            manifest: Manifest {
-                name: "svc".into(),
-                description: "stub".into(),
-                actions: vec![ActionSpec::new("a", "stub", Type::Any)
-                    .optional("n", Type::Any, "stub")
-                    .optional("x", Type::Any, "stub")
-                    .optional("y", Type::Any, "stub")],
-            },
-        }))
-        .build()
-        .expect("engine builds")
+    stub_engine::engine(FLOWS, None)
 }
 
 fn rss_kb() -> u64 {
