@@ -540,7 +540,7 @@ const BOOKING: [&str; 6] = [
     "--input",
     "@examples/inputs/wellness_booking.json",
     "--emulate",
-    "--virtual-clock",
+    "--clock-start=2026-12-01T09:00:00Z",
 ];
 
 #[test]

@@ -21,7 +21,7 @@ fn book(emulator: &str, state: &Path) -> Output {
             "flows/wellness_booking.flow",
             "--input",
             "@examples/inputs/wellness_booking.json",
-            "--virtual-clock",
+            "--clock-start=2026-12-01T09:00:00Z",
             "--emulator",
             emulator,
             "--state",

@@ -31,7 +31,8 @@ fn demo_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
         "--input",
         "@examples/inputs/wellness_booking.json",
         "--emulate",
-        "--virtual-clock",
+        // Pinned: the example inputs carry real dates (the booking is on 3 December 2026).
+        "--clock-start=2026-12-01T09:00:00Z",
     ];
     args.extend_from_slice(extra);
     args
@@ -198,7 +199,8 @@ fn an_example_input_can_name_a_demo_page_by_its_seeded_id() {
         "--input",
         "@examples/inputs/client_onboarding.json",
         "--emulate",
-        "--virtual-clock",
+        // Pinned: the example inputs carry real dates (the booking is on 3 December 2026).
+        "--clock-start=2026-12-01T09:00:00Z",
         "--outbox",
         outbox.path().to_str().unwrap(),
     ]);
@@ -250,7 +252,7 @@ fn every_example_input_runs_to_completion_against_the_demo_pages() {
             "--input",
             &format!("@examples/inputs/{flow}.json"),
             "--emulate",
-            "--virtual-clock",
+            "--clock-start=2026-12-01T09:00:00Z",
             "--outbox",
             outbox.path().to_str().unwrap(),
         ]);

@@ -37,6 +37,10 @@ pub(crate) struct Args {
     /// Waits pass at once on a virtual clock that starts now (always so with --dry-run).
     #[arg(long)]
     virtual_clock: bool,
+    /// Start the virtual clock at TIME (RFC 3339, such as `2026-12-01T09:00:00Z`) instead of
+    /// now: a rehearsal as of that moment, the same on any day. Implies --virtual-clock.
+    #[arg(long, value_name = "TIME")]
+    clock_start: Option<chrono::DateTime<chrono::Utc>>,
     /// With --emulate: the folder email goes to (default: .flowc/outbox in the project); each
     /// run writes into a folder of its own in it.
     #[arg(long, requires = "emulate")]
@@ -163,7 +167,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let runtime = tokio::runtime::Runtime::new().map_err(|e| CliError::Io(e.to_string()))?;
     runtime.block_on(async {
         let recording = Recording::new();
-        let started = chrono::Utc::now();
+        let wall = chrono::Utc::now();
+        let started = args.clock_start.unwrap_or(wall);
         let outbox_root = match (&args.outbox, &args.state) {
             (Some(dir), _) => std::path::absolute(dir)
                 .map_err(|e| CliError::Io(format!("cannot use --outbox {}: {e}", dir.display())))?,
@@ -175,10 +180,10 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         // before a crash is not sent again after it.
         let run_name = match &args.state {
             Some(_) => "outbox".to_string(),
-            None => format!("{}-{name}", started.format("%Y%m%dT%H%M%S")),
+            None => format!("{}-{name}", wall.format("%Y%m%dT%H%M%S")),
         };
         let virtual_clock = Arc::new(VirtualClock::new(started));
-        let on_virtual_clock = args.dry_run || args.virtual_clock;
+        let on_virtual_clock = args.dry_run || args.virtual_clock || args.clock_start.is_some();
         let fault_time = if on_virtual_clock {
             FaultTime::Virtual(virtual_clock.clone())
         } else {
