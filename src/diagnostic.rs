@@ -133,6 +133,8 @@ codes! {
     InvalidDateFormat = "E0305", "invalid-date-format", Error;
     /// A step or let of the body read in `on error` that the failure may have left without a value.
     UnsetInHandler = "E0306", "unset-in-handler", Error;
+    /// A step or let of a fallback block used outside that block.
+    OutsideFallback = "E0307", "outside-fallback", Error;
     /// A literal phone number (`to:` of `sms.send`) that is not in E.164 form.
     NotAPhoneNumber = "E0309", "not-a-phone-number", Error;
     /// Steps that depend on each other in a loop.

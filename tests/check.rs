@@ -2,6 +2,8 @@
 //! and a right example that the checker agrees with, a corpus of one-mistake files with reviewed
 //! snapshots of what users see, and the command line's formats and exit codes.
 
+#[path = "check/block_names.rs"]
+mod block_names;
 #[path = "check/cli.rs"]
 mod cli;
 #[path = "check/common.rs"]

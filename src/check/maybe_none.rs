@@ -1,6 +1,6 @@
 //! Values that may be none: a step or let declared in a block that may not run (an `if` branch,
 //! a match arm, a fallback), an optional input field; narrowing after `!= none`; and the steps of
-//! a fan-out, which exist only inside it (E0303).
+//! a fan-out, which exist only inside it (E0303), and those of a fallback block (E0307).
 
 use std::rc::Rc;
 
@@ -119,6 +119,24 @@ impl<'a> FlowChecker<'_, 'a> {
                 .with(fan_out_span, format!("`{name}` runs once for each `{var}`"))
                 .help(format!(
                     "end the fan-out's block with `yield {name}` and use the fan-out step's result: a list with one value per item"
+                )),
+            );
+            return Rc::new(Type::Any);
+        }
+        if let Some(&(_, owner)) = decl.fallbacks.iter().find(|(b, _)| !self.branches.contains(b)) {
+            let (name, noun, declared) = (decl.name.name.clone(), decl.noun(), decl.name.span);
+            self.push(
+                Diagnostic::new(
+                    Code::OutsideFallback,
+                    self.file,
+                    span,
+                    format!("{noun} `{name}` exists only inside the fallback of step `{}`", owner.name),
+                )
+                .label("used outside that fallback block")
+                .with(declared, format!("runs only when step `{}` failed", owner.name))
+                .help(format!(
+                    "put what the rest of the flow needs in the fallback's `yield` (e.g. `yield {{ ..., {name}: {name} }}`) and read it from `{}`",
+                    owner.name
                 )),
             );
             return Rc::new(Type::Any);

@@ -17,6 +17,23 @@ pub(crate) struct Decl<'a> {
     /// The conditional blocks around it (`if` branches, match arms, fallback blocks), by the
     /// start of their span: outside them the declaration may not have run, so it may be none.
     pub branches: Vec<u32>,
+    /// The fallback blocks around it (by the start of their span, with the step each one stands
+    /// in for): the declaration exists only inside them, as the runtime binds it only when the
+    /// fallback ran (E0307).
+    pub fallbacks: Vec<(u32, &'a Ident)>,
+    /// The block whose statements run as one graph with it: `after` can name only steps of the
+    /// same block.
+    pub graph: Graph,
+}
+
+/// The blocks whose statements are scheduled together (the runtime's graphs): the flow's body
+/// (with its `if` branches and match arms), `on error`, and each fan-out body or fallback block.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Graph {
+    Body,
+    Handler,
+    /// A fan-out body or fallback block, by the start of its span.
+    Block(u32),
 }
 
 /// What declares the name.
@@ -54,11 +71,14 @@ impl<'a> Scope<'a> {
         let mut at = At {
             loops: Vec::new(),
             branches: Vec::new(),
+            fallbacks: Vec::new(),
+            graph: Graph::Body,
             in_error: false,
         };
         scope.block(&flow.body, &mut at, file, diagnostics);
         if let Some(handler) = &flow.on_error {
             at.in_error = true;
+            at.graph = Graph::Handler;
             scope.block(&handler.stmts, &mut at, file, diagnostics);
         }
         scope
@@ -99,12 +119,18 @@ impl<'a> Scope<'a> {
                     self.add(at.decl(&step.name, DeclKind::Step(step)), file, diagnostics);
                     if let StepBody::FanOut(fan_out) = &step.body {
                         at.loops.push(fan_out);
+                        let graph = std::mem::replace(&mut at.graph, Graph::Block(fan_out.body.span.start));
                         self.block(&fan_out.body.stmts, at, file, diagnostics);
+                        at.graph = graph;
                         at.loops.pop();
                     }
                     for policy in &step.policies {
                         if let Policy::Fallback(Fallback::Block(block)) = policy {
+                            at.fallbacks.push((block.span.start, &step.name));
+                            let graph = std::mem::replace(&mut at.graph, Graph::Block(block.span.start));
                             self.branch(block, at, file, diagnostics);
+                            at.graph = graph;
+                            at.fallbacks.pop();
                         }
                     }
                 }
@@ -145,6 +171,8 @@ impl<'a> Scope<'a> {
 struct At<'a> {
     loops: Vec<&'a ast::FanOut>,
     branches: Vec<u32>,
+    fallbacks: Vec<(u32, &'a Ident)>,
+    graph: Graph,
     in_error: bool,
 }
 
@@ -156,6 +184,8 @@ impl<'a> At<'a> {
             loops: self.loops.clone(),
             in_error: self.in_error,
             branches: self.branches.clone(),
+            fallbacks: self.fallbacks.clone(),
+            graph: self.graph,
         }
     }
 }
