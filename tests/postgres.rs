@@ -10,6 +10,8 @@ mod claims;
 mod cluster;
 #[path = "support/store_conformance.rs"]
 mod conformance;
+#[path = "postgres/deliveries.rs"]
+mod deliveries;
 #[path = "postgres/docs.rs"]
 mod docs;
 #[path = "support/emulate_process.rs"]

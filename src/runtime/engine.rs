@@ -212,7 +212,20 @@ impl Engine {
     /// checked against the flow's input declaration; defaults applied, dates parsed).
     /// With a durable store it returns once the instance's start is kept.
     pub async fn start(&self, flow: &str, input: serde_json::Value) -> Result<InstanceId, EngineError> {
-        let id = self.inner.start(flow, input, None)?;
+        let id = self.inner.start(flow, input, None, None)?;
+        self.inner.kept(self.inner.store.sync()).await?;
+        Ok(id)
+    }
+
+    /// [`Engine::start`] for webhook delivery `key`: a store that keeps deliveries
+    /// ([`Store::keeps_deliveries`]) journals the key in the same commit as the start.
+    pub async fn start_delivery(
+        &self,
+        flow: &str,
+        input: serde_json::Value,
+        key: &str,
+    ) -> Result<InstanceId, EngineError> {
+        let id = self.inner.start(flow, input, None, Some(key))?;
         self.inner.kept(self.inner.store.sync()).await?;
         Ok(id)
     }
@@ -406,6 +419,7 @@ impl Inner {
         flow: &str,
         input: serde_json::Value,
         parent: Option<ParentLink>,
+        delivery: Option<&str>,
     ) -> Result<InstanceId, EngineError> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(EngineError::ShuttingDown);
@@ -440,6 +454,9 @@ impl Inner {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(key, Slot::Live(cell.clone()));
+        if let Some(delivery) = delivery {
+            self.store.deliver(delivery, &id);
+        }
         self.react(&cell, |inst, ctx| inst.start(ctx));
         Ok(InstanceId(id))
     }

@@ -185,6 +185,27 @@ pub trait Store: Send + Sync + 'static {
     /// The engine dropped `instance` from memory until a timer or an event wakes it (its
     /// history is read back then): a store that keeps histories in memory may pack this one.
     fn suspended(&self, _instance: &str) {}
+
+    // Webhook deliveries (`flowc serve`): which instance a delivery id started, kept in the
+    // journal with the instance's start, so a provider's retry starts nothing new.
+
+    /// Whether this store journals deliveries ([`Store::deliver`], [`Store::delivery`]);
+    /// otherwise the host remembers them in memory.
+    fn keeps_deliveries(&self) -> bool {
+        false
+    }
+    /// Delivery `key` starts `instance`, whose start the engine appends next: the store writes
+    /// the delivery in the same transaction as the instance's first batch.
+    fn deliver(&self, _key: &str, _instance: &str) {}
+    /// The instance delivery `key` started, once that start is kept.
+    fn delivery(&self, _key: &str) -> Option<String> {
+        None
+    }
+    /// Keeps deliveries recorded elsewhere before (`deliveries.jsonl` of an older flowc), as
+    /// (key, instance) pairs; a key already kept keeps its instance.
+    fn import_deliveries(&self, _pairs: Vec<(String, String)>) -> Commit {
+        Commit::Done
+    }
 }
 
 /// What of an ended instance's history compaction keeps.
@@ -261,6 +282,7 @@ pub struct MemoryStore {
     histories: Vec<Mutex<Histories>>,
     timers: Mutex<BTreeMap<u64, TimerRecord>>,
     plans: Mutex<HashMap<String, String>>,
+    deliveries: Mutex<HashMap<String, String>>,
 }
 
 impl Default for MemoryStore {
@@ -269,6 +291,7 @@ impl Default for MemoryStore {
             histories: (0..SHARDS).map(|_| Mutex::new(Histories::default())).collect(),
             timers: Mutex::new(BTreeMap::new()),
             plans: Mutex::new(HashMap::new()),
+            deliveries: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -388,5 +411,27 @@ impl Store for MemoryStore {
         let mut all: Vec<_> = t.values().cloned().collect();
         all.sort_by_key(|t| (t.at, t.id));
         all
+    }
+
+    fn keeps_deliveries(&self) -> bool {
+        true
+    }
+
+    fn deliver(&self, key: &str, instance: &str) {
+        let mut d = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+        d.entry(key.to_string()).or_insert_with(|| instance.to_string());
+    }
+
+    fn delivery(&self, key: &str) -> Option<String> {
+        let d = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+        d.get(key).cloned()
+    }
+
+    fn import_deliveries(&self, pairs: Vec<(String, String)>) -> Commit {
+        let mut d = self.deliveries.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, instance) in pairs {
+            d.entry(key).or_insert(instance);
+        }
+        Commit::Done
     }
 }

@@ -85,7 +85,7 @@ fn waiting(host: &Host, id: &str) -> bool {
 }
 
 async fn list(State(host): State<Arc<Host>>, Query(filter): Query<Filter>) -> Json<Value> {
-    let known = host.known.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let known = host.known.lock().unwrap_or_else(|e| e.into_inner()).list();
     let held: std::collections::HashSet<&str> = known.iter().map(|k| k.id.as_str()).collect();
     // What the store has that this process does not hold (ended before a restart, or started
     // by another run on the same state), oldest first, then what this process started.

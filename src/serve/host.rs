@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::deliveries::Deliveries;
+use super::known::{Known, KnownInstances};
 use super::metrics::Metrics;
 use super::settings::DeliveryIdSource;
 use super::triggers::{project_bundles, webhook_routes, WebhookRoute};
@@ -53,16 +54,6 @@ impl Default for HostOptions {
     }
 }
 
-/// One instance the host started or resumed: enough to list it without asking the store.
-#[derive(Clone, Debug, serde::Serialize)]
-pub(crate) struct Known {
-    pub(crate) id: String,
-    pub(crate) flow: String,
-    pub(crate) entity: String,
-    pub(crate) trigger: String,
-    pub(crate) started_at: chrono::DateTime<chrono::Utc>,
-}
-
 /// A host serving one engine's flows.
 pub struct Host {
     pub(crate) engine: Engine,
@@ -71,8 +62,10 @@ pub struct Host {
     pub(crate) delivery_ids: HashMap<String, DeliveryIdSource>,
     pub(crate) deliveries: Deliveries,
     pub(crate) metrics: Metrics,
+    /// The KPIs `/metrics` shows, read from the journal at most every few seconds.
+    pub(crate) kpis: super::kpi::KpiCache,
     pub(crate) options: HostOptions,
-    pub(crate) known: Mutex<Vec<Known>>,
+    pub(crate) known: Mutex<KnownInstances>,
     /// The Notion triggers, once `flowc serve` has set them up.
     pub(crate) notion: std::sync::OnceLock<super::notion_changes::NotionWatch>,
     /// The WorkflowInstance mirror, once `flowc serve` has set it up.
@@ -140,10 +133,11 @@ impl Host {
                 delivery_ids.insert(name.clone(), source);
             }
         }
-        let deliveries = Deliveries::open(options.state.as_deref()).unwrap_or_else(|e| {
-            problems.push(e);
-            Deliveries::default()
-        });
+        let deliveries =
+            Deliveries::open(options.state.as_deref(), options.store.clone()).unwrap_or_else(|e| {
+                problems.push(e);
+                Deliveries::default()
+            });
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -154,8 +148,9 @@ impl Host {
             delivery_ids,
             deliveries,
             metrics: Metrics::new(),
+            kpis: super::kpi::KpiCache::default(),
             options,
-            known: Mutex::new(Vec::new()),
+            known: Mutex::new(KnownInstances::default()),
             notion: std::sync::OnceLock::new(),
             mirror: std::sync::OnceLock::new(),
             ready: AtomicBool::new(false),
@@ -184,7 +179,23 @@ impl Host {
         trigger: &str,
         input: serde_json::Value,
     ) -> Result<InstanceId, EngineError> {
-        let id = self.engine.start(flow, input).await?;
+        self.start_delivery(flow, entity, trigger, input, None).await
+    }
+
+    /// [`Host::start`] of webhook delivery `delivery`, journaled with the start when the store
+    /// keeps deliveries.
+    pub(crate) async fn start_delivery(
+        self: &Arc<Self>,
+        flow: &str,
+        entity: &str,
+        trigger: &str,
+        input: serde_json::Value,
+        delivery: Option<&str>,
+    ) -> Result<InstanceId, EngineError> {
+        let id = match delivery {
+            Some(key) => self.engine.start_delivery(flow, input, key).await?,
+            None => self.engine.start(flow, input).await?,
+        };
         self.metrics
             .started
             .with_label_values(&[flow, entity, trigger])
@@ -199,13 +210,16 @@ impl Host {
         if let Some(mirror) = self.mirror.get() {
             mirror.follow(&id, flow, entity, trigger != "recovered");
         }
-        self.known.lock().unwrap_or_else(|e| e.into_inner()).push(Known {
-            id: id.0.clone(),
-            flow: flow.to_string(),
-            entity: entity.to_string(),
-            trigger: trigger.to_string(),
-            started_at,
-        });
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(Known {
+                id: id.0.clone(),
+                flow: flow.to_string(),
+                entity: entity.to_string(),
+                trigger: trigger.to_string(),
+                started_at,
+            });
         self.count_end(id, flow, entity, started_at);
     }
 
@@ -236,6 +250,11 @@ impl Host {
                     .inc();
                 let secs = (chrono::Utc::now() - started_at).num_milliseconds() as f64 / 1000.0;
                 host.metrics.duration.with_label_values(&[&flow]).observe(secs);
+                let stored = host.options.store.is_some();
+                host.known
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .ended(&id.0, stored);
             }
             // Its history is in the store, where the API and the mirror read it: a host that
             // runs for months must not hold every instance it ever ran in memory.

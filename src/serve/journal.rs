@@ -23,8 +23,9 @@ pub(crate) fn entries(host: &Host) -> Vec<Entry> {
             .known
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|k| k.id.clone())
+            .list()
+            .into_iter()
+            .map(|k| k.id)
             .collect(),
     };
     let mut all: Vec<Entry> = ids

@@ -125,6 +125,35 @@ pub(crate) fn of_host(host: &Host) -> Kpis {
     of_entries(host, &journal::entries(host))
 }
 
+/// How long `/metrics` answers the KPIs of its last reading of the journal: a scrape every few
+/// seconds must not read every history each time.
+pub(crate) const KPI_TTL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The KPIs of the journal as last read, with when.
+#[derive(Default)]
+pub(crate) struct KpiCache(tokio::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Kpis>)>>);
+
+impl KpiCache {
+    /// The host's KPIs, read from the journal at most once per [`KPI_TTL`]; scrapes that
+    /// come while it is read wait for that reading.
+    pub(crate) async fn get(&self, host: &std::sync::Arc<Host>) -> std::sync::Arc<Kpis> {
+        let mut cached = self.0.lock().await;
+        if let Some((at, kpis)) = cached.as_ref() {
+            if at.elapsed() < KPI_TTL {
+                return kpis.clone();
+            }
+        }
+        let reader = host.clone();
+        let kpis = std::sync::Arc::new(
+            tokio::task::spawn_blocking(move || of_host(&reader))
+                .await
+                .unwrap_or_default(),
+        );
+        *cached = Some((std::time::Instant::now(), kpis.clone()));
+        kpis
+    }
+}
+
 /// The KPIs of `entries`, read from `host`'s journal.
 pub(crate) fn of_entries(host: &Host, entries: &[Entry]) -> Kpis {
     let mut plans = Plans::default();

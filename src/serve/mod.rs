@@ -15,6 +15,7 @@ mod dashboard;
 mod deliveries;
 mod host;
 mod journal;
+mod known;
 mod kpi;
 mod metrics;
 pub(crate) mod mirror;

@@ -27,7 +27,8 @@ where
         match claim {
             Claim::Unshared | Claim::Mine => {
                 let id = start.await?;
-                if claim == Claim::Mine {
+                // A store that keeps deliveries recorded the instance with its start.
+                if claim == Claim::Mine && !store.keeps_deliveries() {
                     store.claimed(key, &id.0);
                 }
                 return Ok((id.0, true));

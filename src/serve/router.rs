@@ -64,11 +64,7 @@ async fn readyz(State(host): State<Arc<Host>>) -> Response {
 }
 
 async fn metrics(State(host): State<Arc<Host>>) -> Response {
-    // The KPIs read the whole journal: blocking work.
-    let reader = host.clone();
-    let kpis = tokio::task::spawn_blocking(move || super::kpi::of_host(&reader))
-        .await
-        .unwrap_or_default();
+    let kpis = host.kpis.get(&host).await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         host.metrics.render(&kpis),

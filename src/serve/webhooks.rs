@@ -13,6 +13,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::body::{self, Body, BodyError};
+use super::deliveries;
 use super::host::Host;
 use super::once::start_once;
 use super::settings::DeliveryIdSource;
@@ -105,25 +106,27 @@ pub(crate) async fn handle(
             return error(StatusCode::BAD_REQUEST, reason);
         }
     };
-    let start = host.start(&route.flow, &route.entity, "webhook", input);
     let started = match delivery_id {
         Some(id) => {
-            let key = format!("{}#{id}", route.path);
-            let shared = host.options.store.clone();
-            let claim = shared
-                .as_deref()
-                .map_or(Claim::Unshared, |s| s.claim(&format!("delivery {key}")));
-            match (claim, shared) {
-                (Claim::Unshared, _) | (_, None) => {
+            let key = deliveries::key(&route.path, &id);
+            let journaled = host.deliveries.journaled().then_some(key.as_str());
+            let start = host.start_delivery(&route.flow, &route.entity, "webhook", input, journaled);
+            let shared = host.options.store.as_deref();
+            match shared.map(|s| (s.claim(&key), s)) {
+                None | Some((Claim::Unshared, _)) => {
                     host.deliveries
                         .once(&key, async { start.await.map(|i| i.0) })
                         .await
                 }
-                // Hosts sharing the store: the first to claim the delivery starts it.
-                (claim, Some(store)) => start_once(&*store, claim, &format!("delivery {key}"), start).await,
+                // Hosts sharing the store: the first to claim the delivery starts it, and its
+                // start's commit records which instance that is.
+                Some((claim, store)) => start_once(store, claim, &key, start).await,
             }
         }
-        None => start.await.map(|i| (i.0, true)),
+        None => host
+            .start(&route.flow, &route.entity, "webhook", input)
+            .await
+            .map(|i| (i.0, true)),
     };
     match started {
         Ok((instance, fresh)) => (

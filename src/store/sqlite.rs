@@ -6,6 +6,7 @@
 //! all group commit needs (drain the queue, one transaction, one fsync, answer everyone), with no
 //! async pool between the engine and the file.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::Mutex;
@@ -50,8 +51,11 @@ enum Op {
     Append {
         instance: String,
         events: Vec<Event>,
+        /// The webhook delivery this batch's start answers (written with it).
+        delivery: Option<String>,
         done: Option<Reply>,
     },
+    ImportDeliveries(Vec<(String, String)>, Reply),
     PutTimer(TimerRecord),
     RemoveTimer(u64),
     PutPlan(String, String),
@@ -69,6 +73,8 @@ pub struct SqliteStore {
     ops: Mutex<Option<mpsc::Sender<Op>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     reader: Mutex<Connection>,
+    /// Deliveries whose instance's start is not appended yet: instance → delivery key.
+    pending_deliveries: Mutex<HashMap<String, String>>,
 }
 
 impl SqliteStore {
@@ -108,6 +114,7 @@ impl SqliteStore {
             ops: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
             reader: Mutex::new(reader),
+            pending_deliveries: Mutex::new(HashMap::new()),
         })
     }
 
@@ -195,7 +202,7 @@ fn write_group(
         Err(e) => {
             let err = fail(e);
             for op in group.drain(..) {
-                if let Op::Append { done: Some(r), .. } | Op::Sync(r) = op {
+                if let Op::Append { done: Some(r), .. } | Op::Sync(r) | Op::ImportDeliveries(_, r) = op {
                     replies.push((r, Err(err.clone())));
                 }
             }
@@ -207,10 +214,16 @@ fn write_group(
             Op::Append {
                 instance,
                 events,
+                delivery,
                 done,
             } => {
                 // A failed statement undoes only itself: other instances' batches still commit.
-                let result = append(&tx, &instance, &events).map_err(fail);
+                let result = append(&tx, &instance, &events)
+                    .and_then(|()| match &delivery {
+                        Some(key) => insert_delivery(&tx, key, &instance),
+                        None => Ok(()),
+                    })
+                    .map_err(fail);
                 if let Some(done) = done {
                     replies.push((done, result));
                 } else if let Err(e) = result {
@@ -235,6 +248,13 @@ fn write_group(
                 params![instance],
             )),
             Op::Sync(reply) => replies.push((reply, Ok(()))),
+            Op::ImportDeliveries(pairs, reply) => {
+                let result = pairs
+                    .iter()
+                    .try_for_each(|(key, instance)| insert_delivery(&tx, key, instance))
+                    .map_err(fail);
+                replies.push((reply, result));
+            }
         }
     }
     tx.commit().map_err(fail)
@@ -285,6 +305,13 @@ fn append(tx: &Transaction, instance: &str, events: &[Event]) -> rusqlite::Resul
     Ok(())
 }
 
+/// Keeps delivery `key` → `instance`; a key kept before keeps its instance.
+fn insert_delivery(tx: &Transaction, key: &str, instance: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT OR IGNORE INTO deliveries (key, instance) VALUES (?1, ?2)")?
+        .execute(params![key, instance])?;
+    Ok(())
+}
+
 fn event_from_row(row: &rusqlite::Row) -> rusqlite::Result<Event> {
     let seq: i64 = row.get(0)?;
     let at: String = row.get(1)?;
@@ -318,15 +345,24 @@ impl Store for SqliteStore {
         self.send(Op::Append {
             instance: instance.to_string(),
             events: vec![event],
+            delivery: None,
             done: None,
         });
     }
 
     fn append_batch(&self, instance: &str, events: Vec<Event>) -> Commit {
         let (tx, rx) = oneshot::channel();
+        let delivery = match events.first() {
+            Some(Event {
+                kind: EventKind::InstanceStarted { .. },
+                ..
+            }) => self.take_pending_delivery(instance),
+            _ => None,
+        };
         self.send(Op::Append {
             instance: instance.to_string(),
             events,
+            delivery,
             done: Some(tx),
         });
         Commit::Pending(rx)
@@ -426,5 +462,42 @@ impl Store for SqliteStore {
 
     fn compact(&self, instance: &str) {
         self.send(Op::Compact(instance.to_string()));
+    }
+
+    fn keeps_deliveries(&self) -> bool {
+        true
+    }
+
+    fn deliver(&self, key: &str, instance: &str) {
+        self.pending_deliveries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(instance.to_string(), key.to_string());
+    }
+
+    fn delivery(&self, key: &str) -> Option<String> {
+        self.read("a delivery", |c| {
+            c.prepare_cached("SELECT instance FROM deliveries WHERE key = ?1")?
+                .query_row(params![key], |r| r.get(0))
+                .optional()
+        })
+        .flatten()
+    }
+
+    fn import_deliveries(&self, pairs: Vec<(String, String)>) -> Commit {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::ImportDeliveries(pairs, tx));
+        Commit::Pending(rx)
+    }
+}
+
+impl SqliteStore {
+    /// The delivery key registered for `instance`'s start ([`Store::deliver`]), taken.
+    fn take_pending_delivery(&self, instance: &str) -> Option<String> {
+        let mut pending = self.pending_deliveries.lock().unwrap_or_else(|e| e.into_inner());
+        if pending.is_empty() {
+            return None;
+        }
+        pending.remove(instance)
     }
 }

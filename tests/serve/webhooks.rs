@@ -1,11 +1,14 @@
 //! The webhook answers, one per case of the contract.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use flowc::runtime::InstanceId;
+use flowc::runtime::{InstanceId, Store};
 use flowc::serve::settings::Encoding;
 use flowc::serve::verifiers::{sign_hmac_sha256, sign_standard_webhook};
 use flowc::serve::HostOptions;
+use flowc::store::{Durability, SqliteStore};
 use serde_json::json;
 
 use super::common::*;
@@ -165,29 +168,99 @@ async fn a_repeated_delivery_starts_one_instance() {
     assert_eq!(t.started(), 1);
 }
 
-#[tokio::test]
-async fn deliveries_seen_survive_a_restart_with_a_state_folder() {
-    let state = tempfile::tempdir().unwrap();
+fn standard_headers(id: &str, body: &[u8]) -> Vec<(String, String)> {
+    let now = chrono::Utc::now().timestamp();
+    let signature = sign_standard_webhook(STANDARD_SECRET, id, now, body).unwrap();
+    vec![
+        ("webhook-id".into(), id.into()),
+        ("webhook-timestamp".into(), now.to_string()),
+        ("webhook-signature".into(), signature),
+    ]
+}
+
+fn pairs(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// A host journaling in `state`'s SQLite database, as `flowc serve --state` runs.
+fn journaled_host(state: &std::path::Path) -> TestHost {
+    let store: Arc<dyn Store> =
+        Arc::new(SqliteStore::open(&state.join("flowc.db"), Durability::Full).unwrap());
     let options = HostOptions {
-        state: Some(state.path().to_path_buf()),
+        state: Some(state.to_path_buf()),
+        store: Some(store.clone()),
         ..HostOptions::default()
     };
+    TestHost::on_store(store, options)
+}
+
+#[tokio::test]
+async fn deliveries_seen_survive_a_restart_in_the_journal() {
+    let state = tempfile::tempdir().unwrap();
     let body = br#"{"name": "Ada"}"#;
-    let now = chrono::Utc::now().timestamp();
-    let signature = sign_standard_webhook(STANDARD_SECRET, "msg_9", now, body).unwrap();
-    let now_text = now.to_string();
-    let headers = [
-        ("webhook-id", "msg_9"),
-        ("webhook-timestamp", now_text.as_str()),
-        ("webhook-signature", signature.as_str()),
-    ];
-    let first = TestHost::new(options.clone());
-    let (_, a) = first.send(post("/hooks/signups", &headers, body.to_vec())).await;
-    let second = TestHost::new(options);
-    let (status, b) = second.send(post("/hooks/signups", &headers, body.to_vec())).await;
+    let headers = standard_headers("msg_9", body);
+    let first = journaled_host(state.path());
+    let (status, a) = first
+        .send(post("/hooks/signups", &pairs(&headers), body.to_vec()))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{a}");
+    // The 202 came after the commit that holds the delivery with the instance's start.
+    let id = a["instance"].as_str().unwrap().to_string();
+    assert_eq!(
+        first.store.delivery("delivery /hooks/signups#msg_9"),
+        Some(id.clone())
+    );
+    assert!(
+        !state.path().join("deliveries.jsonl").exists(),
+        "no file of its own"
+    );
+    drop(first);
+    let second = journaled_host(state.path());
+    let (status, b) = second
+        .send(post("/hooks/signups", &pairs(&headers), body.to_vec()))
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(a["instance"], b["instance"]);
-    assert_eq!(second.started(), 0);
+    assert_eq!(b["instance"], id.as_str());
+    assert_eq!(b["duplicate"], true);
+    assert_eq!(second.started(), 1, "the first run's instance only");
+}
+
+#[tokio::test]
+async fn the_deliveries_file_of_an_older_flowc_is_imported_once() {
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(
+        state.path().join("deliveries.jsonl"),
+        "{\"key\":\"/hooks/signups#msg_old\",\"instance\":\"i-before-the-upgrade\"}\n",
+    )
+    .unwrap();
+    let host = journaled_host(state.path());
+    assert!(!state.path().join("deliveries.jsonl").exists());
+    assert!(state.path().join("deliveries.jsonl.imported").exists());
+    let body = br#"{"name": "Ada"}"#;
+    let headers = standard_headers("msg_old", body);
+    let (status, a) = host
+        .send(post("/hooks/signups", &pairs(&headers), body.to_vec()))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(a["instance"], "i-before-the-upgrade");
+    assert_eq!(host.started(), 0);
+}
+
+#[tokio::test]
+async fn concurrent_copies_of_a_delivery_start_one_instance() {
+    let state = tempfile::tempdir().unwrap();
+    let host = journaled_host(state.path());
+    let body = br#"{"name": "Ada"}"#;
+    let headers = standard_headers("msg_c", body);
+    let copies = (0..8).map(|_| host.send(post("/hooks/signups", &pairs(&headers), body.to_vec())));
+    let answers = futures::future::join_all(copies).await;
+    let ids: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|(_, a)| a["instance"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 1, "{answers:?}");
+    assert_eq!(answers.iter().filter(|(_, a)| a["duplicate"] == false).count(), 1);
+    assert_eq!(host.started(), 1);
 }
 
 #[tokio::test]

@@ -217,7 +217,7 @@ impl Inner {
                     if self.reattach_child(cell, &link) {
                         continue;
                     }
-                    match self.start(&key, input.to_json(), Some(link)) {
+                    match self.start(&key, input.to_json(), Some(link), None) {
                         Ok(child) => cell.lock().children.push(child.0),
                         // Not a failure of the step: the call stays open in the journal and
                         // the next engine on this store starts the sub-flow when it recovers
@@ -373,7 +373,7 @@ impl Inner {
             .collect();
         triggered.sort();
         for key in triggered {
-            if let Err(e) = self.start(key, payload.to_json(), None) {
+            if let Err(e) = self.start(key, payload.to_json(), None, None) {
                 tracing::warn!(event = name, flow = %key, "event did not start the flow: {e}");
             }
         }

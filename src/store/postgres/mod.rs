@@ -12,6 +12,7 @@
 
 mod claims;
 mod connect;
+mod deliveries;
 mod reads;
 mod schema;
 mod writer;
@@ -53,6 +54,7 @@ pub struct PostgresStore {
     writer: Mutex<Option<JoinHandle<()>>>,
     reads: Reads,
     keeper: Keeper,
+    pending_deliveries: deliveries::Pending,
 }
 
 impl PostgresStore {
@@ -97,6 +99,7 @@ impl PostgresStore {
             ops: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(writer)),
             reads,
+            pending_deliveries: deliveries::Pending::default(),
         })
     }
 
@@ -186,15 +189,18 @@ impl Store for PostgresStore {
         self.send(Op::Append {
             instance: instance.to_string(),
             events: vec![event],
+            delivery: None,
             done: None,
         });
     }
 
     fn append_batch(&self, instance: &str, events: Vec<Event>) -> Commit {
         let (tx, rx) = oneshot::channel();
+        let delivery = self.pending_deliveries.take_for(instance, &events);
         self.send(Op::Append {
             instance: instance.to_string(),
             events,
+            delivery,
             done: Some(tx),
         });
         Commit::Pending(rx)
@@ -312,5 +318,21 @@ impl Store for PostgresStore {
 
     fn compact(&self, instance: &str) {
         self.send(Op::Compact(instance.to_string()));
+    }
+
+    fn keeps_deliveries(&self) -> bool {
+        true
+    }
+
+    fn deliver(&self, key: &str, instance: &str) {
+        self.expect_delivery(key, instance)
+    }
+
+    fn delivery(&self, key: &str) -> Option<String> {
+        self.find_delivery(key)
+    }
+
+    fn import_deliveries(&self, pairs: Vec<(String, String)>) -> Commit {
+        self.import(pairs)
     }
 }

@@ -25,8 +25,11 @@ pub(crate) enum Op {
     Append {
         instance: String,
         events: Vec<Event>,
+        /// The webhook delivery this batch's start answers (written with it).
+        delivery: Option<String>,
         done: Option<Reply>,
     },
+    ImportDeliveries(Vec<(String, String)>, Reply),
     PutTimer(TimerRecord),
     RemoveTimer(u64),
     PutPlan(String, String),
@@ -120,7 +123,7 @@ fn answer(prepared: Vec<Prepared>, outcome: Result<Outcome, StoreError>) {
             Err(e) => Err(e.clone()),
         };
         match p.op {
-            Op::Append { done: Some(done), .. } | Op::Sync(done) => {
+            Op::Append { done: Some(done), .. } | Op::Sync(done) | Op::ImportDeliveries(_, done) => {
                 let _ = done.send(result);
             }
             Op::Append { instance, .. } => {
@@ -185,8 +188,18 @@ fn write_group(
             }
         }
     }
-    for p in group {
+    for (p, failed) in group.iter().zip(&outcome) {
         match &p.op {
+            Op::Append {
+                instance,
+                delivery: Some(key),
+                ..
+            } if failed.is_none() => super::deliveries::write(&mut tx, host, key, instance)?,
+            Op::ImportDeliveries(pairs, _) => {
+                for (key, instance) in pairs {
+                    super::deliveries::write(&mut tx, host, key, instance)?;
+                }
+            }
             Op::PutTimer(t) => {
                 // Timer ids are unique per process (they start at its clock's milliseconds);
                 // with the instance they are unique across hosts.
