@@ -22,3 +22,5 @@ mod sleep;
 mod smtp_server;
 #[path = "durable/sqlite.rs"]
 mod sqlite;
+#[path = "durable/timeouts.rs"]
+mod timeouts;

@@ -5,6 +5,7 @@
 //! Nothing here awaits or spawns: the engine holds the instance's lock only while one reaction
 //! runs, then performs the effects outside it.
 
+mod attempt_timeout;
 mod call;
 mod child_call;
 mod env;
@@ -28,6 +29,8 @@ use super::templates::Templates;
 use crate::connectors::{ConnectorError, ErrorClass};
 use crate::plan::{FlowPlan, NodeKind};
 use crate::value::Value;
+pub(crate) use attempt_timeout::Abandon;
+use attempt_timeout::AttemptTimeout;
 pub(crate) use call::PreparedCall;
 use child_call::ChildCall;
 use event_wait::EventWait;
@@ -115,6 +118,8 @@ pub(crate) enum Effect {
         /// 1-based: a retried sub-flow runs as a new instance.
         attempt: u32,
     },
+    /// Abandons a connector call's attempt that ran out of time.
+    Abandon(Arc<Abandon>),
     /// Cancels a sub-flow instance whose attempt timed out (its result no longer counts).
     CancelChild {
         id: String,
@@ -199,6 +204,9 @@ pub(crate) struct Instance {
     queue: VecDeque<Box<PreparedCall>>,
     /// Calls waiting for the timer that starts their next attempt (their backoff).
     retries: HashMap<(u32, u32), Box<PreparedCall>>,
+    /// Attempts out with a timeout, by call node (kept after the end, until their tasks hand
+    /// the calls back).
+    timeouts: HashMap<(u32, u32), AttemptTimeout>,
     fanouts: HashMap<(u32, u32), FanState>,
     child_calls: HashMap<(u32, u32), ChildCall>,
     event_waits: Vec<EventWait>,
@@ -250,6 +258,7 @@ impl Instance {
             running: 0,
             queue: VecDeque::new(),
             retries: HashMap::new(),
+            timeouts: HashMap::new(),
             fanouts: HashMap::new(),
             child_calls: HashMap::new(),
             event_waits: Vec::new(),
@@ -474,7 +483,13 @@ impl Instance {
     /// A timer of node `n` fired.
     pub(crate) fn on_timer(&mut self, ctx: &Ctx, s: u32, n: u32) -> Vec<Effect> {
         let mut fx = Vec::new();
-        if let Some(mut pc) = self.retries.remove(&(s, n)) {
+        // A call's timers: its retry when due (not the deadline of an earlier attempt), or the
+        // deadline of an attempt out.
+        let due = self
+            .retries
+            .get(&(s, n))
+            .is_some_and(|pc| pc.not_before.is_none_or(|at| ctx.now >= at));
+        if let Some(mut pc) = due.then(|| self.retries.remove(&(s, n))).flatten() {
             if !self.active(s) || self.node_state(s, n) != Some(NState::Running) {
                 // No longer wanted: the retry is dropped and its slot freed.
                 let gone = ConnectorError::permanent("abandoned");
@@ -482,6 +497,9 @@ impl Instance {
             }
             pc.not_before = None;
             self.launch(ctx, pc, &mut fx);
+            return fx;
+        }
+        if self.on_attempt_timer(ctx, s, n, &mut fx) {
             return fx;
         }
         if !self.active(s) || self.node_state(s, n) != Some(NState::Running) {

@@ -1,5 +1,5 @@
-//! One attempt of a connector call: pacing, the global limit, the per-attempt timeout; the instance
-//! decides what follows.
+//! One attempt of a connector call: pacing, the global limit, abandoning it when the instance's
+//! timeout timer says so; the instance decides what follows.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +30,13 @@ pub(super) async fn run_call(inner: Arc<Inner>, cell: Arc<Cell>, pc: Box<Prepare
     let result = attempt(&inner, pc.as_ref(), &instance, flow_entity)
         .instrument(span)
         .await;
+    // Abandoned at its deadline: the engine entered a unit of work for this task then, given
+    // back once the instance has the call again.
+    let owes_clock = pc.abandon.as_ref().is_some_and(|a| a.finish());
     inner.react(&cell, |inst, ctx| inst.on_attempt(ctx, pc, result));
+    if owes_clock {
+        inner.clock.leave();
+    }
 }
 
 pub(super) async fn attempt(
@@ -82,21 +88,14 @@ pub(super) async fn attempt(
     let attempt_span = tracing::info_span!("attempt", attempt);
     attempt_span.in_scope(|| tracing::debug!("calling {connector_name}.{action_name}"));
     let fut = connector.call(call).instrument(attempt_span);
-    let outcome = match pc.timeout_ms() {
-        Some(ms) => {
-            let deadline = crate::runtime::eval::add_ms(inner.clock.now(), ms);
-            let sleep = inner.clock.sleep_until(deadline);
+    // The deadline is the instance's timer: when it passes, the instance has journaled the
+    // timeout and abandons the attempt, whose future is dropped here.
+    let outcome = match &pc.abandon {
+        Some(abandon) => {
             tokio::select! {
                 biased;
                 r = fut => r,
-                _ = sleep => {
-                    // The clock entered a unit of work for us when it woke us.
-                    inner.clock.leave();
-                    Err(ConnectorError::transient(format!(
-                        "timed out after {}",
-                        crate::value::format_duration(ms)
-                    )))
-                }
+                _ = abandon.abandoned() => Err(ConnectorError::transient("abandoned at its deadline")),
             }
         }
         None => fut.await,

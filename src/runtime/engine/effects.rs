@@ -231,6 +231,7 @@ impl Inner {
                         }
                     }
                 }
+                Effect::Abandon(abandon) => abandon.fire(self.clock.as_ref()),
                 Effect::CancelChild { id } => {
                     if let Ok(child) = self.cell(&InstanceId(id)) {
                         // Detached first: its end must not answer the step again.

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use super::attempt_timeout::{timed_out, Abandon};
 use super::{CallResult, Ctx, Effect, Instance, Work};
 use crate::connectors::ConnectorError;
 use crate::plan::{CallTarget, NodeKind, RetryPolicy};
-use crate::runtime::eval;
 use crate::runtime::event::EventKind;
 use crate::runtime::scheduler::{NState, PlanRt};
 use crate::value::Value;
@@ -32,6 +32,8 @@ pub(crate) struct PreparedCall {
     /// Not before when: the end of the backoff before a retry (after a restart, a retry
     /// sequence carries on where the journal says it was instead of starting at attempt 1).
     pub(crate) not_before: Option<DateTime<Utc>>,
+    /// Set while an attempt with a timeout is out: its timer abandons it at the deadline.
+    pub(crate) abandon: Option<Arc<Abandon>>,
 }
 
 impl PreparedCall {
@@ -58,11 +60,6 @@ impl PreparedCall {
             None => ONCE.get_or_init(RetryPolicy::none),
         }
     }
-
-    /// Per-attempt timeout.
-    pub(crate) fn timeout_ms(&self) -> Option<i64> {
-        self.timeout_ms
-    }
 }
 
 impl Instance {
@@ -88,6 +85,18 @@ impl Instance {
                 attempt: pc.attempt,
             },
         );
+        let mut pc = pc;
+        if let Some(deadline) = self.attempt_deadline(ctx, &pc) {
+            if deadline <= ctx.now {
+                // Out of time already (a negative timeout, or a deadline that passed while the
+                // process was down): the attempt is not made.
+                let error = timed_out(pc.timeout_ms.unwrap_or(0));
+                fx.extend(self.on_attempt(ctx, pc, Err(error)));
+                return;
+            }
+            // The timer is kept before the call goes out.
+            self.arm_attempt_timeout(&mut pc, deadline, fx);
+        }
         fx.push(Effect::Call(pc));
     }
 
@@ -97,9 +106,14 @@ impl Instance {
     pub(crate) fn on_attempt(
         &mut self,
         ctx: &Ctx,
-        mut pc: Box<PreparedCall>,
+        pc: Box<PreparedCall>,
         result: Result<Value, ConnectorError>,
     ) -> Vec<Effect> {
+        // An attempt that ran out of time was journaled then: its late answer does not count.
+        let mut pc = match self.attempt_returned(ctx, pc) {
+            Ok(fx) => return fx,
+            Err(pc) => pc,
+        };
         let (s, n, attempt) = (pc.scope, pc.node, pc.attempt);
         let error = match result {
             Ok(v) => return self.on_call_result(ctx, s, n, Ok((v, attempt)), true),
@@ -108,37 +122,12 @@ impl Instance {
         if self.status.is_final() {
             return self.on_call_result(ctx, s, n, Err((error, attempt)), true);
         }
-        let wanted = self.active(s) && self.node_state(s, n) == Some(NState::Running);
-        // Jitter is drawn here once and journaled (`delay_ms`): a replay reads it back.
-        let delay = if wanted {
-            crate::runtime::retry::next_delay(pc.retry(), attempt, &error, &mut rand::rng())
-        } else {
-            None
-        };
-        self.record(
-            ctx,
-            EventKind::StepFailed {
-                step: pc.step.clone(),
-                attempt,
-                class: error.class.name().to_string(),
-                message: error.message.clone(),
-                will_retry: delay.is_some(),
-            },
-        );
-        let Some(delay) = delay else {
+        let retry_at = self.journal_failed_attempt(ctx, s, n, &pc.step, attempt, pc.retry(), &error);
+        let Some(at) = retry_at else {
             return self.on_call_result(ctx, s, n, Err((error, attempt)), true);
         };
-        let delay_ms = delay.as_millis().min(i64::MAX as u128) as i64;
-        self.record(
-            ctx,
-            EventKind::StepRetried {
-                step: pc.step.clone(),
-                attempt: attempt + 1,
-                delay_ms: delay_ms as u64,
-            },
-        );
         pc.attempt += 1;
-        pc.not_before = Some(eval::add_ms(ctx.now, delay_ms));
+        pc.not_before = Some(at);
         let mut fx = Vec::new();
         self.launch(ctx, pc, &mut fx);
         fx
@@ -155,15 +144,7 @@ impl Instance {
     ) -> Vec<Effect> {
         let mut fx = Vec::new();
         if counted {
-            self.running = self.running.saturating_sub(1);
-            while self.running < ctx.globals.per_instance_limit {
-                let Some(pc) = self.queue.pop_front() else { break };
-                if !self.active(pc.scope) {
-                    continue;
-                }
-                self.running += 1;
-                self.launch(ctx, pc, &mut fx);
-            }
+            self.free_slot(ctx, &mut fx);
         }
         if !self.active(s) || self.node_state(s, n) != Some(NState::Running) {
             return fx;
@@ -206,5 +187,18 @@ impl Instance {
         }
         self.drive(ctx, q, &mut fx);
         fx
+    }
+
+    /// A call gave back its slot: queued calls take the free slots.
+    pub(super) fn free_slot(&mut self, ctx: &Ctx, fx: &mut Vec<Effect>) {
+        self.running = self.running.saturating_sub(1);
+        while self.running < ctx.globals.per_instance_limit {
+            let Some(pc) = self.queue.pop_front() else { break };
+            if !self.active(pc.scope) {
+                continue;
+            }
+            self.running += 1;
+            self.launch(ctx, pc, fx);
+        }
     }
 }

@@ -445,6 +445,7 @@ impl Instance {
                             timeout_ms,
                             attempt,
                             not_before,
+                            abandon: None,
                         });
                         if self.running < ctx.globals.per_instance_limit {
                             self.running += 1;

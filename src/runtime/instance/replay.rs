@@ -30,6 +30,9 @@ pub(crate) struct Replay {
     pub(super) wait_ended: HashSet<String>,
     /// Steps whose retry sequence was under way: the next attempt and when it is due.
     pub(super) next_attempt: HashMap<String, NextAttempt>,
+    /// Per step, the attempt in flight when the history ends and when it started (its timeout
+    /// counts from then).
+    pub(super) started: HashMap<String, (u32, DateTime<Utc>)>,
     /// Per path, the history position after the event that last armed a timer for it.
     pub(super) armed: HashMap<String, u64>,
     /// The instant `now()` gave each node path (its first reading).
@@ -79,6 +82,7 @@ impl Replay {
             match &e.kind {
                 EventKind::InstanceRetried => {
                     r.failed.clear();
+                    r.started.clear();
                     for json in failures.drain(..) {
                         r.seen.remove(&json);
                     }
@@ -97,11 +101,15 @@ impl Replay {
                     r.next_attempt
                         .insert(step.clone(), NextAttempt::Due(*attempt, due));
                 }
-                EventKind::StepStarted { step, attempt } if *attempt > 1 => {
-                    r.next_attempt
-                        .insert(step.clone(), NextAttempt::Started(*attempt));
+                EventKind::StepStarted { step, attempt } => {
+                    r.started.insert(step.clone(), (*attempt, e.at));
+                    if *attempt > 1 {
+                        r.next_attempt
+                            .insert(step.clone(), NextAttempt::Started(*attempt));
+                    }
                 }
                 EventKind::StepSucceeded { step, value, .. } => {
+                    r.started.remove(step);
                     r.next_attempt.remove(step);
                     r.failed.remove(step);
                     r.results.insert(step.clone(), value.clone());
@@ -116,6 +124,7 @@ impl Replay {
                     will_retry: false,
                     ..
                 } => {
+                    r.started.remove(step);
                     r.next_attempt.remove(step);
                     let class = ErrorClass::from_name(class).unwrap_or(ErrorClass::Permanent);
                     r.failed
