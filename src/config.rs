@@ -9,9 +9,12 @@ use serde::{Deserialize, Serialize};
 mod connectors;
 mod duration;
 mod problem;
+mod quiet_hours;
 
 pub use duration::ConfigDuration;
 use problem::Stage;
+pub(crate) use quiet_hours::add_settings as add_quiet_hours;
+pub use quiet_hours::{ClockTime, QuietHours};
 
 /// The file name looked for.
 pub const FILE_NAME: &str = "flowc.toml";
@@ -100,6 +103,9 @@ pub struct EntityConfig {
     /// Environment variables the entity's flows may read with `secret(NAME)`; no other.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// `[entities.NAME.quiet_hours]`: when non-urgent notices wait; unset: 21:00 until 08:00.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_hours: Option<QuietHours>,
 }
 
 /// A `flowc.toml` that could not be read.
@@ -196,5 +202,27 @@ mod tests {
         let e = error("[project]\nnotion_schem = \"x.json\"\n");
         assert!(e.contains("did you mean `notion_schema`?"), "{e}");
         assert!(Config::parse("[entities.studio]\nsecrets = [\"CRM_TOKEN\"]\n", Path::new("f")).is_ok());
+    }
+
+    #[test]
+    fn quiet_hours_are_two_times_of_day_with_known_keys() {
+        let e = error("[entities.studio.quiet_hours]\nform = \"21:00\"\nuntil = \"08:00\"\n");
+        assert!(e.contains("did you mean `from`?"), "{e}");
+        let e = error("[entities.studio.quiet_hours]\nfrom = \"25:00\"\nuntil = \"08:00\"\n");
+        assert!(e.contains("\"25:00\" is not a time of day"), "{e}");
+        assert!(e.contains("write a time of day such as \"21:00\""), "{e}");
+        let e = error("[entities.studio.quiet_hours]\nfrom = 21\nuntil = \"08:00\"\n");
+        assert!(e.contains("quiet_hours"), "{e}");
+        let e = error("[entities.studio.quiet_hours]\nfrom = \"08:00\"\nuntil = \"08:00\"\n");
+        assert!(e.contains("are empty"), "{e}");
+        let e = error("[entities.studio]\nquiet_hour = { from = \"21:00\", until = \"08:00\" }\n");
+        assert!(e.contains("did you mean `quiet_hours`?"), "{e}");
+        let ok = "[entities.studio.quiet_hours]\nfrom = \"22:30\"\nuntil = \"07:00\"\n";
+        let config = Config::parse(ok, Path::new("f")).unwrap();
+        let quiet = config.entities["studio"].quiet_hours.unwrap();
+        assert_eq!(
+            (quiet.from.to_string(), quiet.until.to_string()),
+            ("22:30".into(), "07:00".into())
+        );
     }
 }

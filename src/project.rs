@@ -227,8 +227,9 @@ impl Project {
                 parsed
             })
         };
-        for (file, parsed) in ids.into_iter().zip(parsed) {
+        for (file, mut parsed) in ids.into_iter().zip(parsed) {
             let module_path = module_path(&self.root, &self.sources.get(file).path);
+            config::add_quiet_hours(&mut parsed.module, &self.config);
             self.modules.push(ParsedModule {
                 file,
                 module_path,
@@ -243,7 +244,8 @@ impl Project {
     pub fn add_source(&mut self, path: PathBuf, text: String) -> FileId {
         let module_path = module_path(&self.root, &path);
         let file = self.sources.add(path, text);
-        let parsed = syntax::parse_recovering(&self.sources.get(file).text, file);
+        let mut parsed = syntax::parse_recovering(&self.sources.get(file).text, file);
+        config::add_quiet_hours(&mut parsed.module, &self.config);
         self.modules.push(ParsedModule {
             file,
             module_path,

@@ -115,3 +115,62 @@ fn flowc_check_shows_the_mistake_in_flowc_toml_and_exits_2() {
     assert!(stderr.contains("flowc.toml:5:1"), "{stderr}");
     assert!(stderr.contains("did you mean `requests_per_second`?"), "{stderr}");
 }
+
+#[test]
+fn quiet_hours_in_flowc_toml_are_the_entities_setting_in_flows() {
+    let dir = tempfile::tempdir().expect("a folder");
+    std::fs::write(
+        dir.path().join("flowc.toml"),
+        "[project]\nname = \"t\"\n\n[entities.studio.quiet_hours]\nfrom = \"22:30\"\nuntil = \"06:45\"\n",
+    )
+    .expect("write");
+    let flow = r#"entity studio {}
+entity shop {}
+
+flow hours for studio {
+  on manual
+  output { studio: studio.quiet_hours, shop: shop.quiet_hours, own: entity.quiet_hours.from }
+}
+
+test "each entity has its quiet hours, the default when flowc.toml sets none" for hours {
+  expect output.studio == { from: "22:30", until: "06:45" }
+  expect output.shop == { from: "21:00", until: "08:00" }
+  expect output.own == "22:30"
+}
+"#;
+    std::fs::write(dir.path().join("hours.flow"), flow).expect("write");
+    let flowc = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_flowc"))
+            .args(args)
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("flowc runs")
+    };
+    let out = flowc(&["test", "hours.flow"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+
+    // The quiet hours have one home: an entity that also declares them is told so.
+    std::fs::write(
+        dir.path().join("hours.flow"),
+        flow.replace(
+            "entity shop {}",
+            "entity shop {\n  setting quiet_hours = { from: \"20:00\", until: \"09:00\" }\n}",
+        ),
+    )
+    .expect("write");
+    let out = flowc(&["check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("setting `quiet_hours` is declared twice in `shop`"),
+        "{stderr}"
+    );
+}
