@@ -24,3 +24,5 @@ mod smtp_server;
 mod sqlite;
 #[path = "durable/timeouts.rs"]
 mod timeouts;
+#[path = "durable/writes.rs"]
+mod writes;

@@ -226,3 +226,119 @@ async fn attempts_time_out_in_virtual_time_beside_other_timers() {
     assert_eq!(waited, Some(420));
     assert_eq!(clock.now(), t0 + chrono::Duration::seconds(660));
 }
+
+#[tokio::test]
+async fn an_attempt_paced_past_its_deadline_times_out_without_a_call() {
+    // One call every 10 s for the account: the third item's turn (20 s) comes after its
+    // deadline (15 s after it started), so it is abandoned while it waits, and never made.
+    let src = "entity e {}\nflow f for e {\n  step all = for i in [1, 2, 3] {\n    step s = svc.do(x: i) timeout 15s fallback \"late\"\n    yield s\n  }\n  output { all }\n}\n";
+    let manifest = Manifest {
+        name: "svc".into(),
+        description: "test service".into(),
+        actions: vec![ActionSpec::new("do", "test", Type::Any)
+            .optional("x", Type::Any, "test")
+            .rate_limited(flowc::connectors::RateLimit {
+                per_second: 0.1,
+                burst: 1,
+            })],
+    };
+    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src)]);
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-03-01T09:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let clock = Arc::new(VirtualClock::new(t0));
+    let r = Recording::new();
+    r.stub(
+        StubKey::Action("svc.do".into()),
+        vec![StubAnswer::Returns(Value::text("done"))],
+    );
+    let engine = Engine::builder()
+        .project_value(project)
+        .connector(RecordingConnector::new(manifest, r.clone(), clock.clone()))
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let id = engine.start("f", json!({})).await.unwrap();
+    let out = output(&engine, &id).await;
+    let mut all: Vec<String> = match out.get("all") {
+        Value::List(items) => items
+            .iter()
+            .map(|v| v.as_str().unwrap_or("?").to_string())
+            .collect(),
+        v => panic!("{v:?}"),
+    };
+    all.sort();
+    assert_eq!(all, ["done", "done", "late"]);
+    let made: Vec<i64> = r.calls().iter().map(|c| (c.at - t0).num_seconds()).collect();
+    assert_eq!(made, [0, 10], "no call goes out after its deadline");
+    let failed: Vec<i64> = engine
+        .history(&id)
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            EventKind::StepFailed { .. } => Some((e.at - t0).num_seconds()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, [15]);
+    // The abandoned pacing took its unit of work back and gave it up at its end: once the
+    // tasks have ended, the clock counts nothing running.
+    for _ in 0..200 {
+        if clock.busy() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(clock.busy(), 0);
+}
+
+#[tokio::test]
+async fn a_sub_flow_attempt_keeps_its_journaled_deadline_after_a_crash() {
+    let src = "entity e {}\nflow main for e {\n  step h = helper() timeout 1h fallback { w: \"late\" }\n  output { h: h.w }\n}\nflow helper for e {\n  step w = wait for event \"go\"\n  output { w }\n}\n";
+    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src)]);
+    let store = Arc::new(flowc::runtime::MemoryStore::new());
+    let build = |clock: Arc<dyn Clock>| {
+        Engine::builder()
+            .project_value(project.clone())
+            .store(store.clone())
+            .clock(clock)
+            .build()
+            .unwrap()
+    };
+    // First process (wall clock): the child waits for an event; the process dies meanwhile.
+    let e1 = build(Arc::new(SystemClock));
+    let id = e1.start("main", json!({})).await.unwrap();
+    let child = InstanceId(format!("{id}/h"));
+    let mut started = None;
+    for _ in 0..400 {
+        let waiting = e1
+            .history(&child)
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::WaitStarted { .. }));
+        started = e1.history(&id).iter().find_map(|e| match e.kind {
+            EventKind::StepStarted { .. } => Some(e.at),
+            _ => None,
+        });
+        if waiting && started.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let started = started.expect("the sub-flow started");
+    drop(e1);
+    // Second process, 50 minutes later: ten minutes are left of the hour.
+    let e2 = build(Arc::new(VirtualClock::new(
+        started + chrono::Duration::minutes(50),
+    )));
+    assert_eq!(e2.recover().await, vec![id.clone()]);
+    assert_eq!(output(&e2, &id).await.get("h"), &Value::text("late"));
+    let timed_out = e2.history(&id).into_iter().find_map(|e| match e.kind {
+        EventKind::StepFailed { message, .. } => Some((message, e.at)),
+        _ => None,
+    });
+    let (message, at) = timed_out.expect("the attempt timed out");
+    assert_eq!(message, "timed out after 1h");
+    assert!(
+        close(at, started + chrono::Duration::hours(1)),
+        "timed out at {at}"
+    );
+}

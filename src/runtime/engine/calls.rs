@@ -27,9 +27,24 @@ pub(super) async fn run_call(inner: Arc<Inner>, cell: Arc<Cell>, pc: Box<Prepare
         );
         (inst.id.clone(), inst.entity.clone(), span)
     };
-    let result = attempt(&inner, pc.as_ref(), &instance, flow_entity)
-        .instrument(span)
-        .await;
+    let body = attempt(&inner, pc.as_ref(), &instance, flow_entity);
+    // The deadline is the instance's timer: when it passes, the instance has journaled the
+    // timeout and abandons the attempt, wherever it is (pacing, waiting for a slot, calling):
+    // its future is dropped here, so no call goes out after the deadline.
+    let result = async {
+        match &pc.abandon {
+            Some(abandon) => {
+                tokio::select! {
+                    biased;
+                    r = body => r,
+                    _ = abandon.abandoned() => Err(ConnectorError::transient("abandoned at its deadline")),
+                }
+            }
+            None => body.await,
+        }
+    }
+    .instrument(span)
+    .await;
     // Abandoned at its deadline: the engine entered a unit of work for this task then, given
     // back once the instance has the call again.
     let owes_clock = pc.abandon.as_ref().is_some_and(|a| a.finish());
@@ -88,18 +103,7 @@ pub(super) async fn attempt(
     let attempt_span = tracing::info_span!("attempt", attempt);
     attempt_span.in_scope(|| tracing::debug!("calling {connector_name}.{action_name}"));
     let fut = connector.call(call).instrument(attempt_span);
-    // The deadline is the instance's timer: when it passes, the instance has journaled the
-    // timeout and abandons the attempt, whose future is dropped here.
-    let outcome = match &pc.abandon {
-        Some(abandon) => {
-            tokio::select! {
-                biased;
-                r = fut => r,
-                _ = abandon.abandoned() => Err(ConnectorError::transient("abandoned at its deadline")),
-            }
-        }
-        None => fut.await,
-    };
+    let outcome = fut.await;
     drop(permit);
     if let (Some(limiter), Err(error)) = (&limiter, &outcome) {
         if let Some(after) = error.retry_after {
@@ -129,5 +133,18 @@ pub(super) async fn sleep_for(inner: &Inner, delay: Duration) {
     let at = crate::runtime::eval::add_ms(inner.clock.now(), delay.as_millis().min(i64::MAX as u128) as i64);
     let sleep = inner.clock.sleep_until(at);
     inner.clock.leave();
+    let dropped = Reenter(inner.clock.as_ref());
     sleep.await;
+    // Completed: the clock entered a unit of work for us when it woke us.
+    std::mem::forget(dropped);
+}
+
+/// Takes the unit of work given back for a sleep again when the sleep is dropped before it
+/// completes (its attempt was abandoned), so the task's accounting stays balanced.
+struct Reenter<'a>(&'a dyn crate::runtime::clock::Clock);
+
+impl Drop for Reenter<'_> {
+    fn drop(&mut self) {
+        self.0.enter();
+    }
 }

@@ -210,7 +210,7 @@ impl Instance {
     }
 
     /// When the journal says attempt `attempt` of `step` started, while replaying it.
-    fn attempt_started_at(&self, step: &str, attempt: u32) -> Option<DateTime<Utc>> {
+    pub(super) fn attempt_started_at(&self, step: &str, attempt: u32) -> Option<DateTime<Utc>> {
         let (a, at) = self.replay.as_ref()?.started.get(step)?;
         (*a == attempt).then_some(*at)
     }

@@ -34,13 +34,15 @@ impl Instance {
     ) {
         let Some(scope) = self.scope(s) else { return };
         let path = scope.path(n);
+        // A resumed attempt keeps its deadline, counted from when the journal says it started.
+        let started = self.attempt_started_at(&path, attempt).unwrap_or(ctx.now);
         let Some(cc) = self.child_calls.get_mut(&(s, n)) else {
             return;
         };
         let timeout_ms = cc.timeout_ms;
         cc.attempt = attempt;
         cc.retry_at = None;
-        cc.deadline = timeout_ms.map(|ms| eval::add_ms(ctx.now, ms));
+        cc.deadline = timeout_ms.map(|ms| eval::add_ms(started, ms));
         let (key, input, deadline) = (cc.key.clone(), cc.input.clone(), cc.deadline);
         self.record(
             ctx,

@@ -1,0 +1,149 @@
+//! Events are written once per reaction, not once per event: a step answering and the steps it
+//! starts reach the store as one batch.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use flowc::config::Config;
+use flowc::connectors::{ActionSpec, Manifest};
+use flowc::runtime::{
+    Commit, Engine, Event, MemoryStore, Recording, RecordingConnector, Store, SystemClock, TimerRecord,
+};
+use flowc::types::Type;
+use flowc::Project;
+use serde_json::json;
+
+/// A memory store that counts, per instance, the writes the engine makes.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryStore,
+    /// Per instance: single appends, batches, events in batches.
+    writes: Mutex<HashMap<String, (usize, usize, usize)>>,
+    other: Mutex<Vec<&'static str>>,
+}
+
+impl Counting {
+    fn writes(&self, instance: &str) -> (usize, usize, usize) {
+        self.writes
+            .lock()
+            .unwrap()
+            .get(instance)
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+impl Store for Counting {
+    fn append(&self, instance: &str, event: Event) {
+        self.writes.lock().unwrap().entry(instance.into()).or_default().0 += 1;
+        self.inner.append(instance, event);
+    }
+    fn append_batch(&self, instance: &str, events: Vec<Event>) -> Commit {
+        {
+            let mut writes = self.writes.lock().unwrap();
+            let w = writes.entry(instance.into()).or_default();
+            w.1 += 1;
+            w.2 += events.len();
+        }
+        self.inner.append_batch(instance, events)
+    }
+    fn sync(&self) -> Commit {
+        self.inner.sync()
+    }
+    fn history(&self, instance: &str) -> Vec<Event> {
+        self.inner.history(instance)
+    }
+    fn put_timer(&self, timer: TimerRecord) {
+        self.other.lock().unwrap().push("put_timer");
+        self.inner.put_timer(timer)
+    }
+    fn remove_timer(&self, id: u64) {
+        self.other.lock().unwrap().push("remove_timer");
+        self.inner.remove_timer(id)
+    }
+    fn timers(&self) -> Vec<TimerRecord> {
+        self.inner.timers()
+    }
+    fn instances(&self) -> Vec<String> {
+        self.inner.instances()
+    }
+    fn put_plan(&self, hash: &str, bundle: &str) {
+        self.inner.put_plan(hash, bundle)
+    }
+    fn plan(&self, hash: &str) -> Option<String> {
+        self.inner.plan(hash)
+    }
+    fn compact(&self, instance: &str) {
+        self.other.lock().unwrap().push("compact");
+        self.inner.compact(instance)
+    }
+    fn suspended(&self, instance: &str) {
+        self.other.lock().unwrap().push("suspended");
+        self.inner.suspended(instance)
+    }
+}
+
+const FLOWS: &str = r#"
+entity e {}
+flow chain for e {
+  step a = svc.do()
+  step b = svc.do(x: a)
+  step c = svc.do(x: b)
+  step d = svc.do(x: c)
+  step f = svc.do(x: d)
+  output { f }
+}
+flow spread for e {
+  step a = svc.do()
+  step b = svc.do()
+  step c = svc.do()
+  step d = svc.do()
+  step f = svc.do()
+  output { a, b, c, d, f }
+}
+"#;
+
+#[tokio::test]
+async fn a_five_step_flow_writes_one_batch_per_reaction() {
+    let manifest = Manifest {
+        name: "svc".into(),
+        description: "test service".into(),
+        actions: vec![ActionSpec::new("do", "test", Type::Any).optional("x", Type::Any, "test")],
+    };
+    let store = Arc::new(Counting::default());
+    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", FLOWS)]);
+    let engine = Engine::builder()
+        .project_value(project)
+        .connector(RecordingConnector::new(
+            manifest,
+            Recording::new(),
+            Arc::new(SystemClock),
+        ))
+        .store(store.clone())
+        .build()
+        .unwrap();
+    for flow in ["chain", "spread"] {
+        let id = engine.start(flow, json!({})).await.unwrap();
+        engine.output(&id).await.unwrap();
+        let (single, batches, events) = store.writes(&id.0);
+        // The start (with the steps it starts), then each step's answer (with the steps it
+        // starts; the last one with the output and the end): six reactions, six batches.
+        assert_eq!(
+            (single, batches),
+            (0, 6),
+            "{flow}: one batch per reaction, no event on its own"
+        );
+        assert_eq!(
+            events,
+            engine.history(&id).len(),
+            "{flow}: every event in a batch"
+        );
+    }
+    assert!(
+        store.other.lock().unwrap().is_empty(),
+        "{:?}",
+        store.other.lock().unwrap()
+    );
+    engine.shutdown().await;
+}
