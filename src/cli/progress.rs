@@ -275,6 +275,15 @@ impl Store for Progress {
     fn instances(&self) -> Vec<String> {
         self.store.instances()
     }
+    fn keeps_effects(&self) -> bool {
+        self.store.keeps_effects()
+    }
+    fn put_effect(&self, log: &str, key: &str, record: String) -> Commit {
+        self.store.put_effect(log, key, record)
+    }
+    fn effect(&self, log: &str, key: &str) -> Result<Option<String>, crate::runtime::StoreError> {
+        self.store.effect(log, key)
+    }
 }
 
 #[cfg(test)]

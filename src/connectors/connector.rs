@@ -146,4 +146,12 @@ pub trait Connector: Send + Sync {
     fn paces_itself(&self) -> bool {
         false
     }
+
+    /// The engine's store keeps effect logs ([`Store::keeps_effects`]): a connector that
+    /// records what it did by idempotency key (email, survey, sms, slack) keeps that record
+    /// there from now on instead of in its files, so another host sharing the store sees it.
+    /// Called once, before the first call.
+    ///
+    /// [`Store::keeps_effects`]: crate::runtime::Store::keeps_effects
+    fn keep_effects_in(&self, _store: std::sync::Arc<dyn crate::runtime::Store>) {}
 }

@@ -8,17 +8,24 @@
 //! callers cost about two fsyncs, not N. For email this keeps the window between the server's
 //! `250` and our record of it to a write for a crash of the process, and to one shared fsync for
 //! a crash of the machine (see docs/connectors/email.md).
+//!
+//! When the engine's store keeps effects (a store hosts share: PostgreSQL), the log moves there
+//! ([`KeyedLog::keep_in`]): the file is one host's, and a host that takes over an instance of a
+//! host that died must see what that host sent. Records then go through the store's writer,
+//! group-committed with the instances' events; the file stays the default (one host, SQLite or
+//! memory), where it is faster and survives a lost database as the journal's own file does.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::sync::OnceCell;
 
 use crate::connectors::ConnectorError;
+use crate::runtime::{Commit, Store};
 
 /// A record that knows the idempotency key it is filed under.
 pub(crate) trait Keyed {
@@ -36,6 +43,15 @@ pub(crate) struct KeyedLog<R> {
     /// Held by the one caller running an fsync; the others queue here and usually find their line
     /// synced when they get it.
     syncer: tokio::sync::Mutex<()>,
+    /// The store that keeps the records instead of the file, once the engine gave one.
+    store: OnceLock<InStore>,
+}
+
+/// The log kept in a store's effect log.
+struct InStore {
+    store: Arc<dyn Store>,
+    /// The log's name there (`email.sent`).
+    log: &'static str,
 }
 
 struct State<R> {
@@ -61,30 +77,54 @@ impl<R: Keyed + Clone + Serialize + DeserializeOwned> KeyedLog<R> {
             what,
             state: OnceCell::new(),
             syncer: tokio::sync::Mutex::new(()),
+            store: OnceLock::new(),
         }
+    }
+
+    /// Keeps the records in `store`'s effect log under `log` from now on, not in the file
+    /// (the engine calls this before the first call; a second call changes nothing).
+    pub(crate) fn keep_in(&self, store: Arc<dyn Store>, log: &'static str) {
+        let _ = self.store.set(InStore { store, log });
     }
 
     /// The last record for `key`, if any.
     pub(crate) async fn lookup(&self, key: &str) -> Result<Option<R>, ConnectorError> {
+        if let Some(kept) = self.store.get() {
+            return self.lookup_in(kept, key).await;
+        }
         let state = self.state().await?;
         Ok(lock(state).index.get(key).cloned())
     }
 
     /// Writes `record` to the file without waiting for an fsync: it survives this process being
-    /// killed, and reaches the disk with the next [`KeyedLog::record`].
+    /// killed, and reaches the disk with the next [`KeyedLog::record`]. In a store, it is queued
+    /// for the next commit.
     pub(crate) async fn append(&self, record: R) -> Result<(), ConnectorError> {
+        if let Some(kept) = self.store.get() {
+            // Not awaited: the store's writer reports a record it could not keep, and the next
+            // `sync` waits for this one's commit.
+            drop(self.put_in(kept, &record)?);
+            return Ok(());
+        }
         self.write(record).await
     }
 
     /// Writes `record` and waits until it is on disk (with whatever else was written meanwhile).
     pub(crate) async fn record(&self, record: R) -> Result<(), ConnectorError> {
+        if let Some(kept) = self.store.get() {
+            let commit = self.put_in(kept, &record)?;
+            return self.committed(commit).await;
+        }
         self.write(record).await?;
         self.sync().await
     }
 
     /// Waits until every line written so far is on disk: one fsync for all the callers that
-    /// queue while another runs.
+    /// queue while another runs (in a store: until its commit covers them).
     pub(crate) async fn sync(&self) -> Result<(), ConnectorError> {
+        if let Some(kept) = self.store.get() {
+            return self.committed(kept.store.sync()).await;
+        }
         let state = self.state().await?;
         let seq = lock(state).written;
         let _syncing = self.syncer.lock().await;
@@ -110,6 +150,44 @@ impl<R: Keyed + Clone + Serialize + DeserializeOwned> KeyedLog<R> {
     #[cfg(test)]
     pub(crate) async fn syncs(&self) -> u64 {
         self.state().await.map(|s| lock(s).syncs).unwrap_or(0)
+    }
+
+    async fn lookup_in(&self, kept: &InStore, key: &str) -> Result<Option<R>, ConnectorError> {
+        let (store, log, owned) = (Arc::clone(&kept.store), kept.log, key.to_string());
+        // The store's reads block (a database round trip): off the async workers.
+        let found = tokio::task::spawn_blocking(move || store.effect(log, &owned))
+            .await
+            .map_err(|e| self.store_error(e.to_string()))?
+            .map_err(|e| self.store_error(e.0))?;
+        match found {
+            None => Ok(None),
+            Some(json) => serde_json::from_str(&json)
+                .map(Some)
+                .map_err(|e| self.store_error(format!("the record of `{key}` cannot be read: {e}"))),
+        }
+    }
+
+    fn put_in(&self, kept: &InStore, record: &R) -> Result<Commit, ConnectorError> {
+        let json = serde_json::to_string(record)
+            .map_err(|e| ConnectorError::permanent(format!("cannot encode a {} record: {e}", self.what)))?;
+        Ok(kept.store.put_effect(kept.log, record.key(), json))
+    }
+
+    async fn committed(&self, commit: Commit) -> Result<(), ConnectorError> {
+        match commit {
+            Commit::Done => Ok(()),
+            Commit::Pending(rx) => match rx.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(self.store_error(e.0)),
+                Err(_) => Err(self.store_error("the store's writer stopped".into())),
+            },
+        }
+    }
+
+    fn store_error(&self, e: String) -> ConnectorError {
+        // Retried: a database that went away comes back, and the step's next attempt asks
+        // again rather than act without knowing.
+        ConnectorError::transient(format!("cannot use the {} in the store: {e}", self.what))
     }
 
     /// Writes `record`'s line.
@@ -275,6 +353,29 @@ mod tests {
                 Some(note(&format!("k{n}"), n))
             );
         }
+    }
+
+    #[tokio::test]
+    async fn kept_in_a_store_another_host_sees_the_records_and_no_file_is_written() {
+        let store: Arc<dyn Store> = Arc::new(crate::runtime::MemoryStore::new());
+        let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let first = KeyedLog::<Note>::new(a.path(), "notes.jsonl", "notes");
+        first.keep_in(store.clone(), "test.notes");
+        first.append(note("k", 1)).await.unwrap();
+        first.record(note("k", 2)).await.unwrap();
+        first.append(note("j", 3)).await.unwrap();
+        first.sync().await.unwrap();
+        // Another host's log, on its own folder, over the same store.
+        let second = KeyedLog::<Note>::new(b.path(), "notes.jsonl", "notes");
+        second.keep_in(store.clone(), "test.notes");
+        assert_eq!(second.lookup("k").await.unwrap(), Some(note("k", 2)));
+        assert_eq!(second.lookup("j").await.unwrap(), Some(note("j", 3)));
+        assert_eq!(second.lookup("x").await.unwrap(), None);
+        assert!(!a.path().join("notes.jsonl").exists());
+        // Another log's name does not see these keys.
+        let other = KeyedLog::<Note>::new(b.path(), "other.jsonl", "other");
+        other.keep_in(store, "test.other");
+        assert_eq!(other.lookup("k").await.unwrap(), None);
     }
 
     #[tokio::test]

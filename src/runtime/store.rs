@@ -206,6 +206,32 @@ pub trait Store: Send + Sync + 'static {
     fn import_deliveries(&self, _pairs: Vec<(String, String)>) -> Commit {
         Commit::Done
     }
+
+    // The effect log: what connectors did outside (an email sent, a form created), by the
+    // call's idempotency key, so that an attempt made later (on this host or another) finds
+    // what an earlier one did. Records are connectors' JSON; `log` names the connector's log
+    // (`email.sent`).
+
+    /// Whether connectors keep their effect logs here rather than in files of the host's
+    /// state folder: true for a store hosts share, where a host that takes an instance over
+    /// must see what the host before it sent. The engine hands such a store to its connectors
+    /// ([`Connector::keep_effects_in`](crate::connectors::Connector::keep_effects_in)).
+    fn keeps_effects(&self) -> bool {
+        false
+    }
+    /// Records `record` as the last effect of `key` in `log`. It is kept once the commit
+    /// answers; records of many callers share a transaction (group commit), and records sent
+    /// one after another are kept in that order.
+    fn put_effect(&self, _log: &str, _key: &str, _record: String) -> Commit {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(Err(StoreError("this store keeps no effect log".into())));
+        Commit::Pending(rx)
+    }
+    /// The last record of `key` in `log`. An error is not an absence: a connector that cannot
+    /// tell whether it already acted must not act.
+    fn effect(&self, _log: &str, _key: &str) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// What of an ended instance's history compaction keeps.
@@ -283,6 +309,8 @@ pub struct MemoryStore {
     timers: Mutex<BTreeMap<u64, TimerRecord>>,
     plans: Mutex<HashMap<String, String>>,
     deliveries: Mutex<HashMap<String, String>>,
+    /// The effect log, by (log, key).
+    effects: Mutex<HashMap<(String, String), String>>,
 }
 
 impl Default for MemoryStore {
@@ -292,6 +320,7 @@ impl Default for MemoryStore {
             timers: Mutex::new(BTreeMap::new()),
             plans: Mutex::new(HashMap::new()),
             deliveries: Mutex::new(HashMap::new()),
+            effects: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -433,5 +462,16 @@ impl Store for MemoryStore {
             d.entry(key).or_insert(instance);
         }
         Commit::Done
+    }
+
+    fn put_effect(&self, log: &str, key: &str, record: String) -> Commit {
+        let mut effects = self.effects.lock().unwrap_or_else(|e| e.into_inner());
+        effects.insert((log.to_string(), key.to_string()), record);
+        Commit::Done
+    }
+
+    fn effect(&self, log: &str, key: &str) -> Result<Option<String>, StoreError> {
+        let effects = self.effects.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(effects.get(&(log.to_string(), key.to_string())).cloned())
     }
 }

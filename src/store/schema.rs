@@ -5,7 +5,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::runtime::StoreError;
 
 /// The schema this build writes; a database with a higher `user_version` is refused.
-pub(crate) const VERSION: i64 = 2;
+pub(crate) const VERSION: i64 = 3;
 
 /// Migration `i` takes a database from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -37,6 +37,13 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE plans (hash TEXT PRIMARY KEY, bundle TEXT NOT NULL) WITHOUT ROWID;",
     // 1 → 2: the instance each webhook delivery started (written with the instance's start).
     "CREATE TABLE deliveries (key TEXT PRIMARY KEY, instance TEXT NOT NULL) WITHOUT ROWID;",
+    // 2 → 3: the connectors' effect logs, by idempotency key (see `Store::put_effect`).
+    "CREATE TABLE effects (
+        log TEXT NOT NULL,
+        key TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (log, key)
+    ) WITHOUT ROWID;",
 ];
 
 /// Brings the database at `path` (open as `conn`) to [`VERSION`], or says why it cannot.

@@ -60,6 +60,13 @@ enum Op {
     RemoveTimer(u64),
     PutPlan(String, String),
     Compact(String),
+    /// A record of a connector's effect log (see `Store::put_effect`).
+    PutEffect {
+        log: String,
+        key: String,
+        record: String,
+        done: Reply,
+    },
     Sync(Reply),
 }
 
@@ -202,7 +209,11 @@ fn write_group(
         Err(e) => {
             let err = fail(e);
             for op in group.drain(..) {
-                if let Op::Append { done: Some(r), .. } | Op::Sync(r) | Op::ImportDeliveries(_, r) = op {
+                if let Op::Append { done: Some(r), .. }
+                | Op::Sync(r)
+                | Op::ImportDeliveries(_, r)
+                | Op::PutEffect { done: r, .. } = op
+                {
                     replies.push((r, Err(err.clone())));
                 }
             }
@@ -247,6 +258,19 @@ fn write_group(
                  ('instance_started', 'output', 'instance_completed', 'instance_failed', 'instance_cancelled')",
                 params![instance],
             )),
+            Op::PutEffect {
+                log,
+                key,
+                record,
+                done,
+            } => {
+                let result = tx
+                    .prepare_cached("INSERT OR REPLACE INTO effects (log, key, record) VALUES (?1, ?2, ?3)")
+                    .and_then(|mut s| s.execute(params![log, key, record]))
+                    .map(|_| ())
+                    .map_err(fail);
+                replies.push((done, result));
+            }
             Op::Sync(reply) => replies.push((reply, Ok(()))),
             Op::ImportDeliveries(pairs, reply) => {
                 let result = pairs
@@ -488,6 +512,24 @@ impl Store for SqliteStore {
         let (tx, rx) = oneshot::channel();
         self.send(Op::ImportDeliveries(pairs, tx));
         Commit::Pending(rx)
+    }
+
+    fn put_effect(&self, log: &str, key: &str, record: String) -> Commit {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::PutEffect {
+            log: log.to_string(),
+            key: key.to_string(),
+            record,
+            done: tx,
+        });
+        Commit::Pending(rx)
+    }
+
+    fn effect(&self, log: &str, key: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        conn.prepare_cached("SELECT record FROM effects WHERE log = ?1 AND key = ?2")
+            .and_then(|mut s| s.query_row(params![log, key], |r| r.get(0)).optional())
+            .map_err(|e| schema::unreadable(&self.path, &e))
     }
 }
 

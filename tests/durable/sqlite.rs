@@ -35,6 +35,13 @@ async fn a_waiting_instance_finishes_on_its_own_plan_after_a_restart() {
     .await;
 }
 
+#[tokio::test]
+async fn effect_records_keep_their_order_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::effect_records_keep_their_order_and_survive_reopening(&reopen(&dir.path().join("flowc.db")))
+        .await;
+}
+
 #[test]
 fn a_database_of_a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -36,6 +36,12 @@ async fn a_waiting_instance_finishes_on_its_own_plan_after_a_restart() {
     conformance::a_waiting_instance_finishes_on_its_own_plan_after_a_restart(&reopen(&url)).await;
 }
 
+#[tokio::test]
+async fn effect_records_keep_their_order_and_survive_reopening() {
+    let url = cluster::database();
+    conformance::effect_records_keep_their_order_and_survive_reopening(&reopen(&url)).await;
+}
+
 /// Runs blocking client code off the test's runtime.
 fn sql(url: &str, statement: &str) {
     let (url, statement) = (url.to_string(), statement.to_string());

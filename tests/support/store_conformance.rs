@@ -125,6 +125,41 @@ pub async fn values_come_back_exactly(open: Open<'_>) {
     );
 }
 
+/// The effect log: the last record of a key wins (records sent one after another without
+/// waiting are kept in that order), logs do not see each other's keys, and what was committed is
+/// there after reopening.
+pub async fn effect_records_keep_their_order_and_survive_reopening(open: Open<'_>) {
+    {
+        let store = open();
+        assert_eq!(store.effect("email.sent", "k1").unwrap(), None);
+        // An intent, not awaited, then its outcome, awaited: the outcome wins.
+        drop(store.put_effect("email.sent", "k1", r#"{"stage":"intent"}"#.into()));
+        kept(store.put_effect("email.sent", "k1", r#"{"stage":"sent"}"#.into())).await;
+        kept(store.put_effect("sms.sent", "k1", r#"{"sid":"SM1"}"#.into())).await;
+        drop(store.put_effect("email.sent", "k2", r#"{"stage":"intent"}"#.into()));
+        kept(store.sync()).await;
+        assert_eq!(
+            store.effect("email.sent", "k1").unwrap().as_deref(),
+            Some(r#"{"stage":"sent"}"#)
+        );
+    }
+    let store = open();
+    assert_eq!(
+        store.effect("email.sent", "k1").unwrap().as_deref(),
+        Some(r#"{"stage":"sent"}"#)
+    );
+    assert_eq!(
+        store.effect("sms.sent", "k1").unwrap().as_deref(),
+        Some(r#"{"sid":"SM1"}"#)
+    );
+    assert_eq!(
+        store.effect("email.sent", "k2").unwrap().as_deref(),
+        Some(r#"{"stage":"intent"}"#),
+        "a record not awaited is kept by the next sync"
+    );
+    assert_eq!(store.effect("slack.posted", "k1").unwrap(), None);
+}
+
 fn project(version: u32) -> Project {
     let src = format!("entity e {{}}\nflow f for e {{\n  wait 1d\n  output {{ version: {version} }}\n}}\n");
     Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src.as_str())])

@@ -171,6 +171,10 @@ impl Connector for EmailConnector {
         &self.manifest
     }
 
+    fn keep_effects_in(&self, store: Arc<dyn crate::runtime::Store>) {
+        self.sent_log.keep_in(store, "email.sent");
+    }
+
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {
         match call.action.as_str() {
             "send" => self.send(&call).await,

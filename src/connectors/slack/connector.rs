@@ -170,6 +170,10 @@ impl Connector for SlackConnector {
         &self.manifest
     }
 
+    fn keep_effects_in(&self, store: std::sync::Arc<dyn crate::runtime::Store>) {
+        self.posted.keep_in(store, "slack.posted");
+    }
+
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {
         match call.action.as_str() {
             "post" => self.post(&call).await,

@@ -178,6 +178,10 @@ impl Connector for SmsConnector {
         &self.manifest
     }
 
+    fn keep_effects_in(&self, store: std::sync::Arc<dyn crate::runtime::Store>) {
+        self.sent.keep_in(store, "sms.sent");
+    }
+
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {
         match call.action.as_str() {
             "send" => self.send(&call).await,

@@ -287,6 +287,10 @@ impl Connector for SurveyConnector {
         &self.manifest
     }
 
+    fn keep_effects_in(&self, store: std::sync::Arc<dyn crate::runtime::Store>) {
+        self.created.keep_in(store, "survey.created");
+    }
+
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {
         match call.action.as_str() {
             "create" => self.create(&call).await,

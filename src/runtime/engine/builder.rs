@@ -124,6 +124,13 @@ impl EngineBuilder {
         for c in &self.connectors {
             registry.register(c.clone());
         }
+        // A store hosts share keeps the connectors' effect logs, so a host that takes an
+        // instance over sees what its first host sent.
+        if let Some(store) = self.store.as_ref().filter(|s| s.keeps_effects()) {
+            for c in &self.connectors {
+                c.keep_effects_in(store.clone());
+            }
+        }
         let mut bundles = self.bundles;
         let mut compile_errors = HashMap::new();
         let project = match (self.project, self.project_path) {

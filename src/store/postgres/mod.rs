@@ -335,4 +335,31 @@ impl Store for PostgresStore {
     fn import_deliveries(&self, pairs: Vec<(String, String)>) -> Commit {
         self.import(pairs)
     }
+
+    fn keeps_effects(&self) -> bool {
+        true
+    }
+
+    fn put_effect(&self, log: &str, key: &str, record: String) -> Commit {
+        let (tx, rx) = oneshot::channel();
+        self.send(Op::PutEffect {
+            log: log.to_string(),
+            key: key.to_string(),
+            record,
+            done: tx,
+        });
+        Commit::Pending(rx)
+    }
+
+    fn effect(&self, log: &str, key: &str) -> Result<Option<String>, StoreError> {
+        let (log, key) = (log.to_string(), key.to_string());
+        self.reads
+            .run(move |c| {
+                c.query_opt(
+                    "SELECT record FROM effects WHERE log = $1 AND key = $2",
+                    &[&log, &key],
+                )
+            })
+            .map(|row| row.map(|r| r.get(0)))
+    }
 }

@@ -7,7 +7,7 @@ use super::connect::describe;
 use crate::runtime::StoreError;
 
 /// The schema this build writes; a database with a higher version is refused.
-pub(crate) const VERSION: i32 = 2;
+pub(crate) const VERSION: i32 = 3;
 
 /// The advisory lock migrations take (any number, the same in every flowc).
 const MIGRATION_LOCK: i64 = 0x666c_6f77_635f_6462;
@@ -62,6 +62,14 @@ const MIGRATIONS: &[&str] = &[
         host TEXT NOT NULL,
         claimed_at TIMESTAMPTZ NOT NULL,
         instance TEXT
+    );",
+    // 2 → 3: the connectors' effect logs (an email sent, a form created), by idempotency key,
+    // so a host that takes an instance over sees what the host before it did.
+    "CREATE TABLE effects (
+        log TEXT NOT NULL,
+        key TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (log, key)
     );",
 ];
 

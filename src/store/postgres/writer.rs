@@ -34,6 +34,13 @@ pub(crate) enum Op {
     RemoveTimer(u64),
     PutPlan(String, String),
     Compact(String),
+    /// A record of a connector's effect log (see `Store::put_effect`).
+    PutEffect {
+        log: String,
+        key: String,
+        record: String,
+        done: Reply,
+    },
     Sync(Reply),
 }
 
@@ -126,6 +133,12 @@ fn answer(prepared: Vec<Prepared>, outcome: Result<Outcome, StoreError>) {
             Op::Append { done: Some(done), .. } | Op::Sync(done) | Op::ImportDeliveries(_, done) => {
                 let _ = done.send(result);
             }
+            Op::PutEffect { log, key, done, .. } => {
+                // A caller that did not wait (an email's intent) hears nothing: say it here.
+                if let Err(Err(e)) = done.send(result) {
+                    tracing::error!(log = %log, key = %key, "cannot keep an effect record: {e}");
+                }
+            }
             Op::Append { instance, .. } => {
                 if let Err(e) = result {
                     tracing::error!(instance = %instance, "{e}");
@@ -188,6 +201,7 @@ fn write_group(
             }
         }
     }
+    write_effects(&mut tx, group)?;
     for (p, failed) in group.iter().zip(&outcome) {
         match &p.op {
             Op::Append {
@@ -224,11 +238,38 @@ fn write_group(
                     &[instance, &KEPT_AFTER_END],
                 )?;
             }
-            Op::Append { .. } | Op::Sync(_) => {}
+            Op::Append { .. } | Op::Sync(_) | Op::PutEffect { .. } => {}
         }
     }
     tx.commit()?;
     Ok(outcome)
+}
+
+/// Writes the group's effect records in one statement, the last record of each key winning (an
+/// email's outcome after its intent, when both are in the group).
+fn write_effects(tx: &mut Transaction, group: &[Prepared]) -> Result<(), postgres::Error> {
+    let mut last: HashMap<(&str, &str), &str> = HashMap::new();
+    for p in group {
+        if let Op::PutEffect { log, key, record, .. } = &p.op {
+            last.insert((log, key), record);
+        }
+    }
+    if last.is_empty() {
+        return Ok(());
+    }
+    let (mut logs, mut keys, mut records) = (Vec::new(), Vec::new(), Vec::new());
+    for ((log, key), record) in last {
+        logs.push(log);
+        keys.push(key);
+        records.push(record);
+    }
+    tx.execute(
+        "INSERT INTO effects (log, key, record)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+         ON CONFLICT (log, key) DO UPDATE SET record = excluded.record",
+        &[&logs, &keys, &records],
+    )?;
+    Ok(())
 }
 
 /// Inserts the events of `appends` in one statement, skipping places already taken; returns
