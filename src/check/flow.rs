@@ -90,6 +90,7 @@ pub(crate) fn check_flow<'a>(
     diagnostics: &mut Diagnostics,
 ) {
     let typed = type_flow(cx, module, flow, diagnostics);
+    super::handler_values::check(&typed, diagnostics);
     super::policies::check(&typed, diagnostics);
     super::cycles::check(&typed, diagnostics);
     super::warnings::check_unused(&typed, diagnostics);
@@ -158,9 +159,7 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
 
     /// `span` without the whitespace and commas the grammar lets trail a statement.
     pub fn trim(&self, span: Span) -> Span {
-        let text = self.text(span);
-        let kept = text.trim_end_matches(|c: char| c.is_whitespace() || c == ',' || c == ';');
-        Span::new(span.start as usize, span.start as usize + kept.len())
+        trim(self.source, span)
     }
 
     /// The source text of `span`.
@@ -744,6 +743,13 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
             );
         }
     }
+}
+
+/// `span` of `source` without the whitespace and commas the grammar lets trail a statement.
+pub(crate) fn trim(source: &str, span: Span) -> Span {
+    let text = source.get(span.range()).unwrap_or("");
+    let kept = text.trim_end_matches(|c: char| c.is_whitespace() || c == ',' || c == ';');
+    Span::new(span.start as usize, span.start as usize + kept.len())
 }
 
 /// The identifiers on every line with a syntax error.

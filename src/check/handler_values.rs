@@ -13,15 +13,19 @@
 //! other step and let of the body may have no value in `on error`: reading it there is E0306
 //! unless the handler says what to do without it (`x ?? default`, `x != none`, or inside
 //! `if x != none { ... }`).
+//!
+//! The typing walk records the reads ([`HandlerWalk`]); [`check`] reports them, over the typed
+//! flow.
 
 use std::collections::HashSet;
 
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::syntax::ast::{self, Expr, ExprKind, Fallback, Policy, StepBody, Stmt, StrPart};
 use crate::syntax::Span;
 
 use super::flow::FlowChecker;
 use super::scope::{DeclKind, Scope};
+use super::typed::TypedFlow;
 
 /// Whether a declaration is set before anything in the body can fail, and if not, why.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -158,44 +162,60 @@ fn names_read<'e>(expr: &'e Expr, out: &mut Vec<&'e str>) {
 }
 
 /// Where the handler walk is: inside `on error`, whether the name being resolved is one the
-/// handler tests or defaults (`x ?? d`, `x != none`), and the declarations already reported.
+/// handler tests or defaults (`x ?? d`, `x != none`), and the reads of body values that may be
+/// unset, in walk order (what [`check`] reports).
 #[derive(Default)]
 pub(crate) struct HandlerWalk {
     pub inside: bool,
     pub tested: bool,
-    pub reported: HashSet<usize>,
+    pub reads: Vec<(usize, Span)>,
 }
 
 impl<'a> FlowChecker<'_, 'a> {
-    /// E0306 when the handler reads declaration `index` at `span` without saying what to do
-    /// when it has no value; `true` when it was reported (the caller then does not also say the
-    /// value may be none).
-    pub fn check_handler_read(&mut self, index: usize, span: Span) -> bool {
+    /// Whether the handler reads declaration `index` at `span` without saying what to do when it
+    /// has no value (recorded for [`check`]; the caller then does not also say the value may be
+    /// none).
+    pub fn unsafe_handler_read(&mut self, index: usize, span: Span) -> bool {
         let decl = &self.scope.decls[index];
         if !self.handler.inside || decl.in_error || self.set_before_failure[index] == Unset::Set {
             return false;
         }
-        let (noun, ident): (&str, &'a ast::Ident) = (decl.noun(), decl.name);
-        let (name, decl_span) = (ident.name.as_str(), ident.span);
+        let name = decl.name.name.as_str();
         if self.handler.tested || self.narrowed.iter().any(|n| n == name) {
             return false;
         }
-        if self.quiet > 0 || !self.handler.reported.insert(index) {
-            return true;
+        // A declaration typed ahead of the walk is walked again, and its reads recorded, when
+        // the walk reaches it.
+        if self.quiet == 0 {
+            self.handler.reads.push((index, span));
         }
+        true
+    }
+}
+
+/// E0306, a pass over the typed flow: the first read in `on error` of each body value the
+/// failure may have left unset, without a default or a test.
+pub(crate) fn check(typed: &TypedFlow<'_>, diagnostics: &mut Diagnostics) {
+    let mut reported = HashSet::new();
+    for &(index, span) in &typed.handler_reads {
+        if !reported.insert(index) {
+            continue;
+        }
+        let decl = &typed.decls[index];
+        let (noun, name, decl_span) = (decl.noun, decl.name.name.as_str(), decl.name.span);
         let mut diagnostic = Diagnostic::new(
             Code::UnsetInHandler,
-            self.file,
+            typed.file,
             span,
             format!("{noun} `{name}` may have no value in `on error`"),
         )
         .label("none when the failure came first");
-        diagnostic = match self.set_before_failure[index] {
-            Unset::Set => return false,
+        diagnostic = match typed.set_before_failure[index] {
+            Unset::Set => continue,
             Unset::Step => diagnostic.with(decl_span, "the failure may be this step, or one it waits for"),
             Unset::InBlock => diagnostic.with(decl_span, "set only when its block runs"),
             Unset::Reads(j) => {
-                let (other_noun, other) = (self.scope.decls[j].noun(), &self.scope.decls[j].name.name);
+                let (other_noun, other) = (typed.decls[j].noun, &typed.decls[j].name.name);
                 diagnostic.with(
                     decl_span,
                     format!("computed from {other_noun} `{other}`, which may have no value either"),
@@ -203,16 +223,13 @@ impl<'a> FlowChecker<'_, 'a> {
             }
             Unset::AfterWait(wait) => diagnostic
                 .with(decl_span, "declared below a `wait`")
-                .with(self.trim(wait), "the failure may come before this wait ends"),
+                .with(typed.trim(wait), "the failure may come before this wait ends"),
             Unset::AfterFail(fail) => diagnostic
                 .with(decl_span, "declared below a `fail`, for the case it let through")
-                .with(self.trim(fail), "the handler may run because of this `fail`"),
+                .with(typed.trim(fail), "the handler may run because of this `fail`"),
         };
-        self.push(
-            diagnostic.help(format!(
-                "read what the handler needs from `input` or `error`, give a default with `{name} ?? ...`, or test it with `if {name} != none {{ ... }}`"
-            )),
-        );
-        true
+        diagnostics.push(diagnostic.help(format!(
+            "read what the handler needs from `input` or `error`, give a default with `{name} ?? ...`, or test it with `if {name} != none {{ ... }}`"
+        )));
     }
 }

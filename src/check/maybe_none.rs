@@ -141,7 +141,7 @@ impl<'a> FlowChecker<'_, 'a> {
             );
             return Rc::new(Type::Any);
         }
-        if self.check_handler_read(index, span) {
+        if self.unsafe_handler_read(index, span) {
             return ty;
         }
         let decl = &self.scope.decls[index];

@@ -5,9 +5,9 @@
 //!
 //! Passes, one file each: [`declarations`] (top-level names), [`templates`], [`triggers`], then
 //! per flow the typing walk [`flow`] (statements) with [`infer`] (expressions), [`calls`],
-//! [`after`], [`grants`] and [`handler_values`], which computes the flow's [`typed`] form once;
-//! [`policies`], [`cycles`] and the unused-name [`warnings`] are functions over it; finally
-//! [`flow_tests`]. No
+//! [`after`] and [`grants`], which computes the flow's [`typed`] form once; [`handler_values`]
+//! (E0306, from the reads the walk recorded), [`policies`], [`cycles`] and the unused-name
+//! [`warnings`] are functions over it; finally [`flow_tests`]. No
 //! pass stops at the first problem: each pushes what it finds and carries on, and the result is
 //! sorted by position.
 

@@ -15,6 +15,7 @@ use crate::types::Type;
 
 use super::calls::Target;
 use super::flow::FlowChecker;
+use super::handler_values::Unset;
 use super::scope::DeclKind;
 
 /// One flow, typed.
@@ -29,6 +30,19 @@ pub(crate) struct TypedFlow<'a> {
     pub input_typo: bool,
     /// The type of its `output` (what a sub-flow call gives).
     pub output: Option<Rc<Type>>,
+    /// The source text of its file.
+    pub source: &'a str,
+    /// Per declaration: whether it is set before anything in the body can fail.
+    pub set_before_failure: Vec<Unset>,
+    /// Reads in `on error` of declarations that may be unset there, untested, in walk order.
+    pub handler_reads: Vec<(usize, Span)>,
+}
+
+impl TypedFlow<'_> {
+    /// `span` without the whitespace and commas the grammar lets trail a statement.
+    pub fn trim(&self, span: Span) -> Span {
+        super::flow::trim(self.source, span)
+    }
 }
 
 /// A step or let of a typed flow.
@@ -92,6 +106,9 @@ impl<'a> FlowChecker<'_, 'a> {
             input_whole_used: self.input_whole_used,
             input_typo: self.input_typo,
             output: self.output_type.take(),
+            source: self.source,
+            set_before_failure: std::mem::take(&mut self.set_before_failure),
+            handler_reads: std::mem::take(&mut self.handler.reads),
         }
     }
 }
