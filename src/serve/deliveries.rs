@@ -163,6 +163,12 @@ impl Deliveries {
         }
     }
 
+    /// How many deliveries are in flight.
+    #[cfg(test)]
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
     /// How many deliveries are held in memory (in flight, or remembered without a journal).
     #[cfg(test)]
     fn held(&self) -> usize {

@@ -312,3 +312,76 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     }
     options.open(path)?.write_all(text.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Durability, SqliteStore};
+    use tower::ServiceExt;
+
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+    /// A host that has run many deliveries holds per instance only what is running and a
+    /// bounded tail: a host that runs for months does not grow with what it ran.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn after_many_deliveries_the_host_holds_a_bounded_amount() {
+        let dir = tempfile::tempdir().unwrap();
+        let flows = "entity shop {}\nflow signup for shop {\n  on webhook \"/hooks/signups\" verified by standard\n  input { name: text }\n  output { name: input.name }\n}\n";
+        let config = crate::config::Config::parse(
+            "[webhooks.standard]\nscheme = \"standard-webhooks\"\nsecret_env = \"S\"\n",
+            Path::new("flowc.toml"),
+        )
+        .unwrap();
+        let project = Project::from_sources(dir.path(), config, [("shop.flow", flows)]);
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("flowc.db"), Durability::Normal).unwrap());
+        let engine = Engine::builder()
+            .project_value(project.clone())
+            .store(store.clone())
+            .build()
+            .unwrap();
+        let options = HostOptions {
+            state: Some(dir.path().to_path_buf()),
+            store: Some(store.clone()),
+            ..HostOptions::default()
+        };
+        let host = Host::new(engine, &project, options, &|_| Some(SECRET.to_string())).unwrap();
+        let app = super::super::host_router(host.clone());
+        let total = 2 * super::super::known::KEEP_ENDED + 500;
+        let body = br#"{"name": "Ada"}"#;
+        for chunk in (0..total).collect::<Vec<_>>().chunks(100) {
+            let sent = chunk.iter().map(|i| {
+                let id = format!("msg_{i}");
+                let now = chrono::Utc::now().timestamp();
+                let signature =
+                    crate::serve::verifiers::sign_standard_webhook(SECRET, &id, now, body).unwrap();
+                let request = axum::http::Request::post("/hooks/signups")
+                    .header("content-type", "application/json")
+                    .header("webhook-id", id)
+                    .header("webhook-timestamp", now.to_string())
+                    .header("webhook-signature", signature)
+                    .body(axum::body::Body::from(body.to_vec()))
+                    .unwrap();
+                app.clone().oneshot(request)
+            });
+            for answer in futures::future::join_all(sent).await {
+                assert_eq!(answer.unwrap().status(), axum::http::StatusCode::ACCEPTED);
+            }
+        }
+        // Every instance ends at once; its end is counted (and it is let go) soon after.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while host.engine.resident() > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert_eq!(store.instances().len(), total);
+        assert_eq!(host.engine.resident(), 0, "ended instances are let go");
+        assert_eq!(host.deliveries.in_flight(), 0, "deliveries are in the journal");
+        let listed = host.known.lock().unwrap_or_else(|e| e.into_inner()).len();
+        assert_eq!(
+            listed,
+            super::super::known::KEEP_ENDED,
+            "the tail of ended instances"
+        );
+    }
+}

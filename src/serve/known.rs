@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 
 /// How many ended instances keep their entry (and trigger) in memory.
-pub(crate) const KEEP_ENDED: usize = 10_000;
+pub(crate) const KEEP_ENDED: usize = 1_000;
 
 /// One instance the host started or resumed: enough to list it without asking the store.
 #[derive(Clone, Debug, serde::Serialize)]

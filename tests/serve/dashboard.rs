@@ -359,3 +359,108 @@ async fn chromium_shows_a_real_booking_on_a_served_host() {
         std::fs::write(root.join("docs/images/serve-dashboard-instance.png"), png).unwrap();
     }
 }
+
+/// A page on the host's own origin that opens instance `id`'s dashboard page in a window of its
+/// own (the dashboard refuses to be framed), clicks its retry button as a person would, and
+/// writes what the button then says.
+fn click_retry_page(id: &str, token: &str) -> String {
+    format!(
+        r#"<!doctype html><p id="outcome">loading</p>
+<script>
+const say = (text) => {{ document.getElementById("outcome").textContent = text; }};
+const pause = () => new Promise((r) => setTimeout(r, 50));
+(async () => {{
+  const page = window.open("/dashboard/instances/{id}?token={token}");
+  let button = null;
+  for (let i = 0; i < 200 && !button; i++) {{
+    await pause();
+    try {{ button = page.document.querySelector("button[data-retry]"); }} catch (e) {{}}
+  }}
+  if (!button) {{ say("no retry button"); return; }}
+  button.click();
+  const result = button.nextElementSibling;
+  for (let i = 0; i < 200 && result.textContent !== "retried"; i++) await pause();
+  say("button says: " + result.textContent);
+}})();
+</script>"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_clicks_retry_and_the_instance_runs_again() {
+    let (base, calls) = super::retry::service().await;
+    let (app, host, store) = super::retry::host();
+    let id = super::retry::start(&app, &host, "f", &base).await;
+    let status = || store.record(&id.0).map(|r| r.status);
+    assert_eq!(
+        status().as_deref(),
+        Some("failed"),
+        "`/two` refuses its first call"
+    );
+    let page = click_retry_page(&id.0, super::retry::TOKEN);
+    let app = app.route(
+        "/click-retry",
+        axum::routing::get(move || async move { axum::response::Html(page) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let profile = tempfile::tempdir().unwrap();
+    let loaded = chromium_waiting(&format!("http://{addr}/click-retry"), profile.path()).await;
+    assert!(
+        loaded.dom.contains("<p id=\"outcome\">button says: retried</p>"),
+        "{}\n{:?}",
+        loaded.dom,
+        loaded.console
+    );
+    // It ran again, from its failed step, and completed.
+    for _ in 0..100 {
+        if status().as_deref() == Some("completed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status().as_deref(), Some("completed"));
+    let count = |i: usize| calls[i].load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!((count(0), count(1)), (1, 2), "`/two` called again, `/one` not");
+    assert!(host
+        .engine()
+        .history(&id)
+        .iter()
+        .any(|e| e.kind == flowc::runtime::EventKind::InstanceRetried));
+}
+
+/// [`chromium`]'s DOM dump after the page's scripts had up to 10 s (of virtual time, which
+/// stops while requests are in flight) to run.
+async fn chromium_waiting(url: &str, profile: &Path) -> Loaded {
+    let output = tokio::time::timeout(
+        Duration::from_secs(90),
+        tokio::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--virtual-time-budget=10000",
+                "--disable-popup-blocking",
+                "--dump-dom",
+            ])
+            .arg(format!("--user-data-dir={}", profile.display()))
+            .arg(url)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("chromium answers within 90 s")
+    .expect("Debian's chromium is installed");
+    Loaded {
+        dom: String::from_utf8_lossy(&output.stdout).into_owned(),
+        console: String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .filter(|l| l.contains(":CONSOLE"))
+            .map(str::to_string)
+            .collect(),
+    }
+}

@@ -212,3 +212,75 @@ async fn known_instances_give_known_kpis_in_metrics() {
     // Sub-flows are part of their caller's figures, not flows of their own.
     assert!(!text.contains("stdlib.tasks.open"), "{text}");
 }
+
+/// A memory store that counts the histories read.
+#[derive(Default)]
+struct Counting {
+    inner: MemoryStore,
+    histories: std::sync::atomic::AtomicUsize,
+}
+
+impl Store for Counting {
+    fn append(&self, instance: &str, event: flowc::runtime::Event) {
+        self.inner.append(instance, event)
+    }
+    fn append_batch(&self, instance: &str, events: Vec<flowc::runtime::Event>) -> flowc::runtime::Commit {
+        self.inner.append_batch(instance, events)
+    }
+    fn history(&self, instance: &str) -> Vec<flowc::runtime::Event> {
+        self.histories.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.history(instance)
+    }
+    fn put_timer(&self, timer: flowc::runtime::TimerRecord) {
+        self.inner.put_timer(timer)
+    }
+    fn remove_timer(&self, id: u64) {
+        self.inner.remove_timer(id)
+    }
+    fn timers(&self) -> Vec<flowc::runtime::TimerRecord> {
+        self.inner.timers()
+    }
+    fn instances(&self) -> Vec<String> {
+        self.inner.instances()
+    }
+    fn put_plan(&self, hash: &str, bundle: &str) {
+        self.inner.put_plan(hash, bundle)
+    }
+    fn plan(&self, hash: &str) -> Option<String> {
+        self.inner.plan(hash)
+    }
+}
+
+#[tokio::test]
+async fn scrapes_in_a_row_read_the_journal_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Counting::default());
+    let t = KpiHost::new(dir.path(), store.clone(), None);
+    for name in ["Ada", "Bo", "Cy"] {
+        t.run("wellness_booking", json!({ "name": name, "free": true }))
+            .await;
+    }
+    let before = store.histories.load(std::sync::atomic::Ordering::SeqCst);
+    let (_, first) = t.get("/metrics").await;
+    let read = store.histories.load(std::sync::atomic::Ordering::SeqCst) - before;
+    assert!(read >= 3, "the first scrape reads the journal ({read} histories)");
+    for _ in 0..20 {
+        let (status, again) = t.get("/metrics").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            metric(
+                &again,
+                "flowc_kpi_instances{flow=\"shop.wellness_booking\",outcome=\"completed\"}"
+            ),
+            metric(
+                &first,
+                "flowc_kpi_instances{flow=\"shop.wellness_booking\",outcome=\"completed\"}"
+            ),
+        );
+    }
+    assert_eq!(
+        store.histories.load(std::sync::atomic::Ordering::SeqCst) - before,
+        read,
+        "twenty more scrapes within the KPIs' time to live read no history"
+    );
+}

@@ -17,7 +17,7 @@ use flowc::{Engine, Project};
 use serde_json::json;
 use tower::ServiceExt;
 
-const TOKEN: &str = "retry-token";
+pub const TOKEN: &str = "retry-token";
 
 const FLOWS: &str = r#"
 entity e {}
@@ -41,7 +41,7 @@ flow child for e {
 
 /// A service on loopback: `/one` answers `{"n": 1}`; `/two` refuses the first call for good
 /// (400), then answers `{"n": 2}`. Its base URL and the calls each path had.
-async fn service() -> (String, Arc<[AtomicUsize; 2]>) {
+pub async fn service() -> (String, Arc<[AtomicUsize; 2]>) {
     let calls: Arc<[AtomicUsize; 2]> = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
     let (one, two) = (calls.clone(), calls.clone());
     let app = axum::Router::new()
@@ -68,7 +68,7 @@ async fn service() -> (String, Arc<[AtomicUsize; 2]>) {
     (format!("http://{addr}"), calls)
 }
 
-fn host() -> (axum::Router, Arc<Host>, Arc<dyn Store>) {
+pub fn host() -> (axum::Router, Arc<Host>, Arc<dyn Store>) {
     let config = Config::parse(
         "[connectors.http]\nallow_hosts = [\"127.0.0.1:*\"]\n",
         Path::new("flowc.toml"),
@@ -108,7 +108,7 @@ async fn post(app: &axum::Router, uri: &str, body: serde_json::Value) -> (Status
     (status, serde_json::from_slice(&bytes).expect("a JSON body"))
 }
 
-async fn start(app: &axum::Router, host: &Host, flow: &str, base: &str) -> InstanceId {
+pub async fn start(app: &axum::Router, host: &Host, flow: &str, base: &str) -> InstanceId {
     let (status, answer) = post(app, &format!("/api/flows/{flow}/start"), json!({ "base": base })).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     let id = InstanceId(answer["instance"].as_str().unwrap().to_string());
