@@ -477,3 +477,213 @@ flow booked for studio {
     // Slack is not in the plan: its post went through.
     assert_eq!(posts.len(), 1, "{stderr}");
 }
+
+/// The rig's configuration with a short timeout, so a held answer is lost quickly.
+fn impatient(r: &Rig) -> Config {
+    let mut config = r.config.clone();
+    let table = config.connectors.entry("sms".into()).or_default();
+    table.insert("timeout".into(), toml::Value::String("1s".into()));
+    config
+}
+
+#[tokio::test]
+async fn a_message_whose_answer_was_lost_is_found_in_twilios_list_not_sent_again() {
+    let r = rig().await;
+    let config = impatient(&r);
+    r.twilio.accept_then_hang(1, Duration::from_secs(5));
+    let lost = connector(&config)
+        .call(send("inst/notify", "+14155550123", "See you at 10"))
+        .await
+        .unwrap_err();
+    assert_eq!(lost.class, ErrorClass::Transient, "{lost:?}");
+    assert_eq!(r.twilio.messages().len(), 1, "Twilio has it");
+    // The retry (here a new process on the same logs) asks Twilio before sending.
+    let retried = connector(&config)
+        .call(send("inst/notify", "+14155550123", "See you at 10"))
+        .await
+        .unwrap();
+    assert_eq!(r.twilio.messages().len(), 1, "sent once");
+    assert_eq!(
+        retried.get("sid").as_str(),
+        r.twilio.messages()[0]["sid"].as_str()
+    );
+    // Found once, it is recorded: a later retry neither lists nor sends.
+    r.twilio.fail_next_lists(1);
+    let again = connector(&config)
+        .call(send("inst/notify", "+14155550123", "See you at 10"))
+        .await
+        .unwrap();
+    assert_eq!(again, retried);
+    assert_eq!(r.twilio.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn a_message_twilio_does_not_have_is_sent_on_retry() {
+    let r = rig().await;
+    // The first attempt is refused with a 503 before Twilio creates anything.
+    r.twilio.fail_next(503, 1, None);
+    let c = connector(&r.config);
+    let failed = c
+        .call(send("inst/notify", "+14155550123", "See you at 10"))
+        .await
+        .unwrap_err();
+    assert_eq!(failed.class, ErrorClass::Transient);
+    // Another message to the same number with another text is not taken for it.
+    c.call(send("other/notify", "+14155550123", "Another text"))
+        .await
+        .unwrap();
+    c.call(send("inst/notify", "+14155550123", "See you at 10"))
+        .await
+        .unwrap();
+    let bodies: Vec<_> = r.twilio.messages().iter().map(|m| m["body"].clone()).collect();
+    assert_eq!(
+        bodies,
+        vec![Json::from("Another text"), Json::from("See you at 10")]
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_that_cannot_be_resolved_sends_nothing_until_it_can() {
+    let r = rig().await;
+    let config = impatient(&r);
+    r.twilio.accept_then_hang(1, Duration::from_secs(5));
+    let c = connector(&config);
+    c.call(send("inst/notify", "+14155550123", "See you at 10"))
+        .await
+        .unwrap_err();
+    r.twilio.fail_next_lists(1);
+    let unknown = c
+        .call(send("inst/notify", "+14155550123", "See you at 10"))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.class, ErrorClass::Transient, "{unknown:?}");
+    assert!(
+        unknown.message.contains("outcome is unknown"),
+        "{}",
+        unknown.message
+    );
+    assert_eq!(unknown.details.get("outcome").as_str(), Some("unknown"));
+    assert_eq!(r.twilio.messages().len(), 1, "not sent again while in doubt");
+    c.call(send("inst/notify", "+14155550123", "See you at 10"))
+        .await
+        .unwrap();
+    assert_eq!(r.twilio.messages().len(), 1);
+}
+
+#[tokio::test]
+async fn the_emulator_lists_an_accounts_messages_newest_first_by_to_and_from() {
+    let r = rig().await;
+    let c = connector(&r.config);
+    c.call(send("a", "+14155550123", "first")).await.unwrap();
+    c.call(send("b", "+14155550124", "other number")).await.unwrap();
+    c.call(send("c", "+14155550123", "second")).await.unwrap();
+    let url = format!("{}/2010-04-01/Accounts/{SID}/Messages.json", r.twilio.base_url());
+    let client = reqwest::Client::new();
+    let page: Json = client
+        .get(&url)
+        .basic_auth(SID, Some(TOKEN))
+        .query(&[("To", "+14155550123"), ("From", "+14155550100")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bodies: Vec<_> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].clone())
+        .collect();
+    assert_eq!(bodies, vec![Json::from("second"), Json::from("first")]);
+    let refused = client
+        .get(&url)
+        .basic_auth(SID, Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+}
+
+#[tokio::test]
+async fn a_text_whose_answer_was_lost_is_not_followed_by_the_fallback_email() {
+    // The pattern of stdlib/notify's `notice`: the text, and the email only if the text failed.
+    let r = rig().await;
+    let mut config = impatient(&r);
+    let outbox = tempfile::tempdir().unwrap();
+    config.connectors.insert(
+        "email".into(),
+        toml::Table::from_iter([
+            (
+                "outbox".to_string(),
+                toml::Value::String(outbox.path().display().to_string()),
+            ),
+            (
+                "sent_log".to_string(),
+                toml::Value::String(outbox.path().join("log").display().to_string()),
+            ),
+            (
+                "from".to_string(),
+                toml::Value::String("studio@studio.example".into()),
+            ),
+        ]),
+    );
+    // Every answer would be lost: without the lookup, each attempt would send another text and
+    // the fallback would email as well.
+    r.twilio.accept_then_hang(3, Duration::from_secs(5));
+    let src = r#"entity studio {}
+flow notice for studio {
+  input { phone: text, email: email }
+  step texted = sms.send(to: input.phone, body: "Your booking is confirmed")
+    retry 3 times backoff 1s..1s no jitter on transient
+    fallback {
+      step emailed = email.send(to: input.email, template: "booked")
+      yield { sid: "", to: emailed.to, status: "emailed instead", segments: 0 }
+    }
+  output { status: texted.status, sid: texted.sid }
+}
+template booked {
+  subject "Booked"
+  text "Your booking is confirmed"
+  html "<p>Your booking is confirmed</p>"
+}
+"#;
+    let project = Project::from_sources(Path::new("/t"), config.clone(), [("t.flow", src)]);
+    let email = flowc::connectors::email::EmailConnector::from_config(&config, Path::new("/")).unwrap();
+    let engine = Engine::builder()
+        .project_value(project)
+        .connector(Arc::new(connector(&config)))
+        .connector(Arc::new(email))
+        .build()
+        .unwrap();
+    let input = serde_json::json!({ "phone": "+14155550123", "email": "maya@example.com" });
+    let id = engine.start("notice", input).await.unwrap();
+    let out = tokio::time::timeout(Duration::from_secs(30), engine.output(&id))
+        .await
+        .expect("the instance ends")
+        .unwrap();
+    let messages = r.twilio.messages();
+    let emails = || {
+        walk(outbox.path())
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .count()
+    };
+    assert_eq!((messages.len(), emails()), (1, 0), "one text, no fallback email");
+    assert_eq!(out.get("sid"), &Value::text(messages[0]["sid"].as_str().unwrap()));
+    assert_ne!(out.get("status"), &Value::text("emailed instead"));
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .flat_map(|e| match e.path() {
+            p if p.is_dir() => walk(&p),
+            p => vec![p],
+        })
+        .collect()
+}

@@ -1,12 +1,15 @@
 //! The sms connector: `send` creates a Message resource on Twilio's Messages API (form-encoded
 //! POST, basic auth with the entity's account SID and auth token), at most once per idempotency
-//! key.
+//! key: an attempt whose answer was lost is looked up in Twilio's list of messages before any
+//! new request.
 
 use std::path::Path;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
 
 use super::errors::api_error;
 use super::settings::{Account, SmsSettings};
@@ -37,6 +40,21 @@ impl Keyed for SentSms {
 }
 
 impl SentSms {
+    /// The record of Twilio's Message resource `json` (as created or as listed).
+    fn from_resource(key: &str, sid: &str, to: &str, json: &Json) -> SentSms {
+        SentSms {
+            key: key.to_string(),
+            sid: sid.to_string(),
+            to: to.to_string(),
+            status: json["status"].as_str().unwrap_or("queued").to_string(),
+            // Twilio gives counts as text ("1").
+            segments: match &json["num_segments"] {
+                Json::String(s) => s.parse().unwrap_or(0),
+                other => other.as_i64().unwrap_or(0),
+            },
+        }
+    }
+
     fn result(&self) -> Value {
         Value::record([
             ("sid", Value::text(&self.sid)),
@@ -47,12 +65,42 @@ impl SentSms {
     }
 }
 
+/// An attempt about to send, filed under the call's idempotency key before the request goes: a
+/// key with an intent and no [`SentSms`] is in doubt (Twilio may have the message).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct SmsIntent {
+    key: String,
+    to: String,
+    from: String,
+    /// SHA-256 of the body (hex): the text itself stays out of the log.
+    body_sha256: String,
+    /// When the request went (UTC).
+    at: DateTime<Utc>,
+}
+
+impl Keyed for SmsIntent {
+    fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// How far Twilio's `date_created` may be before our intent's time (clocks differ).
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The most recent messages to a number that are searched for one in doubt.
+const LIST_PAGE_SIZE: &str = "50";
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
 /// Text messages by Twilio for flows.
 pub struct SmsConnector {
     manifest: Manifest,
     settings: SmsSettings,
     client: reqwest::Client,
     sent: KeyedLog<SentSms>,
+    intents: KeyedLog<SmsIntent>,
     env: crate::connectors::table::Env,
 }
 
@@ -74,6 +122,7 @@ impl SmsConnector {
             manifest: super::manifest(),
             client: crate::connectors::table::client(settings.timeout)?,
             sent: KeyedLog::new(&settings.sent_log_dir, "sent.jsonl", "sms sent log"),
+            intents: KeyedLog::new(&settings.sent_log_dir, "intents.jsonl", "sms intent log"),
             settings,
             env: Box::new(env),
         })
@@ -113,13 +162,45 @@ impl SmsConnector {
                 account.auth_token_env, call.entity, call.entity
             ))
         })?;
-        let mut url = self.settings.base_url.clone();
-        url.path_segments_mut()
-            .map_err(|_| {
-                ConnectorError::permanent("`base_url` in `[connectors.sms]` cannot have paths appended")
-            })?
-            .pop_if_empty()
-            .extend(["2010-04-01", "Accounts", &account.account_sid, "Messages.json"]);
+        let url = self.messages_url(account)?;
+        let body_sha256 = sha256_hex(body);
+        // An earlier attempt whose answer never came (a timeout, a crash): Twilio may have the
+        // message. Its list of messages says; only a message it does not have is sent again.
+        if let Some(intent) = self.intents.lookup(&call.idempotency_key).await? {
+            if intent.to == to && intent.from == account.from && intent.body_sha256 == body_sha256 {
+                match self.find_sent(&url, account, &token, &intent).await {
+                    Ok(Some(found)) => {
+                        let result = found.result();
+                        if let Err(e) = self.sent.record(found).await {
+                            tracing::warn!(key = %call.idempotency_key, "sms found but not recorded: {e}");
+                        }
+                        return Ok(result);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        let mut error = ConnectorError::new(
+                            e.class,
+                            format!(
+                                "an earlier attempt's outcome is unknown (Twilio may have the message) and Twilio's message list cannot be read, so it is not sent again yet: {}",
+                                e.message
+                            ),
+                        );
+                        error.retry_after = e.retry_after;
+                        error.details = Value::record([("outcome", Value::text("unknown"))]);
+                        return Err(error);
+                    }
+                }
+            }
+        }
+        self.intents
+            .record(SmsIntent {
+                key: call.idempotency_key.clone(),
+                to: to.to_string(),
+                from: account.from.clone(),
+                body_sha256,
+                at: Utc::now(),
+            })
+            .await?;
         let mut form = vec![("To", to), ("From", account.from.as_str()), ("Body", body)];
         if let Some(callback) = &account.status_callback {
             form.push(("StatusCallback", callback.as_str()));
@@ -144,23 +225,77 @@ impl SmsConnector {
         let sid = json["sid"]
             .as_str()
             .ok_or_else(|| ConnectorError::transient(format!("{what} answered {status} without a `sid`")))?;
-        let record = SentSms {
-            key: call.idempotency_key.clone(),
-            sid: sid.to_string(),
-            to: to.to_string(),
-            status: json["status"].as_str().unwrap_or("queued").to_string(),
-            // Twilio gives counts as text ("1").
-            segments: match &json["num_segments"] {
-                Json::String(s) => s.parse().unwrap_or(0),
-                other => other.as_i64().unwrap_or(0),
-            },
-        };
+        let record = SentSms::from_resource(&call.idempotency_key, sid, to, &json);
         let result = record.result();
         if let Err(e) = self.sent.record(record).await {
             // Twilio has the message: failing now would make the retry send it again.
             tracing::warn!(key = %call.idempotency_key, "sms sent but not recorded: {e}");
         }
         Ok(result)
+    }
+
+    /// `.../Accounts/{sid}/Messages.json`: where messages are created and listed.
+    fn messages_url(&self, account: &Account) -> Result<reqwest::Url, ConnectorError> {
+        let mut url = self.settings.base_url.clone();
+        url.path_segments_mut()
+            .map_err(|_| {
+                ConnectorError::permanent("`base_url` in `[connectors.sms]` cannot have paths appended")
+            })?
+            .pop_if_empty()
+            .extend(["2010-04-01", "Accounts", &account.account_sid, "Messages.json"]);
+        Ok(url)
+    }
+
+    /// The message of `intent` if Twilio has it: among the latest messages from our number to
+    /// its number (Twilio lists the newest first), one with the same body created since the
+    /// intent (less the clocks' skew).
+    async fn find_sent(
+        &self,
+        url: &reqwest::Url,
+        account: &Account,
+        token: &str,
+        intent: &SmsIntent,
+    ) -> Result<Option<SentSms>, ConnectorError> {
+        let what = "Twilio GET Messages.json";
+        let response = self
+            .client
+            .get(url.clone())
+            .basic_auth(&account.account_sid, Some(token))
+            .query(&[
+                ("To", intent.to.as_str()),
+                ("From", intent.from.as_str()),
+                ("PageSize", LIST_PAGE_SIZE),
+            ])
+            .send()
+            .await
+            .map_err(|e| transport_error(&e, what))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.map_err(|e| transport_error(&e, what))?;
+        if !status.is_success() {
+            return Err(api_error(status, &headers, &text));
+        }
+        let json: Json = serde_json::from_str(&text)
+            .map_err(|_| ConnectorError::transient(format!("{what} answered {status} without JSON")))?;
+        let Some(messages) = json["messages"].as_array() else {
+            return Err(ConnectorError::transient(format!(
+                "{what} answered {status} without `messages`"
+            )));
+        };
+        let since = intent.at - CLOCK_SKEW;
+        let found = messages.iter().find(|m| {
+            let created = m["date_created"]
+                .as_str()
+                .and_then(|d| DateTime::parse_from_rfc2822(d).ok());
+            m["body"]
+                .as_str()
+                .is_some_and(|b| sha256_hex(b) == intent.body_sha256)
+                && created.is_some_and(|c| c >= since)
+        });
+        Ok(found.and_then(|m| {
+            let sid = m["sid"].as_str()?;
+            Some(SentSms::from_resource(&intent.key, sid, &intent.to, m))
+        }))
     }
 
     fn account(&self, entity: &str) -> Result<&Account, ConnectorError> {

@@ -3,15 +3,17 @@
 //! optional `StatusCallback`), HTTP basic auth with the account SID and auth token, `201` with the
 //! Message resource (`sid`, `status: "queued"`, `num_segments` as text, RFC 2822 dates), and
 //! Twilio's error JSON (`code`, `message`, `more_info`, `status`): 20003 (401), 21602, 21603,
-//! 21604, 21617, 21211 (400), 20429 (429 with `Retry-After`). Accepted messages are kept for
+//! 21604, 21617, 21211 (400), 20429 (429 with `Retry-After`); `GET .../Messages.json` lists the
+//! account's messages newest first, filtered by `To` and `From`. Accepted messages are kept for
 //! tests ([`TwilioEmulator::messages`]) and, with an outbox, written as JSON files.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -38,6 +40,11 @@ struct EmulatorState {
     faults: EmulatorFaults,
     outbox: Option<PathBuf>,
     next: u64,
+    /// The next created messages whose answer is held this long (the message is kept: Twilio
+    /// accepted it, the answer is lost to the client's timeout).
+    hang_after_accepting: Vec<Duration>,
+    /// How many coming list requests fail with 503.
+    failing_lists: usize,
 }
 
 type Shared = Arc<Mutex<EmulatorState>>;
@@ -60,11 +67,13 @@ impl TwilioEmulator {
             faults: EmulatorFaults::default(),
             outbox: None,
             next: 0,
+            hang_after_accepting: Vec::new(),
+            failing_lists: 0,
         }));
         let app = Router::new()
             .route(
                 "/2010-04-01/Accounts/{account}/Messages.json",
-                post(create_message),
+                post(create_message).get(list_messages),
             )
             .with_state(Arc::clone(&state));
         let (tx, rx) = oneshot::channel::<()>();
@@ -101,6 +110,19 @@ impl TwilioEmulator {
     /// The next `times` requests fail with `status` (429 with `retry_after` seconds, or a 5xx).
     pub fn fail_next(&self, status: u16, times: usize, retry_after: Option<u64>) {
         lock(&self.state).faults.fail_next(status, times, retry_after);
+    }
+
+    /// The next `times` messages are accepted (kept, as Twilio would) but their answer is held
+    /// for `hold`: past the client's timeout, the answer is lost.
+    pub fn accept_then_hang(&self, times: usize, hold: Duration) {
+        lock(&self.state)
+            .hang_after_accepting
+            .extend(std::iter::repeat_n(hold, times));
+    }
+
+    /// The next `times` requests to list messages fail with 503.
+    pub fn fail_next_lists(&self, times: usize) {
+        lock(&self.state).failing_lists += times;
     }
 
     /// Draws faults for every request from `faults` (a fault plan's `twilio` part) and `seed`.
@@ -161,43 +183,67 @@ async fn create_message(
     if let Some((status, retry_after)) = faults::befall(next).await {
         return failure(status, retry_after);
     }
-    let mut s = lock(&state);
-    let authorized = basic_auth(&headers).is_some_and(|(user, password)| {
-        user == account && s.accounts.get(&account).is_some_and(|token| *token == password)
+    let (response, hang) = accept(&state, &account, &headers, &form);
+    match hang {
+        Some(hold) => {
+            // Accepted, and the answer lost: the client's timeout ends the wait first.
+            tokio::time::sleep(hold).await;
+            failure(StatusCode::SERVICE_UNAVAILABLE, None)
+        }
+        None => response,
+    }
+}
+
+/// Creates the message of `form` (or refuses it) as Twilio does; also says whether its answer
+/// is to be held (see [`TwilioEmulator::accept_then_hang`]).
+fn accept(
+    state: &Shared,
+    account: &str,
+    headers: &HeaderMap,
+    form: &BTreeMap<String, String>,
+) -> (Response, Option<Duration>) {
+    let refused = |r: Response| (r, None);
+    let mut s = lock(state);
+    let authorized = basic_auth(headers).is_some_and(|(user, password)| {
+        user == account && s.accounts.get(account).is_some_and(|token| *token == password)
     });
     if !authorized {
-        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+        return refused(error(StatusCode::UNAUTHORIZED, 20003, "Authenticate"));
     }
     let field = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
     let Some(to) = field("To") else {
-        return error(StatusCode::BAD_REQUEST, 21604, "A 'To' phone number is required.");
+        return refused(error(
+            StatusCode::BAD_REQUEST,
+            21604,
+            "A 'To' phone number is required.",
+        ));
     };
     let Some(from) = field("From") else {
-        return error(
+        return refused(error(
             StatusCode::BAD_REQUEST,
             21603,
             "A 'From' phone number is required.",
-        );
+        ));
     };
     let Some(body) = field("Body") else {
-        return error(StatusCode::BAD_REQUEST, 21602, "Message body is required.");
+        return refused(error(StatusCode::BAD_REQUEST, 21602, "Message body is required."));
     };
     if body.chars().count() > 1600 {
-        return error(
+        return refused(error(
             StatusCode::BAD_REQUEST,
             21617,
             "The concatenated message body exceeds the 1600 character limit.",
-        );
+        ));
     }
     // Twilio refuses numbers that cannot exist, and a number sending to itself; North American
     // numbers have 10 digits after the country code.
     let nanp_wrong = to.starts_with("+1") && to.len() != 12;
     if !is_e164(to) || nanp_wrong || to == from {
-        return error(
+        return refused(error(
             StatusCode::BAD_REQUEST,
             21211,
             &format!("The 'To' number {to} is not a valid phone number."),
-        );
+        ));
     }
     s.next += 1;
     let sid = format!("SM{:032x}", s.next);
@@ -233,7 +279,61 @@ async fn create_message(
             tracing::warn!("cannot keep message {sid} in {}: {e}", dir.display());
         }
     }
-    (StatusCode::CREATED, JsonBody(message)).into_response()
+    let hang = (!s.hang_after_accepting.is_empty()).then(|| s.hang_after_accepting.remove(0));
+    ((StatusCode::CREATED, JsonBody(message)).into_response(), hang)
+}
+
+/// `GET .../Messages.json?To=&From=&PageSize=`: the account's messages, newest first, filtered
+/// by `To` and `From` as Twilio does, in Twilio's page shape.
+async fn list_messages(
+    State(state): State<Shared>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    let mut s = lock(&state);
+    if s.failing_lists > 0 {
+        s.failing_lists -= 1;
+        return failure(StatusCode::SERVICE_UNAVAILABLE, None);
+    }
+    let authorized = basic_auth(&headers).is_some_and(|(user, password)| {
+        user == account && s.accounts.get(&account).is_some_and(|token| *token == password)
+    });
+    if !authorized {
+        return error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let page_size: usize = query
+        .get("PageSize")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, 1000);
+    let matches = |m: &&Json, field: &str, name: &str| {
+        query
+            .get(name)
+            .is_none_or(|want| m[field].as_str() == Some(want.as_str()))
+    };
+    let messages: Vec<Json> = s
+        .messages
+        .iter()
+        .rev()
+        .filter(|m| m["account_sid"].as_str() == Some(account.as_str()))
+        .filter(|m| matches(m, "to", "To") && matches(m, "from", "From"))
+        .take(page_size)
+        .cloned()
+        .collect();
+    let uri = format!("/2010-04-01/Accounts/{account}/Messages.json?PageSize={page_size}&Page=0");
+    let body = json!({
+        "messages": messages,
+        "end": messages.len().saturating_sub(1),
+        "first_page_uri": uri,
+        "next_page_uri": null,
+        "page": 0,
+        "page_size": page_size,
+        "previous_page_uri": null,
+        "start": 0,
+        "uri": uri,
+    });
+    (StatusCode::OK, JsonBody(body)).into_response()
 }
 
 /// The environment variable an emulated run's sms connector reads the auth token from.
