@@ -11,7 +11,7 @@ use crate::contract::ErrorClass;
 use crate::value::Value;
 
 /// One call of an action, with everything a connector needs to make it safe to retry.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct ActionCall {
     /// The action's name within the connector (`send`, `create_page`).
     pub action: String,

@@ -10,9 +10,10 @@ mod calls;
 mod effects;
 mod revive;
 mod sleep;
+mod timer_queue;
 mod timers;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -22,7 +23,8 @@ use builder::flow_rts;
 pub use builder::EngineBuilder;
 use calls::run_call;
 use sleep::{Sleepers, Slot};
-use timers::{timer_driver, TimerEntry, TimerKey};
+use timer_queue::TimerQueue;
+use timers::{timer_driver, TimerEntry};
 
 use super::clock::Clock;
 use super::event::Event;
@@ -149,7 +151,7 @@ struct Inner {
     /// The next cell's generation.
     generations: AtomicU64,
     /// By due time, then the order the instance armed them in (see [`Effect::Timer`]).
-    timers: Mutex<BTreeMap<TimerKey, TimerEntry>>,
+    timers: Mutex<TimerQueue>,
     timer_seq: AtomicU64,
     timer_notify: Arc<Notify>,
     driver_token: AtomicBool,
@@ -407,7 +409,8 @@ impl Inner {
             return;
         }
         let mut stored = self.stored_plans.lock().unwrap_or_else(|e| e.into_inner());
-        if stored.insert(hash.to_string()) {
+        // Looked up first: every start passes here, and the hash is copied only once.
+        if !stored.contains(hash) && stored.insert(hash.to_string()) {
             if let Ok(text) = serde_json::to_string(&self.bundles[hash]) {
                 self.store.put_plan(hash, &text);
             }

@@ -31,7 +31,7 @@ use crate::plan::{FlowPlan, NodeKind};
 use crate::value::Value;
 pub(crate) use attempt_timeout::Abandon;
 use attempt_timeout::AttemptTimeout;
-pub(crate) use call::PreparedCall;
+pub(crate) use call::{EntityOf, PreparedCall};
 use child_call::ChildCall;
 use event_wait::EventWait;
 use fan_out::FanState;
@@ -218,6 +218,9 @@ pub(crate) struct Instance {
     seq: u64,
     /// Events of the reaction under way: the engine hands them to the store as one batch.
     pending: Vec<Event>,
+    /// The work queue of the last reaction, emptied, kept for the next one (a reaction runs
+    /// per step result: a fresh queue each time was an allocation per step).
+    spare_work: VecDeque<Work>,
     pub(crate) waiters: Vec<oneshot::Sender<()>>,
 }
 
@@ -268,6 +271,7 @@ impl Instance {
             replay: None,
             seq: 0,
             pending: Vec::new(),
+            spare_work: VecDeque::new(),
             waiters: Vec::new(),
         }
     }
@@ -317,7 +321,7 @@ impl Instance {
                 plan: Some(self.flow.bundle.clone()),
             },
         );
-        let mut q = VecDeque::new();
+        let mut q = self.work_queue();
         let root = self.flow.root.clone();
         self.open_scope(root, None, ScopeKind::Root, false, String::new(), None, &mut q);
         self.drive(ctx, q, &mut fx);
@@ -372,6 +376,11 @@ impl Instance {
         id
     }
 
+    /// An empty work queue for a reaction (the last one's, when there is one).
+    fn work_queue(&mut self) -> VecDeque<Work> {
+        std::mem::take(&mut self.spare_work)
+    }
+
     fn drive(&mut self, ctx: &Ctx, mut q: VecDeque<Work>, fx: &mut Vec<Effect>) {
         while let Some(w) = q.pop_front() {
             match w {
@@ -380,15 +389,17 @@ impl Instance {
                     let Some(Some(scope)) = self.scopes.get_mut(s as usize) else {
                         continue;
                     };
-                    for d in scope.finish(n, st, v) {
-                        q.push_back(Work::Run(s, d));
-                    }
+                    scope.finish(n, st, v, |d| q.push_back(Work::Run(s, d)));
                     if scope.complete() {
                         q.push_back(Work::ScopeDone(s));
                     }
                 }
                 Work::ScopeDone(s) => self.scope_done(ctx, s, &mut q, fx),
             }
+        }
+        // Kept for the next reaction while the instance may still react.
+        if !self.status.is_final() {
+            self.spare_work = q;
         }
     }
 
@@ -417,7 +428,13 @@ impl Instance {
                 if self.status == InstanceStatus::Running {
                     self.status = InstanceStatus::Completed;
                     self.record(ctx, EventKind::InstanceCompleted);
-                    self.finished(Ok(self.output.clone()), fx);
+                    // Only a caller (a sub-flow's parent) reads the result: the output itself
+                    // stays in `output`, copied for the caller alone.
+                    let result = match self.parent {
+                        Some(_) => self.output.clone(),
+                        None => Value::Null,
+                    };
+                    self.finished(Ok(result), fx);
                 }
             }
             ScopeKind::Item(i) => {
@@ -509,7 +526,7 @@ impl Instance {
         let path = scope.path(n);
         let is_event = matches!(scope.plan.node(n).kind, NodeKind::WaitEvent { .. });
         let is_call = matches!(scope.plan.node(n).kind, NodeKind::Call(_));
-        let mut q = VecDeque::new();
+        let mut q = self.work_queue();
         if is_call {
             self.on_child_timer(ctx, s, n, &mut q, &mut fx);
         } else if is_event {

@@ -46,14 +46,22 @@ impl Redactor {
 
     /// `value` with every secret value masked in its texts.
     pub(crate) fn value(&self, value: Value) -> Value {
+        if self.is_empty() {
+            // Nothing to hide: the value as it is, not a copy rebuilt field by field.
+            return value;
+        }
+        self.masked(value)
+    }
+
+    fn masked(&self, value: Value) -> Value {
         match value {
             Value::Text(t) => match self.text(&t) {
                 Cow::Borrowed(_) => Value::Text(t),
                 Cow::Owned(o) => Value::Text(o),
             },
-            Value::List(items) => Value::List(items.into_iter().map(|v| self.value(v)).collect()),
+            Value::List(items) => Value::List(items.into_iter().map(|v| self.masked(v)).collect()),
             Value::Record(fields) => {
-                Value::Record(fields.into_iter().map(|(k, v)| (k, self.value(v))).collect())
+                Value::Record(fields.into_iter().map(|(k, v)| (k, self.masked(v))).collect())
             }
             v => v,
         }

@@ -152,25 +152,24 @@ impl Scope {
         self.open == 0
     }
 
-    /// Marks `n` terminal with `value`; returns the nodes that became ready. A node already
-    /// terminal is left as it is (so a late result cannot run its dependents twice).
-    pub(crate) fn finish(&mut self, n: u32, state: NState, value: Value) -> Vec<u32> {
+    /// Marks `n` terminal with `value`; hands each node that became ready to `ready` (no list
+    /// is made: this runs once per node of every instance). A node already terminal is left as
+    /// it is (so a late result cannot run its dependents twice).
+    pub(crate) fn finish(&mut self, n: u32, state: NState, value: Value, mut ready: impl FnMut(u32)) {
         let i = n as usize;
         if i >= self.state.len() || self.state[i].terminal() {
-            return Vec::new();
+            return;
         }
         self.state[i] = state;
         self.values[i] = value;
         self.open -= 1;
-        let mut ready = Vec::new();
         for &d in &self.plan.dependents[i] {
             let r = &mut self.remaining[d as usize];
             *r = r.saturating_sub(1);
             if *r == 0 {
-                ready.push(d);
+                ready(d);
             }
         }
-        ready
     }
 
     /// The path of node `n` (`sent[2].s`; unnamed statements get `keyword#index`).

@@ -210,7 +210,7 @@ impl EngineBuilder {
             sleepers: Mutex::new(Default::default()),
             evict_idle: !self.keep_idle,
             generations: AtomicU64::new(0),
-            timers: Mutex::new(BTreeMap::new()),
+            timers: Mutex::new(Default::default()),
             timer_seq: AtomicU64::new(first_timer_id()),
             timer_notify: Arc::new(Notify::new()),
             driver_token: AtomicBool::new(false),

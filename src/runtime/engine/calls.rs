@@ -7,8 +7,8 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use super::{Cell, Inner};
-use crate::connectors::{ActionCall, ConnectorError};
-use crate::runtime::instance::PreparedCall;
+use crate::connectors::ConnectorError;
+use crate::runtime::instance::{EntityOf, PreparedCall};
 use crate::runtime::pacing;
 use crate::value::Value;
 
@@ -16,18 +16,17 @@ use crate::value::Value;
 /// follows (a retry waits on a journaled timer, not in this task).
 pub(super) async fn run_call(inner: Arc<Inner>, cell: Arc<Cell>, pc: Box<PreparedCall>) {
     // Span fields are recorded when the span is made, so borrowing under the lock is enough.
-    let (instance, flow_entity, span) = {
+    let span = {
         let inst = cell.lock();
-        let span = tracing::info_span!(
+        tracing::info_span!(
             "step",
             instance = %inst.id,
             flow = %inst.flow.plan.name,
-            entity = %pc.entity,
+            entity = %EntityOf(&pc),
             step = %pc.step
-        );
-        (inst.id.clone(), inst.entity.clone(), span)
+        )
     };
-    let body = attempt(&inner, pc.as_ref(), &instance, flow_entity);
+    let body = attempt(&inner, pc.as_ref());
     // The deadline is the instance's timer: when it passes, the instance has journaled the
     // timeout and abandons the attempt, wherever it is (pacing, waiting for a slot, calling):
     // its future is dropped here, so no call goes out after the deadline.
@@ -54,12 +53,7 @@ pub(super) async fn run_call(inner: Arc<Inner>, cell: Arc<Cell>, pc: Box<Prepare
     }
 }
 
-pub(super) async fn attempt(
-    inner: &Arc<Inner>,
-    pc: &PreparedCall,
-    instance: &str,
-    flow_entity: String,
-) -> Result<Value, ConnectorError> {
+pub(super) async fn attempt(inner: &Arc<Inner>, pc: &PreparedCall) -> Result<Value, ConnectorError> {
     let (connector_name, action_name) = pc.target();
     let Some(connector) = inner.registry.get(connector_name).cloned() else {
         return Err(ConnectorError::permanent(format!(
@@ -73,7 +67,7 @@ pub(super) async fn attempt(
     // Connectors that pace themselves (Notion, at flowc.toml's rate) are not paced twice.
     let limiter = match &rate_limit {
         Some(limit) if !connector.paces_itself() => {
-            Some(inner.pacer.limiter(connector_name, &pc.entity, limit))
+            Some(pc.with_entity(|entity| inner.pacer.limiter(connector_name, entity, limit)))
         }
         _ => None,
     };
@@ -85,21 +79,7 @@ pub(super) async fn attempt(
         Err(_) => inner.global.clone().acquire_owned().await,
     };
     let attempt = pc.attempt;
-    let call = ActionCall {
-        action: action_name.to_string(),
-        // The last possible attempt can have the arguments themselves.
-        args: if attempt >= pc.retry().attempts {
-            std::mem::take(&mut *pc.args.lock().unwrap_or_else(|e| e.into_inner()))
-        } else {
-            pc.args.lock().unwrap_or_else(|e| e.into_inner()).clone()
-        },
-        entity: pc.entity.clone(),
-        flow_entity,
-        instance: instance.to_string(),
-        step: pc.step.clone(),
-        attempt,
-        idempotency_key: pc.idempotency_key.clone(),
-    };
+    let call = pc.action_call();
     let attempt_span = tracing::info_span!("attempt", attempt);
     attempt_span.in_scope(|| tracing::debug!("calling {connector_name}.{action_name}"));
     let fut = connector.call(call).instrument(attempt_span);

@@ -253,20 +253,16 @@ impl Inner {
                         at,
                         step,
                     });
-                    let earliest = {
-                        let mut timers = self.timers.lock().unwrap_or_else(|e| e.into_inner());
-                        timers.insert(
-                            (at, order, id),
-                            TimerEntry {
-                                instance: cell.id.clone(),
-                                generation: cell.generation,
-                                scope,
-                                node,
-                                id,
-                            },
-                        );
-                        timers.keys().next() == Some(&(at, order, id))
-                    };
+                    let earliest = self.timers.lock().unwrap_or_else(|e| e.into_inner()).insert(
+                        (at, order, id),
+                        TimerEntry {
+                            instance: cell.id.clone(),
+                            generation: cell.generation,
+                            scope,
+                            node,
+                            id,
+                        },
+                    );
                     if earliest {
                         self.wake_driver();
                     }

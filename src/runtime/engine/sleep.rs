@@ -19,12 +19,19 @@ pub(super) enum Slot {
     Asleep(Asleep),
 }
 
-/// What an instance leaves in memory while asleep.
+/// What an instance leaves in memory while asleep (16 bytes, so its slot in the instances map
+/// is 24: a million sleepers make a map of two million buckets).
 pub(super) struct Asleep {
     /// The generation of the cell it left: its timers carry it.
     generation: u64,
+    /// What only some sleepers have, boxed apart (most have neither).
+    ties: Option<Box<Ties>>,
+}
+
+/// A sleeper's ties to others: the step it answers to, the events it waits for.
+struct Ties {
     /// The sub-flow step it answers to.
-    parent: Option<Box<ParentLink>>,
+    parent: Option<ParentLink>,
     /// The events its waits listen for (interned names).
     waits: Box<[Arc<str>]>,
 }
@@ -96,7 +103,7 @@ impl Inner {
             .get(id.0.as_str())
         {
             Some(Slot::Live(cell)) => return Ok(cell.clone()),
-            Some(Slot::Asleep(a)) => (a.generation, a.parent.as_deref().cloned()),
+            Some(Slot::Asleep(a)) => (a.generation, a.ties.as_ref().and_then(|t| t.parent.clone())),
             None => return Err(EngineError::UnknownInstance(id.0.clone())),
         };
         let history = self.store.history(&id.0);
@@ -124,10 +131,12 @@ impl Inner {
     pub(super) fn take_asleep(&self, slots: &mut HashMap<Arc<str>, Slot>, id: &str, generation: u64) -> bool {
         match slots.get(id) {
             Some(Slot::Asleep(a)) if a.generation == generation => {
-                self.sleepers
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .unregister(id, &a.waits);
+                if let Some(ties) = &a.ties {
+                    self.sleepers
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .unregister(id, &ties.waits);
+                }
                 true
             }
             _ => false,
@@ -151,15 +160,24 @@ impl Inner {
         if !matches!(slots.get(&cell.id), Some(Slot::Live(c)) if Arc::ptr_eq(c, cell)) {
             return;
         }
-        let waits = self
-            .sleepers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .register(&cell.id, inst.event_wait_names());
+        let names = inst.event_wait_names();
+        let waits = if names.is_empty() {
+            Box::default()
+        } else {
+            self.sleepers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .register(&cell.id, names)
+        };
+        let ties = (inst.parent.is_some() || !waits.is_empty()).then(|| {
+            Box::new(Ties {
+                parent: inst.parent.clone(),
+                waits,
+            })
+        });
         let asleep = Asleep {
             generation: cell.generation,
-            parent: inst.parent.clone().map(Box::new),
-            waits,
+            ties,
         };
         slots.insert(cell.id.clone(), Slot::Asleep(asleep));
         cell.evicted.store(true, Ordering::SeqCst);
@@ -195,5 +213,21 @@ impl Inner {
                 .filter_map(|id| self.cell(&InstanceId(id.to_string())).ok()),
         );
         cells
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The instances map holds one slot per sleeper: a million of them make two million
+    /// buckets, each the key (16 bytes) and this.
+    #[test]
+    fn a_sleepers_slot_is_small() {
+        assert!(
+            std::mem::size_of::<Slot>() <= 24,
+            "{}",
+            std::mem::size_of::<Slot>()
+        );
     }
 }

@@ -39,14 +39,11 @@ pub(super) async fn timer_driver(weak: std::sync::Weak<Inner>, notify: Arc<Notif
             inner.clock.leave();
         }
         let now = inner.clock.now();
-        let due: Vec<TimerEntry> = {
-            let mut timers = inner.timers.lock().unwrap_or_else(|e| e.into_inner());
-            let keys: Vec<_> = timers
-                .range(..=(now, u64::MAX, u64::MAX))
-                .map(|(k, _)| *k)
-                .collect();
-            keys.into_iter().filter_map(|k| timers.remove(&k)).collect()
-        };
+        let due = inner
+            .timers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take_due(now);
         for t in due {
             inner.store.remove_timer(t.id);
             let (scope, node) = (t.scope, t.node);
@@ -59,10 +56,12 @@ pub(super) async fn timer_driver(weak: std::sync::Weak<Inner>, notify: Arc<Notif
             inner.clock.leave();
             return;
         }
-        let next = {
-            let timers = inner.timers.lock().unwrap_or_else(|e| e.into_inner());
-            timers.keys().next().map(|k| k.0)
-        };
+        let next = inner
+            .timers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .earliest()
+            .map(|k| k.0);
         if next.is_some_and(|t| t <= inner.clock.now()) {
             continue;
         }

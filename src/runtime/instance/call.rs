@@ -1,14 +1,13 @@
 //! A connector call step: its prepared call, its attempts (a retry waits on a timer) and its
 //! result.
 
-use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use super::attempt_timeout::{timed_out, Abandon};
 use super::{CallResult, Ctx, Effect, Instance, Work};
-use crate::connectors::ConnectorError;
+use crate::connectors::{ActionCall, ConnectorError};
 use crate::plan::{CallTarget, NodeKind, RetryPolicy};
 use crate::runtime::event::EventKind;
 use crate::runtime::scheduler::{NState, PlanRt};
@@ -20,11 +19,11 @@ pub(crate) struct PreparedCall {
     pub(crate) node: u32,
     /// The plan holding the call node (its target, retry policy and timeout).
     pub(crate) plan: Arc<PlanRt>,
-    /// Behind a lock only so the last attempt can take them instead of copying.
-    pub(crate) args: std::sync::Mutex<BTreeMap<String, Value>>,
-    pub(crate) entity: String,
+    /// The call as the connector gets it (arguments, entity, instance, step, idempotency key),
+    /// made once when the step runs; each attempt gets a copy with its number, the last
+    /// possible one the call itself. Behind a lock only so that one can take it.
+    pub(crate) call: std::sync::Mutex<ActionCall>,
     pub(crate) step: String,
-    pub(crate) idempotency_key: String,
     /// Per attempt: written on the step, or computed when it started.
     pub(crate) timeout_ms: Option<i64>,
     /// The attempt to make next (1-based).
@@ -59,6 +58,25 @@ impl PreparedCall {
             Some(c) => &c.retry,
             None => ONCE.get_or_init(RetryPolicy::none),
         }
+    }
+
+    /// `f` of the entity the call acts for (read in place: a span field made for every
+    /// attempt must not copy it).
+    pub(crate) fn with_entity<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        f(&self.call.lock().unwrap_or_else(|e| e.into_inner()).entity)
+    }
+
+    /// The call of the attempt to make now: a copy, or the call itself when no attempt can
+    /// follow (it is not needed again).
+    pub(crate) fn action_call(&self) -> ActionCall {
+        let mut call = self.call.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = if self.attempt >= self.retry().attempts {
+            std::mem::take(&mut *call)
+        } else {
+            call.clone()
+        };
+        out.attempt = self.attempt;
+        out
     }
 }
 
@@ -149,7 +167,7 @@ impl Instance {
         if !self.active(s) || self.node_state(s, n) != Some(NState::Running) {
             return fx;
         }
-        let mut q = VecDeque::new();
+        let mut q = self.work_queue();
         if let Some(cc) = self.child_calls.get(&(s, n)) {
             let attempt = match &result {
                 Ok((_, a)) | Err((_, a)) => *a,
@@ -200,5 +218,14 @@ impl Instance {
             self.running += 1;
             self.launch(ctx, pc, fx);
         }
+    }
+}
+
+/// The entity of a call, shown (in a span) without copying it first.
+pub(crate) struct EntityOf<'a>(pub(crate) &'a PreparedCall);
+
+impl std::fmt::Display for EntityOf<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.with_entity(|e| f.write_str(e))
     }
 }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::{
     idempotency_key, ChildCall, Ctx, Effect, EventWait, FanState, Instance, NextAttempt, PreparedCall, Work,
 };
-use crate::connectors::{ConnectorError, ErrorClass};
+use crate::connectors::{ActionCall, ConnectorError, ErrorClass};
 use crate::plan::{ArmTest, CallTarget, NodeKind, WaitUntil};
 use crate::runtime::eval;
 use crate::runtime::event::EventKind;
@@ -199,9 +199,10 @@ impl Instance {
             }
             NodeKind::Output { value } => {
                 if let Some(v) = eval_or_fail(self, q, fx, value) {
-                    self.output = self.redactor(ctx).value(v.clone());
                     self.record(ctx, EventKind::Output { value: v.clone() });
-                    q.push_back(Work::Finish(s, n, NState::Done, v));
+                    self.output = self.redactor(ctx).value(v);
+                    // Nothing reads the `output` statement's node value (it has no name).
+                    q.push_back(Work::Finish(s, n, NState::Done, Value::Null));
                 }
             }
             NodeKind::Wait { until } => {
@@ -434,13 +435,25 @@ impl Instance {
                                 NextAttempt::Started(attempt) => (attempt, None),
                             })
                             .unwrap_or((1, None));
+                        let action = match &call.target {
+                            CallTarget::Action { action, .. } => action.clone(),
+                            CallTarget::Flow { .. } => String::new(),
+                        };
+                        let action_call = ActionCall {
+                            action,
+                            args,
+                            entity,
+                            flow_entity: self.entity.clone(),
+                            instance: self.id.clone(),
+                            step: path.clone(),
+                            attempt,
+                            idempotency_key: idempotency_key(&self.id, &path),
+                        };
                         let pc = Box::new(PreparedCall {
                             scope: s,
                             node: n,
                             plan: plan.clone(),
-                            args: std::sync::Mutex::new(args),
-                            entity,
-                            idempotency_key: idempotency_key(&self.id, &path),
+                            call: std::sync::Mutex::new(action_call),
                             step: path,
                             timeout_ms,
                             attempt,
