@@ -3,9 +3,8 @@
 //! ones have been answered, and its latency counts from that time) to a host on loopback whose
 //! journal is SQLite with `synchronous = FULL`, as `flowc serve --state` opens it. A 202 means the
 //! instance's start is in the journal. Prints p50/p99 at 5,000 requests/s, then the highest rate
-//! of a ladder whose p99 stays under 10 ms; both with a delivery id per request (kept in
-//! `STATE/deliveries.jsonl`, as GitHub sends `X-GitHub-Delivery`) and without one (the journal
-//! alone). `cargo bench --bench serve_load` (a minute or two).
+//! of a ladder whose p99 stays under 10 ms; both with a delivery id per request (journaled with
+//! the instance's start, as GitHub sends `X-GitHub-Delivery`) and without one. `cargo bench --bench serve_load` (a minute or two).
 
 use std::path::Path;
 use std::sync::Arc;
