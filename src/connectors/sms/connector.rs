@@ -214,14 +214,7 @@ impl SmsConnector {
             .send()
             .await
             .map_err(|e| transport_error(&e, what))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.map_err(|e| transport_error(&e, what))?;
-        if !status.is_success() {
-            return Err(api_error(status, &headers, &text));
-        }
-        let json: Json = serde_json::from_str(&text)
-            .map_err(|_| ConnectorError::transient(format!("{what} answered {status} without JSON")))?;
+        let (status, json) = read_json(response, what).await?;
         let sid = json["sid"]
             .as_str()
             .ok_or_else(|| ConnectorError::transient(format!("{what} answered {status} without a `sid`")))?;
@@ -269,14 +262,7 @@ impl SmsConnector {
             .send()
             .await
             .map_err(|e| transport_error(&e, what))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.map_err(|e| transport_error(&e, what))?;
-        if !status.is_success() {
-            return Err(api_error(status, &headers, &text));
-        }
-        let json: Json = serde_json::from_str(&text)
-            .map_err(|_| ConnectorError::transient(format!("{what} answered {status} without JSON")))?;
+        let (status, json) = read_json(response, what).await?;
         let Some(messages) = json["messages"].as_array() else {
             return Err(ConnectorError::transient(format!(
                 "{what} answered {status} without `messages`"
@@ -325,4 +311,21 @@ impl Connector for SmsConnector {
             ))),
         }
     }
+}
+
+/// A Twilio answer's status and JSON body: an error status is classified by [`api_error`], a
+/// success without JSON is transient (the request may have been taken).
+async fn read_json(
+    response: reqwest::Response,
+    what: &str,
+) -> Result<(reqwest::StatusCode, Json), ConnectorError> {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.map_err(|e| transport_error(&e, what))?;
+    if !status.is_success() {
+        return Err(api_error(status, &headers, &text));
+    }
+    let json = serde_json::from_str(&text)
+        .map_err(|_| ConnectorError::transient(format!("{what} answered {status} without JSON")))?;
+    Ok((status, json))
 }
