@@ -60,6 +60,12 @@ fn tree_sitter_corpus_passes() {
         report.contains("✓") || report.contains("passed"),
         "no corpus test ran:\n{report}"
     );
+    // The highlight tests (test/highlight/: `// ^ capture` assertions under the lines they
+    // check) ran too; they hold highlights.scm and locals.scm to what each name is.
+    assert!(
+        report.contains("syntax highlighting") && report.contains("assertions"),
+        "no highlight test ran:\n{report}"
+    );
 }
 
 #[test]
