@@ -17,6 +17,7 @@ mod host;
 mod journal;
 mod known;
 mod kpi;
+mod kpi_tally;
 mod metrics;
 pub(crate) mod mirror;
 pub(crate) mod notion_changes;
