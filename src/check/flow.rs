@@ -1,19 +1,21 @@
-//! Checks one flow: walks its statements in order, typing every expression, checking every call
-//! and policy, and recording which names each step uses (for cycles and unused warnings).
+//! Checks one flow: the typing walk's state ([`FlowChecker`]), which walks the flow's input,
+//! statements and handler in order ([`super::input`], [`super::statements`]), typing every
+//! expression and recording what each step uses, into the [`TypedFlow`]; then the passes over it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, FileId};
-use crate::syntax::ast::{self, Expr, Fallback, Policy, StepBody, Stmt};
+use crate::syntax::ast::{self, Expr};
 use crate::syntax::Span;
-use crate::types::{Field, Type};
+use crate::types::Type;
 
 use super::context::{Context, ModuleInfo};
+use super::grants::AccessUse;
 use super::handler_values::{HandlerWalk, Unset};
+use super::maybe_none::NoneUse;
+use super::outside_blocks::OutsideUse;
 use super::scope::{DeclKind, Scope};
-use super::type_expr;
-use super::type_relations::join;
 use super::typed::TypedFlow;
 
 /// A name bound inside a block: a fan-out's loop variable, `event` in a `where`, `error`.
@@ -80,6 +82,12 @@ pub(crate) struct FlowChecker<'c, 'a> {
     pub set_before_failure: Vec<Unset>,
     /// Where the walk is with respect to `on error` (E0306).
     pub handler: HandlerWalk,
+    /// What the passes over the typed flow report from: the accesses calls need (E0600), the
+    /// values given where none fails (E0302), the uses outside a fan-out or fallback (E0303,
+    /// E0307). Recorded only by the main walk, not while a type is worked out ahead of it.
+    pub accesses: Vec<AccessUse<'a>>,
+    pub none_uses: Vec<NoneUse>,
+    pub outside_uses: Vec<OutsideUse<'a>>,
 }
 
 /// Checks `flow` of `module`: types it, then runs the passes over the typed flow.
@@ -90,6 +98,9 @@ pub(crate) fn check_flow<'a>(
     diagnostics: &mut Diagnostics,
 ) {
     let typed = type_flow(cx, module, flow, diagnostics);
+    super::maybe_none::check(&typed, diagnostics);
+    super::outside_blocks::check(&typed, diagnostics);
+    super::grants::check(&typed, cx, diagnostics);
     super::handler_values::check(&typed, diagnostics);
     super::policies::check(&typed, diagnostics);
     super::cycles::check(&typed, diagnostics);
@@ -144,6 +155,9 @@ pub(crate) fn type_flow<'a>(
         branch_by_condition: HashMap::new(),
         set_before_failure,
         handler: HandlerWalk::default(),
+        accesses: Vec::new(),
+        none_uses: Vec::new(),
+        outside_uses: Vec::new(),
     };
     checker.run();
     checker.typed()
@@ -203,78 +217,6 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
             self.walk_block(&handler.stmts, false);
             self.handler.inside = false;
             self.locals.pop();
-        }
-    }
-
-    fn check_input(&mut self) {
-        let Some(input) = &self.flow.input else {
-            // Without an `input` block the trigger's payload (a webhook body, a Notion page, an
-            // event) is read as it comes: any field may be there.
-            self.input_type = Rc::new(Type::open_record([]));
-            return;
-        };
-        let mut report = Some((&mut *self.diagnostics, self.file));
-        let mut fields = BTreeMap::new();
-        let mut first: BTreeMap<&str, Span> = BTreeMap::new();
-        let mut declared = Vec::new();
-        for field in &input.fields {
-            let ty = type_expr::to_type(&field.ty, &mut report);
-            declared.push(ty.clone());
-            if let Some(span) = first.get(field.name.name.as_str()) {
-                if let Some((d, file)) = &mut report {
-                    d.push(
-                        Diagnostic::new(
-                            Code::DuplicateName,
-                            *file,
-                            field.name.span,
-                            format!("input field `{}` is declared twice", field.name.name),
-                        )
-                        .label("second declaration")
-                        .with(*span, "first declared here")
-                        .help("remove one of them or rename it"),
-                    );
-                }
-                continue;
-            }
-            first.insert(&field.name.name, field.name.span);
-            // A field with a default is never none when read (only absent when called).
-            let optional = field.ty.optional;
-            let value_ty = if field.ty.optional { Type::optional(ty) } else { ty };
-            fields.insert(
-                field.name.name.clone(),
-                Field {
-                    ty: value_ty,
-                    optional,
-                },
-            );
-        }
-        self.input_type = Rc::new(Type::Record { fields, open: false });
-        for (field, ty) in input.fields.iter().zip(declared) {
-            if let Some(default) = &field.default {
-                let found = self.infer(default);
-                if !found.assignable_to(&ty) {
-                    self.push(
-                        Diagnostic::new(
-                            Code::TypeMismatch,
-                            self.file,
-                            default.span,
-                            format!(
-                                "default of `{}` is `{found}`, but the field is `{ty}`",
-                                field.name.name
-                            ),
-                        )
-                        .label(format!("`{found}`"))
-                        .help(if found == Type::Null {
-                            format!(
-                                "to allow none, declare the field optional: `{}: {ty}?`",
-                                field.name.name
-                            )
-                        } else {
-                            format!("give a `{ty}` default or change the field's type")
-                        }),
-                    );
-                }
-            }
         }
     }
 
@@ -343,382 +285,6 @@ impl<'c, 'a> FlowChecker<'c, 'a> {
         }
     }
 
-    pub fn walk_block(&mut self, stmts: &'a [Stmt], yielding: bool) {
-        super::warnings::check_unreachable_stmts(self, stmts);
-        let narrowed = self.narrowed.len();
-        for stmt in stmts {
-            self.walk_stmt(stmt, yielding);
-            // `if x == none { fail ... }`: x is not none after it.
-            let guarded = super::maybe_none::after_guard(stmt, self.source);
-            self.narrowed.extend(guarded);
-        }
-        self.narrowed.truncate(narrowed);
-    }
-
-    /// Walks a block that may not run, knowing `narrowed` are not none in it; `condition` is
-    /// what makes it run, for blocks that run under the same condition as an earlier one.
-    fn walk_branch(
-        &mut self,
-        block: &'a ast::Block,
-        narrowed: Vec<String>,
-        condition: Option<String>,
-        yielding: bool,
-    ) {
-        let depth = self.narrowed.len();
-        let branches = self.branches.len();
-        self.narrowed.extend(narrowed);
-        self.branches.push(block.span.start);
-        if let Some(condition) = condition {
-            let first = *self
-                .branch_by_condition
-                .entry(condition)
-                .or_insert(block.span.start);
-            self.same_branch.insert(block.span.start, first);
-            self.branches.push(first);
-        }
-        self.walk_block(&block.stmts, yielding);
-        self.branches.truncate(branches);
-        self.narrowed.truncate(depth);
-    }
-
-    /// The text of `expr` without spaces, to recognise the same condition written twice.
-    fn condition_key(&self, expr: &Expr) -> String {
-        self.text(expr.span)
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect()
-    }
-
-    fn walk_stmt(&mut self, stmt: &'a Stmt, yielding: bool) {
-        match stmt {
-            Stmt::Step(step) => self.walk_step(step),
-            Stmt::Let(l) => self.walk_let(l),
-            Stmt::If(i) => {
-                let depth = self.ctx_deps.len();
-                let narrowed = self.narrowed.len();
-                let mut conditions = String::new();
-                for (cond, block) in &i.branches {
-                    let mark = self.captured.len();
-                    let ty = self.infer(cond);
-                    self.expect_bool(&ty, cond.span, "an `if` condition");
-                    let refs: Vec<_> = self.captured[mark..].to_vec();
-                    // Every later branch runs only after this condition was evaluated.
-                    self.ctx_deps.extend(refs);
-                    let tells = super::maybe_none::narrowing(cond, self.source);
-                    let key = format!("{conditions}if {}", self.condition_key(cond));
-                    conditions = format!("{conditions}not {};", self.condition_key(cond));
-                    self.walk_branch(block, tells.when_true, Some(key), yielding);
-                    // Later branches run only when this condition was false.
-                    self.narrowed.extend(tells.when_false);
-                }
-                if let Some(block) = &i.otherwise {
-                    self.walk_branch(block, Vec::new(), Some(conditions), yielding);
-                }
-                self.narrowed.truncate(narrowed);
-                self.ctx_deps.truncate(depth);
-            }
-            Stmt::Match(m) => {
-                let depth = self.ctx_deps.len();
-                let mark = self.captured.len();
-                let value = self.infer(&m.value);
-                let refs: Vec<_> = self.captured[mark..].to_vec();
-                self.ctx_deps.extend(refs);
-                super::warnings::check_unreachable_arms(self, m.arms.iter().map(|a| (&a.pattern, a.span)));
-                for arm in &m.arms {
-                    self.check_pattern(&arm.pattern, &value);
-                    self.walk_branch(&arm.body, Vec::new(), None, yielding);
-                }
-                self.ctx_deps.truncate(depth);
-            }
-            Stmt::Wait(w) => match &w.kind {
-                ast::WaitKind::For(e) => {
-                    let ty = self.infer(e);
-                    if !ty.assignable_to(&Type::Duration) {
-                        self.mismatch(e.span, &ty, "`wait` needs a `duration`", "write a duration such as `2d` or `1h30m`, or use `wait until` for a point in time");
-                    }
-                }
-                ast::WaitKind::Until(e) => {
-                    let ty = self.infer(e);
-                    if !matches!(ty.strip_optional(), Type::Date | Type::Datetime | Type::Any) {
-                        let help = super::fix::help(&Type::Datetime, &ty, self.text(e.span)).unwrap_or_else(|| {
-                                "give a point in time, e.g. `input.starts_at - 24h`; use `wait` for a duration".to_string()
-                            });
-                        self.mismatch(e.span, &ty, "`wait until` needs a `datetime` or `date`", &help);
-                    } else {
-                        self.maybe_none(e, &ty, "`wait until`");
-                    }
-                }
-            },
-            Stmt::Emit(e) => {
-                if e.event.value.trim().is_empty() {
-                    self.push(
-                        Diagnostic::new(Code::TypeMismatch, self.file, e.event.span, "event name is empty")
-                            .label("empty")
-                            .help("name the event, e.g. `emit \"contact.created\" { id: client.id }`"),
-                    );
-                }
-                if let Some(payload) = &e.payload {
-                    self.infer(payload);
-                }
-            }
-            Stmt::Fail(f) => {
-                self.infer(&f.message);
-            }
-            Stmt::Yield(y) => {
-                let ty = self.infer(&y.value);
-                if yielding {
-                    if let Some(frame) = self.yields.last_mut() {
-                        frame.push(ty);
-                    }
-                } else {
-                    self.push(
-                        Diagnostic::new(
-                            Code::MisplacedYield,
-                            self.file,
-                            Span::new(y.span.start as usize, y.span.start as usize + 5),
-                            "`yield` outside a fallback or fan-out block",
-                        )
-                        .label("nothing receives this value")
-                        .help("`yield` gives the value of a `fallback { ... }` or `for x in list { ... }` block; use `output` for the flow's result"),
-                    );
-                }
-            }
-        }
-    }
-
-    fn walk_let(&mut self, l: &'a ast::Let) {
-        let index = self.scope.by_position.get(&l.name.span.start).copied();
-        let saved = self.current;
-        if let Some(i) = index {
-            self.in_progress[i] = true;
-            self.current = Some(i);
-            let ctx = self.ctx_deps.clone();
-            self.edges[i].extend(ctx);
-        }
-        let ty = self.infer(&l.value);
-        if let Some(i) = index {
-            self.in_progress[i] = false;
-            self.types[i] = Some(Rc::new(ty));
-        }
-        self.current = saved;
-    }
-
-    pub fn walk_step(&mut self, step: &'a ast::Step) {
-        let index = self.scope.by_position.get(&step.name.span.start).copied();
-        let saved = self.current;
-        if let Some(i) = index {
-            self.in_progress[i] = true;
-            self.current = Some(i);
-            let ctx = self.ctx_deps.clone();
-            self.edges[i].extend(ctx);
-        }
-        self.walk_after(step);
-        let mut ty = match &step.body {
-            StepBody::Call(call) => self.check_call(call),
-            StepBody::WaitEvent(w) => {
-                if w.event.value.trim().is_empty() {
-                    self.push(
-                        Diagnostic::new(Code::TypeMismatch, self.file, w.event.span, "event name is empty")
-                            .label("empty")
-                            .help(
-                                "name the event the step waits for, e.g. `wait for event \"lead.replied\"`",
-                            ),
-                    );
-                }
-                let timeout = step
-                    .policies
-                    .iter()
-                    .any(|p| matches!(p, Policy::Timeout(_) | Policy::TimeoutExpr(_)));
-                if !timeout {
-                    self.push(
-                        Diagnostic::new(
-                            Code::WaitWithoutTimeout,
-                            self.file,
-                            step.name.span.to(w.event.span),
-                            format!("step `{}` may wait forever", step.name.name),
-                        )
-                        .label("no `timeout`")
-                        .help(format!(
-                            "add a timeout, e.g. `step {} = wait for event \"{}\" timeout 7d`, and handle the none it gives when the time runs out",
-                            step.name.name, w.event.value
-                        )),
-                    );
-                }
-                if let Some(filter) = &w.filter {
-                    self.locals.push(Local {
-                        name: "event",
-                        ty: Type::open_record([]),
-                        over: None,
-                    });
-                    let t = self.infer(filter);
-                    self.expect_bool(&t, filter.span, "a `where` condition");
-                    self.locals.pop();
-                }
-                Type::optional(Type::open_record([]))
-            }
-            StepBody::FanOut(f) => self.walk_fan_out(f),
-        };
-        let result = ty.clone();
-        for policy in &step.policies {
-            if let Policy::TimeoutExpr(e) = policy {
-                let t = self.infer(e);
-                if !t.strip_optional().assignable_to(&Type::Duration) {
-                    self.mismatch(
-                        e.span,
-                        &t,
-                        "`timeout` needs a `duration`",
-                        "compute a duration, e.g. `timeout input.deadline - now()`, or write one such as `30s`",
-                    );
-                }
-            }
-            if let Policy::Fallback(fallback) = policy {
-                let fallback_ty = match fallback {
-                    Fallback::Value(e) => self.infer(e),
-                    Fallback::Block(block) => {
-                        self.yields.push(Vec::new());
-                        let depth = self.ctx_deps.len();
-                        // The fallback runs after the step failed: its steps follow the step's inputs.
-                        self.walk_branch(block, Vec::new(), None, true);
-                        self.ctx_deps.truncate(depth);
-                        let yielded = self.yields.pop().unwrap_or_default();
-                        self.check_final_yield(block, "fallback");
-                        yielded
-                            .into_iter()
-                            .reduce(|a, b| join(&a, &b))
-                            .unwrap_or(Type::Any)
-                    }
-                };
-                self.check_fallback_type(step, fallback, &result, &fallback_ty);
-                ty = join(&ty, &fallback_ty);
-            }
-        }
-        if let Some(i) = index {
-            self.in_progress[i] = false;
-            self.types[i] = Some(Rc::new(ty));
-        }
-        self.current = saved;
-    }
-
-    /// E0300: a fallback whose value is of another type than the step's result.
-    fn check_fallback_type(&mut self, step: &ast::Step, fallback: &Fallback, result: &Type, found: &Type) {
-        // Records (and lists) of other shapes are joined: a fallback may give fewer fields.
-        if super::type_relations::comparable(found, result) {
-            return;
-        }
-        let span = match fallback {
-            Fallback::Value(e) => e.span,
-            Fallback::Block(b) => b.span,
-        };
-        self.push(
-            Diagnostic::new(
-                Code::TypeMismatch,
-                self.file,
-                span,
-                format!(
-                    "the fallback of step `{}` is `{found}`, but the step gives `{result}`",
-                    step.name.name
-                ),
-            )
-            .label(format!("this is `{found}`"))
-            .with(step.name.span, format!("`{}` gives `{result}`", step.name.name))
-            .help(format!(
-                "the fallback stands in for the step's result: give a `{result}`, or `fallback none` to go on without one"
-            )),
-        );
-    }
-
-    fn walk_fan_out(&mut self, f: &'a ast::FanOut) -> Type {
-        let mark = self.captured.len();
-        let over = self.infer(&f.over);
-        let refs: Vec<_> = self.captured[mark..].to_vec();
-        let element = match over.strip_optional() {
-            Type::List { of } => {
-                self.maybe_none(&f.over, &over, "a fan-out");
-                (**of).clone()
-            }
-            Type::Any => Type::Any,
-            other => {
-                let other = other.clone();
-                let help = if self.is_query_one(&f.over) {
-                    "`notion.query_one` gives one page (or none); to go over every matching page, use `notion.query`"
-                } else {
-                    "give a list, e.g. `for m in members { ... }` where `members` is a list"
-                };
-                self.mismatch(f.over.span, &other, "a fan-out needs a list to go over", help);
-                Type::Any
-            }
-        };
-        if let Some((0, span)) = f.concurrency {
-            self.push(
-                Diagnostic::new(
-                    Code::InvalidPolicy,
-                    self.file,
-                    span,
-                    "`concurrency 0` would never run an item",
-                )
-                .label("must be at least 1")
-                .help("write `concurrency 1` to run items one at a time, or remove it for no limit"),
-            );
-        }
-        let depth = self.ctx_deps.len();
-        self.ctx_deps.extend(refs);
-        self.locals.push(Local {
-            name: &f.var.name,
-            ty: element,
-            over: Some(&f.over),
-        });
-        self.yields.push(Vec::new());
-        self.loops.push(f.body.span.start);
-        self.walk_block(&f.body.stmts, true);
-        self.loops.pop();
-        let yielded = self.yields.pop().unwrap_or_default();
-        self.locals.pop();
-        self.ctx_deps.truncate(depth);
-        self.check_final_yield(&f.body, "fan-out");
-        Type::list(
-            yielded
-                .into_iter()
-                .reduce(|a, b| join(&a, &b))
-                .unwrap_or(Type::Any),
-        )
-    }
-
-    /// Whether `expr` names a step that calls `notion.query_one`.
-    fn is_query_one(&self, expr: &Expr) -> bool {
-        let Some(&index) = expr.as_name().and_then(|n| self.scope.by_name.get(n)) else {
-            return false;
-        };
-        matches!(self.scope.decls[index].kind,
-            DeclKind::Step(ast::Step { body: StepBody::Call(call), .. }) if call.callee_name() == "notion.query_one")
-    }
-
-    fn check_final_yield(&mut self, block: &ast::Block, what: &str) {
-        // A line of the block that did not parse may be the `yield`: the syntax error says it.
-        let broken = self.module.parsed.syntax.iter().any(|d| {
-            d.code == Code::SyntaxError && d.span.start >= block.span.start && d.span.end <= block.span.end
-        });
-        if broken || ends_with_yield(&block.stmts) {
-            return;
-        }
-        let end = block.span.end as usize;
-        let span = Span::new(end.saturating_sub(1), end);
-        self.push(
-            Diagnostic::new(
-                Code::MisplacedYield,
-                self.file,
-                span,
-                format!("{what} block has no final `yield`"),
-            )
-            .label("the block ends here without a value")
-            .help(match what {
-                "fallback" => {
-                    "end the block with `yield VALUE`: the value that stands in for the step's result"
-                }
-                _ => "end the block with `yield VALUE`: the value collected for each item",
-            }),
-        );
-    }
-
     /// E0300 at `span`: `what`, found `found`.
     pub fn mismatch(&mut self, span: Span, found: &Type, what: &str, help: &str) {
         self.push(
@@ -767,25 +333,6 @@ fn broken_words<'a>(source: &'a str, syntax: &[Diagnostic]) -> HashSet<&'a str> 
         );
     }
     words
-}
-
-/// Whether a block's value is given by a final `yield` (or `fail`), through if/match whose every
-/// branch ends so.
-pub(crate) fn ends_with_yield(stmts: &[Stmt]) -> bool {
-    match stmts.last() {
-        Some(Stmt::Yield(_)) | Some(Stmt::Fail(_)) => true,
-        Some(Stmt::If(i)) => {
-            i.otherwise.as_ref().is_some_and(|b| ends_with_yield(&b.stmts))
-                && i.branches.iter().all(|(_, b)| ends_with_yield(&b.stmts))
-        }
-        Some(Stmt::Match(m)) => {
-            m.arms
-                .iter()
-                .any(|a| matches!(a.pattern, ast::Pattern::Wildcard(_)))
-                && m.arms.iter().all(|a| ends_with_yield(&a.body.stmts))
-        }
-        _ => false,
-    }
 }
 
 /// The element type of a list type (`any` for anything else).

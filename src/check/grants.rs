@@ -1,64 +1,30 @@
-//! Cross-entity access: which entities a call acts for (known before running, E0601) and whether
-//! each one granted the flow's entity that access to the database (E0600).
+//! Cross-entity access, a pass over the typed flow: whether each entity a call acts for granted
+//! the flow's entity that access to the database (E0600). Which entities a call acts for is
+//! worked out by the typing walk ([`super::acting`]), which records each access a call needs.
 
 use crate::contract::Access;
-use crate::diagnostic::{Code, Diagnostic};
-use crate::syntax::ast::{Expr, ExprKind, GrantAccess, Pattern};
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::syntax::ast::GrantAccess;
 use crate::syntax::Span;
 
-use super::flow::FlowChecker;
-use super::scope::DeclKind;
+use super::context::Context;
+use super::typed::TypedFlow;
 
-/// How deep `let` and loop indirections are followed (a cycle of lets must not loop forever).
-const MAX_DEPTH: u32 = 16;
+/// An access a call of the flow needs: `callee` acts as each of `acting` to `access` database
+/// `db` (every database when unknown).
+pub(crate) struct AccessUse<'a> {
+    pub acting: Vec<(&'a str, Span)>,
+    pub access: Access,
+    pub db: Option<&'a str>,
+    pub callee: String,
+}
 
-impl<'a> FlowChecker<'_, 'a> {
-    /// The entities `expr` can be, with where each is named; `None` when not statically known.
-    pub fn static_entities(&self, expr: &'a Expr, depth: u32) -> Option<Vec<(&'a str, Span)>> {
-        if depth > MAX_DEPTH {
-            return None;
-        }
-        match &expr.kind {
-            ExprKind::Name(name) => {
-                if let Some(local) = self.locals.iter().rev().find(|l| l.name == name) {
-                    return self.static_entities(local.over?, depth + 1);
-                }
-                if let Some(&index) = self.scope.by_name.get(name.as_str()) {
-                    return match self.scope.decls[index].kind {
-                        DeclKind::Let(l) => self.static_entities(&l.value, depth + 1),
-                        DeclKind::Step(_) => None,
-                    };
-                }
-                if name == "entity" {
-                    return self.entity.map(|e| vec![(e.name.name.as_str(), expr.span)]);
-                }
-                if let Some((_, e)) = self.cx.entities.get(name.as_str()) {
-                    return Some(vec![(e.name.name.as_str(), expr.span)]);
-                }
-                None
-            }
-            ExprKind::List(items) => {
-                let mut out = Vec::new();
-                for item in items {
-                    out.extend(self.static_entities(item, depth + 1)?);
-                }
-                Some(out)
-            }
-            ExprKind::If(_, a, b) => {
-                let mut out = self.static_entities(a, depth + 1)?;
-                out.extend(self.static_entities(b, depth + 1)?);
-                Some(out)
-            }
-            ExprKind::Match(_, arms) => {
-                let mut out = Vec::new();
-                for (pattern, arm) in arms {
-                    let _: &Pattern = pattern;
-                    out.extend(self.static_entities(arm, depth + 1)?);
-                }
-                Some(out)
-            }
-            _ => None,
-        }
+/// E0600 for every access of `typed` that an acting entity (other than the flow's) did not grant.
+pub(crate) fn check(typed: &TypedFlow<'_>, cx: &Context<'_>, diagnostics: &mut Diagnostics) {
+    // With the flow's own entity unknown (reported already), no grant could ever match.
+    let Some(own_entity) = typed.entity else { return };
+    for used in &typed.accesses {
+        check_access(typed, cx, own_entity.name.name.as_str(), used, diagnostics);
     }
 }
 
@@ -70,16 +36,20 @@ fn covers(grant: GrantAccess, need: Access) -> bool {
 }
 
 /// E0600 for each acting entity (other than the flow's) that did not grant `access` on `db`.
-pub(crate) fn check_access<'a>(
-    checker: &mut FlowChecker<'_, 'a>,
-    acting: &[(&'a str, Span)],
-    access: Access,
-    db: Option<&str>,
-    callee: &str,
+fn check_access(
+    typed: &TypedFlow<'_>,
+    cx: &Context<'_>,
+    own: &str,
+    used: &AccessUse<'_>,
+    diagnostics: &mut Diagnostics,
 ) {
-    // With the flow's own entity unknown (reported already), no grant could ever match.
-    let Some(own_entity) = checker.entity else { return };
-    let own = own_entity.name.name.as_str();
+    let AccessUse {
+        acting,
+        access,
+        db,
+        callee,
+    } = used;
+    let (access, db) = (*access, *db);
     let verb = match access {
         Access::Read => "read",
         Access::Write => "write",
@@ -89,7 +59,7 @@ pub(crate) fn check_access<'a>(
         if name == own || reported.contains(&name) {
             continue;
         }
-        let Some(&(file, entity)) = checker.cx.entities.get(name) else {
+        let Some(&(file, entity)) = cx.entities.get(name) else {
             continue;
         };
         let granted = entity.grants.iter().any(|g| {
@@ -107,7 +77,7 @@ pub(crate) fn check_access<'a>(
         };
         let mut diagnostic = Diagnostic::new(
             Code::MissingGrant,
-            checker.file,
+            typed.file,
             span,
             format!("flows of `{own}` may not {verb} {what}"),
         )
@@ -116,9 +86,9 @@ pub(crate) fn check_access<'a>(
             "if `{name}` agrees, add `grant {verb} {} to {own}` to `entity {name}`",
             db.unwrap_or("DATABASE")
         ));
-        if file == checker.file {
+        if file == typed.file {
             diagnostic = diagnostic.with(entity.name.span, format!("`{name}`'s grants are declared here"));
         }
-        checker.push(diagnostic);
+        diagnostics.push(diagnostic);
     }
 }

@@ -522,7 +522,7 @@ impl<'a> FlowChecker<'_, 'a> {
         use BinaryOp::*;
         // `x ?? d` and `x != none` say what happens without a value (for E0306).
         let tests = |e: &Expr, other: &Expr| {
-            super::maybe_none::key(e, self.source).is_some()
+            super::narrowing::key(e, self.source).is_some()
                 && match op {
                     Default => std::ptr::eq(e, left),
                     Eq | Ne => matches!(other.kind, ExprKind::None),

@@ -4,16 +4,19 @@
 //! the connectors' [`Manifests`] are all it judges by.
 //!
 //! Passes, one file each: [`declarations`] (top-level names), [`templates`], [`triggers`], then
-//! per flow the typing walk [`flow`] (statements) with [`infer`] (expressions), [`calls`],
-//! [`after`] and [`grants`], which computes the flow's [`typed`] form once; [`handler_values`]
-//! (E0306, from the reads the walk recorded), [`policies`], [`cycles`] and the unused-name
-//! [`warnings`] are functions over it; finally [`flow_tests`]. No
-//! pass stops at the first problem: each pushes what it finds and carries on, and the result is
+//! per flow the typing walk [`flow`] over [`input`], [`statements`] and [`infer`] (expressions),
+//! with [`callee`], [`calls`], [`acting`] and [`after`], which computes the flow's [`typed`] form
+//! once, recording what the passes need; the passes are functions over it: [`maybe_none`]
+//! (E0302), [`outside_blocks`] (E0303, E0307), [`grants`] (E0600), [`handler_values`] (E0306),
+//! [`policies`], [`cycles`] and the unused-name [`warnings`]; finally [`flow_tests`]. No pass
+//! stops at the first problem: each pushes what it finds and carries on, and the result is
 //! sorted by position.
 
+mod acting;
 mod addresses;
 mod after;
 pub(crate) mod builtins;
+mod callee;
 mod calls;
 mod channel_templates;
 mod context;
@@ -27,12 +30,16 @@ mod foreign_names;
 mod grants;
 mod handler_values;
 mod infer;
+mod input;
 mod maybe_none;
+mod narrowing;
 mod notion_schema;
+mod outside_blocks;
 mod phone_numbers;
 mod policies;
 mod scope;
 mod secrets;
+mod statements;
 mod suggest;
 mod survey_refs;
 mod templates;

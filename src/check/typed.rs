@@ -13,9 +13,12 @@ use crate::syntax::ast::{self, Ident, StepBody};
 use crate::syntax::Span;
 use crate::types::Type;
 
-use super::calls::Target;
+use super::callee::Target;
 use super::flow::FlowChecker;
+use super::grants::AccessUse;
 use super::handler_values::Unset;
+use super::maybe_none::NoneUse;
+use super::outside_blocks::OutsideUse;
 use super::scope::DeclKind;
 
 /// One flow, typed.
@@ -36,6 +39,14 @@ pub(crate) struct TypedFlow<'a> {
     pub set_before_failure: Vec<Unset>,
     /// Reads in `on error` of declarations that may be unset there, untested, in walk order.
     pub handler_reads: Vec<(usize, Span)>,
+    /// The flow's entity, when it exists.
+    pub entity: Option<&'a ast::Entity>,
+    /// The accesses to other entities' databases its calls need.
+    pub accesses: Vec<AccessUse<'a>>,
+    /// The values given where none fails at run time that may be none.
+    pub none_uses: Vec<NoneUse>,
+    /// The uses of steps and lets outside the fan-out or fallback they exist in.
+    pub outside_uses: Vec<OutsideUse<'a>>,
 }
 
 impl TypedFlow<'_> {
@@ -109,6 +120,10 @@ impl<'a> FlowChecker<'_, 'a> {
             source: self.source,
             set_before_failure: std::mem::take(&mut self.set_before_failure),
             handler_reads: std::mem::take(&mut self.handler.reads),
+            entity: self.entity,
+            accesses: std::mem::take(&mut self.accesses),
+            none_uses: std::mem::take(&mut self.none_uses),
+            outside_uses: std::mem::take(&mut self.outside_uses),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::connectors::Registry;
 use crate::syntax::ast;
 use crate::syntax::Span;
 
-use super::hover::action_doc;
+use super::hover::{action_doc, checked_type};
 use super::index::SymbolKind;
 use super::line_index::LineIndex;
 use super::Cursor;
@@ -406,22 +406,23 @@ fn after_field(registry: &Registry, cursor: &Cursor<'_>, base: &str, word: Span,
         }
         return;
     }
-    // A step whose action returns a record: its fields.
-    let callee = flow.and_then(|f| {
-        index
-            .in_scope(f, cursor.offset)
-            .find(|s| s.name == base)?
+    // A step or let whose value is a record (a sub-flow's output, an action's result, a record
+    // literal): its fields, as the checker types them, else as the action's manifest says.
+    let symbol = flow.and_then(|f| index.in_scope(f, cursor.offset).find(|s| s.name == base));
+    let checked = symbol
+        .and_then(|s| checked_type(cursor.state, registry, s))
+        .filter(|ty| matches!(ty.strip_optional(), crate::types::Type::Record { .. }));
+    let output = checked.or_else(|| {
+        symbol?
             .callee
-            .clone()
+            .as_deref()
+            .and_then(|c| c.split_once('.'))
+            .and_then(|(connector, action)| registry.action(connector, action))
+            .map(|spec| spec.output.clone())
     });
-    let output = callee
-        .as_deref()
-        .and_then(|c| c.split_once('.'))
-        .and_then(|(connector, action)| registry.action(connector, action))
-        .map(|spec| spec.output.strip_optional().clone());
-    if let Some(crate::types::Type::Record { fields, .. }) = output {
+    if let Some(crate::types::Type::Record { fields, .. }) = output.as_ref().map(|ty| ty.strip_optional()) {
         for (name, field) in fields {
-            out.add(&name, CompletionItemKind::FIELD, Some(field.ty.to_string()));
+            out.add(name, CompletionItemKind::FIELD, Some(field.ty.to_string()));
         }
     }
 }
