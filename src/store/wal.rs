@@ -19,12 +19,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
-use tokio::sync::oneshot;
 
+use super::writer_queue::Reply;
 use crate::runtime::StoreError;
-
-/// A caller waiting for its operation to be kept.
-pub(super) type Reply = oneshot::Sender<Result<(), StoreError>>;
 
 /// The callers of one committed group, each with its own operation's result.
 pub(super) type Answers = Vec<(Reply, Result<(), StoreError>)>;
