@@ -248,19 +248,19 @@ async fn run_inner(
     for e in &history {
         match &e.kind {
             EventKind::StepSucceeded { step, value, .. } => {
-                steps.insert(step.clone(), value.clone());
-                states.insert(step.clone(), "ran");
+                steps.insert(step.to_string(), value.clone());
+                states.insert(step.to_string(), "ran");
             }
             EventKind::StepSkipped { step } => {
-                steps.insert(step.clone(), Value::Null);
-                states.insert(step.clone(), "skipped");
+                steps.insert(step.to_string(), Value::Null);
+                states.insert(step.to_string(), "skipped");
             }
             EventKind::StepFailed {
                 step,
                 will_retry: false,
                 ..
-            } if states.get(step) != Some(&"ran") => {
-                states.insert(step.clone(), "failed");
+            } if states.get(step.as_str()) != Some(&"ran") => {
+                states.insert(step.to_string(), "failed");
             }
             _ => {}
         }

@@ -277,7 +277,7 @@ fn killed_at_random_points_every_instance_completes_and_every_email_goes_once() 
         let mut done: HashMap<String, usize> = HashMap::new();
         for e in store.history(&r.id) {
             if let EventKind::StepSucceeded { step, .. } = e.kind {
-                *done.entry(step).or_default() += 1;
+                *done.entry(step.to_string()).or_default() += 1;
             }
         }
         let steps: Vec<&str> = {

@@ -60,12 +60,18 @@ fn tree_sitter_corpus_passes() {
         report.contains("✓") || report.contains("passed"),
         "no corpus test ran:\n{report}"
     );
+    // The highlight tests (test/highlight/: `// ^ capture` assertions under the lines they
+    // check) ran too; they hold highlights.scm and locals.scm to what each name is.
+    assert!(
+        report.contains("syntax highlighting") && report.contains("assertions"),
+        "no highlight test ran:\n{report}"
+    );
 }
 
 #[test]
 fn tree_sitter_queries_compile_and_inject_handlebars_into_templates() {
     let dir = generated();
-    let sample = root().join("editors/vscode/test/snapshots/declarations.flow");
+    let sample = root().join("editors/vscode/test/snapshots/template_with_a_handlebars_body.flow");
     let sample = sample.display().to_string();
     for query in ["highlights", "locals", "folds", "injections"] {
         let path = format!("queries/{query}.scm");
@@ -210,6 +216,67 @@ fn vscode_dir() -> PathBuf {
         "the extension's npm packages are not installed: run `bash .ci/test` (it runs `npm ci` in editors/vscode)"
     );
     dir
+}
+
+/// The cases of the tree-sitter corpus (`test/corpus/*.txt`) as (file name, input): a case's
+/// title made a file name, its input with surrounding blank lines taken off.
+fn corpus_cases() -> Vec<(String, String)> {
+    let mut cases = Vec::new();
+    let corpus = tree_sitter_dir().join("test/corpus");
+    let mut files: Vec<PathBuf> = walkdir(&corpus);
+    files.sort();
+    let rule = |line: &str, c: char| line.len() >= 3 && line.chars().all(|x| x == c);
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("a corpus file");
+        let lines: Vec<&str> = text.lines().collect();
+        let mut i = 0;
+        while i + 2 < lines.len() {
+            if !(rule(lines[i], '=') && rule(lines[i + 2], '=')) {
+                i += 1;
+                continue;
+            }
+            let title = lines[i + 1];
+            let body: Vec<&str> = lines[i + 3..]
+                .iter()
+                .take_while(|&&l| !rule(l, '-'))
+                .copied()
+                .collect();
+            let name: String = title
+                .to_lowercase()
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join("_");
+            let input = format!("{}\n", body.join("\n").trim_matches('\n'));
+            cases.push((format!("{name}.flow"), input));
+            i += 3 + body.len();
+        }
+    }
+    cases
+}
+
+/// The TextMate snapshots tokenise the tree-sitter corpus: one `.flow` file per corpus case, the
+/// same text, and nothing else. A new corpus case needs its file (and snapshot) here.
+#[test]
+fn textmate_snapshots_are_the_tree_sitter_corpus() {
+    let cases = corpus_cases();
+    assert!(cases.len() >= 7, "the corpus was read: {cases:?}");
+    let snapshots = root().join("editors/vscode/test/snapshots");
+    let mut names: Vec<String> = flow_files(&snapshots)
+        .iter()
+        .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    let mut wanted: Vec<String> = cases.iter().map(|(name, _)| name.clone()).collect();
+    wanted.sort();
+    assert_eq!(names, wanted, "one snapshot input per corpus case");
+    for (name, input) in &cases {
+        let snapshot = std::fs::read_to_string(snapshots.join(name)).unwrap_or_default();
+        assert_eq!(
+            &snapshot, input,
+            "editors/vscode/test/snapshots/{name} is not its corpus case's input"
+        );
+    }
 }
 
 #[test]
@@ -381,4 +448,60 @@ fn vim_make_runs_flowc_check_into_the_quickfix_list() {
             .starts_with("[W0004]: "),
         "{warning}"
     );
+}
+
+/// The fenced blocks of `lang` in editors/README.md.
+fn readme_blocks(lang: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(root().join("editors/README.md")).expect("editors/README.md");
+    let fence = format!("```{lang}\n");
+    readme
+        .split(&fence)
+        .skip(1)
+        .filter_map(|rest| rest.split_once("\n```").map(|(body, _)| body.to_string()))
+        .collect()
+}
+
+/// Helix's setup in editors/README.md is TOML Helix can read: a language server running
+/// `flowc lsp`, the language on `.flow` files with the tree-sitter grammar's scope, and the
+/// grammar at editors/tree-sitter-flow. Neovim's starts the same command on the same files.
+#[test]
+fn the_readme_sets_up_helix_and_neovim_with_flowc_lsp() {
+    let helix = readme_blocks("toml");
+    assert_eq!(helix.len(), 1, "one languages.toml block");
+    let config: toml::Table = toml::from_str(&helix[0]).expect("the Helix block is TOML");
+    assert_eq!(
+        config["language-server"]["flowc"]["command"].as_str(),
+        Some("flowc")
+    );
+    assert_eq!(
+        config["language-server"]["flowc"]["args"]
+            .as_array()
+            .map(Vec::as_slice),
+        Some(&[toml::Value::from("lsp")][..])
+    );
+    let language = &config["language"][0];
+    let tree_sitter: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(tree_sitter_dir().join("tree-sitter.json")).expect("tree-sitter.json"),
+    )
+    .expect("json");
+    let grammar = &tree_sitter["grammars"][0];
+    assert_eq!(language["name"].as_str(), grammar["name"].as_str());
+    assert_eq!(language["scope"].as_str(), grammar["scope"].as_str());
+    assert_eq!(language["file-types"][0].as_str(), Some("flow"));
+    assert_eq!(language["language-servers"][0].as_str(), Some("flowc"));
+    let source = config["grammar"][0]["source"]["path"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(source.ends_with("editors/tree-sitter-flow"), "{source}");
+    assert_eq!(config["grammar"][0]["name"].as_str(), grammar["name"].as_str());
+
+    let neovim = readme_blocks("lua").join("\n");
+    assert!(
+        neovim.contains(r#"cmd = { "flowc", "lsp" }"#) && neovim.contains(r#"filetypes = { "flow" }"#),
+        "{neovim}"
+    );
+    assert!(neovim.contains("extension = { flow = \"flow\" }"), "{neovim}");
+    // The command the snippets start is a real subcommand.
+    let out = run(&root(), env!("CARGO_BIN_EXE_flowc"), &["lsp", "--help"]);
+    assert!(out.status.success(), "{}", text(&out));
 }

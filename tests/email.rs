@@ -64,7 +64,7 @@ fn send_call(entity: &str, key: &str, to: &str, args: Vec<(&str, Value)>) -> Act
         entity: entity.to_string(),
         flow_entity: entity.to_string(),
         instance: "inst-1".to_string(),
-        step: "confirm".to_string(),
+        step: "confirm".into(),
         attempt: 1,
         idempotency_key: key.to_string(),
     }

@@ -121,7 +121,7 @@ fn call(action: &str, args: Vec<(&str, Value)>) -> ActionCall {
         entity: "am_consulting".to_string(),
         flow_entity: "am_consulting".to_string(),
         instance: "i-1".to_string(),
-        step: "fetch".to_string(),
+        step: "fetch".into(),
         attempt: 1,
         idempotency_key: "i-1/fetch".to_string(),
     }

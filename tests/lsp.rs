@@ -4,12 +4,14 @@
 
 #[path = "lsp/client.rs"]
 mod client;
+#[path = "lsp/fields.rs"]
+mod fields;
 #[path = "lsp/hover.rs"]
 mod hover;
 
 use serde_json::{json, Value};
 
-use client::{position, root, Server};
+use client::{labels, position, root, Server};
 
 /// A flow of am_consulting, opened as if being written in `flows/` (it is not on disk).
 const SCRATCH: &str = r#"/// A scratch flow for the language server tests.
@@ -186,6 +188,19 @@ fn definition_and_references_cross_files() {
         def["range"]["start"],
         position(&surveys_text, "flow send_and_wait", 5)
     );
+    // Its references: the declaration in stdlib/surveys.flow and the call here.
+    let found = server.references(&uri, position(&text, "surveys.send_and_wait", 10));
+    assert!(
+        found.contains(&(
+            client::uri(&surveys),
+            position(&surveys_text, "flow send_and_wait", 5)
+        )),
+        "the declaration: {found:?}"
+    );
+    assert!(
+        found.contains(&(uri.clone(), position(&text, "surveys.send_and_wait", 8))),
+        "the call: {found:?}"
+    );
     // The module itself.
     let def = server.request("textDocument/definition", at("surveys.send_and_wait", 2));
     assert_eq!(def["uri"], client::uri(&surveys));
@@ -197,6 +212,17 @@ fn definition_and_references_cross_files() {
             .unwrap_or("")
             .ends_with("stdlib/templates.flow"),
         "{def}"
+    );
+    // The template's references: its declaration and its uses in several flows.
+    let files = server.reference_files(&uri, position(&text, "template: \"flow_failed\"", 13));
+    assert!(
+        files.iter().any(|f| f.ends_with("stdlib/templates.flow"))
+            && files.iter().any(|f| f.ends_with("flows/client_onboarding.flow")),
+        "{files:?}"
+    );
+    assert!(
+        files.len() >= 3,
+        "flow_failed is used by more than one flow: {files:?}"
     );
     // An entity's setting and the entity.
     let def = server.request("textDocument/definition", at("am_consulting.staff_email", 16));
@@ -227,29 +253,16 @@ fn definition_and_references_cross_files() {
     let def = server.request("textDocument/definition", at("split(full_name", 7));
     assert_eq!(def["range"]["start"], position(&text, "let full_name", 4));
     // A step, used before and after.
-    let refs = server.request(
-        "textDocument/references",
-        json!({ "textDocument": { "uri": uri }, "position": position(&text, "step client =", 6), "context": { "includeDeclaration": true } }),
-    );
-    let refs = refs.as_array().cloned().unwrap_or_default();
+    let refs = server.references(&uri, position(&text, "step client =", 6));
     let uses = text.matches("client.").count() + text.matches("client ").count();
     assert!(
         refs.len() >= 5 && refs.len() <= uses + 1,
         "{} references: {refs:?}",
         refs.len()
     );
-    assert!(refs.iter().all(|r| r["uri"] == uri));
+    assert!(refs.iter().all(|(file, _)| *file == uri));
     // A database: declared in entities.flow, used here.
-    let refs = server.request(
-        "textDocument/references",
-        json!({ "textDocument": { "uri": uri }, "position": position(&text, "db: FeedbackSurvey", 6), "context": { "includeDeclaration": true } }),
-    );
-    let files: Vec<&str> = refs
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|r| r["uri"].as_str())
-        .collect();
+    let files = server.reference_files(&uri, position(&text, "db: FeedbackSurvey", 6));
     assert!(
         files.iter().any(|f| f.ends_with("flows/entities.flow")),
         "{files:?}"
@@ -259,18 +272,6 @@ fn definition_and_references_cross_files() {
         "{files:?}"
     );
     assert_eq!(server.shutdown(), 0);
-}
-
-fn labels(result: &Value) -> Vec<String> {
-    let items = result
-        .as_array()
-        .cloned()
-        .or_else(|| result["items"].as_array().cloned())
-        .unwrap_or_default();
-    items
-        .iter()
-        .map(|i| i["label"].as_str().unwrap_or("").to_string())
-        .collect()
 }
 
 #[test]

@@ -410,7 +410,7 @@ async fn fan_out_respects_its_limit_and_keeps_input_order() {
     let max = r.svc.max_in_flight.load(Ordering::SeqCst);
     assert!((2..=3).contains(&max), "max in flight {max}");
     // Paths carry the item index.
-    let steps: Vec<String> = r.svc.seen().iter().map(|s| s.call.step.clone()).collect();
+    let steps: Vec<String> = r.svc.seen().iter().map(|s| s.call.step.to_string()).collect();
     assert!(steps.contains(&"all[9].s".to_string()));
 }
 

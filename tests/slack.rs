@@ -55,7 +55,7 @@ fn post(key: &str, channel: &str, text: &str, blocks: Option<Value>) -> ActionCa
         entity: "studio".to_string(),
         flow_entity: "studio".to_string(),
         instance: "i-1".to_string(),
-        step: "alert".to_string(),
+        step: "alert".into(),
         attempt: 1,
         idempotency_key: key.to_string(),
     }

@@ -55,7 +55,7 @@ fn send(key: &str, to: &str, body: &str) -> ActionCall {
         entity: "studio".to_string(),
         flow_entity: "studio".to_string(),
         instance: "i-1".to_string(),
-        step: "notify".to_string(),
+        step: "notify".into(),
         attempt: 1,
         idempotency_key: key.to_string(),
     }

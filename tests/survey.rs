@@ -49,7 +49,7 @@ fn call(action: &str, args: Vec<(&str, Value)>) -> ActionCall {
         entity: "am_consulting".to_string(),
         flow_entity: "am_consulting".to_string(),
         instance: "i-1".to_string(),
-        step: "survey".to_string(),
+        step: "survey".into(),
         attempt: 1,
         idempotency_key: format!("i-{n}/survey"),
     }

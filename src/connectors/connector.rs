@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use super::Manifest;
 use crate::contract::ErrorClass;
+use crate::plan::StepPath;
 use crate::value::Value;
 
 /// One call of an action, with everything a connector needs to make it safe to retry.
@@ -25,7 +26,7 @@ pub struct ActionCall {
     /// The instance making the call.
     pub instance: String,
     /// The step making the call.
-    pub step: String,
+    pub step: StepPath,
     /// 1 for the first attempt.
     pub attempt: u32,
     /// The same on every attempt of the same step of the same instance (and fan-out item), so a

@@ -44,7 +44,8 @@ pub(crate) fn hover(registry: &Registry, cursor: &Cursor<'_>) -> Option<Hover> {
     }
     let mut range = occurrence.map(|o| o.span);
     if occurrence.is_none() {
-        if let Some((span, doc)) = builtin_at(cursor.text(), cursor.offset) {
+        let found = builtin_at(cursor.text(), cursor.offset).or_else(|| field_at(registry, cursor));
+        if let Some((span, doc)) = found {
             sections.push(doc);
             range = Some(span);
         }
@@ -76,9 +77,12 @@ pub(crate) fn hover(registry: &Registry, cursor: &Cursor<'_>) -> Option<Hover> {
     })
 }
 
-/// A built-in function called at `offset` (`len` in `len(x)`): its signature and result type.
-fn builtin_at(text: &str, offset: usize) -> Option<(Span, String)> {
-    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+fn is_word(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// The start and end of the word (a name) around `offset`.
+fn word_at(text: &str, offset: usize) -> Option<(usize, usize)> {
     let start = text
         .get(..offset)?
         .rfind(|c: char| !is_word(c))
@@ -88,6 +92,12 @@ fn builtin_at(text: &str, offset: usize) -> Option<(Span, String)> {
             .get(offset..)?
             .find(|c: char| !is_word(c))
             .unwrap_or(text.len() - offset);
+    Some((start, end))
+}
+
+/// A built-in function called at `offset` (`len` in `len(x)`): its signature and result type.
+fn builtin_at(text: &str, offset: usize) -> Option<(Span, String)> {
+    let (start, end) = word_at(text, offset)?;
     let name = text.get(start..end)?;
     // A call, not a field (`x.len`) or a name.
     if !text[end..].starts_with('(') || text[..start].ends_with('.') {
@@ -104,6 +114,56 @@ fn builtin_at(text: &str, offset: usize) -> Option<(Span, String)> {
         "```flow\n{}\n```\n\n*built-in function* `{name}`: {}, returns {result}",
         builtins::usage(name, &builtin),
         builtins::describe_arity(&builtin)
+    );
+    Some((Span::new(start, end), doc))
+}
+
+/// A field of a step's or let's result under the cursor (`hello.greeting`, `sent.id`,
+/// `a.b.c`): its type, read down the fields from the checker's type of the name it starts at.
+/// Notion properties of a page are occurrences of their own (see `property_doc`).
+fn field_at(registry: &Registry, cursor: &Cursor<'_>) -> Option<(Span, String)> {
+    let text = cursor.text();
+    let (start, end) = word_at(text, cursor.offset)?;
+    if start == end {
+        return None;
+    }
+    // The path of names before the field, read backwards: `a.b.` before `c`.
+    let mut path = vec![text.get(start..end)?];
+    let mut at = start;
+    let base = loop {
+        let dot = at
+            .checked_sub(1)
+            .filter(|&d| text.as_bytes().get(d) == Some(&b'.'))?;
+        let (before, _) = word_at(text, dot)?;
+        if before == dot {
+            return None;
+        }
+        match cursor.state.index.at(cursor.file, dot) {
+            Some(o) if o.span.end as usize == dot && o.span.start as usize == before => break o,
+            _ => path.push(text.get(before..dot)?),
+        }
+        at = before;
+    };
+    let Target::Symbol(s) = base.target else {
+        return None;
+    };
+    let symbol = &cursor.state.index.symbols[s];
+    let mut ty = checked_type(cursor.state, registry, symbol)?;
+    let mut optional = false;
+    for name in path.iter().rev() {
+        let Type::Record { fields, .. } = ty.strip_optional() else {
+            return None;
+        };
+        let field = fields.get(*name)?;
+        optional = field.optional;
+        ty = field.ty.clone();
+    }
+    let written = path.iter().rev().copied().collect::<Vec<_>>().join(".");
+    let doc = format!(
+        "*field* `{written}` of {} `{}`: `{ty}{}`",
+        symbol.kind.noun(),
+        symbol.name,
+        if optional { "?" } else { "" }
     );
     Some((Span::new(start, end), doc))
 }
@@ -180,8 +240,8 @@ fn database_entity(state: &ProjectState, symbol: &Symbol) -> Option<String> {
 }
 
 /// The type the checker works out for a step or let (from the typed flow of its file); `None`
-/// where it knows nothing (`any`).
-fn checked_type(state: &ProjectState, registry: &Registry, symbol: &Symbol) -> Option<Type> {
+/// where it knows nothing (`any`). Completion offers the fields of the records it finds.
+pub(super) fn checked_type(state: &ProjectState, registry: &Registry, symbol: &Symbol) -> Option<Type> {
     if !matches!(symbol.kind, SymbolKind::Step | SymbolKind::Let) {
         return None;
     }

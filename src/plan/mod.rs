@@ -14,6 +14,7 @@ mod lower_expr;
 mod names;
 #[allow(clippy::module_inception)]
 mod plan;
+mod step_path;
 mod strftime;
 mod trigger;
 
@@ -29,5 +30,6 @@ pub use input_type::{InputField, InputType, Shape};
 pub(crate) use lower_expr::expr_from_source;
 pub(crate) use lower_expr::lower_free;
 pub use plan::*;
+pub use step_path::StepPath;
 pub use strftime::{Strftime, Zone};
 pub use trigger::{NotionChange, Trigger, WebhookAuth};

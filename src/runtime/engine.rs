@@ -250,7 +250,7 @@ impl Engine {
     /// Cancels instance `id`; calls in flight finish but their results are ignored.
     pub async fn cancel(&self, id: &InstanceId) -> Result<(), EngineError> {
         let cell = self.inner.cell(id)?;
-        self.inner.cancel_tree(cell);
+        self.inner.react(&cell, |inst, ctx| inst.cancel(ctx));
         Ok(())
     }
 
@@ -302,13 +302,7 @@ impl Engine {
             if cell.evicted.load(Ordering::SeqCst) {
                 continue;
             }
-            let rx = if inst.status.is_final() {
-                None
-            } else {
-                let (tx, rx) = tokio::sync::oneshot::channel();
-                inst.waiters.push(tx);
-                Some(rx)
-            };
+            let rx = inst.await_end();
             drop(inst);
             break (cell, rx);
         };

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::plan::StepPath;
 use crate::value::Value;
 
 /// One entry of an instance's history.
@@ -41,19 +42,19 @@ pub enum EventKind {
     /// A step's dependencies are done and it was handed to a connector (or sub-flow).
     StepScheduled {
         /// The step's path (`sent[2].s`).
-        step: String,
+        step: StepPath,
     },
     /// An attempt began.
     StepStarted {
         /// The step's path.
-        step: String,
+        step: StepPath,
         /// 1-based.
         attempt: u32,
     },
     /// The step has its value (from an attempt, or from its fallback).
     StepSucceeded {
         /// The step's path.
-        step: String,
+        step: StepPath,
         /// The attempt that succeeded (the last one when the fallback stood in).
         attempt: u32,
         /// The value.
@@ -65,7 +66,7 @@ pub enum EventKind {
     /// An attempt failed.
     StepFailed {
         /// The step's path.
-        step: String,
+        step: StepPath,
         /// 1-based.
         attempt: u32,
         /// `transient`, `rate_limited` or `permanent`.
@@ -78,7 +79,7 @@ pub enum EventKind {
     /// Another attempt was planned.
     StepRetried {
         /// The step's path.
-        step: String,
+        step: StepPath,
         /// The attempt that will run next.
         attempt: u32,
         /// The backoff before it.
@@ -87,19 +88,19 @@ pub enum EventKind {
     /// The step's branch was not taken; its value is none.
     StepSkipped {
         /// The step's path.
-        step: String,
+        step: StepPath,
     },
     /// A `wait` (or `wait for event`) began.
     WaitStarted {
         /// The statement's path.
-        step: String,
+        step: StepPath,
         /// When it ends at the latest.
         until: Option<DateTime<Utc>>,
     },
     /// A wait ended.
     WaitEnded {
         /// The statement's path.
-        step: String,
+        step: StepPath,
         /// Whether a `wait for event` timed out.
         timed_out: bool,
     },
@@ -107,7 +108,7 @@ pub enum EventKind {
     /// the clock, so an instance computes after a restart what it computed before.
     ClockRead {
         /// The node's path.
-        step: String,
+        step: StepPath,
         /// The instant it read.
         at: DateTime<Utc>,
     },
@@ -138,7 +139,7 @@ pub enum EventKind {
     /// A step failed for good or `fail` ran; the error handler (if any) has run.
     InstanceFailed {
         /// The step that failed.
-        step: String,
+        step: StepPath,
         /// Why.
         message: String,
         /// The error class.

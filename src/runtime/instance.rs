@@ -27,14 +27,14 @@ use super::redact::Redactor;
 use super::scheduler::{NState, PlanRt, Scope, ScopeKind};
 use super::templates::Templates;
 use crate::connectors::{ConnectorError, ErrorClass};
-use crate::plan::{FlowPlan, NodeKind};
+use crate::plan::{FlowPlan, NodeKind, StepPath};
 use crate::value::Value;
 pub(crate) use attempt_timeout::Abandon;
 use attempt_timeout::AttemptTimeout;
 pub(crate) use call::{EntityOf, PreparedCall};
 use child_call::ChildCall;
 use event_wait::EventWait;
-use fan_out::FanState;
+use fan_out::FanOut;
 use replay::NextAttempt;
 pub(crate) use replay::Replay;
 
@@ -112,7 +112,7 @@ pub(crate) enum Effect {
     StartChild {
         scope: u32,
         node: u32,
-        step: String,
+        step: StepPath,
         key: String,
         input: Value,
         /// 1-based: a retried sub-flow runs as a new instance.
@@ -128,7 +128,7 @@ pub(crate) enum Effect {
         at: DateTime<Utc>,
         scope: u32,
         node: u32,
-        step: String,
+        step: StepPath,
         /// Orders timers due at the same instant: the position in the instance's history of
         /// the event that armed it, the same after a restart, so a replay fires ties as the
         /// live run did.
@@ -151,7 +151,7 @@ pub(crate) enum Effect {
 pub(crate) struct ParentLink {
     pub(crate) id: String,
     /// The parent's step path (the child's id is `parent/step`).
-    pub(crate) step: String,
+    pub(crate) step: StepPath,
     /// The parent's plan bundle (a sub-flow runs on its caller's plan) and entity (it works
     /// in its caller's workspace): data, so the engine finds the parent by id, not by handle.
     pub(crate) bundle: String,
@@ -207,13 +207,13 @@ pub(crate) struct Instance {
     /// Attempts out with a timeout, by call node (kept after the end, until their tasks hand
     /// the calls back).
     timeouts: HashMap<(u32, u32), AttemptTimeout>,
-    fanouts: HashMap<(u32, u32), FanState>,
+    fanouts: HashMap<(u32, u32), FanOut>,
     child_calls: HashMap<(u32, u32), ChildCall>,
     event_waits: Vec<EventWait>,
     inbox: Vec<(String, Value)>,
-    pub(crate) parent: Option<ParentLink>,
+    parent: Option<ParentLink>,
     /// Sub-flow instances started by this one (cancelled with it).
-    pub(crate) children: Vec<String>,
+    children: Vec<String>,
     replay: Option<Box<Replay>>,
     seq: u64,
     /// Events of the reaction under way: the engine hands them to the store as one batch.
@@ -221,7 +221,7 @@ pub(crate) struct Instance {
     /// The work queue of the last reaction, emptied, kept for the next one (a reaction runs
     /// per step result: a fresh queue each time was an allocation per step).
     spare_work: VecDeque<Work>,
-    pub(crate) waiters: Vec<oneshot::Sender<()>>,
+    waiters: Vec<oneshot::Sender<()>>,
 }
 
 /// The idempotency key of a step path: the same on every attempt.
@@ -438,30 +438,8 @@ impl Instance {
                 }
             }
             ScopeKind::Item(i) => {
-                let Some((ps, pn)) = scope.parent else { return };
-                let Some(fan) = self.fanouts.get_mut(&(ps, pn)) else {
-                    return;
-                };
-                fan.results[i] = scope.yielded;
-                fan.active -= 1;
-                fan.done += 1;
-                if fan.done == fan.items.len() {
-                    let fan = self.fanouts.remove(&(ps, pn));
-                    if let Some(fan) = fan {
-                        let value = Value::List(fan.results);
-                        self.record(
-                            ctx,
-                            EventKind::StepSucceeded {
-                                step: fan.path,
-                                attempt: 1,
-                                value: value.clone(),
-                                fallback: false,
-                            },
-                        );
-                        q.push_back(Work::Finish(ps, pn, NState::Done, value));
-                    }
-                } else {
-                    self.open_items(ps, pn, q);
+                if let Some(parent) = scope.parent {
+                    self.fan_item_done(ctx, parent, i, scope.yielded, q);
                 }
             }
             ScopeKind::Fallback => {
@@ -563,15 +541,38 @@ impl Instance {
         self.event_waits.iter().map(|w| w.event.clone()).collect()
     }
 
-    /// Cancels the instance.
+    /// Cancels the instance and, through their effects, its sub-flow instances.
     pub(crate) fn cancel(&mut self, ctx: &Ctx) -> Vec<Effect> {
         let mut fx = Vec::new();
-        if self.status.is_final() {
-            return fx;
+        if !self.status.is_final() {
+            self.status = InstanceStatus::Cancelled;
+            self.record(ctx, EventKind::InstanceCancelled);
+            self.finished(Err(ConnectorError::permanent("cancelled")), &mut fx);
         }
-        self.status = InstanceStatus::Cancelled;
-        self.record(ctx, EventKind::InstanceCancelled);
-        self.finished(Err(ConnectorError::permanent("cancelled")), &mut fx);
+        // Also after a failure: sub-flows still running then are not wanted any more.
+        fx.extend(self.children.drain(..).map(|id| Effect::CancelChild { id }));
         fx
+    }
+
+    /// Cancelled by the instance that started it (its step timed out, or it was cancelled):
+    /// detached first, so its end does not answer the step again.
+    pub(crate) fn cancel_by_parent(&mut self, ctx: &Ctx) -> Vec<Effect> {
+        self.parent = None;
+        self.cancel(ctx)
+    }
+
+    /// The sub-flow step it answers to, if it is a sub-flow.
+    pub(crate) fn parent(&self) -> Option<&ParentLink> {
+        self.parent.as_ref()
+    }
+
+    /// A receiver told when the instance ends; `None` when it has ended.
+    pub(crate) fn await_end(&mut self) -> Option<oneshot::Receiver<()>> {
+        if self.status.is_final() {
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiters.push(tx);
+        Some(rx)
     }
 }

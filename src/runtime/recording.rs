@@ -91,7 +91,7 @@ impl Recording {
                     entity: String::new(),
                     flow_entity: String::new(),
                     instance: String::new(),
-                    step: step.to_string(),
+                    step: step.into(),
                     attempt: 1,
                     idempotency_key: String::new(),
                 },

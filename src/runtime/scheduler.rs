@@ -12,7 +12,7 @@ use petgraph::graph::NodeIndex;
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
-use crate::plan::{FallbackPlan, Node, NodeKind, SubPlan};
+use crate::plan::{FallbackPlan, Node, NodeKind, StepPath, SubPlan};
 use crate::value::Value;
 
 /// A sub-plan indexed for execution.
@@ -21,6 +21,9 @@ pub(crate) struct PlanRt {
     pub(crate) deps: Vec<u32>,
     pub(crate) dependents: Vec<Vec<u32>>,
     pub(crate) names: HashMap<String, u32>,
+    /// Each node's path in a scope without a prefix (the flow body, a fallback, the handler),
+    /// made once here instead of once per event of every instance.
+    paths: Vec<StepPath>,
     /// Nested sub-plans by owning node: fan-out bodies and fallback blocks.
     pub(crate) children: HashMap<u32, Arc<PlanRt>>,
 }
@@ -54,6 +57,10 @@ impl PlanRt {
                 _ => {}
             }
         }
+        let paths = g
+            .node_indices()
+            .map(|i| StepPath::from(node_path("", &g[i], i.index() as u32)))
+            .collect();
         debug_assert!(g
             .node_indices()
             .all(|i| g.neighbors_directed(i, Direction::Incoming).count() == deps[i.index()] as usize));
@@ -62,6 +69,7 @@ impl PlanRt {
             deps,
             dependents,
             names,
+            paths,
             children,
         })
     }
@@ -173,11 +181,18 @@ impl Scope {
     }
 
     /// The path of node `n` (`sent[2].s`; unnamed statements get `keyword#index`).
-    pub(crate) fn path(&self, n: u32) -> String {
-        let node = self.plan.node(n);
-        match &node.name {
-            Some(name) => format!("{}{name}", self.prefix),
-            None => format!("{}{}#{n}", self.prefix, node.kind.keyword()),
+    pub(crate) fn path(&self, n: u32) -> StepPath {
+        match self.plan.paths.get(n as usize) {
+            Some(path) if self.prefix.is_empty() => path.clone(),
+            _ => StepPath::from(node_path(&self.prefix, self.plan.node(n), n)),
         }
+    }
+}
+
+/// The path of `node`, the `n`th of its plan, in a scope whose paths start with `prefix`.
+fn node_path(prefix: &str, node: &Node, n: u32) -> String {
+    match &node.name {
+        Some(name) => format!("{prefix}{name}"),
+        None => format!("{prefix}{}#{n}", node.kind.keyword()),
     }
 }

@@ -50,9 +50,9 @@ impl Snapshot {
             let time = event.at.format("%Y-%m-%d %H:%M:%S");
             match &event.kind {
                 EventKind::StepScheduled { step } | EventKind::StepStarted { step, .. }
-                    if !open.contains(step) =>
+                    if !open.iter().any(|s| s == step) =>
                 {
-                    open.push(step.clone());
+                    open.push(step.to_string());
                 }
                 EventKind::StepSucceeded { step, fallback, .. } => {
                     close(&mut open, step);

@@ -159,7 +159,7 @@ async fn now_read_before_a_crash_reads_the_same_after_resume_on_a_later_clock() 
         .history(&id)
         .into_iter()
         .filter_map(|e| match e.kind {
-            EventKind::ClockRead { step, at } => Some((step, at)),
+            EventKind::ClockRead { step, at } => Some((step.to_string(), at)),
             _ => None,
         })
         .collect();

@@ -93,7 +93,7 @@ impl Connector for Det {
         self.calls
             .lock()
             .unwrap()
-            .push((call.instance.clone(), call.step.clone(), call.attempt));
+            .push((call.instance.clone(), call.step.to_string(), call.attempt));
         let mut h = DefaultHasher::new();
         (self.seed, &call.step).hash(&mut h);
         let h = h.finish();
@@ -216,7 +216,7 @@ fn check(flow: &str, seed: u64, cut: f64) -> Result<(), TestCaseError> {
                 match &e.kind {
                     EventKind::StepSucceeded { step, attempt, .. }
                     | EventKind::StepFailed { step, attempt, .. } => {
-                        decided.push((instance.clone(), step.clone(), *attempt))
+                        decided.push((instance.clone(), step.to_string(), *attempt))
                     }
                     _ => {}
                 }

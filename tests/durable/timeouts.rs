@@ -209,7 +209,9 @@ async fn attempts_time_out_in_virtual_time_beside_other_timers() {
         .history(&id)
         .into_iter()
         .filter_map(|e| match e.kind {
-            EventKind::StepFailed { step, attempt, .. } => Some((step, attempt, (e.at - t0).num_seconds())),
+            EventKind::StepFailed { step, attempt, .. } => {
+                Some((step.to_string(), attempt, (e.at - t0).num_seconds()))
+            }
             _ => None,
         })
         .collect();

@@ -133,6 +133,35 @@ impl Server {
         }
     }
 
+    /// The places `textDocument/references` finds for the name at `position` of `uri`, its
+    /// declaration included, as (uri, start).
+    #[allow(dead_code)]
+    pub fn references(&mut self, uri: &str, position: Value) -> Vec<(String, Value)> {
+        let refs = self.request(
+            "textDocument/references",
+            json!({ "textDocument": { "uri": uri }, "position": position, "context": { "includeDeclaration": true } }),
+        );
+        refs.as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r["uri"].as_str().unwrap_or("").to_string(),
+                    r["range"]["start"].clone(),
+                )
+            })
+            .collect()
+    }
+
+    /// The files of those places.
+    #[allow(dead_code)]
+    pub fn reference_files(&mut self, uri: &str, position: Value) -> Vec<String> {
+        self.references(uri, position)
+            .into_iter()
+            .map(|(file, _)| file)
+            .collect()
+    }
+
     pub fn open(&mut self, path: &Path, text: &str) -> String {
         let uri = uri(path);
         self.notify(
@@ -203,4 +232,18 @@ pub fn position(text: &str, needle: &str, shift: usize) -> Value {
     let line = before.matches('\n').count();
     let column = before.rsplit('\n').next().map_or(0, |l| l.encode_utf16().count());
     json!({ "line": line, "character": column })
+}
+
+/// The labels of a completion answer (a list, or a list's `items`).
+#[allow(dead_code)]
+pub fn labels(result: &Value) -> Vec<String> {
+    let items = result
+        .as_array()
+        .cloned()
+        .or_else(|| result["items"].as_array().cloned())
+        .unwrap_or_default();
+    items
+        .iter()
+        .map(|i| i["label"].as_str().unwrap_or("").to_string())
+        .collect()
 }

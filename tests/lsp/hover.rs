@@ -90,7 +90,7 @@ flow lsp_typed for am_consulting {
   }
   step hello = lsp_helper(name: input.name)
   step sent = email.send(to: "a@example.com", template: "client_welcome", with: { name: input.name })
-  output { size, doubled, shouted, greeting: hello.greeting, sent: sent.id }
+  output { size, doubled, shouted, greeting: hello.greeting, sent: sent.message_id }
 }
 "#;
 

@@ -21,20 +21,6 @@ thread_local! {
 pub(super) const MAX_INLINE_DEPTH: u32 = 8;
 
 impl Inner {
-    /// Cancels an instance and, with it, its sub-flow instances.
-    pub(super) fn cancel_tree(self: &Arc<Self>, cell: Arc<Cell>) {
-        let mut pending = vec![cell];
-        while let Some(cell) = pending.pop() {
-            self.react(&cell, |inst, ctx| inst.cancel(ctx));
-            let children = std::mem::take(&mut cell.lock().children);
-            for child in children {
-                if let Ok(c) = self.cell(&InstanceId(child)) {
-                    pending.push(c);
-                }
-            }
-        }
-    }
-
     /// Runs one reaction of an instance under its lock, then its effects.
     pub(super) fn react(
         self: &Arc<Self>,
@@ -218,7 +204,7 @@ impl Inner {
                         continue;
                     }
                     match self.start(&key, input.to_json(), Some(link), None) {
-                        Ok(child) => cell.lock().children.push(child.0),
+                        Ok(_) => {}
                         // Not a failure of the step: the call stays open in the journal and
                         // the next engine on this store starts the sub-flow when it recovers
                         // the caller (a SIGTERM under load used to fail such instances for good).
@@ -234,9 +220,7 @@ impl Inner {
                 Effect::Abandon(abandon) => abandon.fire(self.clock.as_ref()),
                 Effect::CancelChild { id } => {
                     if let Ok(child) = self.cell(&InstanceId(id)) {
-                        // Detached first: its end must not answer the step again.
-                        child.lock().parent = None;
-                        self.cancel_tree(child);
+                        self.react(&child, |inst, ctx| inst.cancel_by_parent(ctx));
                     }
                 }
                 Effect::Timer {
@@ -251,7 +235,7 @@ impl Inner {
                         id,
                         instance: cell.id.to_string(),
                         at,
-                        step,
+                        step: step.to_string(),
                     });
                     let earliest = self.timers.lock().unwrap_or_else(|e| e.into_inner()).insert(
                         (at, order, id),
@@ -304,10 +288,7 @@ impl Inner {
         match self.live(&child_id) {
             Some(Some(_)) => return false,
             // Asleep, it answers this step when it wakes.
-            Some(None) => {
-                parent.lock().children.push(child_id);
-                return true;
-            }
+            Some(None) => return true,
             None => {}
         }
         let history = self.store.history(&child_id);
@@ -349,7 +330,6 @@ impl Inner {
         {
             return false;
         }
-        parent.lock().children.push(child_id);
         true
     }
 

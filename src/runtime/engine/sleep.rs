@@ -169,9 +169,9 @@ impl Inner {
                 .unwrap_or_else(|e| e.into_inner())
                 .register(&cell.id, names)
         };
-        let ties = (inst.parent.is_some() || !waits.is_empty()).then(|| {
+        let ties = (inst.parent().is_some() || !waits.is_empty()).then(|| {
             Box::new(Ties {
-                parent: inst.parent.clone(),
+                parent: inst.parent().cloned(),
                 waits,
             })
         });

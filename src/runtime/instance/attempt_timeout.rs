@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use super::{Ctx, Effect, Instance, PreparedCall};
 use crate::connectors::ConnectorError;
-use crate::plan::NodeKind;
+use crate::plan::{NodeKind, StepPath};
 use crate::runtime::clock::Clock;
 use crate::runtime::eval;
 use crate::runtime::event::EventKind;
@@ -223,7 +223,7 @@ impl Instance {
         ctx: &Ctx,
         s: u32,
         n: u32,
-        step: &str,
+        step: &StepPath,
         attempt: u32,
         policy: &crate::plan::RetryPolicy,
         error: &ConnectorError,
@@ -237,7 +237,7 @@ impl Instance {
         self.record(
             ctx,
             EventKind::StepFailed {
-                step: step.to_string(),
+                step: step.clone(),
                 attempt,
                 class: error.class.name().to_string(),
                 message: error.message.clone(),
@@ -248,7 +248,7 @@ impl Instance {
         self.record(
             ctx,
             EventKind::StepRetried {
-                step: step.to_string(),
+                step: step.clone(),
                 attempt: attempt + 1,
                 delay_ms: delay_ms as u64,
             },

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::attempt_timeout::{timed_out, Abandon};
 use super::{CallResult, Ctx, Effect, Instance, Work};
 use crate::connectors::{ActionCall, ConnectorError};
-use crate::plan::{CallTarget, NodeKind, RetryPolicy};
+use crate::plan::{CallTarget, NodeKind, RetryPolicy, StepPath};
 use crate::runtime::event::EventKind;
 use crate::runtime::scheduler::{NState, PlanRt};
 use crate::value::Value;
@@ -23,7 +23,7 @@ pub(crate) struct PreparedCall {
     /// made once when the step runs; each attempt gets a copy with its number, the last
     /// possible one the call itself. Behind a lock only so that one can take it.
     pub(crate) call: std::sync::Mutex<ActionCall>,
-    pub(crate) step: String,
+    pub(crate) step: StepPath,
     /// Per attempt: written on the step, or computed when it started.
     pub(crate) timeout_ms: Option<i64>,
     /// The attempt to make next (1-based).

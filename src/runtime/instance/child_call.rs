@@ -51,6 +51,9 @@ impl Instance {
                 attempt,
             },
         );
+        // Its id is known before it starts: a cancel of this instance reaches it even while
+        // the engine is still starting it.
+        self.children.push(child_id(&self.id, &path, attempt));
         fx.push(Effect::StartChild {
             scope: s,
             node: n,

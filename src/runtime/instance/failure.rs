@@ -21,7 +21,7 @@ impl Instance {
             self.record(
                 ctx,
                 EventKind::InstanceFailed {
-                    step: step.clone(),
+                    step: step.as_str().into(),
                     message: message.clone(),
                     class: class.clone(),
                 },

@@ -5,11 +5,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
-use super::{
-    idempotency_key, ChildCall, Ctx, Effect, EventWait, FanState, Instance, NextAttempt, PreparedCall, Work,
-};
+use super::{idempotency_key, ChildCall, Ctx, Effect, EventWait, Instance, NextAttempt, PreparedCall, Work};
 use crate::connectors::{ActionCall, ConnectorError, ErrorClass};
-use crate::plan::{ArmTest, CallTarget, NodeKind, WaitUntil};
+use crate::plan::{ArmTest, CallTarget, NodeKind, StepPath, WaitUntil};
 use crate::runtime::eval;
 use crate::runtime::event::EventKind;
 use crate::runtime::scheduler::NState;
@@ -24,7 +22,7 @@ impl Instance {
         n: u32,
         event: Option<&str>,
         until: Option<DateTime<Utc>>,
-        path: String,
+        path: StepPath,
         fx: &mut Vec<Effect>,
     ) {
         if let Some(event) = event {
@@ -293,37 +291,7 @@ impl Instance {
                     }
                     None => return,
                 };
-                self.record(ctx, EventKind::StepScheduled { step: path.clone() });
-                if items.is_empty() {
-                    self.record(
-                        ctx,
-                        EventKind::StepSucceeded {
-                            step: path,
-                            attempt: 1,
-                            value: Value::List(Vec::new()),
-                            fallback: false,
-                        },
-                    );
-                    q.push_back(Work::Finish(s, n, NState::Done, Value::List(Vec::new())));
-                    return;
-                }
-                self.set_running(s, n);
-                let len = items.len();
-                let limit = f.concurrency.map(|c| c.max(1) as usize).unwrap_or(len);
-                self.fanouts.insert(
-                    (s, n),
-                    FanState {
-                        results: vec![Value::Null; len],
-                        items,
-                        next: 0,
-                        active: 0,
-                        done: 0,
-                        limit,
-                        var: f.var.clone(),
-                        path,
-                    },
-                );
-                self.open_items(s, n, q);
+                self.start_fan_out(ctx, (s, n), f, items, path, q);
             }
             NodeKind::Call(call) => {
                 let mut args = BTreeMap::new();

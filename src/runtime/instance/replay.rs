@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::Instance;
 use crate::connectors::{ConnectorError, ErrorClass};
+use crate::plan::StepPath;
 use crate::runtime::eval::{self};
 use crate::runtime::event::{Event, EventKind};
 use crate::value::Value;
@@ -24,19 +25,19 @@ pub(super) enum NextAttempt {
 /// instance continues where it was instead of repeating its calls.
 #[derive(Default)]
 pub(crate) struct Replay {
-    pub(super) results: HashMap<String, Value>,
-    pub(super) failed: HashMap<String, ConnectorError>,
-    pub(super) wait_until: HashMap<String, Option<DateTime<Utc>>>,
-    pub(super) wait_ended: HashSet<String>,
+    pub(super) results: HashMap<StepPath, Value>,
+    pub(super) failed: HashMap<StepPath, ConnectorError>,
+    pub(super) wait_until: HashMap<StepPath, Option<DateTime<Utc>>>,
+    pub(super) wait_ended: HashSet<StepPath>,
     /// Steps whose retry sequence was under way: the next attempt and when it is due.
-    pub(super) next_attempt: HashMap<String, NextAttempt>,
+    pub(super) next_attempt: HashMap<StepPath, NextAttempt>,
     /// Per step, the attempt in flight when the history ends and when it started (its timeout
     /// counts from then).
-    pub(super) started: HashMap<String, (u32, DateTime<Utc>)>,
+    pub(super) started: HashMap<StepPath, (u32, DateTime<Utc>)>,
     /// Per path, the history position after the event that last armed a timer for it.
-    pub(super) armed: HashMap<String, u64>,
+    pub(super) armed: HashMap<StepPath, u64>,
     /// The instant `now()` gave each node path (its first reading).
-    pub(super) clock: HashMap<String, DateTime<Utc>>,
+    pub(super) clock: HashMap<StepPath, DateTime<Utc>>,
     /// Events already in the history (as JSON): replaying them again records nothing.
     pub(super) seen: HashSet<String>,
 }
@@ -49,7 +50,7 @@ impl Replay {
         // Failures a retry sets aside: they may be recorded again if they happen again.
         let mut failures = Vec::new();
         // The attempts of steps a retry runs again: recorded again when they happen again.
-        let mut attempts: Vec<(String, String)> = Vec::new();
+        let mut attempts: Vec<(String, StepPath)> = Vec::new();
         for e in events {
             if let Ok(json) = serde_json::to_string(&e.kind) {
                 if let EventKind::StepScheduled { step }

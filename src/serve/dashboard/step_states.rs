@@ -81,10 +81,10 @@ pub(crate) fn steps(history: &[Event]) -> Vec<StepRun> {
             }
             _ => continue,
         };
-        let run = runs.entry(path.clone()).or_insert_with(|| {
-            order.push(path.clone());
+        let run = runs.entry(path.to_string()).or_insert_with(|| {
+            order.push(path.to_string());
             StepRun {
-                path: path.clone(),
+                path: path.to_string(),
                 state,
                 attempts: 0,
                 began: event.at,
