@@ -1,8 +1,11 @@
 //! PostgreSQL store benchmarks, beside SQLite in the same run: durable 5-step instances/s on
 //! SQLite (FULL), on PostgreSQL with one host and with two hosts (two engines, two stores, one
-//! database), the lateness of a timer on PostgreSQL (p50, p99), and how soon a host takes over
-//! instances another host released (NOTIFY, p50, p99). Starts its own throwaway cluster under
-//! target/ (tests/support/postgres_cluster.rs). `cargo bench --bench postgres`.
+//! database), the lateness of a timer on PostgreSQL (p50, p99), how soon a host takes over
+//! instances another host released (NOTIFY, p50, p99), the lateness of a timer set on one host
+//! and fired on the host that took its instance over, and how soon an event sent to one host
+//! ends the wait of an instance another host holds (forwarded through the store, p50, p99).
+//! Starts its own throwaway cluster under target/ (tests/support/postgres_cluster.rs).
+//! `cargo bench --bench postgres`.
 
 #[path = "../tests/support/postgres_cluster.rs"]
 #[allow(dead_code)] // the restart helpers of the tests
@@ -14,7 +17,7 @@ mod stub_engine;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flowc::runtime::{Engine, EventKind, Store};
+use flowc::runtime::{Command, Engine, EventKind, InstanceId, Store};
 use flowc::store::{Durability, PostgresStore, SqliteStore};
 
 const FLOWS: &str = r#"
@@ -30,6 +33,10 @@ flow five for e {
 flow waiter for e {
   wait 1s
   output { done: true }
+}
+flow await_go for e {
+  step go = wait for event "go"
+  output { go }
 }
 "#;
 
@@ -98,22 +105,7 @@ fn main() {
             ids.push(e.start("waiter", serde_json::json!({})).await.expect("starts"));
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let mut late = Vec::new();
-        for id in &ids {
-            e.output(id).await.expect("completes");
-            let history = store.history(&id.0);
-            let due = history.iter().find_map(|ev| match &ev.kind {
-                EventKind::WaitStarted { until, .. } => *until,
-                _ => None,
-            });
-            let ended = history
-                .iter()
-                .find(|ev| matches!(ev.kind, EventKind::WaitEnded { .. }))
-                .map(|ev| ev.at);
-            if let (Some(due), Some(ended)) = (due, ended) {
-                late.push((ended - due).num_microseconds().unwrap_or(0) as f64 / 1000.0);
-            }
-        }
+        let late = lateness(&e, store.as_ref(), &ids).await;
         let (p50, p99) = percentiles(late);
         println!("timer lateness on PostgreSQL, 200 waits of 1s: p50 {p50:.1} ms, p99 {p99:.1} ms");
 
@@ -126,10 +118,11 @@ fn main() {
         let _ = eb.recover().await;
         let woken = b.work_released();
         let mut took = Vec::new();
+        let mut moved = Vec::new();
         for i in 0..50 {
             let a = Arc::new(PostgresStore::open_as(&url, &format!("a{i}"), lease).expect("opens"));
             let ea = engine(a.clone());
-            ea.start("waiter", serde_json::json!({})).await.expect("starts");
+            moved.push(ea.start("waiter", serde_json::json!({})).await.expect("starts"));
             drop(ea);
             // Spend wake-ups of the renewal before the release.
             while tokio::time::timeout(Duration::from_millis(20), woken.notified())
@@ -147,5 +140,60 @@ fn main() {
         println!(
             "takeover of a released instance by an idle host (NOTIFY): p50 {p50:.1} ms, p99 {p99:.1} ms"
         );
+        // The timers those instances set on their first hosts fire on host b.
+        let late = lateness(&eb, b.as_ref(), &moved).await;
+        let (p50, p99) = percentiles(late);
+        println!(
+            "timer across hosts (set on the releasing host, fired by the host that took over), {} waits of 1s: lateness p50 {p50:.1} ms, p99 {p99:.1} ms",
+            moved.len()
+        );
+
+        // An event across hosts: host c holds instances waiting for an event, host d receives
+        // the events and forwards them (the store's queue, woken by NOTIFY).
+        let url = server.database();
+        let c = Arc::new(PostgresStore::open_as(&url, "c", lease).expect("opens"));
+        let d = Arc::new(PostgresStore::open_as(&url, "d", lease).expect("opens"));
+        let ec = engine(c.clone());
+        flowc::serve::apply_forwarded(ec.clone(), c.clone()).expect("a shared store forwards");
+        let mut woke = Vec::new();
+        for _ in 0..200 {
+            let id = ec.start("await_go", serde_json::json!({})).await.expect("starts");
+            while !c.history(&id.0).iter().any(|ev| matches!(ev.kind, EventKind::WaitStarted { .. })) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            let sent = Instant::now();
+            let go = Command::Event {
+                name: "go".into(),
+                payload: serde_json::json!({}),
+            };
+            assert!(d.forward(&id.0, &go).expect("forwards"));
+            ec.output(&id).await.expect("completes");
+            woke.push(sent.elapsed().as_secs_f64() * 1000.0);
+        }
+        let (p50, p99) = percentiles(woke);
+        println!(
+            "event across hosts (sent to one host, its wait ended and kept on the holder), 200 events: p50 {p50:.1} ms, p99 {p99:.1} ms"
+        );
     });
+}
+
+/// How late the 1s wait of each of `ids` ended (ms), once each has completed on `engine`.
+async fn lateness(engine: &Engine, store: &dyn Store, ids: &[InstanceId]) -> Vec<f64> {
+    let mut late = Vec::new();
+    for id in ids {
+        engine.output(id).await.expect("completes");
+        let history = store.history(&id.0);
+        let due = history.iter().find_map(|ev| match &ev.kind {
+            EventKind::WaitStarted { until, .. } => *until,
+            _ => None,
+        });
+        let ended = history
+            .iter()
+            .find(|ev| matches!(ev.kind, EventKind::WaitEnded { .. }))
+            .map(|ev| ev.at);
+        if let (Some(due), Some(ended)) = (due, ended) {
+            late.push((ended - due).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+        }
+    }
+    late
 }

@@ -17,9 +17,13 @@ mod docs;
 #[path = "support/emulate_process.rs"]
 #[allow(dead_code)] // the restart helpers of tests/emulate.rs
 mod emulate_process;
+#[path = "postgres/forward.rs"]
+mod forward;
 #[path = "postgres/hosts.rs"]
 mod hosts;
 #[path = "postgres/migrate.rs"]
 mod migrate;
+#[path = "postgres/schedules.rs"]
+mod schedules;
 #[path = "postgres/store.rs"]
 mod store;

@@ -171,6 +171,8 @@ async fn serve(args: Args, mut project: Project) -> Result<ExitCode, CliError> {
         let _ = host.mirror.set(mirror);
     }
     take_over(&host, &engine).await;
+    // Requests other hosts received for the instances this one holds.
+    let _forwarded = crate::serve::follow_forwarded(&host);
     if let Some(shared) = &journal.shared {
         // Hosts sharing the store: take over what a stopped or dead host leaves.
         let (host, engine, released) = (Arc::downgrade(&host), engine.clone(), shared.work_released());

@@ -123,7 +123,7 @@ impl<R: Keyed + Clone + Serialize + DeserializeOwned> KeyedLog<R> {
     /// queue while another runs (in a store: until its commit covers them).
     pub(crate) async fn sync(&self) -> Result<(), ConnectorError> {
         if let Some(kept) = self.store.get() {
-            return self.committed(kept.store.sync()).await;
+            return self.committed(kept.store.sync_effects()).await;
         }
         let state = self.state().await?;
         let seq = lock(state).written;

@@ -15,6 +15,7 @@ use crate::connectors::notion::schema::DatabaseSchema;
 use crate::connectors::Registry;
 use crate::syntax::ast;
 use crate::syntax::Span;
+use crate::types::Type;
 
 use super::hover::{action_doc, checked_type};
 use super::index::SymbolKind;
@@ -68,7 +69,10 @@ pub(crate) fn complete(registry: &Registry, cursor: &Cursor<'_>) -> CompletionRe
         in_string(cursor, &before[..quote], inside, &mut out);
     } else if let Some((base, word_start)) = after_dot(before) {
         let word = Span::new(line_start + word_start, cursor.offset);
-        after_field(registry, cursor, base, word, &mut out);
+        match field_path(&before[..word_start - 1]) {
+            Some(path) => nested_fields(registry, cursor, &path, &mut out),
+            None => after_field(registry, cursor, base, word, &mut out),
+        }
     } else if let Some(database) = property_record(text, cursor.offset) {
         let word = word_before(text, cursor.offset);
         if let Some(schema) = schema_of(cursor, &database) {
@@ -162,6 +166,51 @@ fn after_dot(before: &str) -> Option<(&str, usize)> {
         .map_or(0, |i| i + 1);
     let base = &dot[base_start..];
     (!base.is_empty()).then_some((base, partial.len()))
+}
+
+/// `a.b.c` at the end of `before` (the text up to the dot being completed after), when it has
+/// more than one name: the names in order.
+fn field_path(before: &str) -> Option<Vec<&str>> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut path = Vec::new();
+    let mut rest = before;
+    loop {
+        let start = rest.rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1);
+        let name = &rest[start..];
+        if name.is_empty() {
+            return None;
+        }
+        path.push(name);
+        match rest[..start].strip_suffix('.') {
+            Some(shorter) => rest = shorter,
+            None => break,
+        }
+    }
+    path.reverse();
+    (path.len() > 1).then_some(path)
+}
+
+/// The fields of `a.b.` where `a` is a step or let in scope whose type the checker knows.
+fn nested_fields(registry: &Registry, cursor: &Cursor<'_>, path: &[&str], out: &mut Completions<'_>) {
+    let index = &cursor.state.index;
+    let Some(flow) = index.enclosing(cursor.file, cursor.offset, SymbolKind::Flow) else {
+        return;
+    };
+    let Some(symbol) = index.in_scope(flow, cursor.offset).find(|s| s.name == path[0]) else {
+        return;
+    };
+    let mut ty = checked_type(cursor.state, registry, symbol);
+    for name in &path[1..] {
+        ty = match ty.as_ref().map(Type::strip_optional) {
+            Some(Type::Record { fields, .. }) => fields.get(*name).map(|f| f.ty.clone()),
+            _ => None,
+        };
+    }
+    if let Some(Type::Record { fields, .. }) = ty.as_ref().map(Type::strip_optional) {
+        for (name, field) in fields {
+            out.add(name, CompletionItemKind::FIELD, Some(field.ty.to_string()));
+        }
+    }
 }
 
 /// The identifier ending at `offset`.
@@ -411,7 +460,7 @@ fn after_field(registry: &Registry, cursor: &Cursor<'_>, base: &str, word: Span,
     let symbol = flow.and_then(|f| index.in_scope(f, cursor.offset).find(|s| s.name == base));
     let checked = symbol
         .and_then(|s| checked_type(cursor.state, registry, s))
-        .filter(|ty| matches!(ty.strip_optional(), crate::types::Type::Record { .. }));
+        .filter(|ty| matches!(ty.strip_optional(), Type::Record { .. }));
     let output = checked.or_else(|| {
         symbol?
             .callee
@@ -420,7 +469,7 @@ fn after_field(registry: &Registry, cursor: &Cursor<'_>, base: &str, word: Span,
             .and_then(|(connector, action)| registry.action(connector, action))
             .map(|spec| spec.output.clone())
     });
-    if let Some(crate::types::Type::Record { fields, .. }) = output.as_ref().map(|ty| ty.strip_optional()) {
+    if let Some(Type::Record { fields, .. }) = output.as_ref().map(Type::strip_optional) {
         for (name, field) in fields {
             out.add(name, CompletionItemKind::FIELD, Some(field.ty.to_string()));
         }

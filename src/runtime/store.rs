@@ -11,6 +11,7 @@ use serde::Serialize;
 use tokio::sync::oneshot;
 
 use super::event::{Event, EventKind};
+use super::forward::{Command, Forwarded};
 
 /// A timer an instance is suspended on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,6 +160,9 @@ pub trait Store: Send + Sync + 'static {
     }
     /// The work claimed under `key` started `instance`.
     fn claimed(&self, _key: &str, _instance: &str) {}
+    /// This host gives up its claim on `key` without having done the work (its start failed,
+    /// or it is stopping), so another host may claim it at once.
+    fn unclaim(&self, _key: &str) {}
     /// Every instance's record, oldest first.
     fn records(&self) -> Vec<InstanceRecord> {
         let mut all: Vec<InstanceRecord> = self
@@ -227,10 +231,43 @@ pub trait Store: Send + Sync + 'static {
         let _ = tx.send(Err(StoreError("this store keeps no effect log".into())));
         Commit::Pending(rx)
     }
+    /// Answers once every effect record put before is kept (a barrier, as [`Store::sync`] is
+    /// for events; the same barrier for a store that writes both in one queue).
+    fn sync_effects(&self) -> Commit {
+        self.sync()
+    }
     /// The last record of `key` in `log`. An error is not an absence: a connector that cannot
     /// tell whether it already acted must not act.
     fn effect(&self, _log: &str, _key: &str) -> Result<Option<String>, StoreError> {
         Ok(None)
+    }
+
+    // Requests forwarded between hosts (see `runtime::forward`): a host asked about an
+    // instance it does not hold queues the request for the host that does.
+
+    /// Queues `command` for the host that holds `instance` and wakes it; false when this
+    /// store shares nothing, or has no such instance with the status the command applies to.
+    fn forward(&self, _instance: &str, _command: &Command) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+    /// The commands queued for instances this host holds, oldest first.
+    fn forwarded(&self) -> Vec<Forwarded> {
+        Vec::new()
+    }
+    /// Told when commands may be queued for this host (none: this store forwards nothing).
+    fn forwarded_wake(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
+    /// `forwarded` is about to be applied: the next batch of its instance holding its effect
+    /// ([`Command::took_effect_in`]) takes it off the queue in the same commit, and fails if it
+    /// is gone already (applied by another host).
+    fn applying(&self, _forwarded: &Forwarded) {}
+    /// The engine is done with `forwarded`. If no batch took it, it had no effect (the
+    /// instance had ended, or was not failed) and leaves the queue now, unless `unheld`: the
+    /// engine did not know the instance, which stays queued while it runs (its holder is
+    /// taking it back). Answers once kept.
+    fn applied(&self, _forwarded: &Forwarded, _unheld: bool) -> Commit {
+        Commit::Done
     }
 }
 

@@ -1,6 +1,7 @@
 //! The JSON API under `/api`, behind a bearer token (or the dashboard's session cookie): list
 //! and read instances, start a flow by hand, send an event, cancel, retry. `/api/openapi.json`
-//! describes it.
+//! describes it. On a store hosts share, an event, cancel or retry for an instance another host
+//! holds is passed on to that host (`forward`).
 
 use std::sync::Arc;
 
@@ -13,11 +14,14 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::dashboard::session;
+use super::forward::forward;
 use super::host::Host;
 use super::journal;
 use super::verifiers::constant_time_eq;
 use super::webhooks::error;
-use crate::runtime::{EngineError, Event, EventKind, InstanceId, InstanceRecord, InstanceStatus, RetryError};
+use crate::runtime::{
+    Command, EngineError, Event, EventKind, InstanceId, InstanceRecord, InstanceStatus, RetryError,
+};
 
 /// The `/api` routes (mounted under `/api` by the host's router).
 pub(crate) fn routes(host: Arc<Host>) -> Router<Arc<Host>> {
@@ -218,29 +222,45 @@ async fn send_event(
     body: Option<Json<Value>>,
 ) -> Response {
     let payload = body.map(|Json(v)| v).unwrap_or(Value::Null);
-    match host.engine.signal(&InstanceId(id.clone()), &name, payload).await {
-        Ok(()) => (
-            StatusCode::ACCEPTED,
-            Json(json!({ "instance": id, "event": name })),
-        )
-            .into_response(),
+    let answer = json!({ "instance": id, "event": name });
+    match host
+        .engine
+        .signal(&InstanceId(id.clone()), &name, payload.clone())
+        .await
+    {
+        Ok(()) => (StatusCode::ACCEPTED, Json(answer)).into_response(),
+        // Another host sharing the store may hold it.
+        Err(e @ EngineError::UnknownInstance(_)) => {
+            let command = Command::Event { name, payload };
+            forward(&host, &id, command, answer)
+                .await
+                .unwrap_or_else(|| engine_error(e))
+        }
         Err(e) => engine_error(e),
     }
 }
 
 async fn cancel(State(host): State<Arc<Host>>, Path(id): Path<String>) -> Response {
+    let answer = json!({ "instance": id, "cancelled": true });
     match host.engine.cancel(&InstanceId(id.clone())).await {
-        Ok(()) => (
-            StatusCode::ACCEPTED,
-            Json(json!({ "instance": id, "cancelled": true })),
-        )
-            .into_response(),
+        Ok(()) => (StatusCode::ACCEPTED, Json(answer)).into_response(),
+        Err(e @ EngineError::UnknownInstance(_)) => forward(&host, &id, Command::Cancel, answer)
+            .await
+            .unwrap_or_else(|| engine_error(e)),
         Err(e) => engine_error(e),
     }
 }
 
 async fn retry(State(host): State<Arc<Host>>, Path(id): Path<String>) -> Response {
     let iid = InstanceId(id.clone());
+    // Not in this host's memory: on a store hosts share, the instance's holder retries it, so
+    // two hosts asked at once do not both run it.
+    if host.engine.status(&iid).is_err() {
+        let answer = json!({ "instance": id, "retried": true });
+        if let Some(forwarded) = forward(&host, &id, Command::Retry, answer).await {
+            return forwarded;
+        }
+    }
     match host.engine.retry(&iid).await {
         Ok(()) => {
             let history = host.engine.history(&iid);

@@ -13,6 +13,7 @@ mod api;
 mod body;
 mod dashboard;
 mod deliveries;
+mod forward;
 mod host;
 mod journal;
 mod known;
@@ -32,6 +33,8 @@ mod triggers;
 pub mod verifiers;
 mod webhooks;
 
+pub use forward::apply_forwarded;
+pub(crate) use forward::follow_forwarded;
 pub use host::{Host, HostOptions, DEFAULT_BODY_LIMIT};
 pub use router::{host_router, router};
 pub use triggers::{project_bundles, webhook_routes, WebhookRoute};

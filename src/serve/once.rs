@@ -11,6 +11,21 @@ use crate::runtime::{Claim, EngineError, InstanceId, Store};
 /// started (its start is a journal commit away).
 const WAIT_FOR_OTHER: Duration = Duration::from_secs(10);
 
+/// When the sender should try again after [`OnceError::InHand`], in seconds: the other host has
+/// started the instance by then, or its claim has run out (a lease) and another host may take
+/// it. The provider's retry then gets the instance's id.
+pub(crate) const RETRY_AFTER_SECS: u64 = 5;
+
+/// Why the work was neither done here nor found done elsewhere.
+#[derive(Debug)]
+pub(crate) enum OnceError {
+    /// Starting it here failed.
+    Engine(EngineError),
+    /// Another host claimed it and had not recorded its instance within [`WAIT_FOR_OTHER`]:
+    /// the request is sound, this host cannot answer it yet (503 with Retry-After).
+    InHand(String),
+}
+
 /// The instance of the work claimed as `claim` under `key`: started now by `start` when this
 /// host holds the claim (flag true), else the instance another host started (flag false).
 pub(crate) async fn start_once<F>(
@@ -18,7 +33,7 @@ pub(crate) async fn start_once<F>(
     mut claim: Claim,
     key: &str,
     start: F,
-) -> Result<(String, bool), EngineError>
+) -> Result<(String, bool), OnceError>
 where
     F: Future<Output = Result<InstanceId, EngineError>>,
 {
@@ -26,7 +41,16 @@ where
     loop {
         match claim {
             Claim::Unshared | Claim::Mine => {
-                let id = start.await?;
+                let id = match start.await {
+                    Ok(id) => id,
+                    Err(e) => {
+                        // Not done here (this host is stopping, say): another host may do it.
+                        if claim == Claim::Mine {
+                            store.unclaim(key);
+                        }
+                        return Err(OnceError::Engine(e));
+                    }
+                };
                 // A store that keeps deliveries recorded the instance with its start.
                 if claim == Claim::Mine && !store.keeps_deliveries() {
                     store.claimed(key, &id.0);
@@ -35,7 +59,7 @@ where
             }
             Claim::Taken(Some(id)) => return Ok((id, false)),
             Claim::Taken(None) if waited.elapsed() > WAIT_FOR_OTHER => {
-                return Err(EngineError::Setup(format!(
+                return Err(OnceError::InHand(format!(
                     "another host took `{key}` and has not started its instance yet: try again"
                 )))
             }

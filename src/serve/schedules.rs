@@ -17,6 +17,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::host::Host;
+use super::once::{start_once, OnceError};
 use crate::plan::{Bundle, Trigger};
 use crate::runtime::Claim;
 
@@ -264,28 +265,40 @@ pub fn run_schedules(host: &Arc<Host>, triggers: Vec<ScheduleTrigger>, firings: 
 
 /// Starts the flow for due time `due`; false once the engine is shutting down.
 async fn fire(host: &Arc<Host>, trigger: &ScheduleTrigger, due: DateTime<Utc>) -> bool {
-    // Hosts sharing a store: the first to claim the due time fires it.
+    // Hosts sharing a store: the first to claim the due time fires it, its start's commit
+    // records the instance, and a host that claimed it and cannot start it (it is stopping)
+    // gives it up to the others, which wait for one of these (`start_once`).
     let key = format!("schedule {} at {}", trigger.key(), due.to_rfc3339());
+    let input = serde_json::json!({});
     let shared = host.options.store.clone();
     let claim = shared.as_deref().map_or(Claim::Unshared, |s| s.claim(&key));
-    if let Claim::Taken(by) = &claim {
-        tracing::info!(flow = %trigger.flow, due = %due, instance = ?by, "schedule fired by another host");
-        return true;
-    }
-    match host
-        .start(&trigger.flow, &trigger.entity, "schedule", serde_json::json!({}))
-        .await
-    {
-        Ok(id) => {
-            if let (Claim::Mine, Some(store)) = (&claim, &shared) {
-                store.claimed(&key, &id.0);
-            }
+    let started = match (shared, claim) {
+        (Some(store), claim) if claim != Claim::Unshared => {
+            let start = host.start_delivery(&trigger.flow, &trigger.entity, "schedule", input, Some(&key));
+            start_once(store.as_ref(), claim, &key, start).await
+        }
+        _ => host
+            .start(&trigger.flow, &trigger.entity, "schedule", input)
+            .await
+            .map(|id| (id.0, true))
+            .map_err(OnceError::Engine),
+    };
+    match started {
+        Ok((id, true)) => {
             tracing::info!(flow = %trigger.flow, instance = %id, due = %due, "schedule fired");
             true
         }
-        Err(crate::runtime::EngineError::ShuttingDown) => false,
-        Err(e) => {
+        Ok((id, false)) => {
+            tracing::info!(flow = %trigger.flow, due = %due, instance = %id, "schedule fired by another host");
+            true
+        }
+        Err(OnceError::Engine(crate::runtime::EngineError::ShuttingDown)) => false,
+        Err(OnceError::Engine(e)) => {
             tracing::warn!(flow = %trigger.flow, due = %due, "schedule could not start the flow: {e}");
+            true
+        }
+        Err(OnceError::InHand(why)) => {
+            tracing::warn!(flow = %trigger.flow, due = %due, "schedule not fired here: {why}");
             true
         }
     }

@@ -1,13 +1,14 @@
 //! One webhook request, start to answer: body limit, provider pings, verification, body
 //! decoding, deduplication, start. Answers are JSON: 202 `{"instance": ID}` once the start is
 //! in the journal, 401 on a failed verification (nothing started), 400 with the reason, 413
-//! over the body limit, 415 for a body that is not JSON.
+//! over the body limit, 415 for a body that is not JSON, 503 with Retry-After while another host
+//! sharing the store has the same delivery in hand and has not started its instance yet.
 
 use std::sync::Arc;
 
 use axum::body::Body as HttpBody;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -15,7 +16,7 @@ use serde_json::json;
 use super::body::{self, Body, BodyError};
 use super::deliveries;
 use super::host::Host;
-use super::once::start_once;
+use super::once::{start_once, OnceError, RETRY_AFTER_SECS};
 use super::settings::DeliveryIdSource;
 use super::verifiers::{Delivery, Verdict};
 use crate::runtime::{Claim, EngineError};
@@ -113,11 +114,11 @@ pub(crate) async fn handle(
             let start = host.start_delivery(&route.flow, &route.entity, "webhook", input, journaled);
             let shared = host.options.store.as_deref();
             match shared.map(|s| (s.claim(&key), s)) {
-                None | Some((Claim::Unshared, _)) => {
-                    host.deliveries
-                        .once(&key, async { start.await.map(|i| i.0) })
-                        .await
-                }
+                None | Some((Claim::Unshared, _)) => host
+                    .deliveries
+                    .once(&key, async { start.await.map(|i| i.0) })
+                    .await
+                    .map_err(OnceError::Engine),
                 // Hosts sharing the store: the first to claim the delivery starts it, and its
                 // start's commit records which instance that is.
                 Some((claim, store)) => start_once(store, claim, &key, start).await,
@@ -126,7 +127,8 @@ pub(crate) async fn handle(
         None => host
             .start(&route.flow, &route.entity, "webhook", input)
             .await
-            .map(|i| (i.0, true)),
+            .map(|i| (i.0, true))
+            .map_err(OnceError::Engine),
     };
     match started {
         Ok((instance, fresh)) => (
@@ -134,12 +136,22 @@ pub(crate) async fn handle(
             Json(json!({ "instance": instance, "duplicate": !fresh })),
         )
             .into_response(),
-        Err(EngineError::InvalidInput(reason)) => {
+        Err(OnceError::Engine(EngineError::InvalidInput(reason))) => {
             reject("invalid_input");
             error(StatusCode::BAD_REQUEST, format!("invalid input: {reason}"))
         }
-        Err(EngineError::ShuttingDown) => error(StatusCode::SERVICE_UNAVAILABLE, "the host is shutting down"),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(OnceError::Engine(EngineError::ShuttingDown)) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, "the host is shutting down")
+        }
+        // Another host has the delivery in hand: its retry will find the instance.
+        Err(OnceError::InHand(reason)) => {
+            let mut answer = error(StatusCode::SERVICE_UNAVAILABLE, reason);
+            answer
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            answer
+        }
+        Err(OnceError::Engine(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 

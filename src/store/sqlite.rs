@@ -10,14 +10,13 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc;
 use std::sync::Mutex;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
-use tokio::sync::oneshot;
 
 use super::schema;
+use super::writer_queue::{Reply, WriterQueue};
 use crate::runtime::{Commit, Event, EventKind, InstanceRecord, Store, StoreError, TimerRecord};
 
 /// How hard a commit works to survive a power cut (SQLite's `synchronous`).
@@ -43,8 +42,6 @@ impl std::str::FromStr for Durability {
         }
     }
 }
-
-type Reply = oneshot::Sender<Result<(), StoreError>>;
 
 /// What the writer thread is asked to do.
 enum Op {
@@ -77,8 +74,7 @@ const MAX_GROUP: usize = 4096;
 /// A store in one SQLite file.
 pub struct SqliteStore {
     path: String,
-    ops: Mutex<Option<mpsc::Sender<Op>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    writer: WriterQueue<Op>,
     reader: Mutex<Connection>,
     /// Deliveries whose instance's start is not appended yet: instance → delivery key.
     pending_deliveries: Mutex<HashMap<String, String>>,
@@ -111,26 +107,17 @@ impl SqliteStore {
         )
         .map_err(fail)?;
         reader.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
-        let (tx, rx) = mpsc::channel();
-        let writer = std::thread::Builder::new()
-            .name("flowc-store-writer".into())
-            .spawn(move || write_loop(conn, rx))
-            .map_err(|e| StoreError(format!("cannot start the store's writer thread: {e}")))?;
+        let writer = WriterQueue::start("flowc-store-writer", &name, move |rx| write_loop(conn, rx))?;
         Ok(SqliteStore {
             path: name,
-            ops: Mutex::new(Some(tx)),
-            writer: Mutex::new(Some(writer)),
+            writer,
             reader: Mutex::new(reader),
             pending_deliveries: Mutex::new(HashMap::new()),
         })
     }
 
     fn send(&self, op: Op) {
-        let ops = self.ops.lock().unwrap_or_else(|e| e.into_inner());
-        let sent = ops.as_ref().is_some_and(|tx| tx.send(op).is_ok());
-        if !sent {
-            tracing::error!(store = %self.path, "the store's writer has stopped");
-        }
+        self.writer.send(op)
     }
 
     fn read<T>(&self, what: &str, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Option<T> {
@@ -147,18 +134,8 @@ impl SqliteStore {
     /// Waits until everything sent so far is written (before a clean exit; not from async code,
     /// which awaits [`Store::sync`] instead).
     pub fn flush(&self) {
-        let (tx, rx) = oneshot::channel();
-        self.send(Op::Sync(tx));
-        let _ = rx.blocking_recv();
-    }
-}
-
-impl Drop for SqliteStore {
-    fn drop(&mut self) {
-        // Closing the queue lets the writer commit what is left and end.
-        self.ops.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(w) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = w.join();
+        if let Commit::Pending(rx) = self.writer.ask(Op::Sync) {
+            let _ = rx.blocking_recv();
         }
     }
 }
@@ -375,7 +352,6 @@ impl Store for SqliteStore {
     }
 
     fn append_batch(&self, instance: &str, events: Vec<Event>) -> Commit {
-        let (tx, rx) = oneshot::channel();
         let delivery = match events.first() {
             Some(Event {
                 kind: EventKind::InstanceStarted { .. },
@@ -383,19 +359,16 @@ impl Store for SqliteStore {
             }) => self.take_pending_delivery(instance),
             _ => None,
         };
-        self.send(Op::Append {
+        self.writer.ask(|done| Op::Append {
             instance: instance.to_string(),
             events,
             delivery,
-            done: Some(tx),
-        });
-        Commit::Pending(rx)
+            done: Some(done),
+        })
     }
 
     fn sync(&self) -> Commit {
-        let (tx, rx) = oneshot::channel();
-        self.send(Op::Sync(tx));
-        Commit::Pending(rx)
+        self.writer.ask(Op::Sync)
     }
 
     fn history(&self, instance: &str) -> Vec<Event> {
@@ -509,20 +482,18 @@ impl Store for SqliteStore {
     }
 
     fn import_deliveries(&self, pairs: Vec<(String, String)>) -> Commit {
-        let (tx, rx) = oneshot::channel();
-        self.send(Op::ImportDeliveries(pairs, tx));
-        Commit::Pending(rx)
+        self.writer.ask(|done| Op::ImportDeliveries(pairs, done))
     }
 
     fn put_effect(&self, log: &str, key: &str, record: String) -> Commit {
-        let (tx, rx) = oneshot::channel();
-        self.send(Op::PutEffect {
+        // In the events' group: SQLite has one writer at a time, a second queue would only
+        // wait for the first's lock.
+        self.writer.ask(|done| Op::PutEffect {
             log: log.to_string(),
             key: key.to_string(),
             record,
-            done: tx,
-        });
-        Commit::Pending(rx)
+            done,
+        })
     }
 
     fn effect(&self, log: &str, key: &str) -> Result<Option<String>, StoreError> {

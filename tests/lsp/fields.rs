@@ -89,8 +89,18 @@ fn completion_after_a_dot_offers_the_fields_of_results() {
     assert_eq!(complete(&mut server, "  let x = hello."), ["greeting", "parts"]);
     assert_eq!(
         complete(&mut server, "  let x = sent."),
-        ["message_id", "subject", "to"]
+        ["message_id", "sent_by", "subject", "to"]
     );
     assert_eq!(complete(&mut server, "  let x = pair."), ["left", "right"]);
+    assert_eq!(
+        complete(&mut server, "  let x = hello.parts."),
+        ["count", "first"],
+        "down a nested record"
+    );
+    assert_eq!(
+        complete(&mut server, "  let x = hello.parts.fi"),
+        ["count", "first"],
+        "a name begun: the editor filters"
+    );
     assert_eq!(server.shutdown(), 0);
 }

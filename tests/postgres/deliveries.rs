@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use flowc::config::Config;
 use flowc::runtime::{Engine, Store};
 use flowc::serve::verifiers::sign_standard_webhook;
@@ -41,23 +41,36 @@ fn host(url: &str, name: &str) -> (axum::Router, Arc<PostgresStore>) {
     (host_router(host), store)
 }
 
-async fn deliver(app: &axum::Router, id: &str) -> (StatusCode, serde_json::Value) {
+/// Delivery `id` of the signup webhook, signed.
+fn delivery(id: &str) -> Request<Body> {
     let body = br#"{"name": "Ada"}"#;
     let now = chrono::Utc::now().timestamp();
     let signature = sign_standard_webhook(SECRET, id, now, body).unwrap();
-    let request = Request::post("/hooks/signups")
+    Request::post("/hooks/signups")
         .header("content-type", "application/json")
         .header("webhook-id", id)
         .header("webhook-timestamp", now.to_string())
         .header("webhook-signature", signature)
         .body(Body::from(body.to_vec()))
-        .unwrap();
+        .unwrap()
+}
+
+/// `request`'s answer from `app`: its status, headers and JSON body.
+pub(super) async fn send(
+    app: &axum::Router,
+    request: Request<Body>,
+) -> (StatusCode, HeaderMap, serde_json::Value) {
     let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
+    let (status, headers) = (response.status(), response.headers().clone());
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap())
+    (status, headers, serde_json::from_slice(&bytes).unwrap())
+}
+
+async fn deliver(app: &axum::Router, id: &str) -> (StatusCode, serde_json::Value) {
+    let (status, _, answer) = send(app, delivery(id)).await;
+    (status, answer)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -99,4 +112,28 @@ async fn two_hosts_receiving_one_delivery_start_one_instance() {
     assert_eq!(first["instance"], second["instance"]);
     assert_eq!(second["duplicate"], true);
     assert_eq!(store.instances().len(), 2, "two deliveries, two instances");
+}
+
+/// A host that claimed a delivery and has not started its instance (it is slow, or died
+/// between its claim and its start) holds the other hosts' copies: after waiting for it, they
+/// answer 503 with Retry-After and a JSON reason, so the provider sends the delivery again
+/// rather than counting it as failed for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delivery_another_host_holds_without_an_instance_is_answered_503_with_retry_after() {
+    let url = cluster::database();
+    let (a, _) = host(&url, "host-a");
+    let slow = PostgresStore::open_as(&url, "host-slow", std::time::Duration::from_secs(60)).unwrap();
+    assert_eq!(
+        slow.claim("delivery /hooks/signups#msg_held"),
+        flowc::runtime::Claim::Mine
+    );
+    let (status, headers, answer) = send(&a, delivery("msg_held")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(headers.get("retry-after").unwrap().to_str().unwrap(), "5");
+    assert!(
+        answer["error"].as_str().unwrap().contains("another host took"),
+        "{answer}"
+    );
+    // Nothing was started by the host that answered 503.
+    assert!(slow.instances().is_empty());
 }

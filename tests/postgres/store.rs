@@ -100,7 +100,8 @@ fn a_server_that_is_not_there_is_a_clear_error() {
     );
 }
 
-fn event(seq: u64, kind: EventKind) -> Event {
+/// Event `seq` of a history, now.
+pub(super) fn event(seq: u64, kind: EventKind) -> Event {
     Event {
         seq,
         at: Utc::now(),
@@ -108,7 +109,8 @@ fn event(seq: u64, kind: EventKind) -> Event {
     }
 }
 
-fn started() -> EventKind {
+/// A start of flow `f`.
+pub(super) fn started() -> EventKind {
     EventKind::InstanceStarted {
         flow: "f".into(),
         input: Value::Null,

@@ -99,6 +99,16 @@ impl PostgresStore {
         found.unwrap_or(Claim::Taken(None))
     }
 
+    pub(super) fn drop_claim(&self, key: &str) {
+        let (key, host) = (key.to_string(), self.host.clone());
+        self.read("(giving up a claim)", move |c| {
+            c.execute(
+                "DELETE FROM claims WHERE key = $1 AND host = $2 AND instance IS NULL",
+                &[&key, &host],
+            )
+        });
+    }
+
     pub(super) fn record_claim(&self, key: &str, instance: &str) {
         let (key, instance) = (key.to_string(), instance.to_string());
         self.read("(recording a claim)", move |c| {
@@ -113,6 +123,8 @@ impl PostgresStore {
 /// The thread that renews this host's leases and listens for released work.
 pub(super) struct Keeper {
     wake: Arc<Notify>,
+    /// Told when a request may have been forwarded to this host (`commands`).
+    pub(super) commands: Arc<Notify>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -120,17 +132,23 @@ pub(super) struct Keeper {
 impl Keeper {
     pub(super) fn start(target: &Target, host: &str, lease: Duration) -> Result<Keeper, StoreError> {
         let wake = Arc::new(Notify::new());
+        let commands = Arc::new(Notify::new());
         let stop = Arc::new(AtomicBool::new(false));
         let link = Link::new(target.clone(), target.connect()?, |c: &mut Client| {
-            c.batch_execute(&format!("LISTEN {CHANNEL}"))
+            c.batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {}", super::commands::CHANNEL))
         })?;
-        let (w, s, host) = (wake.clone(), stop.clone(), host.to_string());
+        let wakes = Wakes {
+            work: wake.clone(),
+            commands: commands.clone(),
+        };
+        let (s, host) = (stop.clone(), host.to_string());
         let thread = std::thread::Builder::new()
             .name("flowc-pg-leases".into())
-            .spawn(move || keep(link, host, lease, w, s))
+            .spawn(move || keep(link, host, lease, wakes, s))
             .map_err(|e| StoreError(format!("cannot start the store's lease thread: {e}")))?;
         Ok(Keeper {
             wake,
+            commands,
             stop,
             thread: Some(thread),
         })
@@ -146,9 +164,17 @@ impl Drop for Keeper {
     }
 }
 
+/// Whom a notification wakes.
+struct Wakes {
+    /// Released work.
+    work: Arc<Notify>,
+    /// Forwarded requests.
+    commands: Arc<Notify>,
+}
+
 /// Renews the leases a third of a lease apart; between renewals, waits for notifications (a
 /// second at a time, to see `stop`).
-fn keep(mut link: Link, host: String, lease: Duration, wake: Arc<Notify>, stop: Arc<AtomicBool>) {
+fn keep(mut link: Link, host: String, lease: Duration, wakes: Wakes, stop: Arc<AtomicBool>) {
     let every = lease / 3;
     let mut next = Instant::now();
     while !stop.load(Ordering::SeqCst) {
@@ -164,8 +190,10 @@ fn keep(mut link: Link, host: String, lease: Duration, wake: Arc<Notify>, stop: 
             if let Err(e) = renewed {
                 tracing::warn!("cannot renew this host's leases: {e}");
             }
-            // The safety net: a release whose notification was lost is found by polling.
-            wake.notify_one();
+            // The safety net: a release or a request whose notification was lost (the
+            // connection was down) is found by polling.
+            wakes.work.notify_one();
+            wakes.commands.notify_one();
             next = Instant::now() + every;
         }
         let wait = next
@@ -174,11 +202,13 @@ fn keep(mut link: Link, host: String, lease: Duration, wake: Arc<Notify>, stop: 
         let notified = link.run(|c| {
             let mut n = c.notifications();
             let mut it = n.timeout_iter(wait);
-            it.next().map(|n| n.is_some())
+            it.next()
+                .map(|n| n.map(|n| n.channel() == super::commands::CHANNEL))
         });
         match notified {
-            Ok(true) => wake.notify_one(),
-            Ok(false) => {}
+            Ok(Some(true)) => wakes.commands.notify_one(),
+            Ok(Some(false)) => wakes.work.notify_one(),
+            Ok(None) => {}
             Err(e) => {
                 tracing::warn!("cannot listen for released work: {e}");
                 std::thread::sleep(Duration::from_millis(200));

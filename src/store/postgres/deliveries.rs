@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use postgres::Transaction;
-use tokio::sync::oneshot;
 
 use super::writer::Op;
 use super::PostgresStore;
@@ -53,9 +52,7 @@ impl PostgresStore {
     }
 
     pub(super) fn import(&self, pairs: Vec<(String, String)>) -> Commit {
-        let (tx, rx) = oneshot::channel();
-        self.send(Op::ImportDeliveries(pairs, tx));
-        Commit::Pending(rx)
+        self.writer.ask(|done| Op::ImportDeliveries(pairs, done))
     }
 }
 

@@ -11,6 +11,7 @@
 //! inside the engine's runtime.
 
 mod claims;
+mod commands;
 mod connect;
 mod deliveries;
 mod reads;
@@ -18,14 +19,10 @@ mod schema;
 mod writer;
 
 use std::sync::atomic::AtomicBool;
-use std::sync::mpsc;
-use std::sync::Mutex;
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use postgres::Client;
-use tokio::sync::oneshot;
 
 use claims::Keeper;
 pub use connect::PASSWORD_ENV;
@@ -33,7 +30,11 @@ use connect::{Link, Target};
 use reads::Reads;
 use writer::{write_loop, Op};
 
-use crate::runtime::{Claim, Commit, Event, InstanceRecord, Store, StoreError, TimerRecord};
+use super::writer_queue::WriterQueue;
+
+use crate::runtime::{
+    Claim, Command, Commit, Event, Forwarded, InstanceRecord, Store, StoreError, TimerRecord,
+};
 
 /// How long an instance stays claimed by its host without a renewal, unless the host says
 /// otherwise ([`PostgresStore::open_as`]).
@@ -50,11 +51,15 @@ pub struct PostgresStore {
     lease: Duration,
     /// Whether this host has claimed unfinished instances before (see `claim_unfinished`).
     claimed_once: AtomicBool,
-    ops: Mutex<Option<mpsc::Sender<Op>>>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    writer: WriterQueue<Op>,
+    /// The fast path of effect records (an email's intent and outcome): a writer of their own
+    /// on a connection of its own, so a record commits at once rather than behind a large
+    /// group of events, and fewer messages are in doubt when a host dies.
+    effects: WriterQueue<Op>,
     reads: Reads,
     keeper: Keeper,
     pending_deliveries: deliveries::Pending,
+    pending_commands: commands::Pending,
 }
 
 impl PostgresStore {
@@ -82,24 +87,28 @@ impl PostgresStore {
         let mut first = target.connect()?;
         schema::migrate(&mut first, &target.shown)?;
         let link = Link::new(target.clone(), first, |_: &mut Client| Ok(()))?;
+        let effects_link = Link::new(target.clone(), target.connect()?, |_: &mut Client| Ok(()))?;
         let reads = Reads::start(&target, READERS)?;
         let keeper = Keeper::start(&target, &host, lease)?;
-        let (tx, rx) = mpsc::channel();
         let writer_host = host.clone();
-        let writer = std::thread::Builder::new()
-            .name("flowc-pg-writer".into())
-            .spawn(move || write_loop(link, writer_host, lease, rx))
-            .map_err(|e| StoreError(format!("cannot start the store's writer thread: {e}")))?;
+        let writer = WriterQueue::start("flowc-pg-writer", &target.shown, move |rx| {
+            write_loop(link, writer_host, lease, rx)
+        })?;
+        let effects_host = host.clone();
+        let effects = WriterQueue::start("flowc-pg-effects", &target.shown, move |rx| {
+            write_loop(effects_link, effects_host, lease, rx)
+        })?;
         Ok(PostgresStore {
             target,
             host,
             lease,
             claimed_once: AtomicBool::new(false),
             keeper,
-            ops: Mutex::new(Some(tx)),
-            writer: Mutex::new(Some(writer)),
+            writer,
+            effects,
             reads,
             pending_deliveries: deliveries::Pending::default(),
+            pending_commands: commands::Pending::default(),
         })
     }
 
@@ -109,11 +118,7 @@ impl PostgresStore {
     }
 
     fn send(&self, op: Op) {
-        let ops = self.ops.lock().unwrap_or_else(|e| e.into_inner());
-        let sent = ops.as_ref().is_some_and(|tx| tx.send(op).is_ok());
-        if !sent {
-            tracing::error!(store = %self.target.shown, "the store's writer has stopped");
-        }
+        self.writer.send(op)
     }
 
     fn read<T: Send + 'static>(
@@ -133,19 +138,19 @@ impl PostgresStore {
     /// Waits until everything sent so far is written (before a clean exit; not from async code,
     /// which awaits [`Store::sync`] instead).
     pub fn flush(&self) {
-        let (tx, rx) = oneshot::channel();
-        self.send(Op::Sync(tx));
-        let _ = rx.blocking_recv();
+        for queue in [&self.effects, &self.writer] {
+            if let Commit::Pending(rx) = queue.ask(Op::Sync) {
+                let _ = rx.blocking_recv();
+            }
+        }
     }
 }
 
 impl Drop for PostgresStore {
     fn drop(&mut self) {
-        // Closing the queue lets the writer commit what is left and end.
-        self.ops.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(w) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = w.join();
-        }
+        // Each writer commits what is left and ends.
+        self.effects.close();
+        self.writer.close();
     }
 }
 
@@ -188,6 +193,9 @@ impl Store for PostgresStore {
     fn append(&self, instance: &str, event: Event) {
         self.send(Op::Append {
             instance: instance.to_string(),
+            commands: self
+                .pending_commands
+                .take_for(instance, std::slice::from_ref(&event)),
             events: vec![event],
             delivery: None,
             done: None,
@@ -195,21 +203,19 @@ impl Store for PostgresStore {
     }
 
     fn append_batch(&self, instance: &str, events: Vec<Event>) -> Commit {
-        let (tx, rx) = oneshot::channel();
         let delivery = self.pending_deliveries.take_for(instance, &events);
-        self.send(Op::Append {
+        let commands = self.pending_commands.take_for(instance, &events);
+        self.writer.ask(|done| Op::Append {
             instance: instance.to_string(),
             events,
             delivery,
-            done: Some(tx),
-        });
-        Commit::Pending(rx)
+            commands,
+            done: Some(done),
+        })
     }
 
     fn sync(&self) -> Commit {
-        let (tx, rx) = oneshot::channel();
-        self.send(Op::Sync(tx));
-        Commit::Pending(rx)
+        self.writer.ask(Op::Sync)
     }
 
     fn history(&self, instance: &str) -> Vec<Event> {
@@ -280,6 +286,10 @@ impl Store for PostgresStore {
         self.record_claim(key, instance)
     }
 
+    fn unclaim(&self, key: &str) {
+        self.drop_claim(key)
+    }
+
     fn records(&self) -> Vec<InstanceRecord> {
         self.read("the instances", |c| {
             c.query(
@@ -341,14 +351,17 @@ impl Store for PostgresStore {
     }
 
     fn put_effect(&self, log: &str, key: &str, record: String) -> Commit {
-        let (tx, rx) = oneshot::channel();
-        self.send(Op::PutEffect {
+        // Records of one key go through one queue, so they are kept in the order sent.
+        self.effects.ask(|done| Op::PutEffect {
             log: log.to_string(),
             key: key.to_string(),
             record,
-            done: tx,
-        });
-        Commit::Pending(rx)
+            done,
+        })
+    }
+
+    fn sync_effects(&self) -> Commit {
+        self.effects.ask(Op::Sync)
     }
 
     fn effect(&self, log: &str, key: &str) -> Result<Option<String>, StoreError> {
@@ -361,5 +374,25 @@ impl Store for PostgresStore {
                 )
             })
             .map(|row| row.map(|r| r.get(0)))
+    }
+
+    fn forward(&self, instance: &str, command: &Command) -> Result<bool, StoreError> {
+        self.queue_command(instance, command)
+    }
+
+    fn forwarded(&self) -> Vec<Forwarded> {
+        self.queued_commands()
+    }
+
+    fn forwarded_wake(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        Some(self.commands_wake())
+    }
+
+    fn applying(&self, forwarded: &Forwarded) {
+        self.expect_command(forwarded)
+    }
+
+    fn applied(&self, forwarded: &Forwarded, unheld: bool) -> Commit {
+        self.settle_command(forwarded, unheld)
     }
 }

@@ -7,7 +7,7 @@ use super::connect::describe;
 use crate::runtime::StoreError;
 
 /// The schema this build writes; a database with a higher version is refused.
-pub(crate) const VERSION: i32 = 3;
+pub(crate) const VERSION: i32 = 4;
 
 /// The advisory lock migrations take (any number, the same in every flowc).
 const MIGRATION_LOCK: i64 = 0x666c_6f77_635f_6462;
@@ -71,6 +71,17 @@ const MIGRATIONS: &[&str] = &[
         record TEXT NOT NULL,
         PRIMARY KEY (log, key)
     );",
+    // 3 → 4: requests (an event, a cancel, a retry) received by one host for an instance
+    // another host holds, queued for the holder (`runtime::forward`).
+    "CREATE TABLE commands (
+        id BIGSERIAL PRIMARY KEY,
+        instance TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT,
+        payload TEXT,
+        sent_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    CREATE INDEX commands_instance ON commands (instance);",
 ];
 
 /// Brings the database `client` is connected to up to [`VERSION`], or says why it cannot.

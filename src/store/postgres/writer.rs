@@ -13,12 +13,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use postgres::{Client, Transaction};
-use tokio::sync::oneshot;
 
 use super::connect::Link;
 use crate::runtime::{Event, EventKind, StoreError, TimerRecord};
-
-type Reply = oneshot::Sender<Result<(), StoreError>>;
+use crate::store::writer_queue::Reply;
 
 /// What the writer thread is asked to do.
 pub(crate) enum Op {
@@ -27,7 +25,18 @@ pub(crate) enum Op {
         events: Vec<Event>,
         /// The webhook delivery this batch's start answers (written with it).
         delivery: Option<String>,
+        /// The forwarded requests this batch carries out: they leave the queue with it, and
+        /// the batch fails if one has left already (another host carried it out).
+        commands: Vec<i64>,
         done: Option<Reply>,
+    },
+    /// A forwarded request that had no effect leaves the queue; `unless_running`: unless its
+    /// instance runs (the engine did not know it yet, its holder is taking it back).
+    DropCommand {
+        id: i64,
+        instance: String,
+        unless_running: bool,
+        done: Reply,
     },
     ImportDeliveries(Vec<(String, String)>, Reply),
     PutTimer(TimerRecord),
@@ -101,6 +110,12 @@ pub(crate) fn write_loop(mut link: Link, host: String, lease: Duration, rx: mpsc
             }
         }
         let prepared: Vec<Prepared> = group.drain(..).map(prepare).collect();
+        // Barriers alone: what came before them is committed already (groups go one by one).
+        if prepared.iter().all(|p| matches!(p.op, Op::Sync(_))) {
+            let kept = vec![None; prepared.len()];
+            answer(prepared, Ok(kept));
+            continue;
+        }
         let outcome = link.run(|client| write_group(client, &host, lease, &prepared));
         answer(prepared, outcome);
     }
@@ -130,7 +145,10 @@ fn answer(prepared: Vec<Prepared>, outcome: Result<Outcome, StoreError>) {
             Err(e) => Err(e.clone()),
         };
         match p.op {
-            Op::Append { done: Some(done), .. } | Op::Sync(done) | Op::ImportDeliveries(_, done) => {
+            Op::Append { done: Some(done), .. }
+            | Op::Sync(done)
+            | Op::ImportDeliveries(_, done)
+            | Op::DropCommand { done, .. } => {
                 let _ = done.send(result);
             }
             Op::PutEffect { log, key, done, .. } => {
@@ -173,30 +191,55 @@ fn write_group(
         })
         .collect();
     let wanted: usize = appends.iter().map(|a| a.1.len()).sum();
+    let commands: Vec<i64> = group
+        .iter()
+        .filter_map(|p| match (&p.op, &p.rows) {
+            (Op::Append { commands, .. }, Ok(_)) => Some(commands.as_slice()),
+            _ => None,
+        })
+        .flatten()
+        .copied()
+        .collect();
     let inserted = insert_events(&mut tx, &appends)?;
     let mut outcome: Outcome = group.iter().map(|p| p.rows.as_ref().err().cloned()).collect();
-    if inserted as usize == wanted {
+    if inserted as usize == wanted && take_commands(&mut tx, &commands)? {
         update_instances(&mut tx, host, lease, &appends)?;
     } else {
         tx.rollback()?;
         tx = client.transaction()?;
         for (i, p) in group.iter().enumerate() {
-            let (Op::Append { instance, events, .. }, Ok(rows)) = (&p.op, &p.rows) else {
+            let (
+                Op::Append {
+                    instance,
+                    events,
+                    commands,
+                    ..
+                },
+                Ok(rows),
+            ) = (&p.op, &p.rows)
+            else {
                 continue;
             };
             let one = [(instance.as_str(), rows.as_slice(), events.as_slice())];
             let mut sp = tx.savepoint("batch")?;
             insert_events(&mut sp, &one)?;
-            match foreign_event(&mut sp, instance, rows)? {
+            let refused = match foreign_event(&mut sp, instance, rows)? {
+                Some(seq) => Some(format!(
+                    "instance {instance}: another host wrote its event {seq} first (it took the instance over); this host no longer works on it"
+                )),
+                None if !take_commands(&mut sp, commands)? => Some(format!(
+                    "instance {instance}: a forwarded request {commands:?} was carried out by another host (it took the instance over); this host no longer works on it"
+                )),
+                None => None,
+            };
+            match refused {
                 None => {
                     update_instances(&mut sp, host, lease, &one)?;
                     sp.commit()?;
                 }
-                Some(seq) => {
+                Some(why) => {
                     sp.rollback()?;
-                    outcome[i] = Some(StoreError(format!(
-                        "instance {instance}: another host wrote its event {seq} first (it took the instance over); this host no longer works on it"
-                    )));
+                    outcome[i] = Some(StoreError(why));
                 }
             }
         }
@@ -236,6 +279,18 @@ fn write_group(
                 tx.execute(
                     "DELETE FROM events WHERE instance = $1 AND NOT (kind_type = ANY($2))",
                     &[instance, &KEPT_AFTER_END],
+                )?;
+            }
+            Op::DropCommand {
+                id,
+                instance,
+                unless_running,
+                ..
+            } => {
+                tx.execute(
+                    "DELETE FROM commands WHERE id = $1 AND NOT ($3 AND EXISTS
+                         (SELECT 1 FROM instances WHERE id = $2 AND status = 'running'))",
+                    &[id, instance, unless_running],
                 )?;
             }
             Op::Append { .. } | Op::Sync(_) | Op::PutEffect { .. } => {}
@@ -299,6 +354,15 @@ fn insert_events(tx: &mut Transaction, appends: &[(&str, &[Row], &[Event])]) -> 
          ON CONFLICT DO NOTHING",
         &[&instances, &seqs, &ats, &types, &kinds],
     )
+}
+
+/// Takes forwarded requests `ids` off the queue; whether every one was still there.
+fn take_commands(tx: &mut Transaction, ids: &[i64]) -> Result<bool, postgres::Error> {
+    if ids.is_empty() {
+        return Ok(true);
+    }
+    let taken = tx.execute("DELETE FROM commands WHERE id = ANY($1)", &[&ids])?;
+    Ok(taken as usize == ids.len())
 }
 
 /// The first of `rows` whose place holds another event than this one (another host's).
@@ -384,11 +448,15 @@ fn update_instances(
         let ids: Vec<&str> = statuses.keys().copied().collect();
         let st: Vec<&str> = ids.iter().map(|id| statuses[id].0).collect();
         let ats: Vec<DateTime<Utc>> = ids.iter().map(|id| statuses[id].1).collect();
+        // An instance running again (a retry) is held by the host that retried it.
         tx.execute(
-            "UPDATE instances SET status = u.status, updated_at = u.at
+            "UPDATE instances SET status = u.status, updated_at = u.at,
+                 owner = CASE WHEN u.status = 'running' THEN $4 ELSE owner END,
+                 lease_until = CASE WHEN u.status = 'running'
+                     THEN now() + make_interval(secs => $5) ELSE lease_until END
              FROM unnest($1::text[], $2::text[], $3::timestamptz[]) AS u(id, status, at)
              WHERE instances.id = u.id",
-            &[&ids, &st, &ats],
+            &[&ids, &st, &ats, &host, &lease],
         )?;
     }
     Ok(())
