@@ -1,6 +1,7 @@
 //! The sms connector against the Twilio emulator: a message sent, each error class, a 429 retried
 //! after its `Retry-After` through the engine, and one message only under retry and restart.
-//! Also the emulator itself on the answers Twilio documents.
+//! Also the emulator itself on the answers Twilio documents, and a text in doubt with its
+//! fallback email: one message in all.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,6 +16,9 @@ use flowc::runtime::Engine;
 use flowc::value::Value;
 use flowc::Project;
 use serde_json::Value as Json;
+
+#[path = "support/channels.rs"]
+mod channels;
 
 const SID: &str = "AC00000000000000000000000000000001";
 const TOKEN: &str = "twilio-test-token";
@@ -480,10 +484,7 @@ flow booked for studio {
 
 /// The rig's configuration with a short timeout, so a held answer is lost quickly.
 fn impatient(r: &Rig) -> Config {
-    let mut config = r.config.clone();
-    let table = config.connectors.entry("sms".into()).or_default();
-    table.insert("timeout".into(), toml::Value::String("1s".into()));
-    config
+    channels::impatient(&r.config, "sms")
 }
 
 #[tokio::test]
@@ -556,13 +557,7 @@ async fn an_unknown_outcome_that_cannot_be_resolved_sends_nothing_until_it_can()
         .call(send("inst/notify", "+14155550123", "See you at 10"))
         .await
         .unwrap_err();
-    assert_eq!(unknown.class, ErrorClass::Transient, "{unknown:?}");
-    assert!(
-        unknown.message.contains("outcome is unknown"),
-        "{}",
-        unknown.message
-    );
-    assert_eq!(unknown.details.get("outcome").as_str(), Some("unknown"));
+    channels::assert_outcome_unknown(&unknown);
     assert_eq!(r.twilio.messages().len(), 1, "not sent again while in doubt");
     c.call(send("inst/notify", "+14155550123", "See you at 10"))
         .await
@@ -609,25 +604,6 @@ async fn the_emulator_lists_an_accounts_messages_newest_first_by_to_and_from() {
 async fn a_text_whose_answer_was_lost_is_not_followed_by_the_fallback_email() {
     // The pattern of stdlib/notify's `notice`: the text, and the email only if the text failed.
     let r = rig().await;
-    let mut config = impatient(&r);
-    let outbox = tempfile::tempdir().unwrap();
-    config.connectors.insert(
-        "email".into(),
-        toml::Table::from_iter([
-            (
-                "outbox".to_string(),
-                toml::Value::String(outbox.path().display().to_string()),
-            ),
-            (
-                "sent_log".to_string(),
-                toml::Value::String(outbox.path().join("log").display().to_string()),
-            ),
-            (
-                "from".to_string(),
-                toml::Value::String("studio@studio.example".into()),
-            ),
-        ]),
-    );
     // Every answer would be lost: without the lookup, each attempt would send another text and
     // the fallback would email as well.
     r.twilio.accept_then_hang(3, Duration::from_secs(5));
@@ -648,42 +624,74 @@ template booked {
   html "<p>Your booking is confirmed</p>"
 }
 "#;
-    let project = Project::from_sources(Path::new("/t"), config.clone(), [("t.flow", src)]);
-    let email = flowc::connectors::email::EmailConnector::from_config(&config, Path::new("/")).unwrap();
-    let engine = Engine::builder()
-        .project_value(project)
-        .connector(Arc::new(connector(&config)))
-        .connector(Arc::new(email))
-        .build()
-        .unwrap();
-    let input = serde_json::json!({ "phone": "+14155550123", "email": "maya@example.com" });
-    let id = engine.start("notice", input).await.unwrap();
-    let out = tokio::time::timeout(Duration::from_secs(30), engine.output(&id))
-        .await
-        .expect("the instance ends")
-        .unwrap();
+    let (out, texts, emails) = text_or_email(&r, src).await;
     let messages = r.twilio.messages();
-    let emails = || {
-        walk(outbox.path())
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
-            .count()
-    };
-    assert_eq!((messages.len(), emails()), (1, 0), "one text, no fallback email");
+    assert_eq!((texts, emails), (1, 0), "one text, no fallback email");
     assert_eq!(out.get("sid"), &Value::text(messages[0]["sid"].as_str().unwrap()));
     assert_ne!(out.get("status"), &Value::text("emailed instead"));
 }
 
-/// Every file under `dir`.
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(Result::ok)
-        .flat_map(|e| match e.path() {
-            p if p.is_dir() => walk(&p),
-            p => vec![p],
-        })
-        .collect()
+/// The pattern of stdlib/notify's `notice` with its shared notification: a text, and the
+/// email only if the text failed for good; the two are one notification.
+const ONE_NOTIFICATION: &str = r#"entity studio {}
+flow notice for studio {
+  input { phone: text, email: email }
+  step texted = sms.send(to: input.phone, body: "Your booking is confirmed", notification: "booked")
+    retry 2 times backoff 1s..1s no jitter on transient
+    fallback {
+      step emailed = email.send(to: input.email, template: "booked", notification: "booked")
+        retry 5 times backoff 1s..1s no jitter on transient
+      yield { sid: "", to: emailed.to, status: "emailed instead", segments: 0, sent_by: emailed.sent_by }
+    }
+  output { status: texted.status, sent_by: texted.sent_by ?? "" }
+}
+template booked {
+  subject "Booked"
+  text "Your booking is confirmed"
+  html "<p>Your booking is confirmed</p>"
+}
+"#;
+
+/// Runs `notice` of `src` (a text, then email) with the sms and email connectors sharing a
+/// notification ledger: its output, the texts Twilio has and the emails written.
+async fn text_or_email(r: &Rig, src: &str) -> (Value, usize, usize) {
+    let outbox = tempfile::tempdir().unwrap();
+    let config = channels::with_outbox(impatient(r), outbox.path());
+    let input = serde_json::json!({ "phone": "+14155550123", "email": "maya@example.com" });
+    let ledger = outbox.path().join("ledger");
+    let out = channels::run_with_email(&config, &ledger, (src, "notice"), input, |n| {
+        Arc::new(connector(&config).with_notifications(n))
+    })
+    .await;
+    (out, r.twilio.messages().len(), channels::emails_in(outbox.path()))
+}
+
+#[tokio::test]
+async fn a_text_in_doubt_through_every_attempt_is_not_followed_by_the_fallback_email() {
+    let r = rig().await;
+    // Twilio takes the text and its answer is lost; its list then fails for the text's second
+    // attempt and the email's first: the text step fails with the outcome unknown, and the
+    // fallback email waits until the list says Twilio has the text.
+    r.twilio.accept_then_hang(1, Duration::from_secs(5));
+    r.twilio.fail_next_lists(2);
+    let (out, texts, emails) = text_or_email(&r, ONE_NOTIFICATION).await;
+    assert_eq!((texts, emails), (1, 0), "exactly one message: the text");
+    assert_eq!(out.get("status"), &Value::text("emailed instead"));
+    assert_eq!(
+        out.get("sent_by"),
+        &Value::text("sms"),
+        "the email found the text sent"
+    );
+}
+
+#[tokio::test]
+async fn a_text_twilio_never_took_is_followed_by_the_fallback_email() {
+    let r = rig().await;
+    // Both attempts are refused before Twilio creates anything: the email asks, hears that
+    // Twilio has no such text, and goes.
+    r.twilio.fail_next(503, 2, None);
+    let (out, texts, emails) = text_or_email(&r, ONE_NOTIFICATION).await;
+    assert_eq!((texts, emails), (0, 1), "exactly one message: the email");
+    assert_eq!(out.get("status"), &Value::text("emailed instead"));
+    assert_eq!(out.get("sent_by"), &Value::text(""));
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::CliError;
 use crate::connectors::faults::FaultGate;
+use crate::connectors::notification::Notifications;
 use crate::connectors::notion::emulator::Emulator;
 use crate::connectors::notion::schema::NotionSchemas;
 use crate::connectors::slack::emulator::SlackEmulator;
@@ -375,6 +376,20 @@ pub(crate) fn emulated_notion_env(
         .collect()
 }
 
+/// Where an emulated run keeps its notification ledger: beside the sms sent log that
+/// [`sms::emulator::point_at`] chose (the state folder, or the project's `.flowc`).
+fn notification_ledger(config: &crate::config::Config, root: &Path) -> PathBuf {
+    let sms_log = config
+        .connectors
+        .get("sms")
+        .and_then(|t| t.get("sent_log"))
+        .and_then(|v| v.as_str());
+    match sms_log {
+        Some(log) => root.join(log).with_file_name("notifications"),
+        None => root.join(".flowc").join("notifications"),
+    }
+}
+
 /// The connectors of an emulated run: Notion, survey and email as [`point_at`] set them up
 /// (email's outbox failing as `smtp_faults` says); http as configured (its allow-list still
 /// applies).
@@ -388,8 +403,11 @@ fn connectors(
     let notion = notion::NotionConnector::from_config_with_env(config, move |name| env.get(name).cloned())
         .map_err(|e| setup("notion", e.to_string()))?
         .with_grants(crate::connectors::Grants::from_project(project));
-    let mut email =
-        email::EmailConnector::from_config(config, root).map_err(|e| setup("email", e.message))?;
+    // One notification ledger for the channels, kept beside their sent logs.
+    let notifications = Notifications::new(&notification_ledger(config, root));
+    let mut email = email::EmailConnector::from_config(config, root)
+        .map_err(|e| setup("email", e.message))?
+        .with_notifications(notifications.clone());
     if let Some(gate) = smtp_faults {
         email = email.with_faults(gate.clone());
     }
@@ -410,7 +428,8 @@ fn connectors(
         root,
         emulated(sms::emulator::EMULATED_TOKEN_ENV, sms::emulator::EMULATED_TOKEN),
     )
-    .map_err(|e| setup("sms", e.message))?;
+    .map_err(|e| setup("sms", e.message))?
+    .with_notifications(notifications.clone());
     let slack = slack::SlackConnector::from_config_with_env(
         config,
         root,
@@ -419,7 +438,8 @@ fn connectors(
             slack::emulator::EMULATED_TOKEN,
         ),
     )
-    .map_err(|e| setup("slack", e.message))?;
+    .map_err(|e| setup("slack", e.message))?
+    .with_notifications(notifications.clone());
     Ok(vec![
         Arc::new(sms),
         Arc::new(slack),

@@ -89,6 +89,8 @@ impl crate::connectors::Connector for Unconfigured {
 pub(super) fn real_connectors(project: &Project) -> Vec<Arc<dyn crate::connectors::Connector>> {
     use crate::connectors::{email, http, notion, slack, sms, survey, Connector};
     let (config, root) = (&project.config, project.root.as_path());
+    // One notification ledger for the channels: a fallback asks the channel before it.
+    let notifications = crate::connectors::notification::Notifications::in_project(root);
     type Built = (crate::connectors::Manifest, Result<Arc<dyn Connector>, String>);
     let built: Vec<Built> = vec![
         (
@@ -103,7 +105,7 @@ pub(super) fn real_connectors(project: &Project) -> Vec<Arc<dyn crate::connector
         (
             email::manifest(),
             email::EmailConnector::from_config(config, root)
-                .map(|c| Arc::new(c) as Arc<dyn Connector>)
+                .map(|c| Arc::new(c.with_notifications(notifications.clone())) as Arc<dyn Connector>)
                 .map_err(|e| e.message),
         ),
         (
@@ -121,13 +123,13 @@ pub(super) fn real_connectors(project: &Project) -> Vec<Arc<dyn crate::connector
         (
             sms::manifest(),
             sms::SmsConnector::from_config(config, root)
-                .map(|c| Arc::new(c) as Arc<dyn Connector>)
+                .map(|c| Arc::new(c.with_notifications(notifications.clone())) as Arc<dyn Connector>)
                 .map_err(|e| e.message),
         ),
         (
             slack::manifest(),
             slack::SlackConnector::from_config(config, root)
-                .map(|c| Arc::new(c) as Arc<dyn Connector>)
+                .map(|c| Arc::new(c.with_notifications(notifications.clone())) as Arc<dyn Connector>)
                 .map_err(|e| e.message),
         ),
     ];

@@ -9,6 +9,7 @@ pub mod email;
 pub mod faults;
 pub mod http;
 mod keyed_log;
+pub mod notification;
 pub mod notion;
 mod registry;
 pub mod slack;

@@ -225,6 +225,9 @@ pub fn synthesise(ty: &Type, call: &ActionCall, n: u64, now: DateTime<Utc>) -> V
         Type::Record { fields, .. } => Value::Record(
             fields
                 .iter()
+                // A field that may be absent is absent: a made-up `sent_by` would say that
+                // another channel sent the message.
+                .filter(|(k, f)| !f.optional || call.args.contains_key(*k))
                 .map(|(k, f)| {
                     // Echo arguments of the same name (`to`, `subject`), like real services do.
                     let v = match call.args.get(k) {

@@ -89,7 +89,7 @@ fn completion_after_a_dot_offers_the_fields_of_results() {
     assert_eq!(complete(&mut server, "  let x = hello."), ["greeting", "parts"]);
     assert_eq!(
         complete(&mut server, "  let x = sent."),
-        ["message_id", "subject", "to"]
+        ["message_id", "sent_by", "subject", "to"]
     );
     assert_eq!(complete(&mut server, "  let x = pair."), ["left", "right"]);
     assert_eq!(

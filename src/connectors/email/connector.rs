@@ -15,6 +15,7 @@ use super::sent_log::{sent_log, SentLog, Stage};
 use super::settings::EmailSettings;
 use super::smtp::{self, Transport};
 use crate::config::Config;
+use crate::connectors::notification::Notifications;
 use crate::connectors::{ActionCall, Connector, ConnectorError, Manifest};
 use crate::value::Value;
 
@@ -32,6 +33,9 @@ pub struct EmailConnector {
     /// `max_connections` permits: every transaction in flight is a message in doubt if the
     /// process dies, and a slow server answers late, so fewer at once means fewer re-sent.
     transactions: tokio::sync::Semaphore,
+    /// The host's notification ledger: an email for a `notification` an earlier channel sent
+    /// is not sent.
+    notifications: Option<Arc<Notifications>>,
 }
 
 impl EmailConnector {
@@ -48,6 +52,7 @@ impl EmailConnector {
             transport: OnceCell::new(),
             in_flight: Mutex::new(HashMap::new()),
             transactions: tokio::sync::Semaphore::new(settings.max_connections),
+            notifications: None,
             settings,
         })
     }
@@ -64,6 +69,34 @@ impl EmailConnector {
         self
     }
 
+    /// Takes part in the host's notification ledger: an email for a `notification` first asks
+    /// the channel that claimed it (a text, a Slack message) whether it was sent. Email is the
+    /// last channel tried: it asks and does not claim.
+    pub fn with_notifications(mut self, notifications: Arc<Notifications>) -> EmailConnector {
+        self.notifications = Some(notifications);
+        self
+    }
+
+    /// The result of an email not sent because an earlier channel sent its notification.
+    async fn sent_elsewhere(
+        &self,
+        call: &ActionCall,
+        outgoing: &Outgoing,
+    ) -> Result<Option<Value>, ConnectorError> {
+        let Some(notifications) = &self.notifications else {
+            return Ok(None);
+        };
+        let Some(channel) = notifications.before_send("email", call, false).await? else {
+            return Ok(None);
+        };
+        let mut result = outgoing.result();
+        if let Value::Record(fields) = &mut result {
+            fields.insert("message_id".to_string(), Value::text(""));
+            fields.insert("sent_by".to_string(), Value::text(channel));
+        }
+        Ok(Some(result))
+    }
+
     async fn send(&self, call: &ActionCall) -> Result<Value, ConnectorError> {
         let outgoing = message::build(
             call,
@@ -71,6 +104,9 @@ impl EmailConnector {
             self.settings.message_id_domain.as_deref(),
         )?;
         if let Some(outbox) = &self.outbox {
+            if let Some(skipped) = self.sent_elsewhere(call, &outgoing).await? {
+                return Ok(skipped);
+            }
             // The outbox file is its own record: the sent log is for real deliveries only, so a
             // dry run never makes a later real run skip a message.
             outbox
@@ -102,6 +138,9 @@ impl EmailConnector {
                 "an earlier attempt may have sent this message; sending it again with the same Message-ID"
             ),
             None => {}
+        }
+        if let Some(skipped) = self.sent_elsewhere(call, outgoing).await? {
+            return Ok(skipped);
         }
         let server = self.settings.server.as_ref().ok_or_else(|| {
             ConnectorError::permanent(
@@ -172,7 +211,10 @@ impl Connector for EmailConnector {
     }
 
     fn keep_effects_in(&self, store: Arc<dyn crate::runtime::Store>) {
-        self.sent_log.keep_in(store, "email.sent");
+        self.sent_log.keep_in(store.clone(), "email.sent");
+        if let Some(notifications) = &self.notifications {
+            notifications.keep_in(store);
+        }
     }
 
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {

@@ -1,17 +1,21 @@
 //! The slack connector: `post` calls Slack's `chat.postMessage` with the entity's bot token
-//! (Bearer) and a JSON body, at most once per idempotency key.
+//! (Bearer) and a JSON body, at most once per idempotency key: an attempt whose answer was lost
+//! is looked up in the conversation's history before any new request.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value as Json};
+use serde_json::json;
 
-use super::errors::api_error;
+use super::history::{sha256_hex, Bot, Wanted};
 use super::settings::SlackSettings;
+use super::web_api::{self, Args};
 use crate::config::Config;
-use crate::connectors::http::status::transport_error;
 use crate::connectors::keyed_log::{Keyed, KeyedLog};
+use crate::connectors::notification::{outcome_unknown, Notifications, Outcome, SendOutcome};
 use crate::connectors::{ActionCall, Connector, ConnectorError, Manifest};
 use crate::value::Value;
 
@@ -43,12 +47,39 @@ impl Posted {
     }
 }
 
+/// An attempt about to post, filed under the call's idempotency key before the request goes: a
+/// key with an intent and no [`Posted`] is in doubt (Slack may have the message).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct PostIntent {
+    key: String,
+    /// The channel as the call named it.
+    channel: String,
+    /// SHA-256 of the text (hex): the text itself stays out of the log.
+    text_sha256: String,
+    /// When the request went (UTC).
+    at: DateTime<Utc>,
+}
+
+impl Keyed for PostIntent {
+    fn key(&self) -> &str {
+        &self.key
+    }
+}
+
 /// Slack messages for flows.
 pub struct SlackConnector {
     manifest: Manifest,
+    slack: Arc<Slack>,
+    notifications: Option<Arc<Notifications>>,
+}
+
+/// The settings, client and logs: what posting and looking up a post need, shared with the
+/// notification ledger (which asks what became of a post).
+struct Slack {
     settings: SlackSettings,
     client: reqwest::Client,
     posted: KeyedLog<Posted>,
+    intents: KeyedLog<PostIntent>,
     env: crate::connectors::table::Env,
 }
 
@@ -68,15 +99,29 @@ impl SlackConnector {
         let settings = SlackSettings::read(config, root)?;
         Ok(SlackConnector {
             manifest: super::manifest(),
-            client: crate::connectors::table::client(settings.timeout)?,
-            posted: KeyedLog::new(&settings.sent_log_dir, "posted.jsonl", "slack sent log"),
-            settings,
-            env: Box::new(env),
+            slack: Arc::new(Slack {
+                client: crate::connectors::table::client(settings.timeout)?,
+                posted: KeyedLog::new(&settings.sent_log_dir, "posted.jsonl", "slack sent log"),
+                intents: KeyedLog::new(&settings.sent_log_dir, "intents.jsonl", "slack intent log"),
+                settings,
+                env: Box::new(env),
+            }),
+            notifications: None,
         })
     }
 
+    /// Takes part in the host's notification ledger: a post for a `notification` claims it,
+    /// and a post for a notification another channel claimed first asks that channel.
+    pub fn with_notifications(mut self, notifications: Arc<Notifications>) -> SlackConnector {
+        let slack: Arc<dyn SendOutcome> = self.slack.clone();
+        notifications.register("slack", Arc::downgrade(&slack));
+        self.notifications = Some(notifications);
+        self
+    }
+
     async fn post(&self, call: &ActionCall) -> Result<Value, ConnectorError> {
-        if let Some(done) = self.posted.lookup(&call.idempotency_key).await? {
+        let slack = &self.slack;
+        if let Some(done) = slack.posted.lookup(&call.idempotency_key).await? {
             return Ok(done.result());
         }
         let channel = call
@@ -110,45 +155,52 @@ impl SlackConnector {
                 )))
             }
         }
-        let token_env = self.settings.token_envs.get(&call.entity).ok_or_else(|| {
-            ConnectorError::permanent(format!(
-                "entity `{0}` has no Slack workspace: add `[connectors.slack.entities.{0}]` with `token_env` to flowc.toml",
-                call.entity
-            ))
-        })?;
-        let token = (self.env)(token_env).ok_or_else(|| {
-            ConnectorError::permanent(format!(
-                "environment variable `{token_env}` (the Slack bot token of `{0}`, `token_env` in `[connectors.slack.entities.{0}]`) is not set",
-                call.entity
-            ))
-        })?;
-        let mut url = self.settings.base_url.clone();
-        url.path_segments_mut()
-            .map_err(|_| {
-                ConnectorError::permanent("`base_url` in `[connectors.slack]` cannot have paths appended")
-            })?
-            .pop_if_empty()
-            .push("chat.postMessage");
-        let what = "Slack chat.postMessage";
-        let response = self
-            .client
-            .post(url)
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| transport_error(&e, what))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.map_err(|e| transport_error(&e, what))?;
-        let json: Json = serde_json::from_str(&text).unwrap_or(Json::Null);
-        if !status.is_success() || json["ok"] != Json::Bool(true) {
-            return Err(api_error(status, &headers, &text));
+        let token = slack.token(&call.entity)?;
+        let text_sha256 = sha256_hex(text);
+        // An earlier attempt whose answer never came (a timeout, a crash): Slack may have the
+        // message. The conversation's history says; only a message it does not have goes again.
+        if let Some(intent) = slack.intents.lookup(&call.idempotency_key).await? {
+            if intent.channel == channel && intent.text_sha256 == text_sha256 {
+                match slack.find_posted(&token, &intent).await {
+                    Ok(Some(found)) => return Ok(slack.keep_found(found).await),
+                    Ok(None) => {}
+                    Err(e) => {
+                        let why = "an earlier attempt's outcome is unknown (Slack may have the message) and the channel's history cannot be read, so it is not posted again yet";
+                        return Err(outcome_unknown(e, why, None));
+                    }
+                }
+            }
         }
+        if let Some(notifications) = &self.notifications {
+            if let Some(earlier) = notifications.before_send("slack", call, true).await? {
+                return Ok(Value::record([
+                    ("channel", Value::text("")),
+                    ("ts", Value::text("")),
+                    ("sent_by", Value::text(earlier)),
+                ]));
+            }
+        }
+        slack
+            .intents
+            .record(PostIntent {
+                key: call.idempotency_key.clone(),
+                channel: channel.to_string(),
+                text_sha256,
+                at: Utc::now(),
+            })
+            .await?;
+        let json = web_api::call(
+            &slack.client,
+            &slack.settings.base_url,
+            &token,
+            "chat.postMessage",
+            Args::Json(&body),
+        )
+        .await?;
         let (Some(channel_id), Some(ts)) = (json["channel"].as_str(), json["ts"].as_str()) else {
-            return Err(ConnectorError::transient(format!(
-                "{what} answered ok without `channel` and `ts`"
-            )));
+            return Err(ConnectorError::transient(
+                "Slack chat.postMessage answered ok without `channel` and `ts`",
+            ));
         };
         let record = Posted {
             key: call.idempotency_key.clone(),
@@ -156,11 +208,82 @@ impl SlackConnector {
             ts: ts.to_string(),
         };
         let result = record.result();
-        if let Err(e) = self.posted.record(record).await {
+        if let Err(e) = slack.posted.record(record).await {
             // Slack has the message: failing now would make the retry post it again.
             tracing::warn!(key = %call.idempotency_key, "slack message posted but not recorded: {e}");
         }
         Ok(result)
+    }
+}
+
+impl Slack {
+    /// The bot token of `entity`'s workspace, from the environment.
+    fn token(&self, entity: &str) -> Result<String, ConnectorError> {
+        let token_env = self.settings.token_envs.get(entity).ok_or_else(|| {
+            ConnectorError::permanent(format!(
+                "entity `{entity}` has no Slack workspace: add `[connectors.slack.entities.{entity}]` with `token_env` to flowc.toml"
+            ))
+        })?;
+        (self.env)(token_env).ok_or_else(|| {
+            ConnectorError::permanent(format!(
+                "environment variable `{token_env}` (the Slack bot token of `{entity}`, `token_env` in `[connectors.slack.entities.{entity}]`) is not set"
+            ))
+        })
+    }
+
+    /// The message of `intent`, if the conversation's history has it.
+    async fn find_posted(&self, token: &str, intent: &PostIntent) -> Result<Option<Posted>, ConnectorError> {
+        let bot = Bot {
+            client: &self.client,
+            base_url: &self.settings.base_url,
+            token,
+        };
+        let wanted = Wanted {
+            channel: &intent.channel,
+            text_sha256: &intent.text_sha256,
+            at: intent.at,
+        };
+        Ok(bot.find_posted(&wanted).await?.map(|(channel, ts)| Posted {
+            key: intent.key.clone(),
+            channel,
+            ts,
+        }))
+    }
+
+    /// A message found in the history, recorded as posted; its result.
+    async fn keep_found(&self, found: Posted) -> Value {
+        let result = found.result();
+        let key = found.key.clone();
+        if let Err(e) = self.posted.record(found).await {
+            tracing::warn!(%key, "slack message found but not recorded: {e}");
+        }
+        result
+    }
+
+    /// What became of the post of `key`, in `entity`'s workspace.
+    async fn resolve(&self, key: &str, entity: &str) -> Result<Outcome, ConnectorError> {
+        if self.posted.lookup(key).await?.is_some() {
+            return Ok(Outcome::Sent);
+        }
+        // No intent: the request never went.
+        let Some(intent) = self.intents.lookup(key).await? else {
+            return Ok(Outcome::NotSent);
+        };
+        let token = self.token(entity)?;
+        Ok(match self.find_posted(&token, &intent).await? {
+            Some(found) => {
+                self.keep_found(found).await;
+                Outcome::Sent
+            }
+            None => Outcome::NotSent,
+        })
+    }
+}
+
+#[async_trait]
+impl SendOutcome for Slack {
+    async fn outcome(&self, key: &str, entity: &str) -> Outcome {
+        self.resolve(key, entity).await.unwrap_or_else(Outcome::Unknown)
     }
 }
 
@@ -170,8 +293,13 @@ impl Connector for SlackConnector {
         &self.manifest
     }
 
-    fn keep_effects_in(&self, store: std::sync::Arc<dyn crate::runtime::Store>) {
-        self.posted.keep_in(store, "slack.posted");
+    fn keep_effects_in(&self, store: Arc<dyn crate::runtime::Store>) {
+        self.slack.posted.keep_in(store.clone(), "slack.posted");
+        // Another host must see an attempt in doubt as in doubt, not as never made.
+        self.slack.intents.keep_in(store.clone(), "slack.intents");
+        if let Some(notifications) = &self.notifications {
+            notifications.keep_in(store);
+        }
     }
 
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {

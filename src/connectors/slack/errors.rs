@@ -1,4 +1,4 @@
-//! Slack's answers → error classes. The Web API answers most failures with HTTP 200 and
+//! Slack's answers → error classes (the same for every Web API method). The Web API answers most failures with HTTP 200 and
 //! `{"ok": false, "error": "channel_not_found"}`; a rate limit is HTTP 429 with `Retry-After`
 //! (seconds) and `"error": "ratelimited"`; Slack's own trouble is a 5xx or `internal_error`,
 //! `fatal_error`, `service_unavailable`, `request_timeout`.
@@ -30,16 +30,16 @@ fn hint(error: &str) -> &'static str {
         "invalid_auth" | "not_authed" | "token_revoked" | "account_inactive" => {
             ": the bot token is refused; check the variable named by `token_env`"
         }
-        "missing_scope" => ": the bot token lacks the `chat:write` scope",
+        "missing_scope" => ": the bot token lacks a scope the method needs (`chat:write`; to look up a message whose answer was lost, `channels:history`, `groups:history`, `im:history`, `channels:read`, `groups:read`, `im:write`)",
         _ => "",
     }
 }
 
 /// The classified error of an answer that is not `{"ok": true}`.
-pub(crate) fn api_error(status: StatusCode, headers: &HeaderMap, text: &str) -> ConnectorError {
+pub(crate) fn api_error(method: &str, status: StatusCode, headers: &HeaderMap, text: &str) -> ConnectorError {
     let json: Json = serde_json::from_str(text).unwrap_or(Json::Null);
     let code = json["error"].as_str().unwrap_or("");
-    let mut message = format!("Slack chat.postMessage answered {status}");
+    let mut message = format!("Slack {method} answered {status}");
     if code.is_empty() {
         let shown: String = text.trim().chars().take(200).collect();
         if !shown.is_empty() {
@@ -72,22 +72,38 @@ mod tests {
         let ok = StatusCode::OK;
         let none = HeaderMap::new();
         for code in ["channel_not_found", "not_in_channel", "invalid_auth", "no_text"] {
-            let e = api_error(ok, &none, &format!(r#"{{"ok": false, "error": "{code}"}}"#));
+            let e = api_error(
+                "chat.postMessage",
+                ok,
+                &none,
+                &format!(r#"{{"ok": false, "error": "{code}"}}"#),
+            );
             assert_eq!(e.class, ErrorClass::Permanent, "{code}");
             assert!(e.message.contains(code), "{}", e.message);
         }
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, HeaderValue::from_static("30"));
         let e = api_error(
+            "chat.postMessage",
             StatusCode::TOO_MANY_REQUESTS,
             &headers,
             r#"{"ok": false, "error": "ratelimited"}"#,
         );
         assert_eq!(e.class, ErrorClass::RateLimited);
         assert_eq!(e.retry_after, Some(std::time::Duration::from_secs(30)));
-        let e = api_error(ok, &none, r#"{"ok": false, "error": "internal_error"}"#);
+        let e = api_error(
+            "chat.postMessage",
+            ok,
+            &none,
+            r#"{"ok": false, "error": "internal_error"}"#,
+        );
         assert_eq!(e.class, ErrorClass::Transient);
-        let e = api_error(StatusCode::BAD_GATEWAY, &none, "<html>bad gateway</html>");
+        let e = api_error(
+            "chat.postMessage",
+            StatusCode::BAD_GATEWAY,
+            &none,
+            "<html>bad gateway</html>",
+        );
         assert_eq!(e.class, ErrorClass::Transient);
     }
 }

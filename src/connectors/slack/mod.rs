@@ -3,7 +3,9 @@
 mod connector;
 pub mod emulator;
 mod errors;
+mod history;
 mod settings;
+mod web_api;
 
 pub use crate::contract::manifests::slack::manifest;
 pub use connector::SlackConnector;

@@ -4,6 +4,7 @@
 //! new request.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -16,6 +17,7 @@ use super::settings::{Account, SmsSettings};
 use crate::config::Config;
 use crate::connectors::http::status::transport_error;
 use crate::connectors::keyed_log::{Keyed, KeyedLog};
+use crate::connectors::notification::{outcome_unknown, Notifications, Outcome, SendOutcome};
 use crate::connectors::{ActionCall, Connector, ConnectorError, Manifest};
 use crate::contract::phone_number::{is_e164, shape_problem};
 use crate::value::Value;
@@ -97,6 +99,13 @@ fn sha256_hex(text: &str) -> String {
 /// Text messages by Twilio for flows.
 pub struct SmsConnector {
     manifest: Manifest,
+    twilio: Arc<Twilio>,
+    notifications: Option<Arc<Notifications>>,
+}
+
+/// The account settings, client and logs: what sending and looking up a send need, shared
+/// with the notification ledger (which asks what became of a text).
+struct Twilio {
     settings: SmsSettings,
     client: reqwest::Client,
     sent: KeyedLog<SentSms>,
@@ -120,16 +129,29 @@ impl SmsConnector {
         let settings = SmsSettings::read(config, root)?;
         Ok(SmsConnector {
             manifest: super::manifest(),
-            client: crate::connectors::table::client(settings.timeout)?,
-            sent: KeyedLog::new(&settings.sent_log_dir, "sent.jsonl", "sms sent log"),
-            intents: KeyedLog::new(&settings.sent_log_dir, "intents.jsonl", "sms intent log"),
-            settings,
-            env: Box::new(env),
+            twilio: Arc::new(Twilio {
+                client: crate::connectors::table::client(settings.timeout)?,
+                sent: KeyedLog::new(&settings.sent_log_dir, "sent.jsonl", "sms sent log"),
+                intents: KeyedLog::new(&settings.sent_log_dir, "intents.jsonl", "sms intent log"),
+                settings,
+                env: Box::new(env),
+            }),
+            notifications: None,
         })
     }
 
+    /// Takes part in the host's notification ledger: a text sent for a `notification` claims
+    /// it, and a text for a notification another channel claimed first asks that channel.
+    pub fn with_notifications(mut self, notifications: Arc<Notifications>) -> SmsConnector {
+        let twilio: Arc<dyn SendOutcome> = self.twilio.clone();
+        notifications.register("sms", Arc::downgrade(&twilio));
+        self.notifications = Some(notifications);
+        self
+    }
+
     async fn send(&self, call: &ActionCall) -> Result<Value, ConnectorError> {
-        if let Some(done) = self.sent.lookup(&call.idempotency_key).await? {
+        let twilio = &self.twilio;
+        if let Some(done) = twilio.sent.lookup(&call.idempotency_key).await? {
             return Ok(done.result());
         }
         let to = call
@@ -155,44 +177,37 @@ impl SmsConnector {
                 "`body` has {chars} characters; Twilio sends at most {MAX_BODY_CHARS}"
             )));
         }
-        let account = self.account(&call.entity)?;
-        let token = (self.env)(&account.auth_token_env).ok_or_else(|| {
-            ConnectorError::permanent(format!(
-                "environment variable `{}` (the Twilio auth token of `{}`, `auth_token_env` in `[connectors.sms.entities.{}]`) is not set",
-                account.auth_token_env, call.entity, call.entity
-            ))
-        })?;
-        let url = self.messages_url(account)?;
+        let account = twilio.account(&call.entity)?;
+        let token = twilio.token(account, &call.entity)?;
+        let url = twilio.messages_url(account)?;
         let body_sha256 = sha256_hex(body);
         // An earlier attempt whose answer never came (a timeout, a crash): Twilio may have the
         // message. Its list of messages says; only a message it does not have is sent again.
-        if let Some(intent) = self.intents.lookup(&call.idempotency_key).await? {
+        if let Some(intent) = twilio.intents.lookup(&call.idempotency_key).await? {
             if intent.to == to && intent.from == account.from && intent.body_sha256 == body_sha256 {
-                match self.find_sent(&url, account, &token, &intent).await {
-                    Ok(Some(found)) => {
-                        let result = found.result();
-                        if let Err(e) = self.sent.record(found).await {
-                            tracing::warn!(key = %call.idempotency_key, "sms found but not recorded: {e}");
-                        }
-                        return Ok(result);
-                    }
+                match twilio.find_sent(&url, account, &token, &intent).await {
+                    Ok(Some(found)) => return Ok(twilio.keep_found(found).await),
                     Ok(None) => {}
                     Err(e) => {
-                        let mut error = ConnectorError::new(
-                            e.class,
-                            format!(
-                                "an earlier attempt's outcome is unknown (Twilio may have the message) and Twilio's message list cannot be read, so it is not sent again yet: {}",
-                                e.message
-                            ),
-                        );
-                        error.retry_after = e.retry_after;
-                        error.details = Value::record([("outcome", Value::text("unknown"))]);
-                        return Err(error);
+                        let why = "an earlier attempt's outcome is unknown (Twilio may have the message) and Twilio's message list cannot be read, so it is not sent again yet";
+                        return Err(outcome_unknown(e, why, None));
                     }
                 }
             }
         }
-        self.intents
+        if let Some(notifications) = &self.notifications {
+            if let Some(channel) = notifications.before_send("sms", call, true).await? {
+                return Ok(Value::record([
+                    ("sid", Value::text("")),
+                    ("to", Value::text(to)),
+                    ("status", Value::text(format!("sent by {channel}"))),
+                    ("segments", Value::Int(0)),
+                    ("sent_by", Value::text(channel)),
+                ]));
+            }
+        }
+        twilio
+            .intents
             .record(SmsIntent {
                 key: call.idempotency_key.clone(),
                 to: to.to_string(),
@@ -206,7 +221,7 @@ impl SmsConnector {
             form.push(("StatusCallback", callback.as_str()));
         }
         let what = "Twilio POST Messages.json";
-        let response = self
+        let response = twilio
             .client
             .post(url)
             .basic_auth(&account.account_sid, Some(token))
@@ -220,11 +235,33 @@ impl SmsConnector {
             .ok_or_else(|| ConnectorError::transient(format!("{what} answered {status} without a `sid`")))?;
         let record = SentSms::from_resource(&call.idempotency_key, sid, to, &json);
         let result = record.result();
-        if let Err(e) = self.sent.record(record).await {
+        if let Err(e) = twilio.sent.record(record).await {
             // Twilio has the message: failing now would make the retry send it again.
             tracing::warn!(key = %call.idempotency_key, "sms sent but not recorded: {e}");
         }
         Ok(result)
+    }
+}
+
+impl Twilio {
+    /// The auth token of `account`, from the environment.
+    fn token(&self, account: &Account, entity: &str) -> Result<String, ConnectorError> {
+        (self.env)(&account.auth_token_env).ok_or_else(|| {
+            ConnectorError::permanent(format!(
+                "environment variable `{}` (the Twilio auth token of `{entity}`, `auth_token_env` in `[connectors.sms.entities.{entity}]`) is not set",
+                account.auth_token_env
+            ))
+        })
+    }
+
+    /// A message found in Twilio's list, recorded as sent; its result.
+    async fn keep_found(&self, found: SentSms) -> Value {
+        let result = found.result();
+        let key = found.key.clone();
+        if let Err(e) = self.sent.record(found).await {
+            tracing::warn!(%key, "sms found but not recorded: {e}");
+        }
+        result
     }
 
     /// `.../Accounts/{sid}/Messages.json`: where messages are created and listed.
@@ -291,6 +328,34 @@ impl SmsConnector {
             ))
         })
     }
+
+    /// What became of the text of `key`, for `entity`'s account.
+    async fn resolve(&self, key: &str, entity: &str) -> Result<Outcome, ConnectorError> {
+        if self.sent.lookup(key).await?.is_some() {
+            return Ok(Outcome::Sent);
+        }
+        // No intent: the request never went.
+        let Some(intent) = self.intents.lookup(key).await? else {
+            return Ok(Outcome::NotSent);
+        };
+        let account = self.account(entity)?;
+        let token = self.token(account, entity)?;
+        let url = self.messages_url(account)?;
+        Ok(match self.find_sent(&url, account, &token, &intent).await? {
+            Some(found) => {
+                self.keep_found(found).await;
+                Outcome::Sent
+            }
+            None => Outcome::NotSent,
+        })
+    }
+}
+
+#[async_trait]
+impl SendOutcome for Twilio {
+    async fn outcome(&self, key: &str, entity: &str) -> Outcome {
+        self.resolve(key, entity).await.unwrap_or_else(Outcome::Unknown)
+    }
 }
 
 #[async_trait]
@@ -300,7 +365,12 @@ impl Connector for SmsConnector {
     }
 
     fn keep_effects_in(&self, store: std::sync::Arc<dyn crate::runtime::Store>) {
-        self.sent.keep_in(store, "sms.sent");
+        self.twilio.sent.keep_in(store.clone(), "sms.sent");
+        // Another host must see an attempt in doubt as in doubt, not as never made.
+        self.twilio.intents.keep_in(store.clone(), "sms.intents");
+        if let Some(notifications) = &self.notifications {
+            notifications.keep_in(store);
+        }
     }
 
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {

@@ -1,6 +1,7 @@
 //! The manifests a project's flows are checked against, by connector name: the built-in
 //! connectors' (one file each here) and those of connectors a host registers.
 
+mod channel;
 pub mod email;
 pub mod http;
 pub mod notion;

@@ -10,7 +10,7 @@ pub fn manifest() -> Manifest {
     Manifest {
         name: "slack".to_string(),
         description: "Messages in the entity's Slack workspace by `chat.postMessage` (bot token)".to_string(),
-        actions: vec![ActionSpec::new(
+        actions: vec![super::channel::joins_notifications(ActionSpec::new(
             "post",
             "post a message to a channel",
             Type::record([("channel", Type::Text), ("ts", Type::Text)]),
@@ -46,6 +46,6 @@ pub fn manifest() -> Manifest {
         .rate_limited(RateLimit {
             per_second: 1.0,
             burst: 3,
-        })],
+        }))],
     }
 }
