@@ -234,7 +234,7 @@ fn database_entity(state: &ProjectState, symbol: &Symbol) -> Option<String> {
     let owner = symbol.parent.map(|p| &state.index.symbols[p])?;
     match symbol.kind {
         SymbolKind::Database => Some(owner.name.clone()),
-        SymbolKind::Step if symbol.database.is_some() => owner.entity.clone(),
+        SymbolKind::Step | SymbolKind::LoopVar if symbol.database.is_some() => owner.entity.clone(),
         _ => None,
     }
 }

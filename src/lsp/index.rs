@@ -53,7 +53,8 @@ pub(crate) struct Symbol {
     /// Where the name is visible, for loop variables (the loop's body); `None` for everywhere
     /// its parent is.
     pub visible: Option<Span>,
-    /// Steps: the database a Notion call's `db:` names (its result is a page or pages of it).
+    /// Steps: the database a Notion call's `db:` names (its result is a page or pages of it); loop
+    /// variables: that of the step whose pages they go over.
     pub database: Option<String>,
     /// Steps: the callee (`notion.get_page`, `surveys.send_and_wait`).
     pub callee: Option<String>,

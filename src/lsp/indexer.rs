@@ -72,6 +72,18 @@ struct FlowScope<'s> {
     uses: &'s HashMap<&'s str, FileId>,
 }
 
+impl FlowScope<'_> {
+    /// The loop variable (innermost first), step or let called `name`.
+    fn local(&self, name: &str) -> Option<usize> {
+        self.loops
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| *s)
+            .or_else(|| self.names.get(name).copied())
+    }
+}
+
 impl<'a> Indexer<'a> {
     fn symbol(&mut self, symbol: Symbol) -> usize {
         self.index.occurrences.push(Occurrence {
@@ -297,6 +309,13 @@ impl<'a> Indexer<'a> {
                         );
                         self.index.symbols[v].parent = Some(flow);
                         self.index.symbols[v].visible = Some(fan_out.body.span);
+                        // Over a Notion query's pages, the loop variable is a page of its
+                        // database: its fields are that database's properties.
+                        self.index.symbols[v].database = fan_out
+                            .over
+                            .as_name()
+                            .and_then(|list| scope.names.get(list))
+                            .and_then(|&list| self.index.symbols[list].database.clone());
                         self.declare_block(&fan_out.body.stmts, flow, scope);
                     }
                     for policy in &step.policies {
@@ -493,12 +512,7 @@ impl<'a> Indexer<'a> {
             return self.expr(scope, expr);
         };
         let local = scope
-            .loops
-            .iter()
-            .rev()
-            .find(|(n, _)| n == name)
-            .map(|(_, s)| *s)
-            .or_else(|| scope.names.get(name).copied())
+            .local(name)
             .or_else(|| self.entities.get(name).copied())
             .or_else(|| self.database_symbol(&scope.entity, name));
         if let Some(s) = local {
@@ -574,7 +588,7 @@ impl<'a> Indexer<'a> {
             self.occurrence(scope.file, field.span, Target::Symbol(s), false);
             return;
         }
-        let step = scope.names.get(base_name).copied();
+        let step = scope.local(base_name);
         let database = step.and_then(|s| self.index.symbols[s].database.clone());
         if let Some(database) = database {
             let target = Target::Property {

@@ -104,3 +104,37 @@ fn completion_after_a_dot_offers_the_fields_of_results() {
     );
     assert_eq!(server.shutdown(), 0);
 }
+
+/// A loop over a Notion query's pages (`for member in members`): the loop variable is a page of
+/// the query's database, so its fields are that database's properties, in hover and completion.
+#[test]
+fn a_loop_variable_over_notion_pages_has_the_databases_properties() {
+    let (mut server, _) = Server::start();
+    let path = root().join("flows/community_event.flow");
+    let text = std::fs::read_to_string(&path).expect("community_event.flow");
+    let uri = server.open(&path, &text);
+    server.diagnostics(&uri);
+    let member = hover(&mut server, &uri, &text, "for member in members", 4);
+    assert!(
+        member.contains("*loop variable* `member`: `page of CommunityMember`")
+            && member.contains("Notion properties:"),
+        "{member}"
+    );
+    let email = hover(&mut server, &uri, &text, "member.Email", 8);
+    assert!(
+        email.contains("Notion property `Email` of `CommunityMember`"),
+        "{email}"
+    );
+    let anchor = "for member in members concurrency 10 {\n";
+    let typed = text.replacen(anchor, &format!("{anchor}      let probe = member.\n"), 1);
+    server.change(&uri, 2, &typed);
+    let result = server.request(
+        "textDocument/completion",
+        json!({ "textDocument": { "uri": uri }, "position": position(&typed, "probe = member.", 15) }),
+    );
+    let found = labels(&result);
+    for property in ["Email", "Name", "Event Announcements", "id"] {
+        assert!(found.contains(&property.to_string()), "{property} in {found:?}");
+    }
+    assert_eq!(server.shutdown(), 0);
+}
