@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::dashboard::session;
@@ -68,6 +69,18 @@ struct Filter {
     flow: Option<String>,
     entity: Option<String>,
     status: Option<String>,
+    /// Started at or after this time (RFC 3339).
+    since: Option<String>,
+    /// Started before this time (RFC 3339).
+    until: Option<String>,
+}
+
+/// A time of the list's filter, or why it cannot be read.
+fn filter_time(name: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, String> {
+    let Some(text) = value else { return Ok(None) };
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|e| format!("`{name}` must be an RFC 3339 time such as 2026-12-03T10:00:00Z: {e}"))
 }
 
 fn status_name(host: &Host, id: &str) -> String {
@@ -88,7 +101,14 @@ fn waiting(host: &Host, id: &str) -> bool {
     journal::waiting(&host.engine.history(&InstanceId(id.to_string())))
 }
 
-async fn list(State(host): State<Arc<Host>>, Query(filter): Query<Filter>) -> Json<Value> {
+async fn list(State(host): State<Arc<Host>>, Query(filter): Query<Filter>) -> Response {
+    let times = filter_time("since", filter.since.as_deref())
+        .and_then(|since| Ok((since, filter_time("until", filter.until.as_deref())?)));
+    let (since, until) = match times {
+        Ok(times) => times,
+        Err(reason) => return error(StatusCode::BAD_REQUEST, reason),
+    };
+    let in_time = |at: &DateTime<Utc>| since.is_none_or(|s| *at >= s) && until.is_none_or(|u| *at < u);
     let known = host.known.lock().unwrap_or_else(|e| e.into_inner()).list();
     let held: std::collections::HashSet<&str> = known.iter().map(|k| k.id.as_str()).collect();
     // What the store has that this process does not hold (ended before a restart, or started
@@ -100,14 +120,14 @@ async fn list(State(host): State<Arc<Host>>, Query(filter): Query<Filter>) -> Js
         .map(|s| s.records())
         .unwrap_or_default()
         .into_iter()
-        .filter(|r| !held.contains(r.id.as_str()) && r.parent.is_none())
+        .filter(|r| !held.contains(r.id.as_str()) && r.parent.is_none() && in_time(&r.started_at))
         .map(|r| {
             let status = stored_status(&host, &r);
             let item = json!({ "id": r.id, "flow": r.flow, "entity": r.entity, "trigger": null,
                                "started_at": r.started_at, "status": status, "plan": r.plan });
             (r.flow, r.entity, status, item)
         });
-    let current = known.iter().map(|k| {
+    let current = known.iter().filter(|k| in_time(&k.started_at)).map(|k| {
         let status = status_name(&host, &k.id);
         let item = json!({ "id": k.id, "flow": k.flow, "entity": k.entity, "trigger": k.trigger,
                            "started_at": k.started_at, "status": status });
@@ -120,7 +140,7 @@ async fn list(State(host): State<Arc<Host>>, Query(filter): Query<Filter>) -> Js
         .filter(|(_, _, status, _)| filter.status.as_ref().is_none_or(|f| f == status))
         .map(|(_, _, _, item)| item)
         .collect();
-    Json(json!({ "instances": items }))
+    Json(json!({ "instances": items })).into_response()
 }
 
 /// Whether `asked` names `flow`: its name (`open`) or its key (`shop.open`), since the host
@@ -265,6 +285,7 @@ async fn retry(State(host): State<Arc<Host>>, Path(id): Path<String>) -> Respons
         Ok(()) => {
             let history = host.engine.history(&iid);
             if let Some(r) = InstanceRecord::from_history(&id, &history) {
+                host.kpis.retried(&id, &r.flow);
                 host.count_end(iid, &r.flow, &r.entity, r.started_at);
             }
             (

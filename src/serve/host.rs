@@ -62,8 +62,8 @@ pub struct Host {
     pub(crate) delivery_ids: HashMap<String, DeliveryIdSource>,
     pub(crate) deliveries: Deliveries,
     pub(crate) metrics: Metrics,
-    /// The KPIs `/metrics` shows, read from the journal at most every few seconds.
-    pub(crate) kpis: super::kpi::KpiCache,
+    /// The KPIs `/metrics` shows, read from the journal once and kept up to date.
+    pub(crate) kpis: super::kpi_tally::KpiTally,
     pub(crate) options: HostOptions,
     pub(crate) known: Mutex<KnownInstances>,
     /// The Notion triggers, once `flowc serve` has set them up.
@@ -141,20 +141,23 @@ impl Host {
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Arc::new(Host {
+        let host = Arc::new(Host {
             engine,
             routes,
             verifiers,
             delivery_ids,
             deliveries,
             metrics: Metrics::new(),
-            kpis: super::kpi::KpiCache::default(),
+            kpis: super::kpi_tally::KpiTally::new(&bundles),
             options,
             known: Mutex::new(KnownInstances::default()),
             notion: std::sync::OnceLock::new(),
             mirror: std::sync::OnceLock::new(),
             ready: AtomicBool::new(false),
-        }))
+        });
+        // Before the host starts or resumes anything: from here on the tally sees every end.
+        host.kpis.load(&host);
+        Ok(host)
     }
 
     /// The engine.
@@ -200,13 +203,16 @@ impl Host {
             .started
             .with_label_values(&[flow, entity, trigger])
             .inc();
+        self.kpis.started(&id.0, flow);
         self.follow(id.clone(), flow, entity, trigger);
         Ok(id)
     }
 
     /// Lists `id` and counts its end in the metrics when it comes.
     pub(crate) fn follow(self: &Arc<Self>, id: InstanceId, flow: &str, entity: &str, trigger: &str) {
-        let started_at = chrono::Utc::now();
+        // The engine's clock, as the journal's times: on a virtual clock the wall clock's would
+        // disagree with the instances listed from the journal.
+        let started_at = self.engine.clock().now();
         if let Some(mirror) = self.mirror.get() {
             mirror.follow(&id, flow, entity, trigger != "recovered");
         }
@@ -248,13 +254,18 @@ impl Host {
                     .ended
                     .with_label_values(&[&flow, &entity, status])
                     .inc();
-                let secs = (chrono::Utc::now() - started_at).num_milliseconds() as f64 / 1000.0;
+                let secs = (engine.clock().now() - started_at).num_milliseconds() as f64 / 1000.0;
                 host.metrics.duration.with_label_values(&[&flow]).observe(secs);
+                let sub_flows = host.kpis.ended(&host, &id);
                 let stored = host.options.store.is_some();
                 host.known
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .ended(&id.0, stored);
+                // Its sub-flows ended before it: they go with it.
+                for sub_flow in &sub_flows {
+                    engine.forget(sub_flow);
+                }
             }
             // Its history is in the store, where the API and the mirror read it: a host that
             // runs for months must not hold every instance it ever ran in memory.

@@ -1,8 +1,9 @@
 //! The seed's KPIs computed from the journal, per flow: automation rate (completed without human
 //! intervention / ended), error rate, execution time and time to the first message sent (the
-//! lead response time of `lead_nurturing`). docs/serve.md defines each one.
+//! lead response time of `lead_nurturing`). docs/serve.md defines each one. The host reads them
+//! from the journal once and keeps them up to date as instances end (`kpi_tally`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
@@ -38,9 +39,66 @@ pub(crate) struct FlowKpis {
     /// Cancelled.
     pub(crate) cancelled: u64,
     /// Start to completion of each completed instance, in seconds.
-    pub(crate) execution: Vec<f64>,
+    pub(crate) execution: Durations,
     /// Start to the first message sent, of each instance that sent one, in seconds.
-    pub(crate) first_message: Vec<f64>,
+    pub(crate) first_message: Durations,
+}
+
+/// How many of the latest durations the percentiles are taken over: a host that runs for months
+/// keeps a bounded window, not every duration it saw.
+pub(crate) const WINDOW: usize = 10_000;
+
+/// Durations in seconds: how many, their total and maximum over all, and the latest
+/// [`WINDOW`] for the percentiles.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Durations {
+    count: u64,
+    total: f64,
+    max: f64,
+    latest: VecDeque<f64>,
+}
+
+impl Durations {
+    pub(crate) fn add(&mut self, seconds: f64) {
+        self.count += 1;
+        self.total += seconds;
+        self.max = if self.count == 1 {
+            seconds
+        } else {
+            self.max.max(seconds)
+        };
+        self.latest.push_back(seconds);
+        if self.latest.len() > WINDOW {
+            self.latest.pop_front();
+        }
+    }
+
+    /// Adds `other`'s durations to these.
+    pub(crate) fn merge(&mut self, other: &Durations) {
+        if other.count == 0 {
+            return;
+        }
+        self.max = if self.count == 0 {
+            other.max
+        } else {
+            self.max.max(other.max)
+        };
+        self.count += other.count;
+        self.total += other.total;
+        self.latest.extend(&other.latest);
+        let excess = self.latest.len().saturating_sub(WINDOW);
+        self.latest.drain(..excess);
+    }
+}
+
+impl FromIterator<f64> for Durations {
+    fn from_iter<I: IntoIterator<Item = f64>>(values: I) -> Durations {
+        let mut d = Durations::default();
+        for v in values {
+            d.add(v);
+        }
+        d
+    }
 }
 
 impl FlowKpis {
@@ -64,7 +122,8 @@ fn ratio(part: u64, all: u64) -> Option<f64> {
     (all > 0).then(|| part as f64 / all as f64)
 }
 
-/// Mean, median, 95th percentile and maximum of some durations.
+/// Mean, median, 95th percentile and maximum of some durations (the percentiles over the
+/// latest [`WINDOW`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Summary {
     pub(crate) count: usize,
@@ -75,20 +134,20 @@ pub(crate) struct Summary {
 }
 
 impl Summary {
-    /// The summary of `values` (none when empty); percentiles by nearest rank.
-    pub(crate) fn of(values: &[f64]) -> Option<Summary> {
-        if values.is_empty() {
+    /// The summary of `durations` (none when empty); percentiles by nearest rank.
+    pub(crate) fn of(durations: &Durations) -> Option<Summary> {
+        if durations.count == 0 || durations.latest.is_empty() {
             return None;
         }
-        let mut sorted = values.to_vec();
+        let mut sorted: Vec<f64> = durations.latest.iter().copied().collect();
         sorted.sort_by(f64::total_cmp);
         let rank = |p: f64| sorted[((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
         Some(Summary {
-            count: sorted.len(),
-            mean: sorted.iter().sum::<f64>() / sorted.len() as f64,
+            count: durations.count as usize,
+            mean: durations.total / durations.count as f64,
             p50: rank(0.5),
             p95: rank(0.95),
-            max: sorted[sorted.len() - 1],
+            max: durations.max,
         })
     }
 }
@@ -112,51 +171,21 @@ impl Kpis {
                 sum.unattended += k.unattended;
                 sum.failed += k.failed;
                 sum.cancelled += k.cancelled;
-                sum.execution.extend(&k.execution);
-                sum.first_message.extend(&k.first_message);
+                sum.execution.merge(&k.execution);
+                sum.first_message.merge(&k.first_message);
             }
         }
         found
     }
 }
 
-/// The KPIs of the host's journal (blocking: it reads the whole journal).
-pub(crate) fn of_host(host: &Host) -> Kpis {
-    of_entries(host, &journal::entries(host))
-}
-
-/// How long `/metrics` answers the KPIs of its last reading of the journal: a scrape every few
-/// seconds must not read every history each time.
-pub(crate) const KPI_TTL: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// The KPIs of the journal as last read, with when.
-#[derive(Default)]
-pub(crate) struct KpiCache(tokio::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Kpis>)>>);
-
-impl KpiCache {
-    /// The host's KPIs, read from the journal at most once per [`KPI_TTL`]; scrapes that
-    /// come while it is read wait for that reading.
-    pub(crate) async fn get(&self, host: &std::sync::Arc<Host>) -> std::sync::Arc<Kpis> {
-        let mut cached = self.0.lock().await;
-        if let Some((at, kpis)) = cached.as_ref() {
-            if at.elapsed() < KPI_TTL {
-                return kpis.clone();
-            }
-        }
-        let reader = host.clone();
-        let kpis = std::sync::Arc::new(
-            tokio::task::spawn_blocking(move || of_host(&reader))
-                .await
-                .unwrap_or_default(),
-        );
-        *cached = Some((std::time::Instant::now(), kpis.clone()));
-        kpis
-    }
-}
-
 /// The KPIs of `entries`, read from `host`'s journal.
 pub(crate) fn of_entries(host: &Host, entries: &[Entry]) -> Kpis {
-    let mut plans = Plans::default();
+    of_entries_with(host, entries, &mut Plans::default())
+}
+
+/// [`of_entries`] with plans already read.
+pub(crate) fn of_entries_with(host: &Host, entries: &[Entry], plans: &mut Plans) -> Kpis {
     compute(entries, |entry, step| {
         let flow = plans.flow(host, &entry.record)?;
         match &journal::node_at(flow, step)?.kind {
@@ -194,7 +223,7 @@ pub(crate) fn compute(
                     k.unattended += 1;
                 }
                 if let Some(done) = last_at(entry, |k| matches!(k, EventKind::InstanceCompleted)) {
-                    k.execution.push(seconds(entry.record.started_at, done));
+                    k.execution.add(seconds(entry.record.started_at, done));
                 }
             }
             "failed" => k.failed += 1,
@@ -210,7 +239,7 @@ pub(crate) fn compute(
             _ => false,
         });
         if let Some(sent) = first {
-            k.first_message.push(seconds(entry.record.started_at, sent.at));
+            k.first_message.add(seconds(entry.record.started_at, sent.at));
         }
     }
     kpis
@@ -241,12 +270,32 @@ fn seconds(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
 mod tests {
     use super::*;
 
+    fn of(values: &[f64]) -> Option<Summary> {
+        Summary::of(&values.iter().copied().collect())
+    }
+
     #[test]
     fn percentiles_by_nearest_rank() {
-        let s = Summary::of(&[4.0, 1.0, 3.0, 2.0]).unwrap();
+        let s = of(&[4.0, 1.0, 3.0, 2.0]).unwrap();
         assert_eq!((s.count, s.mean, s.p50, s.p95, s.max), (4, 2.5, 2.0, 4.0, 4.0));
-        let one = Summary::of(&[7.0]).unwrap();
+        let one = of(&[7.0]).unwrap();
         assert_eq!((one.p50, one.p95), (7.0, 7.0));
-        assert!(Summary::of(&[]).is_none());
+        assert!(of(&[]).is_none());
+    }
+
+    #[test]
+    fn percentiles_cover_the_latest_window_and_the_rest_all() {
+        // A slow start, then WINDOW fast ones: the percentiles forget the slow start, the
+        // mean, count and maximum do not.
+        let mut d: Durations = std::iter::repeat_n(100.0, 10).collect();
+        let mut fast: Durations = std::iter::repeat_n(1.0, WINDOW).collect();
+        d.merge(&fast);
+        let s = Summary::of(&d).unwrap();
+        assert_eq!((s.count, s.p50, s.p95, s.max), (WINDOW + 10, 1.0, 1.0, 100.0));
+        assert!((s.mean - (WINDOW as f64 + 1000.0) / (WINDOW as f64 + 10.0)).abs() < 1e-9);
+        assert_eq!(d.latest.len(), WINDOW, "bounded");
+        fast.add(0.5);
+        assert_eq!(fast.latest.len(), WINDOW);
+        assert_eq!(Summary::of(&fast).unwrap().max, 1.0);
     }
 }

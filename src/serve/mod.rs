@@ -18,6 +18,7 @@ mod host;
 mod journal;
 mod known;
 mod kpi;
+mod kpi_tally;
 mod metrics;
 pub(crate) mod mirror;
 pub(crate) mod notion_changes;

@@ -3,6 +3,7 @@
 mod postgres;
 mod schema;
 mod sqlite;
+mod wal;
 mod writer_queue;
 
 pub use postgres::{PostgresStore, DEFAULT_LEASE, PASSWORD_ENV};

@@ -16,6 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use super::schema;
+use super::wal::{Answers, Checkpointer, Syncer};
 use super::writer_queue::{Reply, WriterQueue};
 use crate::runtime::{Commit, Event, EventKind, InstanceRecord, Store, StoreError, TimerRecord};
 
@@ -95,19 +96,26 @@ impl SqliteStore {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError(format!("{name}: SQLite refused WAL mode ({mode})")));
         }
-        let sync = match durability {
-            Durability::Full => "FULL",
-            Durability::Normal => "NORMAL",
-        };
-        conn.pragma_update(None, "synchronous", sync).map_err(fail)?;
+        // Never an fsync or a checkpoint inside a commit: at `Full` the syncer fsyncs the log
+        // after each group (see `wal`), and the checkpointer copies it into the database.
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(fail)?;
+        conn.query_row("PRAGMA wal_autocheckpoint = 0", [], |_| Ok(()))
+            .map_err(fail)?;
         schema::migrate(&mut conn, &name)?;
+        let syncer = match durability {
+            Durability::Full => Some(Syncer::start(path)?),
+            Durability::Normal => None,
+        };
+        let checkpointer = Checkpointer::start(path)?;
         let reader = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(fail)?;
         reader.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
-        let writer = WriterQueue::start("flowc-store-writer", &name, move |rx| write_loop(conn, rx))?;
+        let writer = WriterQueue::start("flowc-store-writer", &name, move |rx| {
+            write_loop(conn, rx, syncer, checkpointer)
+        })?;
         Ok(SqliteStore {
             path: name,
             writer,
@@ -152,8 +160,14 @@ fn parse_time(text: &str) -> DateTime<Utc> {
 }
 
 /// The writer thread: takes whatever is queued (up to [`MAX_GROUP`]), writes it in one
-/// transaction, and answers every caller of the group after the commit.
-fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Op>) {
+/// transaction, and answers every caller of the group after the commit (at `Full`, after the
+/// syncer's fsync of it, while this thread writes the next group).
+fn write_loop(
+    mut conn: Connection,
+    rx: mpsc::Receiver<Op>,
+    syncer: Option<Syncer>,
+    checkpointer: Checkpointer,
+) {
     let mut group = Vec::new();
     while let Ok(first) = rx.recv() {
         group.push(first);
@@ -163,14 +177,21 @@ fn write_loop(mut conn: Connection, rx: mpsc::Receiver<Op>) {
                 Err(_) => break,
             }
         }
-        let mut replies: Vec<(Reply, Result<(), StoreError>)> = Vec::new();
+        let mut replies: Answers = Vec::new();
         let committed = write_group(&mut conn, &mut group, &mut replies);
-        for (reply, result) in replies {
-            let result = match &committed {
-                Ok(()) => result,
-                Err(e) => Err(e.clone()),
-            };
-            let _ = reply.send(result);
+        if let Err(e) = &committed {
+            for (_, result) in &mut replies {
+                *result = Err(e.clone());
+            }
+        }
+        checkpointer.committed();
+        match &syncer {
+            Some(syncer) => syncer.answer_after_sync(replies),
+            None => {
+                for (reply, result) in replies {
+                    let _ = reply.send(result);
+                }
+            }
         }
     }
 }

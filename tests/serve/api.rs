@@ -215,3 +215,51 @@ async fn a_restarted_host_still_shows_what_ended_before() {
         .await;
     assert_eq!(none["instances"], json!([]));
 }
+
+#[tokio::test]
+async fn the_list_filters_by_start_time() {
+    let t = host();
+    let id = start_open(&t).await;
+    let hour = chrono::Duration::hours(1);
+    let now = chrono::Utc::now();
+    let at = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let list = |query: String| {
+        let t = &t;
+        async move {
+            let (status, answer) = t
+                .send(call("GET", &format!("/api/instances?{query}"), Some(TOKEN), None))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{query}: {answer}");
+            answer["instances"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    let only = vec![id];
+    assert_eq!(list(format!("since={}", at(now - hour))).await, only);
+    assert_eq!(
+        list(format!(
+            "since={}&until={}&flow=open",
+            at(now - hour),
+            at(now + hour)
+        ))
+        .await,
+        only
+    );
+    assert!(list(format!("since={}", at(now + hour))).await.is_empty());
+    assert!(list(format!("until={}", at(now - hour))).await.is_empty());
+    let (status, answer) = t
+        .send(call("GET", "/api/instances?since=yesterday", Some(TOKEN), None))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("`since` must be an RFC 3339 time"),
+        "{answer}"
+    );
+}

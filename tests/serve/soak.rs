@@ -249,7 +249,29 @@ fn a_day_of_traffic_loses_nothing_and_memory_stays_flat() {
         std::thread::sleep(Duration::from_millis(250));
     };
     samples.push(("all ended".into(), rss_kib(pid)));
-    let monitoring = served.instances("system_monitoring").len();
+    // The schedule fired once per due time on the virtual clock: runs one period apart, none
+    // twice, none missed.
+    let period = if long { 5 * 60 } else { 3 * 3600 };
+    let mut runs: Vec<chrono::DateTime<chrono::Utc>> = served
+        .instances("system_monitoring")
+        .iter()
+        .filter_map(|i| i["started_at"].as_str()?.parse().ok())
+        .collect();
+    runs.sort();
+    let monitoring = runs.len();
+    assert!(
+        monitoring >= 8 * days,
+        "{monitoring} monitoring runs in {days} day(s)"
+    );
+    for pair in runs.windows(2) {
+        let gap = (pair[1] - pair[0]).num_seconds();
+        assert!(
+            gap > period / 2 && gap < period * 3 / 2,
+            "monitoring ran at {} then {}: {gap} s apart, the schedule is every {period} s",
+            pair[0],
+            pair[1]
+        );
+    }
     for flow in TRAFFIC_FLOWS {
         let list = &ended[*flow];
         assert_eq!(
