@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::emulated::{eventually, project, sign, Served, SEVEN_SPACE_TOKEN};
 
@@ -37,9 +37,11 @@ fn a_created_page_starts_community_event_once_however_often_it_is_seen() {
         })),
     );
     let page_id = page["id"].as_str().unwrap().to_string();
+    // A start is readable in the journal a moment before the host lists it as its own (with
+    // its trigger): wait for the host's listing.
     let started = eventually("community_event to start", || {
         let list = served.instances("community_event");
-        (!list.is_empty()).then_some(list)
+        (!list.is_empty() && list.iter().all(|i| !i["trigger"].is_null())).then_some(list)
     });
     assert_eq!(started.len(), 1, "{started:#?}");
     assert_eq!(started[0]["trigger"], "notion");
@@ -86,8 +88,9 @@ fn a_created_page_starts_community_event_once_however_often_it_is_seen() {
     let served = Served::start(dir.path(), state.path());
     std::thread::sleep(Duration::from_millis(2500));
     let after = served.instances("community_event");
-    let fresh: Vec<&Value> = after.iter().filter(|i| i["trigger"] == "notion").collect();
-    assert!(fresh.is_empty(), "started again after the restart: {after:#?}");
+    // Counted, not filtered by trigger: a start in the moment before the host lists it shows
+    // no trigger.
+    assert_eq!(after.len(), 1, "started again after the restart: {after:#?}");
     served.stop();
 }
 
