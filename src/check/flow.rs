@@ -322,9 +322,12 @@ pub(crate) fn trim(source: &str, span: Span) -> Span {
 fn broken_words<'a>(source: &'a str, syntax: &[Diagnostic]) -> HashSet<&'a str> {
     let mut words = HashSet::new();
     for d in syntax.iter().filter(|d| d.code == Code::SyntaxError) {
-        let start = source[..(d.span.start as usize).min(source.len())]
-            .rfind('\n')
-            .map_or(0, |i| i + 1);
+        // A recovered syntax error's span may start inside a character: back off to its start.
+        let mut cut = (d.span.start as usize).min(source.len());
+        while !source.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let start = source[..cut].rfind('\n').map_or(0, |i| i + 1);
         let end = source[start..].find('\n').map_or(source.len(), |i| start + i);
         let line = source.get(start..end).unwrap_or("");
         words.extend(
