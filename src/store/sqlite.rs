@@ -16,7 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use super::schema;
-use super::wal::{Answers, Checkpointer, Syncer};
+use super::wal::{self, Answers, Checkpointer, Syncer};
 use super::writer_queue::{Reply, WriterQueue};
 use crate::runtime::{Commit, Event, EventKind, InstanceRecord, Store, StoreError, TimerRecord};
 
@@ -168,6 +168,7 @@ fn write_loop(
     syncer: Option<Syncer>,
     checkpointer: Checkpointer,
 ) {
+    wal::watch_log(&conn);
     let mut group = Vec::new();
     while let Ok(first) = rx.recv() {
         group.push(first);
@@ -193,6 +194,9 @@ fn write_loop(
                 }
             }
         }
+        // After the group's callers are handed on: a restart's checkpoint delays only the next
+        // group.
+        wal::restart_if_long(&conn);
     }
 }
 
