@@ -59,11 +59,11 @@ fn send_call(entity: &str, key: &str, to: &str, args: Vec<(&str, Value)>) -> Act
         }
     }
     ActionCall {
-        action: "send".to_string(),
+        action: "send".into(),
         args: all,
-        entity: entity.to_string(),
-        flow_entity: entity.to_string(),
-        instance: "inst-1".to_string(),
+        entity: entity.into(),
+        flow_entity: entity.into(),
+        instance: "inst-1".into(),
         step: "confirm".into(),
         attempt: 1,
         idempotency_key: key.to_string(),

@@ -113,14 +113,14 @@ fn allowing(addr: SocketAddr, extra: &str) -> HttpConnector {
 
 fn call(action: &str, args: Vec<(&str, Value)>) -> ActionCall {
     ActionCall {
-        action: action.to_string(),
+        action: action.into(),
         args: args
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect::<BTreeMap<_, _>>(),
-        entity: "am_consulting".to_string(),
-        flow_entity: "am_consulting".to_string(),
-        instance: "i-1".to_string(),
+        entity: "am_consulting".into(),
+        flow_entity: "am_consulting".into(),
+        instance: "i-1".into(),
         step: "fetch".into(),
         attempt: 1,
         idempotency_key: "i-1/fetch".to_string(),

@@ -513,7 +513,7 @@ async fn sub_flows_work_in_the_callers_workspace() {
          flow helper for hub { step s = svc.do(key: \"s\", n: entity.tag) output { y: s.v } }");
     let (_, out) = run(&r, "main", json!({})).await;
     assert_eq!(out.unwrap().get("y"), &Value::text("shop"));
-    assert_eq!(r.svc.calls_for("s")[0].call.entity, "shop");
+    assert_eq!(&*r.svc.calls_for("s")[0].call.entity, "shop");
     let (_, out) = run(&r, "helper", json!({})).await;
     assert_eq!(out.unwrap().get("y"), &Value::text("hub"));
 }
@@ -623,7 +623,7 @@ flow f for e { step m = email.send(to: "a@b.c", template: "hello", with: { name:
     assert_eq!(call.arg("subject"), &Value::text("Hi <Ann> & co"));
     assert_eq!(call.arg("text"), &Value::text("Dear <Ann>"));
     assert_eq!(call.arg("html"), &Value::text("<p>&lt;Ann&gt;</p>"));
-    assert_eq!(call.entity, "e");
+    assert_eq!(&*call.entity, "e");
 }
 
 #[tokio::test]

@@ -56,11 +56,11 @@ fn post(key: &str, channel: &str, text: &str, blocks: Option<Value>) -> ActionCa
         args.insert("blocks".to_string(), blocks);
     }
     ActionCall {
-        action: "post".to_string(),
+        action: "post".into(),
         args,
-        entity: "studio".to_string(),
-        flow_entity: "studio".to_string(),
-        instance: "i-1".to_string(),
+        entity: "studio".into(),
+        flow_entity: "studio".into(),
+        instance: "i-1".into(),
         step: "alert".into(),
         attempt: 1,
         idempotency_key: key.to_string(),

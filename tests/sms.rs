@@ -51,14 +51,14 @@ fn connector(config: &Config) -> SmsConnector {
 
 fn send(key: &str, to: &str, body: &str) -> ActionCall {
     ActionCall {
-        action: "send".to_string(),
+        action: "send".into(),
         args: BTreeMap::from([
             ("to".to_string(), Value::text(to)),
             ("body".to_string(), Value::text(body)),
         ]),
-        entity: "studio".to_string(),
-        flow_entity: "studio".to_string(),
-        instance: "i-1".to_string(),
+        entity: "studio".into(),
+        flow_entity: "studio".into(),
+        instance: "i-1".into(),
         step: "notify".into(),
         attempt: 1,
         idempotency_key: key.to_string(),
@@ -132,7 +132,7 @@ async fn errors_are_classified_as_twilio_documents_them() {
     assert_eq!(e.details.get("code"), &Value::Int(20003), "{}", e.message);
     // An entity without an account.
     let mut other = send("e", "+14155550123", "hi");
-    other.entity = "elsewhere".to_string();
+    other.entity = "elsewhere".into();
     let e = sms.call(other).await.unwrap_err();
     assert!(
         e.message.contains("[connectors.sms.entities.elsewhere]"),

@@ -41,14 +41,14 @@ fn call(action: &str, args: Vec<(&str, Value)>) -> ActionCall {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     ActionCall {
-        action: action.to_string(),
+        action: action.into(),
         args: args
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect::<BTreeMap<_, _>>(),
-        entity: "am_consulting".to_string(),
-        flow_entity: "am_consulting".to_string(),
-        instance: "i-1".to_string(),
+        entity: "am_consulting".into(),
+        flow_entity: "am_consulting".into(),
+        instance: "i-1".into(),
         step: "survey".into(),
         attempt: 1,
         idempotency_key: format!("i-{n}/survey"),

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,16 +16,16 @@ use crate::value::Value;
 #[derive(Clone, Debug, Default)]
 pub struct ActionCall {
     /// The action's name within the connector (`send`, `create_page`).
-    pub action: String,
+    pub action: Arc<str>,
     /// Named arguments, already evaluated.
     pub args: BTreeMap<String, Value>,
     /// The entity the call acts for: the flow's own, or the one named by an `entity:` argument.
-    pub entity: String,
+    pub entity: Arc<str>,
     /// The entity whose flow makes the call (for a sub-flow, its caller's): what grants are
     /// checked against when `entity` is another one.
-    pub flow_entity: String,
+    pub flow_entity: Arc<str>,
     /// The instance making the call.
-    pub instance: String,
+    pub instance: Arc<str>,
     /// The step making the call.
     pub step: StepPath,
     /// 1 for the first attempt.

@@ -123,7 +123,7 @@ impl Notifications {
                     key: id,
                     channel: channel.to_string(),
                     send_key: call.idempotency_key.clone(),
-                    entity: call.entity.clone(),
+                    entity: call.entity.to_string(),
                 })
                 .await?;
         }
@@ -196,7 +196,7 @@ mod tests {
         assert_eq!(first_run("root/notify"), "root/notify");
         assert_eq!(first_run("root#a/notify"), "root#a/notify");
         let call = |instance: &str, name: &str| ActionCall {
-            instance: instance.to_string(),
+            instance: instance.into(),
             args: [("notification".to_string(), Value::text(name))].into(),
             ..ActionCall::default()
         };

@@ -663,7 +663,7 @@ impl<'p> Lowerer<'p> {
                 return Ok((
                     CallTarget::Action {
                         connector: alias.to_string(),
-                        action: flow.to_string(),
+                        action: flow.into(),
                     },
                     retry,
                     templates,

@@ -8,6 +8,7 @@
 //! on demand.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::Direction;
@@ -257,8 +258,8 @@ pub enum CallTarget {
     Action {
         /// The connector.
         connector: String,
-        /// The action.
-        action: String,
+        /// The action (shared: every call of the step hands it to the connector).
+        action: Arc<str>,
     },
     /// A sub-flow, by key in the bundle.
     Flow {

@@ -189,14 +189,15 @@ pub(crate) type CallResult = Result<(Value, u32), (ConnectorError, u32)>;
 
 /// A running instance.
 pub(crate) struct Instance {
-    pub(crate) id: String,
+    /// Shared with every call the instance makes (a string per call was an allocation each).
+    pub(crate) id: Arc<str>,
     pub(crate) flow: Arc<FlowRt>,
     pub(crate) status: InstanceStatus,
     input: Value,
     /// The entity whose workspace it works in: the flow's own, or for a sub-flow its caller's
     /// (stdlib flows file a booking's client in the booking's workspace). Its record lives in
     /// [`Globals`] (one copy for all instances).
-    pub(crate) entity: String,
+    pub(crate) entity: Arc<str>,
     scopes: Vec<Option<Scope>>,
     pub(crate) output: Value,
     error: Option<Value>,
@@ -250,11 +251,11 @@ impl Instance {
         parent: Option<ParentLink>,
     ) -> Instance {
         Instance {
-            id,
+            id: id.into(),
             flow,
             status: InstanceStatus::Running,
             input,
-            entity,
+            entity: entity.into(),
             scopes: Vec::new(),
             output: Value::Null,
             error: None,
@@ -290,6 +291,11 @@ impl Instance {
             kind,
         };
         self.seq += 1;
+        // Room for a reaction's events at once: a step's reaction records three or four, and
+        // growing from empty was two allocations of each reaction.
+        if self.pending.capacity() == 0 {
+            self.pending.reserve(8);
+        }
         self.pending.push(event);
     }
 
@@ -298,7 +304,7 @@ impl Instance {
         Redactor::new(
             ctx.globals
                 .secrets
-                .get(&self.entity)
+                .get(&*self.entity)
                 .map_or(&[][..], Vec::as_slice),
         )
     }
@@ -317,7 +323,7 @@ impl Instance {
                 flow: self.flow.plan.key.clone(),
                 input: self.input.clone(),
                 parent: self.parent.as_ref().map(|p| p.id.clone()),
-                entity: Some(self.entity.clone()),
+                entity: Some(self.entity.to_string()),
                 plan: Some(self.flow.bundle.clone()),
             },
         );

@@ -86,11 +86,11 @@ impl Recording {
             .push(RecordedCall {
                 action: key.to_string(),
                 call: ActionCall {
-                    action: key.to_string(),
+                    action: key.into(),
                     args,
-                    entity: String::new(),
-                    flow_entity: String::new(),
-                    instance: String::new(),
+                    entity: "".into(),
+                    flow_entity: "".into(),
+                    instance: "".into(),
                     step: step.into(),
                     attempt: 1,
                     idempotency_key: String::new(),

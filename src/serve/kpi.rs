@@ -190,9 +190,9 @@ pub(crate) fn of_entries_with(host: &Host, entries: &[Entry], plans: &mut Plans)
         let flow = plans.flow(host, &entry.record)?;
         match &journal::node_at(flow, step)?.kind {
             NodeKind::Call(c) => Some(match &c.target {
-                CallTarget::Action { connector, action } => {
-                    MESSAGE_ACTIONS.iter().any(|(c, a)| c == connector && a == action)
-                }
+                CallTarget::Action { connector, action } => MESSAGE_ACTIONS
+                    .iter()
+                    .any(|(c, a)| c == connector && *a == &**action),
                 CallTarget::Flow { .. } => false,
             }),
             _ => Some(false),

@@ -93,7 +93,7 @@ impl Connector for Det {
         self.calls
             .lock()
             .unwrap()
-            .push((call.instance.clone(), call.step.to_string(), call.attempt));
+            .push((call.instance.to_string(), call.step.to_string(), call.attempt));
         let mut h = DefaultHasher::new();
         (self.seed, &call.step).hash(&mut h);
         let h = h.finish();

@@ -218,7 +218,7 @@ impl Connector for EmailConnector {
     }
 
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {
-        match call.action.as_str() {
+        match &*call.action {
             "send" => self.send(&call).await,
             other => Err(ConnectorError::permanent(format!(
                 "the email connector has no action `{other}`"

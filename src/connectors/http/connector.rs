@@ -236,7 +236,7 @@ impl Connector for HttpConnector {
     }
 
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {
-        match call.action.as_str() {
+        match &*call.action {
             "get" => self.request(&call, Method::GET).await,
             "request" => {
                 let method = match call.arg("method").as_str().map(str::to_ascii_uppercase) {

@@ -138,7 +138,7 @@ impl NotionConnector {
                 call.flow_entity
             ));
         };
-        if owner != call.entity {
+        if *owner != *call.entity {
             return refuse(format!(
                 "page `{id}` is in `{database}` of `{owner}`, not of `{}` whose token was used",
                 call.entity
@@ -340,7 +340,7 @@ impl NotionConnector {
 
     async fn run(&self, call: &ActionCall) -> Result<Value, ConnectorError> {
         let client = self.client(&call.entity)?;
-        match call.action.as_str() {
+        match &*call.action {
             "create_page" => {
                 let (db, source) = self.source_arg(call).await?;
                 let properties = to_notion(&source.schema, &db, call.arg("properties"))?;
@@ -394,14 +394,14 @@ impl NotionConnector {
                 let (db, source) = self.source_arg(call).await?;
                 let filter = equality_filter(&source.schema, &db, call.arg("where"))?;
                 let sorts = sorts(&source.schema, &db, call.arg("sort"))?;
-                let limit = if call.action == "query_one" {
+                let limit = if &*call.action == "query_one" {
                     Some(1)
                 } else {
                     limit_arg(call)?
                 };
                 let pages = self.query_pages(client, &source, filter, sorts, limit).await?;
                 let mut records: Vec<Value> = pages.iter().map(flatten_page).collect();
-                if call.action == "query_one" {
+                if &*call.action == "query_one" {
                     Ok(records.pop().unwrap_or(Value::Null))
                 } else {
                     Ok(Value::List(records))

@@ -303,7 +303,7 @@ impl Connector for SlackConnector {
     }
 
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {
-        match call.action.as_str() {
+        match &*call.action {
             "post" => self.post(&call).await,
             other => Err(ConnectorError::permanent(format!(
                 "the slack connector has no action `{other}`"

@@ -374,7 +374,7 @@ impl Connector for SmsConnector {
     }
 
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {
-        match call.action.as_str() {
+        match &*call.action {
             "send" => self.send(&call).await,
             other => Err(ConnectorError::permanent(format!(
                 "the sms connector has no action `{other}`"

@@ -292,7 +292,7 @@ impl Connector for SurveyConnector {
     }
 
     async fn call(&self, call: ActionCall) -> Result<Value, ConnectorError> {
-        match call.action.as_str() {
+        match &*call.action {
             "create" => self.create(&call).await,
             "responses" => self.responses(&call).await,
             "latest_response" => self.latest_response(&call).await,

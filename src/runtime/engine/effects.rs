@@ -186,9 +186,9 @@ impl Inner {
                     let (parent_id, bundle, entity) = {
                         let parent = cell.lock();
                         (
-                            parent.id.clone(),
+                            parent.id.to_string(),
                             parent.flow.bundle.clone(),
-                            parent.entity.clone(),
+                            parent.entity.to_string(),
                         )
                     };
                     let link = ParentLink {

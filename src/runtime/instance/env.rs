@@ -39,9 +39,9 @@ impl NodeEnv<'_> {
         }
         match name {
             "input" => Some(f(&self.inst.input)),
-            "entity" => match self.ctx.globals.entities.get(&self.inst.entity) {
+            "entity" => match self.ctx.globals.entities.get(&*self.inst.entity) {
                 Some(e) => Some(f(e)),
-                None => Some(f(&Value::record([("name", Value::text(&self.inst.entity))]))),
+                None => Some(f(&Value::record([("name", Value::text(&*self.inst.entity))]))),
             },
             "error" => Some(f(self.inst.error.as_ref().unwrap_or(&Value::Null))),
             _ => {
@@ -79,7 +79,7 @@ impl Env for NodeEnv<'_> {
     }
 
     fn secret(&self, name: &str) -> Result<String, eval::EvalError> {
-        let entity = &self.inst.entity;
+        let entity = &*self.inst.entity;
         let declared = self
             .ctx
             .globals

@@ -390,8 +390,8 @@ impl Instance {
                     }
                     CallTarget::Action { .. } => {
                         let entity = match args.get("entity") {
-                            Some(Value::Text(t)) => t.clone(),
-                            Some(v @ Value::Record(_)) => v.get("name").to_string(),
+                            Some(Value::Text(t)) => t.as_str().into(),
+                            Some(v @ Value::Record(_)) => v.get("name").to_string().into(),
                             _ => self.entity.clone(),
                         };
                         let (attempt, not_before) = self
@@ -405,7 +405,7 @@ impl Instance {
                             .unwrap_or((1, None));
                         let action = match &call.target {
                             CallTarget::Action { action, .. } => action.clone(),
-                            CallTarget::Flow { .. } => String::new(),
+                            CallTarget::Flow { .. } => "".into(),
                         };
                         let action_call = ActionCall {
                             action,
