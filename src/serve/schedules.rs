@@ -89,8 +89,18 @@ impl ScheduleTrigger {
     /// The first due time strictly after `after`.
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         // Walk the local wall clock; a local time reached again after clocks go back maps to an
-        // instant not after `after`, and is passed over.
-        let mut local = after.with_timezone(&self.tz).naive_local() - chrono::Duration::hours(3);
+        // instant not after `after`, and is passed over. The walk starts as far back as clocks
+        // went forward in the last three hours: a skipped time is due at the same elapsed time,
+        // so just after a change it can be due at a wall-clock time already passed. (It started
+        // three hours back always, which for a per-second cron was more than the walk's bound:
+        // it never fired.)
+        let offset = |t: DateTime<Utc>| {
+            i64::from(
+                chrono::Offset::fix(&self.tz.offset_from_utc_datetime(&t.naive_utc())).local_minus_utc(),
+            )
+        };
+        let forward = (offset(after) - offset(after - chrono::Duration::hours(3))).max(0);
+        let mut local = after.with_timezone(&self.tz).naive_local() - chrono::Duration::seconds(forward);
         for _ in 0..10_000 {
             let next = self
                 .schedule
@@ -339,6 +349,27 @@ mod tests {
             fired,
             vec![at("2026-03-29T01:30:00Z"), at("2026-03-30T00:30:00Z")]
         );
+    }
+
+    #[test]
+    fn a_skipped_time_is_due_after_the_change_at_a_wall_clock_time_already_passed() {
+        // 02:10 BST, ten minutes after the change: 01:30 was skipped, and is due at 02:30 BST.
+        let t = london("30 1 * * *");
+        assert_eq!(
+            t.next_after(at("2026-03-29T01:10:00Z")),
+            Some(at("2026-03-29T01:30:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_per_second_schedule_is_due_every_second() {
+        let t = london("* * * * * *");
+        assert_eq!(
+            t.next_after(at("2026-06-01T10:00:00Z")),
+            Some(at("2026-06-01T10:00:01Z"))
+        );
+        let fired = t.due_between(at("2026-03-29T00:59:58Z"), at("2026-03-29T01:00:02Z"), 10);
+        assert_eq!(fired.len(), 4, "{fired:?}");
     }
 
     #[test]

@@ -177,6 +177,17 @@ impl Served {
     }
 }
 
+/// A test that fails (panics) before [`Served::stop`] must not leave its host running: it would
+/// outlive the test binary and keep its state folder busy.
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 pub fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
