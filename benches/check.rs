@@ -5,6 +5,10 @@
 //! Parsing and checking use every core the process may run on; for the single-thread figure,
 //! run it on one core: `taskset -c 0 cargo bench --bench check`.
 
+/// The `flowc` binary's allocator, so that the figures are those of `flowc` itself.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -5,6 +5,10 @@
 //! `cargo bench --bench durable` (a few minutes; `FLOWC_BENCH_SUSPENDED=N` suspends N on SQLite
 //! instead of a million).
 
+/// The `flowc` binary's allocator, so that the figures are those of `flowc` itself.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "support/stub_engine.rs"]
 mod stub_engine;
 

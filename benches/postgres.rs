@@ -7,6 +7,10 @@
 //! Starts its own throwaway cluster under target/ (tests/support/postgres_cluster.rs).
 //! `cargo bench --bench postgres`.
 
+/// The `flowc` binary's allocator, so that the figures are those of `flowc` itself.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/support/postgres_cluster.rs"]
 #[allow(dead_code)] // the restart helpers of the tests
 mod cluster;

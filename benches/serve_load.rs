@@ -6,6 +6,10 @@
 //! of a ladder whose p99 stays under 10 ms; both with a delivery id per request (journaled with
 //! the instance's start, as GitHub sends `X-GitHub-Delivery`) and without one. `cargo bench --bench serve_load` (a minute or two).
 
+/// The `flowc` binary's allocator, so that the figures are those of `flowc` itself.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

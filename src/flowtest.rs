@@ -248,7 +248,7 @@ async fn run_inner(
     for e in &history {
         match &e.kind {
             EventKind::StepSucceeded { step, value, .. } => {
-                steps.insert(step.to_string(), value.clone());
+                steps.insert(step.to_string(), Value::clone(value));
                 states.insert(step.to_string(), "ran");
             }
             EventKind::StepSkipped { step } => {

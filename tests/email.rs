@@ -66,7 +66,7 @@ fn send_call(entity: &str, key: &str, to: &str, args: Vec<(&str, Value)>) -> Act
         instance: "inst-1".into(),
         step: "confirm".into(),
         attempt: 1,
-        idempotency_key: key.to_string(),
+        idempotency_key: key.into(),
     }
 }
 

@@ -123,7 +123,7 @@ fn call(action: &str, args: Vec<(&str, Value)>) -> ActionCall {
         instance: "i-1".into(),
         step: "fetch".into(),
         attempt: 1,
-        idempotency_key: "i-1/fetch".to_string(),
+        idempotency_key: "i-1/fetch".into(),
     }
 }
 

@@ -1158,7 +1158,7 @@ async fn as_flow(
             instance: "instance-1".into(),
             step: "step".into(),
             attempt: 1,
-            idempotency_key: format!("grants/{action}"),
+            idempotency_key: format!("grants/{action}").into(),
         })
         .await
 }

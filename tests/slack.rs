@@ -63,7 +63,7 @@ fn post(key: &str, channel: &str, text: &str, blocks: Option<Value>) -> ActionCa
         instance: "i-1".into(),
         step: "alert".into(),
         attempt: 1,
-        idempotency_key: key.to_string(),
+        idempotency_key: key.into(),
     }
 }
 

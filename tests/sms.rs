@@ -61,7 +61,7 @@ fn send(key: &str, to: &str, body: &str) -> ActionCall {
         instance: "i-1".into(),
         step: "notify".into(),
         attempt: 1,
-        idempotency_key: key.to_string(),
+        idempotency_key: key.into(),
     }
 }
 

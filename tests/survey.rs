@@ -51,7 +51,7 @@ fn call(action: &str, args: Vec<(&str, Value)>) -> ActionCall {
         instance: "i-1".into(),
         step: "survey".into(),
         attempt: 1,
-        idempotency_key: format!("i-{n}/survey"),
+        idempotency_key: format!("i-{n}/survey").into(),
     }
 }
 

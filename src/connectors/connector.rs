@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::Manifest;
+use super::{IdempotencyKey, Manifest};
 use crate::contract::ErrorClass;
 use crate::plan::StepPath;
 use crate::value::Value;
@@ -32,7 +32,7 @@ pub struct ActionCall {
     pub attempt: u32,
     /// The same on every attempt of the same step of the same instance (and fan-out item), so a
     /// connector can make its side effect happen at most once.
-    pub idempotency_key: String,
+    pub idempotency_key: IdempotencyKey,
 }
 
 impl ActionCall {

@@ -8,6 +8,7 @@ mod connector;
 pub mod email;
 pub mod faults;
 pub mod http;
+mod idempotency_key;
 mod keyed_log;
 pub mod notification;
 pub mod notion;
@@ -19,6 +20,7 @@ mod table;
 
 pub use builtin::{builtin_manifests, DeclaredOnly};
 pub use connector::{ActionCall, Connector, ConnectorError};
+pub use idempotency_key::IdempotencyKey;
 // The contract types, where the connectors and the runtime have always found them.
 pub use crate::contract::{
     Access, ActionSpec, ErrorClass, Grants, Manifest, ParamSpec, RateLimit, RetrySpec,

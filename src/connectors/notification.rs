@@ -122,7 +122,7 @@ impl Notifications {
                 .record(Claim {
                     key: id,
                     channel: channel.to_string(),
-                    send_key: call.idempotency_key.clone(),
+                    send_key: call.idempotency_key.to_string(),
                     entity: call.entity.to_string(),
                 })
                 .await?;

@@ -314,7 +314,7 @@ impl Engine {
         self.inner.kept(self.inner.store.sync()).await?;
         let inst = cell.lock();
         match &inst.status {
-            InstanceStatus::Completed => Ok(inst.output.clone()),
+            InstanceStatus::Completed => Ok(inst.output()),
             InstanceStatus::Failed { step, message, class } => Err(EngineError::Failed {
                 step: step.clone(),
                 message: message.clone(),
@@ -437,15 +437,16 @@ impl Inner {
             None => uuid::Uuid::now_v7().to_string(),
         };
         // A sub-flow works in its caller's workspace.
-        let entity = match &parent {
-            Some(p) => p.entity.clone(),
-            None => flow.plan.entity.clone(),
+        let entity: Arc<str> = match &parent {
+            Some(p) => Arc::from(p.entity.as_str()),
+            None => flow.entity.clone(),
         };
+        // One copy of the id, shared by the instances map, the instance and its calls.
         let key: Arc<str> = Arc::from(id.as_str());
         let cell = Arc::new(Cell::new(
             self,
             key.clone(),
-            Instance::new(id.clone(), flow, input, entity, parent),
+            Instance::new(key.clone(), flow, input, entity, parent),
         ));
         self.instances
             .lock()

@@ -1,6 +1,8 @@
 //! History events: what happened to an instance, in order. The instance's state is what these
 //! events make of it, so a durable store that keeps them can rebuild it.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -24,8 +26,9 @@ pub struct Event {
 pub enum EventKind {
     /// The instance was created with its validated input.
     InstanceStarted {
-        /// The flow's key.
-        flow: String,
+        /// The flow's key (shared with the plan, as are the entity and the plan's hash: the
+        /// first event of every instance copied all three).
+        flow: Arc<str>,
         /// The input after defaults.
         #[serde(with = "super::typed_value")]
         input: Value,
@@ -34,10 +37,10 @@ pub enum EventKind {
         parent: Option<String>,
         /// The entity whose workspace it works in.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        entity: Option<String>,
+        entity: Option<Arc<str>>,
         /// The hash of the plan bundle it runs on: a restarted engine finishes it on that plan.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        plan: Option<String>,
+        plan: Option<Arc<str>>,
     },
     /// A step's dependencies are done and it was handed to a connector (or sub-flow).
     StepScheduled {
@@ -57,9 +60,12 @@ pub enum EventKind {
         step: StepPath,
         /// The attempt that succeeded (the last one when the fallback stood in).
         attempt: u32,
-        /// The value.
-        #[serde(with = "super::typed_value")]
-        value: Value,
+        /// The value, shared with the instance that computed it.
+        #[serde(
+            serialize_with = "super::typed_value::serialize",
+            deserialize_with = "super::typed_value::deserialize_shared"
+        )]
+        value: Arc<Value>,
         /// Whether the fallback's value stands in.
         fallback: bool,
     },
@@ -130,9 +136,12 @@ pub enum EventKind {
     },
     /// The flow's output.
     Output {
-        /// The value.
-        #[serde(with = "super::typed_value")]
-        value: Value,
+        /// The value, shared with the instance's output when it has no secret to hide.
+        #[serde(
+            serialize_with = "super::typed_value::serialize",
+            deserialize_with = "super::typed_value::deserialize_shared"
+        )]
+        value: Arc<Value>,
     },
     /// Everything ran.
     InstanceCompleted,

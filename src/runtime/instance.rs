@@ -19,12 +19,12 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use super::event::{Event, EventKind};
 use super::redact::Redactor;
-use super::scheduler::{NState, PlanRt, Scope, ScopeKind};
+use super::scheduler::{NState, NodeValue, PlanRt, Scope, ScopeKind};
+use super::store::{Commit, Store};
 use super::templates::Templates;
 use crate::connectors::{ConnectorError, ErrorClass};
 use crate::plan::{FlowPlan, NodeKind, StepPath};
@@ -88,7 +88,10 @@ pub(crate) struct FlowRt {
     pub(crate) handler: Option<Arc<PlanRt>>,
     pub(crate) templates: Arc<Templates>,
     /// The hash of the bundle it came from (instances are pinned to it).
-    pub(crate) bundle: String,
+    pub(crate) bundle: Arc<str>,
+    /// The plan's key and entity, shared with the first event of each instance.
+    pub(crate) key: Arc<str>,
+    pub(crate) entity: Arc<str>,
 }
 
 /// What every instance of an engine shares.
@@ -106,9 +109,13 @@ pub(crate) struct Ctx<'a> {
     pub(crate) now: DateTime<Utc>,
 }
 
+/// A reaction's effects: most reactions have one or none, kept inline (a vector was a heap
+/// allocation per reaction that called a connector).
+pub(crate) type Effects = smallvec::SmallVec<[Effect; 1]>;
+
 /// What the engine must do after a reaction.
 pub(crate) enum Effect {
-    Call(Box<PreparedCall>),
+    Call(PreparedCall),
     StartChild {
         scope: u32,
         node: u32,
@@ -180,8 +187,16 @@ pub(crate) fn child_id(parent: &str, step: &str, attempt: u32) -> String {
 
 enum Work {
     Run(u32, u32),
-    Finish(u32, u32, NState, Value),
+    /// A node is terminal, with its value.
+    Finish(u32, u32, NState, NodeValue),
     ScopeDone(u32),
+}
+
+impl Work {
+    /// `Finish` with a value of the node's own.
+    fn finish(s: u32, n: u32, state: NState, value: Value) -> Work {
+        Work::Finish(s, n, state, NodeValue::Own(value))
+    }
 }
 
 /// The result of one call attempt sequence, as the engine reports it.
@@ -199,7 +214,8 @@ pub(crate) struct Instance {
     /// [`Globals`] (one copy for all instances).
     pub(crate) entity: Arc<str>,
     scopes: Vec<Option<Scope>>,
-    pub(crate) output: Value,
+    /// Set by the `output` statement (none without one).
+    pub(crate) output: Option<Arc<Value>>,
     error: Option<Value>,
     running: usize,
     queue: VecDeque<Box<PreparedCall>>,
@@ -225,15 +241,6 @@ pub(crate) struct Instance {
     waiters: Vec<oneshot::Sender<()>>,
 }
 
-/// The idempotency key of a step path: the same on every attempt.
-pub(crate) fn idempotency_key(instance: &str, path: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(instance.as_bytes());
-    hasher.update(b"\n");
-    hasher.update(path.as_bytes());
-    hex::encode(&hasher.finalize()[..16])
-}
-
 fn error_record(step: &str, message: &str, class: ErrorClass) -> Value {
     Value::record([
         ("step", Value::text(step)),
@@ -244,20 +251,20 @@ fn error_record(step: &str, message: &str, class: ErrorClass) -> Value {
 
 impl Instance {
     pub(crate) fn new(
-        id: String,
+        id: Arc<str>,
         flow: Arc<FlowRt>,
         input: Value,
-        entity: String,
+        entity: Arc<str>,
         parent: Option<ParentLink>,
     ) -> Instance {
         Instance {
-            id: id.into(),
+            id,
             flow,
             status: InstanceStatus::Running,
             input,
-            entity: entity.into(),
+            entity,
             scopes: Vec::new(),
-            output: Value::Null,
+            output: None,
             error: None,
             running: 0,
             queue: VecDeque::new(),
@@ -300,6 +307,11 @@ impl Instance {
     }
 
     /// Hides the values of this instance's entity's secrets.
+    /// The instance's output: none until its `output` statement ran.
+    pub(crate) fn output(&self) -> Value {
+        self.output.as_deref().cloned().unwrap_or_default()
+    }
+
     fn redactor(&self, ctx: &Ctx) -> Redactor {
         Redactor::new(
             ctx.globals
@@ -309,21 +321,25 @@ impl Instance {
         )
     }
 
-    /// The events recorded since the last call (one reaction's batch).
-    pub(crate) fn take_pending(&mut self) -> Vec<Event> {
-        std::mem::take(&mut self.pending)
+    /// Hands the reaction's events to `store` (none: nothing to keep), keeping the buffer for
+    /// the next reaction where the store allows it ([`Store::append_from`]).
+    pub(crate) fn append_pending(&mut self, store: &dyn Store) -> Commit {
+        if self.pending.is_empty() {
+            return Commit::Done;
+        }
+        store.append_from(&self.id, &mut self.pending)
     }
 
     /// Starts the flow body.
-    pub(crate) fn start(&mut self, ctx: &Ctx) -> Vec<Effect> {
-        let mut fx = Vec::new();
+    pub(crate) fn start(&mut self, ctx: &Ctx) -> Effects {
+        let mut fx = Effects::new();
         self.record(
             ctx,
             EventKind::InstanceStarted {
-                flow: self.flow.plan.key.clone(),
+                flow: self.flow.key.clone(),
                 input: self.input.clone(),
                 parent: self.parent.as_ref().map(|p| p.id.clone()),
-                entity: Some(self.entity.to_string()),
+                entity: Some(self.entity.clone()),
                 plan: Some(self.flow.bundle.clone()),
             },
         );
@@ -336,7 +352,7 @@ impl Instance {
 
     /// Rebuilds the instance from its history (`events`, as the store kept them) and carries
     /// on: steps with a recorded result are not called again, waits end when they were due.
-    pub(crate) fn resume(&mut self, ctx: &Ctx, events: &[Event]) -> Vec<Effect> {
+    pub(crate) fn resume(&mut self, ctx: &Ctx, events: &[Event]) -> Effects {
         let (replay, inbox) = Replay::from_history(events);
         self.seq = events.last().map(|e| e.seq + 1).unwrap_or(0);
         self.replay = Some(Box::new(replay));
@@ -369,14 +385,14 @@ impl Instance {
         local: Option<(String, Value)>,
         q: &mut VecDeque<Work>,
     ) -> u32 {
-        let (scope, roots) = Scope::new(plan, parent, kind, in_handler, prefix, local);
+        let scope = Scope::new(plan.clone(), parent, kind, in_handler, prefix, local);
         let id = self.scopes.len() as u32;
         let empty = scope.complete();
         self.scopes.push(Some(scope));
         if empty {
             q.push_back(Work::ScopeDone(id));
         }
-        for r in roots {
+        for &r in plan.roots() {
             q.push_back(Work::Run(id, r));
         }
         id
@@ -387,7 +403,7 @@ impl Instance {
         std::mem::take(&mut self.spare_work)
     }
 
-    fn drive(&mut self, ctx: &Ctx, mut q: VecDeque<Work>, fx: &mut Vec<Effect>) {
+    fn drive(&mut self, ctx: &Ctx, mut q: VecDeque<Work>, fx: &mut Effects) {
         while let Some(w) = q.pop_front() {
             match w {
                 Work::Run(s, n) => self.run_node(ctx, s, n, &mut q, fx),
@@ -409,23 +425,50 @@ impl Instance {
         }
     }
 
+    /// Journals that node `n` of scope `s` (the step `step`) has `value`, and finishes the node
+    /// with it. The event and the node share the value: a connector's result is not copied to
+    /// be journaled.
+    #[allow(clippy::too_many_arguments)]
+    fn succeed(
+        &mut self,
+        ctx: &Ctx,
+        (s, n): (u32, u32),
+        step: StepPath,
+        attempt: u32,
+        value: Value,
+        fallback: bool,
+        q: &mut VecDeque<Work>,
+    ) {
+        let value = Arc::new(value);
+        self.record(
+            ctx,
+            EventKind::StepSucceeded {
+                step,
+                attempt,
+                value: value.clone(),
+                fallback,
+            },
+        );
+        q.push_back(Work::Finish(s, n, NState::Done, NodeValue::Shared(value)));
+    }
+
     fn scope(&self, s: u32) -> Option<&Scope> {
         self.scopes.get(s as usize).and_then(Option::as_ref)
     }
 
     fn set_running(&mut self, s: u32, n: u32) {
         if let Some(Some(scope)) = self.scopes.get_mut(s as usize) {
-            if scope.state[n as usize] == NState::Pending {
-                scope.state[n as usize] = NState::Running;
+            if scope.state(n) == NState::Pending {
+                scope.set_state(n, NState::Running);
             }
         }
     }
 
     fn node_state(&self, s: u32, n: u32) -> Option<NState> {
-        self.scope(s).map(|sc| sc.state[n as usize])
+        self.scope(s).map(|sc| sc.state(n))
     }
 
-    fn scope_done(&mut self, ctx: &Ctx, s: u32, q: &mut VecDeque<Work>, fx: &mut Vec<Effect>) {
+    fn scope_done(&mut self, ctx: &Ctx, s: u32, q: &mut VecDeque<Work>, fx: &mut Effects) {
         let Some(scope) = self.scopes.get_mut(s as usize).and_then(Option::take) else {
             return;
         };
@@ -437,7 +480,7 @@ impl Instance {
                     // Only a caller (a sub-flow's parent) reads the result: the output itself
                     // stays in `output`, copied for the caller alone.
                     let result = match self.parent {
-                        Some(_) => self.output.clone(),
+                        Some(_) => self.output(),
                         None => Value::Null,
                     };
                     self.finished(Ok(result), fx);
@@ -451,22 +494,13 @@ impl Instance {
             ScopeKind::Fallback => {
                 let Some((ps, pn)) = scope.parent else { return };
                 let step = self.scope(ps).map(|sc| sc.path(pn)).unwrap_or_default();
-                self.record(
-                    ctx,
-                    EventKind::StepSucceeded {
-                        step,
-                        attempt: 0,
-                        value: scope.yielded.clone(),
-                        fallback: true,
-                    },
-                );
-                q.push_back(Work::Finish(ps, pn, NState::Done, scope.yielded));
+                self.succeed(ctx, (ps, pn), step, 0, scope.yielded, true, q);
             }
             ScopeKind::Handler => self.fail_for_good(ctx, fx),
         }
     }
 
-    fn finished(&mut self, result: Result<Value, ConnectorError>, fx: &mut Vec<Effect>) {
+    fn finished(&mut self, result: Result<Value, ConnectorError>, fx: &mut Effects) {
         // Nothing will run again: free the scopes (a finished instance keeps only its output).
         self.scopes.clear();
         self.fanouts.clear();
@@ -482,15 +516,15 @@ impl Instance {
     }
 
     /// A timer of node `n` fired.
-    pub(crate) fn on_timer(&mut self, ctx: &Ctx, s: u32, n: u32) -> Vec<Effect> {
-        let mut fx = Vec::new();
+    pub(crate) fn on_timer(&mut self, ctx: &Ctx, s: u32, n: u32) -> Effects {
+        let mut fx = Effects::new();
         // A call's timers: its retry when due (not the deadline of an earlier attempt), or the
         // deadline of an attempt out.
         let due = self
             .retries
             .get(&(s, n))
             .is_some_and(|pc| pc.not_before.is_none_or(|at| ctx.now >= at));
-        if let Some(mut pc) = due.then(|| self.retries.remove(&(s, n))).flatten() {
+        if let Some(mut pc) = due.then(|| self.retries.remove(&(s, n))).flatten().map(|pc| *pc) {
             if !self.active(s) || self.node_state(s, n) != Some(NState::Running) {
                 // No longer wanted: the retry is dropped and its slot freed.
                 let gone = ConnectorError::permanent("abandoned");
@@ -524,7 +558,7 @@ impl Instance {
                     timed_out: false,
                 },
             );
-            q.push_back(Work::Finish(s, n, NState::Done, Value::Null));
+            q.push_back(Work::finish(s, n, NState::Done, Value::Null));
         }
         self.drive(ctx, q, &mut fx);
         fx
@@ -548,8 +582,8 @@ impl Instance {
     }
 
     /// Cancels the instance and, through their effects, its sub-flow instances.
-    pub(crate) fn cancel(&mut self, ctx: &Ctx) -> Vec<Effect> {
-        let mut fx = Vec::new();
+    pub(crate) fn cancel(&mut self, ctx: &Ctx) -> Effects {
+        let mut fx = Effects::new();
         if !self.status.is_final() {
             self.status = InstanceStatus::Cancelled;
             self.record(ctx, EventKind::InstanceCancelled);
@@ -562,7 +596,7 @@ impl Instance {
 
     /// Cancelled by the instance that started it (its step timed out, or it was cancelled):
     /// detached first, so its end does not answer the step again.
-    pub(crate) fn cancel_by_parent(&mut self, ctx: &Ctx) -> Vec<Effect> {
+    pub(crate) fn cancel_by_parent(&mut self, ctx: &Ctx) -> Effects {
         self.parent = None;
         self.cancel(ctx)
     }

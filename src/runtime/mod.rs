@@ -16,6 +16,7 @@ mod forward;
 mod input;
 mod instance;
 pub(crate) mod pacing;
+mod packed;
 mod recording;
 mod redact;
 mod retry;

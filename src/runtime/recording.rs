@@ -93,7 +93,7 @@ impl Recording {
                     instance: "".into(),
                     step: step.into(),
                     attempt: 1,
-                    idempotency_key: String::new(),
+                    idempotency_key: Default::default(),
                 },
                 at,
             });

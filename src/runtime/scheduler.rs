@@ -20,6 +20,8 @@ pub(crate) struct PlanRt {
     pub(crate) plan: SubPlan,
     pub(crate) deps: Vec<u32>,
     pub(crate) dependents: Vec<Vec<u32>>,
+    /// The nodes without dependencies: where every scope of this plan starts.
+    roots: Vec<u32>,
     pub(crate) names: HashMap<String, u32>,
     /// Each node's path in a scope without a prefix (the flow body, a fallback, the handler),
     /// made once here instead of once per event of every instance.
@@ -64,8 +66,10 @@ impl PlanRt {
         debug_assert!(g
             .node_indices()
             .all(|i| g.neighbors_directed(i, Direction::Incoming).count() == deps[i.index()] as usize));
+        let roots = (0..n as u32).filter(|&i| deps[i as usize] == 0).collect();
         Arc::new(PlanRt {
             plan: plan.clone(),
+            roots,
             deps,
             dependents,
             names,
@@ -78,8 +82,9 @@ impl PlanRt {
         &self.plan.graph[NodeIndex::new(n as usize)]
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.deps.len()
+    /// The nodes without dependencies.
+    pub(crate) fn roots(&self) -> &[u32] {
+        &self.roots
     }
 }
 
@@ -108,6 +113,31 @@ pub(crate) enum ScopeKind {
     Handler,
 }
 
+/// One node of a running scope. A scope keeps its nodes in one vector: one allocation per
+/// scope rather than one per field (the runtime bench counts them per instance).
+struct NodeSlot {
+    state: NState,
+    /// How many of its dependencies are not terminal yet.
+    remaining: u32,
+    value: NodeValue,
+}
+
+/// A node's value (none until it has one): its own, or shared with the history event that
+/// journaled it, so that a large connector result is not copied to be journaled.
+pub(crate) enum NodeValue {
+    Own(Value),
+    Shared(Arc<Value>),
+}
+
+impl NodeValue {
+    fn get(&self) -> &Value {
+        match self {
+            NodeValue::Own(v) => v,
+            NodeValue::Shared(v) => v,
+        }
+    }
+}
+
 /// One running copy of a sub-plan.
 pub(crate) struct Scope {
     pub(crate) plan: Arc<PlanRt>,
@@ -120,15 +150,13 @@ pub(crate) struct Scope {
     pub(crate) prefix: String,
     /// The loop variable of a fan-out item.
     pub(crate) local: Option<(String, Value)>,
-    pub(crate) state: Vec<NState>,
-    pub(crate) values: Vec<Value>,
-    remaining: Vec<u32>,
+    nodes: Vec<NodeSlot>,
     open: usize,
     pub(crate) yielded: Value,
 }
 
 impl Scope {
-    /// A fresh scope and its nodes that have no dependencies.
+    /// A fresh scope; its first nodes are its plan's [`PlanRt::roots`].
     pub(crate) fn new(
         plan: Arc<PlanRt>,
         parent: Option<(u32, u32)>,
@@ -136,14 +164,19 @@ impl Scope {
         in_handler: bool,
         prefix: String,
         local: Option<(String, Value)>,
-    ) -> (Scope, Vec<u32>) {
-        let n = plan.len();
-        let roots = (0..n as u32).filter(|&i| plan.deps[i as usize] == 0).collect();
-        let scope = Scope {
-            remaining: plan.deps.clone(),
-            state: vec![NState::Pending; n],
-            values: vec![Value::Null; n],
-            open: n,
+    ) -> Scope {
+        let nodes = plan
+            .deps
+            .iter()
+            .map(|&remaining| NodeSlot {
+                state: NState::Pending,
+                remaining,
+                value: NodeValue::Own(Value::Null),
+            })
+            .collect::<Vec<_>>();
+        Scope {
+            open: nodes.len(),
+            nodes,
             plan,
             parent,
             kind,
@@ -151,8 +184,7 @@ impl Scope {
             prefix,
             local,
             yielded: Value::Null,
-        };
-        (scope, roots)
+        }
     }
 
     /// Whether every node is terminal.
@@ -160,22 +192,46 @@ impl Scope {
         self.open == 0
     }
 
+    /// Node `n`'s progress (`Pending` for a node the plan does not have).
+    pub(crate) fn state(&self, n: u32) -> NState {
+        self.nodes
+            .get(n as usize)
+            .map_or(NState::Pending, |slot| slot.state)
+    }
+
+    /// Sets node `n`'s progress without finishing it (see [`Scope::finish`]).
+    pub(crate) fn set_state(&mut self, n: u32, state: NState) {
+        if let Some(slot) = self.nodes.get_mut(n as usize) {
+            slot.state = state;
+        }
+    }
+
+    /// Node `n`'s value: none until it has one.
+    pub(crate) fn value(&self, n: u32) -> &Value {
+        static NONE: Value = Value::Null;
+        self.nodes.get(n as usize).map_or(&NONE, |slot| slot.value.get())
+    }
+
     /// Marks `n` terminal with `value`; hands each node that became ready to `ready` (no list
     /// is made: this runs once per node of every instance). A node already terminal is left as
     /// it is (so a late result cannot run its dependents twice).
-    pub(crate) fn finish(&mut self, n: u32, state: NState, value: Value, mut ready: impl FnMut(u32)) {
+    pub(crate) fn finish(&mut self, n: u32, state: NState, value: NodeValue, mut ready: impl FnMut(u32)) {
         let i = n as usize;
-        if i >= self.state.len() || self.state[i].terminal() {
+        let Some(slot) = self.nodes.get_mut(i) else {
+            return;
+        };
+        if slot.state.terminal() {
             return;
         }
-        self.state[i] = state;
-        self.values[i] = value;
+        slot.state = state;
+        slot.value = value;
         self.open -= 1;
         for &d in &self.plan.dependents[i] {
-            let r = &mut self.remaining[d as usize];
-            *r = r.saturating_sub(1);
-            if *r == 0 {
-                ready(d);
+            if let Some(slot) = self.nodes.get_mut(d as usize) {
+                slot.remaining = slot.remaining.saturating_sub(1);
+                if slot.remaining == 0 {
+                    ready(d);
+                }
             }
         }
     }

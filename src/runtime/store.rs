@@ -63,9 +63,9 @@ impl InstanceRecord {
         };
         let mut record = InstanceRecord {
             id: id.to_string(),
-            flow: flow.clone(),
-            entity: entity.clone().unwrap_or_default(),
-            plan: plan.clone(),
+            flow: flow.to_string(),
+            entity: entity.as_deref().unwrap_or_default().to_string(),
+            plan: plan.as_deref().map(str::to_string),
             parent: parent.clone(),
             status: "running".into(),
             started_at: first.at,
@@ -127,6 +127,12 @@ pub trait Store: Send + Sync + 'static {
             self.append(instance, e);
         }
         Commit::Done
+    }
+    /// [`Store::append_batch`] from a buffer the caller keeps using: the events are taken out
+    /// of `events`. A store that keeps the events in memory moves them out and leaves the
+    /// buffer's room to the caller, saving an allocation per reaction.
+    fn append_from(&self, instance: &str, events: &mut Vec<Event>) -> Commit {
+        self.append_batch(instance, std::mem::take(events))
     }
     /// Answers once everything appended before is kept (a barrier; nothing is written).
     fn sync(&self) -> Commit {
@@ -298,9 +304,8 @@ impl std::hash::Hasher for Fnv {
 
 type Histories = HashMap<String, History, std::hash::BuildHasherDefault<Fnv>>;
 
-/// One instance's history: what it had when it last went to sleep, packed as JSON lines (a
-/// sleeping instance's history is read once, when it wakes: bytes cost a fraction of the
-/// events), then the events since.
+/// One instance's history: what it had when it last went to sleep, packed (`super::packed`: a
+/// sleeping instance's history is read once, when it wakes), then the events since.
 #[derive(Default)]
 struct History {
     packed: Box<[u8]>,
@@ -309,12 +314,7 @@ struct History {
 
 impl History {
     fn events(&self) -> Vec<Event> {
-        let mut all: Vec<Event> = self
-            .packed
-            .split(|b| *b == b'\n')
-            .filter(|line| !line.is_empty())
-            .filter_map(|line| serde_json::from_slice(line).ok())
-            .collect();
+        let mut all = super::packed::unpack(&self.packed);
         all.extend(self.recent.iter().cloned());
         all
     }
@@ -323,19 +323,7 @@ impl History {
         if self.recent.is_empty() {
             return;
         }
-        let mut bytes = std::mem::take(&mut self.packed).into_vec();
-        for e in self.recent.drain(..) {
-            // An event always serialises (its values are JSON); one that did not would be
-            // kept out of the packed part rather than lost silently.
-            match serde_json::to_vec(&e) {
-                Ok(line) => {
-                    bytes.extend_from_slice(&line);
-                    bytes.push(b'\n');
-                }
-                Err(err) => tracing::error!("cannot pack a history event: {err}"),
-            }
-        }
-        self.packed = bytes.into_boxed_slice();
+        self.packed = super::packed::pack(&self.packed, &self.recent);
         self.recent = Vec::new();
     }
 }
@@ -401,6 +389,25 @@ impl Store for MemoryStore {
             None => {
                 let history = History {
                     recent: events,
+                    ..History::default()
+                };
+                h.insert(instance.to_string(), history);
+            }
+        }
+        Commit::Done
+    }
+
+    fn append_from(&self, instance: &str, events: &mut Vec<Event>) -> Commit {
+        if events.is_empty() {
+            return Commit::Done;
+        }
+        let mut h = self.shard(instance).lock().unwrap_or_else(|e| e.into_inner());
+        match h.get_mut(instance) {
+            // Moved out one by one: `events` keeps its room for the instance's next reaction.
+            Some(kept) => kept.recent.append(events),
+            None => {
+                let history = History {
+                    recent: std::mem::take(events),
                     ..History::default()
                 };
                 h.insert(instance.to_string(), history);

@@ -22,6 +22,11 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Value, D::E
     J::deserialize(d).map(|j| from_json(&j))
 }
 
+/// For `#[serde(deserialize_with = "...")]` on an `Arc<Value>` field.
+pub(crate) fn deserialize_shared<'de, D: Deserializer<'de>>(d: D) -> Result<std::sync::Arc<Value>, D::Error> {
+    deserialize(d).map(std::sync::Arc::new)
+}
+
 fn tagged(tag: &str, j: J) -> J {
     let mut m = serde_json::Map::new();
     m.insert(tag.to_string(), j);

@@ -243,7 +243,7 @@ pub(crate) async fn mirror_once(host: &Arc<Host>) {
         if entity.is_empty() {
             if let Some(EventKind::InstanceStarted { entity: Some(e), .. }) = history.first().map(|e| &e.kind)
             {
-                entity = e.clone();
+                entity = e.to_string();
             }
         }
         let Some(target) = mirror.targets.get(&entity) else {
@@ -453,7 +453,7 @@ mod tests {
             EventKind::StepSucceeded {
                 step: "task".into(),
                 attempt: 1,
-                value: Value::Null,
+                value: Value::Null.into(),
                 fallback: false,
             },
         ));

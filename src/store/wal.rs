@@ -243,7 +243,7 @@ mod tests {
             seq,
             at: chrono::Utc::now(),
             kind: EventKind::Output {
-                value: Value::Text(text.into()),
+                value: Value::Text(text.into()).into(),
             },
         }
     }

@@ -58,7 +58,7 @@ fn keys(recording: &Recording) -> Vec<(String, String)> {
     let mut keys: Vec<_> = recording
         .calls()
         .into_iter()
-        .map(|c| (c.call.step.to_string(), c.call.idempotency_key))
+        .map(|c| (c.call.step.to_string(), c.call.idempotency_key.to_string()))
         .collect();
     keys.sort();
     keys

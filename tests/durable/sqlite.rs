@@ -21,6 +21,19 @@ async fn histories_timers_plans_and_statuses_survive_reopening() {
 }
 
 #[tokio::test]
+async fn batches_from_a_kept_buffer_append_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::batches_from_a_kept_buffer_append_in_order(&reopen(&dir.path().join("flowc.db"))).await;
+}
+
+/// The memory store moves the events out of the buffer instead of taking it: the same rule.
+#[tokio::test]
+async fn the_memory_store_appends_from_a_kept_buffer_in_order() {
+    let store: Arc<dyn Store> = Arc::new(flowc::runtime::MemoryStore::new());
+    conformance::batches_from_a_kept_buffer_append_in_order(&|| store.clone()).await;
+}
+
+#[tokio::test]
 async fn values_come_back_exactly() {
     let dir = tempfile::tempdir().unwrap();
     conformance::values_come_back_exactly(&reopen(&dir.path().join("flowc.db"))).await;

@@ -95,7 +95,7 @@ async fn crash_during_attempt_2(path: &Path) -> Crashed {
     assert_eq!(timer.step, "a");
     let calls = r1.calls();
     assert_eq!(calls.iter().map(|c| c.call.attempt).collect::<Vec<_>>(), [1, 2]);
-    let key = calls[1].call.idempotency_key.clone();
+    let key = calls[1].call.idempotency_key.to_string();
     drop(e1);
     Crashed { id, started, key }
 }

@@ -25,6 +25,12 @@ async fn histories_timers_plans_and_statuses_survive_reopening() {
 }
 
 #[tokio::test]
+async fn batches_from_a_kept_buffer_append_in_order() {
+    let url = cluster::database();
+    conformance::batches_from_a_kept_buffer_append_in_order(&reopen(&url)).await;
+}
+
+#[tokio::test]
 async fn values_come_back_exactly() {
     let url = cluster::database();
     conformance::values_come_back_exactly(&reopen(&url)).await;

@@ -35,6 +35,31 @@ fn started(flow: &str) -> EventKind {
     }
 }
 
+/// A reaction's events handed over from a buffer the engine keeps using (`append_from`) land
+/// after what came before, in order, and leave the buffer empty for the next reaction; an empty
+/// buffer appends nothing.
+pub async fn batches_from_a_kept_buffer_append_in_order(open: Open<'_>) {
+    let store = open();
+    let t = Utc::now();
+    let ev = |seq, kind| Event { seq, at: t, kind };
+    let mut buffer = vec![ev(0, started("f"))];
+    kept(store.append_from("k", &mut buffer)).await;
+    assert!(buffer.is_empty(), "the events were taken out of the buffer");
+    buffer.push(ev(
+        1,
+        EventKind::Output {
+            value: Value::Int(1).into(),
+        },
+    ));
+    buffer.push(ev(2, EventKind::InstanceCompleted));
+    kept(store.append_from("k", &mut buffer)).await;
+    assert!(buffer.is_empty());
+    kept(store.append_from("k", &mut buffer)).await;
+    kept(store.sync()).await;
+    let seqs: Vec<u64> = open().history("k").iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [0, 1, 2]);
+}
+
 /// Histories, timers, plans and statuses are what they were after reopening; removing a timer
 /// and compacting an ended instance are kept too.
 pub async fn histories_timers_plans_and_statuses_survive_reopening(open: Open<'_>) {
@@ -112,7 +137,9 @@ pub async fn values_come_back_exactly(open: Open<'_>) {
         Event {
             seq: 1,
             at: Utc::now(),
-            kind: EventKind::Output { value: value.clone() },
+            kind: EventKind::Output {
+                value: value.clone().into(),
+            },
         },
     ];
     kept(store.append_batch("v", events.clone())).await;

@@ -183,7 +183,7 @@ impl SlackConnector {
         slack
             .intents
             .record(PostIntent {
-                key: call.idempotency_key.clone(),
+                key: call.idempotency_key.to_string(),
                 channel: channel.to_string(),
                 text_sha256,
                 at: Utc::now(),
@@ -203,7 +203,7 @@ impl SlackConnector {
             ));
         };
         let record = Posted {
-            key: call.idempotency_key.clone(),
+            key: call.idempotency_key.to_string(),
             channel: channel_id.to_string(),
             ts: ts.to_string(),
         };

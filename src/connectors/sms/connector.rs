@@ -209,7 +209,7 @@ impl SmsConnector {
         twilio
             .intents
             .record(SmsIntent {
-                key: call.idempotency_key.clone(),
+                key: call.idempotency_key.to_string(),
                 to: to.to_string(),
                 from: account.from.clone(),
                 body_sha256,

@@ -144,7 +144,7 @@ impl SurveyConnector {
             .ok_or_else(|| ConnectorError::transient("Typeform's answer has no `_links.display`"))?;
         let url = with_hidden(display, &hidden_values);
         let record = CreatedForm {
-            key: call.idempotency_key.clone(),
+            key: call.idempotency_key.to_string(),
             form_id: form_id.to_string(),
             url: url.clone(),
             created_at: Utc::now().to_rfc3339(),

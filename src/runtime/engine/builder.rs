@@ -242,7 +242,9 @@ pub(super) fn flow_rts(
                 handler: flow.on_error.as_ref().map(PlanRt::new),
                 plan: flow.clone(),
                 templates: templates.clone(),
-                bundle: bundle.hash.clone(),
+                bundle: bundle.hash.as_str().into(),
+                key: flow.key.as_str().into(),
+                entity: flow.entity.as_str().into(),
             });
             (key.clone(), rt)
         })

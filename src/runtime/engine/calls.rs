@@ -14,7 +14,7 @@ use crate::value::Value;
 
 /// Makes one attempt of a call and hands its answer to the instance, which decides what
 /// follows (a retry waits on a journaled timer, not in this task).
-pub(super) async fn run_call(inner: Arc<Inner>, cell: Arc<Cell>, pc: Box<PreparedCall>) {
+pub(super) async fn run_call(inner: Arc<Inner>, cell: Arc<Cell>, pc: PreparedCall) {
     // Span fields are recorded when the span is made, so borrowing under the lock is enough.
     let span = {
         let inst = cell.lock();
@@ -26,7 +26,7 @@ pub(super) async fn run_call(inner: Arc<Inner>, cell: Arc<Cell>, pc: Box<Prepare
             step = %pc.step
         )
     };
-    let body = attempt(&inner, pc.as_ref());
+    let body = attempt(&inner, &pc);
     // The deadline is the instance's timer: when it passes, the instance has journaled the
     // timeout and abandons the attempt, wherever it is (pacing, waiting for a slot, calling):
     // its future is dropped here, so no call goes out after the deadline.

@@ -8,7 +8,7 @@ use std::sync::{Arc, MutexGuard};
 use super::{run_call, Cell, EngineError, Inner, InstanceId, TimerEntry};
 use crate::connectors::ConnectorError;
 use crate::runtime::event::EventKind;
-use crate::runtime::instance::{CallResult, Ctx, Effect, Instance, InstanceStatus, ParentLink};
+use crate::runtime::instance::{CallResult, Ctx, Effect, Effects, Instance, InstanceStatus, ParentLink};
 use crate::runtime::recording::StubAnswer;
 use crate::runtime::store::{Commit, TimerRecord};
 use crate::value::Value;
@@ -22,11 +22,7 @@ pub(super) const MAX_INLINE_DEPTH: u32 = 8;
 
 impl Inner {
     /// Runs one reaction of an instance under its lock, then its effects.
-    pub(super) fn react(
-        self: &Arc<Self>,
-        cell: &Arc<Cell>,
-        f: impl FnOnce(&mut Instance, &Ctx) -> Vec<Effect>,
-    ) {
+    pub(super) fn react(self: &Arc<Self>, cell: &Arc<Cell>, f: impl FnOnce(&mut Instance, &Ctx) -> Effects) {
         let inst = cell.lock();
         if cell.evicted.load(Ordering::SeqCst) {
             // Dropped from memory since the caller found it: the reaction goes to its next life.
@@ -45,7 +41,7 @@ impl Inner {
         self: &Arc<Self>,
         cell: &Arc<Cell>,
         mut inst: MutexGuard<'_, Instance>,
-        f: impl FnOnce(&mut Instance, &Ctx) -> Vec<Effect>,
+        f: impl FnOnce(&mut Instance, &Ctx) -> Effects,
         may_sleep: bool,
     ) {
         self.clock.enter();
@@ -61,16 +57,10 @@ impl Inner {
         };
         let fx = span.in_scope(|| f(&mut inst, &ctx));
         // Handed over under the lock, so an instance's batches reach the store in order.
-        let events = inst.take_pending();
-        let commit = if events.is_empty() {
-            Commit::Done
-        } else {
-            let commit = self.store.append_batch(&inst.id, events);
-            if matches!(commit, Commit::Pending(_)) {
-                cell.unkept.fetch_add(1, Ordering::SeqCst);
-            }
-            commit
-        };
+        let commit = inst.append_pending(&*self.store);
+        if matches!(commit, Commit::Pending(_)) {
+            cell.unkept.fetch_add(1, Ordering::SeqCst);
+        }
         drop(inst);
         match commit {
             Commit::Done => span.in_scope(|| self.apply_then_sleep(cell, fx, may_sleep)),
@@ -80,7 +70,7 @@ impl Inner {
     }
 
     /// Carries out effects, then drops the instance from memory if that left it idle.
-    fn apply_then_sleep(self: &Arc<Self>, cell: &Arc<Cell>, fx: Vec<Effect>, may_sleep: bool) {
+    fn apply_then_sleep(self: &Arc<Self>, cell: &Arc<Cell>, fx: Effects, may_sleep: bool) {
         cell.applying.fetch_add(1, Ordering::SeqCst);
         self.apply(cell, fx);
         if cell.applying.fetch_sub(1, Ordering::SeqCst) == 1 && may_sleep {
@@ -93,7 +83,7 @@ impl Inner {
     pub(super) fn apply_when_kept(
         self: &Arc<Self>,
         cell: &Arc<Cell>,
-        fx: Vec<Effect>,
+        fx: Effects,
         span: tracing::Span,
         rx: tokio::sync::oneshot::Receiver<Result<(), crate::runtime::store::StoreError>>,
         may_sleep: bool,
@@ -124,7 +114,7 @@ impl Inner {
         });
     }
 
-    pub(super) fn apply(self: &Arc<Self>, cell: &Arc<Cell>, fx: Vec<Effect>) {
+    pub(super) fn apply(self: &Arc<Self>, cell: &Arc<Cell>, fx: Effects) {
         for effect in fx {
             match effect {
                 Effect::Call(pc) => {
@@ -187,7 +177,7 @@ impl Inner {
                         let parent = cell.lock();
                         (
                             parent.id.to_string(),
-                            parent.flow.bundle.clone(),
+                            parent.flow.bundle.to_string(),
                             parent.entity.to_string(),
                         )
                     };
@@ -304,7 +294,7 @@ impl Inner {
                     .iter()
                     .rev()
                     .find_map(|e| match &e.kind {
-                        EventKind::Output { value } => Some(value.clone()),
+                        EventKind::Output { value } => Some(Value::clone(value)),
                         _ => None,
                     })
                     .unwrap_or(Value::Null))),

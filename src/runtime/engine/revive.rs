@@ -116,15 +116,15 @@ impl Inner {
         };
         let flow = self.resolve_in(flow, plan.as_deref())?;
         // A sub-flow works in its caller's workspace.
-        let entity = match &parent {
-            Some(p) => p.entity.clone(),
-            None => entity.clone().unwrap_or_else(|| flow.plan.entity.clone()),
+        let entity: Arc<str> = match &parent {
+            Some(p) => Arc::from(p.entity.as_str()),
+            None => Arc::from(entity.as_deref().unwrap_or(flow.plan.entity.as_str())),
         };
         let key: Arc<str> = Arc::from(id);
         let cell = Arc::new(Cell::new(
             self,
             key.clone(),
-            Instance::new(id.to_string(), flow, input.clone(), entity, parent),
+            Instance::new(key.clone(), flow, input.clone(), entity, parent),
         ));
         // Locked before anyone can find it: the first reaction on it is its replay.
         let guard = cell.lock();

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
-use super::{Ctx, Effect, Instance, PreparedCall};
+use super::{Ctx, Effect, Effects, Instance, PreparedCall};
 use crate::connectors::ConnectorError;
 use crate::plan::{NodeKind, StepPath};
 use crate::runtime::clock::Clock;
@@ -100,7 +100,7 @@ impl Instance {
         &mut self,
         pc: &mut PreparedCall,
         deadline: DateTime<Utc>,
-        fx: &mut Vec<Effect>,
+        fx: &mut Effects,
     ) {
         let abandon = Arc::new(Abandon::default());
         pc.abandon = Some(abandon.clone());
@@ -126,7 +126,7 @@ impl Instance {
     /// A timer of call node `n` fired: the deadline of its attempt in flight, or the retry that
     /// follows an attempt that timed out. `false` when the node has no attempt with a timeout
     /// out.
-    pub(super) fn on_attempt_timer(&mut self, ctx: &Ctx, s: u32, n: u32, fx: &mut Vec<Effect>) -> bool {
+    pub(super) fn on_attempt_timer(&mut self, ctx: &Ctx, s: u32, n: u32, fx: &mut Effects) -> bool {
         let Some(t) = self.timeouts.get_mut(&(s, n)) else {
             return false;
         };
@@ -171,11 +171,14 @@ impl Instance {
 
     /// An attempt's task handed its call back: `Err` with the call when the attempt did not
     /// time out (its answer counts), else the effects of carrying on as decided at its deadline.
+    // The call is moved back, not boxed: a box would be an allocation per timed call, and the
+    // caller takes it apart at once.
+    #[allow(clippy::result_large_err)]
     pub(super) fn attempt_returned(
         &mut self,
         ctx: &Ctx,
-        mut pc: Box<PreparedCall>,
-    ) -> Result<Vec<Effect>, Box<PreparedCall>> {
+        mut pc: PreparedCall,
+    ) -> Result<Effects, PreparedCall> {
         let key = (pc.scope, pc.node);
         pc.abandon = None;
         if self.timeouts.get(&key).is_none_or(|t| t.attempt != pc.attempt) {
@@ -185,7 +188,7 @@ impl Instance {
             return Err(pc);
         };
         let (s, n) = key;
-        let mut fx = Vec::new();
+        let mut fx = Effects::new();
         match outcome {
             TimedOut::Over => self.free_slot(ctx, &mut fx),
             TimedOut::Retry { at, due } => {
@@ -202,7 +205,7 @@ impl Instance {
                 } else {
                     // Its timer is armed already.
                     pc.not_before = Some(at);
-                    self.retries.insert(key, pc);
+                    self.retries.insert(key, Box::new(pc));
                 }
             }
         }

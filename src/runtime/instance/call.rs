@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::attempt_timeout::{timed_out, Abandon};
-use super::{CallResult, Ctx, Effect, Instance, Work};
+use super::{CallResult, Ctx, Effect, Effects, Instance};
 use crate::connectors::{ActionCall, ConnectorError};
 use crate::plan::{CallTarget, NodeKind, RetryPolicy, StepPath};
 use crate::runtime::event::EventKind;
@@ -84,7 +84,7 @@ impl Instance {
     /// Makes a call's next attempt, or, for a retry, sets the timer that will (even when its
     /// backoff is already over, so that retries due at one instant fire in a stable order):
     /// the call waits as data in `retries`, holding its slot, not as a sleeping task.
-    pub(super) fn launch(&mut self, ctx: &Ctx, pc: Box<PreparedCall>, fx: &mut Vec<Effect>) {
+    pub(super) fn launch(&mut self, ctx: &Ctx, pc: PreparedCall, fx: &mut Effects) {
         if let Some(at) = pc.not_before {
             fx.push(Effect::Timer {
                 at,
@@ -93,7 +93,7 @@ impl Instance {
                 order: self.timer_order(&pc.step),
                 step: pc.step.clone(),
             });
-            self.retries.insert((pc.scope, pc.node), pc);
+            self.retries.insert((pc.scope, pc.node), Box::new(pc));
             return;
         }
         self.record(
@@ -124,9 +124,9 @@ impl Instance {
     pub(crate) fn on_attempt(
         &mut self,
         ctx: &Ctx,
-        pc: Box<PreparedCall>,
+        pc: PreparedCall,
         result: Result<Value, ConnectorError>,
-    ) -> Vec<Effect> {
+    ) -> Effects {
         // An attempt that ran out of time was journaled then: its late answer does not count.
         let mut pc = match self.attempt_returned(ctx, pc) {
             Ok(fx) => return fx,
@@ -146,7 +146,7 @@ impl Instance {
         };
         pc.attempt += 1;
         pc.not_before = Some(at);
-        let mut fx = Vec::new();
+        let mut fx = Effects::new();
         self.launch(ctx, pc, &mut fx);
         fx
     }
@@ -159,8 +159,8 @@ impl Instance {
         n: u32,
         result: CallResult,
         counted: bool,
-    ) -> Vec<Effect> {
-        let mut fx = Vec::new();
+    ) -> Effects {
+        let mut fx = Effects::new();
         if counted {
             self.free_slot(ctx, &mut fx);
         }
@@ -190,16 +190,7 @@ impl Instance {
         match result {
             Ok((value, attempt)) => {
                 let step = self.scope(s).map(|sc| sc.path(n)).unwrap_or_default();
-                self.record(
-                    ctx,
-                    EventKind::StepSucceeded {
-                        step,
-                        attempt,
-                        value: value.clone(),
-                        fallback: false,
-                    },
-                );
-                q.push_back(Work::Finish(s, n, NState::Done, value));
+                self.succeed(ctx, (s, n), step, attempt, value, false, &mut q);
             }
             Err((error, attempt)) => self.step_failed(ctx, s, n, error, attempt, &mut q, &mut fx),
         }
@@ -208,7 +199,7 @@ impl Instance {
     }
 
     /// A call gave back its slot: queued calls take the free slots.
-    pub(super) fn free_slot(&mut self, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    pub(super) fn free_slot(&mut self, ctx: &Ctx, fx: &mut Effects) {
         self.running = self.running.saturating_sub(1);
         while self.running < ctx.globals.per_instance_limit {
             let Some(pc) = self.queue.pop_front() else { break };
@@ -216,7 +207,7 @@ impl Instance {
                 continue;
             }
             self.running += 1;
-            self.launch(ctx, pc, fx);
+            self.launch(ctx, *pc, fx);
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use chrono::{DateTime, Utc};
 
-use super::{child_id, Ctx, Effect, Instance, Work};
+use super::{child_id, Ctx, Effect, Effects, Instance, Work};
 use crate::connectors::ConnectorError;
 use crate::plan::NodeKind;
 use crate::runtime::eval;
@@ -24,14 +24,7 @@ pub(super) struct ChildCall {
 
 impl Instance {
     /// Starts attempt `attempt` of sub-flow call node `n`, with its timeout's timer.
-    pub(super) fn start_child_attempt(
-        &mut self,
-        ctx: &Ctx,
-        s: u32,
-        n: u32,
-        attempt: u32,
-        fx: &mut Vec<Effect>,
-    ) {
+    pub(super) fn start_child_attempt(&mut self, ctx: &Ctx, s: u32, n: u32, attempt: u32, fx: &mut Effects) {
         let Some(scope) = self.scope(s) else { return };
         let path = scope.path(n);
         // A resumed attempt keeps its deadline, counted from when the journal says it started.
@@ -80,7 +73,7 @@ impl Instance {
         s: u32,
         n: u32,
         q: &mut VecDeque<Work>,
-        fx: &mut Vec<Effect>,
+        fx: &mut Effects,
     ) {
         let Some(cc) = self.child_calls.get(&(s, n)) else {
             return;
@@ -117,7 +110,7 @@ impl Instance {
         n: u32,
         error: ConnectorError,
         q: &mut VecDeque<Work>,
-        fx: &mut Vec<Effect>,
+        fx: &mut Effects,
     ) {
         let Some(scope) = self.scope(s) else { return };
         let path = scope.path(n);

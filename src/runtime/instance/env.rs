@@ -28,7 +28,7 @@ impl NodeEnv<'_> {
                 break;
             };
             if let Some(&n) = scope.plan.names.get(name) {
-                return Some(f(&scope.values[n as usize]));
+                return Some(f(scope.value(n)));
             }
             if let Some((var, v)) = &scope.local {
                 if var == name {

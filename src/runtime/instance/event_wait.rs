@@ -3,11 +3,10 @@
 
 use std::collections::VecDeque;
 
-use super::{Ctx, Effect, Instance, Work};
+use super::{Ctx, Effects, Instance, Work};
 use crate::plan::NodeKind;
 use crate::runtime::eval::{self, With};
 use crate::runtime::event::EventKind;
-use crate::runtime::scheduler::NState;
 use crate::value::Value;
 
 pub(super) struct EventWait {
@@ -34,16 +33,7 @@ impl Instance {
                 timed_out,
             },
         );
-        self.record(
-            ctx,
-            EventKind::StepSucceeded {
-                step: path,
-                attempt: 1,
-                value: payload.clone(),
-                fallback: false,
-            },
-        );
-        q.push_back(Work::Finish(s, n, NState::Done, payload));
+        self.succeed(ctx, (s, n), path, 1, payload, false, q);
     }
 
     pub(super) fn filter_accepts(&self, ctx: &Ctx, s: u32, n: u32, payload: &Value) -> bool {
@@ -64,8 +54,8 @@ impl Instance {
     }
 
     /// An event sent to this instance.
-    pub(crate) fn on_signal(&mut self, ctx: &Ctx, name: &str, payload: Value) -> Vec<Effect> {
-        let mut fx = Vec::new();
+    pub(crate) fn on_signal(&mut self, ctx: &Ctx, name: &str, payload: Value) -> Effects {
+        let mut fx = Effects::new();
         if self.status.is_final() {
             return fx;
         }
@@ -93,8 +83,8 @@ impl Instance {
 
     /// An event emitted by some instance: it ends a matching wait here, if there is one (and
     /// is otherwise not kept, unlike a signal addressed to this instance).
-    pub(crate) fn on_broadcast(&mut self, ctx: &Ctx, name: &str, payload: &Value) -> Vec<Effect> {
-        let mut fx = Vec::new();
+    pub(crate) fn on_broadcast(&mut self, ctx: &Ctx, name: &str, payload: &Value) -> Effects {
+        let mut fx = Effects::new();
         if self.status.is_final() || self.event_waits.is_empty() {
             return fx;
         }

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use super::{error_record, Ctx, Effect, Instance, InstanceStatus, Work};
+use super::{error_record, Ctx, Effects, Instance, InstanceStatus, Work};
 use crate::connectors::{ConnectorError, ErrorClass};
 use crate::plan::{FallbackPlan, NodeKind};
 use crate::runtime::event::EventKind;
@@ -10,7 +10,7 @@ use crate::runtime::scheduler::{NState, ScopeKind};
 use crate::value::Value;
 
 impl Instance {
-    pub(super) fn fail_for_good(&mut self, ctx: &Ctx, fx: &mut Vec<Effect>) {
+    pub(super) fn fail_for_good(&mut self, ctx: &Ctx, fx: &mut Effects) {
         let err = self.error.clone().unwrap_or(Value::Null);
         let status = InstanceStatus::Failed {
             step: err.get("step").to_string(),
@@ -40,7 +40,7 @@ impl Instance {
         message: &str,
         class: ErrorClass,
         q: &mut VecDeque<Work>,
-        fx: &mut Vec<Effect>,
+        fx: &mut Effects,
     ) {
         let redactor = self.redactor(ctx);
         let message = redactor.text(message);
@@ -78,7 +78,7 @@ impl Instance {
         error: ConnectorError,
         attempt: u32,
         q: &mut VecDeque<Work>,
-        fx: &mut Vec<Effect>,
+        fx: &mut Effects,
     ) {
         let Some(scope) = self.scope(s) else { return };
         let path = scope.path(n);
@@ -89,18 +89,7 @@ impl Instance {
         };
         match fallback {
             Some(FallbackPlan::Value(e)) => match self.eval(ctx, s, n, &e) {
-                Ok(v) => {
-                    self.record(
-                        ctx,
-                        EventKind::StepSucceeded {
-                            step: path,
-                            attempt,
-                            value: v.clone(),
-                            fallback: true,
-                        },
-                    );
-                    q.push_back(Work::Finish(s, n, NState::Done, v));
-                }
+                Ok(v) => self.succeed(ctx, (s, n), path, attempt, v, true, q),
                 Err(msg) => self.fail_instance(ctx, &path, &msg, ErrorClass::Permanent, q, fx),
             },
             Some(FallbackPlan::Block(_)) => {
@@ -121,7 +110,7 @@ impl Instance {
             }
             None => {
                 if let Some(Some(scope)) = self.scopes.get_mut(s as usize) {
-                    scope.state[n as usize] = NState::Failed;
+                    scope.set_state(n, NState::Failed);
                 }
                 self.fail_instance(ctx, &path, &error.message, error.class, q, fx);
             }

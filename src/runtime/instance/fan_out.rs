@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use super::{Ctx, Instance, Work};
 use crate::plan::{FanOutNode, StepPath};
 use crate::runtime::event::EventKind;
-use crate::runtime::scheduler::{NState, ScopeKind};
+use crate::runtime::scheduler::ScopeKind;
 use crate::value::Value;
 
 /// One fan-out step under way.
@@ -91,16 +91,7 @@ impl Instance {
     ) {
         self.record(ctx, EventKind::StepScheduled { step: path.clone() });
         if items.is_empty() {
-            self.record(
-                ctx,
-                EventKind::StepSucceeded {
-                    step: path,
-                    attempt: 1,
-                    value: Value::List(Vec::new()),
-                    fallback: false,
-                },
-            );
-            q.push_back(Work::Finish(s, n, NState::Done, Value::List(Vec::new())));
+            self.succeed(ctx, (s, n), path, 1, Value::List(Vec::new()), false, q);
             return;
         }
         self.set_running(s, n);
@@ -147,15 +138,6 @@ impl Instance {
         let Some((path, value)) = self.fanouts.remove(&(s, n)).map(FanOut::finish) else {
             return;
         };
-        self.record(
-            ctx,
-            EventKind::StepSucceeded {
-                step: path,
-                attempt: 1,
-                value: value.clone(),
-                fallback: false,
-            },
-        );
-        q.push_back(Work::Finish(s, n, NState::Done, value));
+        self.succeed(ctx, (s, n), path, 1, value, false, q);
     }
 }

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use chrono::{DateTime, Utc};
 
-use super::{idempotency_key, ChildCall, Ctx, Effect, EventWait, Instance, NextAttempt, PreparedCall, Work};
-use crate::connectors::{ActionCall, ConnectorError, ErrorClass};
+use super::{ChildCall, Ctx, Effect, Effects, EventWait, Instance, NextAttempt, PreparedCall, Work};
+use crate::connectors::{ActionCall, ConnectorError, ErrorClass, IdempotencyKey};
 use crate::plan::{ArmTest, CallTarget, NodeKind, StepPath, WaitUntil};
 use crate::runtime::eval;
 use crate::runtime::event::EventKind;
@@ -23,7 +23,7 @@ impl Instance {
         event: Option<&str>,
         until: Option<DateTime<Utc>>,
         path: StepPath,
-        fx: &mut Vec<Effect>,
+        fx: &mut Effects,
     ) {
         if let Some(event) = event {
             self.event_waits.push(EventWait {
@@ -43,14 +43,7 @@ impl Instance {
         }
     }
 
-    pub(super) fn run_node(
-        &mut self,
-        ctx: &Ctx,
-        s: u32,
-        n: u32,
-        q: &mut VecDeque<Work>,
-        fx: &mut Vec<Effect>,
-    ) {
+    pub(super) fn run_node(&mut self, ctx: &Ctx, s: u32, n: u32, q: &mut VecDeque<Work>, fx: &mut Effects) {
         if !self.active(s) {
             return;
         }
@@ -59,13 +52,13 @@ impl Instance {
         let node = plan.node(n);
         let path = scope.path(n);
         if let Some(g) = node.gate {
-            let b = g.branch as usize;
-            let taken = scope.state[b] == NState::Done && scope.values[b] == Value::Int(g.arm as i64);
+            let b = g.branch;
+            let taken = scope.state(b) == NState::Done && *scope.value(b) == Value::Int(g.arm as i64);
             if !taken {
                 if node.kind.keyword() == "step" {
                     self.record(ctx, EventKind::StepSkipped { step: path });
                 }
-                q.push_back(Work::Finish(s, n, NState::Skipped, Value::Null));
+                q.push_back(Work::finish(s, n, NState::Skipped, Value::Null));
                 return;
             }
         }
@@ -76,7 +69,7 @@ impl Instance {
             );
             if is_step {
                 if let Some(v) = replay.results.get(&path) {
-                    q.push_back(Work::Finish(s, n, NState::Done, v.clone()));
+                    q.push_back(Work::finish(s, n, NState::Done, v.clone()));
                     return;
                 }
                 if let Some(e) = replay.failed.get(&path) {
@@ -88,7 +81,7 @@ impl Instance {
             }
             if matches!(node.kind, NodeKind::Wait { .. } | NodeKind::WaitEvent { .. }) {
                 if replay.wait_ended.contains(&path) {
-                    q.push_back(Work::Finish(s, n, NState::Done, Value::Null));
+                    q.push_back(Work::finish(s, n, NState::Done, Value::Null));
                     return;
                 }
                 if let Some(until) = replay.wait_until.get(&path).copied() {
@@ -104,7 +97,7 @@ impl Instance {
         }
         let eval_or_fail = |inst: &mut Instance,
                             q: &mut VecDeque<Work>,
-                            fx: &mut Vec<Effect>,
+                            fx: &mut Effects,
                             e: &crate::plan::Expr|
          -> Option<Value> {
             match inst.eval(ctx, s, n, e) {
@@ -118,7 +111,7 @@ impl Instance {
         match &node.kind {
             NodeKind::Let { value } => {
                 if let Some(v) = eval_or_fail(self, q, fx, value) {
-                    q.push_back(Work::Finish(s, n, NState::Done, v));
+                    q.push_back(Work::finish(s, n, NState::Done, v));
                 }
             }
             NodeKind::Branch(b) => {
@@ -159,7 +152,7 @@ impl Instance {
                         break;
                     }
                 }
-                q.push_back(Work::Finish(s, n, NState::Done, taken));
+                q.push_back(Work::finish(s, n, NState::Done, taken));
             }
             NodeKind::Emit { event, payload } => {
                 let payload = match payload {
@@ -180,7 +173,7 @@ impl Instance {
                     name: event.clone(),
                     payload,
                 });
-                q.push_back(Work::Finish(s, n, NState::Done, Value::Null));
+                q.push_back(Work::finish(s, n, NState::Done, Value::Null));
             }
             NodeKind::Fail { message } => {
                 if let Some(v) = eval_or_fail(self, q, fx, message) {
@@ -192,15 +185,21 @@ impl Instance {
                     if let Some(Some(scope)) = self.scopes.get_mut(s as usize) {
                         scope.yielded = v.clone();
                     }
-                    q.push_back(Work::Finish(s, n, NState::Done, v));
+                    q.push_back(Work::finish(s, n, NState::Done, v));
                 }
             }
             NodeKind::Output { value } => {
                 if let Some(v) = eval_or_fail(self, q, fx, value) {
+                    let v = std::sync::Arc::new(v);
                     self.record(ctx, EventKind::Output { value: v.clone() });
-                    self.output = self.redactor(ctx).value(v);
+                    let redactor = self.redactor(ctx);
+                    self.output = Some(if redactor.is_empty() {
+                        v
+                    } else {
+                        std::sync::Arc::new(redactor.value(Value::clone(&v)))
+                    });
                     // Nothing reads the `output` statement's node value (it has no name).
-                    q.push_back(Work::Finish(s, n, NState::Done, Value::Null));
+                    q.push_back(Work::finish(s, n, NState::Done, Value::Null));
                 }
             }
             NodeKind::Wait { until } => {
@@ -242,7 +241,7 @@ impl Instance {
                             timed_out: false,
                         },
                     );
-                    q.push_back(Work::Finish(s, n, NState::Done, Value::Null));
+                    q.push_back(Work::finish(s, n, NState::Done, Value::Null));
                 } else {
                     self.set_running(s, n);
                     self.arm_wait(s, n, None, Some(at), path, fx);
@@ -415,9 +414,9 @@ impl Instance {
                             instance: self.id.clone(),
                             step: path.clone(),
                             attempt,
-                            idempotency_key: idempotency_key(&self.id, &path),
+                            idempotency_key: IdempotencyKey::of_step(&self.id, &path),
                         };
-                        let pc = Box::new(PreparedCall {
+                        let pc = PreparedCall {
                             scope: s,
                             node: n,
                             plan: plan.clone(),
@@ -427,12 +426,12 @@ impl Instance {
                             attempt,
                             not_before,
                             abandon: None,
-                        });
+                        };
                         if self.running < ctx.globals.per_instance_limit {
                             self.running += 1;
                             self.launch(ctx, pc, fx);
                         } else {
-                            self.queue.push_back(pc);
+                            self.queue.push_back(Box::new(pc));
                         }
                     }
                 }

@@ -113,8 +113,8 @@ impl Replay {
                     r.started.remove(step);
                     r.next_attempt.remove(step);
                     r.failed.remove(step);
-                    r.results.insert(step.clone(), value.clone());
-                    if let Some(i) = received.iter().position(|(_, p)| p == value) {
+                    r.results.insert(step.clone(), Value::clone(value));
+                    if let Some(i) = received.iter().position(|(_, p)| p == &**value) {
                         received.remove(i);
                     }
                 }

@@ -152,7 +152,7 @@ mod tests {
                 EventKind::StepSucceeded {
                     step: "sent[0].s".into(),
                     attempt: 1,
-                    value: crate::value::Value::Null,
+                    value: crate::value::Value::Null.into(),
                     fallback: false,
                 },
             ),
