@@ -519,3 +519,37 @@ impl Store for MemoryStore {
         Ok(effects.get(&(log.to_string(), key.to_string())).cloned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::{MemoryStore, Store};
+    use crate::runtime::event::{Event, EventKind};
+
+    /// A sleeping instance's history is packed (none of it stays as events in memory), reads
+    /// back the same, and takes events after it when the instance wakes.
+    #[test]
+    fn a_sleeping_history_is_packed_and_reads_back_the_same() {
+        let store = MemoryStore::new();
+        let ev = |seq, step: &str| Event {
+            seq,
+            at: Utc::now(),
+            kind: EventKind::StepScheduled { step: step.into() },
+        };
+        let mut buffer = vec![ev(0, "a"), ev(1, "b")];
+        let _ = store.append_from("i", &mut buffer);
+        let before = serde_json::to_string(&store.history("i")).unwrap();
+        store.suspended("i");
+        {
+            let shard = store.shard("i").lock().unwrap();
+            let kept = &shard["i"];
+            assert!(kept.recent.is_empty(), "the events were left unpacked");
+            assert!(!kept.packed.is_empty());
+        }
+        assert_eq!(serde_json::to_string(&store.history("i")).unwrap(), before);
+        store.append("i", ev(2, "c"));
+        let seqs: Vec<u64> = store.history("i").iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [0, 1, 2]);
+    }
+}
