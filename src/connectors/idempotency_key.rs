@@ -36,15 +36,14 @@ impl IdempotencyKey {
         hasher.update(instance.as_bytes());
         hasher.update(b"\n");
         hasher.update(path.as_bytes());
-        let digest = hasher.finalize();
-        let mut hex = [0u8; 32];
-        for (i, byte) in digest.iter().take(16).enumerate() {
-            hex[2 * i] = HEX[usize::from(byte >> 4)];
-            hex[2 * i + 1] = HEX[usize::from(byte & 0x0f)];
+        let mut bytes = [0u8; INLINE];
+        // 16 bytes make exactly INLINE hex digits, so this cannot fail.
+        if hex::encode_to_slice(&hasher.finalize()[..16], &mut bytes).is_err() {
+            return IdempotencyKey::default();
         }
         IdempotencyKey(Repr::Inline {
             len: INLINE as u8,
-            bytes: hex,
+            bytes,
         })
     }
 
@@ -59,8 +58,6 @@ impl IdempotencyKey {
         }
     }
 }
-
-const HEX: &[u8; 16] = b"0123456789abcdef";
 
 impl Default for IdempotencyKey {
     /// The empty key (a call made outside an instance): no allocation, as calls are taken

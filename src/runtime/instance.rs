@@ -306,12 +306,12 @@ impl Instance {
         self.pending.push(event);
     }
 
-    /// Hides the values of this instance's entity's secrets.
     /// The instance's output: none until its `output` statement ran.
     pub(crate) fn output(&self) -> Value {
         self.output.as_deref().cloned().unwrap_or_default()
     }
 
+    /// Hides the values of this instance's entity's secrets.
     fn redactor(&self, ctx: &Ctx) -> Redactor {
         Redactor::new(
             ctx.globals

@@ -118,7 +118,8 @@ impl Inner {
         // A sub-flow works in its caller's workspace.
         let entity: Arc<str> = match &parent {
             Some(p) => Arc::from(p.entity.as_str()),
-            None => Arc::from(entity.as_deref().unwrap_or(flow.plan.entity.as_str())),
+            // The flow's own entity is shared, as a new start shares it.
+            None => entity.as_deref().map_or_else(|| flow.entity.clone(), Arc::from),
         };
         let key: Arc<str> = Arc::from(id);
         let cell = Arc::new(Cell::new(
