@@ -2,6 +2,7 @@
 
 pub mod ast;
 mod comments;
+mod descent;
 mod fmt;
 mod lexical;
 mod parser;

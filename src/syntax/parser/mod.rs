@@ -63,6 +63,27 @@ pub fn parse_recovering(source: &str, file: FileId) -> Parsed {
     // The lexical pass reports what breaks the nesting and repairs it (same length, so spans
     // hold), and the grammar parses what the author meant.
     let lexical = lexical::scan(source, file);
+    // A well-formed file takes the fast path; the grammar reads the rest, and makes the
+    // diagnostics.
+    if lexical.repaired.is_none() && lexical.diagnostics.is_empty() {
+        if let Some(module) = super::descent::parse(source) {
+            return Parsed {
+                module,
+                ..Parsed::default()
+            };
+        }
+    }
+    parse_scanned(source, file, lexical)
+}
+
+/// The grammar's parse alone, without the fast path: the reference that the fast path is
+/// tested against.
+#[cfg(test)]
+pub(in crate::syntax) fn parse_with_grammar(source: &str, file: FileId) -> Parsed {
+    parse_scanned(source, file, lexical::scan(source, file))
+}
+
+fn parse_scanned(source: &str, file: FileId, lexical: lexical::Lexical) -> Parsed {
     let text = lexical.repaired.as_deref().unwrap_or(source);
     let mut parsed = parse_text(text, file, &lexical.texts);
     let mut diagnostics = lexical.diagnostics;
@@ -166,7 +187,7 @@ struct Parser<'s> {
 /// (checker, formatter, planner) recurse on it, so unbounded nesting would overflow the stack on
 /// hostile or generated input; real flows nest a handful of levels. An expression's operators
 /// count as levels too, since a chain `a ?? b ?? c ...` nests as deeply as it is long.
-const MAX_DEPTH: usize = 128;
+pub(in crate::syntax) const MAX_DEPTH: usize = 128;
 
 /// Keyword tokens are in the tree (so "expected" lists can name them) but carry no meaning once
 /// parsed; constructs read their other children.
