@@ -60,6 +60,10 @@ impl Descent<'_> {
 
     /// An operand and the operators that bind tighter than `bound` after it.
     fn operation(&mut self, bound: u32, level: &mut Level) -> Parse<Expr> {
+        self.deeper(|p| p.operation_within(bound, level))
+    }
+
+    fn operation_within(&mut self, bound: u32, level: &mut Level) -> Parse<Expr> {
         self.skip()?;
         level.weight += 1;
         let mut lhs = match self.byte(0) {
@@ -455,6 +459,10 @@ impl Descent<'_> {
 
     /// After `if`: `COND { A } else { B }` or `... else if ...`.
     fn if_value(&mut self, start: usize) -> Parse<Expr> {
+        self.deeper(|p| p.if_value_within(start))
+    }
+
+    fn if_value_within(&mut self, start: usize) -> Parse<Expr> {
         let condition = self.expr()?;
         self.punct("{")?;
         let then = self.expr()?;

@@ -50,6 +50,9 @@ struct Descent<'s> {
     /// grammar's parser counts it (an expression weighs its operators and operands), so that
     /// a file it would refuse as too deep is left to it.
     deepest: usize,
+    /// How many nested reads are under way: bounded, so that absurdly deep text cannot
+    /// overflow the stack here (the grammar's parser reports it).
+    depth: usize,
 }
 
 impl<'s> Descent<'s> {
@@ -60,6 +63,7 @@ impl<'s> Descent<'s> {
             pos: 0,
             end: 0,
             deepest: 0,
+            depth: 0,
         }
     }
 
@@ -98,8 +102,21 @@ impl<'s> Descent<'s> {
     /// type: 1), keeping [`Descent::deepest`].
     fn nested<T>(&mut self, weight: usize, read: impl FnOnce(&mut Self) -> Parse<T>) -> Parse<T> {
         let outer = std::mem::take(&mut self.deepest);
-        let value = read(self)?;
+        let value = self.deeper(read)?;
         self.deepest = outer.max(self.deepest + weight);
+        Ok(value)
+    }
+
+    /// Reads something that nests: past [`MAX_DEPTH`](super::parser::MAX_DEPTH) nested reads,
+    /// the grammar's parser would refuse the text as too deep, or might (an `else if` chain
+    /// does not count there), so it is left to it.
+    fn deeper<T>(&mut self, read: impl FnOnce(&mut Self) -> Parse<T>) -> Parse<T> {
+        if self.depth >= super::parser::MAX_DEPTH {
+            return Err(Bail);
+        }
+        self.depth += 1;
+        let value = read(self)?;
+        self.depth -= 1;
         Ok(value)
     }
 }

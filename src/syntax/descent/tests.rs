@@ -255,3 +255,18 @@ fn the_grammars_corners_read_the_same() {
         assert_eq!(agrees(source), Ok(true), "{source}");
     }
 }
+
+#[test]
+fn absurd_nesting_is_left_to_the_grammar_without_overflowing_the_stack() {
+    for (open, close) in [("(", ")"), ("[", "]"), ("{ a: ", " }"), ("- ", ""), ("not ", ""), ("a ?? ", ""), ("if a { 1 } else if b { 2 } else { ", " }")] {
+        let deep = format!(
+            "flow f for e {{\n  let x = {}1{}\n}}\n",
+            open.repeat(20_000),
+            close.repeat(20_000)
+        );
+        assert_eq!(parse(&deep), None, "{open}");
+        // Just under the bound, the same text is read.
+        let shallow = format!("flow f for e {{\n  let x = {}1{}\n}}\n", open.repeat(30), close.repeat(30));
+        assert_eq!(agrees(&shallow), Ok(true), "{open}");
+    }
+}
