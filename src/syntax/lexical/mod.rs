@@ -116,11 +116,29 @@ fn read(text: &mut Text, edits: &mut Edits, delimiters: &mut Delimiters) {
             }
             _ => {
                 delimiters.token(text, false);
+                // The rest of a word or a number: nothing in it is for a scanner (one test per
+                // byte rather than the whole match, in the pass every file goes through).
                 text.at += 1;
+                while text.at < text.bytes.len() && !SPECIAL[usize::from(text.bytes[text.at])] {
+                    text.at += 1;
+                }
             }
         }
     }
 }
+
+/// The bytes `read` hands to a scanner or counts (line breaks, blanks): every other byte
+/// is part of a token, and needs nothing but [`Delimiters::token`].
+const SPECIAL: [bool; 256] = {
+    let mut special = [false; 256];
+    let bytes = b"\n \t\r/\"#'{([:})]";
+    let mut i = 0;
+    while i < bytes.len() {
+        special[bytes[i] as usize] = true;
+        i += 1;
+    }
+    special
+};
 
 /// What the pass found and how it repairs the text: every scanner records here.
 struct Edits {
