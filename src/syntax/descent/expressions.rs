@@ -94,6 +94,12 @@ impl Descent<'_> {
                 break;
             }
             level.weight += 1;
+            // A left-associative chain (`a + a + ...`) grows here, not by recursion: past the
+            // bound the grammar's parser refuses it, and a tree that deep could not even be
+            // dropped without overflowing the stack.
+            if level.weight > crate::syntax::parser::MAX_DEPTH {
+                return Err(Bail);
+            }
             level.postfix_last = !matches!(operator, Operator::Binary(..));
             lhs = match operator {
                 Operator::Binary(op, len) => {

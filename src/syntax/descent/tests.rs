@@ -258,7 +258,7 @@ fn the_grammars_corners_read_the_same() {
 
 #[test]
 fn absurd_nesting_is_left_to_the_grammar_without_overflowing_the_stack() {
-    for (open, close) in [("(", ")"), ("[", "]"), ("{ a: ", " }"), ("- ", ""), ("not ", ""), ("a ?? ", ""), ("if a { 1 } else if b { 2 } else { ", " }")] {
+    for (open, close) in [("(", ")"), ("[", "]"), ("{ a: ", " }"), ("- ", ""), ("not ", ""), ("a ?? ", ""), ("a + ", ""), ("a.b", ""), ("if a { 1 } else if b { 2 } else { ", " }")] {
         let deep = format!(
             "flow f for e {{\n  let x = {}1{}\n}}\n",
             open.repeat(20_000),
