@@ -62,7 +62,10 @@ impl<'s> Descent<'s> {
                 b' ' | b'\t' | b'\n' | b'\r' => self.pos += 1,
                 b'/' if self.byte(1) == b'/' && self.byte(2) != b'/' => {
                     let rest = &self.bytes[self.pos..];
-                    self.pos += rest.iter().position(|b| matches!(b, b'\n' | b'\r')).unwrap_or(rest.len());
+                    self.pos += rest
+                        .iter()
+                        .position(|b| matches!(b, b'\n' | b'\r'))
+                        .unwrap_or(rest.len());
                 }
                 b'/' if self.byte(1) == b'*' => {
                     let body = self.pos + 2;
@@ -227,7 +230,11 @@ impl<'s> Descent<'s> {
             let text = &self.source[text_start..text_end];
             docs.push(text.strip_prefix(' ').unwrap_or(text).trim_end().to_string());
             self.pos = text_end;
-            let newline = if self.at("\r\n") { 2 } else { usize::from(text_end < self.bytes.len()) };
+            let newline = if self.at("\r\n") {
+                2
+            } else {
+                usize::from(text_end < self.bytes.len())
+            };
             self.take(newline);
         }
     }
@@ -315,7 +322,10 @@ impl<'s> Descent<'s> {
             return false;
         }
         let from = self.pos + digits + blanks;
-        let len = self.bytes[from..].iter().take_while(|b| is_word_char(**b)).count();
+        let len = self.bytes[from..]
+            .iter()
+            .take_while(|b| is_word_char(**b))
+            .count();
         matches!(
             &self.source[from..from + len],
             "milliseconds"

@@ -138,7 +138,10 @@ impl Descent<'_> {
                 (dedent(&self.source[text_start..text_end]), text_start)
             } else if self.byte(0) == b'"' {
                 let (text_start, text_end) = self.template_text()?;
-                (self.source[text_start..text_end].replace("\\\"", "\""), text_start)
+                (
+                    self.source[text_start..text_end].replace("\\\"", "\""),
+                    text_start,
+                )
             } else {
                 return Err(Bail);
             };
@@ -324,11 +327,7 @@ impl Descent<'_> {
             let name = self.name()?;
             self.punct(":")?;
             let ty = self.type_expr()?;
-            let default = if self.eat("=")? {
-                Some(self.expr()?)
-            } else {
-                None
-            };
+            let default = if self.eat("=")? { Some(self.expr()?) } else { None };
             self.eat(",")?;
             fields.push(FieldDecl {
                 docs,

@@ -27,7 +27,10 @@ impl Descent<'_> {
     /// A statement starting at `start` (its doc comments, already read, included).
     pub(super) fn statement(&mut self, start: usize, docs: Vec<String>) -> Parse<Stmt> {
         let word = self.next_word()?;
-        if !matches!(word, "step" | "let" | "if" | "match" | "wait" | "emit" | "fail" | "yield") {
+        if !matches!(
+            word,
+            "step" | "let" | "if" | "match" | "wait" | "emit" | "fail" | "yield"
+        ) {
             return Err(Bail);
         }
         self.take(word.len());

@@ -104,7 +104,9 @@ impl Descent<'_> {
         let name = self.str_lit()?;
         // Without a payload, `after` and the next item's keyword are not read as a value.
         let next = self.next_word()?;
-        let payload = if matches!(next, "after" | "input" | "start" | "stub" | "send" | "expect") || self.byte(0) == b'}' {
+        let payload = if matches!(next, "after" | "input" | "start" | "stub" | "send" | "expect")
+            || self.byte(0) == b'}'
+        {
             None
         } else {
             Some(self.expr()?)

@@ -30,7 +30,11 @@ fn agrees(source: &str) -> Result<bool, String> {
     if grammar.module != fast {
         let (want, got) = (format!("{:#?}", grammar.module), format!("{fast:#?}"));
         let (want, got): (Vec<&str>, Vec<&str>) = (want.lines().collect(), got.lines().collect());
-        let at = want.iter().zip(&got).position(|(a, b)| a != b).unwrap_or(want.len().min(got.len()));
+        let at = want
+            .iter()
+            .zip(&got)
+            .position(|(a, b)| a != b)
+            .unwrap_or(want.len().min(got.len()));
         let from = at.saturating_sub(12);
         return Err(format!(
             "the trees differ at line {at}\n--- source\n{source}\n--- grammar\n{}\n--- fast path\n{}",
@@ -120,7 +124,11 @@ fn every_flow_text_of_the_repository_parses_as_the_grammar_parses_it() {
     }
     // Most texts are well formed (the others are the test corpus of mistakes): the fast path
     // must read them, or it saves nothing.
-    assert!(read * 2 > corpus.len(), "the fast path read {read} of {}", corpus.len());
+    assert!(
+        read * 2 > corpus.len(),
+        "the fast path read {read} of {}",
+        corpus.len()
+    );
 }
 
 #[test]
@@ -141,24 +149,87 @@ struct Lcg(u64);
 
 impl Lcg {
     fn below(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         ((self.0 >> 33) as usize) % n.max(1)
     }
 }
 
 /// What authors slip in or leave out.
 const INSERTS: &[&str] = &[
-    "{", "}", "(", ")", "[", "]", "\"", ",", ":", "=", "==", "!", "&&", "||", "-", ".", "..", "\n", " ", "/", "//",
-    "/*", "#", "'", "?", "??", "|", "=>", ";", "_", "0", "9x", "2 days", "1.5", "\\", "{{", "}}", "\"\"\"", "if ",
-    "else ", "elif ", "step ", "on ", "on error ", "not ", "in ", "and ", "or ", "null", "True", "none", "wait ",
-    "for ", "after ", "retry 2 ", "timeout 1s ", "fallback ", "no jitter ", "as ", "///", "x", "Status: Done",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "\"",
+    ",",
+    ":",
+    "=",
+    "==",
+    "!",
+    "&&",
+    "||",
+    "-",
+    ".",
+    "..",
+    "\n",
+    " ",
+    "/",
+    "//",
+    "/*",
+    "#",
+    "'",
+    "?",
+    "??",
+    "|",
+    "=>",
+    ";",
+    "_",
+    "0",
+    "9x",
+    "2 days",
+    "1.5",
+    "\\",
+    "{{",
+    "}}",
+    "\"\"\"",
+    "if ",
+    "else ",
+    "elif ",
+    "step ",
+    "on ",
+    "on error ",
+    "not ",
+    "in ",
+    "and ",
+    "or ",
+    "null",
+    "True",
+    "none",
+    "wait ",
+    "for ",
+    "after ",
+    "retry 2 ",
+    "timeout 1s ",
+    "fallback ",
+    "no jitter ",
+    "as ",
+    "///",
+    "x",
+    "Status: Done",
 ];
 
 /// Damaged copies of `source`: a byte removed, a line removed, a slip inserted, two
 /// characters swapped.
 fn damaged(source: &str, rng: &mut Lcg, count: usize) -> Vec<String> {
     let mut out = Vec::new();
-    let boundaries: Vec<usize> = (0..=source.len()).filter(|i| source.is_char_boundary(*i)).collect();
+    let boundaries: Vec<usize> = (0..=source.len())
+        .filter(|i| source.is_char_boundary(*i))
+        .collect();
     for _ in 0..count {
         let at = boundaries[rng.below(boundaries.len())];
         let mut text = source.to_string();
@@ -224,7 +295,10 @@ fn what_the_grammar_reads_as_a_habit_is_left_to_it() {
         "flow f for e {\n  let x = !a\n}\n",
     ] {
         assert_eq!(parse(source), None, "{source}");
-        assert!(!parse_with_grammar(source, FileId(0)).diagnostics.is_empty(), "{source}");
+        assert!(
+            !parse_with_grammar(source, FileId(0)).diagnostics.is_empty(),
+            "{source}"
+        );
     }
 }
 
@@ -258,7 +332,17 @@ fn the_grammars_corners_read_the_same() {
 
 #[test]
 fn absurd_nesting_is_left_to_the_grammar_without_overflowing_the_stack() {
-    for (open, close) in [("(", ")"), ("[", "]"), ("{ a: ", " }"), ("- ", ""), ("not ", ""), ("a ?? ", ""), ("a + ", ""), ("a.b", ""), ("if a { 1 } else if b { 2 } else { ", " }")] {
+    for (open, close) in [
+        ("(", ")"),
+        ("[", "]"),
+        ("{ a: ", " }"),
+        ("- ", ""),
+        ("not ", ""),
+        ("a ?? ", ""),
+        ("a + ", ""),
+        ("a.b", ""),
+        ("if a { 1 } else if b { 2 } else { ", " }"),
+    ] {
         let deep = format!(
             "flow f for e {{\n  let x = {}1{}\n}}\n",
             open.repeat(20_000),
@@ -266,7 +350,11 @@ fn absurd_nesting_is_left_to_the_grammar_without_overflowing_the_stack() {
         );
         assert_eq!(parse(&deep), None, "{open}");
         // Just under the bound, the same text is read.
-        let shallow = format!("flow f for e {{\n  let x = {}1{}\n}}\n", open.repeat(30), close.repeat(30));
+        let shallow = format!(
+            "flow f for e {{\n  let x = {}1{}\n}}\n",
+            open.repeat(30),
+            close.repeat(30)
+        );
         assert_eq!(agrees(&shallow), Ok(true), "{open}");
     }
 }
