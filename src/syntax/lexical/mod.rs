@@ -174,6 +174,11 @@ impl Edits {
     }
 
     fn replace(&mut self, at: usize, byte: u8) {
+        // A replacement past the end appends (a string closed at the end of the file shifts
+        // its closers there): what is appended later goes after it, not over it.
+        if at >= self.len + self.appended {
+            self.appended = at + 1 - self.len;
+        }
         self.replaced.push((at, byte));
     }
 
@@ -293,6 +298,21 @@ mod tests {
         let (text, found) = scanned(source);
         assert_eq!(found, [(Code::UnclosedDelimiter, "\"".to_string())]);
         assert_eq!(text, "flow f for e {\n  step s = a.b(x: \"hi\")}\n");
+    }
+
+    #[test]
+    fn a_string_left_open_at_the_end_of_the_file_keeps_its_closer() {
+        // The `)` shifted past the end, then the `}` appended for the flow: both are kept.
+        let source = "flow f for e {\n  let x = f(\"a)";
+        let (text, found) = scanned(source);
+        assert_eq!(
+            found,
+            [
+                (Code::UnclosedDelimiter, "\"".to_string()),
+                (Code::UnclosedDelimiter, "{".to_string())
+            ]
+        );
+        assert_eq!(text, "flow f for e {\n  let x = f(\"a\")}");
     }
 
     #[test]
