@@ -170,7 +170,8 @@ impl Descent<'_> {
         loop {
             match self.bytes.get(at) {
                 Some(b'"') => break,
-                Some(b'\\') if at + 1 < self.bytes.len() => at += 2,
+                // Past the end, `get` finds nothing: a string left open.
+                Some(b'\\') => at += 2,
                 Some(b'\n' | b'\r') | None => return Err(Bail),
                 Some(_) => at += 1,
             }

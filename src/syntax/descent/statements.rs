@@ -375,7 +375,6 @@ impl Descent<'_> {
                 self.pos = at;
                 self.absent();
             } else {
-                self.end = at + 2;
                 on = self.ident_list()?;
             }
         } else {

@@ -121,6 +121,10 @@ fn every_flow_text_of_the_repository_parses_as_the_grammar_parses_it() {
             Ok(fast) => read += usize::from(fast),
             Err(e) => panic!("{name}: {e}"),
         }
+        // Saved on Windows: a line break is `\r\n`.
+        if let Err(e) = agrees(&source.replace('\n', "\r\n")) {
+            panic!("{name}, with CRLF line breaks: {e}");
+        }
     }
     // Most texts are well formed (the others are the test corpus of mistakes): the fast path
     // must read them, or it saves nothing.
@@ -141,6 +145,13 @@ fn the_businesses_flows_and_the_stdlib_take_the_fast_path() {
     for path in files {
         let source = std::fs::read_to_string(&path).unwrap_or_default();
         assert_eq!(agrees(&source), Ok(true), "{}", path.display());
+        let crlf = source.replace('\n', "\r\n");
+        assert_eq!(
+            agrees(&crlf),
+            Ok(true),
+            "{}, with CRLF line breaks",
+            path.display()
+        );
     }
 }
 
