@@ -151,7 +151,7 @@ pub(crate) fn check_sms_length(info: &TemplateInfo<'_>, diagnostics: &mut Diagno
     renderer.register_escape_fn(handlebars::no_escape);
     let Ok(text) = renderer.render_template(&part.body, &values) else {
         let missing: Vec<&String> = info
-            .vars
+            .vars()
             .iter()
             .filter(|v| values.get(v.as_str()).is_none())
             .collect();

@@ -121,8 +121,10 @@ pub fn check(project: &Project, manifests: &impl AsRef<Manifests>) -> Diagnostic
 
 /// Checks `files` of `project` and the files that depend on them (that `use` them, or name an
 /// entity or template they declare): what a change to `files` can break. The project-wide checks
-/// (declarations, webhook paths) run in full. Flows of other files are not checked, which is what
-/// makes `flowc check FILE` fast in a large project.
+/// (declarations, webhook paths) run in full, except that the templates of other files are not
+/// compiled: their handlebars syntax and SMS length are not checked, as `files` cannot break
+/// them. Flows of other files are not checked, which is what makes `flowc check FILE` fast in a
+/// large project.
 pub fn check_files(project: &Project, manifests: &impl AsRef<Manifests>, files: &[FileId]) -> Diagnostics {
     check_in_thread(project, manifests.as_ref(), Some(files))
 }
@@ -188,7 +190,7 @@ impl Wanted {
 const STACK_SIZE: usize = 64 << 20;
 
 fn check_here(project: &Project, manifests: &Manifests, files: Option<&[FileId]>) -> Diagnostics {
-    let parts = check_parts(project, manifests, files);
+    let parts = check_parts(project, manifests, files, Templates::OfFiles);
     let mut diagnostics = parts.wide;
     diagnostics.extend(parts.flows);
     let mut sorted = Diagnostics::new();
@@ -219,13 +221,30 @@ pub fn check_files_apart(
     std::thread::scope(|scope| {
         std::thread::Builder::new()
             .stack_size(STACK_SIZE)
-            .spawn_scoped(scope, || check_parts(project, manifests, Some(files)))
+            .spawn_scoped(scope, || {
+                check_parts(project, manifests, Some(files), Templates::All)
+            })
             .map(|handle| handle.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
     })
-    .unwrap_or_else(|_| check_parts(project, manifests, Some(files)))
+    .unwrap_or_else(|_| check_parts(project, manifests, Some(files), Templates::All))
 }
 
-fn check_parts(project: &Project, manifests: &Manifests, files: Option<&[FileId]>) -> CheckedFiles {
+/// Which templates' handlebars the project-wide checks compile.
+#[derive(Clone, Copy, PartialEq)]
+enum Templates {
+    /// Every template's: an editor keeps the project-wide findings of every file.
+    All,
+    /// Only those of the files checked (every file, when all are): the syntax and SMS length
+    /// of another file's template cannot be caused by the files asked for.
+    OfFiles,
+}
+
+fn check_parts(
+    project: &Project,
+    manifests: &Manifests,
+    files: Option<&[FileId]>,
+    templates: Templates,
+) -> CheckedFiles {
     let mut wide = Diagnostics::new();
     let mut flows = Diagnostics::new();
     let cx = context::Context::new(project, manifests);
@@ -237,7 +256,10 @@ fn check_parts(project: &Project, manifests: &Manifests, files: Option<&[FileId]
         flows.extend(module.syntax.iter().cloned());
     }
     declarations::check(&cx, &mut wide);
-    templates::check_declarations(cx.templates.values(), &mut wide);
+    let compile = |info: &templates::TemplateInfo<'_>| {
+        templates == Templates::All || files.is_none_or(|files| files.contains(&info.file))
+    };
+    templates::check_declarations(cx.templates.values(), compile, &mut wide);
     triggers::check_webhook_paths(&cx, &mut wide);
     check_flows(&cx, &wanted, &mut flows);
     flow_tests::check(&cx, &wanted, &mut flows);

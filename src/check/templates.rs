@@ -3,6 +3,7 @@
 //! channel needs and the SMS length are in `channel_templates`.
 
 use std::collections::BTreeSet;
+use std::sync::OnceLock;
 
 use handlebars::template::{BlockParam, HelperTemplate, Parameter, Template as Hbs, TemplateElement};
 
@@ -16,37 +17,25 @@ use super::suggest;
 pub(crate) struct TemplateInfo<'a> {
     pub file: FileId,
     pub decl: &'a ast::Template,
-    /// Top-level variables used by any part (`client` for `{{client.name}}`), sorted.
-    pub vars: BTreeSet<String>,
-    /// Parts that failed to compile, with the error's place, message and the fix to suggest.
-    pub errors: Vec<(Span, String, String)>,
+    /// The text of the file declaring it (for the places of handlebars errors).
+    source: &'a str,
+    /// What compiling its parts finds, on first use: handlebars parses with pest, and compiling
+    /// every template of the project was the largest part of `flowc check FILE`, which needs
+    /// only the templates its flows send.
+    compiled: OnceLock<Compiled>,
     /// `{{{raw}}}` and `{{& raw}}` in HTML parts: values written into the HTML unescaped.
     pub raw: Vec<Span>,
 }
 
+struct Compiled {
+    /// Top-level variables used by any part (`client` for `{{client.name}}`), sorted.
+    vars: BTreeSet<String>,
+    /// Parts that failed to compile, with the error's place, message and the fix to suggest.
+    errors: Vec<(Span, String, String)>,
+}
+
 impl<'a> TemplateInfo<'a> {
-    pub fn new(file: FileId, decl: &'a ast::Template, source: &str) -> TemplateInfo<'a> {
-        let mut vars = BTreeSet::new();
-        let mut errors = Vec::new();
-        for part in &decl.parts {
-            match Hbs::compile(&part.body) {
-                Ok(template) => collect_template(&template, &mut Vec::new(), &mut vars),
-                Err(e) => {
-                    // Our own scan names the usual mistakes better than the parser's token list.
-                    let (position, message, help) = match explain_error(&part.body) {
-                        Some((offset, message, help)) => {
-                            (Some(line_col_of(&part.body, offset)), message, help)
-                        }
-                        None => (e.pos(), describe(&e), GENERIC_HELP.to_string()),
-                    };
-                    let span = match position {
-                        Some((line, column)) => error_span(part, source, line, column),
-                        None => part.body_span,
-                    };
-                    errors.push((span, message, help));
-                }
-            }
-        }
+    pub fn new(file: FileId, decl: &'a ast::Template, source: &'a str) -> TemplateInfo<'a> {
         let raw = decl
             .parts
             .iter()
@@ -56,11 +45,48 @@ impl<'a> TemplateInfo<'a> {
         TemplateInfo {
             file,
             decl,
-            vars,
-            errors,
+            source,
+            compiled: OnceLock::new(),
             raw,
         }
     }
+
+    /// Top-level variables used by any part (`client` for `{{client.name}}`), sorted.
+    pub fn vars(&self) -> &BTreeSet<String> {
+        &self.compiled().vars
+    }
+
+    /// Parts that failed to compile, with the error's place, message and the fix to suggest.
+    pub fn errors(&self) -> &[(Span, String, String)] {
+        &self.compiled().errors
+    }
+
+    fn compiled(&self) -> &Compiled {
+        self.compiled.get_or_init(|| compile(self.decl, self.source))
+    }
+}
+
+fn compile(decl: &ast::Template, source: &str) -> Compiled {
+    let mut vars = BTreeSet::new();
+    let mut errors = Vec::new();
+    for part in &decl.parts {
+        match Hbs::compile(&part.body) {
+            Ok(template) => collect_template(&template, &mut Vec::new(), &mut vars),
+            Err(e) => {
+                // Our own scan names the usual mistakes better than the parser's token list.
+                let (position, message, help) = match explain_error(&part.body) {
+                    Some((offset, message, help)) => (Some(line_col_of(&part.body, offset)), message, help),
+                    None => (e.pos(), describe(&e), GENERIC_HELP.to_string()),
+                };
+                let span = match position {
+                    Some((line, column)) => error_span(part, source, line, column),
+                    None => part.body_span,
+                };
+                errors.push((span, message, help));
+            }
+        }
+    }
+    Compiled { vars, errors }
 }
 
 /// Where `part` writes a value unescaped (`{{{x}}}`, `{{& x}}`), in the file's source.
@@ -338,19 +364,26 @@ fn first_segment(raw: &str) -> &str {
 }
 
 /// Checks every template declaration of the project once.
+/// Checks each template's declaration; the ones for which `compile` is false only by what needs
+/// no handlebars (their parts: duplicated or missing, and raw HTML).
 pub(crate) fn check_declarations<'a>(
     infos: impl Iterator<Item = &'a TemplateInfo<'a>>,
+    compile: impl Fn(&TemplateInfo<'_>) -> bool,
     diagnostics: &mut Diagnostics,
 ) {
     for info in infos {
-        check_one(info, diagnostics);
-        super::channel_templates::check_sms_length(info, diagnostics);
+        let compile = compile(info);
+        check_one(info, compile, diagnostics);
+        if compile {
+            super::channel_templates::check_sms_length(info, diagnostics);
+        }
     }
 }
 
-fn check_one(info: &TemplateInfo<'_>, diagnostics: &mut Diagnostics) {
+fn check_one(info: &TemplateInfo<'_>, compile: bool, diagnostics: &mut Diagnostics) {
     let decl = info.decl;
-    for (span, message, help) in &info.errors {
+    let errors = if compile { info.errors() } else { &[] };
+    for (span, message, help) in errors {
         diagnostics.push(
             Diagnostic::new(
                 Code::TemplateSyntax,
@@ -432,7 +465,7 @@ pub(crate) fn check_with(
     diagnostics: &mut Diagnostics,
 ) {
     let missing: Vec<&str> = template
-        .vars
+        .vars()
         .iter()
         .filter(|v| !v.starts_with("../"))
         .map(String::as_str)

@@ -369,3 +369,61 @@ fn a_missing_notion_schema_is_an_error_naming_the_file() {
     assert!(stderr(&out).contains("notion/schema.json"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("no problems found"), "{}", stderr(&out));
 }
+
+const TEMPLATES: &str = r#"template welcome {
+  subject "Welcome"
+  text "Hi {{name}}"
+}
+
+template broken {
+  subject "Broken"
+  text "Hi {{#if name}}"
+}
+"#;
+
+const SENDS_WELCOME: &str = r#"entity studio {
+  databases Contacts
+}
+
+flow greet for studio {
+  on manual
+  input { email: email }
+  step sent = email.send(to: input.email, template: "welcome", with: { nam: "Maya" })
+}
+"#;
+
+#[test]
+fn checking_one_file_compiles_the_templates_it_sends_not_the_others() {
+    let dir = project(&[("templates.flow", TEMPLATES), ("greet.flow", SENDS_WELCOME)]);
+    let codes = |args: &[&str]| {
+        let out = flowc(dir.path(), args);
+        stdout(&out)
+            .lines()
+            .filter_map(|l| {
+                l.split_once("error[")
+                    .map(|(file, rest)| format!("{file}{}", &rest[..5]))
+            })
+            .collect::<Vec<_>>()
+    };
+    // The flow's `with:` is checked against the variables of the template it sends, though the
+    // template is another file's; that file's broken template is not this file's to report.
+    let one = codes(&["check", "--format", "short", "greet.flow"]);
+    assert!(
+        one.iter()
+            .any(|c| c.starts_with("greet.flow") && c.ends_with("E0501")),
+        "{one:?}"
+    );
+    assert!(!one.iter().any(|c| c.ends_with("E0500")), "{one:?}");
+    // Checked itself, or with the whole project, the template file reports its broken template.
+    let own = codes(&["check", "--format", "short", "templates.flow"]);
+    assert!(
+        own.iter()
+            .any(|c| c.starts_with("templates.flow") && c.ends_with("E0500")),
+        "{own:?}"
+    );
+    let all = codes(&["check", "--format", "short"]);
+    assert!(
+        all.iter().any(|c| c.ends_with("E0500")) && all.iter().any(|c| c.ends_with("E0501")),
+        "{all:?}"
+    );
+}

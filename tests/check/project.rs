@@ -119,3 +119,42 @@ fn an_entity_declared_in_two_files_names_the_first_file() {
         Some("it is first declared in main.flow; rename or remove one of them")
     );
 }
+
+#[test]
+fn checking_files_compiles_only_their_own_templates_and_the_ones_their_flows_send() {
+    let templates = "template welcome {\n  subject \"Welcome\"\n  text \"Hi {{name}}\"\n}\n\ntemplate broken {\n  subject \"Broken\"\n  text \"Hi {{#if name}}\"\n}\n";
+    let greet = "entity studio {\n  databases Contacts\n}\n\nflow greet for studio {\n  on manual\n  input { email: email }\n  step sent = email.send(to: input.email, template: \"welcome\", with: { nam: \"Maya\" })\n}\n";
+    let project = Project::from_sources(
+        Path::new("/t"),
+        flowc::config::Config::default(),
+        [("templates.flow", templates), ("greet.flow", greet)],
+    );
+    let file = |name: &str| {
+        project
+            .modules
+            .iter()
+            .map(|m| m.file)
+            .find(|&f| project.sources.get(f).path.ends_with(name))
+            .expect("a file of the project")
+    };
+    let registry = Registry::declared_builtins();
+    let codes = |diagnostics: &flowc::Diagnostics| diagnostics.iter().map(|d| d.code).collect::<Vec<_>>();
+    // The flow's `with:` is checked against the template it sends (compiled when first used);
+    // the other file's broken template is not compiled, as `greet.flow` cannot break it.
+    let one = codes(&flowc::check::check_files(
+        &project,
+        &registry,
+        &[file("greet.flow")],
+    ));
+    assert!(one.contains(&Code::TemplateVariable), "{one:?}");
+    assert!(!one.contains(&Code::TemplateSyntax), "{one:?}");
+    let own = codes(&flowc::check::check_files(
+        &project,
+        &registry,
+        &[file("templates.flow")],
+    ));
+    assert!(own.contains(&Code::TemplateSyntax), "{own:?}");
+    // An editor keeps the project-wide findings of every file: it still gets them all.
+    let apart = flowc::check::check_files_apart(&project, &registry, &[file("greet.flow")]);
+    assert!(codes(&apart.wide).contains(&Code::TemplateSyntax));
+}
