@@ -42,6 +42,7 @@ mod secrets;
 mod statements;
 mod suggest;
 mod survey_refs;
+mod template_vars;
 mod templates;
 mod triggers;
 mod type_expr;

@@ -5,13 +5,14 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use handlebars::template::{BlockParam, HelperTemplate, Parameter, Template as Hbs, TemplateElement};
+use handlebars::template::Template as Hbs;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, FileId};
 use crate::syntax::ast::{self, TemplatePartKind};
 use crate::syntax::Span;
 
 use super::suggest;
+use super::template_vars;
 
 /// A template declaration with what its parts need, computed once per run.
 pub(crate) struct TemplateInfo<'a> {
@@ -70,8 +71,15 @@ fn compile(decl: &ast::Template, source: &str) -> Compiled {
     let mut vars = BTreeSet::new();
     let mut errors = Vec::new();
     for part in &decl.parts {
+        // The usual subset is read directly; the rest, and every error, is handlebars' own.
+        if let Some(tree) = template_vars::scan(&part.body) {
+            template_vars::collect(&tree, &mut Vec::new(), &mut vars);
+            continue;
+        }
         match Hbs::compile(&part.body) {
-            Ok(template) => collect_template(&template, &mut Vec::new(), &mut vars),
+            Ok(template) => {
+                template_vars::collect(&template_vars::lower(&template), &mut Vec::new(), &mut vars)
+            }
             Err(e) => {
                 // Our own scan names the usual mistakes better than the parser's token list.
                 let (position, message, help) = match explain_error(&part.body) {
@@ -243,126 +251,6 @@ fn error_span(part: &ast::TemplatePart, source: &str, line: usize, column: usize
     part.body_span
 }
 
-fn collect_template(template: &Hbs, locals: &mut Vec<String>, vars: &mut BTreeSet<String>) {
-    for element in &template.elements {
-        match element {
-            TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h) => {
-                collect_helper(h, locals, vars)
-            }
-            TemplateElement::HelperBlock(h) => {
-                collect_helper(h, locals, vars);
-                let added = match &h.block_param {
-                    Some(BlockParam::Single(p)) => push_local(p, locals),
-                    Some(BlockParam::Pair((a, b))) => push_local(a, locals) + push_local(b, locals),
-                    _ => 0,
-                };
-                // Inside `#each` and `#with` the context changes: names there are fields of the
-                // item, not top-level variables, so only the block's own parameters are checked.
-                let changes_context = matches!(helper_name(h), Some("each" | "with"));
-                if let Some(t) = &h.template {
-                    if changes_context {
-                        let mut inner = BTreeSet::new();
-                        collect_template(t, locals, &mut inner);
-                        // `../name` escapes back to the outer context.
-                        vars.extend(
-                            inner
-                                .into_iter()
-                                .filter_map(|v| v.strip_prefix("../").map(str::to_string)),
-                        );
-                    } else {
-                        collect_template(t, locals, vars);
-                    }
-                }
-                if let Some(t) = &h.inverse {
-                    collect_template(t, locals, vars);
-                }
-                locals.truncate(locals.len() - added);
-            }
-            TemplateElement::DecoratorBlock(d) | TemplateElement::PartialBlock(d) => {
-                if let Some(t) = &d.template {
-                    collect_template(t, locals, vars);
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-fn push_local(p: &Parameter, locals: &mut Vec<String>) -> usize {
-    match p {
-        Parameter::Name(n) => {
-            locals.push(n.clone());
-            1
-        }
-        Parameter::Path(path) => {
-            locals.push(path_raw(path).to_string());
-            1
-        }
-        _ => 0,
-    }
-}
-
-fn helper_name(h: &HelperTemplate) -> Option<&str> {
-    match &h.name {
-        Parameter::Name(n) => Some(n),
-        Parameter::Path(p) => Some(path_raw(p)),
-        _ => None,
-    }
-}
-
-fn path_raw(path: &handlebars::Path) -> &str {
-    match path {
-        handlebars::Path::Relative((_, raw)) => raw,
-        handlebars::Path::Local((_, _, raw)) => raw,
-    }
-}
-
-fn collect_helper(h: &HelperTemplate, locals: &[String], vars: &mut BTreeSet<String>) {
-    let is_helper = !h.params.is_empty() || !h.hash.is_empty() || h.template.is_some();
-    // `{{name}}` alone is a variable; `{{helper arg}}` is a helper whose arguments are variables.
-    if !is_helper {
-        collect_param(&h.name, locals, vars);
-    }
-    for p in &h.params {
-        collect_param(p, locals, vars);
-    }
-    for p in h.hash.values() {
-        collect_param(p, locals, vars);
-    }
-}
-
-fn collect_param(p: &Parameter, locals: &[String], vars: &mut BTreeSet<String>) {
-    match p {
-        Parameter::Name(n) => add_var(n, locals, vars),
-        Parameter::Path(path) => add_var(path_raw(path), locals, vars),
-        Parameter::Subexpression(sub) => {
-            if let TemplateElement::Expression(h) = sub.as_element() {
-                collect_helper(h, locals, vars);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn add_var(raw: &str, locals: &[String], vars: &mut BTreeSet<String>) {
-    if let Some(outer) = raw.strip_prefix("../") {
-        vars.insert(format!("../{}", first_segment(outer)));
-        return;
-    }
-    if raw.is_empty() || raw.starts_with('@') || raw.starts_with('.') || raw.starts_with("this") {
-        return;
-    }
-    let first = first_segment(raw);
-    if first.is_empty() || locals.iter().any(|l| l == first) {
-        return;
-    }
-    vars.insert(first.to_string());
-}
-
-fn first_segment(raw: &str) -> &str {
-    raw.split(['.', '/', '[']).next().unwrap_or("")
-}
-
 /// Checks every template declaration of the project once.
 /// Checks each template's declaration; the ones for which `compile` is false only by what needs
 /// no handlebars (their parts: duplicated or missing, and raw HTML).
@@ -528,7 +416,7 @@ mod tests {
     fn vars(source: &str) -> Vec<String> {
         let template = Hbs::compile(source).expect("valid handlebars");
         let mut vars = BTreeSet::new();
-        collect_template(&template, &mut Vec::new(), &mut vars);
+        template_vars::collect(&template_vars::lower(&template), &mut Vec::new(), &mut vars);
         vars.into_iter().collect()
     }
 
