@@ -286,8 +286,8 @@ impl Scanner<'_> {
                     self.close()?;
                     return Some((elements, End::Else));
                 }
-                b if symbol_char(b) || b == b'.' || b == b'@' => elements.push(Element::Call(self.call()?)),
-                _ => return None,
+                // Anything else is a call, which gives up on what does not start with a path.
+                _ => elements.push(Element::Call(self.call()?)),
             }
         }
     }
@@ -481,7 +481,6 @@ impl Scanner<'_> {
             }
             b'0'..=b'9' | b'-' => {
                 // A whole number as JSON writes it; anything else goes to handlebars.
-                let start = self.at;
                 if self.peek() == Some(b'-') {
                     self.at += 1;
                 }
@@ -492,7 +491,7 @@ impl Scanner<'_> {
                 let n = self.at - digits;
                 let ok =
                     n > 0 && (n == 1 || self.text[digits] != b'0') && !self.peek().is_some_and(symbol_char);
-                (ok && self.at > start && self.ends_token()).then_some(Arg::Literal)
+                (ok && self.ends_token()).then_some(Arg::Literal)
             }
             _ if self.word_is(b"true") || self.word_is(b"false") || self.word_is(b"null") => {
                 while self.peek().is_some_and(symbol_char) {
@@ -584,6 +583,7 @@ mod tests {
             "{{~#each rows as |row i|~}} {{row.id}} {{../title}} {{@index}} {{this}}{{/each~}}",
             "{{#with person}}{{age}}{{/with}}{{! a comment }}{{!-- a }} comment --}}",
             "{{upper greeting}} {{join items sep=\", \" max=3}} {{eq a -1}} {{x true}} {{y null}}",
+            "{{eq a 0}} {{join items sep=\", \"~}} {{~eq b -20~}}",
             "{{#unless done}}{{/unless}}{{#if}}{{/if}}{{ spaced }}{{this.name}}{{./x}}{{@root.y}}",
         ] {
             assert_eq!(same(body), Some(true), "{body}");
@@ -608,6 +608,8 @@ mod tests {
             "{{x 01}}",
             "{{x 1.5}}",
             "{{x k=a k=b}}",
+            "{{x -}}",
+            "{{x -a}}",
             "{{a.b c}}",
             "{{a..b}}",
             "{{a.[0]}}",
