@@ -143,7 +143,17 @@ impl Config {
     /// known one suggested.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let invalid = |stage| move |e: toml::de::Error| problem::invalid(path, text, &e, stage);
-        toml::from_str::<toml::Table>(text).map_err(invalid(Stage::Syntax))?;
+        let table = toml::from_str::<toml::Table>(text).map_err(invalid(Stage::Syntax))?;
+        // Reading the settings from the parsed table spares two more parses of the text (0.2 ms
+        // of every command that loads the project), but its errors have no position: a file
+        // with a mistake is read again below, to say where.
+        let table = toml::Value::Table(table);
+        if let (Ok(config), Ok(_)) = (
+            Config::deserialize(table.clone()),
+            connectors::Tables::deserialize(table),
+        ) {
+            return Ok(config);
+        }
         // Unknown webhook schemes are unknown variants of `serve::settings::Scheme`.
         let config: Config = toml::from_str(text).map_err(invalid(Stage::Settings))?;
         toml::from_str::<connectors::Tables>(text).map_err(invalid(Stage::Settings))?;

@@ -13,6 +13,7 @@ pub mod contract;
 pub mod diagnostic;
 pub(crate) mod flowtest;
 pub mod lsp;
+pub(crate) mod parallel;
 pub mod plan;
 pub mod project;
 pub mod runtime;

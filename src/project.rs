@@ -180,54 +180,13 @@ impl Project {
             .into_iter()
             .map(|(path, text)| self.sources.add(path, text))
             .collect();
-        let bytes: usize = ids.iter().map(|&id| self.sources.get(id).text.len()).sum();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, usize::from)
-            .min(ids.len());
         let sources = &self.sources;
-        let parse = move |id: &FileId| syntax::parse_recovering(&sources.get(*id).text, *id);
-        let parsed: Vec<syntax::Parsed> = if threads < 2 || bytes < PARALLEL_BYTES {
-            ids.iter().map(parse).collect()
-        } else {
-            // Runs of files of about equal size, one per thread, in order.
-            let share = bytes.div_ceil(threads);
-            let mut runs: Vec<&[FileId]> = Vec::with_capacity(threads);
-            let (mut from, mut filled) = (0, 0);
-            for (i, id) in ids.iter().enumerate() {
-                filled += sources.get(*id).text.len();
-                if filled >= share || i + 1 == ids.len() {
-                    runs.push(&ids[from..=i]);
-                    (from, filled) = (i + 1, 0);
-                }
-            }
-            std::thread::scope(|scope| {
-                let work = move |run: &'_ [FileId]| run.iter().map(parse).collect::<Vec<_>>();
-                // A roomy stack, like the checker's threads (reserved, not committed): deeply
-                // nested input is reported by the parser's guard, not overflowed.
-                let (last, others) = runs.split_last().map_or((&[][..], &[][..]), |(l, o)| (*l, o));
-                let handles: Vec<_> = others
-                    .iter()
-                    .map(|run| {
-                        std::thread::Builder::new()
-                            .stack_size(64 << 20)
-                            .spawn_scoped(scope, move || work(run))
-                            .map_err(|_| *run)
-                    })
-                    .collect();
-                // This thread parses the last run meanwhile.
-                let mine = work(last);
-                let mut parsed: Vec<syntax::Parsed> = handles
-                    .into_iter()
-                    .flat_map(|h| match h {
-                        Ok(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)),
-                        // No thread to be had: parse this run here.
-                        Err(run) => work(run),
-                    })
-                    .collect();
-                parsed.extend(mine);
-                parsed
-            })
-        };
+        let parsed = crate::parallel::map(
+            &ids,
+            |id| sources.get(*id).text.len(),
+            PARALLEL_BYTES,
+            |id| syntax::parse_recovering(&sources.get(*id).text, *id),
+        );
         for (file, mut parsed) in ids.into_iter().zip(parsed) {
             let module_path = module_path(&self.root, &self.sources.get(file).path);
             config::add_quiet_hours(&mut parsed.module, &self.config);
