@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod serve;
 pub mod store;
 pub mod syntax;
+pub(crate) mod time_zone;
 pub mod types;
 pub mod value;
 

@@ -1,12 +1,11 @@
 //! `format_date(value, format, zone)`: the format's specifiers (E0305) and the time zone (E0701)
 //! are checked when written literally, so a typo fails here rather than in a client's email.
 
-use std::str::FromStr;
-
 use chrono::format::{Item, StrftimeItems};
 
 use crate::diagnostic::{Code, Diagnostic};
 use crate::syntax::ast::Expr;
+use crate::time_zone::Zone;
 
 use super::flow::FlowChecker;
 use super::suggest;
@@ -56,11 +55,10 @@ impl<'a> FlowChecker<'_, 'a> {
         }
         if let Some(zone) = args.get(2) {
             if let Some(name) = zone.as_plain_str() {
-                if chrono_tz::Tz::from_str(&name).is_err() {
-                    let help =
-                        suggest::help_or(&name, chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()), || {
-                            "use an IANA time zone name such as `\"Europe/London\"` or `\"UTC\"`".to_string()
-                        });
+                if !Zone::exists(&name) {
+                    let help = suggest::help_or(&name, Zone::names(), || {
+                        "use an IANA time zone name such as `\"Europe/London\"` or `\"UTC\"`".to_string()
+                    });
                     self.push(
                         Diagnostic::new(
                             Code::UnknownTimezone,

@@ -152,15 +152,10 @@ pub(crate) fn check_flow_triggers(checker: &mut FlowChecker<'_, '_>) {
                     );
                 }
                 if let Some(tz) = timezone {
-                    if chrono_tz::Tz::from_str(&tz.value).is_err() {
-                        let help = suggest::help_or(
-                            &tz.value,
-                            chrono_tz::TZ_VARIANTS.iter().map(|t| t.name()),
-                            || {
-                                "use an IANA time zone name such as `\"Europe/London\"` or `\"UTC\"`"
-                                    .to_string()
-                            },
-                        );
+                    if !crate::time_zone::Zone::exists(&tz.value) {
+                        let help = suggest::help_or(&tz.value, crate::time_zone::Zone::names(), || {
+                            "use an IANA time zone name such as `\"Europe/London\"` or `\"UTC\"`".to_string()
+                        });
                         checker.push(
                             Diagnostic::new(
                                 Code::UnknownTimezone,

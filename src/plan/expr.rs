@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::builtin::Builtin;
-use super::strftime::{Strftime, Zone};
+use super::strftime::Strftime;
+use crate::time_zone::Zone;
 
 /// An expression of a plan.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -13,12 +13,12 @@ use super::input_type::{InputField, InputType, Shape};
 use super::lower_expr::Scope;
 use super::names::{expr_names, BlockNames};
 use super::plan::*;
-use super::strftime::Zone;
 use super::trigger::{NotionChange, Trigger, WebhookAuth};
 use crate::connectors::{ErrorClass, Registry};
 use crate::diagnostic::FileId;
 use crate::project::{ParsedModule, Project};
 use crate::syntax::ast::{self, Item, Policy, StepBody, Stmt};
+use crate::time_zone::Zone;
 use crate::types::Type;
 
 /// Compiles `flow` of a project already checked (or that the caller accepts unchecked).

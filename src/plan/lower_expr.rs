@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use super::builtin::Builtin;
 use super::compile::PlanError;
 use super::expr::{BinaryOp, Computed, Expr, FormatDate, Name, Part, Pattern, UnaryOp};
-use super::strftime::{Strftime, Zone};
+use super::strftime::Strftime;
 use crate::syntax::ast::{self, ExprKind, Num, StrPart};
+use crate::time_zone::Zone;
 
 /// What names mean where an expression is written.
 pub(crate) struct Scope<'a> {

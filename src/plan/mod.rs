@@ -18,6 +18,7 @@ mod step_path;
 mod strftime;
 mod trigger;
 
+pub use crate::time_zone::Zone;
 pub use builtin::Builtin;
 pub use compile::{compile, compile_project, compile_with, CompiledFlow, PlanError};
 pub use diff::{diff, flows_of, FlowDiff, FlowStatus, Flows};
@@ -31,5 +32,5 @@ pub(crate) use lower_expr::expr_from_source;
 pub(crate) use lower_expr::lower_free;
 pub use plan::*;
 pub use step_path::StepPath;
-pub use strftime::{Strftime, Zone};
+pub use strftime::Strftime;
 pub use trigger::{NotionChange, Trigger, WebhookAuth};

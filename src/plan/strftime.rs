@@ -1,8 +1,8 @@
-//! Date formats and time zones compiled at compile time: a plan never holds a format that could
-//! fail (or panic) when a flow runs, and a plan file that holds one is refused when read.
+//! Date formats compiled at compile time: a plan never holds a format that could fail (or
+//! panic) when a flow runs, and a plan file that holds one is refused when read. Time zones are
+//! validated the same way ([`crate::time_zone`]).
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::format::{Item, StrftimeItems};
 use serde::{Deserialize, Serialize};
@@ -93,39 +93,6 @@ impl From<Strftime> for String {
     }
 }
 
-/// A validated IANA time zone (`Europe/London`).
-#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Zone(pub chrono_tz::Tz);
-
-impl Zone {
-    /// Parses an IANA name.
-    pub fn parse(name: &str) -> Result<Zone, String> {
-        chrono_tz::Tz::from_str(name)
-            .map(Zone)
-            .map_err(|_| format!("`{name}` is not an IANA time zone (like `Europe/London`)"))
-    }
-}
-
-impl fmt::Debug for Zone {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Zone({})", self.0.name())
-    }
-}
-
-impl TryFrom<String> for Zone {
-    type Error = String;
-    fn try_from(name: String) -> Result<Zone, String> {
-        Zone::parse(&name)
-    }
-}
-
-impl From<Zone> for String {
-    fn from(z: Zone) -> String {
-        z.0.name().to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,7 +106,5 @@ mod tests {
         let json = serde_json::to_string(&Strftime::parse("%d").unwrap()).unwrap();
         assert_eq!(json, "\"%d\"");
         assert!(serde_json::from_str::<Strftime>("\"%Q\"").is_err());
-        assert!(Zone::parse("Europe/London").is_ok());
-        assert!(Zone::parse("Mars/Olympus").is_err());
     }
 }

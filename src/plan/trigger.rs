@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::expr::Expr;
-use super::strftime::Zone;
+use crate::time_zone::Zone;
 
 /// One `on ...` line of a flow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -13,13 +13,13 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Utc};
-use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::host::Host;
 use super::once::{start_once, OnceError};
 use crate::plan::{Bundle, Trigger};
 use crate::runtime::Claim;
+use crate::time_zone::Zone;
 
 /// What to do with due times that passed while the host was not running.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,7 +48,7 @@ pub struct ScheduleTrigger {
     /// The cron expression as written (five fields, or six/seven with seconds).
     pub cron: String,
     /// The zone (`UTC` when none is written).
-    pub tz: Tz,
+    pub tz: Zone,
     schedule: cron::Schedule,
 }
 
@@ -68,9 +68,9 @@ impl ScheduleTrigger {
             .map_err(|e| format!("flow `{flow}`: invalid cron expression `{cron_text}`: {e}"))?;
         let tz = match tz {
             Some(name) => {
-                Tz::from_str(name).map_err(|_| format!("flow `{flow}`: unknown time zone `{name}`"))?
+                Zone::parse(name).map_err(|_| format!("flow `{flow}`: unknown time zone `{name}`"))?
             }
-            None => Tz::UTC,
+            None => Zone::utc(),
         };
         Ok(ScheduleTrigger {
             flow: flow.to_string(),
@@ -94,13 +94,9 @@ impl ScheduleTrigger {
         // so just after a change it can be due at a wall-clock time already passed. (It started
         // three hours back always, which for a per-second cron was more than the walk's bound:
         // it never fired.)
-        let offset = |t: DateTime<Utc>| {
-            i64::from(
-                chrono::Offset::fix(&self.tz.offset_from_utc_datetime(&t.naive_utc())).local_minus_utc(),
-            )
-        };
+        let offset = |t: DateTime<Utc>| i64::from(self.tz.offset_at(t).local_minus_utc());
         let forward = (offset(after) - offset(after - chrono::Duration::hours(3))).max(0);
-        let mut local = after.with_timezone(&self.tz).naive_local() - chrono::Duration::seconds(forward);
+        let mut local = self.tz.local(after) - chrono::Duration::seconds(forward);
         for _ in 0..10_000 {
             let next = self
                 .schedule
@@ -119,15 +115,17 @@ impl ScheduleTrigger {
     /// The instant of local time `local`: its first occurrence, or for a skipped time the
     /// instant it would be at the offset before the change.
     fn place(&self, local: NaiveDateTime) -> DateTime<Utc> {
-        match self.tz.from_local_datetime(&local) {
-            LocalResult::Single(t) => t.with_timezone(&Utc),
-            LocalResult::Ambiguous(first, _) => first.with_timezone(&Utc),
+        match self.tz.resolve(local) {
+            LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t,
             LocalResult::None => {
+                // The offset before the change: the one in force three hours earlier (`local`
+                // read as a UTC instant, near enough for a change that is an hour or less).
                 let before = self
                     .tz
-                    .offset_from_utc_datetime(&(local - chrono::Duration::hours(3)));
-                let offset = chrono::Offset::fix(&before);
-                Utc.from_utc_datetime(&(local - chrono::Duration::seconds(offset.local_minus_utc() as i64)))
+                    .offset_at(Utc.from_utc_datetime(&(local - chrono::Duration::hours(3))));
+                Utc.from_utc_datetime(
+                    &(local - chrono::Duration::seconds(i64::from(before.local_minus_utc()))),
+                )
             }
         }
     }
@@ -161,7 +159,7 @@ pub fn schedule_triggers(bundles: &[Bundle]) -> Result<Vec<ScheduleTrigger>, Vec
     for flow in bundles.iter().filter_map(Bundle::entry_flow) {
         for trigger in &flow.triggers {
             if let Trigger::Schedule { cron, zone } = trigger {
-                let tz = zone.as_ref().map(|z| z.0.name());
+                let tz = zone.as_ref().map(|z| z.name());
                 match ScheduleTrigger::new(&flow.name, &flow.entity, cron, tz) {
                     Ok(t) => triggers.push(t),
                     Err(e) => problems.push(e),
@@ -387,10 +385,7 @@ mod tests {
     fn every_five_minutes_through_the_repeated_hour_never_fires_a_local_time_twice() {
         let t = london("*/5 * * * *");
         let fired = t.due_between(at("2026-10-24T23:00:00Z"), at("2026-10-25T03:00:00Z"), 1000);
-        let locals: Vec<NaiveDateTime> = fired
-            .iter()
-            .map(|u| u.with_timezone(&t.tz).naive_local())
-            .collect();
+        let locals: Vec<NaiveDateTime> = fired.iter().map(|u| t.tz.local(*u)).collect();
         let mut unique = locals.clone();
         unique.dedup();
         assert_eq!(locals, unique, "a local time fired twice");

@@ -235,7 +235,7 @@ fn format_date(f: &FormatDate, env: &dyn Env) -> Result<Value, EvalError> {
     let value = eval(&f.value, env)?;
     let zone = match &f.zone {
         None => None,
-        Some(Computed::Fixed(z)) => Some(*z),
+        Some(Computed::Fixed(z)) => Some(z.clone()),
         Some(Computed::Expr(e)) => zone_of(&eval(e, env)?)?,
     };
     match &f.format {
@@ -268,7 +268,7 @@ fn render_date(value: &Value, format: &Strftime, zone: Option<Zone>) -> Result<V
     let items = format.items().iter();
     let mut out = String::new();
     let written = match (value, zone) {
-        (Value::DateTime(t), Some(z)) => write!(out, "{}", t.with_timezone(&z.0).format_with_items(items)),
+        (Value::DateTime(t), Some(z)) => write!(out, "{}", z.format(t.with_timezone(&Utc), items)),
         (Value::DateTime(t), None) => write!(out, "{}", t.format_with_items(items)),
         (Value::Date(d), _) => write!(out, "{}", d.format_with_items(items)),
         (Value::Null, _) => return Ok(Value::Null),
