@@ -268,7 +268,10 @@ pub fn flow_files(dir: &Path) -> Vec<PathBuf> {
     if dir.is_file() {
         return vec![std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())];
     }
-    walkdir::WalkDir::new(dir)
+    // The walk does not follow links (a linked file is not a file to it), so every path it
+    // finds is canonical when the folder's is: one `canonicalize` instead of one per file.
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    walkdir::WalkDir::new(&dir)
         .into_iter()
         .filter_entry(|e| {
             let name = e.file_name().to_string_lossy();
@@ -276,6 +279,6 @@ pub fn flow_files(dir: &Path) -> Vec<PathBuf> {
         })
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "flow"))
-        .map(|e| std::fs::canonicalize(e.path()).unwrap_or_else(|_| e.path().to_path_buf()))
+        .map(walkdir::DirEntry::into_path)
         .collect()
 }

@@ -598,3 +598,13 @@ fn automation_pages_list_every_test_of_their_file() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn flow_files_gives_canonical_paths_from_a_relative_folder() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let files = flow_files(&root.join("flows").join("..").join("stdlib"));
+    assert!(files.iter().any(|f| f.ends_with("notify.flow")), "{files:?}");
+    for file in &files {
+        assert_eq!(&std::fs::canonicalize(file).unwrap(), file);
+    }
+}
