@@ -11,12 +11,11 @@ use super::policies::class_names;
 use super::scope::{DeclKind, Scope};
 use super::suggest;
 
-pub(crate) fn check(cx: &Context<'_>, wanted: &super::Wanted, diagnostics: &mut Diagnostics) {
-    for module in cx.modules.iter().filter(|m| wanted.has(m.file())) {
-        for item in &module.parsed.ast.items {
-            if let ast::Item::Test(test) = item {
-                check_test(cx, module, test, diagnostics);
-            }
+/// Checks the flow tests of `module`.
+pub(crate) fn check_module<'a>(cx: &Context<'a>, module: &ModuleInfo<'a>, diagnostics: &mut Diagnostics) {
+    for item in &module.parsed.ast.items {
+        if let ast::Item::Test(test) = item {
+            check_test(cx, module, test, diagnostics);
         }
     }
 }

@@ -62,9 +62,9 @@ use crate::syntax::ast;
 /// saves: a thread starts in about 50 µs, and a line of a flow checks in about 0.3 µs.
 const PARALLEL_BYTES: usize = 64_000;
 
-/// Checks every flow of the modules `wanted` accepts; flows are independent, so a project of
-/// more than a few files is checked on every core.
-fn check_flows(cx: &context::Context<'_>, wanted: &Wanted, diagnostics: &mut Diagnostics) {
+/// Checks every flow and flow test of the modules `wanted` accepts; they are independent, so a
+/// project of more than a few files is checked on every core.
+fn check_modules(cx: &context::Context<'_>, wanted: &Wanted, diagnostics: &mut Diagnostics) {
     let modules: Vec<&context::ModuleInfo<'_>> = cx.modules.iter().filter(|m| wanted.has(m.file())).collect();
     let size = |m: &&context::ModuleInfo<'_>| cx.project.sources.get(m.file()).text.len();
     let found = crate::parallel::map(&modules, size, PARALLEL_BYTES, |module| {
@@ -74,6 +74,7 @@ fn check_flows(cx: &context::Context<'_>, wanted: &Wanted, diagnostics: &mut Dia
                 flow::check_flow(cx, module, flow, &mut out);
             }
         }
+        flow_tests::check_module(cx, module, &mut out);
         out
     });
     for out in found {
@@ -210,8 +211,7 @@ fn check_parts(
     };
     templates::check_declarations(cx.templates.values(), compile, &mut wide);
     triggers::check_webhook_paths(&cx, &mut wide);
-    check_flows(&cx, &wanted, &mut flows);
-    flow_tests::check(&cx, &wanted, &mut flows);
+    check_modules(&cx, &wanted, &mut flows);
     // Where part of a file did not parse, declarations and uses are missing from its tree, so
     // "unused" and "unreachable" warnings there would be noise caused by the syntax error.
     let broken: Vec<_> = project
