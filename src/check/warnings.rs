@@ -227,7 +227,7 @@ mod tests {
             "tfp_9xKz3abcdefghijklmnop",
             "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
             "https://api.example.com/v1/items?format=json&api_key=0f9e8d7c6b5a",
-            "https://hooks.slack.com/services/T000/B000/XXXXXXXX",
+            "https://hooks.slack.com/services/T00000000/B00000000/abcdEFGH1234ijkl",
         ] {
             assert!(looks_like_secret(secret), "{secret}");
         }
