@@ -15,9 +15,7 @@ pub(crate) fn map<T: Sync, R: Send>(
     parallel_from: usize,
     work: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(items.len());
+    let threads = cores().min(items.len());
     let total: usize = items.iter().map(&size).sum();
     if threads < 2 || total < parallel_from {
         return items.iter().map(work).collect();
@@ -51,6 +49,13 @@ pub(crate) fn map<T: Sync, R: Send>(
     });
     done.sort_unstable_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The cores this process may use, asked once: `available_parallelism` reads the cgroup's
+/// CPU quota from files at every call, and a check asks twice (parse, then flows).
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
 /// The indices of `items` dealt into at most `parts` shares of about equal total `size`:

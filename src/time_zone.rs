@@ -8,7 +8,7 @@
 //! string and is read only for the zones a project names.
 
 use std::fmt;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
 use chrono::format::{DelayedFormat, Item};
 use chrono::{DateTime, FixedOffset, LocalResult, NaiveDateTime, Offset, TimeZone as _, Utc};
@@ -20,7 +20,8 @@ pub struct Zone {
     /// The name as the database spells it, which is how it was written (names are matched
     /// with their case).
     name: &'static str,
-    rules: Arc<jiff::tz::TimeZone>,
+    /// jiff's zone: its clones share one copy of the rules.
+    rules: jiff::tz::TimeZone,
 }
 
 impl Zone {
@@ -41,7 +42,7 @@ impl Zone {
         let rules = jiff::tz::TimeZone::tzif(canonical, tzif).map_err(|_| unknown())?;
         let zone = Zone {
             name: canonical,
-            rules: Arc::new(rules),
+            rules,
         };
         read.push(zone.clone());
         Ok(zone)
@@ -51,7 +52,7 @@ impl Zone {
     pub fn utc() -> Zone {
         Zone {
             name: "UTC",
-            rules: Arc::new(jiff::tz::TimeZone::UTC),
+            rules: jiff::tz::TimeZone::UTC,
         }
     }
 
@@ -73,7 +74,7 @@ impl Zone {
 
     /// The offset from UTC in force at `at`.
     pub fn offset_at(&self, at: DateTime<Utc>) -> FixedOffset {
-        self.info_at(at).0
+        fixed(self.rules.to_offset(timestamp(at)))
     }
 
     /// The local wall-clock time at `at`.
@@ -105,24 +106,29 @@ impl Zone {
         I: Iterator<Item = B> + Clone + 'a,
         B: std::borrow::Borrow<Item<'a>>,
     {
-        let (offset, abbreviation) = self.info_at(at);
+        let info = self.rules.to_offset_info(timestamp(at));
+        let offset = fixed(info.offset());
         let local = at.naive_utc() + offset;
-        let shown = Shown { offset, abbreviation };
+        let shown = Shown {
+            offset,
+            abbreviation: info.abbreviation().to_string(),
+        };
         DelayedFormat::new_with_offset(Some(local.date()), Some(local.time()), &shown, items)
     }
+}
 
-    fn info_at(&self, at: DateTime<Utc>) -> (FixedOffset, String) {
-        // jiff's instants span years -9999 to 9999; later (or earlier) ones take the offset
-        // at the edge, which is where the zone's rules are fixed anyway.
-        let timestamp = jiff::Timestamp::new(at.timestamp(), 0).unwrap_or(if at.timestamp() < 0 {
-            jiff::Timestamp::MIN
-        } else {
-            jiff::Timestamp::MAX
-        });
-        let info = self.rules.to_offset_info(timestamp);
-        let offset = FixedOffset::east_opt(info.offset().seconds()).unwrap_or(Utc.fix());
-        (offset, info.abbreviation().to_string())
-    }
+/// `at` as jiff's instant. jiff's instants span years -9999 to 9999; later (or earlier) ones
+/// take the edge, where the zone's rules are fixed anyway.
+fn timestamp(at: DateTime<Utc>) -> jiff::Timestamp {
+    jiff::Timestamp::new(at.timestamp(), 0).unwrap_or(if at.timestamp() < 0 {
+        jiff::Timestamp::MIN
+    } else {
+        jiff::Timestamp::MAX
+    })
+}
+
+fn fixed(offset: jiff::tz::Offset) -> FixedOffset {
+    FixedOffset::east_opt(offset.seconds()).unwrap_or(Utc.fix())
 }
 
 fn seconds(n: i32) -> chrono::Duration {

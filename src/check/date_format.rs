@@ -3,8 +3,9 @@
 
 use chrono::format::{Item, StrftimeItems};
 
-use crate::diagnostic::{Code, Diagnostic};
+use crate::diagnostic::{Code, Diagnostic, FileId};
 use crate::syntax::ast::Expr;
+use crate::syntax::Span;
 use crate::time_zone::Zone;
 
 use super::flow::FlowChecker;
@@ -55,24 +56,33 @@ impl<'a> FlowChecker<'_, 'a> {
         }
         if let Some(zone) = args.get(2) {
             if let Some(name) = zone.as_plain_str() {
-                if !Zone::exists(&name) {
-                    let help = suggest::help_or(&name, Zone::names(), || {
-                        "use an IANA time zone name such as `\"Europe/London\"` or `\"UTC\"`".to_string()
-                    });
-                    self.push(
-                        Diagnostic::new(
-                            Code::UnknownTimezone,
-                            self.file,
-                            zone.span,
-                            format!("unknown time zone `{name}`"),
-                        )
-                        .label("not in the IANA time zone database")
-                        .help(help),
-                    );
+                if let Some(d) = unknown_time_zone(self.file, zone.span, &name) {
+                    self.push(d);
                 }
             }
         }
     }
+}
+
+/// E0701 for a zone name written literally (in `format_date` or `on schedule ... in`) that the
+/// time zone database does not have.
+pub(crate) fn unknown_time_zone(file: FileId, span: Span, name: &str) -> Option<Diagnostic> {
+    if Zone::exists(name) {
+        return None;
+    }
+    let help = suggest::help_or(name, Zone::names(), || {
+        "use an IANA time zone name such as `\"Europe/London\"` or `\"UTC\"`".to_string()
+    });
+    Some(
+        Diagnostic::new(
+            Code::UnknownTimezone,
+            file,
+            span,
+            format!("unknown time zone `{name}`"),
+        )
+        .label("not in the IANA time zone database")
+        .help(help),
+    )
 }
 
 #[cfg(test)]

@@ -152,20 +152,8 @@ pub(crate) fn check_flow_triggers(checker: &mut FlowChecker<'_, '_>) {
                     );
                 }
                 if let Some(tz) = timezone {
-                    if !crate::time_zone::Zone::exists(&tz.value) {
-                        let help = suggest::help_or(&tz.value, crate::time_zone::Zone::names(), || {
-                            "use an IANA time zone name such as `\"Europe/London\"` or `\"UTC\"`".to_string()
-                        });
-                        checker.push(
-                            Diagnostic::new(
-                                Code::UnknownTimezone,
-                                checker.file,
-                                tz.span,
-                                format!("unknown time zone `{}`", tz.value),
-                            )
-                            .label("not in the IANA time zone database")
-                            .help(help),
-                        );
+                    if let Some(d) = super::date_format::unknown_time_zone(checker.file, tz.span, &tz.value) {
+                        checker.push(d);
                     }
                 }
             }
