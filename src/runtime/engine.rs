@@ -214,8 +214,8 @@ impl Engine {
     /// checked against the flow's input declaration; defaults applied, dates parsed).
     /// With a durable store it returns once the instance's start is kept.
     pub async fn start(&self, flow: &str, input: serde_json::Value) -> Result<InstanceId, EngineError> {
-        let id = self.inner.start(flow, input, None, None)?;
-        self.inner.kept(self.inner.store.sync()).await?;
+        let (id, kept) = self.inner.start(flow, input, None, None)?;
+        self.inner.kept(kept).await?;
         Ok(id)
     }
 
@@ -227,8 +227,8 @@ impl Engine {
         input: serde_json::Value,
         key: &str,
     ) -> Result<InstanceId, EngineError> {
-        let id = self.inner.start(flow, input, None, Some(key))?;
-        self.inner.kept(self.inner.store.sync()).await?;
+        let (id, kept) = self.inner.start(flow, input, None, Some(key))?;
+        self.inner.kept(kept).await?;
         Ok(id)
     }
 
@@ -417,7 +417,7 @@ impl Inner {
         input: serde_json::Value,
         parent: Option<ParentLink>,
         delivery: Option<&str>,
-    ) -> Result<InstanceId, EngineError> {
+    ) -> Result<(InstanceId, Commit), EngineError> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(EngineError::ShuttingDown);
         }
@@ -455,7 +455,8 @@ impl Inner {
         if let Some(delivery) = delivery {
             self.store.deliver(delivery, &id);
         }
-        self.react(&cell, |inst, ctx| inst.start(ctx));
-        Ok(InstanceId(id))
+        // A new cell: no other reaction can have dropped it from memory yet.
+        let kept = self.react_reporting(&cell, cell.lock(), |inst, ctx| inst.start(ctx), true);
+        Ok((InstanceId(id), kept))
     }
 }

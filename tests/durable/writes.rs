@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use flowc::config::Config;
 use flowc::connectors::{ActionSpec, Manifest};
 use flowc::runtime::{
-    Commit, Engine, Event, MemoryStore, Recording, RecordingConnector, Store, SystemClock, TimerRecord,
+    Commit, Engine, Event, MemoryStore, Recording, RecordingConnector, Store, StoreError, SystemClock,
+    TimerRecord,
 };
 use flowc::types::Type;
 use flowc::Project;
@@ -145,5 +146,77 @@ async fn a_five_step_flow_writes_one_batch_per_reaction() {
         "{:?}",
         store.other.lock().unwrap()
     );
+    engine.shutdown().await;
+}
+
+/// A memory store whose batches fail while `refuse` is set, behind a barrier that says
+/// everything before it is kept (as a group-committing store's does when the failed write was
+/// in an earlier group).
+#[derive(Default)]
+struct Refusing {
+    inner: MemoryStore,
+    refuse: std::sync::atomic::AtomicBool,
+}
+
+impl Store for Refusing {
+    fn append(&self, instance: &str, event: Event) {
+        self.inner.append(instance, event);
+    }
+    fn append_batch(&self, instance: &str, events: Vec<Event>) -> Commit {
+        if !self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+            return self.inner.append_batch(instance, events);
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = tx.send(Err(StoreError("the disk is full".into())));
+        Commit::Pending(rx)
+    }
+    fn sync(&self) -> Commit {
+        Commit::Done
+    }
+    fn history(&self, instance: &str) -> Vec<Event> {
+        self.inner.history(instance)
+    }
+    fn put_timer(&self, timer: TimerRecord) {
+        self.inner.put_timer(timer)
+    }
+    fn remove_timer(&self, id: u64) {
+        self.inner.remove_timer(id)
+    }
+    fn timers(&self) -> Vec<TimerRecord> {
+        self.inner.timers()
+    }
+    fn instances(&self) -> Vec<String> {
+        self.inner.instances()
+    }
+}
+
+#[tokio::test]
+async fn a_start_the_store_did_not_keep_is_not_acknowledged() {
+    let manifest = Manifest {
+        name: "svc".into(),
+        description: "test service".into(),
+        actions: vec![ActionSpec::new("do", "test", Type::Any).optional("x", Type::Any, "test")],
+    };
+    let store = Arc::new(Refusing::default());
+    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", FLOWS)]);
+    let engine = Engine::builder()
+        .project_value(project)
+        .connector(RecordingConnector::new(
+            manifest,
+            Recording::new(),
+            Arc::new(SystemClock),
+        ))
+        .store(store.clone())
+        .build()
+        .unwrap();
+    store.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    // A webhook's 202 answers this: it must not say the start is kept when it is not.
+    let refused = engine.start("chain", json!({})).await;
+    let message = refused.expect_err("a start the store refused").to_string();
+    assert!(message.contains("the disk is full"), "{message}");
+    assert!(store.instances().is_empty());
+    store.refuse.store(false, std::sync::atomic::Ordering::SeqCst);
+    let id = engine.start("chain", json!({})).await.unwrap();
+    engine.output(&id).await.unwrap();
     engine.shutdown().await;
 }

@@ -53,8 +53,30 @@ fn host(state: &Path, emulator: &str, store: &str) -> (Child, String) {
             break url.to_string();
         }
     };
-    std::thread::spawn(move || lines.for_each(drop));
+    // Kept for the failure messages: what went wrong inside a host is only in its log.
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if line.contains("ERROR") || line.contains("WARN") {
+                let mut kept = HOST_LOGS.lock().unwrap_or_else(|e| e.into_inner());
+                kept.push(line);
+            }
+        }
+    });
     (child, base)
+}
+
+/// The warnings and errors the hosts logged.
+static HOST_LOGS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// The hosts' last warnings and errors, for a failure message.
+fn host_logs() -> String {
+    let kept = HOST_LOGS.lock().unwrap_or_else(|e| e.into_inner());
+    let tail = &kept[kept.len().saturating_sub(40)..];
+    format!(
+        "{} warnings and errors in the hosts' logs; the last:\n{}",
+        kept.len(),
+        tail.join("\n")
+    )
 }
 
 /// The Message-ID of each message the SMTP server received, one entry per transmission.
@@ -110,7 +132,14 @@ fn three_hosts_finish_every_booking_once_through_a_kill_a_restart_and_a_database
                 let client = client.clone();
                 async move {
                     let r = client.post(&url).json(&booking(n)).send().await.unwrap();
-                    assert_eq!(r.status().as_u16(), 202, "booking {n}");
+                    let status = r.status().as_u16();
+                    assert_eq!(
+                        status,
+                        202,
+                        "booking {n}: {}\n{}",
+                        r.text().await.unwrap_or_default(),
+                        host_logs()
+                    );
                     let answer: serde_json::Value = r.json().await.unwrap();
                     answer["instance"].as_str().unwrap().to_string()
                 }
@@ -154,12 +183,17 @@ fn three_hosts_finish_every_booking_once_through_a_kill_a_restart_and_a_database
         }
         assert!(
             Instant::now() < deadline,
-            "{done} of {BOOKINGS} bookings completed; unfinished: {:?}",
+            "{done} of {BOOKINGS} bookings completed; unfinished: {:?}; not in the store: {:?}\n{}",
             records
                 .iter()
                 .filter(|r| r.status != "completed")
                 .take(3)
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>(),
+            ids.iter()
+                .filter(|id| !records.iter().any(|r| &r.id == *id))
+                .take(3)
+                .collect::<Vec<_>>(),
+            host_logs()
         );
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -1,6 +1,6 @@
 //! The PostgreSQL store: the conformance rules (one body for every store), a newer schema
 //! refused, a URL with a password refused, two hosts fenced on one instance's history, and
-//! writes that wait out a restart of the server.
+//! writes that wait out a restart of the server or a conflict the server undid.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -174,6 +174,30 @@ async fn writes_and_reads_wait_out_a_restart_of_the_server() {
     tokio::time::timeout(Duration::from_secs(30), kept(pending))
         .await
         .expect("committed after the restart");
+    assert_eq!(store.history("i").len(), 2);
+    assert_eq!(store.record("i").unwrap().status, "completed");
+}
+
+#[tokio::test]
+async fn a_write_the_server_undoes_for_a_conflict_is_written_again() {
+    let url = cluster::database();
+    let store = PostgresStore::open(&url).unwrap();
+    // The server undoes the next two writes of events as it undoes one side of a deadlock (a
+    // sequence, which a rollback does not undo, counts them).
+    sql(
+        &url,
+        "CREATE SEQUENCE collisions;
+         CREATE FUNCTION collide() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF nextval('collisions') <= 2 THEN
+             RAISE EXCEPTION 'deadlock detected (staged)' USING ERRCODE = '40P01';
+           END IF;
+           RETURN NULL;
+         END $$;
+         CREATE TRIGGER collide BEFORE INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION collide();",
+    );
+    let batch = vec![event(0, started()), event(1, EventKind::InstanceCompleted)];
+    kept(store.append_batch("i", batch)).await;
     assert_eq!(store.history("i").len(), 2);
     assert_eq!(store.record("i").unwrap().status, "completed");
 }

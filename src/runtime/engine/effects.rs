@@ -10,7 +10,7 @@ use crate::connectors::ConnectorError;
 use crate::runtime::event::EventKind;
 use crate::runtime::instance::{CallResult, Ctx, Effect, Effects, Instance, InstanceStatus, ParentLink};
 use crate::runtime::recording::StubAnswer;
-use crate::runtime::store::{Commit, TimerRecord};
+use crate::runtime::store::{Commit, StoreError, TimerRecord};
 use crate::value::Value;
 
 thread_local! {
@@ -40,10 +40,23 @@ impl Inner {
     pub(super) fn react_locked(
         self: &Arc<Self>,
         cell: &Arc<Cell>,
-        mut inst: MutexGuard<'_, Instance>,
+        inst: MutexGuard<'_, Instance>,
         f: impl FnOnce(&mut Instance, &Ctx) -> Effects,
         may_sleep: bool,
     ) {
+        drop(self.react_reporting(cell, inst, f, may_sleep));
+    }
+
+    /// [`Inner::react_locked`], answering whether the store kept the reaction's events. A
+    /// start is acknowledged on this answer, not on a barrier: a barrier that follows a failed
+    /// write answers that everything before it is written, true of every write but the lost one.
+    pub(super) fn react_reporting(
+        self: &Arc<Self>,
+        cell: &Arc<Cell>,
+        mut inst: MutexGuard<'_, Instance>,
+        f: impl FnOnce(&mut Instance, &Ctx) -> Effects,
+        may_sleep: bool,
+    ) -> Commit {
         self.clock.enter();
         let span = tracing::info_span!(
             "instance",
@@ -62,11 +75,19 @@ impl Inner {
             cell.unkept.fetch_add(1, Ordering::SeqCst);
         }
         drop(inst);
-        match commit {
-            Commit::Done => span.in_scope(|| self.apply_then_sleep(cell, fx, may_sleep)),
-            Commit::Pending(rx) => self.apply_when_kept(cell, fx, span, rx, may_sleep),
-        }
+        let report = match commit {
+            Commit::Done => {
+                span.in_scope(|| self.apply_then_sleep(cell, fx, may_sleep));
+                Commit::Done
+            }
+            Commit::Pending(rx) => {
+                let (report, kept) = tokio::sync::oneshot::channel();
+                self.apply_when_kept(cell, fx, span, rx, may_sleep, report);
+                Commit::Pending(kept)
+            }
+        };
         self.clock.leave();
+        report
     }
 
     /// Carries out effects, then drops the instance from memory if that left it idle.
@@ -85,8 +106,9 @@ impl Inner {
         cell: &Arc<Cell>,
         fx: Effects,
         span: tracing::Span,
-        rx: tokio::sync::oneshot::Receiver<Result<(), crate::runtime::store::StoreError>>,
+        rx: tokio::sync::oneshot::Receiver<Result<(), StoreError>>,
         may_sleep: bool,
+        report: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
     ) {
         self.clock.enter();
         self.in_flight.fetch_add(1, Ordering::SeqCst);
@@ -97,6 +119,10 @@ impl Inner {
         tokio::spawn(async move {
             let kept = rx.await;
             cell.unkept.fetch_sub(1, Ordering::SeqCst);
+            let _ = report.send(match &kept {
+                Ok(result) => result.clone(),
+                Err(_) => Err(StoreError("the store stopped before keeping the history".into())),
+            });
             match kept {
                 Ok(Ok(())) => span.in_scope(|| inner.apply_then_sleep(&cell, fx, true)),
                 Ok(Err(e)) => {

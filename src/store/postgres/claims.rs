@@ -181,9 +181,13 @@ fn keep(mut link: Link, host: String, lease: Duration, wakes: Wakes, stop: Arc<A
         if Instant::now() >= next {
             let secs = lease.as_secs_f64();
             let renewed = link.run(|c| {
+                // Rows another transaction holds are skipped: most likely this host's writer
+                // is changing them, and it renews a lease itself when an instance runs again.
+                // Waiting for them, the two connections could each wait for the other.
                 c.execute(
                     "UPDATE instances SET lease_until = now() + make_interval(secs => $2)
-                     WHERE owner = $1 AND status = 'running'",
+                     WHERE id IN (SELECT id FROM instances WHERE owner = $1 AND status = 'running'
+                                  FOR UPDATE SKIP LOCKED)",
                     &[&host, &secs],
                 )
             });

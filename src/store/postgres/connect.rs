@@ -16,6 +16,10 @@ pub const PASSWORD_ENV: &str = "FLOWC_STORE_PASSWORD";
 /// failover) before it gives up on the work in hand and reports it failed.
 const RECONNECT_FOR: Duration = Duration::from_secs(60);
 
+/// How many times work undone by a conflict (see [`is_conflict`]) is done again before its
+/// error is given to the caller.
+const MAX_CONFLICTS: u32 = 20;
+
 /// A PostgreSQL database to connect to.
 #[derive(Clone)]
 pub(crate) struct Target {
@@ -95,6 +99,16 @@ pub(crate) fn is_lost(e: &postgres::Error) -> bool {
     }
 }
 
+/// Whether PostgreSQL undid the work to resolve a conflict with another transaction and asks
+/// for it again: a deadlock (40P01) or a serialization failure (40001). Both roll the whole
+/// transaction back, so doing it again is safe. A host's writer and its lease keeper (two
+/// connections) can deadlock on the instances table; failing the writer's group for that would
+/// lose the group's events.
+pub(crate) fn is_conflict(e: &postgres::Error) -> bool {
+    e.as_db_error()
+        .is_some_and(|db| matches!(db.code().code(), "40P01" | "40001"))
+}
+
 /// A connection that comes back: work given to [`Link::run`] is retried on a new connection
 /// when the old one was lost, for up to [`RECONNECT_FOR`].
 pub(crate) struct Link {
@@ -134,10 +148,19 @@ impl Link {
     ) -> Result<T, StoreError> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(20);
+        let mut conflicts = 0u32;
         loop {
             if let Some(client) = self.client.as_mut() {
                 match work(client) {
                     Ok(v) => return Ok(v),
+                    // Undone by the server: again on the same connection, after a pause that
+                    // grows, so two transactions that collided do not collide again in step.
+                    Err(e) if is_conflict(&e) && conflicts < MAX_CONFLICTS => {
+                        conflicts += 1;
+                        tracing::debug!(store = %self.target.shown, "{}: trying again", describe(&e));
+                        std::thread::sleep(Duration::from_millis(u64::from(conflicts) * 7));
+                        continue;
+                    }
                     Err(e) if !is_lost(&e) => {
                         return Err(StoreError(format!("{}: {}", self.target.shown, describe(&e))))
                     }
