@@ -8,6 +8,7 @@
 mod builder;
 mod calls;
 mod effects;
+mod lost;
 mod revive;
 mod sleep;
 mod timer_queue;
@@ -97,6 +98,9 @@ struct Cell {
     /// Dropped from memory (set under the instance's lock): a reaction that finds it set goes
     /// to the instance's next cell.
     evicted: AtomicBool,
+    /// The store did not keep one of its reactions (set with `evicted`): this life's memory is
+    /// ahead of the journal, so reactions that still find it are dropped, not passed on.
+    lost: AtomicBool,
 }
 
 impl Cell {
@@ -108,6 +112,7 @@ impl Cell {
             applying: AtomicU32::new(0),
             unkept: AtomicU32::new(0),
             evicted: AtomicBool::new(false),
+            lost: AtomicBool::new(false),
         }
     }
 
@@ -295,8 +300,21 @@ impl Engine {
 
     /// Waits for the instance to end and returns its output.
     pub async fn output(&self, id: &InstanceId) -> Result<Value, EngineError> {
+        loop {
+            if let Some(output) = self.output_of_life(id).await {
+                return output;
+            }
+        }
+    }
+
+    /// [`Engine::output`] of the instance's life in memory now; `None` if that life ended
+    /// without ending the instance (the store lost a reaction: it goes on in its next life).
+    async fn output_of_life(&self, id: &InstanceId) -> Option<Result<Value, EngineError>> {
         let (cell, rx) = loop {
-            let cell = self.inner.cell(id)?;
+            let cell = match self.inner.cell(id) {
+                Ok(cell) => cell,
+                Err(e) => return Some(Err(e)),
+            };
             let mut inst = cell.lock();
             // Dropped from memory meanwhile: a waiter keeps its next cell in memory.
             if cell.evicted.load(Ordering::SeqCst) {
@@ -309,11 +327,16 @@ impl Engine {
         if let Some(rx) = rx {
             let _ = rx.await;
         }
+        if cell.lost.load(Ordering::SeqCst) {
+            return None;
+        }
         // The status changes under the lock before the store has kept the change: the answer
         // waits for it.
-        self.inner.kept(self.inner.store.sync()).await?;
+        if let Err(e) = self.inner.kept(self.inner.store.sync()).await {
+            return Some(Err(e));
+        }
         let inst = cell.lock();
-        match &inst.status {
+        Some(match &inst.status {
             InstanceStatus::Completed => Ok(inst.output()),
             InstanceStatus::Failed { step, message, class } => Err(EngineError::Failed {
                 step: step.clone(),
@@ -322,7 +345,7 @@ impl Engine {
             }),
             InstanceStatus::Cancelled => Err(EngineError::Cancelled),
             _ => Err(EngineError::ShuttingDown),
-        }
+        })
     }
 
     /// Stops taking new instances and waits for running steps to finish. Waiting instances stay

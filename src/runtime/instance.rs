@@ -607,6 +607,11 @@ impl Instance {
     }
 
     /// A receiver told when the instance ends; `None` when it has ended.
+    /// Lets go of those waiting for this life's end (they find the instance's next life).
+    pub(crate) fn release_waiters(&mut self) {
+        self.waiters.clear();
+    }
+
     pub(crate) fn await_end(&mut self) -> Option<oneshot::Receiver<()>> {
         if self.status.is_final() {
             return None;

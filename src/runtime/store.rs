@@ -140,6 +140,12 @@ pub trait Store: Send + Sync + 'static {
     }
     /// The history of `instance`, in order.
     fn history(&self, instance: &str) -> Vec<Event>;
+    /// Whether this process still holds `instance`, to carry it on after the store failed to
+    /// keep one of its reactions: its start is kept, and no other host sharing the store took
+    /// it over. `None`: the store cannot tell now (ask again later).
+    fn holds(&self, instance: &str) -> Option<bool> {
+        Some(!self.history(instance).is_empty())
+    }
     /// Saves a pending timer.
     fn put_timer(&self, timer: TimerRecord);
     /// Forgets a timer (fired or no longer needed).

@@ -3,6 +3,7 @@
 mod postgres;
 mod schema;
 mod sqlite;
+mod unwritten;
 mod wal;
 mod writer_queue;
 

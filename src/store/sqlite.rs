@@ -16,6 +16,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use super::schema;
+use super::unwritten::Unwritten;
 use super::wal::{self, Answers, Checkpointer, Syncer};
 use super::writer_queue::{Reply, WriterQueue};
 use crate::runtime::{Commit, Event, EventKind, InstanceRecord, Store, StoreError, TimerRecord};
@@ -169,6 +170,7 @@ fn write_loop(
     checkpointer: Checkpointer,
 ) {
     wal::watch_log(&conn);
+    let mut unwritten = Unwritten::default();
     let mut group = Vec::new();
     while let Ok(first) = rx.recv() {
         group.push(first);
@@ -179,7 +181,7 @@ fn write_loop(
             }
         }
         let mut replies: Answers = Vec::new();
-        let committed = write_group(&mut conn, &mut group, &mut replies);
+        let committed = write_group(&mut conn, &mut group, &mut replies, &mut unwritten);
         if let Err(e) = &committed {
             for (_, result) in &mut replies {
                 *result = Err(e.clone());
@@ -204,6 +206,7 @@ fn write_group(
     conn: &mut Connection,
     group: &mut Vec<Op>,
     replies: &mut Vec<(Reply, Result<(), StoreError>)>,
+    unwritten: &mut Unwritten,
 ) -> Result<(), StoreError> {
     let fail = |e: rusqlite::Error| StoreError(format!("cannot write the state database: {e}"));
     let tx = match conn.transaction() {
@@ -211,6 +214,9 @@ fn write_group(
         Err(e) => {
             let err = fail(e);
             for op in group.drain(..) {
+                if let Op::Append { instance, .. } = &op {
+                    unwritten.failed(instance);
+                }
                 if let Op::Append { done: Some(r), .. }
                 | Op::Sync(r)
                 | Op::ImportDeliveries(_, r)
@@ -222,6 +228,8 @@ fn write_group(
             return Err(err);
         }
     };
+    // The instances whose batches are in this transaction: written if it commits.
+    let mut appended: Vec<String> = Vec::new();
     for op in group.drain(..) {
         match op {
             Op::Append {
@@ -231,12 +239,20 @@ fn write_group(
                 done,
             } => {
                 // A failed statement undoes only itself: other instances' batches still commit.
-                let result = append(&tx, &instance, &events)
-                    .and_then(|()| match &delivery {
-                        Some(key) => insert_delivery(&tx, key, &instance),
-                        None => Ok(()),
-                    })
-                    .map_err(fail);
+                let result = match follows(&tx, &instance, &events, unwritten) {
+                    Ok(None) => append(&tx, &instance, &events)
+                        .and_then(|()| match &delivery {
+                            Some(key) => insert_delivery(&tx, key, &instance),
+                            None => Ok(()),
+                        })
+                        .map_err(fail),
+                    Ok(Some(refused)) => Err(refused),
+                    Err(e) => Err(fail(e)),
+                };
+                match &result {
+                    Ok(()) => appended.push(instance.clone()),
+                    Err(_) => unwritten.failed(&instance),
+                }
                 if let Some(done) = done {
                     replies.push((done, result));
                 } else if let Err(e) = result {
@@ -283,7 +299,36 @@ fn write_group(
             }
         }
     }
-    tx.commit().map_err(fail)
+    let committed = tx.commit().map_err(fail);
+    for instance in &appended {
+        match committed {
+            Ok(()) => unwritten.written(instance),
+            Err(_) => unwritten.failed(instance),
+        }
+    }
+    committed
+}
+
+/// For an instance a batch of which was not written: why `events` are refused, unless they
+/// start where its journal ends.
+fn follows(
+    tx: &Transaction,
+    instance: &str,
+    events: &[Event],
+    unwritten: &Unwritten,
+) -> rusqlite::Result<Option<StoreError>> {
+    let Some(first) = events.first().map(|e| e.seq) else {
+        return Ok(None);
+    };
+    if !unwritten.contains(instance) {
+        return Ok(None);
+    }
+    let next: i64 = tx.query_row(
+        "SELECT coalesce(max(seq) + 1, 0) FROM events WHERE instance = ?1",
+        params![instance],
+        |row| row.get(0),
+    )?;
+    Ok((first as i64 != next).then(|| Unwritten::refusal(instance, first, next as u64)))
 }
 
 fn log(r: rusqlite::Result<usize>) {

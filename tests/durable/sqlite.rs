@@ -34,6 +34,15 @@ async fn the_memory_store_appends_from_a_kept_buffer_in_order() {
 }
 
 #[tokio::test]
+async fn a_batch_after_an_unwritten_one_is_written_only_without_a_hole() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::a_batch_after_an_unwritten_one_is_written_only_without_a_hole(&reopen(
+        &dir.path().join("flowc.db"),
+    ))
+    .await;
+}
+
+#[tokio::test]
 async fn values_come_back_exactly() {
     let dir = tempfile::tempdir().unwrap();
     conformance::values_come_back_exactly(&reopen(&dir.path().join("flowc.db"))).await;

@@ -1,5 +1,6 @@
 //! Events are written once per reaction, not once per event: a step answering and the steps it
-//! starts reach the store as one batch.
+//! starts reach the store as one batch. A batch the store does not keep is never acted on: a start
+//! is not acknowledged, and a running instance goes on from its journal.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -105,25 +106,31 @@ flow spread for e {
 }
 "#;
 
-#[tokio::test]
-async fn a_five_step_flow_writes_one_batch_per_reaction() {
+/// The engine of these tests: FLOWS, a stub `svc` connector recording its calls in `recording`,
+/// and `store`.
+fn engine(store: Arc<dyn Store>, recording: Arc<Recording>) -> Engine {
     let manifest = Manifest {
         name: "svc".into(),
         description: "test service".into(),
         actions: vec![ActionSpec::new("do", "test", Type::Any).optional("x", Type::Any, "test")],
     };
-    let store = Arc::new(Counting::default());
     let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", FLOWS)]);
-    let engine = Engine::builder()
+    Engine::builder()
         .project_value(project)
         .connector(RecordingConnector::new(
             manifest,
-            Recording::new(),
+            recording,
             Arc::new(SystemClock),
         ))
-        .store(store.clone())
+        .store(store)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_five_step_flow_writes_one_batch_per_reaction() {
+    let store = Arc::new(Counting::default());
+    let engine = engine(store.clone(), Recording::new());
     for flow in ["chain", "spread"] {
         let id = engine.start(flow, json!({})).await.unwrap();
         engine.output(&id).await.unwrap();
@@ -156,6 +163,9 @@ async fn a_five_step_flow_writes_one_batch_per_reaction() {
 struct Refusing {
     inner: MemoryStore,
     refuse: std::sync::atomic::AtomicBool,
+    /// Also refused: the batch of this number (counted from 1 over all instances), once.
+    refuse_nth: std::sync::atomic::AtomicUsize,
+    batches: std::sync::atomic::AtomicUsize,
 }
 
 impl Store for Refusing {
@@ -163,7 +173,9 @@ impl Store for Refusing {
         self.inner.append(instance, event);
     }
     fn append_batch(&self, instance: &str, events: Vec<Event>) -> Commit {
-        if !self.refuse.load(std::sync::atomic::Ordering::SeqCst) {
+        let n = self.batches.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let nth = self.refuse_nth.load(std::sync::atomic::Ordering::SeqCst) == n;
+        if !self.refuse.load(std::sync::atomic::Ordering::SeqCst) && !nth {
             return self.inner.append_batch(instance, events);
         }
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -192,23 +204,8 @@ impl Store for Refusing {
 
 #[tokio::test]
 async fn a_start_the_store_did_not_keep_is_not_acknowledged() {
-    let manifest = Manifest {
-        name: "svc".into(),
-        description: "test service".into(),
-        actions: vec![ActionSpec::new("do", "test", Type::Any).optional("x", Type::Any, "test")],
-    };
     let store = Arc::new(Refusing::default());
-    let project = Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", FLOWS)]);
-    let engine = Engine::builder()
-        .project_value(project)
-        .connector(RecordingConnector::new(
-            manifest,
-            Recording::new(),
-            Arc::new(SystemClock),
-        ))
-        .store(store.clone())
-        .build()
-        .unwrap();
+    let engine = engine(store.clone(), Recording::new());
     store.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
     // A webhook's 202 answers this: it must not say the start is kept when it is not.
     let refused = engine.start("chain", json!({})).await;
@@ -218,5 +215,59 @@ async fn a_start_the_store_did_not_keep_is_not_acknowledged() {
     store.refuse.store(false, std::sync::atomic::Ordering::SeqCst);
     let id = engine.start("chain", json!({})).await.unwrap();
     engine.output(&id).await.unwrap();
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_instance_whose_reaction_the_store_lost_goes_on_from_its_journal() {
+    let store = Arc::new(Refusing::default());
+    let recording = Recording::new();
+    let engine = engine(store.clone(), recording.clone());
+    // Batch 3: step b's answer, with step c's start. Lost, c is never called from it.
+    store.refuse_nth.store(3, std::sync::atomic::Ordering::SeqCst);
+    let id = engine.start("chain", json!({})).await.unwrap();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(10), engine.output(&id))
+        .await
+        .expect("the instance ends")
+        .unwrap();
+    assert!(!output.is_null());
+    // The journal has no hole where the lost batch was, and one end.
+    let history = engine.history(&id);
+    let seqs: Vec<u64> = history.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (0..history.len() as u64).collect::<Vec<_>>());
+    let ends = history
+        .iter()
+        .filter(|e| matches!(e.kind, flowc::runtime::EventKind::InstanceCompleted))
+        .count();
+    assert_eq!(ends, 1);
+    // Step b was called again by the next life, with the same idempotency key; every other
+    // step once.
+    let keys: Vec<String> = recording
+        .calls()
+        .iter()
+        .map(|c| c.call.idempotency_key.to_string())
+        .collect();
+    assert_eq!(keys.len(), 6, "{keys:?}");
+    let distinct: std::collections::HashSet<&String> = keys.iter().collect();
+    assert_eq!(distinct.len(), 5, "{keys:?}");
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_instance_the_store_lost_is_woken_without_a_caller() {
+    let store = Arc::new(Refusing::default());
+    let engine = engine(store.clone(), Recording::new());
+    store.refuse_nth.store(3, std::sync::atomic::Ordering::SeqCst);
+    let id = engine.start("chain", json!({})).await.unwrap();
+    // Nobody asks for it: the engine wakes it from the journal after a pause.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !store
+        .history(&id.0)
+        .iter()
+        .any(|e| matches!(e.kind, flowc::runtime::EventKind::InstanceCompleted))
+    {
+        assert!(std::time::Instant::now() < deadline, "{:?}", store.history(&id.0));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     engine.shutdown().await;
 }

@@ -127,6 +127,12 @@ pub(super) fn started() -> EventKind {
 }
 
 #[tokio::test]
+async fn a_batch_after_an_unwritten_one_is_written_only_without_a_hole() {
+    let url = cluster::database();
+    conformance::a_batch_after_an_unwritten_one_is_written_only_without_a_hole(&reopen(&url)).await;
+}
+
+#[tokio::test]
 async fn the_second_host_to_write_an_event_of_an_instance_is_refused_and_others_still_commit() {
     let url = cluster::database();
     let (a, b) = (
@@ -200,4 +206,16 @@ async fn a_write_the_server_undoes_for_a_conflict_is_written_again() {
     kept(store.append_batch("i", batch)).await;
     assert_eq!(store.history("i").len(), 2);
     assert_eq!(store.record("i").unwrap().status, "completed");
+}
+
+#[tokio::test]
+async fn a_host_holds_the_instances_it_owns_and_no_other() {
+    let url = cluster::database();
+    let a = PostgresStore::open_as(&url, "a", DEFAULT_LEASE).unwrap();
+    let b = PostgresStore::open_as(&url, "b", DEFAULT_LEASE).unwrap();
+    kept(a.append_batch("i", vec![event(0, started())])).await;
+    assert_eq!(a.holds("i"), Some(true));
+    assert_eq!(b.holds("i"), Some(false));
+    // A start never written is nobody's.
+    assert_eq!(a.holds("never-started"), Some(false));
 }

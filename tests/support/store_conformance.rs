@@ -60,6 +60,41 @@ pub async fn batches_from_a_kept_buffer_append_in_order(open: Open<'_>) {
     assert_eq!(seqs, [0, 1, 2]);
 }
 
+/// After a batch of an instance is not written (here: it takes the place of an event kept
+/// already), a later batch of that instance that would leave a hole is refused, and the batch
+/// that starts where the journal ends (the instance's next life, replayed from it) is written;
+/// other instances are not held up.
+pub async fn a_batch_after_an_unwritten_one_is_written_only_without_a_hole(open: Open<'_>) {
+    let store = open();
+    let t = Utc::now();
+    let ev = |seq, kind| Event { seq, at: t, kind };
+    let refused = |commit: Commit| async move {
+        match commit {
+            Commit::Pending(rx) => rx.await.unwrap().expect_err("refused"),
+            Commit::Done => panic!("a durable store answers when it has written"),
+        }
+    };
+    kept(store.append_batch("h", vec![ev(0, started("f"))])).await;
+    refused(store.append_batch("h", vec![ev(0, EventKind::InstanceCancelled)])).await;
+    let hole = refused(store.append_batch("h", vec![ev(2, EventKind::InstanceCompleted)])).await;
+    assert!(hole.0.contains("an earlier batch was not written"), "{hole}");
+    kept(store.append_batch("other", vec![ev(0, started("f"))])).await;
+    kept(store.append_batch("h", vec![ev(1, EventKind::InstanceCompleted)])).await;
+    kept(store.append_batch(
+        "h",
+        vec![ev(
+            2,
+            EventKind::Output {
+                value: Value::Int(1).into(),
+            },
+        )],
+    ))
+    .await;
+    let seqs: Vec<u64> = open().history("h").iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [0, 1, 2]);
+    assert_eq!(open().history("other").len(), 1);
+}
+
 /// Histories, timers, plans and statuses are what they were after reopening; removing a timer
 /// and compacting an ended instance are kept too.
 pub async fn histories_timers_plans_and_statuses_survive_reopening(open: Open<'_>) {

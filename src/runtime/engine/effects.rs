@@ -25,6 +25,10 @@ impl Inner {
     pub(super) fn react(self: &Arc<Self>, cell: &Arc<Cell>, f: impl FnOnce(&mut Instance, &Ctx) -> Effects) {
         let inst = cell.lock();
         if cell.evicted.load(Ordering::SeqCst) {
+            // Its next life replays the journal and calls again what this one was waiting for.
+            if cell.lost.load(Ordering::SeqCst) {
+                return;
+            }
             // Dropped from memory since the caller found it: the reaction goes to its next life.
             drop(inst);
             if let Ok(next) = self.cell(&InstanceId(cell.id.to_string())) {
@@ -126,7 +130,8 @@ impl Inner {
             match kept {
                 Ok(Ok(())) => span.in_scope(|| inner.apply_then_sleep(&cell, fx, true)),
                 Ok(Err(e)) => {
-                    tracing::error!(parent: &span, "the store did not keep the history, the instance stops here: {e}")
+                    tracing::error!(parent: &span, "the store did not keep the history: {e}; the instance goes on from its journal");
+                    inner.lose(&cell);
                 }
                 Err(_) => tracing::error!(parent: &span, "the store stopped before keeping the history"),
             }

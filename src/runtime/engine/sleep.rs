@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::{Cell, EngineError, Inner, InstanceId};
-use crate::runtime::instance::ParentLink;
+use crate::runtime::instance::{Instance, ParentLink};
 
 /// An instance as the engine holds it.
 pub(super) enum Slot {
@@ -153,13 +153,32 @@ impl Inner {
             return;
         }
         let inst = cell.lock();
-        if !inst.is_idle() || cell.evicted.load(Ordering::SeqCst) {
+        if !inst.is_idle() || !self.put_to_sleep(cell, &inst) {
             return;
+        }
+        drop(inst);
+        self.store.suspended(&cell.id);
+    }
+
+    /// Replaces `cell` in the instances map by what its instance leaves in memory asleep;
+    /// whether it was still the instance's life in memory. Called under the instance's lock.
+    pub(super) fn put_to_sleep(&self, cell: &Arc<Cell>, inst: &Instance) -> bool {
+        if cell.evicted.load(Ordering::SeqCst) {
+            return false;
         }
         let mut slots = self.instances.lock().unwrap_or_else(|e| e.into_inner());
         if !matches!(slots.get(&cell.id), Some(Slot::Live(c)) if Arc::ptr_eq(c, cell)) {
-            return;
+            return false;
         }
+        let asleep = self.asleep(cell, inst);
+        slots.insert(cell.id.clone(), Slot::Asleep(asleep));
+        cell.evicted.store(true, Ordering::SeqCst);
+        true
+    }
+
+    /// What `cell`'s instance leaves in memory when it goes to sleep (its event waits
+    /// registered, so that an `emit` wakes it).
+    fn asleep(&self, cell: &Cell, inst: &Instance) -> Asleep {
         let names = inst.event_wait_names();
         let waits = if names.is_empty() {
             Box::default()
@@ -175,15 +194,26 @@ impl Inner {
                 waits,
             })
         });
-        let asleep = Asleep {
+        Asleep {
             generation: cell.generation,
             ties,
-        };
-        slots.insert(cell.id.clone(), Slot::Asleep(asleep));
-        cell.evicted.store(true, Ordering::SeqCst);
-        drop(slots);
-        drop(inst);
-        self.store.suspended(&cell.id);
+        }
+    }
+
+    /// Drops asleep instance `id` of `generation` from the engine altogether.
+    pub(super) fn forget_asleep(&self, id: &str, generation: u64) {
+        let mut slots = self.instances.lock().unwrap_or_else(|e| e.into_inner());
+        if self.take_asleep(&mut slots, id, generation) {
+            slots.remove(id);
+        }
+    }
+
+    /// Whether instance `id` is asleep since its life `generation` ended.
+    pub(super) fn asleep_since(&self, id: &str, generation: u64) -> bool {
+        matches!(
+            self.instances.lock().unwrap_or_else(|e| e.into_inner()).get(id),
+            Some(Slot::Asleep(a)) if a.generation == generation
+        )
     }
 
     /// The cells to hand event `name` to: every other instance in memory, and those asleep

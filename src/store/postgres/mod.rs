@@ -290,6 +290,14 @@ impl Store for PostgresStore {
         self.drop_claim(key)
     }
 
+    fn holds(&self, instance: &str) -> Option<bool> {
+        let instance = instance.to_string();
+        let row = self.read("an instance's owner", move |c| {
+            c.query_opt("SELECT owner FROM instances WHERE id = $1", &[&instance])
+        })?;
+        Some(row.is_some_and(|r| r.get::<_, Option<String>>(0).as_deref() == Some(self.host.as_str())))
+    }
+
     fn records(&self) -> Vec<InstanceRecord> {
         self.read("the instances", |c| {
             c.query(

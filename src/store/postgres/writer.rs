@@ -16,6 +16,7 @@ use postgres::{Client, Transaction};
 
 use super::connect::Link;
 use crate::runtime::{Event, EventKind, StoreError, TimerRecord};
+use crate::store::unwritten::Unwritten;
 use crate::store::writer_queue::Reply;
 
 /// What the writer thread is asked to do.
@@ -100,6 +101,7 @@ pub(crate) fn kind_type(json: &str) -> &str {
 /// The writer thread's loop: runs until every sender is dropped.
 pub(crate) fn write_loop(mut link: Link, host: String, lease: Duration, rx: mpsc::Receiver<Op>) {
     let lease = lease.as_secs_f64();
+    let mut unwritten = Unwritten::default();
     let mut group = Vec::new();
     while let Ok(first) = rx.recv() {
         group.push(first);
@@ -116,7 +118,15 @@ pub(crate) fn write_loop(mut link: Link, host: String, lease: Duration, rx: mpsc
             answer(prepared, Ok(kept));
             continue;
         }
-        let outcome = link.run(|client| write_group(client, &host, lease, &prepared));
+        let outcome = link.run(|client| write_group(client, &host, lease, &prepared, &unwritten));
+        for (i, p) in prepared.iter().enumerate() {
+            if let Op::Append { instance, .. } = &p.op {
+                match &outcome {
+                    Ok(per_op) if per_op.get(i).is_some_and(Option::is_none) => unwritten.written(instance),
+                    _ => unwritten.failed(instance),
+                }
+            }
+        }
         answer(prepared, outcome);
     }
 }
@@ -179,12 +189,16 @@ fn write_group(
     host: &str,
     lease: f64,
     group: &[Prepared],
+    unwritten: &Unwritten,
 ) -> Result<Outcome, postgres::Error> {
     let mut tx = client.transaction()?;
+    let mut outcome: Outcome = group.iter().map(|p| p.rows.as_ref().err().cloned()).collect();
+    refuse_holes(&mut tx, group, unwritten, &mut outcome)?;
     let appends: Vec<(&str, &[Row], &[Event])> = group
         .iter()
-        .filter_map(|p| match (&p.op, &p.rows) {
-            (Op::Append { instance, events, .. }, Ok(rows)) => {
+        .zip(&outcome)
+        .filter_map(|(p, refused)| match (&p.op, &p.rows, refused) {
+            (Op::Append { instance, events, .. }, Ok(rows), None) => {
                 Some((instance.as_str(), rows.as_slice(), events.as_slice()))
             }
             _ => None,
@@ -193,15 +207,15 @@ fn write_group(
     let wanted: usize = appends.iter().map(|a| a.1.len()).sum();
     let commands: Vec<i64> = group
         .iter()
-        .filter_map(|p| match (&p.op, &p.rows) {
-            (Op::Append { commands, .. }, Ok(_)) => Some(commands.as_slice()),
+        .zip(&outcome)
+        .filter_map(|(p, refused)| match (&p.op, &p.rows, refused) {
+            (Op::Append { commands, .. }, Ok(_), None) => Some(commands.as_slice()),
             _ => None,
         })
         .flatten()
         .copied()
         .collect();
     let inserted = insert_events(&mut tx, &appends)?;
-    let mut outcome: Outcome = group.iter().map(|p| p.rows.as_ref().err().cloned()).collect();
     if inserted as usize == wanted && take_commands(&mut tx, &commands)? {
         update_instances(&mut tx, host, lease, &appends)?;
     } else {
@@ -216,7 +230,8 @@ fn write_group(
                     ..
                 },
                 Ok(rows),
-            ) = (&p.op, &p.rows)
+                None,
+            ) = (&p.op, &p.rows, &outcome[i])
             else {
                 continue;
             };
@@ -298,6 +313,44 @@ fn write_group(
     }
     tx.commit()?;
     Ok(outcome)
+}
+
+/// Refuses (in `outcome`) the batches of instances a batch of which was not written, unless
+/// they start where the instance's journal ends (see [`Unwritten`]); two batches of one
+/// instance in the group follow each other.
+fn refuse_holes(
+    tx: &mut Transaction,
+    group: &[Prepared],
+    unwritten: &Unwritten,
+    outcome: &mut Outcome,
+) -> Result<(), postgres::Error> {
+    let mut next: HashMap<&str, i64> = HashMap::new();
+    for (i, p) in group.iter().enumerate() {
+        let (Op::Append { instance, .. }, Ok(rows), None) = (&p.op, &p.rows, &outcome[i]) else {
+            continue;
+        };
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            continue;
+        };
+        if !unwritten.contains(instance) {
+            continue;
+        }
+        let expected = match next.get(instance.as_str()) {
+            Some(n) => *n,
+            None => tx
+                .query_one(
+                    "SELECT coalesce(max(seq) + 1, 0) FROM events WHERE instance = $1",
+                    &[instance],
+                )?
+                .get(0),
+        };
+        if first.seq == expected {
+            next.insert(instance, last.seq + 1);
+        } else {
+            outcome[i] = Some(Unwritten::refusal(instance, first.seq as u64, expected as u64));
+        }
+    }
+    Ok(())
 }
 
 /// Writes the group's effect records in one statement, the last record of each key winning (an
