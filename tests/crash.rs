@@ -13,6 +13,7 @@
 //! `FLOWC_CRASH_LONG=1` runs 1,000 instances of each flow over 10 kills instead of 100 over 5.
 
 #[path = "support/bookings.rs"]
+#[allow(dead_code)] // the outbox readers of the `flowc serve` crash tests
 mod bookings;
 #[path = "support/emulate_process.rs"]
 #[allow(dead_code)] // the restart helpers of tests/emulate.rs

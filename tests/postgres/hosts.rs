@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 use flowc::runtime::Store;
 use flowc::store::PostgresStore;
 
-use super::bookings::{assert_each_booking_filed_once, booking, PER_BOOKING};
+use super::bookings::{
+    assert_each_booking_filed_once, booking, booking_message_ids as message_ids, messages_sent_twice_over,
+    PER_BOOKING,
+};
 use super::cluster::Cluster;
 use super::emulate_process::{root, Emulate};
 
@@ -77,27 +80,6 @@ fn host_logs() -> String {
         kept.len(),
         tail.join("\n")
     )
-}
-
-/// The Message-ID of each message the SMTP server received, one entry per transmission.
-fn message_ids(outbox: &Path) -> Vec<String> {
-    std::fs::read_dir(outbox)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| {
-            let path = e.ok()?.path();
-            (path.extension()? == "eml").then_some(path)
-        })
-        .filter_map(|path| {
-            let text = std::fs::read_to_string(&path).ok()?;
-            let headers = text.split("\r\n\r\n").next().unwrap_or("").to_string();
-            headers.lines().find_map(|l| {
-                let (name, value) = l.split_once(':')?;
-                name.eq_ignore_ascii_case("message-id")
-                    .then(|| value.trim().to_string())
-            })
-        })
-        .collect()
 }
 
 fn sigterm(child: &mut Child) {
@@ -224,8 +206,12 @@ fn three_hosts_finish_every_booking_once_through_a_kill_a_restart_and_a_database
         before < BOOKINGS * PER_BOOKING,
         "the kill came after the work was done"
     );
-    // At least every booking's messages (a schedule of the project may add its own).
-    assert!(by_id.len() >= BOOKINGS * PER_BOOKING, "messages were lost");
+    assert_eq!(
+        by_id.len(),
+        BOOKINGS * PER_BOOKING,
+        "messages were lost or duplicated; sent under more than one Message-ID:\n{}",
+        messages_sent_twice_over(&outbox)
+    );
     // The sent log is in the database: every message is recorded there as sent, whichever
     // host sent it.
     let at_end = email_stages(&url);

@@ -23,7 +23,10 @@ use flowc::store::{Durability, SqliteStore};
 use rand::Rng;
 
 use super::cli::start;
-use bookings::{assert_each_booking_filed_once, booking, PER_BOOKING};
+use bookings::{
+    assert_each_booking_filed_once, booking, booking_message_ids as message_ids, messages_sent_twice_over,
+    PER_BOOKING,
+};
 use emulate_process::{root, Emulate};
 use sent_log::in_doubt_message_ids;
 
@@ -40,29 +43,6 @@ fn host(state: &Path, emulator: &str) -> (std::process::Child, String) {
         ("FLOWC_API_TOKEN", API_TOKEN),
     ];
     start(root(), state, &["--emulator", emulator], &env)
-}
-
-/// The Message-ID of each `.eml` file in `outbox`, one entry per transmission.
-fn message_ids(outbox: &Path) -> Vec<String> {
-    std::fs::read_dir(outbox)
-        .unwrap()
-        .filter_map(|e| {
-            let path = e.ok()?.path();
-            (path.extension()? == "eml").then_some(path)
-        })
-        .map(|path| {
-            let text = std::fs::read_to_string(&path).unwrap();
-            let headers = text.split("\r\n\r\n").next().unwrap_or("");
-            headers
-                .lines()
-                .find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("message-id")
-                        .then(|| value.trim().to_string())
-                })
-                .unwrap_or_else(|| panic!("{} has no Message-ID", path.display()))
-        })
-        .collect()
 }
 
 #[test]
@@ -176,7 +156,8 @@ fn a_host_killed_mid_way_finishes_every_booking_once_after_its_restart() {
     assert_eq!(
         by_id.len(),
         BOOKINGS * PER_BOOKING,
-        "messages were lost or duplicated"
+        "messages were lost or duplicated; sent under more than one Message-ID:\n{}",
+        messages_sent_twice_over(&outbox)
     );
     assert!(resent.len() <= MAX_CONNECTIONS, "{resent:?}");
     for id in resent {

@@ -1,7 +1,8 @@
 //! Amelia bookings for the crash tests, each its own client, phone and hour, and the check that
 //! the Notion emulator filed each one's client and session exactly once.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
 
 use super::emulate_process::{pages, root, text};
 
@@ -66,4 +67,78 @@ pub fn assert_each_booking_filed_once(notion: &str, total: usize) {
             );
         }
     }
+}
+
+/// A transmission the SMTP server received: its Message-ID, To and Subject.
+pub struct Sent {
+    pub message_id: String,
+    pub to: String,
+    pub subject: String,
+}
+
+/// Every `.eml` file in `outbox`, one per transmission (a file still being written is skipped).
+pub fn transmissions(outbox: &Path) -> Vec<Sent> {
+    std::fs::read_dir(outbox)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            (path.extension()? == "eml").then_some(path)
+        })
+        .filter_map(|path| {
+            let text = std::fs::read_to_string(&path).ok()?;
+            let headers = text.split("\r\n\r\n").next().unwrap_or("");
+            let header = |name: &str| {
+                headers.lines().find_map(|l| {
+                    let (n, v) = l.split_once(':')?;
+                    n.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                })
+            };
+            Some(Sent {
+                message_id: header("message-id")?,
+                to: header("to").unwrap_or_default(),
+                subject: header("subject").unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// The Message-ID of each transmission of the bookings' messages: the confirmations (to the
+/// bookings' clients, `bN@client.example`) and the practitioner's notices (`New session: …`).
+/// Other flows of the project send their own meanwhile: system_monitoring's health check runs
+/// every five minutes and mails the ops team when the platform looks unwell, as it may while a
+/// host is down.
+pub fn booking_message_ids(outbox: &Path) -> Vec<String> {
+    transmissions(outbox)
+        .into_iter()
+        .filter(|m| m.to.ends_with("@client.example") || m.subject.starts_with("New session: "))
+        .map(|m| m.message_id)
+        .collect()
+}
+
+/// For a failure message: each (To, Subject) sent under more than one Message-ID, with the
+/// ids, and how many recipients each subject had (the recipients of the rare ones).
+pub fn messages_sent_twice_over(outbox: &Path) -> String {
+    let mut by_what: HashMap<(String, String), HashSet<String>> = HashMap::new();
+    for m in transmissions(outbox) {
+        by_what.entry((m.to, m.subject)).or_default().insert(m.message_id);
+    }
+    let mut by_subject: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (to, subject) in by_what.keys() {
+        by_subject.entry(subject).or_default().push(to);
+    }
+    let mut lines: Vec<String> = by_what
+        .iter()
+        .filter(|(_, ids)| ids.len() > 1)
+        .map(|((to, subject), ids)| format!("to {to}, \"{subject}\": {ids:?}"))
+        .collect();
+    for (subject, to) in by_subject {
+        let shown = if to.len() <= 3 {
+            format!(" to {to:?}")
+        } else {
+            String::new()
+        };
+        lines.push(format!("\"{subject}\": {} recipients{shown}", to.len()));
+    }
+    lines.join("\n")
 }
