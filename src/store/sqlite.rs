@@ -214,16 +214,7 @@ fn write_group(
         Err(e) => {
             let err = fail(e);
             for op in group.drain(..) {
-                if let Op::Append { instance, .. } = &op {
-                    unwritten.failed(instance);
-                }
-                if let Op::Append { done: Some(r), .. }
-                | Op::Sync(r)
-                | Op::ImportDeliveries(_, r)
-                | Op::PutEffect { done: r, .. } = op
-                {
-                    replies.push((r, Err(err.clone())));
-                }
+                not_written(op, &err, replies, unwritten);
             }
             return Err(err);
         }
@@ -231,6 +222,13 @@ fn write_group(
     // The instances whose batches are in this transaction: written if it commits.
     let mut appended: Vec<String> = Vec::new();
     for op in group.drain(..) {
+        // SQLite rolls the whole transaction back on some errors (a full disk, an I/O error):
+        // what is left of the group must not run as statements of their own.
+        if tx.is_autocommit() {
+            let err = StoreError("cannot write the state database: the transaction was rolled back".into());
+            not_written(op, &err, replies, unwritten);
+            continue;
+        }
         match op {
             Op::Append {
                 instance,
@@ -309,6 +307,25 @@ fn write_group(
     committed
 }
 
+/// Answers `op` (if anyone waits) that it was not written, for `err`.
+fn not_written(
+    op: Op,
+    err: &StoreError,
+    replies: &mut Vec<(Reply, Result<(), StoreError>)>,
+    unwritten: &mut Unwritten,
+) {
+    if let Op::Append { instance, .. } = &op {
+        unwritten.failed(instance);
+    }
+    if let Op::Append { done: Some(r), .. }
+    | Op::Sync(r)
+    | Op::ImportDeliveries(_, r)
+    | Op::PutEffect { done: r, .. } = op
+    {
+        replies.push((r, Err(err.clone())));
+    }
+}
+
 /// For an instance a batch of which was not written: why `events` are refused, unless they
 /// start where its journal ends.
 fn follows(
@@ -337,13 +354,59 @@ fn log(r: rusqlite::Result<usize>) {
     }
 }
 
+/// Appends one batch, whole or not at all. A failed statement undoes only itself, so what the
+/// batch wrote before it is undone here (no savepoint per batch: the common case pays nothing).
 fn append(tx: &Transaction, instance: &str, events: &[Event]) -> rusqlite::Result<()> {
+    let mut written = 0;
+    let result = append_counted(tx, instance, events, &mut written);
+    if result.is_err() && written > 0 && !tx.is_autocommit() {
+        if let Err(e) = undo(tx, instance, &events[..written]) {
+            tracing::error!(instance = %instance, "cannot undo the part of a batch that was written: {e}");
+        }
+    }
+    result
+}
+
+/// Takes back the events of a batch that failed after them, and what they did to the
+/// instance's row.
+fn undo(tx: &Transaction, instance: &str, written: &[Event]) -> rusqlite::Result<()> {
+    let (Some(first), Some(last)) = (written.first(), written.last()) else {
+        return Ok(());
+    };
+    tx.execute(
+        "DELETE FROM events WHERE instance = ?1 AND seq BETWEEN ?2 AND ?3",
+        params![instance, first.seq as i64, last.seq as i64],
+    )?;
+    if matches!(first.kind, EventKind::InstanceStarted { .. }) {
+        tx.execute("DELETE FROM instances WHERE id = ?1", params![instance])?;
+    } else if written.iter().any(|e| e.kind.status().is_some()) {
+        let mut s = tx.prepare_cached("SELECT seq, at, kind FROM events WHERE instance = ?1 ORDER BY seq")?;
+        let history = s
+            .query_map(params![instance], event_from_row)?
+            .collect::<rusqlite::Result<Vec<Event>>>()?;
+        if let Some(record) = InstanceRecord::from_history(instance, &history) {
+            tx.execute(
+                "UPDATE instances SET status = ?2, updated_at = ?3 WHERE id = ?1",
+                params![instance, record.status, time(record.updated_at)],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn append_counted(
+    tx: &Transaction,
+    instance: &str,
+    events: &[Event],
+    written: &mut usize,
+) -> rusqlite::Result<()> {
     let mut insert =
         tx.prepare_cached("INSERT INTO events (instance, seq, at, kind) VALUES (?1, ?2, ?3, ?4)")?;
     for e in events {
         let kind = serde_json::to_string(&e.kind)
             .map_err(|err| rusqlite::Error::ToSqlConversionFailure(err.into()))?;
         insert.execute(params![instance, e.seq as i64, time(e.at), kind])?;
+        *written += 1;
         match &e.kind {
             EventKind::InstanceStarted {
                 flow,

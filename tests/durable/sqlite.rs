@@ -43,6 +43,12 @@ async fn a_batch_after_an_unwritten_one_is_written_only_without_a_hole() {
 }
 
 #[tokio::test]
+async fn a_batch_is_written_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::a_batch_is_written_whole_or_not_at_all(&reopen(&dir.path().join("flowc.db"))).await;
+}
+
+#[tokio::test]
 async fn values_come_back_exactly() {
     let dir = tempfile::tempdir().unwrap();
     conformance::values_come_back_exactly(&reopen(&dir.path().join("flowc.db"))).await;

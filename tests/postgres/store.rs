@@ -133,6 +133,12 @@ async fn a_batch_after_an_unwritten_one_is_written_only_without_a_hole() {
 }
 
 #[tokio::test]
+async fn a_batch_is_written_whole_or_not_at_all() {
+    let url = cluster::database();
+    conformance::a_batch_is_written_whole_or_not_at_all(&reopen(&url)).await;
+}
+
+#[tokio::test]
 async fn the_second_host_to_write_an_event_of_an_instance_is_refused_and_others_still_commit() {
     let url = cluster::database();
     let (a, b) = (

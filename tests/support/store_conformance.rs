@@ -95,6 +95,29 @@ pub async fn a_batch_after_an_unwritten_one_is_written_only_without_a_hole(open:
     assert_eq!(open().history("other").len(), 1);
 }
 
+/// A batch whose later event cannot be written (its place is taken) leaves nothing behind: not
+/// its earlier events, not the status they set.
+pub async fn a_batch_is_written_whole_or_not_at_all(open: Open<'_>) {
+    let store = open();
+    let t = Utc::now();
+    let ev = |seq, kind| Event { seq, at: t, kind };
+    kept(store.append_batch("w", vec![ev(0, started("f"))])).await;
+    let Commit::Pending(rx) = store.append_batch(
+        "w",
+        vec![
+            ev(1, EventKind::InstanceCompleted),
+            ev(0, EventKind::InstanceCancelled),
+        ],
+    ) else {
+        panic!("a durable store answers when it has written");
+    };
+    rx.await.unwrap().expect_err("its second event's place is taken");
+    let store = open();
+    let kinds: Vec<EventKind> = store.history("w").into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, [started("f")]);
+    assert_eq!(store.record("w").unwrap().status, "running");
+}
+
 /// Histories, timers, plans and statuses are what they were after reopening; removing a timer
 /// and compacting an ended instance are kept too.
 pub async fn histories_timers_plans_and_statuses_survive_reopening(open: Open<'_>) {
