@@ -606,12 +606,12 @@ impl Instance {
         self.parent.as_ref()
     }
 
-    /// A receiver told when the instance ends; `None` when it has ended.
     /// Lets go of those waiting for this life's end (they find the instance's next life).
     pub(crate) fn release_waiters(&mut self) {
         self.waiters.clear();
     }
 
+    /// A receiver told when the instance ends; `None` when it has ended.
     pub(crate) fn await_end(&mut self) -> Option<oneshot::Receiver<()>> {
         if self.status.is_final() {
             return None;

@@ -247,14 +247,18 @@ fn write_group(
                     Ok(Some(refused)) => Err(refused),
                     Err(e) => Err(fail(e)),
                 };
-                match &result {
-                    Ok(()) => appended.push(instance.clone()),
-                    Err(_) => unwritten.failed(&instance),
+                if let Err(e) = &result {
+                    unwritten.failed(&instance);
+                    if done.is_none() {
+                        tracing::error!(instance = %instance, "{e}");
+                    }
                 }
+                let written = result.is_ok();
                 if let Some(done) = done {
                     replies.push((done, result));
-                } else if let Err(e) = result {
-                    tracing::error!(instance = %instance, "{e}");
+                }
+                if written {
+                    appended.push(instance);
                 }
             }
             Op::PutTimer(t) => log(

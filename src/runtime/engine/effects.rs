@@ -48,7 +48,7 @@ impl Inner {
         f: impl FnOnce(&mut Instance, &Ctx) -> Effects,
         may_sleep: bool,
     ) {
-        drop(self.react_reporting(cell, inst, f, may_sleep));
+        drop(self.react_then(cell, inst, f, may_sleep, false));
     }
 
     /// [`Inner::react_locked`], answering whether the store kept the reaction's events. A
@@ -57,9 +57,23 @@ impl Inner {
     pub(super) fn react_reporting(
         self: &Arc<Self>,
         cell: &Arc<Cell>,
+        inst: MutexGuard<'_, Instance>,
+        f: impl FnOnce(&mut Instance, &Ctx) -> Effects,
+        may_sleep: bool,
+    ) -> Commit {
+        self.react_then(cell, inst, f, may_sleep, true)
+    }
+
+    /// The reaction; with `report`, the answer of whether its events were kept (made only when
+    /// asked: every other reaction would pay a channel for nothing). Without it the answer is
+    /// `Done` whatever the store does, for callers that drop it.
+    fn react_then(
+        self: &Arc<Self>,
+        cell: &Arc<Cell>,
         mut inst: MutexGuard<'_, Instance>,
         f: impl FnOnce(&mut Instance, &Ctx) -> Effects,
         may_sleep: bool,
+        report: bool,
     ) -> Commit {
         self.clock.enter();
         let span = tracing::info_span!(
@@ -84,10 +98,15 @@ impl Inner {
                 span.in_scope(|| self.apply_then_sleep(cell, fx, may_sleep));
                 Commit::Done
             }
-            Commit::Pending(rx) => {
+            Commit::Pending(rx) if report => {
                 let (report, kept) = tokio::sync::oneshot::channel();
-                self.apply_when_kept(cell, fx, span, rx, may_sleep, report);
+                self.apply_when_kept(cell, fx, span, rx, may_sleep, Some(report));
                 Commit::Pending(kept)
+            }
+            Commit::Pending(rx) => {
+                // Nobody asked: the store's answer goes to the reaction's effects alone.
+                self.apply_when_kept(cell, fx, span, rx, may_sleep, None);
+                Commit::Done
             }
         };
         self.clock.leave();
@@ -112,7 +131,7 @@ impl Inner {
         span: tracing::Span,
         rx: tokio::sync::oneshot::Receiver<Result<(), StoreError>>,
         may_sleep: bool,
-        report: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+        report: Option<tokio::sync::oneshot::Sender<Result<(), StoreError>>>,
     ) {
         self.clock.enter();
         self.in_flight.fetch_add(1, Ordering::SeqCst);
@@ -123,10 +142,12 @@ impl Inner {
         tokio::spawn(async move {
             let kept = rx.await;
             cell.unkept.fetch_sub(1, Ordering::SeqCst);
-            let _ = report.send(match &kept {
-                Ok(result) => result.clone(),
-                Err(_) => Err(StoreError("the store stopped before keeping the history".into())),
-            });
+            if let Some(report) = report {
+                let _ = report.send(match &kept {
+                    Ok(result) => result.clone(),
+                    Err(_) => Err(StoreError("the store stopped before keeping the history".into())),
+                });
+            }
             match kept {
                 Ok(Ok(())) => span.in_scope(|| inner.apply_then_sleep(&cell, fx, true)),
                 Ok(Err(e)) => {
