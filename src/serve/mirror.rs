@@ -186,6 +186,13 @@ impl Mirror {
         if !self.settings.mirrors(name) {
             return;
         }
+        // An entity without a WorkflowInstance database has nowhere to be mirrored: following
+        // its instances would only read each one's history again every round. (A recovered
+        // instance's entity is known only from its history: it is followed, and dropped in the
+        // first round if it has no database either.)
+        if !entity.is_empty() && !self.targets.contains_key(entity) {
+            return;
+        }
         self.followed.lock().unwrap_or_else(|e| e.into_inner()).insert(
             id.0.clone(),
             Followed {
@@ -493,5 +500,26 @@ mod tests {
     #[test]
     fn flow_names_read_as_the_workflow_options() {
         assert_eq!(display_name("wellness_booking"), "Wellness Booking");
+    }
+
+    /// Only instances of an entity with a WorkflowInstance database (and a token) are followed:
+    /// the others would have their history read every round for nothing.
+    #[test]
+    fn only_an_entity_with_a_workflow_instance_database_has_its_instances_followed() {
+        let toml = "[entities.hs]\nnotion_token_env = \"T_HS\"\n\n[entities.hs.databases]\n\
+                    WorkflowInstance = \"f10c0007000000000000000000000005\"\n\n\
+                    [entities.shop]\nnotion_token_env = \"T_SHOP\"\n";
+        let config = crate::config::Config::parse(toml, std::path::Path::new("flowc.toml")).unwrap();
+        let project = Project::from_sources(std::path::Path::new("."), config, [("a.flow", "")]);
+        let env = |name: &str| (name == "T_HS").then(|| "secret".to_string());
+        let mirror = Mirror::new(&project, &env).unwrap();
+        let follow = |id: &str, entity: &str| mirror.follow(&InstanceId(id.into()), "order", entity, true);
+        follow("a", "hs");
+        follow("b", "shop");
+        follow("c", "nowhere");
+        follow("d", "");
+        let mut followed: Vec<String> = mirror.followed.lock().unwrap().keys().cloned().collect();
+        followed.sort();
+        assert_eq!(followed, ["a", "d"]);
     }
 }
