@@ -147,7 +147,9 @@ pub(crate) struct Mirror {
 
 impl Mirror {
     /// The mirror of `project`'s instances into the WorkflowInstance database of each entity
-    /// that lists one (and whose token `notion_env` reads); none when mirroring is off.
+    /// that lists one (and whose token `notion_env` reads); none when mirroring is off or no
+    /// entity has such a database: a mirror with nowhere to write would still read the history
+    /// of every recovered instance to learn its entity.
     pub(crate) fn new(project: &Project, notion_env: &dyn Fn(&str) -> Option<String>) -> Option<Mirror> {
         let settings = project.config.serve.mirror.clone();
         if !settings.enabled {
@@ -171,6 +173,9 @@ impl Mirror {
                 }
                 Err(e) => tracing::warn!(entity = %entity, "instances of `{entity}` are not mirrored: {e}"),
             }
+        }
+        if targets.is_empty() {
+            return None;
         }
         Some(Mirror {
             settings,
@@ -521,5 +526,8 @@ mod tests {
         let mut followed: Vec<String> = mirror.followed.lock().unwrap().keys().cloned().collect();
         followed.sort();
         assert_eq!(followed, ["a", "d"]);
+
+        // Without the token, no entity can be mirrored: no mirror at all.
+        assert!(Mirror::new(&project, &|_: &str| None).is_none());
     }
 }
