@@ -106,14 +106,15 @@ struct Run {
 
 /// The `oha` program: on PATH, else where `cargo install` puts it.
 fn oha() -> PathBuf {
+    if Command::new("oha").arg("--version").output().is_ok() {
+        return PathBuf::from("oha");
+    }
     let installed = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
         .map(|home| home.join("bin").join("oha"));
-    let on_path = Command::new("oha").arg("--version").output().is_ok();
     match installed {
-        Some(path) if !on_path && path.exists() => path,
-        _ if on_path => PathBuf::from("oha"),
+        Some(path) if path.exists() => path,
         _ => {
             eprintln!("serve_load needs the load generator oha: `cargo install oha --locked`");
             std::process::exit(2);
