@@ -1,5 +1,6 @@
 //! Durable stores: the runtime's [`Store`](crate::runtime::Store) trait on real databases.
 
+mod delivery_index;
 mod postgres;
 mod schema;
 mod sqlite;

@@ -5,7 +5,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::runtime::StoreError;
 
 /// The schema this build writes; a database with a higher `user_version` is refused.
-pub(crate) const VERSION: i64 = 3;
+pub(crate) const VERSION: i64 = 4;
 
 /// Migration `i` takes a database from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -44,6 +44,13 @@ const MIGRATIONS: &[&str] = &[
         record TEXT NOT NULL,
         PRIMARY KEY (log, key)
     ) WITHOUT ROWID;",
+    // 3 → 4: a delivery's key is kept in its instance's row, written by the start's insert (see
+    // `delivery_index`); the `deliveries` table keeps what was written before and imports.
+    "ALTER TABLE instances ADD COLUMN delivery TEXT;
+    UPDATE instances SET delivery = (SELECT key FROM deliveries WHERE deliveries.instance = instances.id)
+     WHERE id IN (SELECT instance FROM deliveries);
+    DELETE FROM deliveries
+     WHERE EXISTS (SELECT 1 FROM instances WHERE id = deliveries.instance AND delivery = deliveries.key);",
 ];
 
 /// Brings the database at `path` (open as `conn`) to [`VERSION`], or says why it cannot.

@@ -9,12 +9,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
+use super::delivery_index::{self, DeliveryIndex, Lookup};
 use super::schema;
 use super::unwritten::Unwritten;
 use super::wal::{self, Answers, Checkpointer, Syncer};
@@ -80,6 +81,8 @@ pub struct SqliteStore {
     reader: Mutex<Connection>,
     /// Deliveries whose instance's start is not appended yet: instance → delivery key.
     pending_deliveries: Mutex<HashMap<String, String>>,
+    /// The deliveries committed, looked up in memory (the writer adds each after its commit).
+    deliveries: Arc<Mutex<DeliveryIndex>>,
 }
 
 impl SqliteStore {
@@ -114,14 +117,17 @@ impl SqliteStore {
         )
         .map_err(fail)?;
         reader.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
+        let deliveries = Arc::new(Mutex::new(delivery_index::read(&reader).map_err(fail)?));
+        let index = deliveries.clone();
         let writer = WriterQueue::start("flowc-store-writer", &name, move |rx| {
-            write_loop(conn, rx, syncer, checkpointer)
+            write_loop(conn, rx, syncer, checkpointer, index)
         })?;
         Ok(SqliteStore {
             path: name,
             writer,
             reader: Mutex::new(reader),
             pending_deliveries: Mutex::new(HashMap::new()),
+            deliveries,
         })
     }
 
@@ -154,7 +160,7 @@ fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn parse_time(text: &str) -> DateTime<Utc> {
+pub(crate) fn parse_time(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .unwrap_or_default()
@@ -168,10 +174,12 @@ fn write_loop(
     rx: mpsc::Receiver<Op>,
     syncer: Option<Syncer>,
     checkpointer: Checkpointer,
+    index: Arc<Mutex<DeliveryIndex>>,
 ) {
     wal::watch_log(&conn);
     let mut unwritten = Unwritten::default();
     let mut group = Vec::new();
+    let mut delivered = Vec::new();
     while let Ok(first) = rx.recv() {
         group.push(first);
         while group.len() < MAX_GROUP {
@@ -181,10 +189,29 @@ fn write_loop(
             }
         }
         let mut replies: Answers = Vec::new();
-        let committed = write_group(&mut conn, &mut group, &mut replies, &mut unwritten);
-        if let Err(e) = &committed {
-            for (_, result) in &mut replies {
-                *result = Err(e.clone());
+        let committed = write_group(
+            &mut conn,
+            &mut group,
+            &mut replies,
+            &mut unwritten,
+            &mut delivered,
+        );
+        match &committed {
+            Ok(()) if !delivered.is_empty() => {
+                // Before anyone hears of the commit: a copy of a delivery that comes after its
+                // 202 finds it.
+                let now = Utc::now();
+                let mut index = index.lock().unwrap_or_else(|e| e.into_inner());
+                for (key, instance) in delivered.drain(..) {
+                    index.insert(&key, &instance, now);
+                }
+            }
+            Ok(()) => {}
+            Err(e) => {
+                delivered.clear();
+                for (_, result) in &mut replies {
+                    *result = Err(e.clone());
+                }
             }
         }
         checkpointer.committed();
@@ -207,6 +234,7 @@ fn write_group(
     group: &mut Vec<Op>,
     replies: &mut Vec<(Reply, Result<(), StoreError>)>,
     unwritten: &mut Unwritten,
+    delivered: &mut Vec<(String, String)>,
 ) -> Result<(), StoreError> {
     let fail = |e: rusqlite::Error| StoreError(format!("cannot write the state database: {e}"));
     let tx = match conn.transaction() {
@@ -238,12 +266,7 @@ fn write_group(
             } => {
                 // A failed statement undoes only itself: other instances' batches still commit.
                 let result = match follows(&tx, &instance, &events, unwritten) {
-                    Ok(None) => append(&tx, &instance, &events)
-                        .and_then(|()| match &delivery {
-                            Some(key) => insert_delivery(&tx, key, &instance),
-                            None => Ok(()),
-                        })
-                        .map_err(fail),
+                    Ok(None) => append(&tx, &instance, &events, delivery.as_deref()).map_err(fail),
                     Ok(Some(refused)) => Err(refused),
                     Err(e) => Err(fail(e)),
                 };
@@ -258,6 +281,9 @@ fn write_group(
                     replies.push((done, result));
                 }
                 if written {
+                    if let Some(key) = delivery {
+                        delivered.push((key, instance.clone()));
+                    }
                     appended.push(instance);
                 }
             }
@@ -297,6 +323,9 @@ fn write_group(
                     .iter()
                     .try_for_each(|(key, instance)| insert_delivery(&tx, key, instance))
                     .map_err(fail);
+                if result.is_ok() {
+                    delivered.extend(pairs);
+                }
                 replies.push((reply, result));
             }
         }
@@ -360,9 +389,14 @@ fn log(r: rusqlite::Result<usize>) {
 
 /// Appends one batch, whole or not at all. A failed statement undoes only itself, so what the
 /// batch wrote before it is undone here (no savepoint per batch: the common case pays nothing).
-fn append(tx: &Transaction, instance: &str, events: &[Event]) -> rusqlite::Result<()> {
+fn append(
+    tx: &Transaction,
+    instance: &str,
+    events: &[Event],
+    delivery: Option<&str>,
+) -> rusqlite::Result<()> {
     let mut written = 0;
-    let result = append_counted(tx, instance, events, &mut written);
+    let result = append_counted(tx, instance, events, delivery, &mut written);
     if result.is_err() && written > 0 && !tx.is_autocommit() {
         if let Err(e) = undo(tx, instance, &events[..written]) {
             tracing::error!(instance = %instance, "cannot undo the part of a batch that was written: {e}");
@@ -402,6 +436,7 @@ fn append_counted(
     tx: &Transaction,
     instance: &str,
     events: &[Event],
+    delivery: Option<&str>,
     written: &mut usize,
 ) -> rusqlite::Result<()> {
     let mut insert =
@@ -420,8 +455,8 @@ fn append_counted(
                 ..
             } => {
                 tx.prepare_cached(
-                    "INSERT OR REPLACE INTO instances (id, flow, entity, plan, parent, status, started_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?6)",
+                    "INSERT OR REPLACE INTO instances (id, flow, entity, plan, parent, status, started_at, updated_at, delivery)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?6, ?7)",
                 )?
                 .execute(params![
                     instance,
@@ -429,7 +464,8 @@ fn append_counted(
                     entity.clone().unwrap_or_default(),
                     plan,
                     parent,
-                    time(e.at)
+                    time(e.at),
+                    delivery
                 ])?;
             }
             kind => {
@@ -443,7 +479,8 @@ fn append_counted(
     Ok(())
 }
 
-/// Keeps delivery `key` → `instance`; a key kept before keeps its instance.
+/// Keeps delivery `key` → `instance` in the `deliveries` table (imports: an instance's own
+/// delivery is written with its start); a key kept before keeps its instance.
 fn insert_delivery(tx: &Transaction, key: &str, instance: &str) -> rusqlite::Result<()> {
     tx.prepare_cached("INSERT OR IGNORE INTO deliveries (key, instance) VALUES (?1, ?2)")?
         .execute(params![key, instance])?;
@@ -610,12 +647,19 @@ impl Store for SqliteStore {
     }
 
     fn delivery(&self, key: &str) -> Option<String> {
-        self.read("a delivery", |c| {
-            c.prepare_cached("SELECT instance FROM deliveries WHERE key = ?1")?
-                .query_row(params![key], |r| r.get(0))
-                .optional()
-        })
-        .flatten()
+        let found = self
+            .deliveries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .lookup(key);
+        match found {
+            Lookup::Unknown => None,
+            Lookup::Known(instance) => Some(instance),
+            // A hash matched: only a repeated delivery, or a collision of hashes, pays a read.
+            Lookup::Confirm(instances) => self
+                .read("a delivery", |c| delivery_index::confirm(c, key, instances))
+                .flatten(),
+        }
     }
 
     fn import_deliveries(&self, pairs: Vec<(String, String)>) -> Commit {

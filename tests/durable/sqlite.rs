@@ -70,6 +70,80 @@ async fn effect_records_keep_their_order_and_survive_reopening() {
         .await;
 }
 
+#[tokio::test]
+async fn a_delivery_is_kept_with_its_instance_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flowc.db");
+    conformance::a_delivery_is_kept_with_its_instance_start(&reopen(&path)).await;
+    // In the instance's own row: a start adds no row keyed by the delivery, whose random order
+    // would cost a page of the log each (docs/serve.md, "Load").
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM deliveries", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0);
+    let kept: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM instances WHERE delivery IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, 2);
+}
+
+/// A database of schema 3 kept deliveries in a table of their own: opening it moves each into
+/// its instance's row, keeps the ones whose instance it does not hold, and finds both.
+#[test]
+fn the_deliveries_of_a_schema_3_database_are_found_after_its_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flowc.db");
+    let id = uuid::Uuid::now_v7().to_string();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(&format!(
+        "CREATE TABLE instances (id TEXT PRIMARY KEY, flow TEXT NOT NULL, entity TEXT NOT NULL, plan TEXT,
+             parent TEXT, status TEXT NOT NULL, started_at TEXT NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID;
+         CREATE INDEX instances_running ON instances(status) WHERE status = 'running';
+         CREATE TABLE events (instance TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, kind TEXT NOT NULL,
+             PRIMARY KEY (instance, seq)) WITHOUT ROWID;
+         CREATE TABLE timers (id INTEGER PRIMARY KEY, instance TEXT NOT NULL, at TEXT NOT NULL, step TEXT NOT NULL);
+         CREATE TABLE plans (hash TEXT PRIMARY KEY, bundle TEXT NOT NULL) WITHOUT ROWID;
+         CREATE TABLE deliveries (key TEXT PRIMARY KEY, instance TEXT NOT NULL) WITHOUT ROWID;
+         CREATE TABLE effects (log TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL,
+             PRIMARY KEY (log, key)) WITHOUT ROWID;
+         INSERT INTO instances VALUES ('{id}', 'signup', 'shop', NULL, NULL, 'completed',
+             '2026-12-01T10:00:00.000000Z', '2026-12-01T10:00:01.000000Z');
+         INSERT INTO deliveries VALUES ('delivery /hooks#a', '{id}');
+         INSERT INTO deliveries VALUES ('delivery /hooks#old', 'signup-1');
+         PRAGMA user_version = 3;"
+    ))
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path, Durability::Full).unwrap();
+    assert_eq!(store.delivery("delivery /hooks#a"), Some(id.clone()));
+    assert_eq!(
+        store.delivery("delivery /hooks#old"),
+        Some("signup-1".to_string())
+    );
+    assert_eq!(store.delivery("delivery /hooks#b"), None);
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let moved: String = conn
+        .query_row("SELECT delivery FROM instances WHERE id = ?1", [&id], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(moved, "delivery /hooks#a");
+    let left: Vec<String> = conn
+        .prepare("SELECT key FROM deliveries")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(left, vec!["delivery /hooks#old".to_string()]);
+}
+
 #[test]
 fn a_database_of_a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -48,6 +48,12 @@ async fn effect_records_keep_their_order_and_survive_reopening() {
     conformance::effect_records_keep_their_order_and_survive_reopening(&reopen(&url)).await;
 }
 
+#[tokio::test]
+async fn a_delivery_is_kept_with_its_instance_start() {
+    let url = cluster::database();
+    conformance::a_delivery_is_kept_with_its_instance_start(&reopen(&url)).await;
+}
+
 /// Runs blocking client code off the test's runtime.
 fn sql(url: &str, statement: &str) {
     let (url, statement) = (url.to_string(), statement.to_string());

@@ -250,6 +250,37 @@ fn project(version: u32) -> Project {
     Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src.as_str())])
 }
 
+/// A webhook delivery registered for an instance ([`Store::deliver`]) is kept with that
+/// instance's start: found once the start is kept, and after reopening; an unknown key, or one
+/// whose instance's start was never appended, is not found.
+pub async fn a_delivery_is_kept_with_its_instance_start(open: Open<'_>) {
+    let store = open();
+    let ids: Vec<String> = (0..3).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    for (n, id) in ids.iter().enumerate().take(2) {
+        store.deliver(&format!("delivery /hooks#{n}"), id);
+        let start = Event {
+            seq: 0,
+            at: Utc::now(),
+            kind: started("signup"),
+        };
+        kept(store.append_batch(id, vec![start])).await;
+    }
+    store.deliver("delivery /hooks#never", &ids[2]);
+    assert_eq!(store.delivery("delivery /hooks#0").as_ref(), Some(&ids[0]));
+    assert_eq!(store.delivery("delivery /hooks#1").as_ref(), Some(&ids[1]));
+    assert_eq!(store.delivery("delivery /hooks#2"), None);
+    assert_eq!(
+        store.delivery("delivery /hooks#never"),
+        None,
+        "its start was not kept"
+    );
+    drop(store);
+    let store = open();
+    assert_eq!(store.delivery("delivery /hooks#0").as_ref(), Some(&ids[0]));
+    assert_eq!(store.delivery("delivery /hooks#1").as_ref(), Some(&ids[1]));
+    assert_eq!(store.delivery("delivery /hooks#2"), None);
+}
+
 pub async fn wait_for(store: &dyn Store, id: &InstanceId, what: impl Fn(&EventKind) -> bool) {
     for _ in 0..400 {
         if store.history(&id.0).iter().any(|e| what(&e.kind)) {
