@@ -58,7 +58,8 @@ pub(crate) struct DeliveryIndex {
     exact: HashMap<String, String>,
     retention: Duration,
     most: usize,
-    /// When the last early let-go was reported.
+    /// When deliveries within the retention were last let go (past [`MOST`]) and a warning
+    /// said so: at most one an hour.
     warned: Option<DateTime<Utc>>,
 }
 
@@ -126,7 +127,8 @@ impl DeliveryIndex {
         self.order.len() + self.exact.len()
     }
 
-    /// Lets go of the deliveries past the retention at `now`, and of the oldest past [`MOST`].
+    /// Lets go of the deliveries past the retention at `now`, and of the oldest past [`MOST`]
+    /// (warning when that lets go of some within the retention).
     fn let_go(&mut self, now: DateTime<Utc>) {
         let oldest_kept = now - self.retention;
         let mut early = 0;
@@ -264,6 +266,34 @@ mod tests {
         assert_eq!(index.lookup("k1"), Lookup::Unknown);
         assert_eq!(index.lookup("k2"), Lookup::Confirm(vec![id(2)]));
         assert!(index.by_hash.len() == 3, "nothing left behind in the map");
+    }
+
+    #[test]
+    fn letting_go_within_the_retention_warns_once_an_hour() {
+        let mut index = DeliveryIndex::new(Duration::days(7), 2);
+        let now = Utc::now();
+        for n in 0..3 {
+            index.insert(&format!("k{n}"), &id(n), now);
+        }
+        assert_eq!(index.warned, Some(now), "k0 went early");
+        let later = now + Duration::minutes(30);
+        index.insert("k3", &id(3), later);
+        assert_eq!(index.warned, Some(now), "not again within the hour");
+        let much_later = now + Duration::hours(2);
+        index.insert("k4", &id(4), much_later);
+        assert_eq!(index.warned, Some(much_later));
+    }
+
+    #[test]
+    fn letting_go_for_age_is_not_early_even_when_the_index_is_full() {
+        let mut index = DeliveryIndex::new(Duration::days(7), 2);
+        let now = Utc::now();
+        index.insert("old", &id(0), now - Duration::days(8));
+        index.insert("a", &id(1), now - Duration::days(9));
+        // Three held, two allowed: the one let go is past the retention anyway.
+        index.insert("b", &id(2), now);
+        assert_eq!(index.lookup("old"), Lookup::Unknown);
+        assert_eq!(index.warned, None);
     }
 
     #[test]
