@@ -128,6 +128,7 @@ fn check(files: &[(String, String)]) -> (usize, Duration, Duration) {
 }
 
 fn main() {
+    flowc::cli::allocator::tune();
     // The corpus: shared declarations plus files of ~500 lines until 100,000 lines.
     let mut files = vec![("shared.flow".to_string(), SHARED.to_string())];
     let mut lines = SHARED.lines().count();

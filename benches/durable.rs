@@ -146,6 +146,7 @@ async fn recovery(store: Arc<dyn Store>, n: usize) -> (usize, f64) {
 }
 
 fn main() {
+    flowc::cli::allocator::tune();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

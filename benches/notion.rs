@@ -19,6 +19,7 @@ const LIMIT: f64 = 3.0;
 const TOKEN: &str = "bench-token";
 
 fn main() {
+    flowc::cli::allocator::tune();
     let creates: usize = std::env::var("NOTION_BENCH_CREATES")
         .ok()
         .and_then(|v| v.parse().ok())

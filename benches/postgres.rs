@@ -75,6 +75,7 @@ fn percentiles(mut ms: Vec<f64>) -> (f64, f64) {
 }
 
 fn main() {
+    flowc::cli::allocator::tune();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -202,6 +202,7 @@ async fn suspended(n: usize) -> (u64, u64) {
 }
 
 fn main() {
+    flowc::cli::allocator::tune();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

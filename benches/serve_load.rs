@@ -202,6 +202,7 @@ fn cpu_seconds() -> f64 {
 }
 
 fn main() {
+    flowc::cli::allocator::tune();
     let oha = oha();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

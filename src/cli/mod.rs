@@ -11,6 +11,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 #[macro_use]
 mod output;
 
+pub mod allocator;
 mod build;
 mod check;
 mod completions;
