@@ -158,10 +158,10 @@ fn migrate(from: &str, to: &str) -> Result<ExitCode, CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| CliError::Io(e.to_string()))?;
-    let moved = runtime.block_on(copy(&*source, &target))?;
+    let moved = runtime.block_on(copy(&*source, source.deliveries(), &target))?;
     println!(
-        "copied {} instances ({} unfinished), {} timers and {} plans from {from} to {to}",
-        moved.instances, moved.unfinished, moved.timers, moved.plans
+        "copied {} instances ({} unfinished), {} timers, {} plans and {} webhook deliveries from {from} to {to}",
+        moved.instances, moved.unfinished, moved.timers, moved.plans, moved.deliveries
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -171,12 +171,18 @@ struct Moved {
     unfinished: usize,
     timers: usize,
     plans: usize,
+    deliveries: usize,
 }
 
 /// Copies plans first, then each instance's history (a batch each: a history copied before is
-/// found equal and kept), then the timers; the copied instances are left unclaimed, so the
-/// first host to start on the database takes the waiting ones over.
-async fn copy(source: &dyn Store, target: &PostgresStore) -> Result<Moved, CliError> {
+/// found equal and kept), then the timers and the webhook `deliveries` (so that a provider's
+/// retry after the move answers the instance it started); the copied instances are left
+/// unclaimed, so the first host to start on the database takes the waiting ones over.
+async fn copy(
+    source: &dyn Store,
+    deliveries: Vec<(String, String)>,
+    target: &PostgresStore,
+) -> Result<Moved, CliError> {
     let records = source.records();
     let hashes: BTreeSet<&str> = records.iter().filter_map(|r| r.plan.as_deref()).collect();
     let mut plans = 0;
@@ -212,6 +218,14 @@ async fn copy(source: &dyn Store, target: &PostgresStore) -> Result<Moved, CliEr
     for t in &timers {
         target.put_timer(t.clone());
     }
+    let delivered = deliveries.len();
+    if let Commit::Pending(rx) = target.import_deliveries(deliveries) {
+        match rx.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(CliError::Io(format!("cannot copy the webhook deliveries: {e}"))),
+            Err(_) => return Err(CliError::Io("the store stopped".into())),
+        }
+    }
     flushed(target).await;
     target.release();
     Ok(Moved {
@@ -219,5 +233,6 @@ async fn copy(source: &dyn Store, target: &PostgresStore) -> Result<Moved, CliEr
         unfinished,
         timers: timers.len(),
         plans,
+        deliveries: delivered,
     })
 }

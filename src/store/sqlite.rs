@@ -146,6 +146,20 @@ impl SqliteStore {
         }
     }
 
+    /// Every webhook delivery this journal keeps, as (key, instance) pairs: the instances' own
+    /// and those of the `deliveries` table (for `flowc store migrate`).
+    pub fn deliveries(&self) -> Vec<(String, String)> {
+        self.read("the deliveries", |c| {
+            let mut s = c.prepare(
+                "SELECT delivery, id FROM instances WHERE delivery IS NOT NULL
+                 UNION ALL SELECT key, instance FROM deliveries",
+            )?;
+            let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+        .unwrap_or_default()
+    }
+
     /// Waits until everything sent so far is written (before a clean exit; not from async code,
     /// which awaits [`Store::sync`] instead).
     pub fn flush(&self) {

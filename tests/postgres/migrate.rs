@@ -22,6 +22,8 @@ fn project() -> Project {
     Project::from_sources(Path::new("/t"), Config::default(), [("t.flow", src)])
 }
 
+const DELIVERY: &str = "delivery /hooks/f#msg_1";
+
 fn flowc(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_flowc"))
         .args(args)
@@ -43,7 +45,14 @@ async fn instances_waiting_in_sqlite_finish_on_postgres_after_the_migration() {
             .unwrap();
         let mut waiting = Vec::new();
         for n in 0..3 {
-            let id = engine.start("f", json!({ "n": n })).await.unwrap();
+            // A webhook delivery started the first: a retry of it after the move finds it.
+            let id = match n {
+                0 => engine
+                    .start_delivery("f", json!({ "n": n }), DELIVERY)
+                    .await
+                    .unwrap(),
+                _ => engine.start("f", json!({ "n": n })).await.unwrap(),
+            };
             wait_for(&*store, &id, |k| matches!(k, EventKind::WaitStarted { .. })).await;
             waiting.push(id);
         }
@@ -62,6 +71,7 @@ async fn instances_waiting_in_sqlite_finish_on_postgres_after_the_migration() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("copied 3 instances (2 unfinished)"), "{stdout}");
+    assert!(stdout.contains(" and 1 webhook deliveries from "), "{stdout}");
     // Again: nothing changes, nothing fails.
     let again = flowc(&["store", "migrate", "--from", &from, "--to", &url]);
     assert!(
@@ -72,6 +82,7 @@ async fn instances_waiting_in_sqlite_finish_on_postgres_after_the_migration() {
 
     let store = Arc::new(PostgresStore::open(&url).unwrap());
     assert_eq!(store.record(&done.0).unwrap().status, "cancelled");
+    assert_eq!(store.delivery(DELIVERY).as_ref(), Some(&waiting[0].0));
     let engine = Engine::builder()
         .project_value(project())
         .store(store.clone())
