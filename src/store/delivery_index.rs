@@ -10,8 +10,11 @@
 //! confirmed against the instance's row ([`Lookup::Confirm`]), so a collision of hashes can
 //! cost a read, never a wrong answer. What is kept is bounded: deliveries older than
 //! [`RETENTION`] are let go (providers stop retrying within days), and past [`MOST`] the oldest
-//! go first, with a warning. About 70 bytes a delivery: [`MOST`] of them hold about 70 MB.
+//! go first, with a warning. [`MOST`] of them hold about 90 MB: a map's entry of hash and
+//! instance (32 bytes, in a table that keeps at least half its room free as deliveries come and
+//! go) and a hash and time in arrival order (16 bytes).
 
+use std::collections::hash_map::Entry;
 use std::collections::hash_map::RandomState;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
@@ -41,18 +44,23 @@ pub(crate) enum Lookup {
     Confirm(Vec<String>),
 }
 
+/// A delivery in arrival order: its hash and when it came (Unix seconds). Deliveries of one hash
+/// are let go in the order they came, so its instance is the oldest its hash holds.
 struct Kept {
     hash: u64,
-    instance: u128,
-    at: DateTime<Utc>,
+    at: i64,
 }
 
 /// The deliveries seen recently.
 pub(crate) struct DeliveryIndex {
     hasher: RandomState,
-    /// Hash → the instances of the deliveries with that hash (almost always one).
-    by_hash: HashMap<u64, Vec<u128>>,
-    /// The same, oldest first, to let go of in order.
+    /// Hash → the instance of the oldest delivery with that hash.
+    by_hash: HashMap<u64, u128>,
+    /// Hash → the instances of later deliveries with a hash `by_hash` holds, oldest first: two
+    /// keys whose hashes collide (about once in 10^7 indexes of a million), kept apart so that
+    /// the common entry stays 32 bytes.
+    later: HashMap<u64, Vec<u128>>,
+    /// The deliveries, oldest first, to let go of in order.
     order: VecDeque<Kept>,
     /// Deliveries whose instance id is not a UUID (imported from an older flowc), exactly.
     exact: HashMap<String, String>,
@@ -74,6 +82,7 @@ impl DeliveryIndex {
         DeliveryIndex {
             hasher: RandomState::new(),
             by_hash: HashMap::new(),
+            later: HashMap::new(),
             order: VecDeque::new(),
             exact: HashMap::new(),
             retention,
@@ -91,17 +100,26 @@ impl DeliveryIndex {
                 .or_insert_with(|| instance.to_string());
             return;
         };
-        let hash = self.hasher.hash_one(key);
-        let id = id.as_u128();
-        let held = self.by_hash.entry(hash).or_default();
-        if held.contains(&id) {
-            return;
+        self.insert_hashed(self.hasher.hash_one(key), id.as_u128(), at);
+    }
+
+    fn insert_hashed(&mut self, hash: u64, id: u128, at: DateTime<Utc>) {
+        match self.by_hash.entry(hash) {
+            Entry::Vacant(v) => {
+                v.insert(id);
+            }
+            Entry::Occupied(held) if *held.get() == id => return,
+            Entry::Occupied(_) => {
+                let later = self.later.entry(hash).or_default();
+                if later.contains(&id) {
+                    return;
+                }
+                later.push(id);
+            }
         }
-        held.push(id);
         self.order.push_back(Kept {
             hash,
-            instance: id,
-            at,
+            at: at.timestamp(),
         });
         self.let_go(at);
     }
@@ -111,14 +129,31 @@ impl DeliveryIndex {
         if let Some(instance) = self.exact.get(key) {
             return Lookup::Known(instance.clone());
         }
-        match self.by_hash.get(&self.hasher.hash_one(key)) {
-            Some(ids) => Lookup::Confirm(
-                ids.iter()
+        let hash = self.hasher.hash_one(key);
+        match self.by_hash.get(&hash) {
+            Some(first) => Lookup::Confirm(
+                std::iter::once(first)
+                    .chain(self.later.get(&hash).into_iter().flatten())
                     .map(|id| Uuid::from_u128(*id).hyphenated().to_string())
                     .collect(),
             ),
             None => Lookup::Unknown,
         }
+    }
+
+    /// Lets go of the oldest delivery with `hash`.
+    fn forget_oldest(&mut self, hash: u64) {
+        if let Some(later) = self.later.get_mut(&hash) {
+            if !later.is_empty() {
+                let next = later.remove(0);
+                if later.is_empty() {
+                    self.later.remove(&hash);
+                }
+                self.by_hash.insert(hash, next);
+                return;
+            }
+        }
+        self.by_hash.remove(&hash);
     }
 
     /// How many deliveries are kept.
@@ -130,7 +165,7 @@ impl DeliveryIndex {
     /// Lets go of the deliveries past the retention at `now`, and of the oldest past [`MOST`]
     /// (warning when that lets go of some within the retention).
     fn let_go(&mut self, now: DateTime<Utc>) {
-        let oldest_kept = now - self.retention;
+        let oldest_kept = (now - self.retention).timestamp();
         let mut early = 0;
         while let Some(first) = self.order.front() {
             let too_many = self.order.len() > self.most;
@@ -143,16 +178,15 @@ impl DeliveryIndex {
             let Some(gone) = self.order.pop_front() else {
                 break;
             };
-            if let Some(ids) = self.by_hash.get_mut(&gone.hash) {
-                ids.retain(|id| *id != gone.instance);
-                if ids.is_empty() {
-                    self.by_hash.remove(&gone.hash);
-                }
-            }
+            self.forget_oldest(gone.hash);
         }
         if early > 0 && self.warned.is_none_or(|w| now - w > Duration::hours(1)) {
             self.warned = Some(now);
-            let since = self.order.front().map(|k| k.at).unwrap_or(now);
+            let since = self
+                .order
+                .front()
+                .and_then(|k| DateTime::from_timestamp(k.at, 0))
+                .unwrap_or(now);
             tracing::warn!(
                 "more than {} webhook deliveries within {} days: a provider's retry of a delivery from before {since} is taken as new",
                 self.most,
@@ -294,6 +328,25 @@ mod tests {
         index.insert("b", &id(2), now);
         assert_eq!(index.lookup("old"), Lookup::Unknown);
         assert_eq!(index.warned, None);
+    }
+
+    #[test]
+    fn of_two_deliveries_sharing_a_hash_the_older_is_let_go_first() {
+        let mut index = DeliveryIndex::new(Duration::days(7), 2);
+        let now = Utc::now();
+        // Two keys whose hashes collide, forced: the later is held apart until the first goes.
+        index.insert_hashed(7, 1, now);
+        index.insert_hashed(7, 2, now);
+        assert_eq!(
+            (index.by_hash[&7], index.later[&7].as_slice()),
+            (1, [2].as_slice())
+        );
+        index.insert_hashed(8, 3, now);
+        assert_eq!(index.by_hash[&7], 2, "the first of the hash went");
+        assert!(index.later.is_empty());
+        index.insert_hashed(9, 4, now);
+        assert!(!index.by_hash.contains_key(&7));
+        assert_eq!(index.len(), 2);
     }
 
     #[test]
