@@ -11,7 +11,7 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// touched again, so a host whose load comes in waves spent a tenth of its time in the kernel
 /// zeroing pages it had just returned (perf of the runtime bench: `clear_page_erms` under
 /// `mi_page_free_list_extend`). Ten seconds is jemalloc's default decay: the 5-step flow on two
-/// workers went from 87,000-98,000 to 105,000-106,000 instances/s (docs/runtime.md, Figures).
+/// workers went from 105,900-108,900 to 128,000-128,800 instances/s (docs/runtime.md, Figures).
 /// The cost: after a burst, the resident size falls ten seconds later instead of one.
 const PURGE_DELAY_MS: std::os::raw::c_long = 10_000;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::CliError;
 use crate::config::StoreConfig;
-use crate::runtime::{Commit, Store};
+use crate::runtime::{Commit, Store, StoreError};
 use crate::store::{Durability, PostgresStore, SqliteStore, DEFAULT_LEASE};
 
 /// Arguments of `flowc store`.
@@ -134,6 +134,18 @@ fn host_id(state: &Path) -> Result<String, CliError> {
     Ok(id)
 }
 
+/// Waits for `commit`; a write the store refused is the error `refused` words.
+async fn kept(commit: Commit, refused: impl FnOnce(StoreError) -> String) -> Result<(), CliError> {
+    match commit {
+        Commit::Done => Ok(()),
+        Commit::Pending(rx) => match rx.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(CliError::Io(refused(e))),
+            Err(_) => Err(CliError::Io("the store stopped".into())),
+        },
+    }
+}
+
 /// Waits until `store` has kept everything handed to it.
 pub(crate) async fn flushed(store: &dyn Store) {
     if let Commit::Pending(rx) = store.sync() {
@@ -198,18 +210,13 @@ async fn copy(
         if history.is_empty() {
             continue;
         }
-        if let Commit::Pending(rx) = target.append_batch(&r.id, history) {
-            match rx.await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    return Err(CliError::Io(format!(
-                        "instance {} differs in the target (was it migrated and then continued?): {e}",
-                        r.id
-                    )))
-                }
-                Err(_) => return Err(CliError::Io("the store stopped".into())),
-            }
-        }
+        kept(target.append_batch(&r.id, history), |e| {
+            format!(
+                "instance {} differs in the target (was it migrated and then continued?): {e}",
+                r.id
+            )
+        })
+        .await?;
         if r.status == "running" {
             unfinished += 1;
         }
@@ -219,13 +226,10 @@ async fn copy(
         target.put_timer(t.clone());
     }
     let delivered = deliveries.len();
-    if let Commit::Pending(rx) = target.import_deliveries(deliveries) {
-        match rx.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(CliError::Io(format!("cannot copy the webhook deliveries: {e}"))),
-            Err(_) => return Err(CliError::Io("the store stopped".into())),
-        }
-    }
+    kept(target.import_deliveries(deliveries), |e| {
+        format!("cannot copy the webhook deliveries: {e}")
+    })
+    .await?;
     flushed(target).await;
     target.release();
     Ok(Moved {
