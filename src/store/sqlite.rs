@@ -83,6 +83,9 @@ pub struct SqliteStore {
     pending_deliveries: Mutex<HashMap<String, String>>,
     /// The deliveries committed, looked up in memory (the writer adds each after its commit).
     deliveries: Arc<Mutex<DeliveryIndex>>,
+    /// The syncer's count of fsyncs (at `Full`), read by tests.
+    #[cfg_attr(not(test), allow(dead_code))]
+    fsyncs: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl SqliteStore {
@@ -110,6 +113,7 @@ impl SqliteStore {
             Durability::Full => Some(Syncer::start(path)?),
             Durability::Normal => None,
         };
+        let fsyncs = syncer.as_ref().map(Syncer::fsyncs);
         let checkpointer = Checkpointer::start(path)?;
         let reader = Connection::open_with_flags(
             path,
@@ -128,7 +132,16 @@ impl SqliteStore {
             reader: Mutex::new(reader),
             pending_deliveries: Mutex::new(HashMap::new()),
             deliveries,
+            fsyncs,
         })
+    }
+
+    /// The fsyncs of the log done so far (none at `Normal`).
+    #[cfg(test)]
+    pub(crate) fn fsyncs(&self) -> u64 {
+        self.fsyncs
+            .as_ref()
+            .map_or(0, |n| n.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     fn send(&self, op: Op) {
@@ -187,7 +200,7 @@ fn write_loop(
     mut conn: Connection,
     rx: mpsc::Receiver<Op>,
     syncer: Option<Syncer>,
-    checkpointer: Checkpointer,
+    mut checkpointer: Checkpointer,
     index: Arc<Mutex<DeliveryIndex>>,
 ) {
     wal::watch_log(&conn);
@@ -203,6 +216,7 @@ fn write_loop(
             }
         }
         let mut replies: Answers = Vec::new();
+        let commits = wal::commits();
         let committed = write_group(
             &mut conn,
             &mut group,
@@ -230,7 +244,7 @@ fn write_loop(
         }
         checkpointer.committed();
         match &syncer {
-            Some(syncer) => syncer.answer_after_sync(replies),
+            Some(syncer) => syncer.answer_after_sync(replies, wal::commits() != commits),
             None => {
                 for (reply, result) in replies {
                     let _ = reply.send(result);
@@ -239,7 +253,7 @@ fn write_loop(
         }
         // After the group's callers are handed on: a restart's checkpoint delays only the next
         // group.
-        wal::restart_if_long(&conn);
+        checkpointer.restart_if_long(&conn);
     }
 }
 
@@ -455,7 +469,11 @@ fn append_counted(
 ) -> rusqlite::Result<()> {
     let mut insert =
         tx.prepare_cached("INSERT INTO events (instance, seq, at, kind) VALUES (?1, ?2, ?3, ?4)")?;
-    for e in events {
+    // A batch that starts an instance writes its row as the batch leaves it: an instance that
+    // ends in the batch that starts it (a flow with no call to wait for) is never in the index
+    // of running instances, which would otherwise take a page of every commit.
+    let mut row_written = false;
+    for (i, e) in events.iter().enumerate() {
         let kind = serde_json::to_string(&e.kind)
             .map_err(|err| rusqlite::Error::ToSqlConversionFailure(err.into()))?;
         insert.execute(params![instance, e.seq as i64, time(e.at), kind])?;
@@ -468,9 +486,14 @@ fn append_counted(
                 plan,
                 ..
             } => {
+                let (status, updated_at) = events[i..]
+                    .iter()
+                    .rev()
+                    .find_map(|later| later.kind.status().map(|s| (s, later.at)))
+                    .unwrap_or(("running", e.at));
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO instances (id, flow, entity, plan, parent, status, started_at, updated_at, delivery)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'running', ?6, ?6, ?7)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )?
                 .execute(params![
                     instance,
@@ -478,16 +501,20 @@ fn append_counted(
                     entity.clone().unwrap_or_default(),
                     plan,
                     parent,
+                    status,
                     time(e.at),
+                    time(updated_at),
                     delivery
                 ])?;
+                row_written = true;
             }
-            kind => {
+            kind if !row_written => {
                 if let Some(status) = kind.status() {
                     tx.prepare_cached("UPDATE instances SET status = ?2, updated_at = ?3 WHERE id = ?1")?
                         .execute(params![instance, status, time(e.at)])?;
                 }
             }
+            _ => {}
         }
     }
     Ok(())

@@ -71,6 +71,13 @@ async fn effect_records_keep_their_order_and_survive_reopening() {
 }
 
 #[tokio::test]
+async fn an_instance_that_ends_in_its_first_batch_is_recorded_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flowc.db");
+    conformance::an_instance_that_ends_in_its_first_batch_is_recorded_ended(&reopen(&path)).await;
+}
+
+#[tokio::test]
 async fn a_delivery_is_kept_with_its_instance_start() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("flowc.db");

@@ -49,6 +49,12 @@ async fn effect_records_keep_their_order_and_survive_reopening() {
 }
 
 #[tokio::test]
+async fn an_instance_that_ends_in_its_first_batch_is_recorded_ended() {
+    let url = cluster::database();
+    conformance::an_instance_that_ends_in_its_first_batch_is_recorded_ended(&reopen(&url)).await;
+}
+
+#[tokio::test]
 async fn a_delivery_is_kept_with_its_instance_start() {
     let url = cluster::database();
     conformance::a_delivery_is_kept_with_its_instance_start(&reopen(&url)).await;

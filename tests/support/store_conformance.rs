@@ -281,6 +281,41 @@ pub async fn a_delivery_is_kept_with_its_instance_start(open: Open<'_>) {
     assert_eq!(store.delivery("delivery /hooks#2"), None);
 }
 
+/// An instance that starts and ends in one batch (a flow with no call to wait for) is recorded
+/// as it ends: its status and the time of its end, as one that ends in a later batch is.
+pub async fn an_instance_that_ends_in_its_first_batch_is_recorded_ended(open: Open<'_>) {
+    let store = open();
+    let t = Utc::now();
+    let ev = |seq, at, kind| Event { seq, at, kind };
+    let end = t + chrono::Duration::milliseconds(5);
+    let failed = EventKind::InstanceFailed {
+        step: "s".into(),
+        message: "no".into(),
+        class: "permanent".into(),
+    };
+    kept(store.append_batch(
+        "one",
+        vec![ev(0, t, started("f")), ev(1, end, EventKind::InstanceCompleted)],
+    ))
+    .await;
+    kept(store.append_batch("two", vec![ev(0, t, started("f")), ev(1, end, failed)])).await;
+    kept(store.append_batch("three", vec![ev(0, t, started("f"))])).await;
+    kept(store.append_batch("three", vec![ev(1, end, EventKind::InstanceCompleted)])).await;
+    drop(store);
+    let store = open();
+    for (id, status) in [("one", "completed"), ("two", "failed"), ("three", "completed")] {
+        let record = store.record(id).unwrap();
+        assert_eq!(record.status, status, "{id}");
+        assert_eq!(record.started_at.timestamp_micros(), t.timestamp_micros(), "{id}");
+        assert_eq!(
+            record.updated_at.timestamp_micros(),
+            end.timestamp_micros(),
+            "{id}"
+        );
+    }
+    assert!(store.unfinished().is_empty(), "{:?}", store.unfinished());
+}
+
 pub async fn wait_for(store: &dyn Store, id: &InstanceId, what: impl Fn(&EventKind) -> bool) {
     for _ in 0..400 {
         if store.history(&id.0).iter().any(|e| what(&e.kind)) {
