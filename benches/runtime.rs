@@ -5,6 +5,9 @@
 //! Wall-clock figures depend on what else the machine runs; the CPU-second figures (from
 //! /proc/self/stat) do not, and are the ones to compare with the targets on a shared machine.
 
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_seconds;
 #[path = "support/stub_engine.rs"]
 mod stub_engine;
 
@@ -84,17 +87,6 @@ fn rss_kb() -> u64 {
         .unwrap_or(0)
 }
 
-/// CPU seconds this process has used (user + system), from /proc/self/stat.
-fn cpu_secs() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 /// Instances per wall-clock second, and per CPU second (robust on a shared machine), on a
 /// runtime of `workers` threads with as many callers starting instances at once (as webhook
 /// handlers would), one per thread.
@@ -106,7 +98,7 @@ fn throughput(workers: usize, n: usize) -> (f64, f64) {
         .expect("runtime");
     rt.block_on(async {
         let engine = engine();
-        let cpu = cpu_secs();
+        let cpu = cpu_seconds();
         let start = Instant::now();
         let callers: Vec<_> = (0..workers)
             .map(|_| {
@@ -126,7 +118,7 @@ fn throughput(workers: usize, n: usize) -> (f64, f64) {
             c.await.expect("caller");
         }
         let secs = start.elapsed().as_secs_f64();
-        let cpu = cpu_secs() - cpu;
+        let cpu = cpu_seconds() - cpu;
         engine.shutdown().await;
         let done = (n / workers * workers) as f64;
         (done / secs, done / cpu.max(0.01))
@@ -141,14 +133,14 @@ fn median(mut runs: Vec<(f64, f64)>) -> (f64, f64) {
 
 async fn per_step(n: usize) -> (f64, f64) {
     let engine = engine();
-    let cpu = cpu_secs();
+    let cpu = cpu_seconds();
     let start = Instant::now();
     for _ in 0..n {
         let id = engine.start("five", serde_json::json!({})).await.expect("starts");
         engine.output(&id).await.expect("completes");
     }
     let secs = start.elapsed().as_secs_f64();
-    let cpu = cpu_secs() - cpu;
+    let cpu = cpu_seconds() - cpu;
     engine.shutdown().await;
     // 5 steps run per instance (s4b is skipped), plus the branch and the output.
     let steps = n as f64 * 5.0;

@@ -31,6 +31,10 @@ use flowc::serve::{host_router, Host, HostOptions};
 use flowc::store::{Durability, SqliteStore};
 use flowc::{Engine, Project};
 
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::cpu_seconds;
+
 const FLOWS: &str = r#"
 entity shop {}
 
@@ -182,23 +186,6 @@ fn written_bytes() -> u64 {
             })
         })
         .unwrap_or(0)
-}
-
-/// CPU time this process has used so far, user and system, in seconds (Linux; 0 elsewhere).
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Past the command's name (in parentheses, which may hold spaces): utime and stime are
-    // the 12th and 13th fields, in clock ticks of 1/100 s.
-    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-    let ticks: Vec<f64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    ticks.iter().sum::<f64>() / 100.0
 }
 
 fn main() {

@@ -18,10 +18,15 @@ use super::cluster;
 use super::conformance::{kept, wait_for};
 
 fn start(store: &PostgresStore, id: &str) -> flowc::runtime::Commit {
+    start_under(store, id, None)
+}
+
+/// The start of `id`, a sub-flow of `parent` if one is given.
+fn start_under(store: &PostgresStore, id: &str, parent: Option<&str>) -> flowc::runtime::Commit {
     let kind = EventKind::InstanceStarted {
         flow: "f".into(),
         input: Value::Null,
-        parent: None,
+        parent: parent.map(String::from),
         entity: None,
         plan: None,
     };
@@ -54,6 +59,30 @@ async fn an_instance_is_held_while_its_host_renews_and_taken_over_when_the_lease
     // Host a restarted under its name finds the instance held by b.
     let a = PostgresStore::open_as(&url, "host-a", lease).unwrap();
     assert_eq!(a.claim_unfinished(), Vec::<String>::new());
+}
+
+/// A sub-flow is held with its root. Its row names the host that started it, but a host that
+/// took its root over carries it on: were it not held there, a reaction of it the database
+/// did not keep would put it to sleep for good (`lost.rs`), its row `running` forever.
+#[tokio::test]
+async fn a_sub_flow_is_held_by_the_host_that_holds_its_root() {
+    let url = cluster::database();
+    let lease = Duration::from_secs(1);
+    let a = PostgresStore::open_as(&url, "host-a", lease).unwrap();
+    let b = PostgresStore::open_as(&url, "host-b", lease).unwrap();
+    kept(start(&a, "r")).await;
+    kept(start_under(&a, "r/step", Some("r"))).await;
+    assert_eq!(a.holds("r/step"), Some(true));
+    assert_eq!(b.holds("r/step"), Some(false));
+    drop(a);
+    tokio::time::sleep(lease + Duration::from_millis(300)).await;
+    assert_eq!(
+        b.claim_unfinished(),
+        ["r"],
+        "sub-flows are not claimed on their own"
+    );
+    assert_eq!(b.holds("r/step"), Some(true));
+    assert_eq!(b.holds("r/never"), Some(false), "its start was never kept");
 }
 
 #[tokio::test]
