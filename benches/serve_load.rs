@@ -278,7 +278,9 @@ fn main() {
             "serve_load ({variant}): per webhook: {io:.0} bytes written to disk, {cpu:.0} µs of the host's CPU"
         );
         let mut best = None;
-        for rate in [1000, 2000, 3000, 5000, 8000, 10000, 12000, 15000] {
+        for rate in [
+            1000, 2000, 3000, 5000, 8000, 10000, 12000, 15000, 20000, 25000, 30000,
+        ] {
             let run = load(&oha, url, rate, 3, headers, body);
             println!(
                 "serve_load ({variant}): {rate} req/s for 3 s: p50 {:.2} ms, p99 {:.2} ms, {} not 202",
