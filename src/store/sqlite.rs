@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -83,9 +84,9 @@ pub struct SqliteStore {
     pending_deliveries: Mutex<HashMap<String, String>>,
     /// The deliveries committed, looked up in memory (the writer adds each after its commit).
     deliveries: Arc<Mutex<DeliveryIndex>>,
-    /// The syncer's count of fsyncs (at `Full`), read by tests.
+    /// The syncer's count of fsyncs (none at `Normal`), read by tests.
     #[cfg_attr(not(test), allow(dead_code))]
-    fsyncs: Option<Arc<std::sync::atomic::AtomicU64>>,
+    fsyncs: Arc<AtomicU64>,
 }
 
 impl SqliteStore {
@@ -109,11 +110,11 @@ impl SqliteStore {
         conn.query_row("PRAGMA wal_autocheckpoint = 0", [], |_| Ok(()))
             .map_err(fail)?;
         schema::migrate(&mut conn, &name)?;
+        let fsyncs = Arc::new(AtomicU64::new(0));
         let syncer = match durability {
-            Durability::Full => Some(Syncer::start(path)?),
+            Durability::Full => Some(Syncer::start(path, fsyncs.clone())?),
             Durability::Normal => None,
         };
-        let fsyncs = syncer.as_ref().map(Syncer::fsyncs);
         let checkpointer = Checkpointer::start(path)?;
         let reader = Connection::open_with_flags(
             path,
@@ -139,9 +140,7 @@ impl SqliteStore {
     /// The fsyncs of the log done so far (none at `Normal`).
     #[cfg(test)]
     pub(crate) fn fsyncs(&self) -> u64 {
-        self.fsyncs
-            .as_ref()
-            .map_or(0, |n| n.load(std::sync::atomic::Ordering::Relaxed))
+        self.fsyncs.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn send(&self, op: Op) {
@@ -469,54 +468,53 @@ fn append_counted(
 ) -> rusqlite::Result<()> {
     let mut insert =
         tx.prepare_cached("INSERT INTO events (instance, seq, at, kind) VALUES (?1, ?2, ?3, ?4)")?;
-    // A batch that starts an instance writes its row as the batch leaves it: an instance that
-    // ends in the batch that starts it (a flow with no call to wait for) is never in the index
-    // of running instances, which would otherwise take a page of every commit.
-    let mut row_written = false;
-    for (i, e) in events.iter().enumerate() {
+    for e in events {
         let kind = serde_json::to_string(&e.kind)
             .map_err(|err| rusqlite::Error::ToSqlConversionFailure(err.into()))?;
         insert.execute(params![instance, e.seq as i64, time(e.at), kind])?;
         *written += 1;
-        match &e.kind {
-            EventKind::InstanceStarted {
-                flow,
-                parent,
-                entity,
-                plan,
-                ..
-            } => {
-                let (status, updated_at) = events[i..]
-                    .iter()
-                    .rev()
-                    .find_map(|later| later.kind.status().map(|s| (s, later.at)))
-                    .unwrap_or(("running", e.at));
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO instances (id, flow, entity, plan, parent, status, started_at, updated_at, delivery)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )?
-                .execute(params![
-                    instance,
-                    flow,
-                    entity.clone().unwrap_or_default(),
-                    plan,
-                    parent,
-                    status,
-                    time(e.at),
-                    time(updated_at),
-                    delivery
-                ])?;
-                row_written = true;
-            }
-            kind if !row_written => {
-                if let Some(status) = kind.status() {
-                    tx.prepare_cached("UPDATE instances SET status = ?2, updated_at = ?3 WHERE id = ?1")?
-                        .execute(params![instance, status, time(e.at)])?;
-                }
-            }
-            _ => {}
-        }
     }
+    // The row takes the batch's last status change, once: an instance that ends in the batch
+    // that starts it (a flow with no call to wait for) is never in the index of running
+    // instances, which would otherwise take a page of every commit.
+    let Some((status, updated_at)) = events
+        .iter()
+        .rev()
+        .find_map(|e| e.kind.status().map(|s| (s, e.at)))
+    else {
+        return Ok(());
+    };
+    let start = events.iter().find_map(|e| match &e.kind {
+        EventKind::InstanceStarted {
+            flow,
+            parent,
+            entity,
+            plan,
+            ..
+        } => Some((e.at, flow, parent, entity, plan)),
+        _ => None,
+    });
+    match start {
+        Some((started_at, flow, parent, entity, plan)) => tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO instances (id, flow, entity, plan, parent, status, started_at, updated_at, delivery)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                instance,
+                flow,
+                entity.clone().unwrap_or_default(),
+                plan,
+                parent,
+                status,
+                time(started_at),
+                time(updated_at),
+                delivery
+            ])?,
+        None => tx
+            .prepare_cached("UPDATE instances SET status = ?2, updated_at = ?3 WHERE id = ?1")?
+            .execute(params![instance, status, time(updated_at)])?,
+    };
     Ok(())
 }
 

@@ -66,7 +66,8 @@ pub(super) fn commits() -> u64 {
     COMMITS.get()
 }
 
-/// Has SQLite tell the writer (the calling thread) the log's length after each commit.
+/// Has SQLite tell the writer (the calling thread) the log's length after each commit that
+/// added to it, and count those commits.
 pub(super) fn watch_log(writer: &Connection) {
     writer.wal_hook(Some(|_, pages| {
         LOG_PAGES.set(i64::from(pages));
@@ -79,35 +80,25 @@ pub(super) fn watch_log(writer: &Connection) {
 pub(super) struct Syncer {
     tx: Option<mpsc::Sender<Group>>,
     thread: Option<JoinHandle<()>>,
-    /// The fsyncs done so far.
-    fsyncs: Arc<AtomicU64>,
 }
 
 impl Syncer {
-    /// A syncer of the log of the database at `db`.
-    pub(super) fn start(db: &Path) -> Result<Syncer, StoreError> {
+    /// A syncer of the log of the database at `db`, counting its fsyncs in `fsyncs`.
+    pub(super) fn start(db: &Path, fsyncs: Arc<AtomicU64>) -> Result<Syncer, StoreError> {
         let wal = log_path(db);
         // The log's directory entry is made durable once; its content at every sync.
         if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
             sync_dir(dir);
         }
         let (tx, rx) = mpsc::channel();
-        let fsyncs = Arc::new(AtomicU64::new(0));
-        let counted = fsyncs.clone();
         let thread = std::thread::Builder::new()
             .name("flowc-store-sync".into())
-            .spawn(move || sync_loop(&wal, rx, &counted))
+            .spawn(move || sync_loop(&wal, rx, &fsyncs))
             .map_err(|e| StoreError(format!("cannot start the store's sync thread: {e}")))?;
         Ok(Syncer {
             tx: Some(tx),
             thread: Some(thread),
-            fsyncs,
         })
-    }
-
-    /// The count of the fsyncs done, read as they happen.
-    pub(super) fn fsyncs(&self) -> Arc<AtomicU64> {
-        self.fsyncs.clone()
     }
 
     /// Answers `answers` (of a group just committed) once the log is on disk up to the group:
