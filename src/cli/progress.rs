@@ -175,7 +175,7 @@ impl Progress {
         };
         let main = {
             let mut main = self.main.lock().unwrap_or_else(|e| e.into_inner());
-            let root = instance.split('/').next().unwrap_or(instance);
+            let root = crate::runtime::root_id(instance);
             main.get_or_insert_with(|| root.to_string()).clone()
         };
         let label = label(&main, instance, step);

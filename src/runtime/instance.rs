@@ -176,6 +176,12 @@ impl ParentLink {
     }
 }
 
+/// The id of the top-level instance whose sub-flow (or sub-flow's sub-flow) `id` is, or `id`
+/// itself: a top-level id (a UUID) holds no `/`, and [`child_id`] puts one after its parent.
+pub(crate) fn root_id(id: &str) -> &str {
+    id.split_once('/').map_or(id, |(root, _)| root)
+}
+
 /// A sub-flow instance's id from its parent, the calling step's path and the attempt.
 pub(crate) fn child_id(parent: &str, step: &str, attempt: u32) -> String {
     if attempt <= 1 {
@@ -619,5 +625,18 @@ impl Instance {
         let (tx, rx) = oneshot::channel();
         self.waiters.push(tx);
         Some(rx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{child_id, root_id};
+
+    #[test]
+    fn a_sub_flow_of_a_sub_flow_finds_its_top_level_instance() {
+        let top = "01a242db-5a4a-7211-b7a6-7ab3e3512c02";
+        let grandchild = child_id(&child_id(top, "book/client", 1), "find", 2);
+        assert_eq!(root_id(&grandchild), top);
+        assert_eq!(root_id(top), top);
     }
 }

@@ -31,6 +31,7 @@ pub use engine::{Engine, EngineBuilder, EngineError, InstanceId};
 pub use event::{has_ended, Event, EventKind};
 pub use family::RetryError;
 pub use forward::{Command, Forwarded};
+pub(crate) use instance::root_id;
 pub use instance::InstanceStatus;
 pub use recording::{RecordedCall, Recording, RecordingConnector, StubAnswer, StubKey};
 pub(crate) use settle::{wait_for_end, STUBBED_RUN_LIMIT};

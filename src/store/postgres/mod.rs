@@ -293,7 +293,7 @@ impl Store for PostgresStore {
     fn holds(&self, instance: &str) -> Option<bool> {
         // A sub-flow (`root/step...`) is held with its root: a host that took the root over
         // carries its sub-flows on, whose rows still name the host that started them.
-        let root = instance.split('/').next().unwrap_or(instance).to_string();
+        let root = crate::runtime::root_id(instance).to_string();
         let instance = instance.to_string();
         let row = self.read("an instance's owner", move |c| {
             c.query_opt(
