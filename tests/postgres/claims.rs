@@ -61,28 +61,40 @@ async fn an_instance_is_held_while_its_host_renews_and_taken_over_when_the_lease
     assert_eq!(a.claim_unfinished(), Vec::<String>::new());
 }
 
-/// A sub-flow is held with its root. Its row names the host that started it, but a host that
-/// took its root over carries it on: were it not held there, a reaction of it the database
-/// did not keep would put it to sleep for good (`lost.rs`), its row `running` forever.
+/// A sub-flow is taken over with its top-level instance (whose caller, resumed, carries it on):
+/// held there, so a reaction of it the database did not keep is taken up again (`lost.rs`)
+/// instead of leaving its row `running` forever, and sent the requests made to it.
 #[tokio::test]
-async fn a_sub_flow_is_held_by_the_host_that_holds_its_root() {
+async fn a_sub_flow_is_taken_over_with_its_top_level_instance() {
     let url = cluster::database();
     let lease = Duration::from_secs(1);
     let a = PostgresStore::open_as(&url, "host-a", lease).unwrap();
     let b = PostgresStore::open_as(&url, "host-b", lease).unwrap();
     kept(start(&a, "r")).await;
     kept(start_under(&a, "r/step", Some("r"))).await;
+    kept(start_under(&a, "r/step/deeper", Some("r/step"))).await;
+    kept(start(&a, "other")).await;
     assert_eq!(a.holds("r/step"), Some(true));
     assert_eq!(b.holds("r/step"), Some(false));
+    // b has no lease of its own to take back, so its first claim takes nothing yet.
+    assert_eq!(b.claim_unfinished(), Vec::<String>::new());
     drop(a);
     tokio::time::sleep(lease + Duration::from_millis(300)).await;
-    assert_eq!(
-        b.claim_unfinished(),
-        ["r"],
-        "sub-flows are not claimed on their own"
-    );
-    assert_eq!(b.holds("r/step"), Some(true));
+    // b takes both top-level instances; sub-flows are not claimed on their own.
+    assert_eq!(b.claim_unfinished(), ["r", "other"]);
+    let c = PostgresStore::open_as(&url, "host-c", lease).unwrap();
+    for id in ["r/step", "r/step/deeper"] {
+        assert_eq!(b.holds(id), Some(true), "{id}");
+        assert_eq!(c.holds(id), Some(false), "{id}");
+    }
     assert_eq!(b.holds("r/never"), Some(false), "its start was never kept");
+    let signal = flowc::runtime::Command::Event {
+        name: "go".into(),
+        payload: json!(null),
+    };
+    assert!(c.forward("r/step", &signal).unwrap());
+    let taken: Vec<String> = b.forwarded().into_iter().map(|f| f.instance).collect();
+    assert_eq!(taken, ["r/step"], "a request to the sub-flow reaches its holder");
 }
 
 #[tokio::test]

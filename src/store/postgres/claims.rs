@@ -53,17 +53,27 @@ impl PostgresStore {
         } else {
             "FOR UPDATE SKIP LOCKED"
         };
+        // A top-level instance is taken with its running sub-flows (and theirs): its caller,
+        // resumed, carries them on, so they are held, renewed and sent requests here too.
         self.read("the unfinished instances", move |c| {
             c.query(
                 &format!(
-                    "WITH free AS (
+                    "WITH RECURSIVE free AS (
                          SELECT id FROM instances
                          WHERE status = 'running' AND parent IS NULL
                            AND (owner IS NULL OR lease_until < now() OR ($2 AND owner = $1))
-                         {lock})
-                     UPDATE instances SET owner = $1, lease_until = now() + make_interval(secs => $3)
-                     FROM free WHERE instances.id = free.id
-                     RETURNING instances.id, instances.started_at"
+                         {lock}),
+                     claimed AS (
+                         UPDATE instances SET owner = $1, lease_until = now() + make_interval(secs => $3)
+                         FROM free WHERE instances.id = free.id
+                         RETURNING instances.id, instances.started_at),
+                     family AS (
+                         SELECT id FROM instances WHERE parent IN (SELECT id FROM free)
+                         UNION SELECT i.id FROM instances i JOIN family f ON i.parent = f.id),
+                     adopted AS (
+                         UPDATE instances SET owner = $1, lease_until = now() + make_interval(secs => $3)
+                         WHERE id IN (SELECT id FROM family) AND status = 'running')
+                     SELECT id, started_at FROM claimed"
                 ),
                 &[&host, &own, &lease],
             )

@@ -291,15 +291,9 @@ impl Store for PostgresStore {
     }
 
     fn holds(&self, instance: &str) -> Option<bool> {
-        // A sub-flow (`root/step...`) is held with its root: a host that took the root over
-        // carries its sub-flows on, whose rows still name the host that started them.
-        let root = crate::runtime::root_id(instance).to_string();
         let instance = instance.to_string();
         let row = self.read("an instance's owner", move |c| {
-            c.query_opt(
-                "SELECT (SELECT owner FROM instances WHERE id = $2) FROM instances WHERE id = $1",
-                &[&instance, &root],
-            )
+            c.query_opt("SELECT owner FROM instances WHERE id = $1", &[&instance])
         })?;
         Some(row.is_some_and(|r| r.get::<_, Option<String>>(0).as_deref() == Some(self.host.as_str())))
     }
