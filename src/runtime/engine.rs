@@ -324,16 +324,21 @@ impl Engine {
             drop(inst);
             break (cell, rx);
         };
-        if let Some(rx) = rx {
-            let _ = rx.await;
-        }
+        // Told of the end: its waiters are told by the end's effects, which run only once the
+        // store has kept the end (and, batches of an instance being kept in order, all before).
+        let told = match rx {
+            Some(rx) => rx.await.is_ok(),
+            None => false,
+        };
         if cell.lost.load(Ordering::SeqCst) {
             return None;
         }
-        // The status changes under the lock before the store has kept the change: the answer
-        // waits for it.
-        if let Err(e) = self.inner.kept(self.inner.store.sync()).await {
-            return Some(Err(e));
+        // Found ended: the status changes under the lock before the store has kept the change,
+        // so the answer waits for it.
+        if !told {
+            if let Err(e) = self.inner.kept(self.inner.store.sync()).await {
+                return Some(Err(e));
+            }
         }
         let inst = cell.lock();
         Some(match &inst.status {
