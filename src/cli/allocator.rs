@@ -18,6 +18,10 @@ const PURGE_DELAY_MS: std::os::raw::c_long = 10_000;
 /// Sets the allocator's options; call first thing in `main`, before any other thread starts
 /// (mimalloc's options are not set atomically).
 pub fn tune() {
+    // An operator's (or a test's) own setting wins: mimalloc reads it from the environment.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
     // SAFETY: a plain store into mimalloc's table of options, at an index that exists in every
     // version the bindings build; no other thread runs yet.
     unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, PURGE_DELAY_MS) }
@@ -27,9 +31,11 @@ pub fn tune() {
 mod tests {
     use super::*;
 
+    /// One test, not two: the environment variable and mimalloc's options are the process's.
     #[test]
-    fn the_purge_delay_is_the_option_it_is_said_to_be_and_is_set() {
-        // SAFETY: reads of mimalloc's options.
+    fn the_purge_delay_is_the_option_it_is_said_to_be_and_is_set_unless_the_environment_sets_it() {
+        std::env::remove_var("MIMALLOC_PURGE_DELAY");
+        // SAFETY: reads and stores of mimalloc's options.
         let before = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
         // mimalloc v3's default purge delay: the index names that option, not another.
         assert!(
@@ -39,5 +45,13 @@ mod tests {
         tune();
         let after = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
         assert_eq!(after, PURGE_DELAY_MS);
+
+        // An operator's setting (which mimalloc read) is left as it is.
+        std::env::set_var("MIMALLOC_PURGE_DELAY", "0");
+        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) };
+        tune();
+        let kept = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
+        std::env::remove_var("MIMALLOC_PURGE_DELAY");
+        assert_eq!(kept, 0);
     }
 }

@@ -66,6 +66,9 @@ impl Served {
             .args(args)
             .arg(dir)
             .env("NO_COLOR", "1")
+            // Freed memory goes back to the OS at once (the binary keeps it ten seconds), so the
+            // resident size the soak samples is what the host holds, not what it freed lately.
+            .env("MIMALLOC_PURGE_DELAY", "0")
             .env("FLOWC_API_TOKEN", API_TOKEN)
             .env("NOTION_WEBHOOK_TOKEN_THE_7_SPACE", SEVEN_SPACE_TOKEN)
             .env("AMELIA_WEBHOOK_TOKEN", AMELIA_TOKEN)
