@@ -18,17 +18,33 @@ pub const AMELIA_TOKEN: &str = "amelia";
 /// Typeform's signing secret.
 pub const TYPEFORM_SECRET: &str = "typeform";
 
-/// The repository's project, copied with `extra` appended to its flowc.toml.
+/// The repository's project, copied with the TOML `extra` merged into its flowc.toml: a table
+/// the project has already gains or overrides keys (TOML refuses a table given twice).
 pub fn project(extra: &str) -> tempfile::TempDir {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().unwrap();
     for folder in ["flows", "stdlib", "notion"] {
         copy_dir(&root.join(folder), &dir.path().join(folder));
     }
-    let config = std::fs::read_to_string(root.join("flowc.toml")).unwrap();
-    let config = format!("{config}\n{extra}");
-    std::fs::write(dir.path().join("flowc.toml"), config).unwrap();
+    let mut config: toml::Table = std::fs::read_to_string(root.join("flowc.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    merge(&mut config, extra.parse().unwrap());
+    std::fs::write(dir.path().join("flowc.toml"), config.to_string()).unwrap();
     dir
+}
+
+/// `extra`'s keys into `into`, tables merged key by key, other values replaced.
+fn merge(into: &mut toml::Table, extra: toml::Table) {
+    for (key, value) in extra {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(table)), toml::Value::Table(more)) => merge(table, more),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
 }
 
 fn copy_dir(from: &Path, to: &Path) {

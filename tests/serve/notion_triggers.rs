@@ -10,23 +10,8 @@ use serde_json::json;
 
 use super::emulated::{eventually, project, sign, Served, SEVEN_SPACE_TOKEN};
 
-/// Polls every second, so the test need not wait long.
-const FAST: &str = "[serve.notion]\npoll_every = \"1s\"\n";
-
-/// The repository's project, polling every second and mirroring five times a second (in the
-/// `[serve.mirror]` table the project's flowc.toml has).
-fn fast_project() -> tempfile::TempDir {
-    let dir = project(FAST);
-    let path = dir.path().join("flowc.toml");
-    let config = std::fs::read_to_string(&path).unwrap();
-    assert!(
-        config.contains("[serve.mirror]\n"),
-        "flowc.toml has no [serve.mirror]"
-    );
-    let config = config.replacen("[serve.mirror]\n", "[serve.mirror]\nevery = \"200ms\"\n", 1);
-    std::fs::write(&path, config).unwrap();
-    dir
-}
+/// Polls every second and mirrors five times a second, so the test need not wait long.
+const FAST: &str = "[serve.notion]\npoll_every = \"1s\"\n\n[serve.mirror]\nevery = \"200ms\"\n";
 
 const PRODUCT_SERVICE_7: &str = "f10c0007000000000000000000000004";
 const TASK_HIGHERSELF: &str = "f10c00e5000000000000000000000009";
@@ -34,7 +19,7 @@ const WORKFLOW_INSTANCE_HIGHERSELF: &str = "f10c00e5000000000000000000000005";
 
 #[test]
 fn a_created_page_starts_community_event_once_however_often_it_is_seen() {
-    let dir = fast_project();
+    let dir = project(FAST);
     let state = tempfile::tempdir().unwrap();
     let served = Served::start(dir.path(), state.path());
     // The first poll takes in the pages that exist without starting anything.
@@ -111,7 +96,7 @@ fn a_created_page_starts_community_event_once_however_often_it_is_seen() {
 
 #[test]
 fn a_task_set_to_done_in_notion_ends_the_flow_waiting_on_it() {
-    let dir = fast_project();
+    let dir = project(FAST);
     let state = tempfile::tempdir().unwrap();
     let served = Served::start(dir.path(), state.path());
     let title = "Call Maya about the retreat";
