@@ -18,8 +18,13 @@ const PURGE_DELAY_MS: std::os::raw::c_long = 10_000;
 /// Sets the allocator's options; call first thing in `main`, before any other thread starts
 /// (mimalloc's options are not set atomically).
 pub fn tune() {
-    // An operator's (or a test's) own setting wins: mimalloc reads it from the environment.
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+    set_unless(std::env::var_os("MIMALLOC_PURGE_DELAY").is_some());
+}
+
+/// Sets the purge delay, unless an operator (or a test) set `MIMALLOC_PURGE_DELAY`: mimalloc
+/// reads that itself, and the operator's choice wins.
+fn set_unless(operator_set: bool) {
+    if operator_set {
         return;
     }
     // SAFETY: a plain store into mimalloc's table of options, at an index that exists in every
@@ -31,27 +36,32 @@ pub fn tune() {
 mod tests {
     use super::*;
 
-    /// One test, not two: the environment variable and mimalloc's options are the process's.
+    /// One test, not two: mimalloc's options are the process's.
     #[test]
-    fn the_purge_delay_is_the_option_it_is_said_to_be_and_is_set_unless_the_environment_sets_it() {
-        std::env::remove_var("MIMALLOC_PURGE_DELAY");
+    fn the_purge_delay_is_the_option_it_is_said_to_be_and_is_set_unless_an_operator_set_it() {
         // SAFETY: reads and stores of mimalloc's options.
         let before = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
-        // mimalloc v3's default purge delay: the index names that option, not another.
-        assert!(
-            before == 1000 || before == PURGE_DELAY_MS,
-            "option {PURGE_DELAY} is {before}, not mimalloc's purge delay"
-        );
-        tune();
-        let after = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
-        assert_eq!(after, PURGE_DELAY_MS);
-
-        // An operator's setting (which mimalloc read) is left as it is.
-        std::env::set_var("MIMALLOC_PURGE_DELAY", "0");
-        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) };
-        tune();
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+            // mimalloc v3's default purge delay: the index names that option, not another.
+            assert!(
+                before == 1000 || before == PURGE_DELAY_MS,
+                "option {PURGE_DELAY} is {before}, not mimalloc's purge delay"
+            );
+        }
+        // A value neither mimalloc's default nor ours.
+        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 1234) };
+        set_unless(true);
         let kept = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
-        std::env::remove_var("MIMALLOC_PURGE_DELAY");
-        assert_eq!(kept, 0);
+        set_unless(false);
+        let set = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
+        // `tune` asks the environment (read here, never set: other tests run meanwhile).
+        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 1234) };
+        tune();
+        let tuned = unsafe { libmimalloc_sys::mi_option_get(PURGE_DELAY) };
+        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, before) };
+        assert_eq!(kept, 1234, "an operator's setting is left as it is");
+        assert_eq!(set, PURGE_DELAY_MS);
+        let operator = std::env::var_os("MIMALLOC_PURGE_DELAY").is_some();
+        assert_eq!(tuned, if operator { 1234 } else { PURGE_DELAY_MS });
     }
 }
