@@ -40,9 +40,8 @@ pub(super) type Answers = Vec<(Reply, Result<(), StoreError>)>;
 /// How often at most the checkpointer copies the log into the database while commits come:
 /// often enough that each pass is short, rarely enough that the database is not fsynced per
 /// commit. A pass's fsync of the database competes with the log's fsyncs, and the webhooks
-/// waiting on those stall meanwhile: 50 ms passes (a few hundred commits each at 5,000 webhooks a
-/// second) left p99 over 2 ms in 2 of 24 alternating bench runs, 250 ms passes in 7
-/// (docs/serve.md, Load), for 2-3% more bytes written.
+/// waiting on those stall meanwhile: shorter passes, shorter stalls (50 against 250 ms measured
+/// in docs/serve.md, Load).
 #[cfg(not(test))]
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 /// Longer under test, so a test tells a hurried pass from a due one.
